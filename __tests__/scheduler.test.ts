@@ -1,0 +1,70 @@
+import { DeadlineScheduler, type Scheduled } from '../lib/scheduler';
+import { createTestClock } from './helpers/clock';
+
+interface Item extends Scheduled {
+  name: string;
+}
+
+const item = (name: string): Item => ({ name, deadline: 0, heapIndex: -1 });
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
+
+it('wakes items in deadline order with one timer', () => {
+  const clock = createTestClock();
+  const woken: string[] = [];
+  const scheduler = new DeadlineScheduler<Item>(clock, (due) => woken.push(due.name));
+  const names = ['e', 'a', 'd', 'b', 'c'];
+  names.forEach((name, index) => scheduler.schedule(item(name), [500, 100, 400, 200, 300][index] as number));
+  expect(jest.getTimerCount()).toBe(1);
+  clock.advance(250);
+  expect(woken).toEqual(['a', 'b']);
+  clock.advance(1000);
+  expect(woken).toEqual(['a', 'b', 'c', 'd', 'e']);
+  expect(jest.getTimerCount()).toBe(0);
+});
+
+it('moves a queued item instead of queuing it twice', () => {
+  const clock = createTestClock();
+  const woken: string[] = [];
+  const scheduler = new DeadlineScheduler<Item>(clock, (due) => woken.push(due.name));
+  const a = item('a');
+  scheduler.schedule(a, 100);
+  scheduler.schedule(a, 50);
+  scheduler.schedule(a, 300);
+  expect(scheduler.size).toBe(1);
+  clock.advance(200);
+  expect(woken).toEqual([]);
+  clock.advance(200);
+  expect(woken).toEqual(['a']);
+});
+
+it('keeps heap order through random schedules and removals', () => {
+  const clock = createTestClock();
+  const woken: number[] = [];
+  const scheduler = new DeadlineScheduler<Item & { at: number }>(clock, (due) => woken.push(due.at));
+  const items = Array.from({ length: 300 }, (_, i) => ({ ...item(String(i)), at: 0 }));
+  let seed = 7;
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  for (const entry of items) {
+    entry.at = Math.floor(random() * 10_000) + 1;
+    scheduler.schedule(entry, entry.at);
+  }
+  const removed = items.filter((_, i) => i % 3 === 0);
+  for (const entry of removed) scheduler.remove(entry);
+  clock.advance(20_000);
+  const expected = items.filter((_, i) => i % 3 !== 0).map((entry) => entry.at).sort((x, y) => x - y);
+  expect(woken).toEqual(expected);
+});
+
+it('schedules nothing after close()', () => {
+  const clock = createTestClock();
+  const woken: string[] = [];
+  const scheduler = new DeadlineScheduler<Item>(clock, (due) => woken.push(due.name));
+  scheduler.schedule(item('a'), 10);
+  scheduler.close();
+  scheduler.schedule(item('b'), 10);
+  clock.advance(100);
+  expect(woken).toEqual([]);
+  expect(jest.getTimerCount()).toBe(0);
+});

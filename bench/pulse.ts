@@ -1,0 +1,44 @@
+// pulse() against its physical floor, a bare performance.now() call: ns per op and bytes
+// allocated per op, in interleaved rounds. Run with `npm run bench -- pulse` (or `--quick`).
+import { performance } from 'node:perf_hooks';
+import { HeartbeatManager } from '../lib';
+import { allocatedBytesPerOp, interleave, type Figure } from './measure';
+
+export async function benchPulse(quick: boolean): Promise<Figure[]> {
+  const manager = new HeartbeatManager({ config: { log_level: 'silent' } });
+  const heartbeat = manager.heartbeat({ tag: 'bench', interval: 30 }).start();
+  const ops = quick ? 2_000_000 : 10_000_000;
+  let sink = 0;
+
+  const figures = await interleave(quick ? 7 : 21, {
+    'performance.now()': () => {
+      let local = 0;
+      const started = performance.now();
+      for (let i = 0; i < ops; i++) local += performance.now();
+      const elapsed = performance.now() - started;
+      sink += local;
+      return (elapsed * 1e6) / ops;
+    },
+    'heartbeat.pulse()': () => {
+      const started = performance.now();
+      for (let i = 0; i < ops; i++) heartbeat.pulse();
+      return ((performance.now() - started) * 1e6) / ops;
+    },
+  });
+  const floorBytes = allocatedBytesPerOp((n) => {
+    let local = 0;
+    for (let i = 0; i < n; i++) local += performance.now();
+    sink += local;
+  });
+  const pulseBytes = allocatedBytesPerOp((n) => {
+    for (let i = 0; i < n; i++) heartbeat.pulse();
+  });
+  manager.close();
+  if (sink === 42) console.log(''); // keeps the floor loop from being optimised away
+  return [
+    { name: 'performance.now() (floor)', unit: 'ns/op', ...figures['performance.now()'] },
+    { name: 'heartbeat.pulse()', unit: 'ns/op', ...figures['heartbeat.pulse()'], anchor: 'performance.now() (floor)' },
+    { name: 'performance.now() allocation (floor)', unit: 'bytes/op', ...floorBytes },
+    { name: 'heartbeat.pulse() allocation', unit: 'bytes/op', ...pulseBytes, anchor: 'performance.now() allocation (floor)' },
+  ];
+}

@@ -1,0 +1,30 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Where the monitor reads time. Misses are decided on `now()`, a monotonic clock, so a
+ * wall-clock jump (NTP, DST, a user changing the time) changes no status; `wallNow()` is
+ * used only for the timestamps people read. Tests inject their own.
+ */
+export interface Clock {
+  /** Monotonic milliseconds from an arbitrary origin. Never goes backwards. */
+  now(): number;
+  /** Wall-clock milliseconds since the Unix epoch, for display only. */
+  wallNow(): number;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+};
+
+/**
+ * The wall time at which a monotonic instant happened, as seen from the wall clock now.
+ * Stored timestamps stay monotonic; converting on read keeps `pulse()` to one clock call.
+ */
+export function wallTimeOf(clock: Clock, monotonicAt: number): number {
+  return clock.wallNow() - (clock.now() - monotonicAt);
+}
+
+export function isoTimeOf(clock: Clock, monotonicAt: number): string {
+  return new Date(Math.round(wallTimeOf(clock, monotonicAt))).toISOString();
+}

@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, OptionReader } from './validate';
+
+/** Per-service settings in the config's `services` map. */
+export interface ServiceConfig {
+  /** Seconds between pulses. Defaults to `default_interval`. */
+  readonly interval?: number;
+  /** Whether this service going critical makes the whole system critical. Defaults to `true`. */
+  readonly critical?: boolean;
+  /** Seconds of slack after each interval before a beat counts as missed. Defaults to the global `grace`. */
+  readonly grace?: number;
+}
+
+/**
+ * The seed's `HEARTBEAT_CONFIG`, snake_case as in the document, all keys optional.
+ * A service listed in `services` is expected to run: it counts from the manager's creation,
+ * and its settings here win over the ones its code passes, so operators tune without a deploy.
+ */
+export interface HeartbeatConfig {
+  /** `false` turns every heartbeat into a no-op and reports the system `offline`. Defaults to `true`. */
+  readonly enabled?: boolean;
+  /** Seconds between pulses for a heartbeat created without an interval. Defaults to `30`. */
+  readonly default_interval?: number;
+  /** Missed beats from which a service is degraded. Defaults to `3`. */
+  readonly timeout_multiplier?: number;
+  /** Missed beats from which a service is critical. Defaults to `5`. */
+  readonly critical_after?: number;
+  /** Whether missed beats raise alerts (reported errors always do). Defaults to `true`. */
+  readonly alert_on_miss?: boolean;
+  /** Level of the health log: `DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL` (or pino's words). Defaults to `INFO`. */
+  readonly log_level?: string;
+  /** Seconds of slack after each interval before a beat counts as missed. Defaults to 10% of each service's interval. */
+  readonly grace?: number;
+  /** Services expected to run, by tag. Defaults to none. */
+  readonly services?: Readonly<Record<string, ServiceConfig>>;
+}
+
+export type PinoLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface ResolvedServiceConfig {
+  readonly interval: number;
+  readonly critical: boolean;
+  /** `null` means 10% of the interval. */
+  readonly grace: number | null;
+}
+
+/** The effective config: every key present, as `getConfig().heartbeat` shows it. */
+export interface ResolvedHeartbeatConfig {
+  readonly enabled: boolean;
+  readonly default_interval: number;
+  readonly timeout_multiplier: number;
+  readonly critical_after: number;
+  readonly alert_on_miss: boolean;
+  readonly log_level: PinoLevel;
+  /** `null` means 10% of each service's interval. */
+  readonly grace: number | null;
+  readonly services: Readonly<Record<string, ResolvedServiceConfig>>;
+}
+
+export const DEFAULT_CONFIG: ResolvedHeartbeatConfig = Object.freeze({
+  enabled: true,
+  default_interval: 30,
+  timeout_multiplier: 3,
+  critical_after: 5,
+  alert_on_miss: true,
+  log_level: 'info',
+  grace: null,
+  services: Object.freeze({}),
+});
+
+/** The share of an interval allowed as slack when no grace is configured. */
+export const DEFAULT_GRACE_RATIO = 0.1;
+
+/** Longest tag accepted: tags become JSON keys, metric labels and log fields. */
+export const MAX_TAG_LENGTH = 200;
+
+const CONFIG_KEYS = [
+  'enabled',
+  'default_interval',
+  'timeout_multiplier',
+  'critical_after',
+  'alert_on_miss',
+  'log_level',
+  'grace',
+  'services',
+] as const;
+const SERVICE_KEYS = ['interval', 'critical', 'grace'] as const;
+
+/** Python's level names (as in the seed) and pino's, case-insensitive. */
+const LEVELS: Readonly<Record<string, PinoLevel>> = {
+  trace: 'trace',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+  critical: 'fatal',
+  fatal: 'fatal',
+  silent: 'silent',
+};
+
+/**
+ * Checks a config object and fills in the defaults. Throws a {@link ConfigError} naming the
+ * key, the bad value and what is expected. The caller's object is never mutated.
+ */
+export function resolveConfig(input: unknown, source = 'heartbeat config'): ResolvedHeartbeatConfig {
+  const read = new OptionReader(`Invalid ${source}`);
+  const raw = read.object('', input ?? {}, CONFIG_KEYS);
+
+  const pick = <K extends (typeof CONFIG_KEYS)[number]>(key: K) => raw[key] !== undefined;
+  const enabled = pick('enabled') ? read.boolean('enabled', raw.enabled) : DEFAULT_CONFIG.enabled;
+  const defaultInterval = pick('default_interval')
+    ? read.positiveNumber('default_interval', raw.default_interval, 'of seconds, e.g. 30')
+    : DEFAULT_CONFIG.default_interval;
+  const timeoutMultiplier = pick('timeout_multiplier')
+    ? read.integer('timeout_multiplier', raw.timeout_multiplier, 1, 'of missed beats, e.g. 3')
+    : DEFAULT_CONFIG.timeout_multiplier;
+  const criticalAfter = pick('critical_after')
+    ? read.integer('critical_after', raw.critical_after, 1, 'of missed beats, e.g. 5')
+    : Math.max(DEFAULT_CONFIG.critical_after, timeoutMultiplier);
+  if (criticalAfter < timeoutMultiplier) {
+    read.fail('critical_after', criticalAfter, `at least timeout_multiplier (${timeoutMultiplier})`);
+  }
+  const alertOnMiss = pick('alert_on_miss') ? read.boolean('alert_on_miss', raw.alert_on_miss) : true;
+  const logLevel = pick('log_level') ? resolveLevel(read, raw.log_level) : DEFAULT_CONFIG.log_level;
+  const grace = pick('grace') ? read.nonNegativeNumber('grace', raw.grace, 'of seconds, e.g. 3') : null;
+
+  const services: Record<string, ResolvedServiceConfig> = Object.create(null) as Record<string, ResolvedServiceConfig>;
+  if (pick('services')) {
+    const given = read.object('services', raw.services, null);
+    for (const tag of Object.keys(given)) {
+      checkTag(read, `services`, tag);
+      const key = `services.${tag}`;
+      const entry = read.object(key, given[tag], SERVICE_KEYS);
+      services[tag] = Object.freeze({
+        interval:
+          entry.interval !== undefined
+            ? read.positiveNumber(`${key}.interval`, entry.interval, 'of seconds, e.g. 30')
+            : defaultInterval,
+        critical: entry.critical !== undefined ? read.boolean(`${key}.critical`, entry.critical) : true,
+        grace:
+          entry.grace !== undefined
+            ? read.nonNegativeNumber(`${key}.grace`, entry.grace, 'of seconds, e.g. 3')
+            : grace,
+      });
+    }
+  }
+
+  return Object.freeze({
+    enabled,
+    default_interval: defaultInterval,
+    timeout_multiplier: timeoutMultiplier,
+    critical_after: criticalAfter,
+    alert_on_miss: alertOnMiss,
+    log_level: logLevel,
+    grace,
+    services: Object.freeze(services),
+  });
+}
+
+function resolveLevel(read: OptionReader, value: unknown): PinoLevel {
+  const level = typeof value === 'string' ? LEVELS[value.toLowerCase()] : undefined;
+  if (!level) read.fail('log_level', value, 'one of "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL" (or a pino level)');
+  return level;
+}
+
+/** A tag is a non-empty string of at most {@link MAX_TAG_LENGTH} characters. */
+export function checkTag(read: OptionReader, key: string, tag: unknown): string {
+  if (typeof tag !== 'string' || tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
+    read.fail(key, tag, `a non-empty string of at most ${MAX_TAG_LENGTH} characters, e.g. "save_worker"`);
+  }
+  return tag;
+}
+
+/**
+ * Reads and checks a JSON config file, e.g. the one named by the `HEARTBEAT_CONFIG`
+ * environment variable, for `new HeartbeatManager({ config })`. Errors name the file.
+ */
+export function readConfigFile(path: string, origin = path): HeartbeatConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`Cannot read heartbeat config ${origin}: ${(error as Error).message}`, '');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`Heartbeat config ${origin} is not valid JSON: ${(error as Error).message}`, '');
+  }
+  resolveConfig(parsed, `heartbeat config ${origin}`);
+  return parsed as HeartbeatConfig;
+}
+
+/** Grace in milliseconds for a service: configured seconds, or 10% of its interval. */
+export function graceMs(graceSeconds: number | null, intervalSeconds: number): number {
+  return (graceSeconds ?? intervalSeconds * DEFAULT_GRACE_RATIO) * 1000;
+}

@@ -1,0 +1,24 @@
+export { Heartbeat, type HeartbeatOptions, type ErrorOptions } from './heartbeat';
+export {
+  HeartbeatManager,
+  MAX_ERROR_LENGTH,
+  type HeartbeatManagerOptions,
+  type HealthStatus,
+  type StatusChange,
+  type StatusListener,
+} from './manager';
+export { getDefaultManager, getConfig, CONFIG_ENV } from './default-manager';
+export {
+  resolveConfig,
+  readConfigFile,
+  DEFAULT_CONFIG,
+  type HeartbeatConfig,
+  type ServiceConfig,
+  type ResolvedHeartbeatConfig,
+  type ResolvedServiceConfig,
+} from './config';
+export { ConfigError } from './validate';
+export { systemClock, type Clock } from './clock';
+export { formatUptime } from './format';
+export type { ServiceStatus, OverallStatus } from './status';
+export type { ServiceStatusEntry, ServiceHealth, LastError } from './service-record';

@@ -1,0 +1,354 @@
+import type { Logger } from 'pino';
+import { isoTimeOf, systemClock, type Clock } from './clock';
+import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
+import { HealthLog, type TransitionCause } from './health-log';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat';
+import { DEFAULT_HISTORY_SIZE } from './history';
+import { DeadlineScheduler } from './scheduler';
+import { ServiceRecord, type ServiceHealth, type ServiceStatusEntry } from './service-record';
+import {
+  CRITICAL_ERROR,
+  HEALTHY,
+  ERROR_REPORTED,
+  NO_ERROR,
+  STATUS_WORDS,
+  nextMissDeadline,
+  overallContribution,
+  rankFromError,
+  rankFromMisses,
+  serviceRank,
+  statusWord,
+  type MissThresholds,
+  type OverallStatus,
+  type ServiceStatus,
+} from './status';
+import { OptionReader } from './validate';
+
+export interface HeartbeatManagerOptions {
+  /** The seed's `HEARTBEAT_CONFIG`. Defaults to `{}`: every key at its default. */
+  readonly config?: HeartbeatConfig;
+  /** A pino logger for the health log; a child of it is used. Defaults to a pino logger named `heartbeat`. */
+  readonly logger?: Logger;
+  /** Where time is read. Defaults to `performance.now()` and `Date.now()`. */
+  readonly clock?: Clock;
+}
+
+/** The body of `GET /api/health/status`, in the seed's shape. */
+export interface HealthStatus {
+  services: Record<string, ServiceStatusEntry>;
+  overall_status: OverallStatus;
+}
+
+/** A status change of one service, as given to `status` listeners. */
+export interface StatusChange {
+  service: string;
+  from: ServiceStatus;
+  to: ServiceStatus;
+  /** ISO 8601 UTC. */
+  time: string;
+  /** Why, in words: `missed 3 heartbeats`, `error: disk full`, `pulse received`. */
+  reason: string;
+  missed: number;
+}
+
+export type StatusListener = (change: StatusChange) => void;
+
+/** Longest error message kept, in characters: messages are stored, logged and served, so they are bounded. */
+export const MAX_ERROR_LENGTH = 1024;
+
+const MANAGER_KEYS = ['config', 'logger', 'clock'] as const;
+
+/**
+ * Watches every heartbeat registered with it. Status is derived from stored timestamps on
+ * each read; one shared, unref'd timer finds transitions and reports them to the health log
+ * and to `status` listeners.
+ */
+export class HeartbeatManager {
+  readonly config: ResolvedHeartbeatConfig;
+  readonly clock: Clock;
+  /** The health log's pino logger. */
+  readonly logger: Logger;
+  private readonly log: HealthLog;
+  private readonly thresholds: MissThresholds;
+  private readonly records = new Map<string, ServiceRecord>();
+  private readonly scheduler: DeadlineScheduler<ServiceRecord>;
+  private readonly listeners = new Set<StatusListener>();
+  private closed = false;
+
+  constructor(options: HeartbeatManagerOptions = {}) {
+    const read = new OptionReader('Invalid HeartbeatManager options');
+    const given = read.object('', options, MANAGER_KEYS);
+    this.config = resolveConfig(given.config);
+    this.clock = given.clock === undefined ? systemClock : checkClock(read, given.clock);
+    if (given.logger !== undefined && typeof (given.logger as Logger).child !== 'function') {
+      read.fail('logger', given.logger, 'a pino logger (an object with child())');
+    }
+    this.log = new HealthLog(given.logger as Logger | undefined, this.config.log_level, this.config.timeout_multiplier);
+    this.logger = this.log.logger;
+    this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
+    this.scheduler = new DeadlineScheduler(this.clock, (record, now) => this.evaluate(record, now));
+
+    if (!this.config.enabled) return;
+    const createdAt = this.clock.now();
+    for (const [tag, service] of Object.entries(this.config.services)) {
+      const record = new ServiceRecord(tag, true, settingsOf(service.interval, service.grace, service.critical), createdAt, DEFAULT_HISTORY_SIZE);
+      this.records.set(tag, record);
+      this.watch(record);
+    }
+  }
+
+  /** Creates a heartbeat registered with this manager. Same as `new Heartbeat({ ...options, manager })`. */
+  heartbeat(options: Omit<HeartbeatOptions, 'manager'>): Heartbeat {
+    return new Heartbeat({ ...options, manager: this });
+  }
+
+  /** The running or stopped heartbeat for `tag`, if one was created. */
+  get(tag: string): Heartbeat | undefined {
+    return this.records.get(tag)?.handle;
+  }
+
+  /** The tags of every service watched now. */
+  tags(): string[] {
+    const tags: string[] = [];
+    for (const record of this.records.values()) if (record.listed) tags.push(record.tag);
+    return tags;
+  }
+
+  /** Exactly the body of `GET /api/health/status`. */
+  status(): HealthStatus {
+    const services = Object.create(null) as Record<string, ServiceStatusEntry>;
+    if (!this.config.enabled) return { services, overall_status: 'offline' };
+    const now = this.clock.now();
+    let overall: number = HEALTHY;
+    for (const record of this.records.values()) {
+      if (!record.listed) continue;
+      const missed = record.missedAt(now);
+      const rank = serviceRank(missed, record.errorLevel, this.thresholds);
+      services[record.tag] = record.statusEntry(this.clock, missed, rank);
+      overall = Math.max(overall, overallContribution(rank, record.critical));
+    }
+    return { services, overall_status: STATUS_WORDS[overall] as OverallStatus };
+  }
+
+  /** The overall status alone, without building the body. */
+  overallStatus(): OverallStatus {
+    if (!this.config.enabled) return 'offline';
+    const now = this.clock.now();
+    let overall: number = HEALTHY;
+    for (const record of this.records.values()) {
+      if (!record.listed) continue;
+      const rank = serviceRank(record.missedAt(now), record.errorLevel, this.thresholds);
+      overall = Math.max(overall, overallContribution(rank, record.critical));
+    }
+    return STATUS_WORDS[overall] as OverallStatus;
+  }
+
+  /** Exactly the body of `GET /api/health/service/{tag}`, or `undefined` for an unknown tag. */
+  service(tag: string): ServiceHealth | undefined {
+    const record = this.records.get(tag);
+    if (!record?.listed) return undefined;
+    return record.health(this.clock, this.clock.now(), this.thresholds);
+  }
+
+  /** Calls `listener` for every status change. A listener that throws is logged, never rethrown. */
+  on(event: 'status', listener: StatusListener): this {
+    if (event !== 'status') throw new TypeError(`HeartbeatManager emits only "status" events, not ${JSON.stringify(event)}.`);
+    this.listeners.add(listener);
+    return this;
+  }
+
+  off(event: 'status', listener: StatusListener): this {
+    if (event === 'status') this.listeners.delete(listener);
+    return this;
+  }
+
+  /** Drops history and error details older than `days` from every service. Returns how many entries went. */
+  cleanupOldData(days: number): number {
+    checkDays(days);
+    let dropped = 0;
+    for (const record of this.records.values()) dropped += this.cleanupRecord(record, days);
+    return dropped;
+  }
+
+  /** Stops every heartbeat and the timer, and forgets the listeners. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.scheduler.close();
+    for (const record of this.records.values()) record.handle?.stop();
+    this.listeners.clear();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal Binds a new heartbeat handle to its record, creating the record if needed. */
+  attach(handle: Heartbeat, settings: { interval: number; grace: number | null; critical: boolean }): ServiceRecord | undefined {
+    if (this.closed) throw new Error(`Cannot create heartbeat "${handle.tag}": its HeartbeatManager is closed. Create a new manager.`);
+    if (!this.config.enabled) return undefined;
+    const tag = handle.tag;
+    const existing = this.records.get(tag);
+    if (existing) {
+      if (existing.handle && !existing.handle.isReleased) {
+        throw new Error(
+          `A heartbeat for "${tag}" is already running. Stop it first, or reuse it with manager.get(${JSON.stringify(tag)}).`,
+        );
+      }
+      existing.handle = handle;
+      if (!existing.configured) Object.assign(existing, settingsOf(settings.interval, settings.grace, settings.critical));
+      return existing;
+    }
+    const configured = this.config.services[tag];
+    const effective = configured ?? settings;
+    const record = new ServiceRecord(tag, false, settingsOf(effective.interval, effective.grace ?? this.config.grace, effective.critical), this.clock.now(), DEFAULT_HISTORY_SIZE);
+    record.handle = handle;
+    this.records.set(tag, record);
+    return record;
+  }
+
+  /** @internal A heartbeat started: its start is a sign of life. */
+  started(record: ServiceRecord): void {
+    const now = this.clock.now();
+    record.active = true;
+    record.startedAt = now;
+    record.lastSignAt = now;
+    record.signed = true;
+    record.errorLevel = NO_ERROR;
+    record.errorsSinceSign = 0;
+    this.evaluate(record, now, { kind: 'recovered', via: 'start' });
+  }
+
+  /** @internal A heartbeat stopped. A configured service stays watched: it is expected to run. */
+  stopped(record: ServiceRecord): void {
+    record.active = false;
+    if (record.configured && !this.closed) return;
+    this.scheduler.remove(record);
+    if (!this.closed) this.records.delete(record.tag);
+  }
+
+  /** @internal An error was reported; it is logged and announced at once. */
+  reportError(record: ServiceRecord, message: string, critical: boolean): void {
+    const now = this.clock.now();
+    record.errorCount++;
+    record.errorsSinceSign++;
+    if (critical) record.errorLevel = CRITICAL_ERROR;
+    else if (record.errorLevel === NO_ERROR) record.errorLevel = ERROR_REPORTED;
+    record.lastErrorMessage = message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH)}…` : message;
+    record.lastErrorAt = now;
+    record.lastErrorCritical = critical;
+    this.evaluate(record, now, { kind: 'error', message: record.lastErrorMessage, critical });
+  }
+
+  /** @internal A pulse arrived for a service last reported unhealthy: report the recovery soon, off the hot path. */
+  wake(record: ServiceRecord): void {
+    this.scheduler.schedule(record, this.clock.now());
+  }
+
+  /** @internal */
+  cleanupRecord(record: ServiceRecord, days: number): number {
+    checkDays(days);
+    const cutoff = this.clock.now() - days * 86_400_000;
+    let dropped = record.history.dropBefore(cutoff);
+    if (record.lastErrorMessage !== null && record.lastErrorAt < cutoff) {
+      record.lastErrorMessage = null;
+      dropped++;
+    }
+    return dropped;
+  }
+
+  private watch(record: ServiceRecord): void {
+    if (record.reportedMissed < this.thresholds.criticalAfter) {
+      this.scheduler.schedule(record, nextMissDeadline(record.lastSignAt, record.reportedMissed, record.intervalMs, record.graceMs));
+    } else {
+      this.scheduler.remove(record);
+    }
+  }
+
+  /**
+   * Compares the derived status with the last reported one, reports a change once, and
+   * queues the record for its next possible miss. Never throws: it runs on the timer.
+   */
+  private evaluate(record: ServiceRecord, now: number, hint?: TransitionCause): void {
+    if (this.closed) return;
+    const missed = record.missedAt(now);
+    const byMisses = rankFromMisses(missed, this.thresholds);
+    const byError = rankFromError(record.errorLevel);
+    const rank = byMisses > byError ? byMisses : byError;
+    const previous = record.reportedRank;
+    const previousMissed = record.reportedMissed;
+    record.reportedRank = rank;
+    record.reportedMissed = missed;
+
+    if (rank !== previous) {
+      const cause: TransitionCause =
+        rank === HEALTHY
+          ? hint?.kind === 'recovered'
+            ? hint
+            : { kind: 'recovered', via: 'pulse' }
+          : byError >= byMisses && hint?.kind === 'error'
+            ? hint
+            : byError > byMisses && record.lastErrorMessage !== null
+              ? { kind: 'error', message: record.lastErrorMessage, critical: record.lastErrorCritical }
+              : { kind: 'missed', missed };
+      this.announce(record, statusWord(previous), statusWord(rank), cause, missed, now);
+    } else if (missed > previousMissed && missed <= this.thresholds.degradedAfter && rank !== HEALTHY) {
+      this.safely(() => this.log.missed(record.tag, statusWord(rank), statusWord(previous), missed));
+    }
+    if (record.active || record.configured) this.watch(record);
+  }
+
+  private announce(record: ServiceRecord, from: ServiceStatus, to: ServiceStatus, cause: TransitionCause, missed: number, now: number): void {
+    const reason = describeCause(cause);
+    record.history.push({ at: now, from, to, reason });
+    this.safely(() => this.log.transition(record.tag, from, to, cause, missed));
+    if (this.listeners.size === 0) return;
+    const change: StatusChange = { service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, missed };
+    for (const listener of this.listeners) {
+      this.safely(() => listener(change), 'A heartbeat status listener threw');
+    }
+  }
+
+  /** Runs `work`, turning a throw into a log line: a broken listener or log stream must not stop monitoring. */
+  private safely(work: () => void, what = 'The heartbeat health log failed'): void {
+    try {
+      work();
+    } catch (error) {
+      try {
+        this.logger.error({ err: error }, what);
+      } catch {
+        // The logger itself is what failed; there is nowhere left to report it.
+      }
+    }
+  }
+}
+
+function settingsOf(interval: number, grace: number | null, critical: boolean) {
+  return { intervalMs: interval * 1000, graceMs: graceMs(grace, interval), critical };
+}
+
+function describeCause(cause: TransitionCause): string {
+  switch (cause.kind) {
+    case 'recovered':
+      return cause.via === 'start' ? 'started' : 'pulse received';
+    case 'error':
+      return `${cause.critical ? 'critical error' : 'error'}: ${cause.message}`;
+    case 'missed':
+      return `missed ${cause.missed} heartbeat${cause.missed === 1 ? '' : 's'}`;
+  }
+}
+
+function checkDays(days: number): void {
+  if (typeof days !== 'number' || !Number.isFinite(days) || days < 0) {
+    throw new RangeError(`cleanupOldData(days): days is ${String(days)}; expected a finite number of at least 0, e.g. 7.`);
+  }
+}
+
+function checkClock(read: OptionReader, clock: unknown): Clock {
+  const candidate = clock as Partial<Clock> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.now !== 'function' || typeof candidate.wallNow !== 'function') {
+    read.fail('clock', clock, 'an object with now() and wallNow() methods');
+  }
+  return candidate as Clock;
+}
+

@@ -1,0 +1,139 @@
+import type { Clock } from './clock';
+
+/** Something the scheduler can wake: it keeps its own place in the heap. */
+export interface Scheduled {
+  /** Monotonic time at which to wake it. Owned by the scheduler while queued. */
+  deadline: number;
+  /** Position in the heap, or -1 when not queued. Owned by the scheduler. */
+  heapIndex: number;
+}
+
+/** Node's timers cannot wait longer than this (about 24.8 days); longer waits re-arm. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * One timer for any number of deadlines: a binary min-heap of items, and a single
+ * `setTimeout` armed for the earliest. Pulses never touch it; an item whose deadline has
+ * passed is handed to `onDue`, which decides whether it is really due and re-queues it.
+ * The timer is `unref()`'d, so it never keeps a process alive, and re-armed rather than
+ * free-running, so callbacks cannot pile up behind a blocked event loop.
+ */
+export class DeadlineScheduler<T extends Scheduled> {
+  private readonly heap: T[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
+  private closed = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onDue: (item: T, now: number) => void,
+  ) {}
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** Queues `item` for `deadline`, or moves it there if it is queued already. */
+  schedule(item: T, deadline: number): void {
+    if (this.closed) return;
+    item.deadline = deadline;
+    if (item.heapIndex === -1) {
+      item.heapIndex = this.heap.length;
+      this.heap.push(item);
+      this.siftUp(item.heapIndex);
+    } else {
+      this.siftUp(item.heapIndex);
+      this.siftDown(item.heapIndex);
+    }
+    if (deadline < this.armedFor) this.arm();
+  }
+
+  remove(item: T): void {
+    const index = item.heapIndex;
+    if (index === -1) return;
+    const last = this.heap.pop() as T;
+    item.heapIndex = -1;
+    if (last !== item) {
+      this.heap[index] = last;
+      last.heapIndex = index;
+      this.siftUp(index);
+      this.siftDown(last.heapIndex);
+    }
+    if (this.heap.length === 0) this.disarm();
+  }
+
+  /** Stops the timer and forgets every item. Nothing is scheduled afterwards. */
+  close(): void {
+    this.closed = true;
+    this.disarm();
+    for (const item of this.heap) item.heapIndex = -1;
+    this.heap.length = 0;
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+  }
+
+  private arm(): void {
+    this.disarm();
+    const first = this.heap[0];
+    if (!first || this.closed) return;
+    // setTimeout rounds down to whole milliseconds; one more keeps us from waking just before.
+    const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, Math.ceil(first.deadline - this.clock.now()) + 1));
+    this.armedFor = first.deadline;
+    this.timer = setTimeout(this.fire, delay);
+    this.timer.unref();
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const now = this.clock.now();
+    let first = this.heap[0];
+    while (first && first.deadline <= now && !this.closed) {
+      this.remove(first);
+      this.onDue(first, now);
+      first = this.heap[0];
+    }
+    this.arm();
+  };
+
+  private siftUp(start: number): void {
+    const heap = this.heap;
+    let index = start;
+    const item = heap[index] as T;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex] as T;
+      if (parent.deadline <= item.deadline) break;
+      heap[index] = parent;
+      parent.heapIndex = index;
+      index = parentIndex;
+    }
+    heap[index] = item;
+    item.heapIndex = index;
+  }
+
+  private siftDown(start: number): void {
+    const heap = this.heap;
+    const length = heap.length;
+    let index = start;
+    const item = heap[index] as T;
+    for (;;) {
+      const left = 2 * index + 1;
+      if (left >= length) break;
+      const right = left + 1;
+      const child =
+        right < length && (heap[right] as T).deadline < (heap[left] as T).deadline ? right : left;
+      const childItem = heap[child] as T;
+      if (childItem.deadline >= item.deadline) break;
+      heap[index] = childItem;
+      childItem.heapIndex = index;
+      index = child;
+    }
+    heap[index] = item;
+    item.heapIndex = index;
+  }
+}

@@ -1,0 +1,148 @@
+import { isoTimeOf, type Clock } from './clock';
+import { formatUptime } from './format';
+import { TransitionLog } from './history';
+import type { Heartbeat } from './heartbeat';
+import type { Scheduled } from './scheduler';
+import {
+  HEALTHY,
+  NO_ERROR,
+  missedBeats,
+  serviceRank,
+  statusWord,
+  type ErrorLevel,
+  type MissThresholds,
+  type ServiceStatus,
+  type StatusRank,
+} from './status';
+
+/** One service in `GET /api/health/status`: the seed's four keys, then extras. */
+export interface ServiceStatusEntry {
+  status: ServiceStatus;
+  /** ISO 8601 UTC time of the last sign of life (a pulse, or the start), or `null` before any. */
+  last_heartbeat: string | null;
+  /** Seconds between expected pulses. */
+  interval: number;
+  /** Missed beats plus errors reported since the last pulse. */
+  consecutive_failures: number;
+  /** Whether this service going critical makes the whole system critical. */
+  critical: boolean;
+  /** Whether a running heartbeat holds this service (false for a configured one not started yet, or stopped). */
+  active: boolean;
+}
+
+export interface LastError {
+  message: string;
+  /** ISO 8601 UTC. */
+  time: string;
+  critical: boolean;
+}
+
+/** The body of `GET /api/health/service/{name}`: the seed's keys, then extras. */
+export interface ServiceHealth {
+  service: string;
+  status: ServiceStatus;
+  last_heartbeat: string | null;
+  /** Time since the service started, e.g. `"2d 14h 23m"`; `"0s"` if it never started. */
+  uptime: string;
+  total_pulses: number;
+  error_count: number;
+  interval: number;
+  consecutive_failures: number;
+  critical: boolean;
+  active: boolean;
+  last_error: LastError | null;
+}
+
+/**
+ * The state of one monitored service. Only timestamps and counters are stored; the status is
+ * derived from them on every read, so reads are always current without a timer.
+ */
+export class ServiceRecord implements Scheduled {
+  deadline = 0;
+  heapIndex = -1;
+
+  intervalMs: number;
+  graceMs: number;
+  critical: boolean;
+  /** Whether a running heartbeat currently owns this record. */
+  active = false;
+  /** Monotonic time of the start, or NaN before one. */
+  startedAt = Number.NaN;
+  /** Monotonic time of the last sign of life: a pulse, the start, or the manager's creation for a configured service. */
+  lastSignAt: number;
+  /** Whether a pulse or a start has happened (`last_heartbeat` is null until then). */
+  signed = false;
+  totalPulses = 0;
+  errorCount = 0;
+  errorLevel: ErrorLevel = NO_ERROR;
+  errorsSinceSign = 0;
+  lastErrorMessage: string | null = null;
+  lastErrorAt = 0;
+  lastErrorCritical = false;
+  /** The status last reported through events and the log. */
+  reportedRank: StatusRank = HEALTHY;
+  reportedMissed = 0;
+  readonly history: TransitionLog;
+  /** The handle that owns this record now, or last did. */
+  handle: Heartbeat | undefined;
+
+  constructor(
+    readonly tag: string,
+    /** Listed in the config's `services`: expected to run whether or not its heartbeat started. */
+    readonly configured: boolean,
+    settings: { intervalMs: number; graceMs: number; critical: boolean },
+    createdAt: number,
+    historySize: number,
+  ) {
+    this.intervalMs = settings.intervalMs;
+    this.graceMs = settings.graceMs;
+    this.critical = settings.critical;
+    this.lastSignAt = createdAt;
+    this.history = new TransitionLog(historySize);
+  }
+
+  /** Watched and shown: configured services always, others while their heartbeat runs. */
+  get listed(): boolean {
+    return this.active || this.configured;
+  }
+
+  missedAt(now: number): number {
+    return missedBeats(now - this.lastSignAt, this.intervalMs, this.graceMs);
+  }
+
+  statusEntry(clock: Clock, missed: number, rank: StatusRank): ServiceStatusEntry {
+    return {
+      status: statusWord(rank),
+      last_heartbeat: this.signed ? isoTimeOf(clock, this.lastSignAt) : null,
+      interval: this.intervalMs / 1000,
+      consecutive_failures: missed + this.errorsSinceSign,
+      critical: this.critical,
+      active: this.active,
+    };
+  }
+
+  health(clock: Clock, now: number, thresholds: MissThresholds): ServiceHealth {
+    const missed = this.missedAt(now);
+    const entry = this.statusEntry(clock, missed, serviceRank(missed, this.errorLevel, thresholds));
+    return {
+      service: this.tag,
+      status: entry.status,
+      last_heartbeat: entry.last_heartbeat,
+      uptime: formatUptime(Number.isNaN(this.startedAt) ? 0 : now - this.startedAt),
+      total_pulses: this.totalPulses,
+      error_count: this.errorCount,
+      interval: entry.interval,
+      consecutive_failures: entry.consecutive_failures,
+      critical: this.critical,
+      active: this.active,
+      last_error:
+        this.lastErrorMessage === null
+          ? null
+          : {
+              message: this.lastErrorMessage,
+              time: isoTimeOf(clock, this.lastErrorAt),
+              critical: this.lastErrorCritical,
+            },
+    };
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The status words and the rules that map missed beats and reported errors to them.
+ * Pure functions only: the manager feeds them timestamps, so every read is current.
+ */
+
+/** The status of one service, in the seed's words. */
+export type ServiceStatus = 'healthy' | 'warning' | 'degraded' | 'critical';
+
+/** The status of the whole system: a service status, or `offline` when heartbeats are disabled. */
+export type OverallStatus = ServiceStatus | 'offline';
+
+/** Status as a rank, worst last. The same numbers are exported as the Prometheus gauge values. */
+export const HEALTHY = 0;
+export const WARNING = 1;
+export const DEGRADED = 2;
+export const CRITICAL = 3;
+export const OFFLINE = 4;
+export type StatusRank = typeof HEALTHY | typeof WARNING | typeof DEGRADED | typeof CRITICAL;
+
+export const STATUS_WORDS: readonly OverallStatus[] = ['healthy', 'warning', 'degraded', 'critical', 'offline'];
+
+/** Severity of the errors reported since the last pulse. */
+export const NO_ERROR = 0;
+export const ERROR_REPORTED = 1;
+export const CRITICAL_ERROR = 2;
+export type ErrorLevel = typeof NO_ERROR | typeof ERROR_REPORTED | typeof CRITICAL_ERROR;
+
+/** The thresholds that turn a number of missed beats into a status. */
+export interface MissThresholds {
+  /** Missed beats from which a service is degraded (the seed's `timeout_multiplier`). */
+  readonly degradedAfter: number;
+  /** Missed beats from which a service is critical. */
+  readonly criticalAfter: number;
+}
+
+/**
+ * How many beats were missed after `elapsedMs` without a sign of life.
+ * The k-th beat counts as missed once strictly more than `k × interval + grace` has passed.
+ */
+export function missedBeats(elapsedMs: number, intervalMs: number, graceMs: number): number {
+  const overdue = elapsedMs - graceMs;
+  if (overdue <= intervalMs) return 0;
+  return Math.ceil(overdue / intervalMs) - 1;
+}
+
+/** When the (missed + 1)-th beat will count as missed, on the same clock as `lastSignAt`. */
+export function nextMissDeadline(lastSignAt: number, missed: number, intervalMs: number, graceMs: number): number {
+  return lastSignAt + (missed + 1) * intervalMs + graceMs;
+}
+
+export function rankFromMisses(missed: number, thresholds: MissThresholds): StatusRank {
+  if (missed >= thresholds.criticalAfter) return CRITICAL;
+  if (missed >= thresholds.degradedAfter) return DEGRADED;
+  if (missed >= 1) return WARNING;
+  return HEALTHY;
+}
+
+export function rankFromError(level: ErrorLevel): StatusRank {
+  if (level === CRITICAL_ERROR) return CRITICAL;
+  if (level === ERROR_REPORTED) return WARNING;
+  return HEALTHY;
+}
+
+/** The worse of the miss status and the error status wins. */
+export function serviceRank(missed: number, errorLevel: ErrorLevel, thresholds: MissThresholds): StatusRank {
+  const byMisses = rankFromMisses(missed, thresholds);
+  const byError = rankFromError(errorLevel);
+  return byMisses > byError ? byMisses : byError;
+}
+
+/**
+ * The contribution of one service to the overall status: a service marked `critical: false`
+ * raises the overall status at most to degraded.
+ */
+export function overallContribution(rank: StatusRank, critical: boolean): StatusRank {
+  return !critical && rank === CRITICAL ? DEGRADED : rank;
+}
+
+export function statusWord(rank: StatusRank): ServiceStatus {
+  return STATUS_WORDS[rank] as ServiceStatus;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Makes sure the Debian programs that the test suite drives for real are installed.
+// Missing ones are installed with apt-get when we are root; otherwise this stops and prints
+// the exact command to run. A test never skips silently because a program is missing.
+'use strict';
+
+const { execFileSync, spawnSync } = require('node:child_process');
+
+/** Each program the tests run, and the Debian package that provides it. */
+const REQUIRED = [{ command: 'promtool', pkg: 'prometheus', why: 'checks /metrics output and the shipped alert rules' }];
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+const missing = REQUIRED.filter((entry) => !has(entry.command));
+if (missing.length === 0) process.exit(0);
+
+const packages = missing.map((entry) => entry.pkg);
+const install = `apt-get install -y --no-install-recommends ${packages.join(' ')}`;
+for (const entry of missing) console.error(`[test setup] ${entry.command} is missing (package ${entry.pkg}; ${entry.why}).`);
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+if (!isRoot || !has('apt-get')) {
+  console.error(`[test setup] Install it, then run the tests again:\n  sudo apt-get update && sudo ${install}`);
+  process.exit(1);
+}
+
+console.error(`[test setup] Installing: apt-get update && ${install}`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+try {
+  execFileSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env });
+} catch (error) {
+  console.error(`[test setup] apt-get failed (${error.message}). Run it yourself:\n  apt-get update && ${install}`);
+  process.exit(1);
+}
+const still = missing.filter((entry) => !has(entry.command));
+if (still.length > 0) {
+  console.error(`[test setup] Still missing after install: ${still.map((entry) => entry.command).join(', ')}.`);
+  process.exit(1);
+}
+console.error(`[test setup] Installed ${packages.join(', ')}.`);
