@@ -22,3 +22,6 @@ export { systemClock, type Clock } from './clock';
 export { formatUptime } from './format';
 export type { ServiceStatus, OverallStatus } from './status';
 export type { ServiceStatusEntry, ServiceHealth, LastError } from './service-record';
+export { healthRouter, type HealthRouter, type HealthRouterOptions } from './router';
+export { pulseMiddleware, type PulseMiddleware } from './middleware';
+export { registerMetrics, type MetricsOptions, type MetricsRegistration } from './metrics';

@@ -21,6 +21,7 @@ import {
   type MissThresholds,
   type OverallStatus,
   type ServiceStatus,
+  type StatusRank,
 } from './status';
 import { OptionReader } from './validate';
 
@@ -181,6 +182,17 @@ export class HeartbeatManager {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** @internal The records shown in the status, for exporters that read state directly. */
+  *listedRecords(): IterableIterator<ServiceRecord> {
+    if (!this.config.enabled) return;
+    for (const record of this.records.values()) if (record.listed) yield record;
+  }
+
+  /** @internal The status rank of a record at `now`. */
+  rankOf(record: ServiceRecord, now: number): StatusRank {
+    return serviceRank(record.missedAt(now), record.errorLevel, this.thresholds);
   }
 
   /** @internal Binds a new heartbeat handle to its record, creating the record if needed. */

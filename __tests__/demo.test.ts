@@ -1,0 +1,87 @@
+import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
+
+const SEED_SERVICES = ['save_worker', 'flask_bridge', 'web_listener', 'file_indexer', 'router_tasks'];
+
+let demo: DemoProcess | undefined;
+
+afterEach(async () => {
+  await demo?.stop();
+  demo = undefined;
+});
+
+async function getJson(url: string): Promise<{ status: number; body: any }> {
+  const response = await fetch(url);
+  return { status: response.status, body: await response.json() };
+}
+
+it('serves the five seed services on /api/health/status and /metrics, and logs as smrthub.heartbeat', async () => {
+  demo = await startDemoProcess(fastDemoConfig(0.5));
+  const { status, body } = await getJson(`${demo.bridgeUrl}/api/health/status`);
+  expect(status).toBe(200);
+  expect(Object.keys(body.services).sort()).toEqual([...SEED_SERVICES].sort());
+  expect(body.overall_status).toBe('healthy');
+
+  const metrics = await (await fetch(`${demo.bridgeUrl}/metrics`)).text();
+  expect(promtoolCheckMetrics(metrics)).toEqual({ status: 0, output: '' });
+  const samples = parseSamples(metrics);
+  for (const tag of SEED_SERVICES) expect(samples.get(`heartbeat_service_status{service="${tag}"}`)).toBe(0);
+
+  // The bridge's pino-http log and the pulse middleware both saw the request.
+  await fetch(`${demo.bridgeUrl}/`);
+  const bridge = await getJson(`${demo.bridgeUrl}/api/health/service/flask_bridge`);
+  expect(bridge.body.total_pulses).toBeGreaterThanOrEqual(3);
+  await pollUntil(async () => demo?.logs.some((line) => line.component === 'http' && (line.req as { url?: string })?.url === '/'), Boolean, 5000);
+});
+
+it('walks a stalled worker through warning, degraded and critical, and back to healthy on resume', async () => {
+  demo = await startDemoProcess(fastDemoConfig(0.2));
+  const url = `${demo.bridgeUrl}/api/health/service/save_worker`;
+  const stall = await fetch(`${demo.bridgeUrl}/demo/services/save_worker/stall`, { method: 'POST' });
+  expect(stall.status).toBe(200);
+
+  const seen = await pollUntil(async () => (await getJson(url)).body.status, (status) => status === 'critical');
+  expect(seen).toEqual(['healthy', 'warning', 'degraded', 'critical']);
+  const overall = await getJson(`${demo.bridgeUrl}/api/health/status`);
+  expect([overall.status, overall.body.overall_status]).toEqual([503, 'critical']);
+
+  await fetch(`${demo.bridgeUrl}/demo/services/save_worker/resume`, { method: 'POST' });
+  expect((await getJson(url)).body.status).toBe('healthy');
+
+  // The health log, named as in the seed, told the same story, each step once.
+  const healthLog = () => (demo?.logs ?? []).filter((line) => line.name === 'smrthub.heartbeat' && line.service === 'save_worker').map((line) => line.msg);
+  await pollUntil(async () => healthLog(), (messages) => messages.includes('Service save_worker heartbeat: healthy'), 5000);
+  expect(healthLog()).toEqual([
+    'Service save_worker missed heartbeat (attempt 1/3)',
+    'Service save_worker missed heartbeat (attempt 2/3)',
+    'Service save_worker missed heartbeat (attempt 3/3)',
+    'Service save_worker is unresponsive - marking as critical',
+    'Service save_worker heartbeat: healthy',
+  ]);
+});
+
+it('reports fail and crash, and refuses bad controls with JSON errors', async () => {
+  demo = await startDemoProcess(fastDemoConfig(5));
+  const post = (path: string) => fetch(`${demo?.bridgeUrl}${path}`, { method: 'POST' });
+  expect(await (await post('/demo/services/file_indexer/fail')).json()).toEqual({ service: 'file_indexer', action: 'fail', status: 'warning' });
+  expect(await (await post('/demo/services/router_tasks/crash')).json()).toEqual({ service: 'router_tasks', action: 'crash', status: 'critical' });
+  expect((await post('/demo/services/flask_bridge/stall')).status).toBe(409);
+  expect((await post('/demo/services/nope/fail')).status).toBe(404);
+  expect((await post('/demo/services/save_worker/explode')).status).toBe(404);
+});
+
+it('keeps the request-driven services green while idle, by calling itself', async () => {
+  demo = await startDemoProcess(fastDemoConfig(0.2));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // longer than one interval plus grace, with no outside request
+  const { body } = await getJson(`${demo.bridgeUrl}/api/health/status`);
+  expect(body.services.web_listener.status).toBe('healthy');
+  expect(body.services.flask_bridge.status).toBe('healthy');
+});
+
+it('exits 0 within 2 s of SIGTERM', async () => {
+  demo = await startDemoProcess(fastDemoConfig(0.2));
+  await fetch(`${demo.bridgeUrl}/api/health/status`, { headers: { connection: 'keep-alive' } });
+  const result = await demo.stop();
+  expect(result.code).toBe(0);
+  expect(result.ms).toBeLessThan(2000);
+});

@@ -1,0 +1,55 @@
+// Bridge servers in the field still run Express 4: the router and the middleware must work there.
+import express4 from 'express4';
+import { Registry } from 'prom-client';
+import request from 'supertest';
+import { HeartbeatManager } from '../lib/manager';
+import { pulseMiddleware } from '../lib/middleware';
+import { healthRouter } from '../lib/router';
+import { createTestClock } from './helpers/clock';
+
+let manager: HeartbeatManager;
+
+beforeEach(() => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+  manager = new HeartbeatManager({ clock: createTestClock(), config: { log_level: 'silent' } });
+});
+afterEach(() => {
+  manager.close();
+  jest.useRealTimers();
+});
+
+it('runs on Express 4', () => {
+  expect((require('express4/package.json') as { version: string }).version).toMatch(/^4\./);
+});
+
+it('serves every endpoint from an Express 4 app', async () => {
+  const registry = new Registry();
+  const heartbeat = manager.heartbeat({ tag: 'flask_bridge', interval: 15 }).start();
+  const app = express4();
+  app.use(pulseMiddleware(heartbeat));
+  app.use(healthRouter({ manager, registry }));
+
+  const status = await request(app).get('/api/health/status');
+  expect(status.status).toBe(200);
+  expect(status.headers['content-type']).toBe('application/json; charset=utf-8');
+  expect(status.headers['cache-control']).toBe('no-store');
+  expect(status.body.services.flask_bridge).toMatchObject({ status: 'healthy', interval: 15 });
+
+  const service = await request(app).get('/api/health/service/flask_bridge');
+  expect(service.body).toMatchObject({ service: 'flask_bridge', total_pulses: 2 });
+
+  for (const name of ['__proto__', 'constructor', '%E0%A4%A', '%FF']) {
+    const missing = await request(app).get(`/api/health/service/${name}`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers['content-type']).toBe('application/json; charset=utf-8');
+  }
+
+  expect((await request(app).get('/api/health/ready')).status).toBe(200);
+  expect((await request(app).get('/api/health/live')).body).toEqual({ status: 'ok' });
+  expect((await request(app).delete('/api/health/status')).status).toBe(405);
+  expect((await request(app).get('/api/health/unknown')).status).toBe(404);
+
+  const metrics = await request(app).get('/metrics');
+  expect(metrics.headers['content-type']).toBe(registry.contentType);
+  expect(metrics.text).toContain('heartbeat_pulses_total{service="flask_bridge"}');
+});

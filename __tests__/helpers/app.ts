@@ -1,0 +1,30 @@
+import express from 'express';
+import { Registry } from 'prom-client';
+import type { HeartbeatConfig } from '../../lib/config';
+import { HeartbeatManager } from '../../lib/manager';
+import { healthRouter, type HealthRouterOptions } from '../../lib/router';
+import { createTestClock, type TestClock } from './clock';
+
+export interface AppFixture {
+  app: express.Express;
+  manager: HeartbeatManager;
+  registry: Registry;
+  clock: TestClock;
+}
+
+/**
+ * An Express 5 app with the health router mounted on a fresh registry and a manager on the
+ * test clock. Call `jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] })` first:
+ * supertest's sockets need the real ones.
+ */
+export function createApp(config: HeartbeatConfig = {}, options: Omit<HealthRouterOptions, 'manager' | 'registry'> = {}): AppFixture {
+  const clock = createTestClock();
+  const manager = new HeartbeatManager({ config: { log_level: 'silent', ...config }, clock });
+  const registry = new Registry();
+  const app = express();
+  app.use(healthRouter({ manager, registry, ...options }));
+  app.get('/app-route', (_req, res) => {
+    res.send('the app answers');
+  });
+  return { app, manager, registry, clock };
+}

@@ -1,0 +1,90 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HeartbeatConfig } from '../../lib/config';
+import { spawnTs } from './child';
+
+export interface DemoProcess {
+  child: ChildProcess;
+  bridgeUrl: string;
+  webUrl: string;
+  /** Every JSON log line so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Sends SIGTERM and resolves with the exit code and how long the exit took. */
+  stop(): Promise<{ code: number | null; ms: number }>;
+}
+
+/** The demo's five services at `seconds` intervals. */
+export function fastDemoConfig(seconds: number): HeartbeatConfig {
+  const services = Object.fromEntries(
+    ['save_worker', 'flask_bridge', 'web_listener', 'file_indexer', 'router_tasks'].map((tag) => [tag, { interval: seconds, critical: tag !== 'web_listener' }]),
+  );
+  return { default_interval: seconds, services };
+}
+
+/** Starts `npm start`'s program on free loopback ports with `config`, and waits until both listeners answer. */
+export async function startDemoProcess(config: HeartbeatConfig, env: NodeJS.ProcessEnv = {}): Promise<DemoProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'heartbeat-demo-'));
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  const child = spawnTs('demo-app/server.ts', { PORT: '0', WEB_PORT: '0', HOST: '127.0.0.1', HEARTBEAT_CONFIG: configPath, ...env });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const urls = await new Promise<{ bridgeUrl: string; webUrl: string }>((resolve, reject) => {
+    let buffered = '';
+    let bridgeUrl = '';
+    let webUrl = '';
+    const timer = setTimeout(() => reject(new Error(`The demo did not start within 15 s. stderr: ${stderr}`)), 15_000);
+    child.on('exit', (code) => reject(new Error(`The demo exited with ${code} before listening. stderr: ${stderr}`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (String(entry.msg).startsWith('Bridge server listening')) bridgeUrl = String(entry.url);
+        if (String(entry.msg).startsWith('Web listener listening')) webUrl = String(entry.url);
+      }
+      if (bridgeUrl && webUrl) {
+        clearTimeout(timer);
+        resolve({ bridgeUrl, webUrl });
+      }
+    });
+  });
+  return {
+    child,
+    ...urls,
+    logs,
+    stop: () =>
+      new Promise((resolve) => {
+        const started = Date.now();
+        if (child.exitCode !== null) return resolve({ code: child.exitCode, ms: 0 });
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', (code) => {
+          clearTimeout(killer);
+          resolve({ code, ms: Date.now() - started });
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/**
+ * Polls `read` every `everyMs` (a fraction of a second) until `done` holds, recording each
+ * distinct value seen; fails after `timeoutMs`.
+ */
+export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000, everyMs = 25): Promise<T[]> {
+  const seen: T[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (seen.length === 0 || JSON.stringify(seen[seen.length - 1]) !== JSON.stringify(value)) seen.push(value);
+    if (done(value)) return seen;
+    if (Date.now() > deadline) throw new Error(`Gave up after ${timeoutMs} ms; saw ${JSON.stringify(seen)}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -1,0 +1,170 @@
+import express from 'express';
+import { Gauge, Registry, register as globalRegister, type OpenMetricsContentType } from 'prom-client';
+import request from 'supertest';
+import { HeartbeatManager } from '../lib/manager';
+import { registerMetrics } from '../lib/metrics';
+import { healthRouter } from '../lib/router';
+import { createTestClock, type TestClock } from './helpers/clock';
+import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
+
+let clock: TestClock;
+let manager: HeartbeatManager;
+let registry: Registry;
+
+beforeEach(() => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+  clock = createTestClock();
+  manager = new HeartbeatManager({ clock, config: { log_level: 'silent', services: { file_indexer: { interval: 60, critical: false } } } });
+  registry = new Registry();
+});
+afterEach(() => {
+  manager.close();
+  jest.useRealTimers();
+});
+
+it('exports every family with values read at scrape time', async () => {
+  registerMetrics(manager, { registry });
+  const worker = manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+  worker.pulse();
+  worker.pulse();
+  worker.error('disk full');
+  let samples = parseSamples(await registry.metrics());
+  expect(samples.get('heartbeat_service_status{service="save_worker"}')).toBe(1);
+  expect(samples.get('heartbeat_service_status{service="file_indexer"}')).toBe(0);
+  expect(samples.get('heartbeat_interval_seconds{service="save_worker"}')).toBe(30);
+  expect(samples.get('heartbeat_pulses_total{service="save_worker"}')).toBe(2);
+  expect(samples.get('heartbeat_errors_total{service="save_worker"}')).toBe(1);
+  expect(samples.get('heartbeat_consecutive_failures{service="save_worker"}')).toBe(1);
+  expect(samples.get('heartbeat_last_pulse_timestamp_seconds{service="save_worker"}')).toBeCloseTo(clock.wallNow() / 1000, 3);
+  // A configured service that never started has no last pulse yet: the series is absent, not 0.
+  expect(samples.has('heartbeat_last_pulse_timestamp_seconds{service="file_indexer"}')).toBe(false);
+  expect(samples.get('heartbeat_overall_status')).toBe(1);
+
+  clock.advance(60 * 5 + 10_000 * 60); // long silence: both critical, file_indexer capped in the overall status
+  samples = parseSamples(await registry.metrics());
+  expect(samples.get('heartbeat_service_status{service="save_worker"}')).toBe(3);
+  expect(samples.get('heartbeat_service_status{service="file_indexer"}')).toBe(3);
+  expect(samples.get('heartbeat_overall_status')).toBe(3);
+});
+
+it('reports offline as 4', async () => {
+  const offline = new HeartbeatManager({ clock, config: { enabled: false, log_level: 'silent' } });
+  registerMetrics(offline, { registry });
+  expect(parseSamples(await registry.metrics()).get('heartbeat_overall_status')).toBe(4);
+  offline.close();
+});
+
+it('passes promtool check metrics, with names that need escaping', async () => {
+  registerMetrics(manager, { registry });
+  for (const tag of ['plain', 'quote"d', 'back\\slash', 'new\nline', 'юникод💥', '{brace}=x,']) manager.heartbeat({ tag, interval: 5 }).start();
+  const text = await registry.metrics();
+  const check = promtoolCheckMetrics(text);
+  expect(check.output).toBe('');
+  expect(check.status).toBe(0);
+  expect(parseSamples(text).get('heartbeat_service_status{service="quote\\"d"}')).toBe(0);
+  expect(parseSamples(text).get('heartbeat_service_status{service="new\\nline"}')).toBe(0);
+});
+
+it('has promtool reject a broken exposition, so the check above can fail', () => {
+  expect(promtoolCheckMetrics('heartbeat_service_status{service="a} 1\n').status).not.toBe(0);
+});
+
+it('registers twice, and two managers on one registry, without "already registered"', async () => {
+  const other = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  registerMetrics(manager, { registry });
+  expect(() => registerMetrics(manager, { registry })).not.toThrow();
+  expect(() => registerMetrics(other, { registry })).not.toThrow();
+  manager.heartbeat({ tag: 'a', interval: 1 }).start();
+  other.heartbeat({ tag: 'b', interval: 1 }).error('down', { critical: true });
+  const samples = parseSamples(await registry.metrics());
+  expect(samples.get('heartbeat_service_status{service="a"}')).toBe(0);
+  expect(samples.get('heartbeat_service_status{service="b"}')).toBe(3);
+  expect(samples.get('heartbeat_overall_status')).toBe(3); // the worst of both managers
+  other.close();
+  expect(parseSamples(await registry.metrics()).has('heartbeat_service_status{service="b"}')).toBe(false);
+});
+
+it('stops exporting a manager on unregister()', async () => {
+  const registration = registerMetrics(manager, { registry });
+  manager.heartbeat({ tag: 'a', interval: 1 }).start();
+  registration.unregister();
+  expect(parseSamples(await registry.metrics()).has('heartbeat_service_status{service="a"}')).toBe(false);
+});
+
+it('registers again after registry.clear()', async () => {
+  registerMetrics(manager, { registry });
+  registry.clear();
+  registerMetrics(manager, { registry });
+  manager.heartbeat({ tag: 'a', interval: 1 }).start();
+  expect(parseSamples(await registry.metrics()).get('heartbeat_pulses_total{service="a"}')).toBe(0);
+});
+
+it('refuses a name taken by a foreign metric, naming it and the fix, and registers nothing', () => {
+  new Gauge({ name: 'heartbeat_errors_total', help: 'mine', registers: [registry] });
+  expect(() => registerMetrics(manager, { registry })).toThrow(
+    'the registry already has a metric named "heartbeat_errors_total" that express-heartbeat did not create. Pass another prefix',
+  );
+  expect(registry.getSingleMetric('heartbeat_service_status')).toBeUndefined();
+  expect(() => registerMetrics(manager, { registry, prefix: 'app_heartbeat_' })).not.toThrow();
+  expect(registry.getSingleMetric('app_heartbeat_service_status')).toBeDefined();
+});
+
+it.each([['prefix', { prefix: '9bad' }], ['prefix', { prefix: 'has space_' }], ['registry', { registry: {} }], ['registy', { registy: 1 }]])(
+  'rejects a bad %s',
+  (key, options) => {
+    expect(() => registerMetrics(manager, options as never)).toThrow(`"${key}"`);
+  },
+);
+
+it('works with an OpenMetrics registry', async () => {
+  const open = new Registry<OpenMetricsContentType>();
+  open.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  registerMetrics(manager, { registry: open });
+  manager.heartbeat({ tag: 'a', interval: 1 }).pulse();
+  const text = await open.metrics();
+  expect(text).toContain('# TYPE heartbeat_pulses counter');
+  expect(text).toContain('heartbeat_pulses_total{service="a"} 1');
+  expect(text.endsWith('# EOF\n')).toBe(true);
+});
+
+describe('GET /metrics through the router', () => {
+  it('serves the registry with its content type', async () => {
+    const app = express().use(healthRouter({ manager, registry }));
+    manager.heartbeat({ tag: 'flask_bridge', interval: 15 }).start();
+    const response = await request(app).get('/metrics');
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toBe(registry.contentType);
+    expect(response.text).toContain('heartbeat_service_status{service="flask_bridge"} 0');
+  });
+
+  it('uses the global registry by default, so a plain app.use(healthRouter()) is a scrape target', async () => {
+    const app = express().use(healthRouter({ manager }));
+    manager.heartbeat({ tag: 'global_check', interval: 15 }).start();
+    const response = await request(app).get('/metrics');
+    expect(response.text).toContain('heartbeat_service_status{service="global_check"} 0');
+    expect(globalRegister.getSingleMetric('heartbeat_service_status')).toBeDefined();
+  });
+
+  it('leaves /metrics to the app with metrics: false, and still registers the gauges', async () => {
+    const app = express().use(healthRouter({ manager, registry, metrics: false }));
+    app.get('/metrics', (_req, res) => void res.send('the app owns this'));
+    expect((await request(app).get('/metrics')).text).toBe('the app owns this');
+    expect(registry.getSingleMetric('heartbeat_service_status')).toBeDefined();
+  });
+
+  it('answers a failing collector with a JSON 500 and keeps serving', async () => {
+    new Gauge({
+      name: 'broken_gauge',
+      help: 'throws',
+      registers: [registry],
+      collect() {
+        throw new Error('collector bug');
+      },
+    });
+    const app = express().use(healthRouter({ manager, registry }));
+    const response = await request(app).get('/metrics');
+    expect(response.status).toBe(500);
+    expect(response.body).toEqual({ error: 'Collecting metrics failed; see the server log.' });
+    expect((await request(app).get('/api/health/live')).status).toBe(200);
+  });
+});

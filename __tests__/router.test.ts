@@ -1,0 +1,216 @@
+import request from 'supertest';
+import { healthRouter } from '../lib/router';
+import { HeartbeatManager } from '../lib/manager';
+import { ConfigError } from '../lib/validate';
+import { createApp, type AppFixture } from './helpers/app';
+
+let fixture: AppFixture;
+
+beforeEach(() => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+});
+afterEach(() => {
+  fixture?.manager.close();
+  jest.useRealTimers();
+});
+
+function expectJsonNoStore(response: request.Response): void {
+  expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+  expect(response.headers['cache-control']).toBe('no-store');
+}
+
+describe('GET /api/health/status', () => {
+  it('returns the seed body with 200 while healthy', async () => {
+    fixture = createApp({ services: { save_worker: { interval: 30 }, web_listener: { interval: 20, critical: false } } });
+    fixture.manager.heartbeat({ tag: 'save_worker' }).start();
+    const response = await request(fixture.app).get('/api/health/status');
+    expect(response.status).toBe(200);
+    expectJsonNoStore(response);
+    expect(response.body).toEqual({
+      services: {
+        save_worker: {
+          status: 'healthy',
+          last_heartbeat: new Date(fixture.clock.wallNow()).toISOString(),
+          interval: 30,
+          consecutive_failures: 0,
+          critical: true,
+          active: true,
+        },
+        web_listener: { status: 'healthy', last_heartbeat: null, interval: 20, consecutive_failures: 0, critical: false, active: false },
+      },
+      overall_status: 'healthy',
+    });
+  });
+
+  it('answers 503 with the same body while critical, and the code is configurable', async () => {
+    fixture = createApp();
+    fixture.manager.heartbeat({ tag: 'w', interval: 1 }).start();
+    fixture.clock.advance(5200);
+    const response = await request(fixture.app).get('/api/health/status');
+    expect(response.status).toBe(503);
+    expectJsonNoStore(response);
+    expect(response.body.overall_status).toBe('critical');
+    expect(response.body.services.w).toMatchObject({ status: 'critical', consecutive_failures: 5 });
+
+    const lenient = createApp({}, { criticalStatusCode: 200 });
+    lenient.manager.heartbeat({ tag: 'w', interval: 1 }).error('boom', { critical: true });
+    expect((await request(lenient.app).get('/api/health/status')).status).toBe(200);
+    lenient.manager.close();
+  });
+
+  it('answers 200 for degraded', async () => {
+    fixture = createApp();
+    fixture.manager.heartbeat({ tag: 'w', interval: 1 }).start();
+    fixture.clock.advance(3200);
+    const response = await request(fixture.app).get('/api/health/status');
+    expect([response.status, response.body.overall_status]).toEqual([200, 'degraded']);
+  });
+});
+
+describe('GET /api/health/service/{name}', () => {
+  it('returns the seed body with extras', async () => {
+    fixture = createApp();
+    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+    fixture.clock.advance(42_000);
+    heartbeat.pulse();
+    heartbeat.error('disk full');
+    const response = await request(fixture.app).get('/api/health/service/save_worker');
+    expect(response.status).toBe(200);
+    expectJsonNoStore(response);
+    expect(response.body).toEqual({
+      service: 'save_worker',
+      status: 'warning',
+      last_heartbeat: new Date(fixture.clock.wallNow()).toISOString(),
+      uptime: '42s',
+      total_pulses: 1,
+      error_count: 1,
+      interval: 30,
+      consecutive_failures: 1,
+      critical: true,
+      active: true,
+      last_error: { message: 'disk full', time: new Date(fixture.clock.wallNow()).toISOString(), critical: false },
+    });
+  });
+
+  it('finds a name that needs percent-encoding', async () => {
+    fixture = createApp();
+    fixture.manager.heartbeat({ tag: 'a/b c?', interval: 30 }).start();
+    const response = await request(fixture.app).get(`/api/health/service/${encodeURIComponent('a/b c?')}`);
+    expect([response.status, response.body.service]).toEqual([200, 'a/b c?']);
+  });
+
+  const unknown: [string, string, string][] = [
+    ['a plain unknown name', 'nope', 'nope'],
+    ['__proto__', '__proto__', '__proto__'],
+    ['constructor', 'constructor', 'constructor'],
+    ['toString', 'toString', 'toString'],
+    ['hasOwnProperty', 'hasOwnProperty', 'hasOwnProperty'],
+    ['an encoded __proto__', '%5F%5Fproto%5F%5F', '__proto__'],
+    ['a NUL byte', '%00', '\u0000'],
+    ['malformed percent-encoding', '%E0%A4%A', '%E0%A4%A'],
+    ['a lone percent sign', '%', '%'],
+    ['invalid UTF-8', '%FF%FE', '%FF%FE'],
+    ['10,000 characters', 'x'.repeat(10_000), 'x'.repeat(10_000)],
+    ['unicode', encodeURIComponent('сервис💥'), 'сервис💥'],
+  ];
+
+  it.each(unknown)('answers 404 JSON for %s, never a prototype lookup', async (_label, path, name) => {
+    fixture = createApp();
+    fixture.manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+    const response = await request(fixture.app).get(`/api/health/service/${path}`);
+    expect(response.status).toBe(404);
+    expectJsonNoStore(response);
+    expect(response.body).toEqual({ error: `No service named ${JSON.stringify(name)} is monitored.`, service: name });
+  });
+});
+
+describe('probes', () => {
+  it('live answers 200 while the process answers', async () => {
+    fixture = createApp();
+    fixture.manager.heartbeat({ tag: 'w', interval: 1 }).error('x', { critical: true });
+    const response = await request(fixture.app).get('/api/health/live');
+    expect([response.status, response.body]).toEqual([200, { status: 'ok' }]);
+    expectJsonNoStore(response);
+  });
+
+  it('ready answers 503 only when a critical service is critical', async () => {
+    fixture = createApp();
+    fixture.manager.heartbeat({ tag: 'core', interval: 100 }).start();
+    const optional = fixture.manager.heartbeat({ tag: 'optional', interval: 100, critical: false });
+    optional.error('x', { critical: true });
+    let response = await request(fixture.app).get('/api/health/ready');
+    expect([response.status, response.body]).toEqual([200, { status: 'ready', overall_status: 'degraded', failing: [] }]);
+
+    fixture.manager.get('core')?.error('down', { critical: true });
+    response = await request(fixture.app).get('/api/health/ready');
+    expect([response.status, response.body]).toEqual([503, { status: 'not_ready', overall_status: 'critical', failing: ['core'] }]);
+  });
+
+  it('ready answers 503 when the system is offline', async () => {
+    fixture = createApp({ enabled: false });
+    const response = await request(fixture.app).get('/api/health/ready');
+    expect([response.status, response.body]).toEqual([503, { status: 'not_ready', overall_status: 'offline', failing: [] }]);
+  });
+});
+
+describe('everything else', () => {
+  it('answers a wrong method with 405 JSON and Allow', async () => {
+    fixture = createApp();
+    for (const path of ['/api/health/status', '/api/health/service/x', '/api/health/live', '/api/health/ready', '/metrics']) {
+      const response = await request(fixture.app).post(path);
+      expect(response.status).toBe(405);
+      expect(response.headers.allow).toBe('GET');
+      expectJsonNoStore(response);
+      expect(response.body.error).toBe('Method POST is not allowed here; use GET.');
+    }
+  });
+
+  it('answers an unknown path under the base path with 404 JSON', async () => {
+    fixture = createApp();
+    const response = await request(fixture.app).get('/api/health/nope?x=1');
+    expect(response.status).toBe(404);
+    expectJsonNoStore(response);
+    expect(response.body.error).toBe('No health endpoint at GET /api/health/nope.');
+  });
+
+  it('answers a malformed URL under the base path with 400 JSON, no stack', async () => {
+    fixture = createApp();
+    const response = await request(fixture.app).get('/api/health/%E0%A4%A');
+    expect([400, 404]).toContain(response.status);
+    expectJsonNoStore(response);
+    expect(JSON.stringify(response.body)).not.toMatch(/at .*\.js|node_modules/);
+  });
+
+  it('leaves the app routes alone', async () => {
+    fixture = createApp();
+    const response = await request(fixture.app).get('/app-route');
+    expect([response.status, response.text]).toEqual([200, 'the app answers']);
+  });
+
+  it('serves under a custom base path', async () => {
+    fixture = createApp({}, { basePath: '/health' });
+    expect((await request(fixture.app).get('/health/status')).status).toBe(200);
+    expect((await request(fixture.app).get('/api/health/status')).status).toBe(404);
+  });
+
+  it('attaches the manager it serves', () => {
+    fixture = createApp();
+    const manager = new HeartbeatManager({ config: { log_level: 'silent' } });
+    expect(healthRouter({ manager, metrics: false }).manager).toBe(manager);
+    manager.close();
+  });
+
+  it.each([
+    ['basePath', { basePath: 'api/health' }],
+    ['basePath', { basePath: '/api/:health' }],
+    ['basePath', { basePath: '/api/health/' }],
+    ['metrics', { metrics: 'yes' }],
+    ['criticalStatusCode', { criticalStatusCode: 42 }],
+    ['criticalStatusCode', { criticalStatusCode: '503' }],
+    ['manager', { manager: {} }],
+    ['basepath', { basepath: '/x' }],
+  ])('rejects a bad %s at construction', (key, options) => {
+    expect(() => healthRouter(options as never)).toThrow(ConfigError);
+    expect(() => healthRouter(options as never)).toThrow(`"${key}"`);
+  });
+});

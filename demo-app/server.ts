@@ -1,0 +1,165 @@
+// The demo bridge server: an Express bridge like the seed's, with a web listener beside it and
+// three simulated background workers, all watched by one heartbeat manager.
+//
+//   npm start                                        the seed's intervals (15–60 s)
+//   HEARTBEAT_CONFIG=demo-app/fast-config.json npm start   seconds, to watch services fail and recover
+//
+// Environment: PORT (bridge, default 5001), WEB_PORT (web listener, default 5000),
+// HOST (default 127.0.0.1), HEARTBEAT_CONFIG (path of a JSON config; default the seed's config).
+import type { Server } from 'node:http';
+import express from 'express';
+import pino, { type Logger } from 'pino';
+import pinoHttp from 'pino-http';
+import { CONFIG_ENV, HeartbeatManager, healthRouter, pulseMiddleware, readConfigFile } from '../lib';
+import { demoControls } from './controls';
+import { SEED_CONFIG } from './seed-config';
+import { SimulatedWorker } from './workers';
+
+const SELF_PING_HEADER = 'x-demo-self-ping';
+
+export interface Demo {
+  manager: HeartbeatManager;
+  bridgeUrl: string;
+  webUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Logger = pino({ name: 'demo' })): Promise<Demo> {
+  const host = env.HOST || '127.0.0.1';
+  const bridgePort = portFrom(env, 'PORT', 5001);
+  const webPort = portFrom(env, 'WEB_PORT', 5000);
+  const configPath = env[CONFIG_ENV];
+  const manager = new HeartbeatManager({
+    config: configPath ? readConfigFile(configPath, `${configPath} (from ${CONFIG_ENV})`) : SEED_CONFIG,
+    logger: pino({ name: 'smrthub.heartbeat' }),
+  });
+
+  const workers = new Map<string, SimulatedWorker>();
+  for (const tag of ['save_worker', 'file_indexer', 'router_tasks']) {
+    const worker = new SimulatedWorker(manager.heartbeat({ tag }));
+    workers.set(tag, worker);
+    worker.start();
+  }
+  const bridgeHeartbeat = manager.heartbeat({ tag: 'flask_bridge' }).start();
+  const webHeartbeat = manager.heartbeat({ tag: 'web_listener' }).start();
+
+  const requestLog = pinoHttp({
+    logger: logger.child({ component: 'http' }),
+    autoLogging: { ignore: (req) => req.headers[SELF_PING_HEADER] === '1' },
+  });
+
+  // The bridge (the seed's C#/Python bridge on 5001): one pulse per request, then the health API.
+  const bridge = express();
+  bridge.use(requestLog);
+  bridge.use(pulseMiddleware(bridgeHeartbeat));
+  bridge.use(healthRouter({ manager }));
+  bridge.use(demoControls(manager, workers));
+  bridge.get('/', (_req, res) => {
+    res.json({
+      service: 'demo bridge server',
+      endpoints: ['/api/health/status', '/api/health/service/{name}', '/api/health/live', '/api/health/ready', '/metrics'],
+      controls: 'POST /demo/services/{name}/stall | resume | fail | crash',
+    });
+  });
+
+  // The web listener (the seed's browser-extension listener on 5000).
+  const web = express();
+  web.use(requestLog);
+  web.use(pulseMiddleware(webHeartbeat));
+  web.get('/', (_req, res) => {
+    res.json({ service: 'web listener' });
+  });
+
+  const bridgeServer = await listen(bridge, bridgePort, host, 'PORT');
+  const webServer = await listen(web, webPort, host, 'WEB_PORT');
+  const bridgeUrl = urlOf(bridgeServer, host);
+  const webUrl = urlOf(webServer, host);
+  logger.info({ url: bridgeUrl }, `Bridge server listening: ${bridgeUrl}/api/health/status`);
+  logger.info({ url: webUrl }, `Web listener listening: ${webUrl}/`);
+
+  // Request-driven heartbeats go quiet when nobody calls. The demo calls itself twice per
+  // interval over real HTTP, so an idle server stays green and a hung one does not.
+  const pingEvery = (Math.min(bridgeHeartbeat.interval, webHeartbeat.interval) * 1000) / 2;
+  const selfPing = setInterval(() => {
+    for (const url of [`${bridgeUrl}/api/health/live`, `${webUrl}/`]) {
+      fetch(url, { headers: { [SELF_PING_HEADER]: '1' }, signal: AbortSignal.timeout(pingEvery) }).then(
+        (response) => response.body?.cancel(),
+        () => undefined, // a failed ping is what the heartbeat is there to notice
+      );
+    }
+  }, pingEvery);
+  selfPing.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      clearInterval(selfPing);
+      for (const worker of workers.values()) worker.stop();
+      manager.close();
+      await Promise.all([closeServer(bridgeServer), closeServer(webServer)]);
+    })();
+    return closing;
+  };
+  return { manager, bridgeUrl, webUrl, close };
+}
+
+function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${name} is ${JSON.stringify(raw)}; expected a port number from 0 to 65535 (0 picks a free one).`);
+  }
+  return port;
+}
+
+function listen(app: express.Express, port: number, host: string, variable: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('listening', () => resolve(server));
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(new Error(`Cannot listen on ${host}:${port} (${error.code ?? error.message}); set ${variable} to a free port.`));
+    });
+  });
+}
+
+function urlOf(server: Server, host: string): string {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Stops accepting, lets in-flight requests finish, and cuts keep-alive sockets that linger. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 1000).unref();
+  });
+}
+
+async function main(): Promise<void> {
+  const logger = pino({ name: 'demo' });
+  const demo = await startDemo(process.env, logger);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(1); // a second signal: the user insists
+    stopping = true;
+    logger.info({ signal }, 'Shutting down');
+    // Within 2 s whatever happens: a stuck socket must not hold the process.
+    setTimeout(() => process.exit(0), 1800).unref();
+    demo.close().then(
+      () => logger.info('Stopped'),
+      (error: unknown) => logger.error({ err: error }, 'Shutdown failed'),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

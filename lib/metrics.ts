@@ -1,0 +1,181 @@
+import { register as globalRegister, type Aggregator, type Metric, type Registry, type RegistryContentType } from 'prom-client';
+import { wallTimeOf } from './clock';
+import type { HeartbeatManager } from './manager';
+import type { ServiceRecord } from './service-record';
+import { HEALTHY, OFFLINE, STATUS_WORDS } from './status';
+import { OptionReader } from './validate';
+
+export interface MetricsOptions {
+  /** The prom-client registry to register with. Defaults to prom-client's global `register`. */
+  readonly registry?: Registry<RegistryContentType>;
+  /** Prefix of every metric name. Defaults to `heartbeat_`. */
+  readonly prefix?: string;
+}
+
+export interface MetricsRegistration {
+  /** Stops exporting this manager's services. The metrics stay registered for other managers. */
+  unregister(): void;
+}
+
+type Sample = { labels: Record<string, string>; value: number };
+type ServiceValue = (record: ServiceRecord, manager: HeartbeatManager, now: number) => number | undefined;
+
+/** One exported family: a name, a help text and how to read one service's value. */
+interface Family {
+  suffix: string;
+  help: string;
+  type: 'gauge' | 'counter';
+  aggregator: Aggregator;
+  value: ServiceValue | null;
+}
+
+const FAMILIES: readonly Family[] = [
+  {
+    suffix: 'service_status',
+    help: 'Status of the service: 0 healthy, 1 warning, 2 degraded, 3 critical.',
+    type: 'gauge',
+    aggregator: 'max',
+    value: (record, manager, now) => manager.rankOf(record, now),
+  },
+  {
+    suffix: 'last_pulse_timestamp_seconds',
+    help: 'Unix time of the last sign of life (a pulse, or the start). Absent before the first.',
+    type: 'gauge',
+    aggregator: 'max',
+    value: (record, manager) => (record.signed ? wallTimeOf(manager.clock, record.lastSignAt) / 1000 : undefined),
+  },
+  {
+    suffix: 'interval_seconds',
+    help: 'Expected seconds between pulses.',
+    type: 'gauge',
+    aggregator: 'first',
+    value: (record) => record.intervalMs / 1000,
+  },
+  {
+    suffix: 'consecutive_failures',
+    help: 'Missed beats plus errors reported since the last pulse.',
+    type: 'gauge',
+    aggregator: 'max',
+    value: (record, _manager, now) => record.missedAt(now) + record.errorsSinceSign,
+  },
+  {
+    suffix: 'pulses_total',
+    help: 'Pulses received.',
+    type: 'counter',
+    aggregator: 'sum',
+    value: (record) => record.totalPulses,
+  },
+  {
+    suffix: 'errors_total',
+    help: 'Errors reported.',
+    type: 'counter',
+    aggregator: 'sum',
+    value: (record) => record.errorCount,
+  },
+  {
+    suffix: 'overall_status',
+    help: 'Status of the whole system: 0 healthy, 1 warning, 2 degraded, 3 critical, 4 offline.',
+    type: 'gauge',
+    aggregator: 'max',
+    value: null,
+  },
+];
+
+/**
+ * A prom-client metric whose values are read from the managers' state at scrape time: nothing
+ * is stored or updated between scrapes, and a scrape pays no label hashing. It follows the
+ * shape prom-client's registry reads from its own metrics (`name`, `help`, `type`,
+ * `aggregator`, `get()`, `reset()`), so it formats, merges and aggregates like them.
+ */
+class StateMetric {
+  constructor(
+    public name: string,
+    readonly help: string,
+    readonly type: 'gauge' | 'counter',
+    readonly aggregator: Aggregator,
+    private readonly family: Family,
+    private readonly managers: Set<HeartbeatManager>,
+  ) {}
+
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: Aggregator; values: Sample[] }> {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.collect() };
+  }
+
+  /** Values come from state, so there is nothing to reset. */
+  reset(): void {}
+
+  private collect(): Sample[] {
+    const values: Sample[] = [];
+    const read = this.family.value;
+    for (const manager of this.managers) {
+      if (manager.isClosed) {
+        this.managers.delete(manager);
+        continue;
+      }
+      if (!read) {
+        const overall = manager.overallStatus();
+        values.push({ labels: {}, value: overall === 'offline' ? OFFLINE : STATUS_WORDS.indexOf(overall) });
+        continue;
+      }
+      const now = manager.clock.now();
+      for (const record of manager.listedRecords()) {
+        const value = read(record, manager, now);
+        if (value !== undefined) values.push({ labels: { service: record.tag }, value });
+      }
+    }
+    // Several managers on one registry share a single overall gauge: the worst of them.
+    if (!read && values.length > 1) return [{ labels: {}, value: Math.max(...values.map((sample) => sample.value)) }];
+    if (!read && values.length === 0) return [{ labels: {}, value: HEALTHY }];
+    return values;
+  }
+}
+
+/** The managers exported through each registry, by prefix. */
+const exported = new WeakMap<Registry<RegistryContentType>, Map<string, Set<HeartbeatManager>>>();
+
+const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * Exports a manager's services as Prometheus metrics: `heartbeat_service_status`,
+ * `heartbeat_last_pulse_timestamp_seconds`, `heartbeat_interval_seconds`,
+ * `heartbeat_consecutive_failures`, `heartbeat_pulses_total`, `heartbeat_errors_total` (all
+ * labelled `service`) and `heartbeat_overall_status`. Values are computed at scrape time from
+ * the same state as the JSON. Registering again, or several managers on one registry, is fine.
+ */
+export function registerMetrics(manager: HeartbeatManager, options: MetricsOptions = {}): MetricsRegistration {
+  const read = new OptionReader('Invalid registerMetrics options');
+  const given = read.object('', options, ['registry', 'prefix']);
+  const registry = (given.registry as Registry<RegistryContentType> | undefined) ?? globalRegister;
+  if (typeof registry.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
+    read.fail('registry', given.registry, 'a prom-client Registry');
+  }
+  const prefix = given.prefix === undefined ? 'heartbeat_' : String(given.prefix);
+  if (!PREFIX.test(prefix)) read.fail('prefix', given.prefix, 'a metric name prefix such as "heartbeat_" (letters, digits, _ and :)');
+
+  let byPrefix = exported.get(registry);
+  if (!byPrefix) exported.set(registry, (byPrefix = new Map()));
+  let managers = byPrefix.get(prefix);
+  if (!managers) byPrefix.set(prefix, (managers = new Set()));
+
+  // Check every name before registering any, so a conflict leaves the registry as it was.
+  for (const family of FAMILIES) {
+    const name = `${prefix}${family.suffix}`;
+    const existing = registry.getSingleMetric(name) as unknown;
+    if (existing !== undefined && !(existing instanceof StateMetric)) {
+      throw new Error(
+        `Cannot export heartbeat metrics: the registry already has a metric named "${name}" that express-heartbeat did not create. ` +
+          `Pass another prefix, e.g. registerMetrics(manager, { prefix: 'app_heartbeat_' }).`,
+      );
+    }
+  }
+  for (const family of FAMILIES) {
+    const name = `${prefix}${family.suffix}`;
+    if (registry.getSingleMetric(name) !== undefined) continue;
+    const metric = new StateMetric(name, family.help, family.type, family.aggregator, family, managers);
+    // The registry reads only the members StateMetric has; prom-client's types name its own classes.
+    registry.registerMetric(metric as unknown as Metric);
+  }
+  managers.add(manager);
+  const registered = managers;
+  return { unregister: () => void registered.delete(manager) };
+}

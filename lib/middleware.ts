@@ -1,0 +1,23 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Heartbeat } from './heartbeat';
+
+export type PulseMiddleware = ((req: Request, res: Response, next: NextFunction) => void) & { readonly heartbeat: Heartbeat };
+
+/**
+ * The Flask bridge's `before_request` pattern: every request through this middleware pulses
+ * `heartbeat`, then goes on. Nothing else happens on the request path.
+ *
+ * ```ts
+ * app.use(pulseMiddleware(new Heartbeat({ tag: 'flask_bridge', interval: 15 }).start()));
+ * ```
+ */
+export function pulseMiddleware(heartbeat: Heartbeat): PulseMiddleware {
+  if (typeof (heartbeat as Partial<Heartbeat> | null)?.pulse !== 'function') {
+    throw new TypeError(`pulseMiddleware(heartbeat): expected a Heartbeat, got ${heartbeat === null ? 'null' : typeof heartbeat}. Create one with new Heartbeat({ tag, interval }).`);
+  }
+  const middleware = (_req: Request, _res: Response, next: NextFunction): void => {
+    heartbeat.pulse();
+    next();
+  };
+  return Object.assign(middleware, { heartbeat });
+}

@@ -1,0 +1,129 @@
+import { Router, type Request, type Response } from 'express';
+import { register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
+import { getDefaultManager } from './default-manager';
+import type { HeartbeatManager } from './manager';
+import { registerMetrics } from './metrics';
+import { jsonErrors, methodNotAllowed, sendError, sendJson } from './respond';
+import { OptionReader } from './validate';
+
+export interface HealthRouterOptions {
+  /** The manager whose services are served. Defaults to the default manager. */
+  readonly manager?: HeartbeatManager;
+  /** Where the health endpoints live. Defaults to `/api/health`. */
+  readonly basePath?: string;
+  /** Serve `GET /metrics` from the registry. The gauges are registered either way. Defaults to `true`. */
+  readonly metrics?: boolean;
+  /** Path of the metrics endpoint. Defaults to `/metrics`. */
+  readonly metricsPath?: string;
+  /** The prom-client registry for the gauges and the metrics endpoint. Defaults to prom-client's global `register`. */
+  readonly registry?: Registry<RegistryContentType>;
+  /** HTTP status of `GET {basePath}/status` while the overall status is critical. Defaults to `503`. */
+  readonly criticalStatusCode?: number;
+}
+
+/** An Express router with the manager it serves attached. */
+export type HealthRouter = Router & { readonly manager: HeartbeatManager };
+
+const ROUTER_KEYS = ['manager', 'basePath', 'metrics', 'metricsPath', 'registry', 'criticalStatusCode'] as const;
+/** Literal path segments only: Express would read `:`, `*`, `(` and `?` as patterns. */
+const PLAIN_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+
+/**
+ * The drop-in health API: `app.use(healthRouter())`.
+ *
+ * - `GET /api/health/status`: every service and the overall status (503 while critical)
+ * - `GET /api/health/service/{name}`: one service, or 404
+ * - `GET /api/health/live` and `/ready`: probes for load balancers and Kubernetes
+ * - `GET /metrics`: the prom-client registry, including the heartbeat gauges
+ */
+export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
+  const read = new OptionReader('Invalid healthRouter options');
+  const given = read.object('', options, ROUTER_KEYS);
+  const manager = (given.manager as HeartbeatManager | undefined) ?? getDefaultManager();
+  if (typeof manager.status !== 'function') read.fail('manager', given.manager, 'a HeartbeatManager');
+  const basePath = given.basePath === undefined ? '/api/health' : plainPath(read, 'basePath', given.basePath);
+  const metricsPath = given.metricsPath === undefined ? '/metrics' : plainPath(read, 'metricsPath', given.metricsPath);
+  const serveMetrics = given.metrics === undefined ? true : read.boolean('metrics', given.metrics);
+  const criticalStatusCode =
+    given.criticalStatusCode === undefined ? 503 : httpStatus(read, 'criticalStatusCode', given.criticalStatusCode);
+  const registry = (given.registry as Registry<RegistryContentType> | undefined) ?? globalRegister;
+  registerMetrics(manager, { registry });
+
+  const router = Router();
+
+  router.get(`${basePath}/status`, (_req: Request, res: Response) => {
+    const body = manager.status();
+    sendJson(res, body.overall_status === 'critical' ? criticalStatusCode : 200, body);
+  });
+
+  router.get(`${basePath}/service/:name`, (req: Request, res: Response) => {
+    const name = String(req.params.name);
+    const body = manager.service(name);
+    if (body) sendJson(res, 200, body);
+    else sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
+  });
+
+  router.get(`${basePath}/live`, (_req: Request, res: Response) => {
+    sendJson(res, 200, { status: 'ok' });
+  });
+
+  router.get(`${basePath}/ready`, (_req: Request, res: Response) => {
+    const { services, overall_status } = manager.status();
+    const failing = Object.keys(services).filter((tag) => services[tag]?.critical && services[tag]?.status === 'critical');
+    const ready = overall_status !== 'offline' && failing.length === 0;
+    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', overall_status, failing });
+  });
+
+  for (const path of ['/status', '/service/:name', '/live', '/ready']) {
+    router.all(`${basePath}${path}`, methodNotAllowed('GET'));
+  }
+
+  if (serveMetrics) {
+    router.get(metricsPath, (_req: Request, res: Response) => {
+      registry.metrics().then(
+        (text) => {
+          // res.end, not res.send: Express 4's send rewrites the content type's parameters.
+          res.setHeader('Content-Type', registry.contentType);
+          res.setHeader('Cache-Control', 'no-store');
+          res.end(text);
+        },
+        (error: unknown) => {
+          manager.logger.error({ err: error }, 'Collecting Prometheus metrics failed');
+          sendError(res, 500, 'Collecting metrics failed; see the server log.');
+        },
+      );
+    });
+    router.all(metricsPath, methodNotAllowed('GET'));
+  }
+
+  // Anything else under the base path is ours to answer, in JSON; other paths go on to the app.
+  router.use(basePath, (req: Request, res: Response) => {
+    sendError(res, 404, `No health endpoint at ${req.method} ${req.originalUrl.split('?')[0]}.`, {
+      endpoints: [`${basePath}/status`, `${basePath}/service/{name}`, `${basePath}/live`, `${basePath}/ready`],
+    });
+  });
+  // A name whose percent-encoding does not decode names no service: the same 404, with the raw name.
+  router.use(`${basePath}/service`, (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
+    if (!(error instanceof URIError) && (error as { status?: number }).status !== 400) return next(error);
+    const raw = req.url.split('?')[0]?.replace(/^\//, '') ?? '';
+    sendError(res, 404, `No service named ${JSON.stringify(raw)} is monitored.`, { service: raw });
+  });
+  router.use(basePath, jsonErrors((error) => manager.logger.error({ err: error }, 'Health endpoint failed')));
+  if (serveMetrics) router.use(metricsPath, jsonErrors((error) => manager.logger.error({ err: error }, 'Metrics endpoint failed')));
+
+  return Object.assign(router, { manager });
+}
+
+function plainPath(read: OptionReader, key: string, value: unknown): string {
+  if (typeof value !== 'string' || !PLAIN_PATH.test(value)) {
+    read.fail(key, value, 'a path such as "/api/health": a leading slash, literal segments, no trailing slash');
+  }
+  return value;
+}
+
+function httpStatus(read: OptionReader, key: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 200 || value > 599) {
+    read.fail(key, value, 'an HTTP status code from 200 to 599, e.g. 503');
+  }
+  return value;
+}
