@@ -3,6 +3,8 @@
  * the key, the bad value and what would be accepted, so a typo is fixed in one read.
  */
 
+const PLAIN_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(
@@ -77,6 +79,14 @@ export class OptionReader {
   integer(key: string, value: unknown, min: number, example: string): number {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
       this.fail(key, value, `a whole number of at least ${min} ${example}`);
+    }
+    return value;
+  }
+
+  /** A URL path of literal segments: Express would read `:`, `*`, `(` and `?` as patterns. */
+  plainPath(key: string, value: unknown): string {
+    if (typeof value !== 'string' || !PLAIN_PATH.test(value)) {
+      this.fail(key, value, 'a path such as "/api/health": a leading slash, literal segments, no trailing slash');
     }
     return value;
   }

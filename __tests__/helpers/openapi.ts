@@ -1,0 +1,239 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
+import { parse } from 'yaml';
+
+export const CONTRACT_FILE = join(__dirname, '..', '..', 'openapi.yaml');
+
+/** The `$id` the document is known by inside ajv, so its `#/components/...` refs resolve in place. */
+const CONTRACT_ID = 'https://express-heartbeat.invalid/openapi.yaml';
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+type JsonObject = Record<string, unknown>;
+
+/** A response object of the document, found for one request. */
+export interface DocumentedResponse {
+  /** What was looked up, e.g. `GET /api/health/service/{name} 404` or `wrongMethod 405`. */
+  readonly key: string;
+  /** JSON pointer of the (ref-resolved) response object in the document. */
+  readonly pointer: string;
+  readonly response: JsonObject;
+}
+
+/** What the test saw, in the shape the contract checks. */
+export interface Observed {
+  method: string;
+  /** The raw request path, percent-encoding kept, without the query. */
+  path: string;
+  status: number;
+  headers: Record<string, string | undefined>;
+  /** The parsed JSON body, or the text for a non-JSON answer. */
+  body: unknown;
+}
+
+/** RFC 3339 date-time, as JSON Schema's `format: date-time` means it. */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * The OpenAPI document, with an ajv (JSON Schema 2020-12) that knows it: schemas are compiled
+ * by JSON pointer into the document, so every `$ref` resolves against the document itself.
+ */
+export class Contract {
+  readonly document: JsonObject;
+  /** Every `key` of DocumentedResponse that a check has passed through. */
+  readonly exercised = new Set<string>();
+  private readonly ajv: Ajv2020;
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  constructor(file = CONTRACT_FILE) {
+    this.document = parse(readFileSync(file, 'utf8')) as JsonObject;
+    this.ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
+    this.ajv.addFormat('date-time', {
+      type: 'string',
+      validate: (value: string) => DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)),
+    });
+    // The document's top-level keys are not JSON Schema keywords: declare them as plain
+    // annotations, so ajv (strict) accepts the document as the resource its refs point into.
+    for (const key of Object.keys(this.document)) this.ajv.addKeyword({ keyword: key });
+    this.ajv.addSchema({ ...this.document, $id: CONTRACT_ID });
+  }
+
+  /** The templated paths of the document, e.g. `/api/health/service/{name}`. */
+  paths(): string[] {
+    return Object.keys(this.object(this.document.paths, '/paths'));
+  }
+
+  /** Every response key the document declares, as `lookup()` names them. */
+  documentedKeys(): string[] {
+    const keys: string[] = [];
+    for (const template of this.paths()) {
+      const item = this.object(this.document.paths, '/paths')[template] as JsonObject;
+      for (const method of HTTP_METHODS) {
+        const operation = item[method] as JsonObject | undefined;
+        if (!operation) continue;
+        for (const status of Object.keys(this.object(operation.responses, `${template} ${method} responses`))) {
+          keys.push(`${method.toUpperCase()} ${template} ${status}`);
+        }
+      }
+    }
+    for (const [name, fallback] of Object.entries(this.fallbacks())) {
+      for (const status of Object.keys(this.object((fallback as JsonObject).responses, `${name} responses`))) {
+        keys.push(`${name} ${status}`);
+      }
+    }
+    return keys;
+  }
+
+  /**
+   * The response the document declares for this method, raw path and status. Throws, naming
+   * what is missing, if the path is not in the document or the status is not declared there.
+   */
+  lookup(method: string, rawPath: string, status: number): DocumentedResponse {
+    const verb = method.toLowerCase();
+    const template = this.matchPath(rawPath);
+    let responses: JsonObject;
+    let where: string;
+    let base: string;
+    if (template !== undefined) {
+      const item = this.object(this.document.paths, '/paths')[template] as JsonObject;
+      const operation = item[verb] as JsonObject | undefined;
+      if (operation) {
+        where = `${method.toUpperCase()} ${template}`;
+        base = `/paths/${escapePointer(template)}/${verb}/responses`;
+        responses = this.object(operation.responses, `${where} responses`);
+      } else {
+        where = 'wrongMethod';
+        base = '/x-fallback-responses/wrongMethod/responses';
+        responses = this.object(this.fallbacks().wrongMethod, where).responses as JsonObject;
+      }
+    } else {
+      const unknown = this.object(this.fallbacks().unknownPath, 'unknownPath');
+      const prefix = String(unknown.pathPrefix);
+      if (rawPath !== prefix && !rawPath.startsWith(`${prefix}/`)) {
+        throw new Error(`${method.toUpperCase()} ${rawPath} is not in the contract: no path matches and it is outside ${prefix}.`);
+      }
+      where = 'unknownPath';
+      base = '/x-fallback-responses/unknownPath/responses';
+      responses = unknown.responses as JsonObject;
+    }
+    const code = String(status);
+    if (!(code in responses)) {
+      throw new Error(
+        `The contract does not document status ${code} for ${method.toUpperCase()} ${rawPath} (${where}); documented: ${Object.keys(responses).join(', ')}.`,
+      );
+    }
+    const resolved = this.resolve(responses[code], `${base}/${code}`);
+    return { key: `${where} ${code}`, pointer: resolved.pointer, response: resolved.value };
+  }
+
+  /** The compiled validator for the schema at a JSON pointer of the document. */
+  validator(pointer: string): ValidateFunction {
+    let validate = this.validators.get(pointer);
+    if (!validate) {
+      validate = this.ajv.compile({ $ref: `${CONTRACT_ID}#${pointer}` });
+      this.validators.set(pointer, validate);
+    }
+    return validate;
+  }
+
+  /** The validator of a component schema, e.g. `HealthStatus`. */
+  schema(name: string): ValidateFunction {
+    return this.validator(`/components/schemas/${escapePointer(name)}`);
+  }
+
+  /**
+   * Checks an answer against the contract: its status is documented for its path and method,
+   * its media type is one the response declares, its declared headers are present and valid,
+   * and its body validates against the declared schema. Returns the problems, empty if none.
+   */
+  problems(observed: Observed): string[] {
+    const documented = this.lookup(observed.method, observed.path, observed.status);
+    this.exercised.add(documented.key);
+    const found: string[] = [];
+    const what = `${observed.method} ${observed.path} → ${observed.status} (${documented.key})`;
+
+    const contentType = observed.headers['content-type'] ?? '';
+    const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+    const content = this.object(documented.response.content, `${documented.key} content`);
+    if (!(mediaType in content)) {
+      found.push(`${what}: content type ${JSON.stringify(contentType)} is not one of ${Object.keys(content).join(', ')}`);
+    } else {
+      const pointer = `${documented.pointer}/content/${escapePointer(mediaType)}/schema`;
+      const validate = this.validator(pointer);
+      if (!validate(observed.body)) found.push(`${what}: body does not match ${pointer}: ${describeErrors(validate.errors)}`);
+    }
+
+    const headers = (documented.response.headers ?? {}) as JsonObject;
+    for (const [name, header] of Object.entries(headers)) {
+      const resolved = this.resolve(header, `${documented.pointer}/headers/${escapePointer(name)}`);
+      const value = observed.headers[name.toLowerCase()];
+      if (value === undefined) {
+        if (resolved.value.required === true) found.push(`${what}: required header ${name} is missing`);
+        continue;
+      }
+      const validate = this.validator(`${resolved.pointer}/schema`);
+      if (!validate(value)) found.push(`${what}: header ${name}: ${JSON.stringify(value)} ${describeErrors(validate.errors)}`);
+    }
+    return found;
+  }
+
+  /** The document's `x-fallback-responses`. */
+  private fallbacks(): Record<string, JsonObject> {
+    return this.object(this.document['x-fallback-responses'], 'x-fallback-responses') as Record<string, JsonObject>;
+  }
+
+  /** The document path that a raw request path falls under: a literal path first, then a templated one. */
+  private matchPath(rawPath: string): string | undefined {
+    const templates = this.paths();
+    if (templates.includes(rawPath)) return rawPath;
+    return templates.find((template) => {
+      if (!template.includes('{')) return false;
+      // A parameter is one non-empty path segment: an encoded `/` (%2F) stays inside it.
+      const pattern = template
+        .split(/\{[^}]+\}/)
+        .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]+');
+      return new RegExp(`^${pattern}$`).test(rawPath);
+    });
+  }
+
+  /** Follows an OpenAPI `$ref` (to a response, header, ...) inside the document. */
+  private resolve(value: unknown, pointer: string): { value: JsonObject; pointer: string } {
+    let current = this.object(value, pointer);
+    let at = pointer;
+    for (let hops = 0; typeof current.$ref === 'string'; hops++) {
+      if (hops > 10) throw new Error(`$ref loop at ${at}`);
+      const ref = current.$ref;
+      if (!ref.startsWith('#/')) throw new Error(`${at}: only local $refs are supported, not ${ref}`);
+      at = ref.slice(1);
+      current = this.object(pointerGet(this.document, at), at);
+    }
+    return { value: current, pointer: at };
+  }
+
+  private object(value: unknown, where: string): JsonObject {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new Error(`The contract has no object at ${where}.`);
+    }
+    return value as JsonObject;
+  }
+}
+
+export function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function pointerGet(root: unknown, pointer: string): unknown {
+  let current = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, segment)) return undefined;
+    current = (current as JsonObject)[segment];
+  }
+  return current;
+}
+
+export function describeErrors(errors: ErrorObject[] | null | undefined): string {
+  return (errors ?? []).map((error) => `${error.instancePath || '(root)'} ${error.message ?? ''}`.trim()).join('; ');
+}
