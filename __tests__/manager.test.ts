@@ -282,6 +282,7 @@ describe('service()', () => {
       status: 'healthy',
       last_heartbeat: new Date(fixture.clock.wallNow()).toISOString(),
       uptime: '2d 14h 23m',
+      started_at: new Date(fixture.clock.wallNow() - (2 * 86_400_000 + 14 * 3_600_000 + 23 * 60_000)).toISOString(),
       total_pulses: 2,
       error_count: 0,
       interval: 30,

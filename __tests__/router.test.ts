@@ -82,6 +82,7 @@ describe('GET /api/health/service/{name}', () => {
       status: 'warning',
       last_heartbeat: new Date(fixture.clock.wallNow()).toISOString(),
       uptime: '42s',
+      started_at: new Date(fixture.clock.wallNow() - 42_000).toISOString(),
       total_pulses: 1,
       error_count: 1,
       interval: 30,
@@ -159,9 +160,9 @@ describe('everything else', () => {
     for (const path of ['/api/health/status', '/api/health/service/x', '/api/health/live', '/api/health/ready', '/metrics']) {
       const response = await request(fixture.app).post(path);
       expect(response.status).toBe(405);
-      expect(response.headers.allow).toBe('GET');
+      expect(response.headers.allow).toBe('GET, HEAD');
       expectJsonNoStore(response);
-      expect(response.body.error).toBe('Method POST is not allowed here; use GET.');
+      expect(response.body.error).toBe('Method POST is not allowed here; use GET, HEAD.');
     }
   });
 

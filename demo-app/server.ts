@@ -54,13 +54,8 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   bridge.use(pulseMiddleware(bridgeHeartbeat));
   bridge.use(healthRouter({ manager }));
   bridge.use(demoControls(manager, workers));
-  bridge.get('/', (_req, res) => {
-    res.json({
-      service: 'demo bridge server',
-      endpoints: ['/api/health/status', '/api/health/service/{name}', '/api/health/live', '/api/health/ready', '/metrics'],
-      controls: 'POST /demo/services/{name}/stall | resume | fail | crash',
-    });
-  });
+  // The demo's front door is the live status page.
+  bridge.get('/', (_req, res) => res.redirect(302, '/api/health/ui'));
 
   // The web listener (the seed's browser-extension listener on 5000).
   const web = express();
@@ -74,7 +69,7 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const webServer = await listen(web, webPort, host, 'WEB_PORT');
   const bridgeUrl = urlOf(bridgeServer, host);
   const webUrl = urlOf(webServer, host);
-  logger.info({ url: bridgeUrl }, `Bridge server listening: ${bridgeUrl}/api/health/status`);
+  logger.info({ url: bridgeUrl }, `Bridge server listening: ${bridgeUrl}/ (status page), ${bridgeUrl}/api/health/status`);
   logger.info({ url: webUrl }, `Web listener listening: ${webUrl}/`);
 
   // Request-driven heartbeats go quiet when nobody calls. The demo calls itself twice per

@@ -31,6 +31,8 @@ export interface HeartbeatConfig {
   readonly log_level?: string;
   /** Seconds of slack after each interval before a beat counts as missed. Defaults to 10% of each service's interval. */
   readonly grace?: number;
+  /** Status changes kept per service for the history endpoints. Defaults to `1000`. */
+  readonly history_size?: number;
   /** Services expected to run, by tag. Defaults to none. */
   readonly services?: Readonly<Record<string, ServiceConfig>>;
 }
@@ -54,6 +56,7 @@ export interface ResolvedHeartbeatConfig {
   readonly log_level: PinoLevel;
   /** `null` means 10% of each service's interval. */
   readonly grace: number | null;
+  readonly history_size: number;
   readonly services: Readonly<Record<string, ResolvedServiceConfig>>;
 }
 
@@ -65,11 +68,15 @@ export const DEFAULT_CONFIG: ResolvedHeartbeatConfig = Object.freeze({
   alert_on_miss: true,
   log_level: 'info',
   grace: null,
+  history_size: 1000,
   services: Object.freeze({}),
 });
 
 /** The share of an interval allowed as slack when no grace is configured. */
 export const DEFAULT_GRACE_RATIO = 0.1;
+
+/** Most status changes kept per service: history is memory, so it has a ceiling. */
+export const MAX_HISTORY_SIZE = 100_000;
 
 /** Longest tag accepted: tags become JSON keys, metric labels and log fields. */
 export const MAX_TAG_LENGTH = 200;
@@ -82,6 +89,7 @@ const CONFIG_KEYS = [
   'alert_on_miss',
   'log_level',
   'grace',
+  'history_size',
   'services',
 ] as const;
 const SERVICE_KEYS = ['interval', 'critical', 'grace'] as const;
@@ -124,6 +132,10 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
   const alertOnMiss = pick('alert_on_miss') ? read.boolean('alert_on_miss', raw.alert_on_miss) : true;
   const logLevel = pick('log_level') ? resolveLevel(read, raw.log_level) : DEFAULT_CONFIG.log_level;
   const grace = pick('grace') ? read.nonNegativeNumber('grace', raw.grace, 'of seconds, e.g. 3') : null;
+  const historySize = pick('history_size')
+    ? read.integer('history_size', raw.history_size, 0, 'of status changes, e.g. 1000')
+    : DEFAULT_CONFIG.history_size;
+  if (historySize > MAX_HISTORY_SIZE) read.fail('history_size', historySize, `at most ${MAX_HISTORY_SIZE}`);
 
   const services: Record<string, ResolvedServiceConfig> = Object.create(null) as Record<string, ResolvedServiceConfig>;
   if (pick('services')) {
@@ -154,6 +166,7 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
     alert_on_miss: alertOnMiss,
     log_level: logLevel,
     grace,
+    history_size: historySize,
     services: Object.freeze(services),
   });
 }

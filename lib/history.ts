@@ -9,21 +9,16 @@ export interface TransitionRecord {
   readonly reason: string;
 }
 
-/** Default number of transitions kept per service. */
-export const DEFAULT_HISTORY_SIZE = 1000;
-
 /**
- * The last `capacity` transitions of one service, oldest first. A ring buffer: memory is
- * fixed at creation however long the process runs.
+ * The last `capacity` transitions of one service, oldest first. A ring buffer that grows to
+ * its capacity as entries come, so a quiet service costs nothing and a busy one stays bounded.
  */
 export class TransitionLog {
-  private readonly entries: (TransitionRecord | undefined)[];
+  private readonly entries: (TransitionRecord | undefined)[] = [];
   private start = 0;
   private count = 0;
 
-  constructor(readonly capacity = DEFAULT_HISTORY_SIZE) {
-    this.entries = new Array<TransitionRecord | undefined>(capacity);
-  }
+  constructor(readonly capacity: number) {}
 
   get size(): number {
     return this.count;
@@ -32,7 +27,9 @@ export class TransitionLog {
   push(entry: TransitionRecord): void {
     if (this.capacity === 0) return;
     if (this.count < this.capacity) {
-      this.entries[(this.start + this.count) % this.capacity] = entry;
+      const index = (this.start + this.count) % this.capacity;
+      if (index === this.entries.length) this.entries.push(entry);
+      else this.entries[index] = entry;
       this.count++;
     } else {
       this.entries[this.start] = entry;

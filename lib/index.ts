@@ -25,3 +25,6 @@ export type { ServiceStatusEntry, ServiceHealth, LastError } from './service-rec
 export { healthRouter, type HealthRouter, type HealthRouterOptions } from './router';
 export { pulseMiddleware, type PulseMiddleware } from './middleware';
 export { registerMetrics, type MetricsOptions, type MetricsRegistration } from './metrics';
+export { HealthMonitor, HealthMonitorError, type HealthMonitorOptions, type HealthMonitorErrorCode } from './client';
+export { StreamHub, type StreamOptions, type StreamSnapshot } from './stream';
+export type { ServiceHistory } from './manager';

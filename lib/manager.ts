@@ -3,7 +3,6 @@ import { isoTimeOf, systemClock, type Clock } from './clock';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
 import { HealthLog, type TransitionCause } from './health-log';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat';
-import { DEFAULT_HISTORY_SIZE } from './history';
 import { DeadlineScheduler } from './scheduler';
 import { ServiceRecord, type ServiceHealth, type ServiceStatusEntry } from './service-record';
 import {
@@ -23,6 +22,7 @@ import {
   type ServiceStatus,
   type StatusRank,
 } from './status';
+import { UPTIME_WINDOWS, type UptimeWindow } from './uptime';
 import { OptionReader } from './validate';
 
 export interface HeartbeatManagerOptions {
@@ -54,6 +54,15 @@ export interface StatusChange {
 
 export type StatusListener = (change: StatusChange) => void;
 
+/** One service's recorded past: `GET /api/health/service/{name}/history`. */
+export interface ServiceHistory {
+  service: string;
+  /** Share of time up (healthy or warning) over the window, or over the service's life if shorter. */
+  uptime: Record<UptimeWindow, number>;
+  /** Status changes, oldest first, at most `history_size`. */
+  transitions: Array<{ time: string; from: ServiceStatus; to: ServiceStatus; reason: string }>;
+}
+
 /** Longest error message kept, in characters: messages are stored, logged and served, so they are bounded. */
 export const MAX_ERROR_LENGTH = 1024;
 
@@ -74,6 +83,7 @@ export class HeartbeatManager {
   private readonly records = new Map<string, ServiceRecord>();
   private readonly scheduler: DeadlineScheduler<ServiceRecord>;
   private readonly listeners = new Set<StatusListener>();
+  private readonly closeListeners = new Set<() => void>();
   private closed = false;
 
   constructor(options: HeartbeatManagerOptions = {}) {
@@ -92,7 +102,7 @@ export class HeartbeatManager {
     if (!this.config.enabled) return;
     const createdAt = this.clock.now();
     for (const [tag, service] of Object.entries(this.config.services)) {
-      const record = new ServiceRecord(tag, true, settingsOf(service.interval, service.grace, service.critical), createdAt, DEFAULT_HISTORY_SIZE);
+      const record = new ServiceRecord(tag, true, settingsOf(service.interval, service.grace, service.critical), createdAt, this.config.history_size);
       this.records.set(tag, record);
       this.watch(record);
     }
@@ -151,16 +161,56 @@ export class HeartbeatManager {
     return record.health(this.clock, this.clock.now(), this.thresholds);
   }
 
-  /** Calls `listener` for every status change. A listener that throws is logged, never rethrown. */
-  on(event: 'status', listener: StatusListener): this {
-    if (event !== 'status') throw new TypeError(`HeartbeatManager emits only "status" events, not ${JSON.stringify(event)}.`);
-    this.listeners.add(listener);
+  /**
+   * `status`: called for every status change. `close`: called once when the manager closes.
+   * A listener that throws is logged, never rethrown.
+   */
+  on(event: 'status', listener: StatusListener): this;
+  on(event: 'close', listener: () => void): this;
+  on(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
+    this.listenersFor(event).add(listener as StatusListener);
     return this;
   }
 
-  off(event: 'status', listener: StatusListener): this {
-    if (event === 'status') this.listeners.delete(listener);
+  off(event: 'status', listener: StatusListener): this;
+  off(event: 'close', listener: () => void): this;
+  off(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
+    this.listenersFor(event).delete(listener as StatusListener);
     return this;
+  }
+
+  private listenersFor(event: string): Set<StatusListener> {
+    if (event === 'status') return this.listeners;
+    if (event === 'close') return this.closeListeners as Set<StatusListener>;
+    throw new TypeError(`HeartbeatManager emits "status" and "close" events, not ${JSON.stringify(event)}.`);
+  }
+
+  /** A service's uptime ratios and status changes, or `undefined` for an unknown tag. */
+  history(tag: string): ServiceHistory | undefined {
+    const record = this.records.get(tag);
+    if (!record?.listed) return undefined;
+    return this.historyOf(record, this.clock.now());
+  }
+
+  /** The history of every service, for export. */
+  exportHistory(): ServiceHistory[] {
+    const now = this.clock.now();
+    const all: ServiceHistory[] = [];
+    for (const record of this.listedRecords()) all.push(this.historyOf(record, now));
+    return all;
+  }
+
+  private historyOf(record: ServiceRecord, now: number): ServiceHistory {
+    return {
+      service: record.tag,
+      uptime: uptimeRatios(record, now),
+      transitions: record.history.toArray().map((entry) => ({
+        time: isoTimeOf(this.clock, entry.at),
+        from: entry.from,
+        to: entry.to,
+        reason: entry.reason,
+      })),
+    };
   }
 
   /** Drops history and error details older than `days` from every service. Returns how many entries went. */
@@ -178,6 +228,8 @@ export class HeartbeatManager {
     this.scheduler.close();
     for (const record of this.records.values()) record.handle?.stop();
     this.listeners.clear();
+    for (const listener of this.closeListeners) this.safely(listener, 'A heartbeat close listener threw');
+    this.closeListeners.clear();
   }
 
   get isClosed(): boolean {
@@ -213,7 +265,7 @@ export class HeartbeatManager {
     }
     const configured = this.config.services[tag];
     const effective = configured ?? settings;
-    const record = new ServiceRecord(tag, false, settingsOf(effective.interval, effective.grace ?? this.config.grace, effective.critical), this.clock.now(), DEFAULT_HISTORY_SIZE);
+    const record = new ServiceRecord(tag, false, settingsOf(effective.interval, effective.grace ?? this.config.grace, effective.critical), this.clock.now(), this.config.history_size);
     record.handle = handle;
     this.records.set(tag, record);
     return record;
@@ -262,6 +314,7 @@ export class HeartbeatManager {
     checkDays(days);
     const cutoff = this.clock.now() - days * 86_400_000;
     let dropped = record.history.dropBefore(cutoff);
+    record.uptime.dropBefore(cutoff);
     if (record.lastErrorMessage !== null && record.lastErrorAt < cutoff) {
       record.lastErrorMessage = null;
       dropped++;
@@ -313,6 +366,8 @@ export class HeartbeatManager {
   private announce(record: ServiceRecord, from: ServiceStatus, to: ServiceStatus, cause: TransitionCause, missed: number, now: number): void {
     const reason = describeCause(cause);
     record.history.push({ at: now, from, to, reason });
+    if (to === 'degraded' || to === 'critical') record.uptime.markDown(now);
+    else record.uptime.markUp(now);
     this.safely(() => this.log.transition(record.tag, from, to, cause, missed));
     if (this.listeners.size === 0) return;
     const change: StatusChange = { service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, missed };
@@ -333,6 +388,11 @@ export class HeartbeatManager {
       }
     }
   }
+}
+
+/** Uptime ratios of a record over the exported windows. */
+export function uptimeRatios(record: ServiceRecord, now: number): Record<UptimeWindow, number> {
+  return { '24h': record.uptime.ratio(now, UPTIME_WINDOWS['24h']), '7d': record.uptime.ratio(now, UPTIME_WINDOWS['7d']) };
 }
 
 function settingsOf(interval: number, grace: number | null, critical: boolean) {

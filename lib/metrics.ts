@@ -1,6 +1,6 @@
 import { register as globalRegister, type Aggregator, type Metric, type Registry, type RegistryContentType } from 'prom-client';
 import { wallTimeOf } from './clock';
-import type { HeartbeatManager } from './manager';
+import { uptimeRatios, type HeartbeatManager } from './manager';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY, OFFLINE, STATUS_WORDS } from './status';
 import { OptionReader } from './validate';
@@ -19,6 +19,8 @@ export interface MetricsRegistration {
 
 type Sample = { labels: Record<string, string>; value: number };
 type ServiceValue = (record: ServiceRecord, manager: HeartbeatManager, now: number) => number | undefined;
+/** For families with more labels than `service`: pushes any number of samples for one service. */
+type ServiceSamples = (record: ServiceRecord, now: number, push: (labels: Record<string, string>, value: number) => void) => void;
 
 /** One exported family: a name, a help text and how to read one service's value. */
 interface Family {
@@ -26,7 +28,11 @@ interface Family {
   help: string;
   type: 'gauge' | 'counter';
   aggregator: Aggregator;
-  value: ServiceValue | null;
+  /** One value per service, labelled `service`. */
+  value?: ServiceValue;
+  /** Any number of samples per service, with labels of their own. */
+  samples?: ServiceSamples;
+  /** Neither: the overall gauge, one sample without labels. */
 }
 
 const FAMILIES: readonly Family[] = [
@@ -73,11 +79,19 @@ const FAMILIES: readonly Family[] = [
     value: (record) => record.errorCount,
   },
   {
+    suffix: 'uptime_ratio',
+    help: 'Share of time up (healthy or warning) over the window, or over the service life if shorter.',
+    type: 'gauge',
+    aggregator: 'min',
+    samples: (record, now, push) => {
+      for (const [window, ratio] of Object.entries(uptimeRatios(record, now))) push({ service: record.tag, window }, ratio);
+    },
+  },
+  {
     suffix: 'overall_status',
     help: 'Status of the whole system: 0 healthy, 1 warning, 2 degraded, 3 critical, 4 offline.',
     type: 'gauge',
     aggregator: 'max',
-    value: null,
   },
 ];
 
@@ -106,26 +120,32 @@ class StateMetric {
 
   private collect(): Sample[] {
     const values: Sample[] = [];
-    const read = this.family.value;
+    const { value: read, samples } = this.family;
+    const overallGauge = !read && !samples;
     for (const manager of this.managers) {
       if (manager.isClosed) {
         this.managers.delete(manager);
         continue;
       }
-      if (!read) {
+      if (overallGauge) {
         const overall = manager.overallStatus();
         values.push({ labels: {}, value: overall === 'offline' ? OFFLINE : STATUS_WORDS.indexOf(overall) });
         continue;
       }
       const now = manager.clock.now();
-      for (const record of manager.listedRecords()) {
-        const value = read(record, manager, now);
-        if (value !== undefined) values.push({ labels: { service: record.tag }, value });
+      if (samples) {
+        const push = (labels: Record<string, string>, value: number) => values.push({ labels, value });
+        for (const record of manager.listedRecords()) samples(record, now, push);
+      } else if (read) {
+        for (const record of manager.listedRecords()) {
+          const value = read(record, manager, now);
+          if (value !== undefined) values.push({ labels: { service: record.tag }, value });
+        }
       }
     }
     // Several managers on one registry share a single overall gauge: the worst of them.
-    if (!read && values.length > 1) return [{ labels: {}, value: Math.max(...values.map((sample) => sample.value)) }];
-    if (!read && values.length === 0) return [{ labels: {}, value: HEALTHY }];
+    if (overallGauge && values.length > 1) return [{ labels: {}, value: Math.max(...values.map((sample) => sample.value)) }];
+    if (overallGauge && values.length === 0) return [{ labels: {}, value: HEALTHY }];
     return values;
   }
 }
@@ -139,7 +159,7 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * Exports a manager's services as Prometheus metrics: `heartbeat_service_status`,
  * `heartbeat_last_pulse_timestamp_seconds`, `heartbeat_interval_seconds`,
  * `heartbeat_consecutive_failures`, `heartbeat_pulses_total`, `heartbeat_errors_total` (all
- * labelled `service`) and `heartbeat_overall_status`. Values are computed at scrape time from
+ * labelled `service`), `heartbeat_uptime_ratio{service,window}` and `heartbeat_overall_status`. Values are computed at scrape time from
  * the same state as the JSON. Registering again, or several managers on one registry, is fine.
  */
 export function registerMetrics(manager: HeartbeatManager, options: MetricsOptions = {}): MetricsRegistration {

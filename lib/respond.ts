@@ -18,7 +18,7 @@ export function sendError(res: Response, status: number, error: string, extra: R
 export function methodNotAllowed(allowed: string) {
   return (req: Request, res: Response): void => {
     res.set('Allow', allowed);
-    sendError(res, 405, `Method ${req.method} is not allowed here; use ${allowed}.`, { path: req.originalUrl });
+    sendError(res, 405, `Method ${req.method} is not allowed here; use ${allowed}.`, { path: safePath(req) });
   };
 }
 

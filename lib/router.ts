@@ -3,7 +3,10 @@ import { register as globalRegister, type Registry, type RegistryContentType } f
 import { getDefaultManager } from './default-manager';
 import type { HeartbeatManager } from './manager';
 import { registerMetrics } from './metrics';
+import { exportHandler } from './export';
+import { statusPage } from './page';
 import { jsonErrors, methodNotAllowed, sendError, sendJson } from './respond';
+import { STREAM_DEFAULTS, StreamHub, type StreamOptions } from './stream';
 import { OptionReader } from './validate';
 
 export interface HealthRouterOptions {
@@ -19,20 +22,27 @@ export interface HealthRouterOptions {
   readonly registry?: Registry<RegistryContentType>;
   /** HTTP status of `GET {basePath}/status` while the overall status is critical. Defaults to `503`. */
   readonly criticalStatusCode?: number;
+  /** Serve the event stream at `{basePath}/stream`; an object sets its limits. Defaults to `true`. */
+  readonly stream?: boolean | StreamOptions;
+  /** Serve the status page (it needs the stream). Defaults to `true`. */
+  readonly ui?: boolean;
+  /** Path of the status page. Defaults to `{basePath}/ui`. */
+  readonly uiPath?: string;
 }
 
 /** An Express router with the manager it serves attached. */
 export type HealthRouter = Router & { readonly manager: HeartbeatManager };
 
-const ROUTER_KEYS = ['manager', 'basePath', 'metrics', 'metricsPath', 'registry', 'criticalStatusCode'] as const;
-/** Literal path segments only: Express would read `:`, `*`, `(` and `?` as patterns. */
-const PLAIN_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+const ROUTER_KEYS = ['manager', 'basePath', 'metrics', 'metricsPath', 'registry', 'criticalStatusCode', 'stream', 'ui', 'uiPath'] as const;
+const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
 
 /**
  * The drop-in health API: `app.use(healthRouter())`.
  *
  * - `GET /api/health/status`: every service and the overall status (503 while critical)
  * - `GET /api/health/service/{name}`: one service, or 404
+ * - `GET /api/health/service/{name}/history` and `/export?format=json|csv`: the past
+ * - `GET /api/health/stream` and `/ui`: live events and the status page
  * - `GET /api/health/live` and `/ready`: probes for load balancers and Kubernetes
  * - `GET /metrics`: the prom-client registry, including the heartbeat gauges
  */
@@ -41,13 +51,20 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   const given = read.object('', options, ROUTER_KEYS);
   const manager = (given.manager as HeartbeatManager | undefined) ?? getDefaultManager();
   if (typeof manager.status !== 'function') read.fail('manager', given.manager, 'a HeartbeatManager');
-  const basePath = given.basePath === undefined ? '/api/health' : plainPath(read, 'basePath', given.basePath);
-  const metricsPath = given.metricsPath === undefined ? '/metrics' : plainPath(read, 'metricsPath', given.metricsPath);
+  const basePath = given.basePath === undefined ? '/api/health' : read.plainPath('basePath', given.basePath);
+  const metricsPath = given.metricsPath === undefined ? '/metrics' : read.plainPath('metricsPath', given.metricsPath);
   const serveMetrics = given.metrics === undefined ? true : read.boolean('metrics', given.metrics);
   const criticalStatusCode =
     given.criticalStatusCode === undefined ? 503 : httpStatus(read, 'criticalStatusCode', given.criticalStatusCode);
   const registry = (given.registry as Registry<RegistryContentType> | undefined) ?? globalRegister;
+  const streamOptions = given.stream === false ? null : streamSettings(read, given.stream);
+  const serveUi = given.ui === undefined ? streamOptions !== null : read.boolean('ui', given.ui);
+  if (serveUi && !streamOptions) read.fail('ui', given.ui, 'false when the stream is off (the page is drawn from the stream)');
+  const uiPath = given.uiPath === undefined ? `${basePath}/ui` : read.plainPath('uiPath', given.uiPath);
   registerMetrics(manager, { registry });
+  const endpoints = [`${basePath}/status`, `${basePath}/service/{name}`, `${basePath}/service/{name}/history`, `${basePath}/export`, `${basePath}/live`, `${basePath}/ready`];
+  if (streamOptions) endpoints.push(`${basePath}/stream`);
+  if (serveUi) endpoints.push(uiPath);
 
   const router = Router();
 
@@ -63,6 +80,18 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
     else sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
   });
 
+  router.get(`${basePath}/service/:name/history`, (req: Request, res: Response) => {
+    const name = String(req.params.name);
+    const body = manager.history(name);
+    if (body) sendJson(res, 200, body);
+    else sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
+  });
+
+  router.get(`${basePath}/export`, exportHandler(manager));
+
+  if (streamOptions) router.get(`${basePath}/stream`, new StreamHub(manager, streamOptions).handle);
+  if (serveUi) router.get(uiPath, statusPage(`${basePath}/stream`));
+
   router.get(`${basePath}/live`, (_req: Request, res: Response) => {
     sendJson(res, 200, { status: 'ok' });
   });
@@ -74,9 +103,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
     sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', overall_status, failing });
   });
 
-  for (const path of ['/status', '/service/:name', '/live', '/ready']) {
-    router.all(`${basePath}${path}`, methodNotAllowed('GET'));
-  }
+  for (const path of endpoints) router.all(path.replace('{name}', ':name'), methodNotAllowed('GET, HEAD'));
 
   if (serveMetrics) {
     router.get(metricsPath, (_req: Request, res: Response) => {
@@ -93,18 +120,16 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
         },
       );
     });
-    router.all(metricsPath, methodNotAllowed('GET'));
+    router.all(metricsPath, methodNotAllowed('GET, HEAD'));
   }
 
   // Anything else under the base path is ours to answer, in JSON; other paths go on to the app.
   router.use(basePath, (req: Request, res: Response) => {
-    sendError(res, 404, `No health endpoint at ${req.method} ${req.originalUrl.split('?')[0]}.`, {
-      endpoints: [`${basePath}/status`, `${basePath}/service/{name}`, `${basePath}/live`, `${basePath}/ready`],
-    });
+    sendError(res, 404, `No health endpoint at ${req.method} ${req.originalUrl.split('?')[0]}.`, { endpoints });
   });
   // A name whose percent-encoding does not decode names no service: the same 404, with the raw name.
   router.use(`${basePath}/service`, (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
-    if (!(error instanceof URIError) && (error as { status?: number }).status !== 400) return next(error);
+    if (!(error instanceof URIError)) return next(error);
     const raw = req.url.split('?')[0]?.replace(/^\//, '') ?? '';
     sendError(res, 404, `No service named ${JSON.stringify(raw)} is monitored.`, { service: raw });
   });
@@ -114,11 +139,14 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   return Object.assign(router, { manager });
 }
 
-function plainPath(read: OptionReader, key: string, value: unknown): string {
-  if (typeof value !== 'string' || !PLAIN_PATH.test(value)) {
-    read.fail(key, value, 'a path such as "/api/health": a leading slash, literal segments, no trailing slash');
+function streamSettings(read: OptionReader, value: unknown): Required<StreamOptions> {
+  if (value === undefined || value === true) return { ...STREAM_DEFAULTS };
+  const given = read.object('stream', value, STREAM_KEYS);
+  const settings: Record<string, number> = { ...STREAM_DEFAULTS };
+  for (const key of STREAM_KEYS) {
+    if (given[key] !== undefined) settings[key] = read.integer(`stream.${key}`, given[key], 1, '');
   }
-  return value;
+  return settings as unknown as Required<StreamOptions>;
 }
 
 function httpStatus(read: OptionReader, key: string, value: unknown): number {

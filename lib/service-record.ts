@@ -1,6 +1,7 @@
 import { isoTimeOf, type Clock } from './clock';
 import { formatUptime } from './format';
 import { TransitionLog } from './history';
+import { UptimeTracker } from './uptime';
 import type { Heartbeat } from './heartbeat';
 import type { Scheduled } from './scheduler';
 import {
@@ -44,6 +45,8 @@ export interface ServiceHealth {
   last_heartbeat: string | null;
   /** Time since the service started, e.g. `"2d 14h 23m"`; `"0s"` if it never started. */
   uptime: string;
+  /** ISO 8601 UTC time of the start, or `null` if it never started. */
+  started_at: string | null;
   total_pulses: number;
   error_count: number;
   interval: number;
@@ -83,6 +86,7 @@ export class ServiceRecord implements Scheduled {
   reportedRank: StatusRank = HEALTHY;
   reportedMissed = 0;
   readonly history: TransitionLog;
+  readonly uptime: UptimeTracker;
   /** The handle that owns this record now, or last did. */
   handle: Heartbeat | undefined;
 
@@ -99,6 +103,7 @@ export class ServiceRecord implements Scheduled {
     this.critical = settings.critical;
     this.lastSignAt = createdAt;
     this.history = new TransitionLog(historySize);
+    this.uptime = new UptimeTracker(createdAt);
   }
 
   /** Watched and shown: configured services always, others while their heartbeat runs. */
@@ -129,6 +134,7 @@ export class ServiceRecord implements Scheduled {
       status: entry.status,
       last_heartbeat: entry.last_heartbeat,
       uptime: formatUptime(Number.isNaN(this.startedAt) ? 0 : now - this.startedAt),
+      started_at: Number.isNaN(this.startedAt) ? null : isoTimeOf(clock, this.startedAt),
       total_pulses: this.totalPulses,
       error_count: this.errorCount,
       interval: entry.interval,

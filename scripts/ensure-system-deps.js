@@ -7,7 +7,10 @@
 const { execFileSync, spawnSync } = require('node:child_process');
 
 /** Each program the tests run, and the Debian package that provides it. */
-const REQUIRED = [{ command: 'promtool', pkg: 'prometheus', why: 'checks /metrics output and the shipped alert rules' }];
+const REQUIRED = [
+  { command: 'promtool', pkg: 'prometheus', why: 'checks /metrics output and the shipped alert rules' },
+  { command: 'chromium', pkg: 'chromium', why: 'drives the status page in a real browser' },
+];
 
 function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

@@ -1,0 +1,200 @@
+import type { Server } from 'node:http';
+import net from 'node:net';
+import express from 'express';
+import { Registry } from 'prom-client';
+import request from 'supertest';
+import { HeartbeatManager } from '../lib/manager';
+import { healthRouter, type HealthRouterOptions } from '../lib/router';
+import { createTestClock, type TestClock } from './helpers/clock';
+import { openStream, type SseClient } from './helpers/sse';
+
+let clock: TestClock;
+let manager: HeartbeatManager;
+let server: Server;
+let base: string;
+const clients: SseClient[] = [];
+
+async function start(options: Omit<HealthRouterOptions, 'manager' | 'registry'> = {}): Promise<void> {
+  const app = express().use(healthRouter({ manager, registry: new Registry(), ...options }));
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const address = server.address() as { port: number };
+  base = `http://127.0.0.1:${address.port}`;
+}
+
+async function connect(headers: Record<string, string> = {}): Promise<SseClient> {
+  const client = await openStream(`${base}/api/health/stream`, headers);
+  clients.push(client);
+  return client;
+}
+
+const parse = (client: SseClient, name: string) => client.events.filter((e) => e.event === name).map((e) => JSON.parse(e.data));
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+beforeEach(() => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+  clock = createTestClock();
+  manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+});
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  manager.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  jest.useRealTimers();
+});
+
+it('sends a snapshot on connect, then status events in order', async () => {
+  const worker = manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
+  await start();
+  const client = await connect();
+  expect(client.status).toBe(200);
+  expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+  expect(client.headers['cache-control']).toBe('no-store');
+  const [snapshot] = await client.waitFor(1, 'snapshot');
+  expect(JSON.parse(snapshot?.data as string)).toMatchObject({ overall_status: 'healthy', services: [{ service: 'save_worker', status: 'healthy' }] });
+
+  clock.advance(3200);
+  worker.pulse();
+  clock.advance(1);
+  await client.waitFor(3, 'status');
+  expect(parse(client, 'status').map((e) => `${e.from}->${e.to}`)).toEqual(['healthy->warning', 'warning->degraded', 'degraded->healthy']);
+  expect(parse(client, 'status')[1]).toMatchObject({ service: 'save_worker', overall_status: 'degraded', reason: 'missed 3 heartbeats', health: { status: 'degraded' } });
+  const ids = client.events.map((event) => Number(event.id));
+  expect(ids).toEqual([...ids].sort((a, b) => a - b));
+});
+
+it('coalesces pulses into at most one batch per interval per service', async () => {
+  const bridge = manager.heartbeat({ tag: 'flask_bridge', interval: 15 }).start();
+  await start({ stream: { pulseBatchMs: 250 } });
+  const client = await connect();
+  await client.waitFor(1, 'snapshot');
+  for (let i = 0; i < 500; i++) bridge.pulse();
+  clock.advance(250);
+  await client.waitFor(1, 'pulse');
+  for (let i = 0; i < 500; i++) bridge.pulse();
+  clock.advance(250);
+  clock.advance(250); // nothing new: no event
+  await client.waitFor(2, 'pulse');
+  await settle();
+  expect(parse(client, 'pulse').map((e) => e.services.flask_bridge.total_pulses)).toEqual([500, 1000]);
+});
+
+it('keeps every event on one data line, whatever the names and messages hold', async () => {
+  const hostile = 'evil\n\nevent: status\ndata: {"forged":true}\r\n';
+  const worker = manager.heartbeat({ tag: hostile, interval: 10 }).start();
+  await start();
+  const client = await connect();
+  await client.waitFor(1, 'snapshot');
+  worker.error('line one\nevent: snapshot\ndata: {}\n\nline two\r\rthree');
+  await client.waitFor(1, 'status');
+  await settle();
+  expect(client.events.map((e) => e.event)).toEqual(['snapshot', 'status']);
+  const status = parse(client, 'status')[0];
+  expect(status.service).toBe(hostile);
+  expect(status.health.last_error.message).toBe('line one\nevent: snapshot\ndata: {}\n\nline two\r\rthree');
+  expect(client.raw()).not.toContain('\ndata: {"forged"');
+});
+
+it('refuses streams past the cap with 503 JSON', async () => {
+  await start({ stream: { maxClients: 2 } });
+  await connect();
+  await connect();
+  const response = await request(base).get('/api/health/stream');
+  expect(response.status).toBe(503);
+  expect(response.headers['retry-after']).toBe('5');
+  expect(response.body).toEqual({ error: 'Too many open event streams (the limit is 2); try again later.', limit: 2 });
+});
+
+it('cleans up a closed socket at once, and accepts a new client in its place', async () => {
+  await start({ stream: { maxClients: 1 } });
+  const first = await connect();
+  await first.waitFor(1, 'snapshot');
+  first.close();
+  let second: SseClient | undefined;
+  for (let attempt = 0; attempt < 50 && !second; attempt++) {
+    await settle();
+    const client = await openStream(`${base}/api/health/stream`);
+    if (client.status === 200) second = client;
+    else client.close();
+  }
+  expect(second?.status).toBe(200);
+  if (second) clients.push(second);
+});
+
+it('drops a client that stops reading, without holding up the others', async () => {
+  const worker = manager.heartbeat({ tag: 'w', interval: 1000 }).start();
+  await start({ stream: { maxBufferedBytes: 64 * 1024 } });
+  const reader = await connect();
+  await reader.waitFor(1, 'snapshot');
+  // A client that sends its request and never reads the answer.
+  const stuck = net.connect(Number(new URL(base).port), '127.0.0.1');
+  stuck.write('GET /api/health/stream HTTP/1.1\r\nHost: x\r\n\r\n');
+  stuck.pause();
+  await new Promise((resolve) => stuck.once('connect', resolve));
+  const big = 'x'.repeat(1000);
+  let transitions = 0;
+  // Until the stuck client's queue passes the cap, while the reader keeps up (it reads in this
+  // same event loop, so let it run after each round).
+  for (let round = 0; round < 20_000; round++) {
+    worker.error(big);
+    worker.pulse();
+    clock.advance(1);
+    transitions += 2;
+    await settle();
+    if (round % 50 === 0 && (await streamsOpen()) === 1) break;
+  }
+  expect(await streamsOpen()).toBe(1);
+  await reader.waitFor(transitions + 1);
+  expect(parse(reader, 'status')).toHaveLength(transitions);
+  stuck.destroy();
+});
+
+/** Open streams, read from the ready probe's view of the router: the hub is not exported through HTTP. */
+async function streamsOpen(): Promise<number> {
+  return new Promise((resolve) => server.getConnections((_error, count) => resolve(count)));
+}
+
+it('starts a reconnecting client over from a fresh snapshot', async () => {
+  const worker = manager.heartbeat({ tag: 'w', interval: 10 }).start();
+  await start();
+  const first = await connect();
+  await first.waitFor(1, 'snapshot');
+  first.close();
+  worker.error('while away');
+  const again = await connect({ 'last-event-id': first.events[0]?.id ?? '1' });
+  const [snapshot] = await again.waitFor(1, 'snapshot');
+  expect(JSON.parse(snapshot?.data as string).services[0]).toMatchObject({ service: 'w', status: 'warning', last_error: { message: 'while away' } });
+  expect(again.raw()).toContain('retry: 2000');
+});
+
+it('sends keep-alive comments', async () => {
+  await start({ stream: { keepAliveMs: 1000, pulseBatchMs: 250 } });
+  const client = await connect();
+  await client.waitFor(1, 'snapshot');
+  clock.advance(1000);
+  for (let i = 0; i < 20 && !client.raw().includes(': keep-alive'); i++) await settle();
+  expect(client.raw()).toContain(': keep-alive\n\n');
+});
+
+it('ends every stream when the manager closes, and leaves no timer', async () => {
+  await start();
+  const client = await connect();
+  await client.waitFor(1, 'snapshot');
+  manager.close();
+  for (let i = 0; i < 20 && !client.ended(); i++) await settle();
+  expect(client.ended()).toBe(true);
+  expect(jest.getTimerCount()).toBe(0);
+});
+
+it('can be turned off, and the page with it', async () => {
+  await start({ stream: false, ui: false });
+  expect((await request(base).get('/api/health/stream')).status).toBe(404);
+  expect((await request(base).get('/api/health/ui')).status).toBe(404);
+  expect(() => healthRouter({ manager, registry: new Registry(), stream: false, ui: true })).toThrow('"ui" is true; expected false when the stream is off');
+});
+
+it('rejects bad stream limits', () => {
+  expect(() => healthRouter({ manager, registry: new Registry(), stream: { maxClients: 0 } })).toThrow('"stream.maxClients" is 0');
+  expect(() => healthRouter({ manager, registry: new Registry(), stream: { maxClient: 3 } as never })).toThrow('unknown key "stream.maxClient"');
+});

@@ -1,0 +1,180 @@
+import type { Request, Response } from 'express';
+import { isoTimeOf } from './clock';
+import type { HeartbeatManager, StatusChange } from './manager';
+import { sendError } from './respond';
+import type { ServiceHealth } from './service-record';
+import type { OverallStatus } from './status';
+
+export interface StreamOptions {
+  /** Most streams open at once; more get 503. Defaults to `100`. */
+  readonly maxClients?: number;
+  /** Bytes a client may leave unread before it is dropped. Defaults to 256 KiB. */
+  readonly maxBufferedBytes?: number;
+  /** Milliseconds between keep-alive comments. Defaults to 15 s. */
+  readonly keepAliveMs?: number;
+  /** Milliseconds between pulse batches: each service appears at most once per batch. Defaults to 250. */
+  readonly pulseBatchMs?: number;
+}
+
+export const STREAM_DEFAULTS = { maxClients: 100, maxBufferedBytes: 256 * 1024, keepAliveMs: 15_000, pulseBatchMs: 250 } as const;
+
+/** What a snapshot holds: everything the page draws. */
+export interface StreamSnapshot {
+  overall_status: OverallStatus;
+  services: ServiceHealth[];
+  time: string;
+}
+
+/**
+ * Server-Sent Events for one manager: a `snapshot` on connect, a `status` event per
+ * transition, and `pulse` batches at most every `pulseBatchMs`, so a page can animate
+ * heartbeats without a flood. Every event is one `data:` line of JSON, so no service name or
+ * error message can forge an event. Writes never wait on a client: one that stops reading is
+ * dropped once `maxBufferedBytes` are queued for it. The timer runs only while clients are
+ * connected, is unref'd, and stops when the manager closes.
+ */
+export class StreamHub {
+  private readonly clients = new Set<Response>();
+  private readonly pulsesSeen = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private sinceKeepAlive = 0;
+  private nextId = 1;
+
+  constructor(
+    private readonly manager: HeartbeatManager,
+    private readonly options: Required<StreamOptions>,
+  ) {
+    manager.on('status', this.onStatus);
+    manager.on('close', () => this.close());
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** The Express handler for `GET {basePath}/stream`. */
+  readonly handle = (req: Request, res: Response): void => {
+    if (this.manager.isClosed) {
+      sendError(res, 503, 'The heartbeat manager is closed.');
+      return;
+    }
+    if (this.clients.size >= this.options.maxClients) {
+      res.set('Retry-After', '5');
+      sendError(res, 503, `Too many open event streams (the limit is ${this.options.maxClients}); try again later.`, {
+        limit: this.options.maxClients,
+      });
+      return;
+    }
+    res.status(200);
+    res.set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      // Proxies such as nginx would otherwise buffer the stream and the page would stall.
+      'X-Accel-Buffering': 'no',
+    });
+    res.flushHeaders();
+    req.socket.setNoDelay(true);
+    this.clients.add(res);
+    res.on('close', () => this.drop(res));
+    // A reconnecting client (with Last-Event-ID) also starts over from a fresh snapshot: the
+    // current state is what it needs, and no replay buffer has to be kept.
+    this.write(res, `retry: 2000\n\n`);
+    this.send(res, 'snapshot', this.snapshot());
+    this.arm();
+  };
+
+  /** Ends every stream and stops the timer. */
+  close(): void {
+    this.manager.off('status', this.onStatus);
+    for (const client of this.clients) client.end();
+    this.clients.clear();
+    this.disarm();
+  }
+
+  private readonly onStatus = (change: StatusChange): void => {
+    if (this.clients.size === 0) return;
+    const event = { ...change, overall_status: this.manager.overallStatus(), health: this.manager.service(change.service) ?? null };
+    this.broadcast('status', event);
+  };
+
+  private snapshot(): StreamSnapshot {
+    const status = this.manager.status();
+    const services: ServiceHealth[] = [];
+    for (const tag of Object.keys(status.services)) {
+      const health = this.manager.service(tag);
+      if (health) services.push(health);
+      this.pulsesSeen.set(tag, health?.total_pulses ?? 0);
+    }
+    return { overall_status: status.overall_status, services, time: new Date(this.manager.clock.wallNow()).toISOString() };
+  }
+
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    if (this.clients.size === 0 || this.manager.isClosed) return;
+    const pulsed: Record<string, { total_pulses: number; last_heartbeat: string | null }> = Object.create(null);
+    let any = false;
+    let listed = 0;
+    for (const record of this.manager.listedRecords()) {
+      listed++;
+      if (this.pulsesSeen.get(record.tag) === record.totalPulses) continue;
+      this.pulsesSeen.set(record.tag, record.totalPulses);
+      pulsed[record.tag] = { total_pulses: record.totalPulses, last_heartbeat: isoTimeOf(this.manager.clock, record.lastSignAt) };
+      any = true;
+    }
+    // Services that left stop being tracked, so churn cannot grow the map.
+    if (this.pulsesSeen.size > listed) {
+      for (const tag of this.pulsesSeen.keys()) if (!this.manager.service(tag)) this.pulsesSeen.delete(tag);
+    }
+    if (any) this.broadcast('pulse', { services: pulsed });
+    this.sinceKeepAlive += this.options.pulseBatchMs;
+    if (this.sinceKeepAlive >= this.options.keepAliveMs) {
+      this.sinceKeepAlive = 0;
+      for (const client of this.clients) this.write(client, `: keep-alive\n\n`);
+    }
+    this.arm();
+  };
+
+  private broadcast(event: string, data: unknown): void {
+    const frame = this.frame(event, data);
+    for (const client of this.clients) this.write(client, frame);
+  }
+
+  private send(res: Response, event: string, data: unknown): void {
+    this.write(res, this.frame(event, data));
+  }
+
+  /** `JSON.stringify` escapes every line break, so the payload is always exactly one line. */
+  private frame(event: string, data: unknown): string {
+    return `id: ${this.nextId++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  }
+
+  private write(res: Response, text: string): void {
+    if (res.writableEnded || res.destroyed) return this.drop(res);
+    if (res.writableLength > this.options.maxBufferedBytes) {
+      // It stopped reading: holding more for it would grow without bound.
+      res.destroy();
+      return this.drop(res);
+    }
+    res.write(text);
+  }
+
+  private drop(res: Response): void {
+    this.clients.delete(res);
+    if (this.clients.size === 0) {
+      this.disarm();
+      this.pulsesSeen.clear();
+    }
+  }
+
+  private arm(): void {
+    if (this.timer || this.clients.size === 0) return;
+    this.timer = setTimeout(this.tick, this.options.pulseBatchMs);
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
