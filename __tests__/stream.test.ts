@@ -80,6 +80,19 @@ it('coalesces pulses into at most one batch per interval per service', async () 
   expect(parse(client, 'pulse').map((e) => e.services.flask_bridge.total_pulses)).toEqual([500, 1000]);
 });
 
+it('sends a fresh snapshot when a service comes or goes', async () => {
+  await start({ stream: { pulseBatchMs: 250 } });
+  const client = await connect();
+  await client.waitFor(1, 'snapshot');
+  const job = manager.heartbeat({ tag: 'nightly_job', interval: 60 }).start();
+  clock.advance(250);
+  await client.waitFor(2, 'snapshot');
+  job.stop();
+  clock.advance(250);
+  const snapshots = await client.waitFor(3, 'snapshot');
+  expect(snapshots.map((event) => JSON.parse(event.data).services.map((s: { service: string }) => s.service))).toEqual([[], ['nightly_job'], []]);
+});
+
 it('keeps every event on one data line, whatever the names and messages hold', async () => {
   const hostile = 'evil\n\nevent: status\ndata: {"forged":true}\r\n';
   const worker = manager.heartbeat({ tag: hostile, interval: 10 }).start();

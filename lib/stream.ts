@@ -115,18 +115,24 @@ export class StreamHub {
     const pulsed: Record<string, { total_pulses: number; last_heartbeat: string | null }> = Object.create(null);
     let any = false;
     let listed = 0;
+    let changedSet = false;
     for (const record of this.manager.listedRecords()) {
       listed++;
-      if (this.pulsesSeen.get(record.tag) === record.totalPulses) continue;
+      const seen = this.pulsesSeen.get(record.tag);
+      if (seen === record.totalPulses) continue;
+      if (seen === undefined) changedSet = true;
       this.pulsesSeen.set(record.tag, record.totalPulses);
       pulsed[record.tag] = { total_pulses: record.totalPulses, last_heartbeat: isoTimeOf(this.manager.clock, record.lastSignAt) };
       any = true;
     }
     // Services that left stop being tracked, so churn cannot grow the map.
     if (this.pulsesSeen.size > listed) {
+      changedSet = true;
       for (const tag of this.pulsesSeen.keys()) if (!this.manager.service(tag)) this.pulsesSeen.delete(tag);
     }
-    if (any) this.broadcast('pulse', { services: pulsed });
+    // A service came or went: clients redraw from a fresh snapshot rather than guess.
+    if (changedSet) this.broadcast('snapshot', this.snapshot());
+    else if (any) this.broadcast('pulse', { services: pulsed });
     this.sinceKeepAlive += this.options.pulseBatchMs;
     if (this.sinceKeepAlive >= this.options.keepAliveMs) {
       this.sinceKeepAlive = 0;
