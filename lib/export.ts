@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import type { HeartbeatManager, ServiceHistory } from './manager';
+import type { ServiceHistory } from './history';
+import type { HeartbeatManager } from './manager';
 import { sendError, sendJson } from './respond';
 
 const CSV_COLUMNS = ['service', 'time', 'from', 'to', 'reason', 'uptime_24h', 'uptime_7d'] as const;

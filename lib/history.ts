@@ -1,4 +1,7 @@
+import { isoTimeOf, type Clock } from './clock';
+import type { ServiceRecord } from './service-record';
 import type { ServiceStatus } from './status';
+import { UPTIME_WINDOWS, type UptimeWindow } from './uptime';
 
 /** One recorded status change of a service. */
 export interface TransitionRecord {
@@ -55,4 +58,31 @@ export class TransitionLog {
     }
     return dropped;
   }
+}
+
+/** One service's recorded past: the body of `GET /api/health/service/{name}/history`. */
+export interface ServiceHistory {
+  service: string;
+  /** Share of time up (healthy or warning) over the window, or over the service's life if shorter. */
+  uptime: Record<UptimeWindow, number>;
+  /** Status changes, oldest first, at most `history_size`. */
+  transitions: Array<{ time: string; from: ServiceStatus; to: ServiceStatus; reason: string }>;
+}
+
+/** Uptime ratios of a record over the exported windows. */
+export function uptimeRatios(record: ServiceRecord, now: number): Record<UptimeWindow, number> {
+  return { '24h': record.uptime.ratio(now, UPTIME_WINDOWS['24h']), '7d': record.uptime.ratio(now, UPTIME_WINDOWS['7d']) };
+}
+
+export function historyOf(record: ServiceRecord, clock: Clock, now: number): ServiceHistory {
+  return {
+    service: record.tag,
+    uptime: uptimeRatios(record, now),
+    transitions: record.history.toArray().map((entry) => ({
+      time: isoTimeOf(clock, entry.at),
+      from: entry.from,
+      to: entry.to,
+      reason: entry.reason,
+    })),
+  };
 }

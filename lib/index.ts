@@ -27,4 +27,4 @@ export { pulseMiddleware, type PulseMiddleware } from './middleware';
 export { registerMetrics, type MetricsOptions, type MetricsRegistration } from './metrics';
 export { HealthMonitor, HealthMonitorError, type HealthMonitorOptions, type HealthMonitorErrorCode } from './client';
 export { StreamHub, type StreamOptions, type StreamSnapshot } from './stream';
-export type { ServiceHistory } from './manager';
+export type { ServiceHistory } from './history';

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { isoTimeOf, systemClock, type Clock } from './clock';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
 import { HealthLog, type TransitionCause } from './health-log';
+import { historyOf, type ServiceHistory } from './history';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat';
 import { DeadlineScheduler } from './scheduler';
 import { ServiceRecord, type ServiceHealth, type ServiceStatusEntry } from './service-record';
@@ -22,7 +23,6 @@ import {
   type ServiceStatus,
   type StatusRank,
 } from './status';
-import { UPTIME_WINDOWS, type UptimeWindow } from './uptime';
 import { OptionReader } from './validate';
 
 export interface HeartbeatManagerOptions {
@@ -53,15 +53,6 @@ export interface StatusChange {
 }
 
 export type StatusListener = (change: StatusChange) => void;
-
-/** One service's recorded past: `GET /api/health/service/{name}/history`. */
-export interface ServiceHistory {
-  service: string;
-  /** Share of time up (healthy or warning) over the window, or over the service's life if shorter. */
-  uptime: Record<UptimeWindow, number>;
-  /** Status changes, oldest first, at most `history_size`. */
-  transitions: Array<{ time: string; from: ServiceStatus; to: ServiceStatus; reason: string }>;
-}
 
 /** Longest error message kept, in characters: messages are stored, logged and served, so they are bounded. */
 export const MAX_ERROR_LENGTH = 1024;
@@ -189,28 +180,15 @@ export class HeartbeatManager {
   history(tag: string): ServiceHistory | undefined {
     const record = this.records.get(tag);
     if (!record?.listed) return undefined;
-    return this.historyOf(record, this.clock.now());
+    return historyOf(record, this.clock, this.clock.now());
   }
 
   /** The history of every service, for export. */
   exportHistory(): ServiceHistory[] {
     const now = this.clock.now();
     const all: ServiceHistory[] = [];
-    for (const record of this.listedRecords()) all.push(this.historyOf(record, now));
+    for (const record of this.listedRecords()) all.push(historyOf(record, this.clock, now));
     return all;
-  }
-
-  private historyOf(record: ServiceRecord, now: number): ServiceHistory {
-    return {
-      service: record.tag,
-      uptime: uptimeRatios(record, now),
-      transitions: record.history.toArray().map((entry) => ({
-        time: isoTimeOf(this.clock, entry.at),
-        from: entry.from,
-        to: entry.to,
-        reason: entry.reason,
-      })),
-    };
   }
 
   /** Drops history and error details older than `days` from every service. Returns how many entries went. */
@@ -388,11 +366,6 @@ export class HeartbeatManager {
       }
     }
   }
-}
-
-/** Uptime ratios of a record over the exported windows. */
-export function uptimeRatios(record: ServiceRecord, now: number): Record<UptimeWindow, number> {
-  return { '24h': record.uptime.ratio(now, UPTIME_WINDOWS['24h']), '7d': record.uptime.ratio(now, UPTIME_WINDOWS['7d']) };
 }
 
 function settingsOf(interval: number, grace: number | null, critical: boolean) {

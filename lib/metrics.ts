@@ -1,6 +1,7 @@
 import { register as globalRegister, type Aggregator, type Metric, type Registry, type RegistryContentType } from 'prom-client';
 import { wallTimeOf } from './clock';
-import { uptimeRatios, type HeartbeatManager } from './manager';
+import { uptimeRatios } from './history';
+import type { HeartbeatManager } from './manager';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY, OFFLINE, STATUS_WORDS } from './status';
 import { OptionReader } from './validate';
