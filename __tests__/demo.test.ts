@@ -1,5 +1,6 @@
 import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
+import { startReceiver } from './helpers/receiver';
 
 const SEED_SERVICES = ['save_worker', 'flask_bridge', 'web_listener', 'file_indexer', 'router_tasks'];
 
@@ -15,11 +16,11 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
   return { status: response.status, body: await response.json() };
 }
 
-it('serves the five seed services on /api/health/status and /metrics, and logs as smrthub.heartbeat', async () => {
+it('serves the five seed services (and its dependency check) on /api/health/status and /metrics', async () => {
   demo = await startDemoProcess(fastDemoConfig(0.5));
   const { status, body } = await getJson(`${demo.bridgeUrl}/api/health/status`);
   expect(status).toBe(200);
-  expect(Object.keys(body.services).sort()).toEqual([...SEED_SERVICES].sort());
+  expect(Object.keys(body.services).sort()).toEqual([...SEED_SERVICES, 'web_listener_check'].sort());
   expect(body.overall_status).toBe('healthy');
 
   const metrics = await (await fetch(`${demo.bridgeUrl}/metrics`)).text();
@@ -84,4 +85,35 @@ it('exits 0 within 2 s of SIGTERM', async () => {
   const result = await demo.stop();
   expect(result.code).toBe(0);
   expect(result.ms).toBeLessThan(2000);
+});
+
+it('alerts ALERT_WEBHOOK_URL when a service goes bad, and again when it recovers', async () => {
+  const receiver = await startReceiver();
+  try {
+    demo = await startDemoProcess(fastDemoConfig(0.2), { ALERT_WEBHOOK_URL: receiver.url });
+    // On a loaded machine a 0.2 s request-driven service may blink too: follow save_worker only.
+    const saveWorker = async () => receiver.received.filter((r) => r.body.service === 'save_worker').map((r) => r.body.status);
+    await fetch(`${demo.bridgeUrl}/demo/services/save_worker/stall`, { method: 'POST' });
+    await pollUntil(saveWorker, (statuses) => statuses.includes('critical'));
+    await fetch(`${demo.bridgeUrl}/demo/services/save_worker/resume`, { method: 'POST' });
+    const statuses = await pollUntil(saveWorker, (seen) => seen.includes('resolved'));
+    expect(statuses.at(-1)).toEqual(['warning', 'degraded', 'critical', 'resolved']);
+    // SIGTERM stops every service quietly: no alert for the shutdown.
+    const before = receiver.received.length;
+    await demo.stop();
+    demo = undefined;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.received).toHaveLength(before);
+  } finally {
+    await receiver.close();
+  }
+});
+
+it('accepts remote pulses with HEARTBEAT_TOKEN, and refuses them without it', async () => {
+  const token = 'demo-token-0123456789abcdef';
+  demo = await startDemoProcess(fastDemoConfig(5), { HEARTBEAT_TOKEN: token });
+  const pulse = (auth?: string) =>
+    fetch(`${demo?.bridgeUrl}/api/health/service/router_tasks/pulse`, { method: 'POST', headers: auth ? { authorization: auth } : {} });
+  expect((await pulse()).status).toBe(401);
+  expect((await pulse(`Bearer ${token}`)).status).toBe(204);
 });

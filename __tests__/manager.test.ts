@@ -290,6 +290,7 @@ describe('service()', () => {
       critical: true,
       active: true,
       last_error: null,
+      metrics: {},
     });
   });
 

@@ -5,6 +5,7 @@ import { HeartbeatManager } from '../lib/manager';
 import { registerMetrics } from '../lib/metrics';
 import { healthRouter } from '../lib/router';
 import { createTestClock, type TestClock } from './helpers/clock';
+import { captureLogger } from './helpers/logger';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
 
 let clock: TestClock;
@@ -166,5 +167,35 @@ describe('GET /metrics through the router', () => {
     expect(response.status).toBe(500);
     expect(response.body).toEqual({ error: 'Collecting metrics failed; see the server log.' });
     expect((await request(app).get('/api/health/live')).status).toBe(200);
+  });
+});
+
+describe('custom metrics', () => {
+  it('records numbers sent with pulses, shows them and exports them', async () => {
+    registerMetrics(manager, { registry });
+    const worker = manager.heartbeat({ tag: 'save_worker', interval: 30 });
+    worker.pulse({ queue_depth: 12, lag_seconds: 0.5 });
+    worker.pulse({ queue_depth: 3 });
+    expect(manager.service('save_worker')?.metrics).toEqual({ queue_depth: 3, lag_seconds: 0.5 });
+    const samples = parseSamples(await registry.metrics());
+    expect(samples.get('heartbeat_service_metric{service="save_worker",metric="queue_depth"}')).toBe(3);
+    expect(samples.get('heartbeat_service_metric{service="save_worker",metric="lag_seconds"}')).toBe(0.5);
+  });
+
+  it('ignores anything but finite numbers under sane names, at most 20 per service, warning once', async () => {
+    const { logger, lines } = captureLogger();
+    const local = new HeartbeatManager({ clock, logger, config: { log_level: 'warn' } });
+    const worker = local.heartbeat({ tag: 'w', interval: 30 });
+    const many = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`m${i}`, i]));
+    worker.pulse(many);
+    worker.pulse({ text: 'x', nan: Number.NaN, inf: Infinity, 'bad name': 1, __proto__: 5 } as never);
+    worker.pulse('nonsense' as never);
+    const metrics = local.service('w')?.metrics ?? {};
+    expect(Object.keys(metrics)).toHaveLength(20);
+    expect(metrics.m19).toBe(19);
+    expect(metrics.m20).toBeUndefined();
+    expect(local.service('w')?.total_pulses).toBe(3);
+    expect(lines.filter((line) => String(line.msg).includes('custom metrics that were ignored'))).toHaveLength(1);
+    local.close();
   });
 });

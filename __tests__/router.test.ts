@@ -90,6 +90,7 @@ describe('GET /api/health/service/{name}', () => {
       critical: true,
       active: true,
       last_error: { message: 'disk full', time: new Date(fixture.clock.wallNow()).toISOString(), critical: false },
+      metrics: {},
     });
   });
 

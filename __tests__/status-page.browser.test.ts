@@ -51,7 +51,7 @@ it('shows live status, escapes names, survives losing the server and recovers', 
   });
 
   await page.goto(`${demo.bridgeUrl}/api/health/ui`);
-  await page.waitForFunction(() => document.querySelectorAll('article.card').length === 6);
+  await page.waitForFunction(() => document.querySelectorAll('article.card').length === 7);
   expect(await page.textContent('#banner-text')).toBe('All services healthy');
 
   // The HTML in a service name is text: shown as written, never parsed into an element.

@@ -5,12 +5,13 @@
 //   HEARTBEAT_CONFIG=demo-app/fast-config.json npm start   seconds, to watch services fail and recover
 //
 // Environment: PORT (bridge, default 5001), WEB_PORT (web listener, default 5000),
-// HOST (default 127.0.0.1), HEARTBEAT_CONFIG (path of a JSON config; default the seed's config).
+// HOST (default 127.0.0.1), HEARTBEAT_CONFIG (path of a JSON config; default the seed's config),
+// ALERT_WEBHOOK_URL (alerts are POSTed there), HEARTBEAT_TOKEN (turns remote pulses on).
 import type { Server } from 'node:http';
 import express from 'express';
 import pino, { type Logger } from 'pino';
 import pinoHttp from 'pino-http';
-import { CONFIG_ENV, HeartbeatManager, healthRouter, pulseMiddleware, readConfigFile } from '../lib';
+import { AlertDispatcher, CONFIG_ENV, HeartbeatManager, healthRouter, pulseMiddleware, readConfigFile } from '../lib';
 import { demoControls } from './controls';
 import { SEED_CONFIG } from './seed-config';
 import { SimulatedWorker } from './workers';
@@ -29,10 +30,12 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const bridgePort = portFrom(env, 'PORT', 5001);
   const webPort = portFrom(env, 'WEB_PORT', 5000);
   const configPath = env[CONFIG_ENV];
+  const config = configPath ? readConfigFile(configPath, `${configPath} (from ${CONFIG_ENV})`) : SEED_CONFIG;
   const manager = new HeartbeatManager({
-    config: configPath ? readConfigFile(configPath, `${configPath} (from ${CONFIG_ENV})`) : SEED_CONFIG,
+    config: env.HEARTBEAT_TOKEN ? { ...config, remote_token: env.HEARTBEAT_TOKEN } : config,
     logger: pino({ name: 'smrthub.heartbeat' }),
   });
+  if (env.ALERT_WEBHOOK_URL) new AlertDispatcher(manager, { targets: [{ url: env.ALERT_WEBHOOK_URL, name: 'demo-webhook' }] });
 
   const workers = new Map<string, SimulatedWorker>();
   for (const tag of ['save_worker', 'file_indexer', 'router_tasks']) {
@@ -69,6 +72,17 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const webServer = await listen(web, webPort, host, 'WEB_PORT');
   const bridgeUrl = urlOf(bridgeServer, host);
   const webUrl = urlOf(webServer, host);
+
+  // A dependency check: the bridge relies on its web listener answering over HTTP.
+  manager.check(
+    'web_listener_check',
+    async (signal) => {
+      const response = await fetch(`${webUrl}/`, { headers: { [SELF_PING_HEADER]: '1' }, signal });
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`the web listener answered HTTP ${response.status}`);
+    },
+    { interval: webHeartbeat.interval, timeout: Math.min(2000, webHeartbeat.interval * 500), critical: false },
+  );
   logger.info({ url: bridgeUrl }, `Bridge server listening: ${bridgeUrl}/ (status page), ${bridgeUrl}/api/health/status`);
   logger.info({ url: webUrl }, `Web listener listening: ${webUrl}/`);
 

@@ -33,6 +33,20 @@ export interface HeartbeatConfig {
   readonly grace?: number;
   /** Status changes kept per service for the history endpoints. Defaults to `1000`. */
   readonly history_size?: number;
+  /** On-time pulses needed before a recovery is announced to alert targets. Defaults to `1`. */
+  readonly recover_after?: number;
+  /** A service with more than this many status changes within `flap_window` is flapping: alerted once, then held. Defaults to `5`. */
+  readonly flap_threshold?: number;
+  /** Seconds over which status changes are counted for flapping, and of calm before a flapping service counts as stable. Defaults to `600`. */
+  readonly flap_window?: number;
+  /** Seconds between reminders for a service that stays critical; `0` sends none. Defaults to `0`. */
+  readonly repeat_every?: number;
+  /** Bearer token for remote pulses and for details under `details: 'when-authorized'`. Defaults to none: remote pulses off. */
+  readonly remote_token?: string;
+  /** Let remote pulses create services that are not in `services`. Defaults to `false`. */
+  readonly auto_register?: boolean;
+  /** Most services remote pulses may create with `auto_register`. Defaults to `1000`. */
+  readonly max_services?: number;
   /** Services expected to run, by tag. Defaults to none. */
   readonly services?: Readonly<Record<string, ServiceConfig>>;
 }
@@ -57,6 +71,13 @@ export interface ResolvedHeartbeatConfig {
   /** `null` means 10% of each service's interval. */
   readonly grace: number | null;
   readonly history_size: number;
+  readonly recover_after: number;
+  readonly flap_threshold: number;
+  readonly flap_window: number;
+  readonly repeat_every: number;
+  readonly remote_token: string | null;
+  readonly auto_register: boolean;
+  readonly max_services: number;
   readonly services: Readonly<Record<string, ResolvedServiceConfig>>;
 }
 
@@ -69,6 +90,13 @@ export const DEFAULT_CONFIG: ResolvedHeartbeatConfig = Object.freeze({
   log_level: 'info',
   grace: null,
   history_size: 1000,
+  recover_after: 1,
+  flap_threshold: 5,
+  flap_window: 600,
+  repeat_every: 0,
+  remote_token: null,
+  auto_register: false,
+  max_services: 1000,
   services: Object.freeze({}),
 });
 
@@ -90,6 +118,13 @@ const CONFIG_KEYS = [
   'log_level',
   'grace',
   'history_size',
+  'recover_after',
+  'flap_threshold',
+  'flap_window',
+  'repeat_every',
+  'remote_token',
+  'auto_register',
+  'max_services',
   'services',
 ] as const;
 const SERVICE_KEYS = ['interval', 'critical', 'grace'] as const;
@@ -136,6 +171,13 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
     ? read.integer('history_size', raw.history_size, 0, 'of status changes, e.g. 1000')
     : DEFAULT_CONFIG.history_size;
   if (historySize > MAX_HISTORY_SIZE) read.fail('history_size', historySize, `at most ${MAX_HISTORY_SIZE}`);
+  const recoverAfter = pick('recover_after') ? read.integer('recover_after', raw.recover_after, 1, 'of pulses, e.g. 2') : DEFAULT_CONFIG.recover_after;
+  const flapThreshold = pick('flap_threshold') ? read.integer('flap_threshold', raw.flap_threshold, 2, 'of status changes, e.g. 5') : DEFAULT_CONFIG.flap_threshold;
+  const flapWindow = pick('flap_window') ? read.positiveNumber('flap_window', raw.flap_window, 'of seconds, e.g. 600') : DEFAULT_CONFIG.flap_window;
+  const repeatEvery = pick('repeat_every') ? read.nonNegativeNumber('repeat_every', raw.repeat_every, 'of seconds, e.g. 3600 (0 turns reminders off)') : 0;
+  const remoteToken = pick('remote_token') ? checkToken(read, raw.remote_token) : null;
+  const autoRegister = pick('auto_register') ? read.boolean('auto_register', raw.auto_register) : false;
+  const maxServices = pick('max_services') ? read.integer('max_services', raw.max_services, 1, 'of services, e.g. 1000') : DEFAULT_CONFIG.max_services;
 
   const services: Record<string, ResolvedServiceConfig> = Object.create(null) as Record<string, ResolvedServiceConfig>;
   if (pick('services')) {
@@ -167,6 +209,13 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
     log_level: logLevel,
     grace,
     history_size: historySize,
+    recover_after: recoverAfter,
+    flap_threshold: flapThreshold,
+    flap_window: flapWindow,
+    repeat_every: repeatEvery,
+    remote_token: remoteToken,
+    auto_register: autoRegister,
+    max_services: maxServices,
     services: Object.freeze(services),
   });
 }
@@ -175,6 +224,20 @@ function resolveLevel(read: OptionReader, value: unknown): PinoLevel {
   const level = typeof value === 'string' ? LEVELS[value.toLowerCase()] : undefined;
   if (!level) read.fail('log_level', value, 'one of "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL" (or a pino level)');
   return level;
+}
+
+/** Shortest remote token accepted: a guessable token would let anyone report for any service. */
+export const MIN_TOKEN_LENGTH = 16;
+
+function checkToken(read: OptionReader, value: unknown): string {
+  if (typeof value !== 'string' || value.length < MIN_TOKEN_LENGTH || /\s/.test(value)) {
+    // Never echo a token back, not even a bad one: it may be a real secret with a typo.
+    throw new ConfigError(
+      `${read.context}: "remote_token" is not valid; expected a string of at least ${MIN_TOKEN_LENGTH} characters without spaces, e.g. from \`openssl rand -hex 32\`.`,
+      'remote_token',
+    );
+  }
+  return value;
 }
 
 /** A tag is a non-empty string of at most {@link MAX_TAG_LENGTH} characters. */

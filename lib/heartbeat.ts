@@ -108,8 +108,11 @@ export class Heartbeat {
   /**
    * Signals healthy operation. The hot path: constant time, no allocation, no I/O, no timer
    * work. The first pulse starts a heartbeat that was not started.
+   *
+   * `values` records custom metrics, e.g. `pulse({ queue_depth: 12 })`: finite numbers only,
+   * at most 20 names per service; anything else is ignored with a one-time warning.
    */
-  pulse(): void {
+  pulse(values?: Readonly<Record<string, number>>): void {
     if (this.state !== RUNNING) {
       if (this.state === STOPPED) return;
       this.start();
@@ -120,6 +123,7 @@ export class Heartbeat {
     record.errorLevel = 0;
     record.errorsSinceSign = 0;
     if (record.reportedRank !== HEALTHY) this.manager.wake(record);
+    if (values !== undefined) this.manager.recordMetrics(record, values);
   }
 
   /**

@@ -28,3 +28,8 @@ export { registerMetrics, type MetricsOptions, type MetricsRegistration } from '
 export { HealthMonitor, HealthMonitorError, type HealthMonitorOptions, type HealthMonitorErrorCode } from './client';
 export { StreamHub, type StreamOptions, type StreamSnapshot } from './stream';
 export type { ServiceHistory } from './history';
+export { AlertDispatcher, type AlertDispatcherOptions, type AlertTarget } from './alerts/dispatcher';
+export { webhookNotifier, type WebhookOptions } from './alerts/webhook';
+export { DeliveryError, type Alert, type AlertLevel, type AlertStatus, type Notifier } from './alerts/alert';
+export type { Check, CheckOptions, Probe } from './checks';
+export type { DetailsPolicy } from './details';

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { isoTimeOf, systemClock, type Clock } from './clock';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
+import { checkOptions, runCheck, type Check, type CheckOptions, type Probe } from './checks';
 import { HealthLog, type TransitionCause } from './health-log';
 import { historyOf, type ServiceHistory } from './history';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat';
 import { DeadlineScheduler } from './scheduler';
-import { ServiceRecord, type ServiceHealth, type ServiceStatusEntry } from './service-record';
+import { MAX_CUSTOM_METRICS, ServiceRecord, type ServiceHealth, type ServiceStatusEntry } from './service-record';
 import {
   CRITICAL_ERROR,
   HEALTHY,
@@ -49,6 +50,8 @@ export interface StatusChange {
   time: string;
   /** Why, in words: `missed 3 heartbeats`, `error: disk full`, `pulse received`. */
   reason: string;
+  /** What caused it: missed beats, a reported error, or a sign of life. */
+  cause: 'missed' | 'error' | 'recovered';
   missed: number;
 }
 
@@ -102,6 +105,30 @@ export class HeartbeatManager {
   /** Creates a heartbeat registered with this manager. Same as `new Heartbeat({ ...options, manager })`. */
   heartbeat(options: Omit<HeartbeatOptions, 'manager'>): Heartbeat {
     return new Heartbeat({ ...options, manager: this });
+  }
+
+  /**
+   * Watches a dependency (a database, a cache, an HTTP API): runs `probe` every interval as
+   * the heartbeat `tag`. Success pulses; a throw or rejection reports its message; a run past
+   * `timeout` reports `timed out after N ms` and aborts the signal given to the probe. Runs
+   * never overlap. Stopped by `check.stop()` or `close()`.
+   *
+   * ```ts
+   * manager.check('postgres', (signal) => pool.query('SELECT 1'), { interval: 10, timeout: 2000 });
+   * ```
+   */
+  check(tag: string, probe: Probe, options: CheckOptions = {}): Check {
+    if (typeof probe !== 'function') throw new TypeError(`check(${JSON.stringify(tag)}, probe): probe is ${typeof probe}; expected a function that resolves when the dependency is healthy.`);
+    const settings = checkOptions(options, this.config.default_interval);
+    // The probe may take up to its timeout to answer: that much lateness is not a miss.
+    const heartbeat = this.heartbeat({ tag, interval: settings.interval, critical: settings.critical, grace: settings.timeout / 1000 });
+    const running = runCheck(heartbeat, probe, settings, () => this.clock.now());
+    const stop = (): void => {
+      running.stop();
+      this.off('close', stop);
+    };
+    this.on('close', stop);
+    return { heartbeat, stop };
   }
 
   /** The running or stopped heartbeat for `tag`, if one was created. */
@@ -282,6 +309,19 @@ export class HeartbeatManager {
     this.evaluate(record, now, { kind: 'error', message: record.lastErrorMessage, critical });
   }
 
+  /** @internal Custom metrics came with a pulse. */
+  recordMetrics(record: ServiceRecord, values: unknown): void {
+    const ignored = typeof values === 'object' && values !== null && !Array.isArray(values) ? record.recordMetrics(values as Record<string, unknown>) : ['(not an object)'];
+    if (ignored.length === 0 || record.customMetricsWarned) return;
+    record.customMetricsWarned = true;
+    this.safely(() =>
+      this.logger.warn(
+        { service: record.tag, ignored: ignored.slice(0, 5) },
+        `Service ${record.tag} sent custom metrics that were ignored: values must be finite numbers, names like queue_depth, at most ${MAX_CUSTOM_METRICS} per service (warned once)`,
+      ),
+    );
+  }
+
   /** @internal A pulse arrived for a service last reported unhealthy: report the recovery soon, off the hot path. */
   wake(record: ServiceRecord): void {
     this.scheduler.schedule(record, this.clock.now());
@@ -348,7 +388,7 @@ export class HeartbeatManager {
     else record.uptime.markUp(now);
     this.safely(() => this.log.transition(record.tag, from, to, cause, missed));
     if (this.listeners.size === 0) return;
-    const change: StatusChange = { service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, missed };
+    const change: StatusChange = { service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, cause: cause.kind, missed };
     for (const listener of this.listeners) {
       this.safely(() => listener(change), 'A heartbeat status listener threw');
     }

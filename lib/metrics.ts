@@ -89,6 +89,15 @@ const FAMILIES: readonly Family[] = [
     },
   },
   {
+    suffix: 'service_metric',
+    help: 'Custom metrics sent with pulses, e.g. heartbeat.pulse({ queue_depth: 12 }).',
+    type: 'gauge',
+    aggregator: 'sum',
+    samples: (record, _now, push) => {
+      if (record.customMetrics) for (const [metric, value] of record.customMetrics) push({ service: record.tag, metric }, value);
+    },
+  },
+  {
     suffix: 'overall_status',
     help: 'Status of the whole system: 0 healthy, 1 warning, 2 degraded, 3 critical, 4 offline.',
     type: 'gauge',
@@ -160,7 +169,8 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * Exports a manager's services as Prometheus metrics: `heartbeat_service_status`,
  * `heartbeat_last_pulse_timestamp_seconds`, `heartbeat_interval_seconds`,
  * `heartbeat_consecutive_failures`, `heartbeat_pulses_total`, `heartbeat_errors_total` (all
- * labelled `service`), `heartbeat_uptime_ratio{service,window}` and `heartbeat_overall_status`. Values are computed at scrape time from
+ * labelled `service`), `heartbeat_uptime_ratio{service,window}`,
+ * `heartbeat_service_metric{service,metric}` and `heartbeat_overall_status`. Values are computed at scrape time from
  * the same state as the JSON. Registering again, or several managers on one registry, is fine.
  */
 export function registerMetrics(manager: HeartbeatManager, options: MetricsOptions = {}): MetricsRegistration {

@@ -3,9 +3,12 @@ import { register as globalRegister, type Registry, type RegistryContentType } f
 import { getDefaultManager } from './default-manager';
 import type { HeartbeatManager } from './manager';
 import { registerMetrics } from './metrics';
-import { exportHandler } from './export';
+import { BearerAuth } from './auth';
+import { DETAILS_POLICIES, DetailsGate, type DetailsPolicy } from './details';
 import { statusPage } from './page';
-import { jsonErrors, methodNotAllowed, sendError, sendJson } from './respond';
+import { mountRemoteRoutes } from './remote';
+import { jsonErrors, methodNotAllowed, sendError } from './respond';
+import { mountStatusRoutes } from './status-routes';
 import { STREAM_DEFAULTS, StreamHub, type StreamOptions } from './stream';
 import { OptionReader } from './validate';
 
@@ -28,12 +31,18 @@ export interface HealthRouterOptions {
   readonly ui?: boolean;
   /** Path of the status page. Defaults to `{basePath}/ui`. */
   readonly uiPath?: string;
+  /**
+   * Who sees details (error messages, counters, history): `always`, `when-authorized` (a
+   * bearer token equal to the config's `remote_token`), or `never`; others get status words
+   * only. Defaults to `always`, which keeps the seed's clients working.
+   */
+  readonly details?: DetailsPolicy;
 }
 
 /** An Express router with the manager it serves attached. */
 export type HealthRouter = Router & { readonly manager: HeartbeatManager };
 
-const ROUTER_KEYS = ['manager', 'basePath', 'metrics', 'metricsPath', 'registry', 'criticalStatusCode', 'stream', 'ui', 'uiPath'] as const;
+const ROUTER_KEYS = ['manager', 'basePath', 'metrics', 'metricsPath', 'registry', 'criticalStatusCode', 'stream', 'ui', 'uiPath', 'details'] as const;
 const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
 
 /**
@@ -44,6 +53,7 @@ const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
  * - `GET /api/health/service/{name}/history` and `/export?format=json|csv`: the past
  * - `GET /api/health/stream` and `/ui`: live events and the status page
  * - `GET /api/health/live` and `/ready`: probes for load balancers and Kubernetes
+ * - `POST /api/health/service/{name}/pulse` and `/error`: remote heartbeats (with `remote_token`)
  * - `GET /metrics`: the prom-client registry, including the heartbeat gauges
  */
 export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
@@ -61,6 +71,11 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   const serveUi = given.ui === undefined ? streamOptions !== null : read.boolean('ui', given.ui);
   if (serveUi && !streamOptions) read.fail('ui', given.ui, 'false when the stream is off (the page is drawn from the stream)');
   const uiPath = given.uiPath === undefined ? `${basePath}/ui` : read.plainPath('uiPath', given.uiPath);
+  const policy = given.details === undefined ? 'always' : read.oneOf('details', given.details, DETAILS_POLICIES);
+  const token = manager.config.remote_token;
+  if (policy === 'when-authorized' && !token) read.fail('details', policy, 'a remote_token in the heartbeat config, which callers send to see details');
+  const auth = token ? new BearerAuth(token) : null;
+  const details = new DetailsGate(policy, auth);
   registerMetrics(manager, { registry });
   const endpoints = [`${basePath}/status`, `${basePath}/service/{name}`, `${basePath}/service/{name}/history`, `${basePath}/export`, `${basePath}/live`, `${basePath}/ready`];
   if (streamOptions) endpoints.push(`${basePath}/stream`);
@@ -68,40 +83,10 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
 
   const router = Router();
 
-  router.get(`${basePath}/status`, (_req: Request, res: Response) => {
-    const body = manager.status();
-    sendJson(res, body.overall_status === 'critical' ? criticalStatusCode : 200, body);
-  });
-
-  router.get(`${basePath}/service/:name`, (req: Request, res: Response) => {
-    const name = String(req.params.name);
-    const body = manager.service(name);
-    if (body) sendJson(res, 200, body);
-    else sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
-  });
-
-  router.get(`${basePath}/service/:name/history`, (req: Request, res: Response) => {
-    const name = String(req.params.name);
-    const body = manager.history(name);
-    if (body) sendJson(res, 200, body);
-    else sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
-  });
-
-  router.get(`${basePath}/export`, exportHandler(manager));
-
-  if (streamOptions) router.get(`${basePath}/stream`, new StreamHub(manager, streamOptions).handle);
+  mountStatusRoutes(router, { manager, basePath, criticalStatusCode, details });
+  mountRemoteRoutes(router, manager, basePath, auth);
+  if (streamOptions) router.get(`${basePath}/stream`, new StreamHub(manager, streamOptions, details).handle);
   if (serveUi) router.get(uiPath, statusPage(`${basePath}/stream`));
-
-  router.get(`${basePath}/live`, (_req: Request, res: Response) => {
-    sendJson(res, 200, { status: 'ok' });
-  });
-
-  router.get(`${basePath}/ready`, (_req: Request, res: Response) => {
-    const { services, overall_status } = manager.status();
-    const failing = Object.keys(services).filter((tag) => services[tag]?.critical && services[tag]?.status === 'critical');
-    const ready = overall_status !== 'offline' && failing.length === 0;
-    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', overall_status, failing });
-  });
 
   for (const path of endpoints) router.all(path.replace('{name}', ':name'), methodNotAllowed('GET, HEAD'));
 

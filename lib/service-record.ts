@@ -54,7 +54,13 @@ export interface ServiceHealth {
   critical: boolean;
   active: boolean;
   last_error: LastError | null;
+  /** The custom metrics given with the latest pulses, e.g. `{ queue_depth: 12 }`. */
+  metrics: Record<string, number>;
 }
+
+/** Most custom metric names per service: each is a Prometheus series. */
+export const MAX_CUSTOM_METRICS = 20;
+const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
 
 /**
  * The state of one monitored service. Only timestamps and counters are stored; the status is
@@ -87,6 +93,10 @@ export class ServiceRecord implements Scheduled {
   reportedMissed = 0;
   readonly history: TransitionLog;
   readonly uptime: UptimeTracker;
+  /** Custom metrics by name, created at the first pulse that carries one. */
+  customMetrics: Map<string, number> | null = null;
+  /** Whether the one warning about ignored custom metrics was logged. */
+  customMetricsWarned = false;
   /** The handle that owns this record now, or last did. */
   handle: Heartbeat | undefined;
 
@@ -104,6 +114,22 @@ export class ServiceRecord implements Scheduled {
     this.lastSignAt = createdAt;
     this.history = new TransitionLog(historySize);
     this.uptime = new UptimeTracker(createdAt);
+  }
+
+  /**
+   * Keeps the numeric values of `values`, up to {@link MAX_CUSTOM_METRICS} names. Returns the
+   * names it ignored (not a number, a bad name, or past the cap), for the caller to warn about.
+   */
+  recordMetrics(values: Readonly<Record<string, unknown>>): string[] {
+    const ignored: string[] = [];
+    const metrics = (this.customMetrics ??= new Map());
+    for (const name of Object.keys(values)) {
+      const value = values[name];
+      const fits = metrics.has(name) || metrics.size < MAX_CUSTOM_METRICS;
+      if (typeof value === 'number' && Number.isFinite(value) && METRIC_NAME.test(name) && fits) metrics.set(name, value);
+      else ignored.push(name);
+    }
+    return ignored;
   }
 
   /** Watched and shown: configured services always, others while their heartbeat runs. */
@@ -149,6 +175,7 @@ export class ServiceRecord implements Scheduled {
               time: isoTimeOf(clock, this.lastErrorAt),
               critical: this.lastErrorCritical,
             },
+      metrics: this.customMetrics ? Object.fromEntries(this.customMetrics) : {},
     };
   }
 }

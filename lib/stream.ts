@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { isoTimeOf } from './clock';
 import type { HeartbeatManager, StatusChange } from './manager';
+import { DetailsGate, serviceSummary } from './details';
 import { sendError } from './respond';
 import type { ServiceHealth } from './service-record';
 import type { OverallStatus } from './status';
@@ -34,7 +35,8 @@ export interface StreamSnapshot {
  * connected, is unref'd, and stops when the manager closes.
  */
 export class StreamHub {
-  private readonly clients = new Set<Response>();
+  /** Each open stream, and whether its caller may see details. */
+  private readonly clients = new Map<Response, boolean>();
   private readonly pulsesSeen = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private sinceKeepAlive = 0;
@@ -43,6 +45,7 @@ export class StreamHub {
   constructor(
     private readonly manager: HeartbeatManager,
     private readonly options: Required<StreamOptions>,
+    private readonly details: DetailsGate = new DetailsGate('always', null),
   ) {
     manager.on('status', this.onStatus);
     manager.on('close', () => this.close());
@@ -75,27 +78,31 @@ export class StreamHub {
     });
     res.flushHeaders();
     req.socket.setNoDelay(true);
-    this.clients.add(res);
+    const detailed = this.details.allows(req);
+    this.clients.set(res, detailed);
     res.on('close', () => this.drop(res));
     // A reconnecting client (with Last-Event-ID) also starts over from a fresh snapshot: the
     // current state is what it needs, and no replay buffer has to be kept.
     this.write(res, `retry: 2000\n\n`);
-    this.send(res, 'snapshot', this.snapshot());
+    const snapshot = this.snapshot();
+    this.write(res, this.frame('snapshot', detailed ? snapshot : summarizeSnapshot(snapshot)));
     this.arm();
   };
 
   /** Ends every stream and stops the timer. */
   close(): void {
     this.manager.off('status', this.onStatus);
-    for (const client of this.clients) client.end();
+    for (const client of this.clients.keys()) client.end();
     this.clients.clear();
     this.disarm();
   }
 
   private readonly onStatus = (change: StatusChange): void => {
     if (this.clients.size === 0) return;
-    const event = { ...change, overall_status: this.manager.overallStatus(), health: this.manager.service(change.service) ?? null };
-    this.broadcast('status', event);
+    const overall_status = this.manager.overallStatus();
+    const event = { ...change, overall_status, health: this.manager.service(change.service) ?? null };
+    const summary = { service: change.service, from: change.from, to: change.to, time: change.time, overall_status };
+    this.broadcast('status', event, summary);
   };
 
   private snapshot(): StreamSnapshot {
@@ -131,23 +138,28 @@ export class StreamHub {
       for (const tag of this.pulsesSeen.keys()) if (!this.manager.service(tag)) this.pulsesSeen.delete(tag);
     }
     // A service came or went: clients redraw from a fresh snapshot rather than guess.
-    if (changedSet) this.broadcast('snapshot', this.snapshot());
-    else if (any) this.broadcast('pulse', { services: pulsed });
+    if (changedSet) {
+      const snapshot = this.snapshot();
+      this.broadcast('snapshot', snapshot, summarizeSnapshot(snapshot));
+    } else if (any) {
+      this.broadcast('pulse', { services: pulsed }, { services: Object.keys(pulsed) });
+    }
     this.sinceKeepAlive += this.options.pulseBatchMs;
     if (this.sinceKeepAlive >= this.options.keepAliveMs) {
       this.sinceKeepAlive = 0;
-      for (const client of this.clients) this.write(client, `: keep-alive\n\n`);
+      for (const client of this.clients.keys()) this.write(client, `: keep-alive\n\n`);
     }
     this.arm();
   };
 
-  private broadcast(event: string, data: unknown): void {
-    const frame = this.frame(event, data);
-    for (const client of this.clients) this.write(client, frame);
-  }
-
-  private send(res: Response, event: string, data: unknown): void {
-    this.write(res, this.frame(event, data));
+  /** Sends `data` to callers who may see details and `summary` to the others; each frame is built once. */
+  private broadcast(event: string, data: unknown, summary: unknown): void {
+    let full: string | undefined;
+    let brief: string | undefined;
+    for (const [client, detailed] of this.clients) {
+      const frame = detailed ? (full ??= this.frame(event, data)) : (brief ??= this.frame(event, summary));
+      this.write(client, frame);
+    }
   }
 
   /** `JSON.stringify` escapes every line break, so the payload is always exactly one line. */
@@ -183,4 +195,9 @@ export class StreamHub {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** A snapshot without details: the overall status and each service's status word. */
+function summarizeSnapshot(snapshot: StreamSnapshot): { overall_status: OverallStatus; services: Array<{ service: string; status: string }>; time: string } {
+  return { overall_status: snapshot.overall_status, services: snapshot.services.map(serviceSummary), time: snapshot.time };
 }

@@ -30,7 +30,7 @@ export function describeValue(value: unknown): string {
 export class OptionReader {
   constructor(
     /** Prefix of every message, e.g. `Invalid heartbeat config`. */
-    private readonly context: string,
+    readonly context: string,
   ) {}
 
   fail(key: string, value: unknown, expected: string): never {

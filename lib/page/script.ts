@@ -14,6 +14,7 @@ export const PAGE_SCRIPT = `
     critical: 'Critical service issues',
     offline: 'Heartbeat monitoring is offline'
   };
+  var DASH = '\u2014';
   var body = document.body;
   var streamUrl = body.getAttribute('data-stream');
   var cards = document.getElementById('cards');
@@ -107,7 +108,9 @@ export const PAGE_SCRIPT = `
       place(health.service, entry);
     }
     var previous = entry.data ? entry.data.status : null;
-    entry.data = health;
+    // Under a details policy the server may send status words only: keep what is known.
+    entry.data = Object.assign({}, entry.data || {}, health);
+    health = entry.data;
     entry.card.className = 'card status-' + health.status;
     if (health.status === 'warning' && previous !== 'warning') {
       void entry.card.offsetWidth;
@@ -115,18 +118,20 @@ export const PAGE_SCRIPT = `
     }
     entry.icon.textContent = ICONS[health.status] || '?';
     entry.word.textContent = health.status;
-    entry.interval.textContent = health.interval + ' s';
-    entry.failures.textContent = String(health.consecutive_failures);
-    entry.pulses.textContent = String(health.total_pulses);
-    entry.error.textContent = health.last_error ? health.last_error.message : '\\u2014';
+    entry.interval.textContent = known(health.interval) ? health.interval + ' s' : DASH;
+    entry.failures.textContent = known(health.consecutive_failures) ? String(health.consecutive_failures) : DASH;
+    entry.pulses.textContent = known(health.total_pulses) ? String(health.total_pulses) : DASH;
+    entry.error.textContent = health.last_error ? health.last_error.message : DASH;
     refreshTimes(entry);
   }
 
   function refreshTimes(entry) {
     var data = entry.data;
-    entry.last.textContent = ago(data.last_heartbeat);
-    entry.uptime.textContent = data.started_at ? duration(serverNow() - Date.parse(data.started_at)) : data.uptime;
+    entry.last.textContent = data.last_heartbeat === undefined ? DASH : ago(data.last_heartbeat);
+    entry.uptime.textContent = data.started_at ? duration(serverNow() - Date.parse(data.started_at)) : data.uptime || DASH;
   }
+
+  function known(value) { return value !== undefined && value !== null; }
 
   function setOverall(status) {
     overall = status;
@@ -160,19 +165,23 @@ export const PAGE_SCRIPT = `
 
   function onStatus(event) {
     var change = JSON.parse(event.data);
-    if (change.health) update(change.health);
+    update(change.health || { service: change.service, status: change.to });
     setOverall(change.overall_status);
   }
 
   function onPulse(event) {
     var batch = JSON.parse(event.data).services;
-    Object.keys(batch).forEach(function (name) {
+    // With details: { name: { total_pulses, last_heartbeat } }; without: a list of names.
+    var names = Array.isArray(batch) ? batch : Object.keys(batch);
+    names.forEach(function (name) {
       var entry = services.get(name);
       if (!entry || !entry.data) return;
-      entry.data.total_pulses = batch[name].total_pulses;
-      entry.data.last_heartbeat = batch[name].last_heartbeat;
-      entry.pulses.textContent = String(batch[name].total_pulses);
-      refreshTimes(entry);
+      if (!Array.isArray(batch)) {
+        entry.data.total_pulses = batch[name].total_pulses;
+        entry.data.last_heartbeat = batch[name].last_heartbeat;
+        entry.pulses.textContent = String(batch[name].total_pulses);
+        refreshTimes(entry);
+      }
       entry.card.classList.remove('beat');
       void entry.card.offsetWidth;
       entry.card.classList.add('beat');

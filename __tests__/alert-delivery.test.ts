@@ -1,0 +1,136 @@
+import { Registry } from 'prom-client';
+import { AlertDispatcher } from '../lib/alerts/dispatcher';
+import { HeartbeatManager } from '../lib/manager';
+import { pollUntil } from './helpers/demo';
+import { captureLogger } from './helpers/logger';
+import { startReceiver, type Receiver } from './helpers/receiver';
+
+// Real receivers on loopback, real timers: what a webhook target sees.
+let manager: HeartbeatManager;
+let registry: Registry;
+let logs: ReturnType<typeof captureLogger>;
+const receivers: Receiver[] = [];
+
+async function receiver(): Promise<Receiver> {
+  const started = await startReceiver();
+  receivers.push(started);
+  return started;
+}
+
+function dispatcher(targets: Array<{ url: string; name?: string; minLevel?: 'warning' | 'degraded' | 'critical' }>, options: Record<string, number> = {}) {
+  return new AlertDispatcher(manager, { targets, registry, timeoutMs: 300, attempts: 3, backoffMs: 20, ...options });
+}
+
+beforeEach(() => {
+  logs = captureLogger();
+  manager = new HeartbeatManager({ logger: logs.logger, config: { log_level: 'info' } });
+  registry = new Registry();
+});
+afterEach(async () => {
+  manager.close();
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+});
+
+it('POSTs the alert JSON with its id as the idempotency key', async () => {
+  const target = await receiver();
+  dispatcher([{ url: target.url, name: 'ops' }]);
+  manager.heartbeat({ tag: 'save_worker', interval: 30 }).error('disk full', { critical: true });
+  await pollUntil(async () => target.received.length, (count) => count === 1, 5000);
+  const [request] = target.received;
+  expect(request?.headers['content-type']).toBe('application/json');
+  expect(request?.headers['idempotency-key']).toBe(request?.body.id);
+  expect(request?.body).toEqual({
+    id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    service: 'save_worker',
+    status: 'critical',
+    previous: 'healthy',
+    time: expect.any(String),
+    reason: 'critical error: disk full',
+    overall_status: 'critical',
+  });
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_sent_total{target="ops"} 1'), Boolean, 2000);
+});
+
+it('retries a 500 with the same id, and gives up after the last attempt', async () => {
+  const target = await receiver();
+  target.behave(500);
+  dispatcher([{ url: target.url, name: 'flaky' }]);
+  manager.heartbeat({ tag: 'w', interval: 30 }).error('boom');
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_failed_total{target="flaky"} 1'), Boolean, 5000);
+  expect(target.received).toHaveLength(3);
+  expect(new Set(target.received.map((r) => r.body.id)).size).toBe(1);
+});
+
+it('does not retry a 400', async () => {
+  const target = await receiver();
+  target.behave(400);
+  dispatcher([{ url: target.url, name: 'strict' }]);
+  manager.heartbeat({ tag: 'w', interval: 30 }).error('boom');
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_failed_total{target="strict"} 1'), Boolean, 5000);
+  expect(target.received).toHaveLength(1);
+});
+
+it('times out a receiver that never answers, and retries it', async () => {
+  const target = await receiver();
+  target.behave('hang');
+  dispatcher([{ url: target.url, name: 'silent' }], { timeoutMs: 100, attempts: 2 });
+  manager.heartbeat({ tag: 'w', interval: 30 }).error('boom');
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_failed_total{target="silent"} 1'), Boolean, 5000);
+  expect(target.received).toHaveLength(2);
+  expect(logs.lines.some((line) => line.msg === 'Alert to silent failed: timed out after 100 ms')).toBe(true);
+});
+
+it('lets no slow target delay another', async () => {
+  const slow = await receiver();
+  slow.behave('hang');
+  const fast = await receiver();
+  dispatcher([{ url: slow.url, name: 'slow' }, { url: fast.url, name: 'fast' }], { timeoutMs: 5000 });
+  const worker = manager.heartbeat({ tag: 'w', interval: 30 });
+  worker.error('one');
+  worker.pulse();
+  // The fast target gets the alert and the recovery while the slow one still holds its first request.
+  await pollUntil(async () => fast.received.length, (count) => count === 2, 2000);
+  expect(fast.received.map((r) => r.body.status)).toEqual(['warning', 'resolved']);
+  expect(slow.received).toHaveLength(1);
+});
+
+it('keeps a bounded queue, dropping the oldest and counting it', async () => {
+  const target = await receiver();
+  target.behave('hang');
+  // Seven status changes in a row would count as flapping with the default threshold.
+  manager.close();
+  manager = new HeartbeatManager({ logger: logs.logger, config: { log_level: 'info', flap_threshold: 100 } });
+  const alerts = dispatcher([{ url: target.url, name: 'stuck' }], { timeoutMs: 5000, queueSize: 2 });
+  const worker = manager.heartbeat({ tag: 'w', interval: 30 });
+  worker.error('first'); // in flight, held by the receiver
+  await pollUntil(async () => target.received.length, (count) => count === 1, 2000);
+  for (let i = 0; i < 3; i++) {
+    // The manager reports a recovery from its timer, just after the pulse: wait for it.
+    const recovered = new Promise<void>((resolve) => {
+      const listener = (change: { to: string }) => {
+        if (change.to !== 'healthy') return;
+        manager.off('status', listener);
+        resolve();
+      };
+      manager.on('status', listener);
+    });
+    worker.pulse();
+    await recovered; // a resolved alert
+    worker.error(`again ${i}`); // a warning alert
+  }
+  // 1 in flight + 2 queued: of the 6 alerts behind the first, 4 were dropped.
+  expect(alerts.pending).toBe(3);
+  expect(await registry.metrics()).toContain('heartbeat_alerts_dropped_total 4');
+  expect(logs.lines.filter((line) => line.msg === 'Alert queue for stuck is full: dropped the oldest alert')).toHaveLength(4);
+});
+
+it('never shows the webhook URL in logs or metrics', async () => {
+  const target = await receiver();
+  target.behave(500);
+  dispatcher([{ url: target.url }]);
+  manager.heartbeat({ tag: 'w', interval: 30 }).error('boom');
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_failed_total{target="webhook-1"} 1'), Boolean, 5000);
+  const everything = JSON.stringify(logs.lines) + (await registry.metrics());
+  expect(everything).not.toContain('SECRET-TOKEN');
+  expect(everything).not.toContain('/hooks/');
+});

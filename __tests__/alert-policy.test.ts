@@ -1,0 +1,189 @@
+import { AlertDispatcher } from '../lib/alerts/dispatcher';
+import type { Alert, Notifier } from '../lib/alerts/alert';
+import type { HeartbeatConfig } from '../lib/config';
+import { HeartbeatManager } from '../lib/manager';
+import { Registry } from 'prom-client';
+import { createTestClock, type TestClock } from './helpers/clock';
+
+/** A notifier that keeps what it is sent: the policy is under test here, not the transport. */
+function inbox(name = 'inbox'): Notifier & { alerts: Alert[] } {
+  const alerts: Alert[] = [];
+  return { name, alerts, send: async (alert) => void alerts.push(alert) };
+}
+
+let clock: TestClock;
+let manager: HeartbeatManager;
+
+function setup(config: HeartbeatConfig = {}, minLevels: Array<'warning' | 'degraded' | 'critical'> = ['warning']) {
+  clock = createTestClock();
+  manager = new HeartbeatManager({ clock, config: { log_level: 'silent', ...config } });
+  const inboxes = minLevels.map((level) => inbox(`inbox-${level}`));
+  const dispatcher = new AlertDispatcher(manager, {
+    targets: inboxes.map((notifier, index) => ({ notifier, minLevel: minLevels[index] })),
+    registry: new Registry(),
+  });
+  return { inboxes, dispatcher };
+}
+
+/** Lets queued deliveries run: they are promise chains, not timers (setImmediate is real here). */
+const flush = async () => {
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+const summary = (alerts: Alert[]) => alerts.map((a) => `${a.service}:${a.status}`);
+
+beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }));
+afterEach(() => {
+  manager.close();
+  jest.useRealTimers();
+});
+
+it('sends one alert per transition, then a resolved one with the time down', async () => {
+  const { inboxes } = setup();
+  const worker = manager.heartbeat({ tag: 'save_worker', interval: 10 }).start();
+  clock.advance(60_000); // warning, degraded, critical
+  worker.pulse();
+  clock.advance(1);
+  await flush();
+  const alerts = inboxes[0]?.alerts ?? [];
+  expect(summary(alerts)).toEqual(['save_worker:warning', 'save_worker:degraded', 'save_worker:critical', 'save_worker:resolved']);
+  expect(alerts[2]).toMatchObject({ previous: 'degraded', reason: 'missed 5 heartbeats', overall_status: 'critical' });
+  expect(alerts[3]).toMatchObject({ previous: 'critical', overall_status: 'healthy', down_seconds: 49 });
+  expect(new Set(alerts.map((a) => a.id)).size).toBe(4);
+});
+
+it('alerts each target at or above its minimum level only', async () => {
+  const { inboxes } = setup({}, ['warning', 'critical']);
+  const worker = manager.heartbeat({ tag: 'w', interval: 10 }).start();
+  worker.error('disk full');
+  worker.pulse();
+  clock.advance(1);
+  worker.error('kernel panic', { critical: true });
+  worker.pulse();
+  clock.advance(1);
+  await flush();
+  expect(summary(inboxes[0]?.alerts ?? [])).toEqual(['w:warning', 'w:resolved', 'w:critical', 'w:resolved']);
+  // The critical-only target never heard of the warning, so it gets no resolved for it either.
+  expect(summary(inboxes[1]?.alerts ?? [])).toEqual(['w:critical', 'w:resolved']);
+});
+
+it('ignores missed beats with alert_on_miss: false, but not reported errors', async () => {
+  const { inboxes } = setup({ alert_on_miss: false });
+  const worker = manager.heartbeat({ tag: 'w', interval: 10 }).start();
+  clock.advance(60_000);
+  worker.pulse();
+  clock.advance(1);
+  worker.error('boom');
+  await flush();
+  expect(summary(inboxes[0]?.alerts ?? [])).toEqual(['w:warning']);
+  expect(inboxes[0]?.alerts[0]?.reason).toBe('error: boom');
+});
+
+it('reports a flapping service once, holds it, and reports it again once calm', async () => {
+  const { inboxes } = setup({ flap_threshold: 4, flap_window: 60 });
+  const worker = manager.heartbeat({ tag: 'w', interval: 3600 }).start();
+  for (let i = 0; i < 10; i++) {
+    worker.error(`glitch ${i}`);
+    worker.pulse();
+    clock.advance(1000);
+  }
+  await flush();
+  // Changes 1-4 alert normally (two incidents); the fifth makes it flapping; the rest are held.
+  expect(summary(inboxes[0]?.alerts ?? [])).toEqual(['w:warning', 'w:resolved', 'w:warning', 'w:resolved', 'w:flapping']);
+  expect(inboxes[0]?.alerts[4]?.reason).toBe('changed status 5 times within 60 s; alerts are held until it is calm for 60 s');
+  worker.error('stuck');
+  clock.advance(61_000);
+  worker.pulse();
+  clock.advance(1);
+  await flush();
+  expect(summary(inboxes[0]?.alerts ?? []).slice(5)).toEqual(['w:warning', 'w:resolved']);
+  expect(inboxes[0]?.alerts[5]?.reason).toBe('calm again after flapping, now warning');
+});
+
+it('announces a recovery only after recover_after on-time pulses', async () => {
+  const { inboxes } = setup({ recover_after: 3 });
+  const worker = manager.heartbeat({ tag: 'w', interval: 10 }).start();
+  worker.error('boom', { critical: true });
+  worker.pulse();
+  clock.advance(1);
+  clock.advance(10_000);
+  worker.pulse();
+  await flush();
+  expect(summary(inboxes[0]?.alerts ?? [])).toEqual(['w:critical']);
+  // It fails again before the recovery was confirmed: no resolved, and no repeat of the same level.
+  worker.error('boom again', { critical: true });
+  await flush();
+  expect(summary(inboxes[0]?.alerts ?? [])).toEqual(['w:critical']);
+  worker.pulse();
+  for (let i = 0; i < 3; i++) {
+    clock.advance(10_000);
+    worker.pulse();
+  }
+  await flush();
+  expect(summary(inboxes[0]?.alerts ?? [])).toEqual(['w:critical', 'w:resolved']);
+});
+
+it('sends reminders while a service stays critical, only when asked', async () => {
+  const { inboxes } = setup({ repeat_every: 60 });
+  const worker = manager.heartbeat({ tag: 'w', interval: 3600 }).start();
+  worker.error('down', { critical: true });
+  clock.advance(150_000);
+  await flush();
+  const alerts = inboxes[0]?.alerts ?? [];
+  expect(alerts.map((a) => [a.status, a.reminder])).toEqual([
+    ['critical', undefined],
+    ['critical', 1],
+    ['critical', 2],
+  ]);
+  worker.pulse();
+  clock.advance(120_000);
+  await flush();
+  expect(summary(inboxes[0]?.alerts ?? []).slice(3)).toEqual(['w:resolved']);
+});
+
+it('sends nothing while the manager shuts down, and a restart sends no recovery', async () => {
+  const { inboxes } = setup({ services: { save_worker: { interval: 1 } } });
+  manager.heartbeat({ tag: 'save_worker' }).start();
+  manager.close();
+  clock.advance(60_000);
+  await flush();
+  expect(inboxes[0]?.alerts).toEqual([]);
+
+  // The next process: the service was never reported down, so its healthy start says nothing.
+  const again = setup({ services: { save_worker: { interval: 1 } } });
+  manager.heartbeat({ tag: 'save_worker' }).start().pulse();
+  clock.advance(500);
+  await flush();
+  expect(again.inboxes[0]?.alerts).toEqual([]);
+});
+
+it('survives a notifier that throws or rejects, and counts the failure', async () => {
+  clock = createTestClock();
+  manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  const registry = new Registry();
+  const throwing: Notifier = {
+    name: 'thrower',
+    send: () => {
+      throw new Error('sync bug');
+    },
+  };
+  const rejecting: Notifier = { name: 'rejecter', send: () => Promise.reject(Object.assign(new Error('nope'), { retryable: false })) };
+  new AlertDispatcher(manager, { targets: [{ notifier: throwing }, { notifier: rejecting }], registry, attempts: 2, backoffMs: 10 });
+  manager.heartbeat({ tag: 'w', interval: 10 }).error('boom');
+  await flush();
+  clock.advance(10);
+  await flush();
+  const metrics = await registry.metrics();
+  expect(metrics).toContain('heartbeat_alerts_failed_total{target="thrower"} 1');
+  expect(metrics).toContain('heartbeat_alerts_failed_total{target="rejecter"} 1');
+});
+
+it('rejects bad options with clear errors', () => {
+  clock = createTestClock();
+  manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  expect(() => new AlertDispatcher(manager, {} as never)).toThrow('"targets" is undefined; expected an array');
+  expect(() => new AlertDispatcher(manager, { targets: [{ url: 'ftp://x/secret' }] })).toThrow('is not an http(s) URL (the value is not shown');
+  expect(() => new AlertDispatcher(manager, { targets: [{ url: 'not a url SECRET' }] })).not.toThrow(/SECRET/);
+  expect(() => new AlertDispatcher(manager, { targets: [{ notifier: { name: 'x' } as never }] })).toThrow('"targets[0].notifier"');
+  expect(() => new AlertDispatcher(manager, { targets: [], attempts: 0 })).toThrow('"attempts" is 0');
+  expect(() => new AlertDispatcher(manager, { targets: [{ url: 'http://x', minLevel: 'info' as never }] })).toThrow('"targets[0].minLevel"');
+});

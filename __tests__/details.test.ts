@@ -1,0 +1,89 @@
+import request from 'supertest';
+import { Registry } from 'prom-client';
+import { HeartbeatManager } from '../lib/manager';
+import { healthRouter } from '../lib/router';
+import { createApp, type AppFixture } from './helpers/app';
+import { openStream } from './helpers/sse';
+
+const TOKEN = 'details-token-0123456789';
+const auth = { Authorization: `Bearer ${TOKEN}` };
+let fixture: AppFixture;
+
+beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }));
+afterEach(() => {
+  fixture?.manager.close();
+  jest.useRealTimers();
+});
+
+function setup(details: 'always' | 'when-authorized' | 'never') {
+  fixture = createApp({ remote_token: TOKEN }, { details });
+  fixture.manager.heartbeat({ tag: 'save_worker', interval: 30, critical: true }).error('password=hunter2 in /srv/app.js', { critical: true });
+  return fixture.app;
+}
+
+it('shows everything by default, as the seed clients expect', async () => {
+  const app = setup('always');
+  const response = await request(app).get('/api/health/status');
+  expect(response.body.services.save_worker).toMatchObject({ status: 'critical', interval: 30, consecutive_failures: 1 });
+});
+
+describe.each(['when-authorized', 'never'] as const)('details: %s', (policy) => {
+  it('gives callers without the token status words only', async () => {
+    const app = setup(policy);
+    const status = await request(app).get('/api/health/status');
+    expect(status.status).toBe(503);
+    expect(status.body).toEqual({ services: { save_worker: { status: 'critical' } }, overall_status: 'critical' });
+    const service = await request(app).get('/api/health/service/save_worker');
+    expect(service.body).toEqual({ service: 'save_worker', status: 'critical' });
+    const ready = await request(app).get('/api/health/ready');
+    expect(ready.body).toEqual({ status: 'not_ready', overall_status: 'critical', failing: [] });
+    for (const path of ['/api/health/service/save_worker/history', '/api/health/export', '/api/health/export?format=csv']) {
+      const refused = await request(app).get(path);
+      expect(refused.status).toBe(policy === 'never' ? 403 : 401);
+      expect(refused.text).not.toContain('hunter2');
+    }
+  });
+
+  it('keeps error messages out of the stream too', async () => {
+    const app = setup(policy);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as { port: number };
+    const client = await openStream(`http://127.0.0.1:${port}/api/health/stream`);
+    await client.waitFor(1, 'snapshot');
+    fixture.manager.get('save_worker')?.pulse();
+    fixture.manager.get('save_worker')?.error('second secret: hunter3');
+    await client.waitFor(1, 'status');
+    client.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    expect(JSON.parse(client.events[0]?.data as string)).toMatchObject({ services: [{ service: 'save_worker', status: 'critical' }] });
+    expect(client.raw()).not.toMatch(/hunter|last_error|reason/);
+  });
+});
+
+it('shows details to a caller with the token under when-authorized', async () => {
+  const app = setup('when-authorized');
+  const status = await request(app).get('/api/health/status').set(auth);
+  expect(status.body.services.save_worker).toMatchObject({ status: 'critical', consecutive_failures: 1 });
+  const history = await request(app).get('/api/health/service/save_worker/history').set(auth);
+  expect(history.status).toBe(200);
+  expect(history.body.transitions[0].reason).toContain('hunter2');
+  const wrong = await request(app).get('/api/health/service/save_worker').set({ Authorization: 'Bearer nope' });
+  expect(wrong.body).toEqual({ service: 'save_worker', status: 'critical' });
+});
+
+it('hides details from everyone under never, token or not', async () => {
+  const app = setup('never');
+  const status = await request(app).get('/api/health/service/save_worker').set(auth);
+  expect(status.body).toEqual({ service: 'save_worker', status: 'critical' });
+});
+
+it('refuses when-authorized without a token to check against', () => {
+  const manager = new HeartbeatManager({ config: { log_level: 'silent' } });
+  expect(() => healthRouter({ manager, registry: new Registry(), details: 'when-authorized' })).toThrow(
+    '"details" is "when-authorized"; expected a remote_token in the heartbeat config',
+  );
+  expect(() => healthRouter({ manager, registry: new Registry(), details: 'sometimes' as never })).toThrow('"details" is "sometimes"');
+  manager.close();
+});

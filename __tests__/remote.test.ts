@@ -1,0 +1,164 @@
+import request from 'supertest';
+import { createApp, type AppFixture } from './helpers/app';
+
+const TOKEN = 'test-token-0123456789abcdef';
+const auth = { Authorization: `Bearer ${TOKEN}` };
+let fixture: AppFixture;
+
+beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] }));
+afterEach(() => {
+  fixture?.manager.close();
+  jest.useRealTimers();
+});
+
+function app(config: Record<string, unknown> = {}) {
+  fixture = createApp({ remote_token: TOKEN, services: { csharp_client: { interval: 30 } }, ...config });
+  return fixture.app;
+}
+
+it('is off without a remote_token', async () => {
+  fixture = createApp({ services: { csharp_client: { interval: 30 } } });
+  const response = await request(fixture.app).post('/api/health/service/csharp_client/pulse').set(auth);
+  expect(response.status).toBe(404);
+  expect(response.body.error).toBe('Remote heartbeats are off on this server: set remote_token in its heartbeat config to turn them on.');
+});
+
+it('takes a pulse and an error from a configured service, answering 204', async () => {
+  const server = app();
+  expect((await request(server).post('/api/health/service/csharp_client/pulse').set(auth)).status).toBe(204);
+  expect(fixture.manager.service('csharp_client')).toMatchObject({ status: 'healthy', total_pulses: 1, active: true });
+
+  const error = await request(server).post('/api/health/service/csharp_client/error').set(auth).send({ message: 'queue full', critical: true, timestamp: '1999-01-01T00:00:00Z' });
+  expect(error.status).toBe(204);
+  const body = fixture.manager.service('csharp_client');
+  expect(body).toMatchObject({ status: 'critical', error_count: 1, last_error: { message: 'queue full', critical: true } });
+  // The server's clock is the truth: the client's timestamp is ignored.
+  expect(body?.last_error?.time).toBe(new Date(fixture.clock.wallNow()).toISOString());
+});
+
+it('records custom metrics sent with a pulse', async () => {
+  const server = app();
+  await request(server).post('/api/health/service/csharp_client/pulse').set(auth).send({ metrics: { queue_depth: 12 } });
+  expect(fixture.manager.service('csharp_client')?.metrics).toEqual({ queue_depth: 12 });
+  expect(await fixture.registry.metrics()).toContain('heartbeat_service_metric{service="csharp_client",metric="queue_depth"} 12');
+});
+
+describe('authentication', () => {
+  it.each([
+    ['no header', {}, 'Authentication required: send Authorization: Bearer <token>.'],
+    ['a wrong token', { Authorization: 'Bearer wrong-token-0123456789abcdef' }, 'The bearer token is not valid.'],
+    ['a token of another length', { Authorization: 'Bearer x' }, 'The bearer token is not valid.'],
+    ['another scheme', { Authorization: `Basic ${TOKEN}` }, 'The bearer token is not valid.'],
+  ])('answers 401 JSON for %s, and changes nothing', async (_label, headers, error) => {
+    const server = app();
+    const response = await request(server).post('/api/health/service/csharp_client/pulse').set(headers as Record<string, string>);
+    expect(response.status).toBe(401);
+    expect(response.headers['www-authenticate']).toBe('Bearer realm="heartbeat"');
+    expect(response.body).toEqual({ error });
+    expect(fixture.manager.service('csharp_client')?.total_pulses).toBe(0);
+  });
+
+  it('refuses a token in the query string, even the right one', async () => {
+    const server = app();
+    const response = await request(server).post(`/api/health/service/csharp_client/pulse?token=${TOKEN}`).set(auth);
+    expect(response.status).toBe(401);
+    expect(response.body.error).toBe('Tokens are not accepted in the query string; send Authorization: Bearer <token>.');
+  });
+});
+
+describe('which services', () => {
+  it('answers 404 for a service not in the config while auto_register is off', async () => {
+    const response = await request(app()).post('/api/health/service/stranger/pulse').set(auth);
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({ error: 'No service named "stranger" is monitored, and auto_register is off.', service: 'stranger' });
+    expect(fixture.manager.service('stranger')).toBeUndefined();
+  });
+
+  it('registers new services with auto_register, up to max_services, then 429', async () => {
+    const server = app({ auto_register: true, max_services: 2 });
+    expect((await request(server).post('/api/health/service/a/pulse').set(auth)).status).toBe(204);
+    expect((await request(server).post('/api/health/service/b/error').set(auth).send({ message: 'x' })).status).toBe(204);
+    expect((await request(server).post('/api/health/service/a/pulse').set(auth)).status).toBe(204);
+    const third = await request(server).post('/api/health/service/c/pulse').set(auth);
+    expect(third.status).toBe(429);
+    expect(third.body.error).toBe('This server already took 2 remote services (max_services); no more are registered.');
+    expect(fixture.manager.tags().sort()).toEqual(['a', 'b', 'csharp_client']);
+  });
+
+  it.each(['__proto__', 'constructor', 'toString', '%5F%5Fproto%5F%5F'])('treats %s as an ordinary name', async (name) => {
+    const server = app();
+    const response = await request(server).post(`/api/health/service/${name}/pulse`).set(auth);
+    expect(response.status).toBe(404);
+    expect(response.body.service).toBe(decodeURIComponent(name));
+    fixture.manager.close();
+    const registered = await request(app({ auto_register: true })).post(`/api/health/service/${name}/pulse`).set(auth);
+    expect(registered.status).toBe(204);
+    expect(fixture.manager.service(decodeURIComponent(name))?.total_pulses).toBe(1);
+  });
+
+  it('answers 400 for a name longer than a tag may be', async () => {
+    const response = await request(app({ auto_register: true })).post(`/api/health/service/${'x'.repeat(201)}/pulse`).set(auth);
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('A service name has 1 to 200 characters; this one has 201.');
+  });
+});
+
+describe('bad input', () => {
+  const cases: Array<[string, string, (r: request.Test) => request.Test, number, string]> = [
+    ['a body over 4 KB', 'error', (r) => r.set('Content-Type', 'application/json').send(JSON.stringify({ message: 'x'.repeat(5000) })), 413, 'The body is over 4096 bytes.'],
+    ['invalid JSON', 'error', (r) => r.set('Content-Type', 'application/json').send('{"message": '), 400, 'The body is not valid JSON (an object is expected).'],
+    ['a JSON array', 'error', (r) => r.send([1, 2]), 400, 'The body must be a JSON object: { "message": "…", "critical": false }.'],
+    ['a JSON string', 'error', (r) => r.set('Content-Type', 'application/json').send('"hello"'), 400, 'The body is not valid JSON (an object is expected).'],
+    ['a missing message', 'error', (r) => r.send({ critical: true }), 400, '"message" must be a non-empty string.'],
+    ['a numeric message', 'error', (r) => r.send({ message: 42 }), 400, '"message" must be a non-empty string.'],
+    ['a string critical', 'error', (r) => r.send({ message: 'x', critical: 'yes' }), 400, '"critical" must be true or false.'],
+    ['form data', 'error', (r) => r.type('form').send('message=x'), 415, 'Send the error as JSON: Content-Type: application/json, body { "message": "…" }.'],
+    ['a text pulse body', 'pulse', (r) => r.type('text').send('hello'), 415, 'A pulse body must be JSON (Content-Type: application/json), or empty.'],
+    ['metrics that are not an object', 'pulse', (r) => r.send({ metrics: [1] }), 400, '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.'],
+  ];
+
+  it.each(cases)('answers %s with a clear JSON error and changes nothing', async (_label, kind, build, status, error) => {
+    const server = app();
+    const response = await build(request(server).post(`/api/health/service/csharp_client/${kind}`).set(auth));
+    expect(response.status).toBe(status);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(response.body.error).toBe(error);
+    expect(fixture.manager.service('csharp_client')).toMatchObject({ total_pulses: 0, error_count: 0 });
+  });
+
+  it('truncates a long message to 1 KB and keeps it as text', async () => {
+    const server = app();
+    await request(server).post('/api/health/service/csharp_client/error').set(auth).send({ message: `<b>${'y'.repeat(3000)}` });
+    const message = fixture.manager.service('csharp_client')?.last_error?.message as string;
+    expect(message.length).toBe(1025);
+    expect(message.startsWith('<b>yyy')).toBe(true);
+  });
+
+  it('answers a GET on a remote path with 405', async () => {
+    const response = await request(app()).get('/api/health/service/csharp_client/pulse');
+    expect(response.status).toBe(405);
+    expect(response.headers.allow).toBe('POST');
+  });
+});
+
+it('counts every one of many concurrent pulses', async () => {
+  const server = app({ auto_register: true });
+  const listening = server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => listening.once('listening', resolve));
+  const { port } = listening.address() as { port: number };
+  const base = `http://127.0.0.1:${port}`;
+  const sends = Array.from({ length: 300 }, (_, i) =>
+    fetch(`${base}/api/health/service/${i % 2 ? 'csharp_client' : 'other'}/pulse`, { method: 'POST', headers: auth }).then((r) => r.status),
+  );
+  const statuses = await Promise.all(sends);
+  listening.closeAllConnections();
+  await new Promise((resolve) => listening.close(resolve));
+  expect(statuses.every((status) => status === 204)).toBe(true);
+  expect(fixture.manager.service('csharp_client')?.total_pulses).toBe(150);
+  expect(fixture.manager.service('other')?.total_pulses).toBe(150);
+});
+
+it('rejects a weak or malformed remote_token at startup without echoing it', () => {
+  expect(() => createApp({ remote_token: 'short' })).toThrow('"remote_token" is not valid; expected a string of at least 16 characters');
+  expect(() => createApp({ remote_token: 'has spaces in the secret value' })).not.toThrow(/has spaces/);
+});

@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Counter, register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
+import { isoTimeOf } from '../clock';
+import type { HeartbeatManager, StatusChange } from '../manager';
+import { DeadlineScheduler, type Scheduled } from '../scheduler';
+import { STATUS_WORDS, type ServiceStatus } from '../status';
+import { OptionReader } from '../validate';
+import type { Alert, AlertLevel, AlertStatus, Notifier } from './alert';
+import { TargetQueue, type DeliverySettings } from './delivery';
+import { webhookNotifier } from './webhook';
+
+/** Where alerts go: a webhook URL, or any notifier. */
+export type AlertTarget =
+  | { readonly url: string; readonly name?: string; readonly headers?: Readonly<Record<string, string>>; readonly minLevel?: AlertLevel }
+  | { readonly notifier: Notifier; readonly minLevel?: AlertLevel };
+
+export interface AlertDispatcherOptions {
+  /** Where alerts go. `minLevel` (default `warning`) is the least severe status a target hears about. */
+  readonly targets: readonly AlertTarget[];
+  /** Milliseconds per delivery attempt. Defaults to 5000. */
+  readonly timeoutMs?: number;
+  /** Attempts per alert, the first included. Defaults to 3. */
+  readonly attempts?: number;
+  /** Milliseconds before the first retry; each further retry waits twice as long. Defaults to 1000. */
+  readonly backoffMs?: number;
+  /** Alerts waiting per target; past it the oldest is dropped. Defaults to 100. */
+  readonly queueSize?: number;
+  /** The prom-client registry for the alert counters. Defaults to prom-client's global `register`. */
+  readonly registry?: Registry<RegistryContentType>;
+}
+
+const OPTION_KEYS = ['targets', 'timeoutMs', 'attempts', 'backoffMs', 'queueSize', 'registry'] as const;
+const LEVELS: readonly AlertLevel[] = ['warning', 'degraded', 'critical'];
+/** Idle per-service states kept before a sweep: bounded whatever tags come and go. */
+const MAX_IDLE_STATES = 2000;
+
+interface Incident {
+  /** Monotonic ms of the first alert. */
+  since: number;
+  alertedRank: number;
+  reminders: number;
+}
+
+/** What the dispatcher remembers of one service; also its entry in the dispatcher's timer heap. */
+class ServiceAlertState implements Scheduled {
+  deadline = 0;
+  heapIndex = -1;
+  current: ServiceStatus = 'healthy';
+  lastChange: StatusChange | null = null;
+  /** Monotonic times of recent status changes, for flapping. */
+  changes: number[] = [];
+  flapping = false;
+  flapWorst = 0;
+  incidents = new Map<TargetQueue, Incident>();
+  recoverAt: number | null = null;
+  remindAt: number | null = null;
+  stableAt: number | null = null;
+
+  constructor(readonly service: string) {}
+
+  get idle(): boolean {
+    return !this.flapping && this.incidents.size === 0 && this.recoverAt === null;
+  }
+}
+
+const rankOf = (status: ServiceStatus): number => STATUS_WORDS.indexOf(status);
+
+/**
+ * Turns the manager's status changes into alerts people can trust: one per transition and
+ * target, at or above the target's `minLevel`; a `resolved` alert (with the time down) only
+ * for an incident that was alerted; missed beats ignored when `alert_on_miss` is false; a
+ * flapping service (more than `flap_threshold` changes within `flap_window`) reported once
+ * and held until it is calm; recoveries announced after `recover_after` on-time pulses;
+ * reminders every `repeat_every` seconds while critical, if set. Closing the manager closes
+ * it, so a shutdown sends nothing for the services it stops.
+ */
+export class AlertDispatcher {
+  private readonly queues: TargetQueue[];
+  private readonly states = new Map<string, ServiceAlertState>();
+  private readonly scheduler: DeadlineScheduler<ServiceAlertState>;
+  private readonly logger: Logger;
+  private readonly counters: { sent: Counter<'target'>; failed: Counter<'target'>; dropped: Counter };
+  private closed = false;
+
+  constructor(
+    private readonly manager: HeartbeatManager,
+    options: AlertDispatcherOptions,
+  ) {
+    const read = new OptionReader('Invalid AlertDispatcher options');
+    const given = read.object('', options, OPTION_KEYS);
+    if (!Array.isArray(given.targets)) read.fail('targets', given.targets, 'an array of { url } or { notifier } targets');
+    const settings: DeliverySettings = {
+      timeoutMs: given.timeoutMs === undefined ? 5000 : read.positiveNumber('timeoutMs', given.timeoutMs, 'of milliseconds, e.g. 5000'),
+      attempts: given.attempts === undefined ? 3 : read.integer('attempts', given.attempts, 1, 'e.g. 3'),
+      backoffMs: given.backoffMs === undefined ? 1000 : read.nonNegativeNumber('backoffMs', given.backoffMs, 'of milliseconds, e.g. 1000'),
+      queueSize: given.queueSize === undefined ? 100 : read.integer('queueSize', given.queueSize, 1, 'of alerts, e.g. 100'),
+    };
+    this.logger = manager.logger.child({ component: 'alerts' });
+    this.counters = alertCounters((given.registry as Registry<RegistryContentType> | undefined) ?? globalRegister);
+    const events = {
+      sent: (target: string, alert: Alert, attempts: number) => {
+        this.counters.sent.inc({ target });
+        this.logger.info({ target, alert_id: alert.id, service: alert.service, status: alert.status, attempts }, `Alert sent to ${target}`);
+      },
+      failed: (target: string, alert: Alert, attempts: number, reason: string) => {
+        this.counters.failed.inc({ target });
+        this.logger.warn({ target, alert_id: alert.id, service: alert.service, status: alert.status, attempts, reason }, `Alert to ${target} failed: ${reason}`);
+      },
+      dropped: (target: string, alert: Alert) => {
+        this.counters.dropped.inc();
+        this.logger.warn({ target, alert_id: alert.id, service: alert.service }, `Alert queue for ${target} is full: dropped the oldest alert`);
+      },
+    };
+    this.queues = (given.targets as unknown[]).map((target, index) => {
+      const key = `targets[${index}]`;
+      const entry = read.object(key, target, ['url', 'name', 'headers', 'notifier', 'minLevel']);
+      const minLevel = entry.minLevel === undefined ? 'warning' : read.oneOf(`${key}.minLevel`, entry.minLevel, LEVELS);
+      const notifier =
+        entry.notifier !== undefined
+          ? checkNotifier(read, key, entry.notifier)
+          : webhookNotifier({ ...(entry as { url: string; headers?: Record<string, string> }), name: entry.name === undefined ? `webhook-${index + 1}` : String(entry.name) });
+      return new TargetQueue(notifier, minLevel, settings, events);
+    });
+    this.scheduler = new DeadlineScheduler(manager.clock, (state, now) => this.onDue(state, now));
+    manager.on('status', this.onStatus);
+    manager.on('close', () => this.close());
+  }
+
+  /** Alerts waiting or in flight, over all targets. */
+  get pending(): number {
+    return this.queues.reduce((sum, queue) => sum + queue.pending, 0);
+  }
+
+  /** Stops listening, drops what is queued and aborts what is in flight. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.manager.off('status', this.onStatus);
+    this.scheduler.close();
+    for (const queue of this.queues) queue.close();
+  }
+
+  private readonly onStatus = (change: StatusChange): void => {
+    const now = this.manager.clock.now();
+    const state = this.stateOf(change.service);
+    state.current = change.to;
+    state.lastChange = change;
+    state.recoverAt = null;
+    const { flap_threshold, flap_window } = this.manager.config;
+    const windowMs = flap_window * 1000;
+    state.changes.push(now);
+    while (state.changes.length > flap_threshold + 1 || (state.changes[0] as number) < now - windowMs) state.changes.shift();
+    state.flapWorst = Math.max(state.flapWorst, rankOf(change.to));
+
+    if (!state.flapping && state.changes.length > flap_threshold) {
+      state.flapping = true;
+      state.remindAt = null;
+      const reason = `changed status ${state.changes.length} times within ${flap_window} s; alerts are held until it is calm for ${flap_window} s`;
+      this.send(state, 'flapping', change.from, reason, state.flapWorst);
+    }
+    if (state.flapping) {
+      state.stableAt = now + windowMs;
+    } else if (change.to === 'healthy') {
+      this.recovering(state, now);
+    } else if (change.cause !== 'missed' || this.manager.config.alert_on_miss) {
+      this.escalate(state, change.from, change.reason, now);
+    }
+    this.reschedule(state);
+  };
+
+  /** A bad status: alert each target that hears of it and has not heard of this incident at this level. */
+  private escalate(state: ServiceAlertState, previous: ServiceStatus, reason: string, now: number): void {
+    const rank = rankOf(state.current);
+    for (const queue of this.queues) {
+      if (rank < rankOf(queue.minLevel)) continue;
+      const incident = state.incidents.get(queue);
+      if (incident && rank <= incident.alertedRank) continue;
+      if (incident) incident.alertedRank = rank;
+      else state.incidents.set(queue, { since: now, alertedRank: rank, reminders: 0 });
+      queue.push(this.alert(state.service, state.current as AlertLevel, previous, reason));
+    }
+    const repeat = this.manager.config.repeat_every;
+    state.remindAt = state.current === 'critical' && repeat > 0 && state.incidents.size > 0 ? now + repeat * 1000 : null;
+  }
+
+  /** Healthy again: resolve at once, or after `recover_after` on-time pulses. */
+  private recovering(state: ServiceAlertState, now: number): void {
+    state.remindAt = null;
+    if (state.incidents.size === 0) return;
+    const pulses = this.manager.config.recover_after;
+    if (pulses <= 1) return this.resolve(state, now);
+    const service = this.manager.service(state.service);
+    const intervalMs = (service?.interval ?? this.manager.config.default_interval) * 1000;
+    // Still healthy after pulses − 1 further intervals (and the default 10% grace) means that
+    // many pulses came on time: a late one would have changed the status and cancelled this.
+    state.recoverAt = now + (pulses - 1) * intervalMs * 1.1;
+  }
+
+  private resolve(state: ServiceAlertState, now: number): void {
+    const previous = state.lastChange?.from ?? 'critical';
+    for (const [queue, incident] of state.incidents) {
+      const alert = this.alert(state.service, 'resolved', previous, state.lastChange?.reason ?? 'recovered');
+      alert.down_seconds = Math.round((now - incident.since) / 1000);
+      queue.push(alert);
+    }
+    state.incidents.clear();
+    state.recoverAt = null;
+  }
+
+  private onDue(state: ServiceAlertState, now: number): void {
+    if (state.recoverAt !== null && now >= state.recoverAt) {
+      if (state.current === 'healthy') this.resolve(state, now);
+      state.recoverAt = null;
+    }
+    if (state.stableAt !== null && now >= state.stableAt) {
+      state.stableAt = null;
+      state.flapping = false;
+      state.flapWorst = rankOf(state.current);
+      state.changes.length = 0;
+      const reason = `calm again after flapping, now ${state.current}`;
+      if (state.current === 'healthy') this.resolve(state, now);
+      else this.escalate(state, 'healthy', reason, now);
+    }
+    if (state.remindAt !== null && now >= state.remindAt) {
+      state.remindAt = null;
+      if (state.current === 'critical') {
+        for (const [queue, incident] of state.incidents) {
+          const alert = this.alert(state.service, 'critical', state.lastChange?.from ?? 'critical', `still critical: ${state.lastChange?.reason ?? ''}`);
+          alert.reminder = ++incident.reminders;
+          queue.push(alert);
+        }
+        state.remindAt = now + this.manager.config.repeat_every * 1000;
+      }
+    }
+    this.reschedule(state);
+  }
+
+  /** Sends one alert to every target whose level it reaches (used for flapping). */
+  private send(state: ServiceAlertState, status: AlertStatus, previous: ServiceStatus, reason: string, rank: number): void {
+    for (const queue of this.queues) {
+      if (rank >= rankOf(queue.minLevel) || state.incidents.has(queue)) queue.push(this.alert(state.service, status, previous, reason));
+    }
+  }
+
+  private alert(service: string, status: AlertStatus, previous: ServiceStatus, reason: string): Alert {
+    const clock = this.manager.clock;
+    return {
+      id: randomUUID(),
+      service,
+      status,
+      previous,
+      time: isoTimeOf(clock, clock.now()),
+      reason,
+      overall_status: this.manager.overallStatus(),
+    };
+  }
+
+  private reschedule(state: ServiceAlertState): void {
+    const next = Math.min(state.recoverAt ?? Infinity, state.stableAt ?? Infinity, state.remindAt ?? Infinity);
+    if (next === Infinity) this.scheduler.remove(state);
+    else this.scheduler.schedule(state, next);
+  }
+
+  private stateOf(service: string): ServiceAlertState {
+    let state = this.states.get(service);
+    if (!state) {
+      if (this.states.size >= MAX_IDLE_STATES) this.sweep();
+      state = new ServiceAlertState(service);
+      this.states.set(service, state);
+    }
+    return state;
+  }
+
+  /** Forgets services with nothing pending; their next change starts them afresh. */
+  private sweep(): void {
+    for (const [service, state] of this.states) if (state.idle && state.heapIndex === -1) this.states.delete(service);
+  }
+}
+
+function checkNotifier(read: OptionReader, key: string, value: unknown): Notifier {
+  const notifier = value as Partial<Notifier> | null;
+  if (typeof notifier !== 'object' || notifier === null || typeof notifier.name !== 'string' || typeof notifier.send !== 'function') {
+    read.fail(`${key}.notifier`, value, 'an object with a name and a send(alert, { signal }) method');
+  }
+  return notifier as Notifier;
+}
+
+/** The alert counters, shared by every dispatcher on a registry. */
+function alertCounters(registry: Registry<RegistryContentType>): { sent: Counter<'target'>; failed: Counter<'target'>; dropped: Counter } {
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> => {
+    const existing = registry.getSingleMetric(name);
+    if (existing instanceof Counter) return existing as Counter<L>;
+    return new Counter({ name, help, labelNames, registers: [registry] });
+  };
+  return {
+    sent: counter('heartbeat_alerts_sent_total', 'Alerts delivered, by target.', ['target']),
+    failed: counter('heartbeat_alerts_failed_total', 'Alerts given up on after their last attempt, by target.', ['target']),
+    dropped: counter('heartbeat_alerts_dropped_total', 'Alerts dropped from a full queue.', []),
+  };
+}

@@ -1,0 +1,59 @@
+import { ConfigError } from '../validate';
+import { DeliveryError, type Alert, type Notifier } from './alert';
+
+export interface WebhookOptions {
+  /** Where to POST the alert JSON. A secret: it never appears in logs, JSON or metrics. */
+  readonly url: string;
+  /** The target's name in logs and metrics. Defaults to `webhook`. */
+  readonly name?: string;
+  /** Extra request headers, e.g. an authorization header the receiver wants. Defaults to none. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A notifier that POSTs each alert as JSON, with the alert id as `Idempotency-Key`. A 2xx
+ * answer is delivery; network errors, 5xx, 408 and 429 are retried; other 4xx are not, since
+ * the same request would be refused again.
+ */
+export function webhookNotifier(options: WebhookOptions): Notifier {
+  const { url, name = 'webhook', headers = {} } = options;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    // The URL is not echoed: webhook URLs carry their credentials.
+    throw new ConfigError(`Invalid webhook target "${name}": "url" is not an http(s) URL (the value is not shown: webhook URLs are secrets).`, 'url');
+  }
+  return {
+    name,
+    async send(alert: Alert, { signal }: { signal: AbortSignal }): Promise<void> {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': 'express-heartbeat', 'idempotency-key': alert.id, ...headers },
+          body: JSON.stringify(alert),
+          signal,
+        });
+      } catch (error) {
+        throw new DeliveryError(describeNetworkError(error), true);
+      }
+      // The body is not needed; reading it frees the connection for the next alert.
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.ok) return;
+      const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
+      throw new DeliveryError(`the receiver answered HTTP ${response.status}`, retryable);
+    },
+  };
+}
+
+/** The system error behind a fetch failure, without the URL. */
+function describeNetworkError(error: unknown): string {
+  const name = (error as { name?: string } | null)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return 'timed out';
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' ? `network error (${code})` : 'network error';
+}

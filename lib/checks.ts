@@ -1,0 +1,104 @@
+import type { Heartbeat } from './heartbeat';
+import { OptionReader } from './validate';
+
+/** A probe of a dependency: resolve when it is healthy, throw or reject when it is not. */
+export type Probe = (signal: AbortSignal) => unknown;
+
+export interface CheckOptions {
+  /** Seconds between runs. Defaults to the config's `default_interval`. */
+  readonly interval?: number;
+  /** Milliseconds a run may take before it counts as failed. Defaults to 5000, and at most the interval. */
+  readonly timeout?: number;
+  /** Whether this dependency going critical makes the whole system critical. Defaults to `true`. */
+  readonly critical?: boolean;
+}
+
+export interface Check {
+  readonly heartbeat: Heartbeat;
+  /** Stops running the probe and stops its heartbeat. */
+  stop(): void;
+}
+
+const CHECK_KEYS = ['interval', 'timeout', 'critical'] as const;
+
+/** Reads a check's options against the manager's default interval. */
+export function checkOptions(options: unknown, defaultInterval: number): { interval: number; timeout: number; critical: boolean } {
+  const read = new OptionReader('Invalid check options');
+  const given = read.object('', options ?? {}, CHECK_KEYS);
+  const interval = given.interval === undefined ? defaultInterval : read.positiveNumber('interval', given.interval, 'of seconds, e.g. 30');
+  const timeout = given.timeout === undefined ? Math.min(5000, interval * 1000) : read.positiveNumber('timeout', given.timeout, 'of milliseconds, e.g. 5000');
+  if (timeout > interval * 1000) read.fail('timeout', timeout, `at most the interval (${interval * 1000} ms), so runs cannot overlap`);
+  const critical = given.critical === undefined ? true : read.boolean('critical', given.critical);
+  return { interval, timeout, critical };
+}
+
+/**
+ * Runs `probe` every interval and turns its outcome into the heartbeat's: success pulses,
+ * a throw or a rejection reports the error, and a run past the timeout reports
+ * `timed out after N ms` and has its signal aborted. Runs start on a fixed rate and never
+ * overlap: a run still going when the next is due makes that one wait for it. The timer is
+ * unref'd; a probe that throws synchronously or returns anything is handled the same way.
+ */
+export function runCheck(heartbeat: Heartbeat, probe: Probe, settings: { interval: number; timeout: number }, now: () => number): Check {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let running = false;
+  let nextRunAt = now();
+
+  const schedule = (): void => {
+    if (stopped) return;
+    nextRunAt += settings.interval * 1000;
+    timer = setTimeout(run, Math.max(0, nextRunAt - now()));
+    timer.unref();
+  };
+
+  const run = (): void => {
+    timer = undefined;
+    if (stopped || running) return;
+    running = true;
+    const controller = new AbortController();
+    let settled = false;
+    const deadline = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      controller.abort(new Error(`timed out after ${settings.timeout} ms`));
+      heartbeat.error(`timed out after ${settings.timeout} ms`);
+    }, settings.timeout);
+    deadline.unref();
+    const finish = (error: unknown, failed: boolean): void => {
+      running = false;
+      clearTimeout(deadline);
+      if (!settled && !stopped) {
+        settled = true;
+        if (failed) heartbeat.error(error instanceof Error ? error.message : String(error));
+        else heartbeat.pulse();
+      }
+      // A run that overran its slot lets the next one start at once, then the rate resumes.
+      if (!stopped && !timer) {
+        if (nextRunAt + settings.interval * 1000 < now()) nextRunAt = now() - settings.interval * 1000;
+        schedule();
+      }
+    };
+    let outcome: Promise<unknown>;
+    try {
+      outcome = Promise.resolve(probe(controller.signal));
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    outcome.then(
+      () => finish(undefined, false),
+      (error: unknown) => finish(error, true),
+    );
+  };
+
+  heartbeat.start();
+  run();
+  return {
+    heartbeat,
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      heartbeat.stop();
+    },
+  };
+}

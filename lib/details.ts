@@ -1,0 +1,41 @@
+import type { Request } from 'express';
+import type { BearerAuth } from './auth';
+import type { HealthStatus } from './manager';
+import type { ServiceHealth } from './service-record';
+
+/** Who sees details (error messages, timings, counters), as Spring Actuator's `show-details`. */
+export type DetailsPolicy = 'always' | 'when-authorized' | 'never';
+export const DETAILS_POLICIES: readonly DetailsPolicy[] = ['always', 'when-authorized', 'never'];
+
+/** Decides, per request, whether details may be shown. */
+export class DetailsGate {
+  constructor(
+    readonly policy: DetailsPolicy,
+    private readonly auth: BearerAuth | null,
+  ) {}
+
+  allows(req: Request): boolean {
+    if (this.policy === 'always') return true;
+    if (this.policy === 'never' || !this.auth) return false;
+    return this.auth.check(req) === 'ok';
+  }
+
+  /** Why a details-only endpoint refused, for its 401/403 body. */
+  refusal(): { status: number; error: string } {
+    return this.policy === 'never'
+      ? { status: 403, error: 'Details are turned off on this server (details: "never").' }
+      : { status: 401, error: 'Details need authentication: send Authorization: Bearer <token>.' };
+  }
+}
+
+/** The status body without details: the overall status and each service's status word. */
+export function statusSummary(body: HealthStatus): { services: Record<string, { status: string }>; overall_status: string } {
+  const services = Object.create(null) as Record<string, { status: string }>;
+  for (const tag of Object.keys(body.services)) services[tag] = { status: (body.services[tag] as { status: string }).status };
+  return { services, overall_status: body.overall_status };
+}
+
+/** A service body without details. */
+export function serviceSummary(body: ServiceHealth): { service: string; status: string } {
+  return { service: body.service, status: body.status };
+}

@@ -1,0 +1,128 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { AUTH_ERRORS, type BearerAuth } from './auth';
+import { MAX_TAG_LENGTH } from './config';
+import type { Heartbeat } from './heartbeat';
+import type { HeartbeatManager } from './manager';
+import { methodNotAllowed, sendError } from './respond';
+
+/** Largest request body accepted, in bytes. */
+export const MAX_REMOTE_BODY = 4096;
+
+type Resolved = { heartbeat: Heartbeat } | { status: number; error: string };
+
+/**
+ * Heartbeats from other processes over HTTP, like Healthchecks.io ping URLs and Consul TTL
+ * updates: `POST {basePath}/service/{name}/pulse` and `/error`, answered 204. Off unless a
+ * `remote_token` is configured; every call needs `Authorization: Bearer <token>`. Only
+ * configured services answer, unless `auto_register` lets callers add up to `max_services`.
+ * The server's clock is the truth: timestamps in bodies are ignored.
+ */
+export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, basePath: string, auth: BearerAuth | null): void {
+  const paths = [`${basePath}/service/:name/pulse`, `${basePath}/service/:name/error`];
+  if (!auth) {
+    for (const path of paths) {
+      router.post(path, (_req: Request, res: Response) => {
+        sendError(res, 404, 'Remote heartbeats are off on this server: set remote_token in its heartbeat config to turn them on.');
+      });
+    }
+    return;
+  }
+  const created = new Set<string>();
+
+  const authenticate = (req: Request, res: Response, next: NextFunction): void => {
+    const result = auth.check(req);
+    if (result === 'ok') return next();
+    res.set('WWW-Authenticate', 'Bearer realm="heartbeat"');
+    sendError(res, 401, AUTH_ERRORS[result]);
+  };
+
+  const resolve = (name: string): Resolved => {
+    if (name.length === 0 || name.length > MAX_TAG_LENGTH) {
+      return { status: 400, error: `A service name has 1 to ${MAX_TAG_LENGTH} characters; this one has ${name.length}.` };
+    }
+    const existing = manager.get(name);
+    if (existing && !existing.isReleased) return { heartbeat: existing };
+    const configured = Object.prototype.hasOwnProperty.call(manager.config.services, name);
+    if (!configured && !created.has(name)) {
+      if (!manager.config.auto_register) return { status: 404, error: `No service named ${JSON.stringify(name)} is monitored, and auto_register is off.` };
+      if (created.size >= manager.config.max_services) {
+        return { status: 429, error: `This server already took ${manager.config.max_services} remote services (max_services); no more are registered.` };
+      }
+      created.add(name);
+    }
+    return { heartbeat: manager.heartbeat({ tag: name }) };
+  };
+
+  const parseJson = express.json({ limit: MAX_REMOTE_BODY, strict: true });
+
+  router.post(paths[0] as string, authenticate, requireJsonIfBody, parseJson, (req: Request, res: Response) => {
+    const name = String(req.params.name);
+    const body: unknown = req.body;
+    const metrics = isObject(body) ? body.metrics : undefined;
+    if (metrics !== undefined && !isObject(metrics)) return sendError(res, 400, '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.', { service: name });
+    const found = resolve(name);
+    if ('error' in found) return sendError(res, found.status, found.error, { service: name });
+    found.heartbeat.pulse(metrics as Record<string, number> | undefined);
+    noContent(res);
+  });
+
+  router.post(paths[1] as string, authenticate, requireJson, parseJson, (req: Request, res: Response) => {
+    const name = String(req.params.name);
+    const body: unknown = req.body;
+    if (!isObject(body)) return sendError(res, 400, 'The body must be a JSON object: { "message": "…", "critical": false }.', { service: name });
+    if (typeof body.message !== 'string' || body.message.length === 0) {
+      return sendError(res, 400, '"message" must be a non-empty string.', { service: name });
+    }
+    if (body.critical !== undefined && typeof body.critical !== 'boolean') {
+      return sendError(res, 400, '"critical" must be true or false.', { service: name });
+    }
+    const found = resolve(name);
+    if ('error' in found) return sendError(res, found.status, found.error, { service: name });
+    found.heartbeat.error(body.message, { critical: body.critical === true });
+    noContent(res);
+  });
+
+  for (const path of paths) {
+    router.all(path, methodNotAllowed('POST'));
+    router.use(path, bodyErrors);
+  }
+}
+
+function noContent(res: Response): void {
+  res.set('Cache-Control', 'no-store');
+  res.status(204).end();
+}
+
+function hasBody(req: Request): boolean {
+  return Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** A pulse may come with no body at all (curl -X POST); a body it has must be JSON. */
+function requireJsonIfBody(req: Request, res: Response, next: NextFunction): void {
+  if (!hasBody(req) || req.is('application/json')) return next();
+  sendError(res, 415, 'A pulse body must be JSON (Content-Type: application/json), or empty.');
+}
+
+function requireJson(req: Request, res: Response, next: NextFunction): void {
+  if (req.is('application/json')) return next();
+  sendError(res, 415, 'Send the error as JSON: Content-Type: application/json, body { "message": "…" }.');
+}
+
+/** The body parser's failures, as JSON that says what to fix. */
+function bodyErrors(error: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction): void {
+  switch (error.type) {
+    case 'entity.too.large':
+      return sendError(res, 413, `The body is over ${MAX_REMOTE_BODY} bytes.`);
+    case 'entity.parse.failed':
+      return sendError(res, 400, 'The body is not valid JSON (an object is expected).');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return sendError(res, 415, 'Send the body as UTF-8 JSON.');
+    default:
+      next(error);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

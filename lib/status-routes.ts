@@ -1,0 +1,62 @@
+import type { Request, Response, Router } from 'express';
+import { statusSummary, serviceSummary, type DetailsGate } from './details';
+import { exportHandler } from './export';
+import type { HeartbeatManager } from './manager';
+import { sendError, sendJson } from './respond';
+
+export interface StatusRouteSettings {
+  manager: HeartbeatManager;
+  basePath: string;
+  criticalStatusCode: number;
+  details: DetailsGate;
+}
+
+const notMonitored = (res: Response, name: string) => sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
+
+/**
+ * The read side of the health API: status, one service, its history, the export, and the
+ * probes. Callers the details policy does not admit see status words only; the history and
+ * the export, which are all details, refuse them.
+ */
+export function mountStatusRoutes(router: Router, { manager, basePath, criticalStatusCode, details }: StatusRouteSettings): void {
+  router.get(`${basePath}/status`, (req: Request, res: Response) => {
+    const body = manager.status();
+    const code = body.overall_status === 'critical' ? criticalStatusCode : 200;
+    sendJson(res, code, details.allows(req) ? body : statusSummary(body));
+  });
+
+  router.get(`${basePath}/service/:name`, (req: Request, res: Response) => {
+    const name = String(req.params.name);
+    const body = manager.service(name);
+    if (!body) return notMonitored(res, name);
+    sendJson(res, 200, details.allows(req) ? body : serviceSummary(body));
+  });
+
+  const detailsOnly = (req: Request, res: Response, next: () => void): void => {
+    if (details.allows(req)) return next();
+    const { status, error } = details.refusal();
+    if (status === 401) res.set('WWW-Authenticate', 'Bearer realm="heartbeat"');
+    sendError(res, status, error);
+  };
+
+  router.get(`${basePath}/service/:name/history`, detailsOnly, (req: Request, res: Response) => {
+    const name = String(req.params.name);
+    const body = manager.history(name);
+    if (body) sendJson(res, 200, body);
+    else notMonitored(res, name);
+  });
+
+  router.get(`${basePath}/export`, detailsOnly, exportHandler(manager));
+
+  router.get(`${basePath}/live`, (_req: Request, res: Response) => {
+    sendJson(res, 200, { status: 'ok' });
+  });
+
+  router.get(`${basePath}/ready`, (req: Request, res: Response) => {
+    const { services, overall_status } = manager.status();
+    const failing = Object.keys(services).filter((tag) => services[tag]?.critical && services[tag]?.status === 'critical');
+    const ready = overall_status !== 'offline' && failing.length === 0;
+    const body = { status: ready ? 'ready' : 'not_ready', overall_status, failing: details.allows(req) ? failing : [] };
+    sendJson(res, ready ? 200 : 503, body);
+  });
+}
