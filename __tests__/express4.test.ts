@@ -45,7 +45,7 @@ it('serves every endpoint from an Express 4 app', async () => {
   }
 
   expect((await request(app).get('/api/health/ready')).status).toBe(200);
-  expect((await request(app).get('/api/health/live')).body).toEqual({ status: 'ok' });
+  expect((await request(app).get('/api/health/live')).body).toMatchObject({ status: 'ok' });
   expect((await request(app).delete('/api/health/status')).status).toBe(405);
   expect((await request(app).get('/api/health/unknown')).status).toBe(404);
 

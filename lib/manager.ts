@@ -13,7 +13,6 @@ import {
   ERROR_REPORTED,
   NO_ERROR,
   STATUS_WORDS,
-  nextMissDeadline,
   overallContribution,
   rankFromError,
   rankFromMisses,
@@ -57,6 +56,18 @@ export interface StatusChange {
 
 export type StatusListener = (change: StatusChange) => void;
 
+/** The monitor's own health, for the live endpoint. */
+export interface MonitorHealth {
+  /** How late the monitor's timer fired last time, in seconds: the event loop's recent lag. */
+  event_loop_lag_seconds: number;
+  /** Stalls noticed since start: firings later than the stall threshold. */
+  stalls: number;
+  last_stall: { time: string; seconds: number } | null;
+}
+
+/** Timer lateness from which the monitor treats itself as stalled: far beyond timer jitter. */
+export const STALL_THRESHOLD_MS = 250;
+
 /** Longest error message kept, in characters: messages are stored, logged and served, so they are bounded. */
 export const MAX_ERROR_LENGTH = 1024;
 
@@ -79,6 +90,9 @@ export class HeartbeatManager {
   private readonly listeners = new Set<StatusListener>();
   private readonly closeListeners = new Set<() => void>();
   private closed = false;
+  private lagMs = 0;
+  private stalls = 0;
+  private lastStall: { at: number; ms: number } | null = null;
 
   constructor(options: HeartbeatManagerOptions = {}) {
     const read = new OptionReader('Invalid HeartbeatManager options');
@@ -91,7 +105,11 @@ export class HeartbeatManager {
     this.log = new HealthLog(given.logger as Logger | undefined, this.config.log_level, this.config.timeout_multiplier);
     this.logger = this.log.logger;
     this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
-    this.scheduler = new DeadlineScheduler(this.clock, (record, now) => this.evaluate(record, now));
+    this.scheduler = new DeadlineScheduler(
+      this.clock,
+      (record, now) => this.evaluate(record, now),
+      (lateMs, dueAt, now) => this.onTimerFired(lateMs, dueAt, now),
+    );
 
     if (!this.config.enabled) return;
     const createdAt = this.clock.now();
@@ -340,12 +358,46 @@ export class HeartbeatManager {
     return dropped;
   }
 
-  private watch(record: ServiceRecord): void {
-    if (record.reportedMissed < this.thresholds.criticalAfter) {
-      this.scheduler.schedule(record, nextMissDeadline(record.lastSignAt, record.reportedMissed, record.intervalMs, record.graceMs));
+  private watch(record: ServiceRecord, now = this.clock.now()): void {
+    if (record.reportedMissed < this.thresholds.criticalAfter || now < record.amnestyUntil) {
+      this.scheduler.schedule(record, record.nextChangeAt(now));
     } else {
       this.scheduler.remove(record);
     }
+  }
+
+  /**
+   * The scheduler's timer fired `lateMs` late: the event loop was blocked (GC, a sync call, a
+   * paused VM), so in-process services could not pulse either. Give every service that was
+   * waiting one interval from now before the misses inside the stall count; a service that
+   * really died still goes critical when that runs out.
+   */
+  private onTimerFired(lateMs: number, dueAt: number, now: number): void {
+    this.lagMs = Math.max(0, lateMs);
+    if (lateMs < STALL_THRESHOLD_MS || this.closed) return;
+    this.stalls++;
+    this.lastStall = { at: now, ms: lateMs };
+    this.safely(() =>
+      this.logger.warn(
+        { lag_seconds: lateMs / 1000 },
+        `Heartbeat monitor was stalled for ${(lateMs / 1000).toFixed(1)} s (event loop blocked): misses during the stall are not counted until each service has had one interval to pulse`,
+      ),
+    );
+    for (const record of this.records.values()) {
+      if (!record.listed || record.lastSignAt >= dueAt) continue;
+      record.frozenAt = dueAt;
+      record.amnestyUntil = now + record.intervalMs + record.graceMs;
+      this.scheduler.schedule(record, record.amnestyUntil);
+    }
+  }
+
+  /** The monitor's own health: how late its timer last fired, and the stalls it noticed. */
+  monitorHealth(): MonitorHealth {
+    return {
+      event_loop_lag_seconds: this.lagMs / 1000,
+      stalls: this.stalls,
+      last_stall: this.lastStall ? { time: isoTimeOf(this.clock, this.lastStall.at), seconds: this.lastStall.ms / 1000 } : null,
+    };
   }
 
   /**
@@ -378,7 +430,7 @@ export class HeartbeatManager {
     } else if (missed > previousMissed && missed <= this.thresholds.degradedAfter && rank !== HEALTHY) {
       this.safely(() => this.log.missed(record.tag, statusWord(rank), statusWord(previous), missed));
     }
-    if (record.active || record.configured) this.watch(record);
+    if (record.active || record.configured) this.watch(record, now);
   }
 
   private announce(record: ServiceRecord, from: ServiceStatus, to: ServiceStatus, cause: TransitionCause, missed: number, now: number): void {

@@ -33,7 +33,8 @@ interface Family {
   value?: ServiceValue;
   /** Any number of samples per service, with labels of their own. */
   samples?: ServiceSamples;
-  /** Neither: the overall gauge, one sample without labels. */
+  /** One value per manager, without labels; several managers on a registry export the largest. */
+  managerValue?: (manager: HeartbeatManager) => number;
 }
 
 const FAMILIES: readonly Family[] = [
@@ -102,6 +103,17 @@ const FAMILIES: readonly Family[] = [
     help: 'Status of the whole system: 0 healthy, 1 warning, 2 degraded, 3 critical, 4 offline.',
     type: 'gauge',
     aggregator: 'max',
+    managerValue: (manager) => {
+      const overall = manager.overallStatus();
+      return overall === 'offline' ? OFFLINE : STATUS_WORDS.indexOf(overall);
+    },
+  },
+  {
+    suffix: 'event_loop_lag_seconds',
+    help: "How late the monitor's own timer fired last time: event loop lag. Past 0.25 s the monitor counts itself stalled.",
+    type: 'gauge',
+    aggregator: 'max',
+    managerValue: (manager) => manager.monitorHealth().event_loop_lag_seconds,
   },
 ];
 
@@ -130,16 +142,14 @@ class StateMetric {
 
   private collect(): Sample[] {
     const values: Sample[] = [];
-    const { value: read, samples } = this.family;
-    const overallGauge = !read && !samples;
+    const { value: read, samples, managerValue } = this.family;
     for (const manager of this.managers) {
       if (manager.isClosed) {
         this.managers.delete(manager);
         continue;
       }
-      if (overallGauge) {
-        const overall = manager.overallStatus();
-        values.push({ labels: {}, value: overall === 'offline' ? OFFLINE : STATUS_WORDS.indexOf(overall) });
+      if (managerValue) {
+        values.push({ labels: {}, value: managerValue(manager) });
         continue;
       }
       const now = manager.clock.now();
@@ -153,9 +163,9 @@ class StateMetric {
         }
       }
     }
-    // Several managers on one registry share a single overall gauge: the worst of them.
-    if (overallGauge && values.length > 1) return [{ labels: {}, value: Math.max(...values.map((sample) => sample.value)) }];
-    if (overallGauge && values.length === 0) return [{ labels: {}, value: HEALTHY }];
+    // Several managers on one registry share a single unlabelled gauge: the worst of them.
+    if (managerValue && values.length > 1) return [{ labels: {}, value: Math.max(...values.map((sample) => sample.value)) }];
+    if (managerValue && values.length === 0) return [{ labels: {}, value: HEALTHY }];
     return values;
   }
 }
@@ -170,7 +180,8 @@ const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * `heartbeat_last_pulse_timestamp_seconds`, `heartbeat_interval_seconds`,
  * `heartbeat_consecutive_failures`, `heartbeat_pulses_total`, `heartbeat_errors_total` (all
  * labelled `service`), `heartbeat_uptime_ratio{service,window}`,
- * `heartbeat_service_metric{service,metric}` and `heartbeat_overall_status`. Values are computed at scrape time from
+ * `heartbeat_service_metric{service,metric}`, `heartbeat_overall_status` and
+ * `heartbeat_event_loop_lag_seconds`. Values are computed at scrape time from
  * the same state as the JSON. Registering again, or several managers on one registry, is fine.
  */
 export function registerMetrics(manager: HeartbeatManager, options: MetricsOptions = {}): MetricsRegistration {

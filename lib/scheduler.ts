@@ -27,6 +27,8 @@ export class DeadlineScheduler<T extends Scheduled> {
   constructor(
     private readonly clock: Clock,
     private readonly onDue: (item: T, now: number) => void,
+    /** Told how late each firing was, before the due items are handed over: a late timer means a blocked event loop. */
+    private readonly onFired?: (lateMs: number, dueAt: number, now: number) => void,
   ) {}
 
   get size(): number {
@@ -88,9 +90,11 @@ export class DeadlineScheduler<T extends Scheduled> {
   }
 
   private readonly fire = (): void => {
+    const dueAt = this.armedFor;
     this.timer = undefined;
     this.armedFor = Infinity;
     const now = this.clock.now();
+    this.onFired?.(now - dueAt, dueAt, now);
     let first = this.heap[0];
     while (first && first.deadline <= now && !this.closed) {
       this.remove(first);

@@ -8,6 +8,7 @@ import {
   HEALTHY,
   NO_ERROR,
   missedBeats,
+  nextMissDeadline,
   serviceRank,
   statusWord,
   type ErrorLevel,
@@ -91,6 +92,13 @@ export class ServiceRecord implements Scheduled {
   /** The status last reported through events and the log. */
   reportedRank: StatusRank = HEALTHY;
   reportedMissed = 0;
+  /**
+   * After a stall of the monitor itself (a blocked event loop), misses are counted only up to
+   * `frozenAt`, the moment the stall began, until `amnestyUntil` (one interval after it ended):
+   * time to pulse before the misses that fell inside the stall count.
+   */
+  frozenAt = -Infinity;
+  amnestyUntil = -Infinity;
   readonly history: TransitionLog;
   readonly uptime: UptimeTracker;
   /** Custom metrics by name, created at the first pulse that carries one. */
@@ -138,7 +146,14 @@ export class ServiceRecord implements Scheduled {
   }
 
   missedAt(now: number): number {
-    return missedBeats(now - this.lastSignAt, this.intervalMs, this.graceMs);
+    const until = now < this.amnestyUntil && this.lastSignAt < this.frozenAt ? this.frozenAt : now;
+    return missedBeats(until - this.lastSignAt, this.intervalMs, this.graceMs);
+  }
+
+  /** When the status can next change by itself: the next miss, or the end of an amnesty. */
+  nextChangeAt(now: number): number {
+    if (now < this.amnestyUntil && this.lastSignAt < this.frozenAt) return this.amnestyUntil;
+    return nextMissDeadline(this.lastSignAt, this.missedAt(now), this.intervalMs, this.graceMs);
   }
 
   statusEntry(clock: Clock, missed: number, rank: StatusRank): ServiceStatusEntry {

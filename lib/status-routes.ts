@@ -48,8 +48,9 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
 
   router.get(`${basePath}/export`, detailsOnly, exportHandler(manager));
 
+  // Answering at all proves the process lives; the lag says whether its event loop keeps up.
   router.get(`${basePath}/live`, (_req: Request, res: Response) => {
-    sendJson(res, 200, { status: 'ok' });
+    sendJson(res, 200, { status: 'ok', ...manager.monitorHealth() });
   });
 
   router.get(`${basePath}/ready`, (req: Request, res: Response) => {
