@@ -32,6 +32,20 @@ export interface Observed {
   body: unknown;
 }
 
+/** One event of a `text/event-stream` answer, as an EventSource delivers it. */
+export interface ObservedEvent {
+  /** The event name (`message` when the frame named none). */
+  event: string;
+  /** The event's data: the `data:` lines, joined with LF. */
+  data: string;
+}
+
+/**
+ * Where a streaming media type names the schema of each event's data, keyed by event name:
+ * OpenAPI 3.1 has no field for it, so the document uses this annotation.
+ */
+export const EVENTS_KEY = 'x-events';
+
 /** RFC 3339 date-time, as JSON Schema's `format: date-time` means it. */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
 
@@ -64,7 +78,10 @@ export class Contract {
     return Object.keys(this.object(this.document.paths, '/paths'));
   }
 
-  /** Every response key the document declares, as `lookup()` names them. */
+  /**
+   * Every response key the document declares, as `lookup()` names them, and every event a
+   * streaming response declares, as `eventProblems()` names them (`<response key> event <name>`).
+   */
   documentedKeys(): string[] {
     const keys: string[] = [];
     for (const template of this.paths()) {
@@ -72,8 +89,16 @@ export class Contract {
       for (const method of HTTP_METHODS) {
         const operation = item[method] as JsonObject | undefined;
         if (!operation) continue;
-        for (const status of Object.keys(this.object(operation.responses, `${template} ${method} responses`))) {
-          keys.push(`${method.toUpperCase()} ${template} ${status}`);
+        const responses = this.object(operation.responses, `${template} ${method} responses`);
+        for (const [status, response] of Object.entries(responses)) {
+          const key = `${method.toUpperCase()} ${template} ${status}`;
+          keys.push(key);
+          const base = `/paths/${escapePointer(template)}/${method}/responses/${status}`;
+          const content = (this.resolve(response, base).value.content ?? {}) as JsonObject;
+          for (const media of Object.values(content)) {
+            const events = (media as JsonObject)[EVENTS_KEY];
+            if (events !== undefined) for (const name of Object.keys(this.object(events, `${key} ${EVENTS_KEY}`))) keys.push(`${key} event ${name}`);
+          }
         }
       }
     }
@@ -176,6 +201,36 @@ export class Contract {
       if (!validate(value)) found.push(`${what}: header ${name}: ${JSON.stringify(value)} ${describeErrors(validate.errors)}`);
     }
     return found;
+  }
+
+  /**
+   * Checks one event of a streaming answer (`observed` is the answer it came in; its body is
+   * not looked at): the answer's media type declares the event by name under `x-events`, and
+   * the event's data is one JSON value valid against the schema declared there. Returns the
+   * problems, empty if none.
+   */
+  eventProblems(observed: Observed, event: ObservedEvent): string[] {
+    const documented = this.lookup(observed.method, observed.path, observed.status);
+    const what = `${observed.method} ${observed.path} → ${observed.status} (${documented.key}) event ${JSON.stringify(event.event)}`;
+    const contentType = observed.headers['content-type'] ?? '';
+    const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+    const media = (this.object(documented.response.content, `${documented.key} content`)[mediaType] ?? {}) as JsonObject;
+    const events = media[EVENTS_KEY];
+    if (events === undefined) return [`${what}: the response declares no ${EVENTS_KEY} for ${JSON.stringify(contentType)}`];
+    const declared = this.object(events, `${documented.key} ${EVENTS_KEY}`);
+    if (!Object.hasOwn(declared, event.event)) {
+      return [`${what}: not a documented event; documented: ${Object.keys(declared).join(', ')}`];
+    }
+    this.exercised.add(`${documented.key} event ${event.event}`);
+    let data: unknown;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      return [`${what}: data is not JSON: ${JSON.stringify(event.data.slice(0, 80))}`];
+    }
+    const pointer = `${documented.pointer}/content/${escapePointer(mediaType)}/${EVENTS_KEY}/${escapePointer(event.event)}`;
+    const validate = this.validator(pointer);
+    return validate(data) ? [] : [`${what}: data does not match ${pointer}: ${describeErrors(validate.errors)}`];
   }
 
   /** The document's `x-fallback-responses`. */
