@@ -7,7 +7,8 @@ type Action = (typeof ACTIONS)[number];
 
 /**
  * Demo controls, so a person can watch a service go bad and recover:
- * `POST /demo/services/{name}/stall | resume | fail | crash`.
+ * `POST /demo/services/{name}/stall | resume | fail | crash`, and `GET /demo/slow?ms=` (at most
+ * 1000), a request that takes its time.
  * Stall and resume apply to the simulated workers; fail and crash to any service.
  */
 export function demoControls(manager: HeartbeatManager, workers: ReadonlyMap<string, SimulatedWorker>): Router {
@@ -41,6 +42,12 @@ export function demoControls(manager: HeartbeatManager, workers: ReadonlyMap<str
     if (action === 'fail') heartbeat.error(`simulated failure in ${name}`);
     if (action === 'crash') heartbeat.error(`simulated crash in ${name}`, { critical: true });
     res.json({ service: name, action, status: manager.service(name)?.status });
+  });
+  // A slow bridge call, to watch a graceful shutdown finish the requests it had accepted.
+  router.get('/demo/slow', (req: Request, res: Response) => {
+    const ms = Math.min(1000, Math.max(0, Number(req.query.ms) || 0));
+    const timer = setTimeout(() => res.json({ waited_ms: ms }), ms);
+    res.on('close', () => clearTimeout(timer));
   });
   return router;
 }

@@ -6,8 +6,8 @@ import { sendError, sendJson } from './respond';
 const CSV_COLUMNS = ['service', 'time', 'from', 'to', 'reason', 'uptime_24h', 'uptime_7d'] as const;
 
 /**
- * One CSV field. Quotes, commas and line breaks are quoted; a leading `=`, `+`, `-` or `@`
- * gets a `'` so a spreadsheet shows the service name instead of running it as a formula.
+ * One CSV field. Quotes, commas and line breaks are quoted; a leading `=`, `+`, `-`, `@`, tab
+ * or CR gets a `'` so a spreadsheet shows the service name instead of running it as a formula.
  */
 function csvField(value: string | number): string {
   let text = String(value);
@@ -31,11 +31,14 @@ export function historyCsv(histories: ServiceHistory[]): string {
 /** `GET {basePath}/export?format=json|csv`: the history of all services, for external tools. */
 export function exportHandler(manager: HeartbeatManager) {
   return (req: Request, res: Response): void => {
-    const format = req.query.format ?? 'json';
-    if (format !== 'json' && format !== 'csv') {
+    const given = req.query.format ?? 'json';
+    if (given !== 'json' && given !== 'csv') {
+      // A repeated or nested parameter is echoed as the text it was, never as an array or object.
+      const format = typeof given === 'string' ? given : JSON.stringify(given);
       sendError(res, 400, `Unknown export format ${JSON.stringify(format)}; use format=json or format=csv.`, { format });
       return;
     }
+    const format = given;
     const histories = manager.exportHistory();
     if (format === 'json') {
       sendJson(res, 200, { generated_at: new Date(manager.clock.wallNow()).toISOString(), services: histories });

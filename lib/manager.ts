@@ -65,6 +65,9 @@ export interface MonitorHealth {
   last_stall: { time: string; seconds: number } | null;
 }
 
+/** Longest reason kept in a service's history, in characters. */
+export const MAX_HISTORY_REASON = 200;
+
 /** Timer lateness from which the monitor treats itself as stalled: far beyond timer jitter. */
 export const STALL_THRESHOLD_MS = 250;
 
@@ -435,7 +438,8 @@ export class HeartbeatManager {
 
   private announce(record: ServiceRecord, from: ServiceStatus, to: ServiceStatus, cause: TransitionCause, missed: number, now: number): void {
     const reason = describeCause(cause);
-    record.history.push({ at: now, from, to, reason });
+    // The full message stays in last_error; a thousand history entries keep a short form.
+    record.history.push({ at: now, from, to, reason: reason.length > MAX_HISTORY_REASON ? `${reason.slice(0, MAX_HISTORY_REASON)}…` : reason });
     if (to === 'degraded' || to === 'critical') record.uptime.markDown(now);
     else record.uptime.markUp(now);
     this.safely(() => this.log.transition(record.tag, from, to, cause, missed));

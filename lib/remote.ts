@@ -22,7 +22,9 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
   if (!auth) {
     for (const path of paths) {
       router.post(path, (_req: Request, res: Response) => {
-        sendError(res, 404, 'Remote heartbeats are off on this server: set remote_token in its heartbeat config to turn them on.');
+        sendError(res, 404, 'Remote heartbeats are off on this server: set remote_token in its heartbeat config to turn them on.', {
+          endpoints: [],
+        });
       });
     }
     return;

@@ -78,6 +78,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   const details = new DetailsGate(policy, auth);
   registerMetrics(manager, { registry });
   const endpoints = [`${basePath}/status`, `${basePath}/service/{name}`, `${basePath}/service/{name}/history`, `${basePath}/export`, `${basePath}/live`, `${basePath}/ready`];
+  if (auth) endpoints.push(`${basePath}/service/{name}/pulse`, `${basePath}/service/{name}/error`);
   if (streamOptions) endpoints.push(`${basePath}/stream`);
   if (serveUi) endpoints.push(uiPath);
 
@@ -115,7 +116,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   // A name whose percent-encoding does not decode names no service: the same 404, with the raw name.
   router.use(`${basePath}/service`, (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
     if (!(error instanceof URIError)) return next(error);
-    const raw = req.url.split('?')[0]?.replace(/^\//, '') ?? '';
+    const raw = (req.url.split('?')[0] ?? '').replace(/^\//, '').replace(/\/(history|pulse|error)$/, '');
     sendError(res, 404, `No service named ${JSON.stringify(raw)} is monitored.`, { service: raw });
   });
   router.use(basePath, jsonErrors((error) => manager.logger.error({ err: error }, 'Health endpoint failed')));
