@@ -3,7 +3,7 @@
  * Every service name and error message goes into the page through `textContent`, never as
  * HTML, so `<img src=x onerror=…>` shows as the text it is.
  */
-export const PAGE_SCRIPT = `
+export const PAGE_SCRIPT: string = `
 (function () {
   'use strict';
   var ICONS = { healthy: '\\u2713', warning: '\\u26A0', degraded: '\\u25BC', critical: '\\u2715', offline: '\\u25CB' };

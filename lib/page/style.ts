@@ -1,5 +1,5 @@
 /** The status page's stylesheet, served inline under a CSP hash. */
-export const PAGE_STYLE = `
+export const PAGE_STYLE: string = `
 :root { color-scheme: light dark; --bg: #f5f6f8; --fg: #1d2330; --muted: #5d6575; --card: #fff; --line: #d9dde5;
   --healthy: #16813a; --warning: #a86b00; --degraded: #c2410c; --critical: #c81e1e; --offline: #6b7280; }
 @media (prefers-color-scheme: dark) { :root { --bg: #12151b; --fg: #e7eaf0; --muted: #9aa3b2; --card: #1b2029; --line: #2c3340;
