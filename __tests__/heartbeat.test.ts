@@ -56,3 +56,16 @@ it.each(bad)('rejects a bad %s with a clear error', (key, options, expected) => 
   expect(() => new Heartbeat(withManager as never)).toThrow(expected);
   expect(() => new Heartbeat(withManager as never)).toThrow(`"${key}"`);
 });
+
+it.each([
+  [new Error('caught'), 'caught'],
+  [42, '42'],
+  [{ code: 'E1' }, '{"code":"E1"}'],
+  [undefined, 'undefined'],
+  [() => 1, 'function'],
+  [10n, 'bigint'],
+])('turns what a JavaScript caller passes to error() (%p) into a message', (value, message) => {
+  const heartbeat = manager.heartbeat({ tag: 'js', interval: 10 });
+  heartbeat.error(value as never);
+  expect(manager.service('js')?.last_error?.message).toBe(message);
+});

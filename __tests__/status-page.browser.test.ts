@@ -28,6 +28,20 @@ afterAll(async () => {
   await browser?.close();
 });
 
+const ORDER = ['healthy', 'warning', 'degraded', 'critical'];
+
+/**
+ * Whether a stalled service showed every step, healthy → warning → degraded → critical. If
+ * the demo itself was stalled (a loaded machine blocked its event loop for 250 ms or more), the
+ * monitor rightly waits out the stall and may skip a step; then the steps need only get worse.
+ */
+function worsening(seen: string[], logs: Array<Record<string, unknown>>): boolean {
+  if (JSON.stringify(seen) === JSON.stringify(ORDER)) return true;
+  const stalled = logs.some((line) => String(line.msg).startsWith('Heartbeat monitor was stalled'));
+  const ranks = seen.map((word) => ORDER.indexOf(word));
+  return stalled && seen[0] === 'healthy' && seen.at(-1) === 'critical' && ranks.every((rank, i) => i === 0 || rank > (ranks[i - 1] as number));
+}
+
 /** The status word shown on a service's card. */
 const statusOf = (page: Page, service: string) =>
   page.evaluate((name) => {
@@ -75,7 +89,8 @@ it('shows live status, escapes names, survives losing the server and recovers', 
   await fetch(`${demo.bridgeUrl}/demo/services/save_worker/stall`, { method: 'POST' });
   await fetch(`${demo.bridgeUrl}/demo/services/file_indexer/fail`, { method: 'POST' });
   await page.waitForFunction(() => (window as unknown as { seen: string[] }).seen.includes('critical'), undefined, { timeout: 10_000 });
-  expect(await page.evaluate(() => (window as unknown as { seen: string[] }).seen)).toEqual(['healthy', 'warning', 'degraded', 'critical']);
+  const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+  expect(worsening(seen, demo.logs)).toBe(true);
   expect(await page.getAttribute('#banner', 'class')).toContain('status-critical');
   expect(await page.textContent('#banner-text')).toBe('Critical service issues: save_worker');
   // Its error lasted until its next pulse; the card keeps showing the last one.

@@ -83,11 +83,11 @@ export function runCheck(heartbeat: Heartbeat, probe: Probe, settings: { interva
     try {
       outcome = Promise.resolve(probe(controller.signal));
     } catch (error) {
-      outcome = Promise.reject(error);
+      outcome = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     outcome.then(
-      () => finish(undefined, false),
-      (error: unknown) => finish(error, true),
+      () => { finish(undefined, false); },
+      (error: unknown) => { finish(error, true); },
     );
   };
 

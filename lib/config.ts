@@ -150,7 +150,7 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
   const read = new OptionReader(`Invalid ${source}`);
   const raw = read.object('', input ?? {}, CONFIG_KEYS);
 
-  const pick = <K extends (typeof CONFIG_KEYS)[number]>(key: K) => raw[key] !== undefined;
+  const pick = (key: (typeof CONFIG_KEYS)[number]): boolean => raw[key] !== undefined;
   const enabled = pick('enabled') ? read.boolean('enabled', raw.enabled) : DEFAULT_CONFIG.enabled;
   const defaultInterval = pick('default_interval')
     ? read.positiveNumber('default_interval', raw.default_interval, 'of seconds, e.g. 30')

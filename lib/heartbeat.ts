@@ -134,11 +134,23 @@ export class Heartbeat {
     if (this.state === STOPPED || !this.record) return;
     if (this.state === CREATED) this.start();
     const critical = options.critical === true;
-    this.manager.reportError(this.record, String(message), critical);
+    this.manager.reportError(this.record, messageText(message), critical);
   }
 
   /** Drops this service's history and error details older than `days`. Returns how many entries went. */
   cleanupOldData(days: number): number {
     return this.record ? this.manager.cleanupRecord(this.record, days) : 0;
+  }
+}
+
+/** JavaScript callers pass whatever they caught: an Error, a string, or anything else. */
+function messageText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Error) return value.message;
+  try {
+    // Stringifying undefined, a function or a symbol gives undefined, though typed as a string.
+    return JSON.stringify(value) || typeof value;
+  } catch {
+    return typeof value; // a BigInt or a circular object
   }
 }

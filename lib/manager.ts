@@ -110,8 +110,8 @@ export class HeartbeatManager {
     this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
     this.scheduler = new DeadlineScheduler(
       this.clock,
-      (record, now) => this.evaluate(record, now),
-      (lateMs, dueAt, now) => this.onTimerFired(lateMs, dueAt, now),
+      (record, now) => { this.evaluate(record, now); },
+      (lateMs, dueAt, now) => { this.onTimerFired(lateMs, dueAt, now); },
     );
 
     if (!this.config.enabled) return;
@@ -207,20 +207,20 @@ export class HeartbeatManager {
   on(event: 'status', listener: StatusListener): this;
   on(event: 'close', listener: () => void): this;
   on(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
-    this.listenersFor(event).add(listener as StatusListener);
+    this.listenersFor(event).add(listener);
     return this;
   }
 
   off(event: 'status', listener: StatusListener): this;
   off(event: 'close', listener: () => void): this;
   off(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
-    this.listenersFor(event).delete(listener as StatusListener);
+    this.listenersFor(event).delete(listener);
     return this;
   }
 
   private listenersFor(event: string): Set<StatusListener> {
     if (event === 'status') return this.listeners;
-    if (event === 'close') return this.closeListeners as Set<StatusListener>;
+    if (event === 'close') return this.closeListeners;
     throw new TypeError(`HeartbeatManager emits "status" and "close" events, not ${JSON.stringify(event)}.`);
   }
 
@@ -335,11 +335,10 @@ export class HeartbeatManager {
     const ignored = typeof values === 'object' && values !== null && !Array.isArray(values) ? record.recordMetrics(values as Record<string, unknown>) : ['(not an object)'];
     if (ignored.length === 0 || record.customMetricsWarned) return;
     record.customMetricsWarned = true;
-    this.safely(() =>
-      this.logger.warn(
+    this.safely(() => { this.logger.warn(
         { service: record.tag, ignored: ignored.slice(0, 5) },
         `Service ${record.tag} sent custom metrics that were ignored: values must be finite numbers, names like queue_depth, at most ${MAX_CUSTOM_METRICS} per service (warned once)`,
-      ),
+      ); },
     );
   }
 
@@ -380,11 +379,10 @@ export class HeartbeatManager {
     if (lateMs < STALL_THRESHOLD_MS || this.closed) return;
     this.stalls++;
     this.lastStall = { at: now, ms: lateMs };
-    this.safely(() =>
-      this.logger.warn(
+    this.safely(() => { this.logger.warn(
         { lag_seconds: lateMs / 1000 },
         `Heartbeat monitor was stalled for ${(lateMs / 1000).toFixed(1)} s (event loop blocked): misses during the stall are not counted until each service has had one interval to pulse`,
-      ),
+      ); },
     );
     for (const record of this.records.values()) {
       if (!record.listed || record.lastSignAt >= dueAt) continue;
@@ -431,7 +429,7 @@ export class HeartbeatManager {
               : { kind: 'missed', missed };
       this.announce(record, statusWord(previous), statusWord(rank), cause, missed, now);
     } else if (missed > previousMissed && missed <= this.thresholds.degradedAfter && rank !== HEALTHY) {
-      this.safely(() => this.log.missed(record.tag, statusWord(rank), statusWord(previous), missed));
+      this.safely(() => { this.log.missed(record.tag, statusWord(rank), statusWord(previous), missed); });
     }
     if (record.active || record.configured) this.watch(record, now);
   }
@@ -442,11 +440,11 @@ export class HeartbeatManager {
     record.history.push({ at: now, from, to, reason: reason.length > MAX_HISTORY_REASON ? `${reason.slice(0, MAX_HISTORY_REASON)}…` : reason });
     if (to === 'degraded' || to === 'critical') record.uptime.markDown(now);
     else record.uptime.markUp(now);
-    this.safely(() => this.log.transition(record.tag, from, to, cause, missed));
+    this.safely(() => { this.log.transition(record.tag, from, to, cause, missed); });
     if (this.listeners.size === 0) return;
     const change: StatusChange = { service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, cause: cause.kind, missed };
     for (const listener of this.listeners) {
-      this.safely(() => listener(change), 'A heartbeat status listener threw');
+      this.safely(() => { listener(change); }, 'A heartbeat status listener threw');
     }
   }
 

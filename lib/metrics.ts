@@ -133,8 +133,8 @@ class StateMetric {
     private readonly managers: Set<HeartbeatManager>,
   ) {}
 
-  async get(): Promise<{ name: string; help: string; type: string; aggregator: Aggregator; values: Sample[] }> {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.collect() };
+  get(): Promise<{ name: string; help: string; type: string; aggregator: Aggregator; values: Sample[] }> {
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.collect() });
   }
 
   /** Values come from state, so there is nothing to reset. */
@@ -191,11 +191,13 @@ export function registerMetrics(manager: HeartbeatManager, options: MetricsOptio
   if (typeof registry.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
     read.fail('registry', given.registry, 'a prom-client Registry');
   }
-  const prefix = given.prefix === undefined ? 'heartbeat_' : String(given.prefix);
-  if (!PREFIX.test(prefix)) read.fail('prefix', given.prefix, 'a metric name prefix such as "heartbeat_" (letters, digits, _ and :)');
+  const prefix = given.prefix === undefined ? 'heartbeat_' : given.prefix;
+  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+    return read.fail('prefix', given.prefix, 'a metric name prefix such as "heartbeat_" (letters, digits, _ and :)');
+  }
 
   let byPrefix = exported.get(registry);
-  if (!byPrefix) exported.set(registry, (byPrefix = new Map()));
+  if (!byPrefix) exported.set(registry, (byPrefix = new Map<string, Set<HeartbeatManager>>()));
   let managers = byPrefix.get(prefix);
   if (!managers) byPrefix.set(prefix, (managers = new Set()));
 

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Heartbeat } from './heartbeat';
+import { describeValue } from './validate';
 
 export type PulseMiddleware = ((req: Request, res: Response, next: NextFunction) => void) & { readonly heartbeat: Heartbeat };
 
@@ -12,8 +13,9 @@ export type PulseMiddleware = ((req: Request, res: Response, next: NextFunction)
  * ```
  */
 export function pulseMiddleware(heartbeat: Heartbeat): PulseMiddleware {
-  if (typeof (heartbeat as Partial<Heartbeat> | null)?.pulse !== 'function') {
-    throw new TypeError(`pulseMiddleware(heartbeat): expected a Heartbeat, got ${heartbeat === null ? 'null' : typeof heartbeat}. Create one with new Heartbeat({ tag, interval }).`);
+  const candidate: unknown = heartbeat;
+  if (typeof candidate !== 'object' || candidate === null || typeof (candidate as Partial<Heartbeat>).pulse !== 'function') {
+    throw new TypeError(`pulseMiddleware(heartbeat): expected a Heartbeat, got ${describeValue(candidate)}. Create one with new Heartbeat({ tag, interval }).`);
   }
   const middleware = (_req: Request, _res: Response, next: NextFunction): void => {
     heartbeat.pulse();

@@ -33,7 +33,7 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
 
   const authenticate = (req: Request, res: Response, next: NextFunction): void => {
     const result = auth.check(req);
-    if (result === 'ok') return next();
+    if (result === 'ok') { next(); return; }
     res.set('WWW-Authenticate', 'Bearer realm="heartbeat"');
     sendError(res, 401, AUTH_ERRORS[result]);
   };
@@ -61,9 +61,9 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     const name = String(req.params.name);
     const body: unknown = req.body;
     const metrics = isObject(body) ? body.metrics : undefined;
-    if (metrics !== undefined && !isObject(metrics)) return sendError(res, 400, '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.', { service: name });
+    if (metrics !== undefined && !isObject(metrics)) { sendError(res, 400, '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.', { service: name }); return; }
     const found = resolve(name);
-    if ('error' in found) return sendError(res, found.status, found.error, { service: name });
+    if ('error' in found) { sendError(res, found.status, found.error, { service: name }); return; }
     found.heartbeat.pulse(metrics as Record<string, number> | undefined);
     noContent(res);
   });
@@ -71,15 +71,15 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
   router.post(paths[1] as string, authenticate, requireJson, parseJson, (req: Request, res: Response) => {
     const name = String(req.params.name);
     const body: unknown = req.body;
-    if (!isObject(body)) return sendError(res, 400, 'The body must be a JSON object: { "message": "…", "critical": false }.', { service: name });
+    if (!isObject(body)) { sendError(res, 400, 'The body must be a JSON object: { "message": "…", "critical": false }.', { service: name }); return; }
     if (typeof body.message !== 'string' || body.message.length === 0) {
-      return sendError(res, 400, '"message" must be a non-empty string.', { service: name });
+      sendError(res, 400, '"message" must be a non-empty string.', { service: name }); return;
     }
     if (body.critical !== undefined && typeof body.critical !== 'boolean') {
-      return sendError(res, 400, '"critical" must be true or false.', { service: name });
+      sendError(res, 400, '"critical" must be true or false.', { service: name }); return;
     }
     const found = resolve(name);
-    if ('error' in found) return sendError(res, found.status, found.error, { service: name });
+    if ('error' in found) { sendError(res, found.status, found.error, { service: name }); return; }
     found.heartbeat.error(body.message, { critical: body.critical === true });
     noContent(res);
   });
@@ -101,12 +101,12 @@ function hasBody(req: Request): boolean {
 
 /** A pulse may come with no body at all (curl -X POST); a body it has must be JSON. */
 function requireJsonIfBody(req: Request, res: Response, next: NextFunction): void {
-  if (!hasBody(req) || req.is('application/json')) return next();
+  if (!hasBody(req) || req.is('application/json')) { next(); return; }
   sendError(res, 415, 'A pulse body must be JSON (Content-Type: application/json), or empty.');
 }
 
 function requireJson(req: Request, res: Response, next: NextFunction): void {
-  if (req.is('application/json')) return next();
+  if (req.is('application/json')) { next(); return; }
   sendError(res, 415, 'Send the error as JSON: Content-Type: application/json, body { "message": "…" }.');
 }
 
@@ -114,12 +114,12 @@ function requireJson(req: Request, res: Response, next: NextFunction): void {
 function bodyErrors(error: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction): void {
   switch (error.type) {
     case 'entity.too.large':
-      return sendError(res, 413, `The body is over ${MAX_REMOTE_BODY} bytes.`);
+      { sendError(res, 413, `The body is over ${MAX_REMOTE_BODY} bytes.`); return; }
     case 'entity.parse.failed':
-      return sendError(res, 400, 'The body is not valid JSON (an object is expected).');
+      { sendError(res, 400, 'The body is not valid JSON (an object is expected).'); return; }
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return sendError(res, 415, 'Send the body as UTF-8 JSON.');
+      { sendError(res, 415, 'Send the body as UTF-8 JSON.'); return; }
     default:
       next(error);
   }

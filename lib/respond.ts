@@ -52,5 +52,5 @@ export function jsonErrors(onServerError: (error: unknown, req: Request) => void
 
 /** The raw request path, which may hold percent-encoding that does not decode. */
 function safePath(req: Request): string {
-  return (req.originalUrl ?? req.url).split('?')[0] ?? '';
+  return req.originalUrl.split('?')[0] ?? '';
 }

@@ -115,12 +115,12 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   });
   // A name whose percent-encoding does not decode names no service: the same 404, with the raw name.
   router.use(`${basePath}/service`, (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
-    if (!(error instanceof URIError)) return next(error);
+    if (!(error instanceof URIError)) { next(error); return; }
     const raw = (req.url.split('?')[0] ?? '').replace(/^\//, '').replace(/\/(history|pulse|error)$/, '');
     sendError(res, 404, `No service named ${JSON.stringify(raw)} is monitored.`, { service: raw });
   });
-  router.use(basePath, jsonErrors((error) => manager.logger.error({ err: error }, 'Health endpoint failed')));
-  if (serveMetrics) router.use(metricsPath, jsonErrors((error) => manager.logger.error({ err: error }, 'Metrics endpoint failed')));
+  router.use(basePath, jsonErrors((error) => { manager.logger.error({ err: error }, 'Health endpoint failed'); }));
+  if (serveMetrics) router.use(metricsPath, jsonErrors((error) => { manager.logger.error({ err: error }, 'Metrics endpoint failed'); }));
 
   return Object.assign(router, { manager });
 }

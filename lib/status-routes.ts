@@ -11,7 +11,7 @@ export interface StatusRouteSettings {
   details: DetailsGate;
 }
 
-const notMonitored = (res: Response, name: string) => sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
+const notMonitored = (res: Response, name: string) => { sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name }); };
 
 /**
  * The read side of the health API: status, one service, its history, the export, and the
@@ -28,12 +28,12 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
   router.get(`${basePath}/service/:name`, (req: Request, res: Response) => {
     const name = String(req.params.name);
     const body = manager.service(name);
-    if (!body) return notMonitored(res, name);
+    if (!body) { notMonitored(res, name); return; }
     sendJson(res, 200, details.allows(req) ? body : serviceSummary(body));
   });
 
   const detailsOnly = (req: Request, res: Response, next: () => void): void => {
-    if (details.allows(req)) return next();
+    if (details.allows(req)) { next(); return; }
     const { status, error } = details.refusal();
     if (status === 401) res.set('WWW-Authenticate', 'Bearer realm="heartbeat"');
     sendError(res, status, error);
@@ -55,7 +55,9 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
 
   router.get(`${basePath}/ready`, (req: Request, res: Response) => {
     const { services, overall_status } = manager.status();
-    const failing = Object.keys(services).filter((tag) => services[tag]?.critical && services[tag]?.status === 'critical');
+    const failing = Object.entries(services)
+      .filter(([, entry]) => entry.critical && entry.status === 'critical')
+      .map(([tag]) => tag);
     const ready = overall_status !== 'offline' && failing.length === 0;
     const body = { status: ready ? 'ready' : 'not_ready', overall_status, failing: details.allows(req) ? failing : [] };
     sendJson(res, ready ? 200 : 503, body);

@@ -48,7 +48,7 @@ export class StreamHub {
     private readonly details: DetailsGate = new DetailsGate('always', null),
   ) {
     manager.on('status', this.onStatus);
-    manager.on('close', () => this.close());
+    manager.on('close', () => { this.close(); });
   }
 
   get size(): number {
@@ -80,7 +80,7 @@ export class StreamHub {
     req.socket.setNoDelay(true);
     const detailed = this.details.allows(req);
     this.clients.set(res, detailed);
-    res.on('close', () => this.drop(res));
+    res.on('close', () => { this.drop(res); });
     // A reconnecting client (with Last-Event-ID) also starts over from a fresh snapshot: the
     // current state is what it needs, and no replay buffer has to be kept.
     this.write(res, `retry: 2000\n\n`);
@@ -119,7 +119,7 @@ export class StreamHub {
   private readonly tick = (): void => {
     this.timer = undefined;
     if (this.clients.size === 0 || this.manager.isClosed) return;
-    const pulsed: Record<string, { total_pulses: number; last_heartbeat: string | null }> = Object.create(null);
+    const pulsed = Object.create(null) as Record<string, { total_pulses: number; last_heartbeat: string | null }>;
     let any = false;
     let listed = 0;
     let changedSet = false;
@@ -168,11 +168,11 @@ export class StreamHub {
   }
 
   private write(res: Response, text: string): void {
-    if (res.writableEnded || res.destroyed) return this.drop(res);
+    if (res.writableEnded || res.destroyed) { this.drop(res); return; }
     if (res.writableLength > this.options.maxBufferedBytes) {
       // It stopped reading: holding more for it would grow without bound.
       res.destroy();
-      return this.drop(res);
+      this.drop(res); return;
     }
     res.write(text);
   }

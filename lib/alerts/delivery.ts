@@ -62,9 +62,9 @@ export class TargetQueue {
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.attempt(alert);
       if (this.closed) return;
-      if (outcome === null) return this.events.sent(this.notifier.name, alert, attempt);
+      if (outcome === null) { this.events.sent(this.notifier.name, alert, attempt); return; }
       if (!outcome.retryable || attempt >= this.settings.attempts) {
-        return this.events.failed(this.notifier.name, alert, attempt, outcome.reason);
+        this.events.failed(this.notifier.name, alert, attempt, outcome.reason); return;
       }
       await this.pause(this.settings.backoffMs * 2 ** (attempt - 1));
     }
@@ -99,7 +99,10 @@ export class TargetQueue {
 
 function aborted(signal: AbortSignal): Promise<never> {
   return new Promise((_resolve, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    const fail = (): void => {
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    if (signal.aborted) fail();
+    signal.addEventListener('abort', fail, { once: true });
   });
 }

@@ -119,12 +119,12 @@ export class AlertDispatcher {
       const notifier =
         entry.notifier !== undefined
           ? checkNotifier(read, key, entry.notifier)
-          : webhookNotifier({ ...(entry as { url: string; headers?: Record<string, string> }), name: entry.name === undefined ? `webhook-${index + 1}` : String(entry.name) });
+          : webhookNotifier({ ...(entry as { url: string; headers?: Record<string, string> }), name: targetName(read, key, entry.name, index) });
       return new TargetQueue(notifier, minLevel, settings, events);
     });
-    this.scheduler = new DeadlineScheduler(manager.clock, (state, now) => this.onDue(state, now));
+    this.scheduler = new DeadlineScheduler(manager.clock, (state, now) => { this.onDue(state, now); });
     manager.on('status', this.onStatus);
-    manager.on('close', () => this.close());
+    manager.on('close', () => { this.close(); });
   }
 
   /** Alerts waiting or in flight, over all targets. */
@@ -189,7 +189,7 @@ export class AlertDispatcher {
     state.remindAt = null;
     if (state.incidents.size === 0) return;
     const pulses = this.manager.config.recover_after;
-    if (pulses <= 1) return this.resolve(state, now);
+    if (pulses <= 1) { this.resolve(state, now); return; }
     const service = this.manager.service(state.service);
     const intervalMs = (service?.interval ?? this.manager.config.default_interval) * 1000;
     // Still healthy after pulses − 1 further intervals (and the default 10% grace) means that
@@ -278,6 +278,12 @@ export class AlertDispatcher {
   }
 }
 
+function targetName(read: OptionReader, key: string, name: unknown, index: number): string {
+  if (name === undefined) return `webhook-${index + 1}`;
+  if (typeof name !== 'string' || name.length === 0) read.fail(`${key}.name`, name, 'a non-empty string, e.g. "ops-webhook"');
+  return name;
+}
+
 function checkNotifier(read: OptionReader, key: string, value: unknown): Notifier {
   const notifier = value as Partial<Notifier> | null;
   if (typeof notifier !== 'object' || notifier === null || typeof notifier.name !== 'string' || typeof notifier.send !== 'function') {
@@ -290,7 +296,7 @@ function checkNotifier(read: OptionReader, key: string, value: unknown): Notifie
 function alertCounters(registry: Registry<RegistryContentType>): { sent: Counter<'target'>; failed: Counter<'target'>; dropped: Counter } {
   const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> => {
     const existing = registry.getSingleMetric(name);
-    if (existing instanceof Counter) return existing as Counter<L>;
+    if (existing instanceof Counter) return existing;
     return new Counter({ name, help, labelNames, registers: [registry] });
   };
   return {
