@@ -1,8 +1,9 @@
 // The package as users install it: `npm pack`, then fresh consumer projects (test/external/*)
 // that install the tarball with Express 4 or 5 as the peer, from CommonJS, ESM and strict
 // TypeScript. What the tarball holds is checked too.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers/child';
@@ -74,4 +75,37 @@ it('type-checks a strict TypeScript consumer, and refuses a wrong call', () => {
   expect(wrong.status).not.toBe(0);
   expect(wrong.stdout).toMatch(/wrong\.ts\(4,\d+\): error TS2322: Type 'number' is not assignable to type 'string'/);
   expect(readdirSync(dir)).not.toContain('ok.js');
+}, 180_000);
+
+it('runs the README quick start, pasted into a new project as written', async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Quick start'));
+  const snippet = /```ts\n([\s\S]*?)```/.exec(section)?.[1] as string;
+  expect(snippet).toContain('app.use(healthRouter())');
+  const port = Number(/app\.listen\((\d+)\)/.exec(snippet)?.[1]);
+  const free = await new Promise<boolean>((resolve) => {
+    const probe = net.createServer().once('error', () => resolve(false));
+    probe.listen(port, () => probe.close(() => resolve(true)));
+  });
+  if (!free) throw new Error(`Port ${port}, which the quick start listens on, is taken: stop what uses it and run again.`);
+
+  const dir = consumer('typescript', { express: '^5.0.0', 'prom-client': '^15.0.0', typescript: '~5.9.3', '@types/express': '^5.0.0', '@types/node': '^20.0.0' });
+  writeFileSync(join(dir, 'quickstart.ts'), snippet);
+  const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
+  const compiled = spawnSync(process.execPath, [tsc, '--strict', '--esModuleInterop', '--module', 'commonjs', '--outDir', 'out', 'quickstart.ts'], { cwd: dir, encoding: 'utf8' });
+  expect(compiled.stdout + compiled.stderr).toBe('');
+  const app = spawn(process.execPath, ['out/quickstart.js'], { cwd: dir, stdio: 'ignore' });
+  try {
+    let body: { services?: Record<string, { status: string }> } = {};
+    for (let attempt = 0; attempt < 100 && !body.services; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      body = await fetch(`http://127.0.0.1:${port}/api/health/status`).then((r) => r.json() as typeof body, () => ({}));
+    }
+    expect(body.services?.flask_bridge?.status).toBe('healthy');
+    const page = await fetch(`http://127.0.0.1:${port}/api/health/ui`);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('heartbeat_service_status{service="flask_bridge"} 0');
+  } finally {
+    app.kill();
+  }
 }, 180_000);
