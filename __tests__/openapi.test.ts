@@ -50,8 +50,8 @@ async function listen(): Promise<string> {
 
 const STREAM_PATH = '/api/health/stream';
 
-async function openEvents(base: string): Promise<SseClient> {
-  const client = await openStream(`${base}${STREAM_PATH}`);
+async function openEvents(base: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  const client = await openStream(`${base}${STREAM_PATH}`, headers);
   streams.push(client);
   return client;
 }
@@ -104,10 +104,32 @@ function observeStream(client: SseClient): Observed {
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options';
 
+/** The `remote_token` of the fixtures that have one, and the header that sends it. */
+const TOKEN = 'contract-token-0123456789abcdef';
+const AUTH = { Authorization: `Bearer ${TOKEN}` };
+
+/** What a request carries besides its method and path. */
+interface Send {
+  headers?: Record<string, string>;
+  /** The Content-Type header, sent with the body as it is. */
+  type?: string;
+  /** The body, exactly as sent. */
+  body?: string;
+}
+
+/** A JSON body, sent with the token unless other headers are given. */
+function json(value: unknown, headers: Record<string, string> = AUTH): Send {
+  return { headers, type: 'application/json', body: JSON.stringify(value) };
+}
+
 /** Sends a request to the fixture's app and checks the answer against the contract. */
-async function call(method: Method, path: string, expectedStatus: number): Promise<request.Response> {
+async function call(method: Method, path: string, expectedStatus: number, send: Send = {}): Promise<request.Response> {
   const app = (fixture as Fixture).app;
-  const response = await request(app)[method](path);
+  let test = request(app)[method](path);
+  if (send.headers) test = test.set(send.headers);
+  if (send.type !== undefined) test = test.set('Content-Type', send.type);
+  if (send.body !== undefined) test = test.send(send.body);
+  const response = await test;
   expect(`${method.toUpperCase()} ${path} → ${response.status}`).toBe(`${method.toUpperCase()} ${path} → ${expectedStatus}`);
   const observed = observe(response);
   if (typeof observed.body !== 'string') expect(response.headers['content-type']).toBe(JSON_TYPE);
@@ -115,12 +137,23 @@ async function call(method: Method, path: string, expectedStatus: number): Promi
   return response;
 }
 
+/** What the document says of a request's body (not of its answer): empty if the body is one the operation declares. */
+function requestProblems(method: Method, path: string, send: Send): string[] {
+  const sent = { method, path: new URL(path, 'http://x').pathname, ...(send.type === undefined ? {} : { contentType: send.type }), ...(send.body === undefined ? {} : { body: send.body }) };
+  return contract.requestProblems(sent);
+}
+
 describe('the document', () => {
   const document = contract.document as {
     openapi: string;
     info: { title?: string; version?: string };
     paths: Record<string, Record<string, unknown>>;
-    components: { schemas: Record<string, unknown>; parameters: Record<string, { name: string; in: string; required?: boolean }> };
+    components: {
+      schemas: Record<string, unknown>;
+      parameters: Record<string, { name: string; in: string; required?: boolean }>;
+      headers: Record<string, { required?: boolean }>;
+      securitySchemes: Record<string, unknown>;
+    };
   };
 
   it('is OpenAPI 3.1 with a title and a version', () => {
@@ -162,6 +195,51 @@ describe('the document', () => {
 
   it('has component schemas that compile under strict JSON Schema 2020-12', () => {
     for (const name of Object.keys(document.components.schemas)) expect(typeof contract.schema(name)).toBe('function');
+  });
+
+  it('declares bearer auth: required by the remote heartbeats, optional on the read endpoints, challenged on every 401', () => {
+    type Operation = { security?: Record<string, string[]>[]; responses: Record<string, unknown> };
+    const schemes = document.components.securitySchemes;
+    expect(schemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    const required: string[] = [];
+    const optional: string[] = [];
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, value] of Object.entries(item)) {
+        if (method === 'parameters') continue;
+        const operation = value as Operation;
+        const key = `${method.toUpperCase()} ${path}`;
+        for (const requirement of operation.security ?? []) {
+          for (const name of Object.keys(requirement)) expect([key, name, name in schemes]).toEqual([key, name, true]);
+        }
+        const statuses = Object.keys(operation.responses);
+        if (operation.security) {
+          const anonymous = operation.security.some((requirement) => Object.keys(requirement).length === 0);
+          (anonymous ? optional : required).push(key);
+          // Auth that can fail must say how it fails.
+          if (!anonymous) expect([key, statuses.includes('401')]).toEqual([key, true]);
+        } else {
+          // Refusing a caller is what security declares.
+          expect([key, statuses.filter((status) => status === '401' || status === '403')]).toEqual([key, []]);
+        }
+        for (const status of statuses.filter((code) => code === '401')) {
+          const documented = contract.lookup(method, path.replace(/\{[^}]+\}/g, 'x'), Number(status));
+          expect([key, (documented.response.headers as Record<string, { $ref?: string }>)['WWW-Authenticate']]).toEqual([
+            key,
+            { $ref: '#/components/headers/WWWAuthenticate' },
+          ]);
+        }
+      }
+    }
+    expect(required.sort()).toEqual(['POST /api/health/service/{name}/error', 'POST /api/health/service/{name}/pulse']);
+    expect(optional.sort()).toEqual([
+      'GET /api/health/export',
+      'GET /api/health/ready',
+      'GET /api/health/service/{name}',
+      'GET /api/health/service/{name}/history',
+      'GET /api/health/status',
+      'GET /api/health/stream',
+    ]);
+    expect(document.components.headers.WWWAuthenticate?.required).toBe(true);
   });
 });
 
@@ -412,7 +490,7 @@ describe('GET /api/health/stream', () => {
 
     bridge.error('line one\nevent: snapshot\ndata: {}', { critical: true });
     const [status] = await client.waitFor(1, 'status');
-    expect(JSON.parse(status?.data as string)).toMatchObject({ service: 'flask_bridge', from: 'healthy', to: 'critical', missed: 0 });
+    expect(JSON.parse(status?.data as string)).toMatchObject({ service: 'flask_bridge', from: 'healthy', to: 'critical', cause: 'error', missed: 0 });
 
     worker.pulse();
     bridge.pulse();
@@ -428,8 +506,8 @@ describe('GET /api/health/stream', () => {
     const statuses = (await client.waitFor(3, 'status')).map((event) => JSON.parse(event.data));
     expect(statuses.slice(1)).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ service: 'save_worker', from: 'warning', to: 'healthy', health: expect.objectContaining({ status: 'healthy' }) }),
-        expect.objectContaining({ service: 'flask_bridge', from: 'critical', to: 'healthy', health: expect.objectContaining({ status: 'healthy' }) }),
+        expect.objectContaining({ service: 'save_worker', from: 'warning', to: 'healthy', cause: 'recovered', health: expect.objectContaining({ status: 'healthy' }) }),
+        expect.objectContaining({ service: 'flask_bridge', from: 'critical', to: 'healthy', cause: 'recovered', health: expect.objectContaining({ status: 'healthy' }) }),
       ]),
     );
     for (let i = 0; i < 20 && !client.raw().includes(': keep-alive'); i++) await settle();
@@ -471,10 +549,22 @@ describe('GET /api/health/ui', () => {
 });
 
 describe('probes', () => {
-  it('live answers 200 even while critical', async () => {
-    setup().manager.heartbeat({ tag: 'core', interval: 30 }).error('x', { critical: true });
+  it('live answers 200 even while critical, with the event loop lag and no stall yet', async () => {
+    const { manager, clock } = setup();
+    manager.heartbeat({ tag: 'core', interval: 1 }).error('x', { critical: true });
+    clock.advance(1500);
     const response = await call('get', '/api/health/live', 200);
-    expect(response.body).toMatchObject({ status: 'ok' });
+    expect(response.body).toEqual({ status: 'ok', event_loop_lag_seconds: expect.any(Number), stalls: 0, last_stall: null });
+  });
+
+  it('live answers 200 naming the monitor\'s own stall', async () => {
+    const { manager, clock } = setup();
+    manager.heartbeat({ tag: 'core', interval: 1 }).start();
+    clock.skip(12_000);
+    const response = await call('get', '/api/health/live', 200);
+    expect(response.body).toMatchObject({ status: 'ok', stalls: 1, last_stall: { time: expect.any(String) } });
+    expect(response.body.last_stall.seconds).toBeGreaterThanOrEqual(12);
+    expect(response.body.event_loop_lag_seconds).toBeGreaterThanOrEqual(12);
   });
 
   it('ready answers 200 while a non-critical service is critical', async () => {
@@ -526,6 +616,258 @@ describe('GET /metrics', () => {
   });
 });
 
+describe('POST /api/health/service/{name}/pulse and /error', () => {
+  const PULSE = '/api/health/service/some_service/pulse';
+  const ERROR = '/api/health/service/some_service/error';
+
+  /** Remote heartbeats on: a token, and one configured service. */
+  function remote(config: HeartbeatConfig = {}): Fixture {
+    return setup({ remote_token: TOKEN, services: { some_service: { interval: 30 } }, ...config });
+  }
+
+  it('takes a pulse with no body, 204, and with metrics, other keys ignored', async () => {
+    remote();
+    const bare: Send = { headers: AUTH };
+    const response = await call('post', PULSE, 204, bare);
+    expect(response.text).toBe('');
+    expect(requestProblems('post', PULSE, bare)).toEqual([]);
+    const withMetrics = json({ metrics: { queue_depth: 12, batch_seconds: 0.25 }, sent_at: '1999-01-01T00:00:00Z' });
+    expect(requestProblems('post', PULSE, withMetrics)).toEqual([]);
+    await call('post', PULSE, 204, withMetrics);
+    await call('post', PULSE, 204, json({}));
+    const service = await call('get', '/api/health/service/some_service', 200);
+    expect(service.body).toMatchObject({ total_pulses: 3, active: true, metrics: { queue_depth: 12, batch_seconds: 0.25 } });
+  });
+
+  it('takes an error, 204, and the service shows it', async () => {
+    const { clock } = remote();
+    const report = json({ message: 'queue full', critical: true, timestamp: '1999-01-01T00:00:00Z' });
+    expect(requestProblems('post', ERROR, report)).toEqual([]);
+    await call('post', ERROR, 204, report);
+    const service = await call('get', '/api/health/service/some_service', 200);
+    expect(service.body).toMatchObject({ status: 'critical', error_count: 1, last_error: { message: 'queue full', critical: true, time: new Date(clock.wallNow()).toISOString() } });
+    await call('post', ERROR, 204, json({ message: 'slow' }));
+    expect((await call('get', '/api/health/service/some_service', 200)).body.last_error).toMatchObject({ message: 'slow', critical: false });
+  });
+
+  it.each<[string, string, Send]>([
+    ['no Authorization header', PULSE, {}],
+    ['a wrong token', PULSE, { headers: { Authorization: 'Bearer wrong-token-0123456789abcdef' } }],
+    ['another scheme', PULSE, { headers: { Authorization: `Basic ${TOKEN}` } }],
+    ['the right token in the query string', `${PULSE}?token=${TOKEN}`, { headers: AUTH }],
+    ['no Authorization header on the error path', ERROR, json({ message: 'x' }, {})],
+    ['a token in the query string on the error path', `${ERROR}?access_token=${TOKEN}`, json({ message: 'x' }, {})],
+  ])('answers %s with 401 and a challenge, and records nothing', async (_label, path, send) => {
+    const { manager } = remote();
+    const response = await call('post', path, 401, send);
+    expect(Object.keys(response.body)).toEqual(['error']);
+    expect(response.text).not.toContain(TOKEN);
+    expect(manager.service('some_service')).toMatchObject({ total_pulses: 0, error_count: 0 });
+  });
+
+  it.each([PULSE.replace('some_service', 'stranger'), ERROR.replace('some_service', 'stranger')])('answers %s with 404 while auto_register is off', async (path) => {
+    const { manager } = remote();
+    const response = await call('post', path, 404, json({ message: 'x' }));
+    expect(response.body.service).toBe('stranger');
+    expect(manager.service('stranger')).toBeUndefined();
+  });
+
+  it('answers a name whose percent-encoding does not decode with 404, before the token is checked', async () => {
+    remote({ auto_register: true });
+    const response = await call('post', '/api/health/service/%E0%A4%A/pulse', 404);
+    expect(response.body.service).toBe('%E0%A4%A');
+  });
+
+  it('registers new names with auto_register up to max_services, then answers 429', async () => {
+    const { manager } = remote({ auto_register: true, max_services: 1 });
+    await call('post', '/api/health/service/first/pulse', 204, { headers: AUTH });
+    const refused = await call('post', '/api/health/service/second/pulse', 429, { headers: AUTH });
+    expect(refused.body.service).toBe('second');
+    await call('post', '/api/health/service/third/error', 429, json({ message: 'x' }));
+    // Configured services and names taken before still answer.
+    await call('post', '/api/health/service/first/error', 204, json({ message: 'x' }));
+    await call('post', PULSE, 204, { headers: AUTH });
+    expect(manager.tags().sort()).toEqual(['first', 'some_service']);
+  });
+
+  // Each of these bodies is one the document's requestBody refuses too.
+  it.each<[string, string, Send]>([
+    ['metrics that are not an object', PULSE, json({ metrics: [1] })],
+    ['metrics that are a string', PULSE, json({ metrics: 'queue_depth=12' })],
+    ['a JSON null', PULSE, { headers: AUTH, type: 'application/json', body: 'null' }],
+    ['an array', ERROR, json([1, 2])],
+    ['a missing message', ERROR, json({ critical: true })],
+    ['an empty message', ERROR, json({ message: '' })],
+    ['a numeric message', ERROR, json({ message: 42 })],
+    ['a string critical', ERROR, json({ message: 'x', critical: 'yes' })],
+    ['invalid JSON', ERROR, { headers: AUTH, type: 'application/json', body: '{"message": ' }],
+    ['a JSON string', ERROR, { headers: AUTH, type: 'application/json', body: '"queue full"' }],
+  ])('answers a body with %s with 400', async (_label, path, send) => {
+    const { manager } = remote();
+    await call('post', path, 400, send);
+    expect(requestProblems('post', path, send)).not.toEqual([]);
+    expect(manager.service('some_service')).toMatchObject({ total_pulses: 0, error_count: 0 });
+  });
+
+  it('answers a name longer than 200 characters with 400 naming it', async () => {
+    remote({ auto_register: true });
+    const name = 'x'.repeat(201);
+    const response = await call('post', `/api/health/service/${name}/pulse`, 400, { headers: AUTH });
+    expect(response.body.service).toBe(name);
+  });
+
+  it('answers a compressed body that does not decompress with 400', async () => {
+    remote();
+    await call('post', ERROR, 400, { headers: { ...AUTH, 'Content-Encoding': 'gzip' }, type: 'application/json', body: '{"message":"x"}' });
+  });
+
+  it.each([PULSE, ERROR])('answers %s with a body over 4096 bytes with 413', async (path) => {
+    remote();
+    const send = json({ message: 'x'.repeat(5000) });
+    await call('post', path, 413, send);
+  });
+
+  it.each<[string, string, Send]>([
+    ['a text pulse', PULSE, { headers: AUTH, type: 'text/plain', body: 'alive' }],
+    ['a form error', ERROR, { headers: AUTH, type: 'application/x-www-form-urlencoded', body: 'message=x' }],
+    ['an error without a body', ERROR, { headers: AUTH }],
+    ['a body in another charset', ERROR, { headers: AUTH, type: 'application/json; charset=latin1', body: '{"message":"x"}' }],
+    ['an unknown Content-Encoding', PULSE, { headers: { ...AUTH, 'Content-Encoding': 'x-unknown' }, type: 'application/json', body: '{}' }],
+  ])('answers %s with 415', async (_label, path, send) => {
+    remote();
+    await call('post', path, 415, send);
+  });
+
+  it('answers a failure with a bare 500', async () => {
+    const { manager } = remote();
+    jest.spyOn(manager, 'heartbeat').mockImplementation(() => {
+      throw new Error('boom at /secret/path.js');
+    });
+    const pulse = await call('post', PULSE, 500, { headers: AUTH });
+    expect(pulse.text).not.toContain('/secret/path.js');
+    const error = await call('post', ERROR, 500, json({ message: 'x' }));
+    expect(error.text).not.toContain('/secret/path.js');
+  });
+
+  it.each([PULSE, ERROR])('answers %s with 404 and no endpoints while remote heartbeats are off, token or not', async (path) => {
+    setup({ services: { some_service: { interval: 30 } } });
+    const response = await call('post', path, 404, json({ message: 'x' }));
+    expect(response.body).toEqual({ error: expect.stringMatching(/^Remote heartbeats are off/), endpoints: [] });
+    await call('post', path, 404, json({ message: 'x' }, {}));
+  });
+});
+
+describe('the details policy', () => {
+  type Policy = 'when-authorized' | 'never';
+  const SECRET = 'password=hunter2';
+
+  /** A configured idle service, and one critical with a secret in its error message. */
+  function guarded(details: Policy, options: RouterOptions = {}): Fixture {
+    const fixed = setup({ remote_token: TOKEN, services: { idle_worker: { interval: 60 } } }, { details, ...options });
+    fixed.manager.heartbeat({ tag: 'save_worker', interval: 30 }).error(SECRET, { critical: true });
+    return fixed;
+  }
+
+  it.each<[Policy, Record<string, string>]>([
+    ['when-authorized', {}],
+    ['when-authorized', { Authorization: 'Bearer wrong-token-0123456789abcdef' }],
+    ['never', {}],
+    ['never', AUTH],
+  ])('%s: a caller with headers %j gets summaries with the same status codes', async (policy, headers) => {
+    const { manager } = guarded(policy);
+    const status = await call('get', '/api/health/status', 503, { headers });
+    expect(status.body).toEqual({ services: { idle_worker: { status: 'healthy' }, save_worker: { status: 'critical' } }, overall_status: 'critical' });
+    expect(contract.schema('HealthStatusSummary')(status.body)).toBe(true);
+    const service = await call('get', '/api/health/service/save_worker', 200, { headers });
+    expect(service.body).toEqual({ service: 'save_worker', status: 'critical' });
+    expect(contract.schema('ServiceSummary')(service.body)).toBe(true);
+    await call('get', '/api/health/service/nope', 404, { headers });
+    const notReady = await call('get', '/api/health/ready', 503, { headers });
+    expect(notReady.body).toEqual({ status: 'not_ready', overall_status: 'critical', failing: [] });
+    for (const answer of [status, service, notReady]) expect(answer.text).not.toContain('hunter2');
+
+    manager.get('save_worker')?.pulse();
+    const healthy = await call('get', '/api/health/status', 200, { headers });
+    expect(healthy.body.services.save_worker).toEqual({ status: 'healthy' });
+    expect((await call('get', '/api/health/ready', 200, { headers })).body).toEqual({ status: 'ready', overall_status: 'healthy', failing: [] });
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ['no token', {}],
+    ['a wrong token', { Authorization: 'Bearer wrong-token-0123456789abcdef' }],
+  ])('when-authorized: history and export answer a caller with %s with 401 and a challenge', async (_label, headers) => {
+    guarded('when-authorized');
+    for (const path of ['/api/health/service/save_worker/history', '/api/health/service/nope/history', '/api/health/export', '/api/health/export?format=csv', '/api/health/export?format=xml']) {
+      const refused = await call('get', path, 401, { headers });
+      expect(refused.text).not.toContain('hunter2');
+    }
+    // A token in the query string is no token, even the right one.
+    await call('get', `/api/health/export?token=${TOKEN}`, 401, { headers });
+  });
+
+  it('when-authorized: the token shows everything', async () => {
+    guarded('when-authorized');
+    const status = await call('get', '/api/health/status', 503, { headers: AUTH });
+    expect(contract.schema('HealthStatus')(status.body)).toBe(true);
+    expect(status.body.services.save_worker).toMatchObject({ status: 'critical', consecutive_failures: 1 });
+    const service = await call('get', '/api/health/service/save_worker', 200, { headers: AUTH });
+    expect(service.body.last_error.message).toBe(SECRET);
+    expect((await call('get', '/api/health/ready', 503, { headers: AUTH })).body.failing).toEqual(['save_worker']);
+    const history = await call('get', '/api/health/service/save_worker/history', 200, { headers: AUTH });
+    expect(history.body.transitions[0].reason).toContain('hunter2');
+    await call('get', '/api/health/export?format=csv', 200, { headers: AUTH });
+    await call('get', '/api/health/export', 200, { headers: AUTH });
+  });
+
+  it('never: history and export answer 403, token or not', async () => {
+    guarded('never');
+    for (const headers of [{}, AUTH]) {
+      for (const path of ['/api/health/service/save_worker/history', '/api/health/export', '/api/health/export?format=csv']) {
+        const refused = await call('get', path, 403, { headers });
+        expect(refused.text).not.toContain('hunter2');
+      }
+    }
+  });
+
+  it('a stream without details carries summary snapshot, status and pulse events; with the token, full ones with their cause', async () => {
+    const { manager, clock } = guarded('when-authorized', { stream: { pulseBatchMs: 250, keepAliveMs: 60_000 } });
+    manager.heartbeat({ tag: 'fast', interval: 1 }).start();
+    const base = await listen();
+    const anonymous = await openEvents(base);
+    const authorized = await openEvents(base, AUTH);
+    await anonymous.waitFor(1, 'snapshot');
+    await authorized.waitFor(1, 'snapshot');
+
+    const worker = manager.get('save_worker');
+    worker?.pulse(); // recovers save_worker, and is the next pulse batch
+    clock.advance(250);
+    clock.advance(1000); // fast misses a beat
+    worker?.error('second secret: hunter3');
+    for (const client of [anonymous, authorized]) {
+      await client.waitFor(3, 'status');
+      await client.waitFor(1, 'pulse');
+    }
+
+    const causes = authorized.events.filter((event) => event.event === 'status').map((event) => JSON.parse(event.data) as { service: string; to: string; cause: string });
+    expect(causes.map(({ service, to, cause }) => `${service}->${to}:${cause}`)).toEqual(['save_worker->healthy:recovered', 'fast->warning:missed', 'save_worker->warning:error']);
+    expect(anonymous.raw()).not.toMatch(/hunter|last_error|reason|cause|total_pulses/);
+
+    const full: Record<string, string> = { snapshot: 'StreamSnapshot', status: 'StreamStatusEvent', pulse: 'StreamPulseEvent' };
+    const summary: Record<string, string> = { snapshot: 'StreamSnapshotSummary', status: 'StreamStatusSummary', pulse: 'StreamPulseSummary' };
+    for (const [client, schemas] of [[anonymous, summary], [authorized, full]] as const) {
+      const observed = observeStream(client);
+      expect(contract.problems(observed)).toEqual([]);
+      expect(new Set(client.events.map((event) => event.event))).toEqual(new Set(['snapshot', 'status', 'pulse']));
+      for (const event of client.events) {
+        expect(contract.eventProblems(observed, event)).toEqual([]);
+        // Which alternative, not just any: the policy decides.
+        expect([event.event, contract.schema(schemas[event.event] as string)(JSON.parse(event.data))]).toEqual([event.event, true]);
+      }
+    }
+    expect(JSON.parse(anonymous.events.find((event) => event.event === 'pulse')?.data as string)).toEqual({ services: ['save_worker'] });
+  });
+});
+
 describe('everything else', () => {
   it.each<[Method, string]>([
     ['post', '/api/health/status'],
@@ -542,6 +884,36 @@ describe('everything else', () => {
     setup();
     const response = await call(method, path, 405);
     expect(response.headers.allow).toBe('GET, HEAD');
+  });
+
+  it.each<[Method, string]>([
+    ['get', '/api/health/service/some_service/pulse'],
+    ['put', '/api/health/service/some_service/pulse'],
+    ['delete', '/api/health/service/some_service/error'],
+    ['patch', '/api/health/service/some_service/error'],
+  ])('answers %s %s with 405 and Allow: POST when remote heartbeats are on', async (method, path) => {
+    setup({ remote_token: TOKEN });
+    const response = await call(method, path, 405, { headers: AUTH });
+    expect(response.headers.allow).toBe('POST');
+  });
+
+  it.each<[Method, string]>([
+    ['get', '/api/health/service/some_service/pulse'],
+    ['delete', '/api/health/service/some_service/error'],
+  ])('answers %s %s like an unknown path while remote heartbeats are off', async (method, path) => {
+    setup();
+    const response = await call(method, path, 404);
+    expect(response.body.endpoints).not.toContain('/api/health/service/{name}/pulse');
+  });
+
+  it.each<[string, HeartbeatConfig, string[]]>([
+    ['with a remote_token', { remote_token: TOKEN }, []],
+    ['without one', {}, ['/api/health/service/{name}/pulse', '/api/health/service/{name}/error']],
+  ])('lists exactly the documented paths under the base path in the 404, %s', async (_label, config, left) => {
+    setup(config);
+    const response = await call('get', '/api/health/nope', 404);
+    const documented = contract.paths().filter((path) => path.startsWith('/api/health/') && !left.includes(path));
+    expect([...response.body.endpoints].sort()).toEqual(documented.sort());
   });
 
   it.each<[Method, string]>([
@@ -694,7 +1066,9 @@ describe('the check itself', () => {
     expect(check('pulse', { services: {} })).toMatch(/\/services must NOT have fewer than 1 properties/);
     const { time: _time, ...withoutTime } = snapshot?.data as Record<string, unknown>;
     expect(check('snapshot', withoutTime)).toMatch(/must have required property 'time'/);
-    expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy' }] })).toMatch(/\/services\/0 must have required property/);
+    // A summary entry is a summary snapshot's; one with a detail added is neither alternative.
+    expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy' }] })).toBe('');
+    expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', total_pulses: 1 }] })).toMatch(/\/services\/0 must have required property/);
     expect(check('status', { service: 'save_worker', from: 'healthy', to: 'warning', time: '2024-05-01T12:00:00.000Z', reason: 'x', missed: 0, overall_status: 'warning' })).toMatch(
       /must have required property 'health'/,
     );
@@ -702,6 +1076,189 @@ describe('the check itself', () => {
     const body = observed.body as string;
     expect(probe.problems({ ...observed, body: `${body}id: 9\nevent: status\ndata: {"a":\ndata: 1}\n\n` }).join('\n')).toMatch(/text~1event-stream\/schema: \(root\) must match pattern/);
     expect(probe.problems({ ...observed, headers: { ...observed.headers, 'x-accel-buffering': undefined } }).join('\n')).toMatch(/required header X-Accel-Buffering is missing/);
+  });
+
+  /** A real answer to any request, checked clean first. */
+  async function realCall(method: Method, path: string, send: Send = {}): Promise<Observed> {
+    let test = request((fixture as Fixture).app)[method](path);
+    if (send.headers) test = test.set(send.headers);
+    if (send.type !== undefined) test = test.set('Content-Type', send.type);
+    if (send.body !== undefined) test = test.send(send.body);
+    const observed = observe(await test);
+    expect(probe.problems(observed)).toEqual([]);
+    return observed;
+  }
+
+  it('rejects a remote 204 with a body or a content type, a 401 without its challenge, and a 404 or 429 of the wrong shape', async () => {
+    setup({ remote_token: TOKEN, services: { some_service: { interval: 30 } }, auto_register: true, max_services: 1 });
+    const PULSE = '/api/health/service/some_service/pulse';
+    const accepted = await realCall('post', PULSE, { headers: AUTH });
+    expect(accepted.status).toBe(204);
+    expect(probe.problems({ ...accepted, body: 'ok' }).join('\n')).toMatch(/has no content, but a body was sent/);
+    expect(probe.problems({ ...accepted, headers: { ...accepted.headers, 'content-type': 'application/json' } }).join('\n')).toMatch(/has no content, but content type/);
+    expect(probe.problems({ ...accepted, headers: { ...accepted.headers, 'cache-control': undefined } }).join('\n')).toMatch(/required header Cache-Control is missing/);
+    expect(() => probe.problems({ ...accepted, status: 200 })).toThrow(/does not document status 200 for POST/);
+
+    const refused = await realCall('post', PULSE);
+    expect(refused.status).toBe(401);
+    expect(probe.problems({ ...refused, headers: { ...refused.headers, 'www-authenticate': undefined } }).join('\n')).toMatch(/required header WWW-Authenticate is missing/);
+    expect(probe.problems({ ...refused, headers: { ...refused.headers, 'www-authenticate': 'Basic' } }).join('\n')).toMatch(/WWW-Authenticate.*must be equal to constant/);
+    expect(probe.problems({ ...refused, body: { error: 'x', token: TOKEN } }).join('\n')).toMatch(/must NOT have additional properties/);
+
+    await realCall('post', '/api/health/service/first/pulse', { headers: AUTH });
+    const full = await realCall('post', '/api/health/service/second/pulse', { headers: AUTH });
+    expect(full.status).toBe(429);
+    expect(probe.problems({ ...full, body: { error: 'x' } }).join('\n')).toMatch(/must have required property 'service'/);
+    const tooBig = await realCall('post', PULSE, json({ pad: 'x'.repeat(5000) }));
+    expect(tooBig.status).toBe(413);
+    expect(probe.problems({ ...tooBig, body: { error: 'x', limit: 4096 } }).join('\n')).toMatch(/must NOT have additional properties/);
+    // A 404 is one service not found or remote heartbeats off: neither is a bare error, and an off answer lists no endpoint.
+    const notFound = await realCall('post', '/api/health/service/%E0%A4%A/pulse');
+    expect(probe.problems({ ...notFound, body: { error: 'x', endpoints: [] } })).toEqual([]);
+    expect(probe.problems({ ...notFound, body: { error: 'x', endpoints: ['/api/health/status'] } }).join('\n')).toMatch(/must match exactly one schema in oneOf/);
+    expect(probe.problems({ ...notFound, body: { error: 'x' } }).join('\n')).toMatch(/must have required property 'service'.*must match exactly one schema in oneOf/);
+  });
+
+  it('rejects an Allow header that is not the path\'s methods, and the off 404 on a path it is not for', async () => {
+    setup({ remote_token: TOKEN });
+    const remote = await realCall('get', '/api/health/service/x/pulse');
+    expect(probe.problems({ ...remote, headers: { ...remote.headers, allow: 'GET, HEAD' } }).join('\n')).toMatch(
+      /header Allow: "GET, HEAD" is not the methods of \/api\/health\/service\/\{name\}\/pulse, "POST"/,
+    );
+    const read = await realCall('post', '/api/health/status');
+    expect(probe.problems({ ...read, headers: { ...read.headers, allow: 'POST' } }).join('\n')).toMatch(/header Allow: "POST" is not the methods of \/api\/health\/status, "GET, HEAD"/);
+    expect(probe.problems({ ...read, headers: { ...read.headers, allow: 'GET' } }).join('\n')).toMatch(/must be equal to one of the allowed values/);
+    // The unknown-path 404 for a wrong method is documented on the remote paths only.
+    const unknown = await realCall('get', '/api/health/nope');
+    expect(() => probe.problems({ ...unknown, method: 'DELETE', path: '/api/health/status' })).toThrow(/only on .*pulse.*not for DELETE \/api\/health\/status/);
+    expect(probe.problems({ ...unknown, method: 'DELETE', path: '/api/health/service/x/error' })).toEqual([]);
+  });
+
+  it('rejects request bodies the remote operations do not take', () => {
+    const sent = (method: string, path: string, contentType: string | undefined, body: string | undefined) =>
+      probe.requestProblems({ method, path, ...(contentType === undefined ? {} : { contentType }), ...(body === undefined ? {} : { body }) }).join('\n');
+    const PULSE = '/api/health/service/x/pulse';
+    const ERROR = '/api/health/service/x/error';
+    expect(sent('POST', PULSE, undefined, undefined)).toBe('');
+    expect(sent('POST', ERROR, undefined, undefined)).toMatch(/a body is required/);
+    expect(sent('POST', ERROR, 'application/json', '{"message":""}')).toMatch(/\/message must NOT have fewer than 1 characters/);
+    expect(sent('POST', ERROR, 'application/json', '{"message":"x","critical":"yes"}')).toMatch(/\/critical must be boolean/);
+    expect(sent('POST', PULSE, 'application/json', '{"metrics":{"queue_depth":"12"}}')).toMatch(/\/metrics\/queue_depth must be number/);
+    expect(sent('POST', PULSE, 'application/json', '{"metrics":{"queue-depth":12}}')).toMatch(/\/metrics property name must be valid/);
+    expect(sent('POST', PULSE, 'text/plain', 'alive')).toMatch(/content type "text\/plain" is not one of application\/json/);
+    expect(sent('POST', PULSE, 'application/json', '{')).toMatch(/not JSON/);
+    expect(sent('GET', '/api/health/status', 'application/json', '{}')).toMatch(/takes no body/);
+    expect(() => sent('GET', PULSE, undefined, undefined)).toThrow(/no operation for GET/);
+  });
+
+  it('rejects summaries that leak a detail or mix in full entries, and refusals of the wrong shape', async () => {
+    setup({ remote_token: TOKEN }, { details: 'never' });
+    fixture?.manager.heartbeat({ tag: 'save_worker', interval: 30 }).error('x', { critical: true });
+    fixture?.manager.heartbeat({ tag: 'other', interval: 30 }).start();
+    const status = await realAnswer('/api/health/status');
+    type Summary = { services: Record<string, Record<string, unknown>>; overall_status: string };
+    const body = status.body as Summary;
+    expect(body.services.save_worker).toEqual({ status: 'critical' });
+    const leak = { ...body, services: { ...body.services, save_worker: { status: 'critical', consecutive_failures: 1 } } };
+    expect(probe.problems({ ...status, body: leak }).join('\n')).toMatch(/must match a schema in anyOf/);
+    const full = { status: 'healthy', last_heartbeat: null, interval: 30, consecutive_failures: 0 };
+    const mixed = { ...body, services: { ...body.services, other: full } };
+    expect(probe.problems({ ...status, body: mixed }).join('\n')).toMatch(/must match a schema in anyOf/);
+    expect(probe.problems({ ...status, body: { ...body, time: 'now' } }).join('\n')).toMatch(/must match a schema in anyOf/);
+
+    const service = await realAnswer('/api/health/service/save_worker');
+    expect(probe.problems({ ...service, body: { service: 'save_worker', status: 'critical', last_error: { message: 'x' } } }).join('\n')).toMatch(/must match exactly one schema in oneOf/);
+    expect(probe.problems({ ...service, body: { service: 'save_worker' } }).join('\n')).toMatch(/must have required property 'status'/);
+
+    const forbidden = await realAnswer('/api/health/export');
+    expect(forbidden.status).toBe(403);
+    expect(probe.problems({ ...forbidden, body: { error: 'x', services: [] } }).join('\n')).toMatch(/must NOT have additional properties/);
+    expect(() => probe.problems({ ...forbidden, path: '/api/health/live' })).toThrow(/does not document status 403/);
+
+    fixture?.manager.close();
+    setup({ remote_token: TOKEN }, { details: 'when-authorized' });
+    const unauthorized = await realAnswer('/api/health/service/x/history');
+    expect(unauthorized.status).toBe(401);
+    expect(probe.problems({ ...unauthorized, headers: { ...unauthorized.headers, 'www-authenticate': undefined } }).join('\n')).toMatch(/required header WWW-Authenticate is missing/);
+  });
+
+  it('rejects summary events with a detail, an empty or repeated pulse list, and a status event without or against its cause', () => {
+    const observed: Observed = { method: 'GET', path: STREAM_PATH, status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' }, body: '' };
+    const check = (event: string, data: unknown) => probe.eventProblems(observed, { event, data: JSON.stringify(data) }).join('\n');
+    const time = '2024-05-01T12:00:00.000Z';
+    const change = { service: 'w', from: 'healthy', to: 'warning', time, overall_status: 'warning' };
+    expect(check('status', change)).toBe('');
+    expect(check('status', { ...change, reason: 'error: secret' })).toMatch(/must match exactly one schema in oneOf/);
+    expect(check('pulse', { services: ['w'] })).toBe('');
+    expect(check('pulse', { services: [] })).toMatch(/\/services must NOT have fewer than 1 items/);
+    expect(check('pulse', { services: ['w', 'w'] })).toMatch(/\/services must NOT have duplicate items/);
+    expect(check('snapshot', { overall_status: 'healthy', services: [{ service: 'w', status: 'healthy', last_error: null }], time })).toMatch(/must match a schema in anyOf/);
+
+    const health = { service: 'w', status: 'warning', last_heartbeat: time, uptime: '1m', started_at: time, total_pulses: 0, error_count: 0, interval: 30, consecutive_failures: 1, critical: true, active: true, last_error: null, metrics: {} };
+    const event = { ...change, reason: 'missed 1 heartbeat', cause: 'missed', missed: 1, health };
+    expect(check('status', event)).toBe('');
+    const { cause: _cause, ...withoutCause } = event;
+    expect(check('status', withoutCause)).toMatch(/must have required property 'cause'/);
+    expect(check('status', { ...event, cause: 'timeout' })).toMatch(/\/cause must be equal to one of the allowed values/);
+    expect(check('status', { ...event, cause: 'recovered' })).toMatch(/\/cause must be equal to one of the allowed values.*must match "else" schema/);
+    expect(check('status', { ...event, to: 'healthy', cause: 'missed' })).toMatch(/\/cause must be equal to constant.*must match "then" schema/);
+  });
+
+  it('rejects a service without metrics or with bad ones, and a live body without its lag, stalls or last stall', async () => {
+    const { manager, clock } = setup();
+    manager.heartbeat({ tag: 'save_worker', interval: 30 }).pulse({ queue_depth: 12 });
+    const service = await realAnswer('/api/health/service/save_worker');
+    const body = service.body as Record<string, unknown>;
+    expect(body.metrics).toEqual({ queue_depth: 12 });
+    const { metrics: _metrics, ...withoutMetrics } = body;
+    expect(probe.problems({ ...service, body: withoutMetrics }).join('\n')).toMatch(/must have required property 'metrics'/);
+    expect(probe.problems({ ...service, body: { ...body, metrics: { queue_depth: '12' } } }).join('\n')).toMatch(/\/metrics\/queue_depth must be number/);
+    expect(probe.problems({ ...service, body: { ...body, metrics: { 'queue-depth': 12 } } }).join('\n')).toMatch(/\/metrics property name must be valid/);
+    const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`m${i}`, i]));
+    expect(probe.problems({ ...service, body: { ...body, metrics: many } }).join('\n')).toMatch(/\/metrics must NOT have more than 20 properties/);
+
+    clock.skip(12_000);
+    const live = await realAnswer('/api/health/live');
+    const alive = live.body as { stalls: number; last_stall: { time: string; seconds: number } };
+    expect(alive.stalls).toBe(1);
+    const liveProblems = (changed: Record<string, unknown>) => probe.problems({ ...live, body: { ...alive, ...changed } }).join('\n');
+    const { stalls: _stalls, ...withoutStalls } = alive;
+    expect(probe.problems({ ...live, body: withoutStalls }).join('\n')).toMatch(/must have required property 'stalls'/);
+    expect(liveProblems({ event_loop_lag_seconds: -0.1 })).toMatch(/\/event_loop_lag_seconds must be >= 0/);
+    expect(liveProblems({ event_loop_lag_seconds: '0.1s' })).toMatch(/\/event_loop_lag_seconds must be number/);
+    expect(liveProblems({ stalls: 1.5 })).toMatch(/\/stalls must be integer/);
+    expect(liveProblems({ last_stall: null })).toMatch(/\/stalls must be equal to constant/);
+    expect(liveProblems({ stalls: 0 })).toMatch(/\/stalls must be >= 1/);
+    expect(liveProblems({ last_stall: { ...alive.last_stall, seconds: 0.1 } })).toMatch(/\/last_stall\/seconds must be >= 0.25/);
+    expect(liveProblems({ last_stall: { seconds: 12 } })).toMatch(/\/last_stall must have required property 'time'/);
+    expect(liveProblems({ status: 'alive' })).toMatch(/\/status must be equal to constant/);
+  });
+
+  it('rejects an endpoint list that is empty or repeats a path, and credits an alternative only to a body that matches it alone', async () => {
+    setup();
+    const unknown = await realAnswer('/api/health/nope');
+    expect(probe.problems({ ...unknown, body: { error: 'x', endpoints: [] } }).join('\n')).toMatch(/\/endpoints must NOT have fewer than 1 items/);
+    expect(probe.problems({ ...unknown, body: { error: 'x', endpoints: ['/a', '/a'] } }).join('\n')).toMatch(/\/endpoints must NOT have duplicate items/);
+
+    const fresh = new Contract();
+    const keys = fresh.documentedKeys();
+    for (const key of [
+      'GET /api/health/status 200 application/json as HealthStatusSummary',
+      'GET /api/health/service/{name} 200 application/json as ServiceSummary',
+      'POST /api/health/service/{name}/pulse 404 application/json as RemoteOff',
+      'GET /api/health/stream 200 event pulse as StreamPulseSummary',
+      'wrongMethod 404',
+    ]) {
+      expect(keys).toContain(key);
+    }
+    // With no service listed, full and summary are the same body: it exercises neither.
+    const empty = await realAnswer('/api/health/status');
+    expect(empty.body).toEqual({ services: {}, overall_status: 'healthy' });
+    expect(fresh.problems(empty)).toEqual([]);
+    expect([...fresh.exercised]).toEqual(['GET /api/health/status 200']);
+    fixture?.manager.heartbeat({ tag: 'w', interval: 30 }).start();
+    expect(fresh.problems(await realAnswer('/api/health/status'))).toEqual([]);
+    expect([...fresh.exercised]).toEqual(['GET /api/health/status 200', 'GET /api/health/status 200 application/json as HealthStatus']);
   });
 
   it('rejects a status page with a weaker Content-Security-Policy or without its other headers', async () => {

@@ -162,3 +162,22 @@ it('rejects a weak or malformed remote_token at startup without echoing it', () 
   expect(() => createApp({ remote_token: 'short' })).toThrow('"remote_token" is not valid; expected a string of at least 16 characters');
   expect(() => createApp({ remote_token: 'has spaces in the secret value' })).not.toThrow(/has spaces/);
 });
+
+it('answers 503 once the manager is closed, instead of failing', async () => {
+  const server = app();
+  fixture.manager.close();
+  const response = await request(server).post('/api/health/service/csharp_client/pulse').set(auth);
+  expect(response.status).toBe(503);
+  expect(response.body.error).toBe('The heartbeat manager is closed: the server is shutting down.');
+});
+
+it('answers a body that does not decompress with a clear 400', async () => {
+  const response = await request(app())
+    .post('/api/health/service/csharp_client/error')
+    .set(auth)
+    .set('Content-Type', 'application/json')
+    .set('Content-Encoding', 'gzip')
+    .send('{"message":"not gzip"}');
+  expect(response.status).toBe(400);
+  expect(response.body.error).toBe('The body could not be read: send it as plain UTF-8 JSON.');
+});

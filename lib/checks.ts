@@ -4,16 +4,19 @@ import { OptionReader } from './validate';
 /** A probe of a dependency: resolve when it is healthy, throw or reject when it is not. */
 export type Probe = (signal: AbortSignal) => unknown;
 
+/** What `manager.check()` takes besides the tag and the probe. Every key is optional. */
 export interface CheckOptions {
   /** Seconds between runs. Defaults to the config's `default_interval`. */
   readonly interval?: number;
-  /** Milliseconds a run may take before it counts as failed. Defaults to 5000, and at most the interval. */
+  /** Milliseconds a run may take before it counts as failed; at most the interval. Defaults to 5000, or the interval if shorter. */
   readonly timeout?: number;
   /** Whether this dependency going critical makes the whole system critical. Defaults to `true`. */
   readonly critical?: boolean;
 }
 
+/** A running dependency check, as `manager.check()` returns it. */
 export interface Check {
+  /** The heartbeat the probe's outcomes go to, under the check's tag. */
   readonly heartbeat: Heartbeat;
   /** Stops running the probe and stops its heartbeat. */
   stop(): void;

@@ -2,6 +2,7 @@ import type { HealthStatus } from './manager';
 import type { ServiceHealth } from './service-record';
 import { OptionReader, describeValue } from './validate';
 
+/** What `new HealthMonitor()` takes besides the server's URL. Every key is optional. */
 export interface HealthMonitorOptions {
   /** Milliseconds before a request is abandoned with a `timeout` error. Defaults to `5000`. */
   readonly timeoutMs?: number;
@@ -17,6 +18,7 @@ export type HealthMonitorErrorCode = 'unreachable' | 'timeout' | 'bad_response' 
 
 /** A failed health request: what happened (`code`), and where (`url`, and `status` once the server answered). */
 export class HealthMonitorError extends Error {
+  /** Always `HealthMonitorError`, so logs and `error.name` checks tell it from other errors. */
   override readonly name = 'HealthMonitorError';
   /** What went wrong; see `HealthMonitorErrorCode`. */
   readonly code: HealthMonitorErrorCode;

@@ -12,6 +12,7 @@ export interface Clock {
   wallNow(): number;
 }
 
+/** The real clock, every manager's default: `performance.now()` for `now()`, `Date.now()` for `wallNow()`. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   wallNow: () => Date.now(),

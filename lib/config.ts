@@ -23,7 +23,7 @@ export interface HeartbeatConfig {
   readonly default_interval?: number;
   /** Missed beats from which a service is degraded. Defaults to `3`. */
   readonly timeout_multiplier?: number;
-  /** Missed beats from which a service is critical. Defaults to `5`. */
+  /** Missed beats from which a service is critical; at least `timeout_multiplier`. Defaults to `5`, or `timeout_multiplier` if higher. */
   readonly critical_after?: number;
   /** Whether missed beats raise alerts (reported errors always do). Defaults to `true`. */
   readonly alert_on_miss?: boolean;
@@ -51,10 +51,18 @@ export interface HeartbeatConfig {
   readonly services?: Readonly<Record<string, ServiceConfig>>;
 }
 
+/**
+ * A pino level, which the config's `log_level` becomes: `WARNING` is `warn`, `CRITICAL` is `fatal`.
+ *
+ * @inline
+ */
 export type PinoLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
+/** One service of the effective config's `services`, every setting filled in. */
 export interface ResolvedServiceConfig {
+  /** Seconds between pulses. */
   readonly interval: number;
+  /** Whether this service going critical makes the whole system critical. */
   readonly critical: boolean;
   /** `null` means 10% of the interval. */
   readonly grace: number | null;
@@ -62,25 +70,41 @@ export interface ResolvedServiceConfig {
 
 /** The effective config: every key present, as `getConfig().heartbeat` shows it. */
 export interface ResolvedHeartbeatConfig {
+  /** `false` when every heartbeat is a no-op and the system reports `offline`. */
   readonly enabled: boolean;
+  /** Seconds between pulses for a heartbeat created without an interval. */
   readonly default_interval: number;
+  /** Missed beats from which a service is degraded. */
   readonly timeout_multiplier: number;
+  /** Missed beats from which a service is critical; never below `timeout_multiplier`. */
   readonly critical_after: number;
+  /** Whether missed beats raise alerts (reported errors always do). */
   readonly alert_on_miss: boolean;
+  /** Level of the health log, in pino's words. */
   readonly log_level: PinoLevel;
-  /** `null` means 10% of each service's interval. */
+  /** Seconds of slack after each interval before a beat counts as missed; `null` means 10% of each service's interval. */
   readonly grace: number | null;
+  /** Status changes kept per service for the history endpoints. */
   readonly history_size: number;
+  /** On-time pulses needed before a recovery is announced to alert targets. */
   readonly recover_after: number;
+  /** A service with more than this many status changes within `flap_window` is flapping. */
   readonly flap_threshold: number;
+  /** Seconds over which status changes are counted for flapping, and of calm before a flapping service counts as stable. */
   readonly flap_window: number;
+  /** Seconds between reminders for a service that stays critical; `0` sends none. */
   readonly repeat_every: number;
+  /** Bearer token for remote pulses and authorized details; `null` turns remote pulses off. */
   readonly remote_token: string | null;
+  /** Whether remote pulses may create services that are not in `services`. */
   readonly auto_register: boolean;
+  /** Most services remote pulses may create with `auto_register`. */
   readonly max_services: number;
+  /** Services expected to run, by tag. */
   readonly services: Readonly<Record<string, ResolvedServiceConfig>>;
 }
 
+/** The effective config when nothing is configured: what `resolveConfig({})` returns. Frozen. */
 export const DEFAULT_CONFIG: ResolvedHeartbeatConfig = Object.freeze({
   enabled: true,
   default_interval: 30,

@@ -22,6 +22,6 @@ export function getDefaultManager(): HeartbeatManager {
 }
 
 /** The default manager's effective config, shaped as in the seed: `getConfig().heartbeat.enabled`. */
-export function getConfig(): { heartbeat: ResolvedHeartbeatConfig } {
+export function getConfig(): { /** The default manager's `config`. */ heartbeat: ResolvedHeartbeatConfig } {
   return { heartbeat: getDefaultManager().config };
 }

@@ -7,13 +7,19 @@ import type { ServiceHealth } from './service-record';
 export type DetailsPolicy = 'always' | 'when-authorized' | 'never';
 export const DETAILS_POLICIES: readonly DetailsPolicy[] = ['always', 'when-authorized', 'never'];
 
-/** Decides, per request, whether details may be shown. */
+/**
+ * Decides, per request, whether details may be shown.
+ *
+ * @inline
+ */
 export class DetailsGate {
   constructor(
+    /** The `details` option this gate enforces. */
     readonly policy: DetailsPolicy,
     private readonly auth: BearerAuth | null,
   ) {}
 
+  /** Whether the caller of `req` may see details: always, never, or with the `remote_token` as its bearer token. */
   allows(req: Request): boolean {
     if (this.policy === 'always') return true;
     if (this.policy === 'never' || !this.auth) return false;

@@ -6,6 +6,7 @@ import type { ServiceRecord } from './service-record';
 import { HEALTHY } from './status';
 import { OptionReader } from './validate';
 
+/** What `new Heartbeat()` takes. Only `tag` is required. */
 export interface HeartbeatOptions {
   /** The service's name, e.g. `save_worker`: the key in the status JSON and the `service` metric label. */
   readonly tag: string;
@@ -13,12 +14,13 @@ export interface HeartbeatOptions {
   readonly interval?: number;
   /** Whether this service going critical makes the whole system critical. Defaults to `true`. */
   readonly critical?: boolean;
-  /** Seconds of slack after each interval before a beat counts as missed. Defaults to 10% of the interval. */
+  /** Seconds of slack after each interval before a beat counts as missed. Defaults to the config's `grace`, or 10% of the interval. */
   readonly grace?: number;
   /** The manager to register with. Defaults to the module's default manager (see `getDefaultManager()`). */
   readonly manager?: HeartbeatManager;
 }
 
+/** What `heartbeat.error()` takes besides the message. */
 export interface ErrorOptions {
   /** A system exception: the service is critical until its next pulse. Defaults to `false` (warning). */
   readonly critical?: boolean;
@@ -40,7 +42,9 @@ const STOPPED = 2;
  * ```
  */
 export class Heartbeat {
+  /** The service's name: its key in the status JSON and its `service` metric label. */
   readonly tag: string;
+  /** The manager this heartbeat is registered with, which decides its status. */
   readonly manager: HeartbeatManager;
   private readonly record: ServiceRecord | undefined;
   private readonly clock: Clock;
@@ -70,6 +74,7 @@ export class Heartbeat {
     return this.record ? this.record.intervalMs / 1000 : this.manager.config.default_interval;
   }
 
+  /** Whether this service going critical makes the whole system critical (the config's value for a configured service). */
   get critical(): boolean {
     return this.record ? this.record.critical : true;
   }

@@ -60,13 +60,27 @@ export class TransitionLog {
   }
 }
 
-/** One service's recorded past: the body of `GET /api/health/service/{name}/history`. */
+/**
+ * One service's recorded past: the body of `GET /api/health/service/{name}/history`.
+ *
+ * @inlineType UptimeWindow
+ */
 export interface ServiceHistory {
+  /** The service's tag. */
   service: string;
   /** Share of time up (healthy or warning) over the window, or over the service's life if shorter. */
   uptime: Record<UptimeWindow, number>;
   /** Status changes, oldest first, at most `history_size`. */
-  transitions: Array<{ time: string; from: ServiceStatus; to: ServiceStatus; reason: string }>;
+  transitions: Array<{
+    /** ISO 8601 UTC time of the change. */
+    time: string;
+    /** The status before the change. */
+    from: ServiceStatus;
+    /** The status after it. */
+    to: ServiceStatus;
+    /** Why, in words, e.g. `missed 3 heartbeats` or `error: disk full`; cut to 200 characters and an ellipsis. */
+    reason: string;
+  }>;
 }
 
 /** Uptime ratios of a record over the exported windows. */

@@ -25,25 +25,31 @@ import {
 } from './status';
 import { OptionReader } from './validate';
 
+/** What `new HeartbeatManager()` takes. Every key is optional. */
 export interface HeartbeatManagerOptions {
   /** The seed's `HEARTBEAT_CONFIG`. Defaults to `{}`: every key at its default. */
   readonly config?: HeartbeatConfig;
   /** A pino logger for the health log; a child of it is used. Defaults to a pino logger named `heartbeat`. */
   readonly logger?: Logger;
-  /** Where time is read. Defaults to `performance.now()` and `Date.now()`. */
+  /** Where time is read. Defaults to {@link systemClock}: `performance.now()` and `Date.now()`. */
   readonly clock?: Clock;
 }
 
 /** The body of `GET /api/health/status`, in the seed's shape. */
 export interface HealthStatus {
+  /** Every service shown, by tag: configured ones always, others while their heartbeat runs. */
   services: Record<string, ServiceStatusEntry>;
+  /** The worst service status, where a service with `critical: false` counts at most as `degraded`; `offline` when disabled. */
   overall_status: OverallStatus;
 }
 
 /** A status change of one service, as given to `status` listeners. */
 export interface StatusChange {
+  /** The service's tag. */
   service: string;
+  /** The status last reported before this change. */
   from: ServiceStatus;
+  /** The status now. */
   to: ServiceStatus;
   /** ISO 8601 UTC. */
   time: string;
@@ -51,18 +57,30 @@ export interface StatusChange {
   reason: string;
   /** What caused it: missed beats, a reported error, or a sign of life. */
   cause: 'missed' | 'error' | 'recovered';
+  /** Beats missed at the moment of the change (`0` after a pulse or a start). */
   missed: number;
 }
 
+/** A `status` listener: called once per status change. A throw is logged, never rethrown. */
 export type StatusListener = (change: StatusChange) => void;
 
-/** The monitor's own health, for the live endpoint. */
+/**
+ * The monitor's own health, for the live endpoint.
+ *
+ * @inline
+ */
 export interface MonitorHealth {
   /** How late the monitor's timer fired last time, in seconds: the event loop's recent lag. */
   event_loop_lag_seconds: number;
   /** Stalls noticed since start: firings later than the stall threshold. */
   stalls: number;
-  last_stall: { time: string; seconds: number } | null;
+  /** The latest stall, or `null` if none was noticed. */
+  last_stall: {
+    /** ISO 8601 UTC time the late timer fired, at the end of the stall. */
+    time: string;
+    /** How late the timer fired, in seconds. */
+    seconds: number;
+  } | null;
 }
 
 /** Longest reason kept in a service's history, in characters. */
@@ -82,7 +100,9 @@ const MANAGER_KEYS = ['config', 'logger', 'clock'] as const;
  * and to `status` listeners.
  */
 export class HeartbeatManager {
+  /** The effective config: the given one checked, with every default filled in. */
   readonly config: ResolvedHeartbeatConfig;
+  /** Where this manager and its heartbeats read time. */
   readonly clock: Clock;
   /** The health log's pino logger. */
   readonly logger: Logger;
@@ -211,6 +231,7 @@ export class HeartbeatManager {
     return this;
   }
 
+  /** Removes a listener added with `on`. Removing one that was never added does nothing. */
   off(event: 'status', listener: StatusListener): this;
   off(event: 'close', listener: () => void): this;
   off(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
@@ -258,6 +279,7 @@ export class HeartbeatManager {
     this.closeListeners.clear();
   }
 
+  /** Whether `close()` was called: a closed manager creates no more heartbeats. */
   get isClosed(): boolean {
     return this.closed;
   }

@@ -6,6 +6,7 @@ import type { ServiceRecord } from './service-record';
 import { HEALTHY, OFFLINE, STATUS_WORDS } from './status';
 import { OptionReader } from './validate';
 
+/** What `registerMetrics()` takes. Every key is optional. */
 export interface MetricsOptions {
   /** The prom-client registry to register with. Defaults to prom-client's global `register`. */
   readonly registry?: Registry<RegistryContentType>;
@@ -13,6 +14,7 @@ export interface MetricsOptions {
   readonly prefix?: string;
 }
 
+/** What `registerMetrics()` returns: the way to stop exporting the manager. */
 export interface MetricsRegistration {
   /** Stops exporting this manager's services. The metrics stay registered for other managers. */
   unregister(): void;

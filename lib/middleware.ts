@@ -2,7 +2,11 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Heartbeat } from './heartbeat';
 import { describeValue } from './validate';
 
-export type PulseMiddleware = ((req: Request, res: Response, next: NextFunction) => void) & { readonly heartbeat: Heartbeat };
+/** Express middleware that pulses a heartbeat on every request, with that heartbeat attached. */
+export type PulseMiddleware = ((req: Request, res: Response, next: NextFunction) => void) & {
+  /** The heartbeat every request pulses. */
+  readonly heartbeat: Heartbeat;
+};
 
 /**
  * The Flask bridge's `before_request` pattern: every request through this middleware pulses

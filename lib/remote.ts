@@ -39,6 +39,7 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
   };
 
   const resolve = (name: string): Resolved => {
+    if (manager.isClosed) return { status: 503, error: 'The heartbeat manager is closed: the server is shutting down.' };
     if (name.length === 0 || name.length > MAX_TAG_LENGTH) {
       return { status: 400, error: `A service name has 1 to ${MAX_TAG_LENGTH} characters; this one has ${name.length}.` };
     }
@@ -121,6 +122,11 @@ function bodyErrors(error: { type?: string; status?: number }, _req: Request, re
     case 'charset.unsupported':
       { sendError(res, 415, 'Send the body as UTF-8 JSON.'); return; }
     default:
+      // Any other failure to read the body (a bad compression, a truncated upload) is the caller's.
+      if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+        sendError(res, error.status, 'The body could not be read: send it as plain UTF-8 JSON.');
+        return;
+      }
       next(error);
   }
 }

@@ -12,6 +12,7 @@ import { mountStatusRoutes } from './status-routes';
 import { STREAM_DEFAULTS, StreamHub, type StreamOptions } from './stream';
 import { OptionReader } from './validate';
 
+/** What `healthRouter()` takes. Every key is optional. */
 export interface HealthRouterOptions {
   /** The manager whose services are served. Defaults to the default manager. */
   readonly manager?: HeartbeatManager;
@@ -27,7 +28,7 @@ export interface HealthRouterOptions {
   readonly criticalStatusCode?: number;
   /** Serve the event stream at `{basePath}/stream`; an object sets its limits. Defaults to `true`. */
   readonly stream?: boolean | StreamOptions;
-  /** Serve the status page (it needs the stream). Defaults to `true`. */
+  /** Serve the status page (it needs the stream). Defaults to `true`, or `false` when `stream` is `false`. */
   readonly ui?: boolean;
   /** Path of the status page. Defaults to `{basePath}/ui`. */
   readonly uiPath?: string;
@@ -40,7 +41,7 @@ export interface HealthRouterOptions {
 }
 
 /** An Express router with the manager it serves attached. */
-export type HealthRouter = Router & { readonly manager: HeartbeatManager };
+export type HealthRouter = Router & { /** The manager whose services this router serves. */ readonly manager: HeartbeatManager };
 
 const ROUTER_KEYS = ['manager', 'basePath', 'metrics', 'metricsPath', 'registry', 'criticalStatusCode', 'stream', 'ui', 'uiPath', 'details'] as const;
 const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
@@ -77,10 +78,10 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   const auth = token ? new BearerAuth(token) : null;
   const details = new DetailsGate(policy, auth);
   registerMetrics(manager, { registry });
-  const endpoints = [`${basePath}/status`, `${basePath}/service/{name}`, `${basePath}/service/{name}/history`, `${basePath}/export`, `${basePath}/live`, `${basePath}/ready`];
-  if (auth) endpoints.push(`${basePath}/service/{name}/pulse`, `${basePath}/service/{name}/error`);
-  if (streamOptions) endpoints.push(`${basePath}/stream`);
-  if (serveUi) endpoints.push(uiPath);
+  const readPaths = [`${basePath}/status`, `${basePath}/service/{name}`, `${basePath}/service/{name}/history`, `${basePath}/export`, `${basePath}/live`, `${basePath}/ready`];
+  if (streamOptions) readPaths.push(`${basePath}/stream`);
+  if (serveUi) readPaths.push(uiPath);
+  const endpoints = auth ? [...readPaths, `${basePath}/service/{name}/pulse`, `${basePath}/service/{name}/error`] : readPaths;
 
   const router = Router();
 
@@ -89,7 +90,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   if (streamOptions) router.get(`${basePath}/stream`, new StreamHub(manager, streamOptions, details).handle);
   if (serveUi) router.get(uiPath, statusPage(`${basePath}/stream`));
 
-  for (const path of endpoints) router.all(path.replace('{name}', ':name'), methodNotAllowed('GET, HEAD'));
+  for (const path of readPaths) router.all(path.replace('{name}', ':name'), methodNotAllowed('GET, HEAD'));
 
   if (serveMetrics) {
     router.get(metricsPath, (_req: Request, res: Response) => {

@@ -19,6 +19,7 @@ import {
 
 /** One service in `GET /api/health/status`: the seed's four keys, then extras. */
 export interface ServiceStatusEntry {
+  /** The worse of the status from missed beats and the status from errors reported since the last pulse. */
   status: ServiceStatus;
   /** ISO 8601 UTC time of the last sign of life (a pulse, or the start), or `null` before any. */
   last_heartbeat: string | null;
@@ -32,28 +33,41 @@ export interface ServiceStatusEntry {
   active: boolean;
 }
 
+/** The latest error a service reported, as its `last_error` shows it. */
 export interface LastError {
+  /** The error's message, cut to {@link MAX_ERROR_LENGTH} characters and an ellipsis. */
   message: string;
   /** ISO 8601 UTC. */
   time: string;
+  /** Whether it was reported with `{ critical: true }`. */
   critical: boolean;
 }
 
 /** The body of `GET /api/health/service/{name}`: the seed's keys, then extras. */
 export interface ServiceHealth {
+  /** The service's tag. */
   service: string;
+  /** The worse of the status from missed beats and the status from errors reported since the last pulse. */
   status: ServiceStatus;
+  /** ISO 8601 UTC time of the last sign of life (a pulse, or the start), or `null` before any. */
   last_heartbeat: string | null;
   /** Time since the service started, e.g. `"2d 14h 23m"`; `"0s"` if it never started. */
   uptime: string;
   /** ISO 8601 UTC time of the start, or `null` if it never started. */
   started_at: string | null;
+  /** Pulses received, as counted by `heartbeat_pulses_total`. */
   total_pulses: number;
+  /** Errors reported, as counted by `heartbeat_errors_total`. */
   error_count: number;
+  /** Seconds between expected pulses. */
   interval: number;
+  /** Missed beats plus errors reported since the last pulse. */
   consecutive_failures: number;
+  /** Whether this service going critical makes the whole system critical. */
   critical: boolean;
+  /** Whether a running heartbeat holds this service (false for a configured one not started yet, or stopped). */
   active: boolean;
+  /** The latest reported error, or `null` if none was reported or `cleanupOldData()` dropped it. */
   last_error: LastError | null;
   /** The custom metrics given with the latest pulses, e.g. `{ queue_depth: 12 }`. */
   metrics: Record<string, number>;

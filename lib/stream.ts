@@ -6,6 +6,7 @@ import { sendError } from './respond';
 import type { ServiceHealth } from './service-record';
 import type { OverallStatus } from './status';
 
+/** Limits of the event stream, as `healthRouter({ stream })` takes them. Every key is optional. */
 export interface StreamOptions {
   /** Most streams open at once; more get 503. Defaults to `100`. */
   readonly maxClients?: number;
@@ -21,8 +22,11 @@ export const STREAM_DEFAULTS = { maxClients: 100, maxBufferedBytes: 256 * 1024, 
 
 /** What a snapshot holds: everything the page draws. */
 export interface StreamSnapshot {
+  /** The overall status, as in `GET {basePath}/status`. */
   overall_status: OverallStatus;
+  /** Every service shown, each as `GET {basePath}/service/{name}` gives it. */
   services: ServiceHealth[];
+  /** ISO 8601 UTC time the snapshot was taken. */
   time: string;
 }
 
@@ -42,6 +46,12 @@ export class StreamHub {
   private sinceKeepAlive = 0;
   private nextId = 1;
 
+  /**
+   * Serves `manager`'s events until it closes. `options` must set every limit (`healthRouter()`
+   * fills in the defaults). `details` decides per request who sees details; `healthRouter()`
+   * builds it from its `details` option. It cannot be built outside the package: leave it out
+   * to show details to every caller.
+   */
   constructor(
     private readonly manager: HeartbeatManager,
     private readonly options: Required<StreamOptions>,
@@ -51,6 +61,7 @@ export class StreamHub {
     manager.on('close', () => { this.close(); });
   }
 
+  /** Streams open now. */
   get size(): number {
     return this.clients.size;
   }

@@ -7,6 +7,7 @@ export const UPTIME_MINUTES = 7 * 24 * 60;
 
 /** The windows exported and served, as Uptime Kuma shows them. */
 export const UPTIME_WINDOWS = { '24h': 24 * HOUR, '7d': 7 * 24 * HOUR } as const;
+/** The name of an uptime window: `24h` or `7d`. */
 export type UptimeWindow = keyof typeof UPTIME_WINDOWS;
 
 /**

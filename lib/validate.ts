@@ -5,11 +5,17 @@
 
 const PLAIN_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
 
+/**
+ * A config or option that failed its check, thrown when it is read (at construction, not
+ * later). The message names where the value came from, the key, the bad value and what
+ * would be accepted.
+ */
 export class ConfigError extends Error {
+  /** Always `ConfigError`, so logs and `error.name` checks tell it from other errors. */
   override readonly name = 'ConfigError';
   constructor(
     message: string,
-    /** Dotted path of the offending key, e.g. `services.save_worker.interval`. */
+    /** Dotted path of the offending key, e.g. `services.save_worker.interval`; empty when a config file cannot be read or parsed. */
     readonly key: string,
   ) {
     super(message);

@@ -19,6 +19,8 @@ export interface DocumentedResponse {
   /** JSON pointer of the (ref-resolved) response object in the document. */
   readonly pointer: string;
   readonly response: JsonObject;
+  /** The document path the request matched, e.g. `/api/health/service/{name}`; none for an unknown path. */
+  readonly template?: string;
 }
 
 /** What the test saw, in the shape the contract checks. */
@@ -30,6 +32,17 @@ export interface Observed {
   headers: Record<string, string | undefined>;
   /** The parsed JSON body, or the text for a non-JSON answer. */
   body: unknown;
+}
+
+/** A request as it was sent, for checking its body against the operation's `requestBody`. */
+export interface SentRequest {
+  method: string;
+  /** The raw request path, percent-encoding kept, without the query. */
+  path: string;
+  /** The `Content-Type` header sent, if any. */
+  contentType?: string;
+  /** The body as sent (JSON text for a JSON body); undefined when none was sent. */
+  body?: string;
 }
 
 /** One event of a `text/event-stream` answer, as an EventSource delivers it. */
@@ -45,6 +58,18 @@ export interface ObservedEvent {
  * OpenAPI 3.1 has no field for it, so the document uses this annotation.
  */
 export const EVENTS_KEY = 'x-events';
+
+/**
+ * On a response under `x-fallback-responses`: the only document paths it may be given on.
+ * OpenAPI has no field for it either.
+ */
+export const PATHS_KEY = 'x-paths';
+
+/** A body schema's alternatives (`oneOf` or `anyOf`), each named by its `$ref` or by its index. */
+interface Alternative {
+  name: string;
+  pointer: string;
+}
 
 /** RFC 3339 date-time, as JSON Schema's `format: date-time` means it. */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
@@ -92,22 +117,65 @@ export class Contract {
         const responses = this.object(operation.responses, `${template} ${method} responses`);
         for (const [status, response] of Object.entries(responses)) {
           const key = `${method.toUpperCase()} ${template} ${status}`;
-          keys.push(key);
-          const base = `/paths/${escapePointer(template)}/${method}/responses/${status}`;
-          const content = (this.resolve(response, base).value.content ?? {}) as JsonObject;
-          for (const media of Object.values(content)) {
-            const events = (media as JsonObject)[EVENTS_KEY];
-            if (events !== undefined) for (const name of Object.keys(this.object(events, `${key} ${EVENTS_KEY}`))) keys.push(`${key} event ${name}`);
-          }
+          keys.push(key, ...this.alternativeKeys(key, response, `/paths/${escapePointer(template)}/${method}/responses/${status}`));
         }
       }
     }
     for (const [name, fallback] of Object.entries(this.fallbacks())) {
-      for (const status of Object.keys(this.object((fallback as JsonObject).responses, `${name} responses`))) {
-        keys.push(`${name} ${status}`);
+      for (const [status, response] of Object.entries(this.object((fallback as JsonObject).responses, `${name} responses`))) {
+        const key = `${name} ${status}`;
+        keys.push(key, ...this.alternativeKeys(key, response, `/x-fallback-responses/${escapePointer(name)}/responses/${status}`));
       }
     }
     return keys;
+  }
+
+  /**
+   * The keys of a response's events (`<key> event <name>`) and of the alternatives of its
+   * bodies and events (`<key> <media type> as <alternative>`, `<key> event <name> as <alternative>`):
+   * an alternative counts as exercised only by a body that matches it and no other.
+   */
+  private alternativeKeys(key: string, response: unknown, pointer: string): string[] {
+    const keys: string[] = [];
+    const resolved = this.resolve(response, pointer);
+    const content = (resolved.value.content ?? {}) as JsonObject;
+    for (const [mediaType, media] of Object.entries(content)) {
+      const mediaPointer = `${resolved.pointer}/content/${escapePointer(mediaType)}`;
+      for (const alternative of this.alternatives(`${mediaPointer}/schema`)) keys.push(`${key} ${mediaType} as ${alternative.name}`);
+      const events = (media as JsonObject)[EVENTS_KEY];
+      if (events === undefined) continue;
+      for (const name of Object.keys(this.object(events, `${key} ${EVENTS_KEY}`))) {
+        keys.push(`${key} event ${name}`);
+        for (const alternative of this.alternatives(`${mediaPointer}/${EVENTS_KEY}/${escapePointer(name)}`)) {
+          keys.push(`${key} event ${name} as ${alternative.name}`);
+        }
+      }
+    }
+    return keys;
+  }
+
+  /** The `oneOf` or `anyOf` alternatives of the schema at a pointer, after its plain `$ref`s; none if it has neither. */
+  private alternatives(pointer: string): Alternative[] {
+    let at = pointer;
+    let schema = pointerGet(this.document, at);
+    for (let hops = 0; isObject(schema) && typeof schema.$ref === 'string' && !('oneOf' in schema) && !('anyOf' in schema); hops++) {
+      if (hops > 10 || !schema.$ref.startsWith('#/')) return [];
+      at = schema.$ref.slice(1);
+      schema = pointerGet(this.document, at);
+    }
+    if (!isObject(schema)) return [];
+    const keyword = Array.isArray(schema.oneOf) ? 'oneOf' : Array.isArray(schema.anyOf) ? 'anyOf' : undefined;
+    if (!keyword) return [];
+    return (schema[keyword] as unknown[]).map((item, index) => ({
+      name: isObject(item) && typeof item.$ref === 'string' ? (item.$ref.split('/').pop() as string) : `#${index}`,
+      pointer: `${at}/${keyword}/${index}`,
+    }));
+  }
+
+  /** Records the one alternative a valid value matches, if exactly one does. */
+  private exerciseAlternative(key: string, schemaPointer: string, value: unknown): void {
+    const matching = this.alternatives(schemaPointer).filter((alternative) => this.validator(alternative.pointer)(value));
+    if (matching.length === 1) this.exercised.add(`${key} as ${(matching[0] as Alternative).name}`);
   }
 
   /**
@@ -148,8 +216,29 @@ export class Contract {
         `The contract does not document status ${code} for ${method.toUpperCase()} ${rawPath} (${where}); documented: ${Object.keys(responses).join(', ')}.`,
       );
     }
+    const only = this.object(responses[code], `${base}/${code}`)[PATHS_KEY];
+    if (only !== undefined && !(Array.isArray(only) && template !== undefined && only.includes(template))) {
+      throw new Error(
+        `The contract documents status ${code} for ${where} only on ${JSON.stringify(only)}, not for ${method.toUpperCase()} ${rawPath}${template ? ` (${template})` : ''}.`,
+      );
+    }
     const resolved = this.resolve(responses[code], `${base}/${code}`);
-    return { key: `${where} ${code}`, pointer: resolved.pointer, response: resolved.value };
+    return { key: `${where} ${code}`, pointer: resolved.pointer, response: resolved.value, ...(template === undefined ? {} : { template }) };
+  }
+
+  /**
+   * The `Allow` header a path's wrong-method answer must send: the methods of its operations,
+   * in the document's order, with HEAD right after GET unless documented on its own.
+   */
+  allowedMethods(template: string): string {
+    const item = this.object(this.object(this.document.paths, '/paths')[template], template);
+    const methods: string[] = [];
+    for (const method of Object.keys(item)) {
+      if (!(HTTP_METHODS as readonly string[]).includes(method)) continue;
+      methods.push(method.toUpperCase());
+      if (method === 'get' && !('head' in item)) methods.push('HEAD');
+    }
+    return methods.join(', ');
   }
 
   /** The compiled validator for the schema at a JSON pointer of the document. */
@@ -180,13 +269,20 @@ export class Contract {
 
     const contentType = observed.headers['content-type'] ?? '';
     const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
-    const content = this.object(documented.response.content, `${documented.key} content`);
-    if (!(mediaType in content)) {
-      found.push(`${what}: content type ${JSON.stringify(contentType)} is not one of ${Object.keys(content).join(', ')}`);
+    if (documented.response.content === undefined) {
+      // A response without content (204): no body, and so no content type either.
+      if (contentType !== '') found.push(`${what}: the response has no content, but content type ${JSON.stringify(contentType)} was sent`);
+      if (observed.body !== undefined && observed.body !== '') found.push(`${what}: the response has no content, but a body was sent`);
     } else {
-      const pointer = `${documented.pointer}/content/${escapePointer(mediaType)}/schema`;
-      const validate = this.validator(pointer);
-      if (!validate(observed.body)) found.push(`${what}: body does not match ${pointer}: ${describeErrors(validate.errors)}`);
+      const content = this.object(documented.response.content, `${documented.key} content`);
+      if (!(mediaType in content)) {
+        found.push(`${what}: content type ${JSON.stringify(contentType)} is not one of ${Object.keys(content).join(', ')}`);
+      } else {
+        const pointer = `${documented.pointer}/content/${escapePointer(mediaType)}/schema`;
+        const validate = this.validator(pointer);
+        if (!validate(observed.body)) found.push(`${what}: body does not match ${pointer}: ${describeErrors(validate.errors)}`);
+        else this.exerciseAlternative(`${documented.key} ${mediaType}`, pointer, observed.body);
+      }
     }
 
     const headers = (documented.response.headers ?? {}) as JsonObject;
@@ -200,7 +296,44 @@ export class Contract {
       const validate = this.validator(`${resolved.pointer}/schema`);
       if (!validate(value)) found.push(`${what}: header ${name}: ${JSON.stringify(value)} ${describeErrors(validate.errors)}`);
     }
+    // What the Allow header's description says, which a schema cannot: exactly this path's methods.
+    const allow = observed.headers.allow;
+    if ('Allow' in headers && allow !== undefined && documented.template !== undefined) {
+      const expected = this.allowedMethods(documented.template);
+      if (allow !== expected) found.push(`${what}: header Allow: ${JSON.stringify(allow)} is not the methods of ${documented.template}, ${JSON.stringify(expected)}`);
+    }
     return found;
+  }
+
+  /**
+   * Checks a request's body against its operation's `requestBody`: a body where the operation
+   * takes none or a missing required one, a content type it does not declare, and a body that
+   * is not JSON or does not match the declared schema. Returns the problems, empty if none.
+   */
+  requestProblems(sent: SentRequest): string[] {
+    const template = this.matchPath(sent.path);
+    const verb = sent.method.toLowerCase();
+    const operation = template === undefined ? undefined : ((this.object(this.document.paths, '/paths')[template] as JsonObject)[verb] as JsonObject | undefined);
+    if (template === undefined || !operation) throw new Error(`The contract has no operation for ${sent.method.toUpperCase()} ${sent.path}.`);
+    const what = `${sent.method.toUpperCase()} ${template} request body`;
+    if (operation.requestBody === undefined) return sent.body === undefined ? [] : [`${what}: the operation takes no body`];
+    const requestBody = this.resolve(operation.requestBody, `/paths/${escapePointer(template)}/${verb}/requestBody`);
+    if (sent.body === undefined) return requestBody.value.required === true ? [`${what}: a body is required`] : [];
+    const contentType = sent.contentType ?? '';
+    const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+    const content = this.object(requestBody.value.content, `${what} content`);
+    if (!(mediaType in content)) return [`${what}: content type ${JSON.stringify(contentType)} is not one of ${Object.keys(content).join(', ')}`];
+    let value: unknown = sent.body;
+    if (mediaType === 'application/json' || mediaType.endsWith('+json')) {
+      try {
+        value = JSON.parse(sent.body);
+      } catch {
+        return [`${what}: not JSON: ${JSON.stringify(sent.body.slice(0, 80))}`];
+      }
+    }
+    const pointer = `${requestBody.pointer}/content/${escapePointer(mediaType)}/schema`;
+    const validate = this.validator(pointer);
+    return validate(value) ? [] : [`${what}: does not match ${pointer}: ${describeErrors(validate.errors)}`];
   }
 
   /**
@@ -230,7 +363,9 @@ export class Contract {
     }
     const pointer = `${documented.pointer}/content/${escapePointer(mediaType)}/${EVENTS_KEY}/${escapePointer(event.event)}`;
     const validate = this.validator(pointer);
-    return validate(data) ? [] : [`${what}: data does not match ${pointer}: ${describeErrors(validate.errors)}`];
+    if (!validate(data)) return [`${what}: data does not match ${pointer}: ${describeErrors(validate.errors)}`];
+    this.exerciseAlternative(`${documented.key} event ${event.event}`, pointer, data);
+    return [];
   }
 
   /** The document's `x-fallback-responses`. */
@@ -273,6 +408,10 @@ export class Contract {
     }
     return value as JsonObject;
   }
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function escapePointer(segment: string): string {

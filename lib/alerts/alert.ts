@@ -7,13 +7,17 @@ export type AlertStatus = Exclude<ServiceStatus, 'healthy'> | 'resolved' | 'flap
 export interface Alert {
   /** Unique per alert and the same on every retry, so receivers can drop duplicates. */
   id: string;
+  /** The service's tag. */
   service: string;
+  /** The status entered (a reminder repeats `critical`), `resolved` after an alerted incident, or `flapping`. */
   status: AlertStatus;
   /** The service status before this one. */
   previous: ServiceStatus;
   /** ISO 8601 UTC time of the change. */
   time: string;
+  /** Why, in words, e.g. `missed 3 heartbeats` or `error: disk full`. */
   reason: string;
+  /** The whole system's status when the alert was made. */
   overall_status: OverallStatus;
   /** With `resolved`: seconds from the first alert of the incident to the recovery. */
   down_seconds?: number;
@@ -32,14 +36,17 @@ export type AlertLevel = Exclude<ServiceStatus, 'healthy'>;
 export interface Notifier {
   /** Shown in logs and in the `target` label of the alert metrics. Never put a secret in it. */
   readonly name: string;
+  /** Delivers `alert`: resolves once it is delivered, rejects to have it retried, stops when `signal` aborts. */
   send(alert: Alert, options: { signal: AbortSignal }): Promise<void>;
 }
 
 /** A delivery failure; `retryable: false` stops the retries (a 4xx answer, say). */
 export class DeliveryError extends Error {
+  /** Always `DeliveryError`, so logs and `error.name` checks tell it from other errors. */
   override readonly name = 'DeliveryError';
   constructor(
     message: string,
+    /** Whether another attempt may succeed; `false` stops the retries. */
     readonly retryable: boolean,
   ) {
     super(message);

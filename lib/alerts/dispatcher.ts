@@ -12,9 +12,24 @@ import { webhookNotifier } from './webhook';
 
 /** Where alerts go: a webhook URL, or any notifier. */
 export type AlertTarget =
-  | { readonly url: string; readonly name?: string; readonly headers?: Readonly<Record<string, string>>; readonly minLevel?: AlertLevel }
-  | { readonly notifier: Notifier; readonly minLevel?: AlertLevel };
+  | {
+      /** Where to POST the alert JSON (see `webhookNotifier()`). A secret: it never appears in logs, JSON or metrics. */
+      readonly url: string;
+      /** The target's name in logs and metrics. Defaults to `webhook-N`, N being its position in `targets`, from 1. */
+      readonly name?: string;
+      /** Extra request headers, e.g. an authorization header the receiver wants. Defaults to none. */
+      readonly headers?: Readonly<Record<string, string>>;
+      /** The least severe status this target is alerted about. Defaults to `warning`. */
+      readonly minLevel?: AlertLevel;
+    }
+  | {
+      /** Any notifier: Slack, ntfy, email; it is named by its own `name`. */
+      readonly notifier: Notifier;
+      /** The least severe status this target is alerted about. Defaults to `warning`. */
+      readonly minLevel?: AlertLevel;
+    };
 
+/** What `new AlertDispatcher()` takes: the targets, and how hard each delivery is tried. */
 export interface AlertDispatcherOptions {
   /** Where alerts go. `minLevel` (default `warning`) is the least severe status a target hears about. */
   readonly targets: readonly AlertTarget[];

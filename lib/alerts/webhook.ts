@@ -1,6 +1,7 @@
 import { ConfigError } from '../validate';
 import { DeliveryError, type Alert, type Notifier } from './alert';
 
+/** What `webhookNotifier()` takes. */
 export interface WebhookOptions {
   /** Where to POST the alert JSON. A secret: it never appears in logs, JSON or metrics. */
   readonly url: string;
