@@ -9,6 +9,7 @@ const { execFileSync, spawnSync } = require('node:child_process');
 /** Each program the tests run, and the Debian package that provides it. */
 const REQUIRED = [
   { command: 'promtool', pkg: 'prometheus', why: 'checks /metrics output and the shipped alert rules' },
+  { command: 'prometheus', pkg: 'prometheus', why: 'scrapes the demo and evaluates the shipped rules end to end' },
   { command: 'chromium', pkg: 'chromium', why: 'drives the status page in a real browser' },
 ];
 
@@ -19,7 +20,7 @@ function has(command) {
 const missing = REQUIRED.filter((entry) => !has(entry.command));
 if (missing.length === 0) process.exit(0);
 
-const packages = missing.map((entry) => entry.pkg);
+const packages = [...new Set(missing.map((entry) => entry.pkg))];
 const install = `apt-get install -y --no-install-recommends ${packages.join(' ')}`;
 for (const entry of missing) console.error(`[test setup] ${entry.command} is missing (package ${entry.pkg}; ${entry.why}).`);
 

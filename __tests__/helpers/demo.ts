@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HeartbeatConfig } from '../../lib/config';
@@ -66,6 +66,7 @@ export async function startDemoProcess(config: HeartbeatConfig, env: NodeJS.Proc
         const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
         child.once('exit', (code) => {
           clearTimeout(killer);
+          rmSync(dir, { recursive: true, force: true });
           resolve({ code, ms: Date.now() - started });
         });
         child.kill('SIGTERM');

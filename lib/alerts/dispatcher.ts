@@ -135,6 +135,9 @@ export class AlertDispatcher {
         entry.notifier !== undefined
           ? checkNotifier(read, key, entry.notifier)
           : webhookNotifier({ ...(entry as { url: string; headers?: Record<string, string> }), name: targetName(read, key, entry.name, index) });
+      // Series start at 0, so Prometheus sees the first failure as an increase.
+      this.counters.sent.inc({ target: notifier.name }, 0);
+      this.counters.failed.inc({ target: notifier.name }, 0);
       return new TargetQueue(notifier, minLevel, settings, events);
     });
     this.scheduler = new DeadlineScheduler(manager.clock, (state, now) => { this.onDue(state, now); });
