@@ -22,6 +22,9 @@ export function getDefaultManager(): HeartbeatManager {
 }
 
 /** The default manager's effective config, shaped as in the seed: `getConfig().heartbeat.enabled`. */
-export function getConfig(): { /** The default manager's `config`. */ heartbeat: ResolvedHeartbeatConfig } {
+export function getConfig(): {
+  /** The default manager's `config`. */
+  heartbeat: ResolvedHeartbeatConfig;
+} {
   return { heartbeat: getDefaultManager().config };
 }

@@ -6,6 +6,7 @@ export {
   type HealthStatus,
   type StatusChange,
   type StatusListener,
+  type MonitorHealth,
 } from './manager';
 export { getDefaultManager, getConfig, CONFIG_ENV } from './default-manager';
 export {
@@ -26,7 +27,7 @@ export { healthRouter, type HealthRouter, type HealthRouterOptions } from './rou
 export { pulseMiddleware, type PulseMiddleware } from './middleware';
 export { registerMetrics, type MetricsOptions, type MetricsRegistration } from './metrics';
 export { HealthMonitor, HealthMonitorError, type HealthMonitorOptions, type HealthMonitorErrorCode } from './client';
-export { StreamHub, type StreamOptions, type StreamSnapshot } from './stream';
+export type { StreamOptions, StreamSnapshot } from './stream';
 export type { ServiceHistory } from './history';
 export { AlertDispatcher, type AlertDispatcherOptions, type AlertTarget } from './alerts/dispatcher';
 export { webhookNotifier, type WebhookOptions } from './alerts/webhook';

@@ -41,7 +41,10 @@ export interface HealthRouterOptions {
 }
 
 /** An Express router with the manager it serves attached. */
-export type HealthRouter = Router & { /** The manager whose services this router serves. */ readonly manager: HeartbeatManager };
+export type HealthRouter = Router & {
+  /** The manager whose services this router serves. */
+  readonly manager: HeartbeatManager;
+};
 
 const ROUTER_KEYS = ['manager', 'basePath', 'metrics', 'metricsPath', 'registry', 'criticalStatusCode', 'stream', 'ui', 'uiPath', 'details'] as const;
 const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
