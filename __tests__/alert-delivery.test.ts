@@ -35,7 +35,7 @@ it('POSTs the alert JSON with its id as the idempotency key', async () => {
   const target = await receiver();
   dispatcher([{ url: target.url, name: 'ops' }]);
   manager.heartbeat({ tag: 'save_worker', interval: 30 }).error('disk full', { critical: true });
-  await pollUntil(async () => target.received.length, (count) => count === 1, 5000);
+  await pollUntil(() => target.received.length, (count) => count === 1, 5000);
   const [request] = target.received;
   expect(request?.headers['content-type']).toBe('application/json');
   expect(request?.headers['idempotency-key']).toBe(request?.body.id);
@@ -89,7 +89,7 @@ it('lets no slow target delay another', async () => {
   worker.error('one');
   worker.pulse();
   // The fast target gets the alert and the recovery while the slow one still holds its first request.
-  await pollUntil(async () => fast.received.length, (count) => count === 2, 2000);
+  await pollUntil(() => fast.received.length, (count) => count === 2, 2000);
   expect(fast.received.map((r) => r.body.status)).toEqual(['warning', 'resolved']);
   expect(slow.received).toHaveLength(1);
 });
@@ -103,7 +103,7 @@ it('keeps a bounded queue, dropping the oldest and counting it', async () => {
   const alerts = dispatcher([{ url: target.url, name: 'stuck' }], { timeoutMs: 5000, queueSize: 2 });
   const worker = manager.heartbeat({ tag: 'w', interval: 30 });
   worker.error('first'); // in flight, held by the receiver
-  await pollUntil(async () => target.received.length, (count) => count === 1, 2000);
+  await pollUntil(() => target.received.length, (count) => count === 1, 2000);
   for (let i = 0; i < 3; i++) {
     // The manager reports a recovery from its timer, just after the pulse: wait for it.
     const recovered = new Promise<void>((resolve) => {

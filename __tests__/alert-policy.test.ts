@@ -8,7 +8,14 @@ import { createTestClock, type TestClock } from './helpers/clock';
 /** A notifier that keeps what it is sent: the policy is under test here, not the transport. */
 function inbox(name = 'inbox'): Notifier & { alerts: Alert[] } {
   const alerts: Alert[] = [];
-  return { name, alerts, send: async (alert) => void alerts.push(alert) };
+  return {
+    name,
+    alerts,
+    send: (alert) => {
+      alerts.push(alert);
+      return Promise.resolve();
+    },
+  };
 }
 
 let clock: TestClock;

@@ -30,7 +30,7 @@ async function listen(server: Server): Promise<string> {
 /** Closes a server, destroying its sockets (a request left hanging included) so jest exits. */
 async function close(server: Server): Promise<void> {
   server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
 }
 
 interface Served {
@@ -46,7 +46,10 @@ async function serveRouter(setup: (manager: HeartbeatManager) => void): Promise<
   const app = express();
   app.use(healthRouter({ manager, registry: new Registry() }));
   const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(listening)));
+    const listening = app.listen(0, '127.0.0.1', (error?: Error) => {
+      if (error) reject(error);
+      else resolve(listening);
+    });
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, manager, server };
 }
@@ -104,12 +107,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const served of [healthy, critical]) {
-    if (!served) continue;
+  const started: Array<Served | undefined> = [healthy, critical];
+  for (const served of started) {
+    if (served === undefined) continue;
     served.manager.close();
     await close(served.server);
   }
-  if (faulty) await close(faulty);
+  const fault: Server | undefined = faulty;
+  if (fault !== undefined) await close(fault);
 });
 
 /** The HealthMonitorError a call rejects with. */

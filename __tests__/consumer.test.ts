@@ -35,7 +35,7 @@ beforeAll(() => {
   tarball = join(work, (packed[0] as { filename: string }).filename);
   shipped = (packed[0] as { files: Array<{ path: string }> }).files.map((file) => file.path);
 }, 120_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => { rmSync(work, { recursive: true, force: true }); });
 
 let shipped: string[] = [];
 
@@ -84,8 +84,8 @@ it('runs the README quick start, pasted into a new project as written', async ()
   expect(snippet).toContain('app.use(healthRouter())');
   const port = Number(/app\.listen\((\d+)\)/.exec(snippet)?.[1]);
   const free = await new Promise<boolean>((resolve) => {
-    const probe = net.createServer().once('error', () => resolve(false));
-    probe.listen(port, () => probe.close(() => resolve(true)));
+    const probe = net.createServer().once('error', () => { resolve(false); });
+    probe.listen(port, () => probe.close(() => { resolve(true); }));
   });
   if (!free) throw new Error(`Port ${port}, which the quick start listens on, is taken: stop what uses it and run again.`);
 

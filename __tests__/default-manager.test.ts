@@ -8,6 +8,7 @@ type Lib = typeof import('../lib');
 function freshLib(): Lib {
   let lib: Lib | undefined;
   jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- isolateModules needs a synchronous load to give each test a fresh default manager
     lib = require('../lib') as Lib;
   });
   return lib as Lib;

@@ -32,7 +32,7 @@ it('serves the five seed services (and its dependency check) on /api/health/stat
   await fetch(`${demo.bridgeUrl}/`);
   const bridge = await getJson(`${demo.bridgeUrl}/api/health/service/flask_bridge`);
   expect(bridge.body.total_pulses).toBeGreaterThanOrEqual(3);
-  await pollUntil(async () => demo?.logs.some((line) => line.component === 'http' && (line.req as { url?: string })?.url === '/'), Boolean, 5000);
+  await pollUntil(() => demo?.logs.some((line) => line.component === 'http' && (line.req as { url?: string } | undefined)?.url === '/'), Boolean, 5000);
 });
 
 it('walks a stalled worker through warning, degraded and critical, and back to healthy on resume', async () => {
@@ -56,7 +56,7 @@ it('walks a stalled worker through warning, degraded and critical, and back to h
   // The health log, named as in the seed, told the same story, each step once.
   if (stalled) return;
   const healthLog = () => (demo?.logs ?? []).filter((line) => line.name === 'smrthub.heartbeat' && line.service === 'save_worker').map((line) => line.msg);
-  await pollUntil(async () => healthLog(), (messages) => messages.includes('Service save_worker heartbeat: healthy'), 5000);
+  await pollUntil(() => healthLog(), (messages) => messages.includes('Service save_worker heartbeat: healthy'), 5000);
   expect(healthLog()).toEqual([
     'Service save_worker missed heartbeat (attempt 1/3)',
     'Service save_worker missed heartbeat (attempt 2/3)',
@@ -97,7 +97,7 @@ it('alerts ALERT_WEBHOOK_URL when a service goes bad, and again when it recovers
   try {
     demo = await startDemoProcess(fastDemoConfig(0.2), { ALERT_WEBHOOK_URL: receiver.url });
     // On a loaded machine a 0.2 s request-driven service may blink too: follow save_worker only.
-    const saveWorker = async () => receiver.received.filter((r) => r.body.service === 'save_worker').map((r) => r.body.status);
+    const saveWorker = () => receiver.received.filter((r) => r.body.service === 'save_worker').map((r) => r.body.status);
     await fetch(`${demo.bridgeUrl}/demo/services/save_worker/stall`, { method: 'POST' });
     await pollUntil(saveWorker, (statuses) => statuses.includes('critical'));
     await fetch(`${demo.bridgeUrl}/demo/services/save_worker/resume`, { method: 'POST' });

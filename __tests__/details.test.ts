@@ -4,6 +4,7 @@ import { HeartbeatManager } from '../lib/manager';
 import { healthRouter } from '../lib/router';
 import { createApp, type AppFixture } from './helpers/app';
 import { openStream } from './helpers/sse';
+import { closeManagers } from './helpers/managers';
 
 const TOKEN = 'details-token-0123456789';
 const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -11,7 +12,7 @@ let fixture: AppFixture;
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }));
 afterEach(() => {
-  fixture?.manager.close();
+  closeManagers();
   jest.useRealTimers();
 });
 

@@ -3,12 +3,13 @@ import { HeartbeatManager } from '../lib/manager';
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { captureLogger } from './helpers/logger';
 import { createTestClock } from './helpers/clock';
+import { closeManagers } from './helpers/managers';
 
 let fixture: ManagerFixture;
 
 beforeEach(() => jest.useFakeTimers());
 afterEach(() => {
-  fixture?.manager.close();
+  closeManagers();
   jest.useRealTimers();
 });
 
@@ -80,8 +81,8 @@ it('survives a log destination that throws', () => {
   const manager = new HeartbeatManager({ logger: pino({}, throwing), clock: createTestClock() });
   const heartbeat = manager.heartbeat({ tag: 'w', interval: 1 });
   heartbeat.start();
-  expect(() => heartbeat.error('boom')).not.toThrow();
-  expect(() => jest.advanceTimersByTime(10_000)).not.toThrow();
+  expect(() => { heartbeat.error('boom'); }).not.toThrow();
+  expect(() => { jest.advanceTimersByTime(10_000); }).not.toThrow();
   expect(manager.status().services.w?.status).toBe('critical');
   manager.close();
 });

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { historyCsv } from '../lib/export';
 import { createApp, type AppFixture } from './helpers/app';
 import { parseSamples } from './helpers/promtool';
+import { closeManagers } from './helpers/managers';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -9,7 +10,7 @@ let fixture: AppFixture;
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] }));
 afterEach(() => {
-  fixture?.manager.close();
+  closeManagers();
   jest.useRealTimers();
 });
 

@@ -50,16 +50,16 @@ it('closes within 2 s of SIGTERM under load and answers every request it had acc
   let stopping = false;
   // 100 clients, each sending slow requests one after another on fresh connections.
   const client = async (): Promise<void> => {
-    while (true) {
+    for (;;) {
       const result = await new Promise<string>((resolve) => {
         const req = http.get({ hostname, port, path: '/demo/slow?ms=200', agent: false }, (res) => {
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => resolve(res.statusCode === 200 && body.includes('waited_ms') ? 'answered' : `status ${res.statusCode}`));
-          res.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+          res.on('end', () => { resolve(res.statusCode === 200 && body.includes('waited_ms') ? 'answered' : `status ${res.statusCode}`); });
+          res.on('error', (error: NodeJS.ErrnoException) => { resolve(error.code ?? error.message); });
         });
-        req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        req.on('error', (error: NodeJS.ErrnoException) => { resolve(error.code ?? error.message); });
       });
       if (result === 'answered') outcomes.answered++;
       else if (result === 'ECONNREFUSED') outcomes.refused++;
@@ -75,7 +75,10 @@ it('closes within 2 s of SIGTERM under load and answers every request it had acc
   const exit = await stopped.stop();
   demo = undefined;
   await Promise.all(clients);
-  await new Promise((resolve) => (stopped.child.stdout?.readableEnded ? resolve(null) : stopped.child.stdout?.once('end', resolve)));
+  await new Promise((resolve) => {
+    if (!stopped.child.stdout || stopped.child.stdout.readableEnded) resolve(null);
+    else stopped.child.stdout.once('end', resolve);
+  });
   // What the server accepted, from its own request log: each request pino-http saw ends as
   // "request completed" or, had it been cut off, "request aborted" / "request errored".
   const accepted = stopped.logs.filter((line) => line.component === 'http' && String((line.req as { url?: string } | undefined)?.url).startsWith('/demo/slow'));

@@ -1,5 +1,6 @@
 import { Heartbeat } from '../lib/heartbeat';
 import { createManager, type ManagerFixture } from './helpers/manager';
+import { closeManagers } from './helpers/managers';
 
 let fixture: ManagerFixture;
 
@@ -8,7 +9,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  fixture?.manager.close();
+  closeManagers();
   jest.useRealTimers();
 });
 
@@ -321,7 +322,7 @@ describe('listeners', () => {
     const later: string[] = [];
     fixture.manager.on('status', (change) => later.push(change.to));
     fixture.manager.heartbeat({ tag: 'w', interval: 1 }).start();
-    expect(() => fixture.clock.advance(1200)).not.toThrow();
+    expect(() => { fixture.clock.advance(1200); }).not.toThrow();
     expect(later).toEqual(['warning']);
     expect(fixture.logs.some((line) => line.msg === 'A heartbeat status listener threw')).toBe(true);
   });

@@ -69,7 +69,7 @@ afterEach(async () => {
     const closing = server;
     server = undefined;
     closing.closeAllConnections();
-    await new Promise<void>((resolve) => closing.close(() => resolve()));
+    await new Promise<void>((resolve) => closing.close(() => { resolve(); }));
   }
   jest.restoreAllMocks();
   jest.useRealTimers();

@@ -14,7 +14,7 @@ let fixture: AppFixture;
 beforeEach(() => {
   fixture = createApp({ remote_token: TOKEN, auto_register: true, max_services: 100_000, log_level: 'silent' });
 });
-afterEach(() => fixture.manager.close());
+afterEach(() => { fixture.manager.close(); });
 
 /** Names as people and attackers write them. */
 const names = fc.oneof(
@@ -74,8 +74,8 @@ it('writes one log line per event, whatever the name and message hold', async ()
   const { logger, lines } = captureLogger();
   const raw: string[] = [];
   const manager = new HeartbeatManager({ logger, config: { log_level: 'info' } });
-  await fc.assert(
-    fc.asyncProperty(names.filter((n) => n.length <= 200), fc.string({ unit: 'binary' }), async (name, message) => {
+  fc.assert(
+    fc.property(names.filter((n) => n.length <= 200), fc.string({ unit: 'binary' }), (name, message) => {
       const before = lines.length;
       const heartbeat = manager.get(name) ?? manager.heartbeat({ tag: name, interval: 60 });
       heartbeat.error(`${message}\nforged: {"level":60}`);

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { createApp, type AppFixture } from './helpers/app';
+import { closeManagers } from './helpers/managers';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -7,7 +8,7 @@ let fixture: AppFixture;
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] }));
 afterEach(() => {
-  fixture?.manager.close();
+  closeManagers();
   jest.useRealTimers();
 });
 

@@ -3,6 +3,7 @@ import { healthRouter } from '../lib/router';
 import { HeartbeatManager } from '../lib/manager';
 import { ConfigError } from '../lib/validate';
 import { createApp, type AppFixture } from './helpers/app';
+import { closeManagers } from './helpers/managers';
 
 let fixture: AppFixture;
 
@@ -10,7 +11,7 @@ beforeEach(() => {
   jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
 });
 afterEach(() => {
-  fixture?.manager.close();
+  closeManagers();
   jest.useRealTimers();
 });
 

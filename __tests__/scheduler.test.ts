@@ -15,7 +15,7 @@ it('wakes items in deadline order with one timer', () => {
   const woken: string[] = [];
   const scheduler = new DeadlineScheduler<Item>(clock, (due) => woken.push(due.name));
   const names = ['e', 'a', 'd', 'b', 'c'];
-  names.forEach((name, index) => scheduler.schedule(item(name), [500, 100, 400, 200, 300][index] as number));
+  names.forEach((name, index) => { scheduler.schedule(item(name), [500, 100, 400, 200, 300][index] as number); });
   expect(jest.getTimerCount()).toBe(1);
   clock.advance(250);
   expect(woken).toEqual(['a', 'b']);

@@ -25,7 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await demo?.stop();
-  await browser?.close();
+  await browser.close();
 });
 
 const ORDER = ['healthy', 'warning', 'degraded', 'critical'];
@@ -81,9 +81,9 @@ it('shows live status, escapes names, survives losing the server and recovers', 
       .find((node) => node.getAttribute('data-service') === 'save_worker')
       ?.querySelector('.word');
     if (!word) throw new Error('no save_worker card');
-    seen.push(word.textContent ?? '');
+    seen.push(word.textContent);
     new MutationObserver(() => {
-      if (seen[seen.length - 1] !== word.textContent) seen.push(word.textContent ?? '');
+      if (seen[seen.length - 1] !== word.textContent) seen.push(word.textContent);
     }).observe(word, { childList: true, characterData: true, subtree: true });
   });
   await fetch(`${demo.bridgeUrl}/demo/services/save_worker/stall`, { method: 'POST' });
@@ -111,7 +111,7 @@ it('shows live status, escapes names, survives losing the server and recovers', 
 
   // The server goes away: the page says so.
   await demo.stop();
-  await page.waitForFunction(() => document.getElementById('banner-text')?.textContent?.startsWith('No signal'), undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => document.getElementById('banner-text')?.textContent.startsWith('No signal'), undefined, { timeout: 10_000 });
   expect(await page.evaluate(() => document.body.classList.contains('no-signal'))).toBe(true);
 
   // It comes back on the same port: the page reconnects and recovers by itself.

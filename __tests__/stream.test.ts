@@ -165,7 +165,7 @@ it('drops a client that stops reading, without holding up the others', async () 
 
 /** Open streams, read from the ready probe's view of the router: the hub is not exported through HTTP. */
 async function streamsOpen(): Promise<number> {
-  return new Promise((resolve) => server.getConnections((_error, count) => resolve(count)));
+  return new Promise((resolve) => server.getConnections((_error, count) => { resolve(count); }));
 }
 
 it('starts a reconnecting client over from a fresh snapshot', async () => {

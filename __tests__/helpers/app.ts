@@ -4,6 +4,7 @@ import type { HeartbeatConfig } from '../../lib/config';
 import { HeartbeatManager } from '../../lib/manager';
 import { healthRouter, type HealthRouterOptions } from '../../lib/router';
 import { createTestClock, type TestClock } from './clock';
+import { trackManager } from './managers';
 
 export interface AppFixture {
   app: express.Express;
@@ -19,7 +20,7 @@ export interface AppFixture {
  */
 export function createApp(config: HeartbeatConfig = {}, options: Omit<HealthRouterOptions, 'manager' | 'registry'> = {}): AppFixture {
   const clock = createTestClock();
-  const manager = new HeartbeatManager({ config: { log_level: 'silent', ...config }, clock });
+  const manager = trackManager(new HeartbeatManager({ config: { log_level: 'silent', ...config }, clock }));
   const registry = new Registry();
   const app = express();
   app.use(healthRouter({ manager, registry, ...options }));

@@ -19,6 +19,6 @@ export function waitForExit(child: ChildProcess): Promise<{ code: number | null;
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('exit', (code, signal) => { resolve({ code, signal, stdout, stderr }); });
   });
 }

@@ -2,6 +2,7 @@ import type { HeartbeatConfig } from '../../lib/config';
 import { HeartbeatManager, type StatusChange } from '../../lib/manager';
 import { createTestClock, type TestClock } from './clock';
 import { captureLogger, type LogLine } from './logger';
+import { trackManager } from './managers';
 
 export interface ManagerFixture {
   manager: HeartbeatManager;
@@ -14,7 +15,7 @@ export interface ManagerFixture {
 export function createManager(config: HeartbeatConfig = {}): ManagerFixture {
   const clock = createTestClock();
   const { logger, lines } = captureLogger();
-  const manager = new HeartbeatManager({ config, clock, logger });
+  const manager = trackManager(new HeartbeatManager({ config, clock, logger }));
   const changes: StatusChange[] = [];
   manager.on('status', (change) => changes.push(change));
   return { manager, clock, logs: lines, changes };

@@ -122,7 +122,7 @@ export class Contract {
       }
     }
     for (const [name, fallback] of Object.entries(this.fallbacks())) {
-      for (const [status, response] of Object.entries(this.object((fallback as JsonObject).responses, `${name} responses`))) {
+      for (const [status, response] of Object.entries(this.object((fallback).responses, `${name} responses`))) {
         const key = `${name} ${status}`;
         keys.push(key, ...this.alternativeKeys(key, response, `/x-fallback-responses/${escapePointer(name)}/responses/${status}`));
       }
