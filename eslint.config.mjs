@@ -35,6 +35,8 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
     // The plain-JavaScript files here are CommonJS scripts and consumer fixtures.
     rules: { '@typescript-eslint/no-require-imports': 'off' },
-    languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' } },
+    languageOptions: {
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' },
+    },
   },
 );

@@ -17,7 +17,10 @@ async function receiver(): Promise<Receiver> {
   return started;
 }
 
-function dispatcher(targets: Array<{ url: string; name?: string; minLevel?: 'warning' | 'degraded' | 'critical' }>, options: Record<string, number> = {}) {
+function dispatcher(
+  targets: Array<{ url: string; name?: string; minLevel?: 'warning' | 'degraded' | 'critical' }>,
+  options: Record<string, number> = {},
+) {
   return new AlertDispatcher(manager, { targets, registry, timeoutMs: 300, attempts: 3, backoffMs: 20, ...options });
 }
 
@@ -35,7 +38,11 @@ it('POSTs the alert JSON with its id as the idempotency key', async () => {
   const target = await receiver();
   dispatcher([{ url: target.url, name: 'ops' }]);
   manager.heartbeat({ tag: 'save_worker', interval: 30 }).error('disk full', { critical: true });
-  await pollUntil(() => target.received.length, (count) => count === 1, 5000);
+  await pollUntil(
+    () => target.received.length,
+    (count) => count === 1,
+    5000,
+  );
   const [request] = target.received;
   expect(request?.headers['content-type']).toBe('application/json');
   expect(request?.headers['idempotency-key']).toBe(request?.body.id);
@@ -84,12 +91,22 @@ it('lets no slow target delay another', async () => {
   const slow = await receiver();
   slow.behave('hang');
   const fast = await receiver();
-  dispatcher([{ url: slow.url, name: 'slow' }, { url: fast.url, name: 'fast' }], { timeoutMs: 5000 });
+  dispatcher(
+    [
+      { url: slow.url, name: 'slow' },
+      { url: fast.url, name: 'fast' },
+    ],
+    { timeoutMs: 5000 },
+  );
   const worker = manager.heartbeat({ tag: 'w', interval: 30 });
   worker.error('one');
   worker.pulse();
   // The fast target gets the alert and the recovery while the slow one still holds its first request.
-  await pollUntil(() => fast.received.length, (count) => count === 2, 2000);
+  await pollUntil(
+    () => fast.received.length,
+    (count) => count === 2,
+    2000,
+  );
   expect(fast.received.map((r) => r.body.status)).toEqual(['warning', 'resolved']);
   expect(slow.received).toHaveLength(1);
 });
@@ -103,7 +120,11 @@ it('keeps a bounded queue, dropping the oldest and counting it', async () => {
   const alerts = dispatcher([{ url: target.url, name: 'stuck' }], { timeoutMs: 5000, queueSize: 2 });
   const worker = manager.heartbeat({ tag: 'w', interval: 30 });
   worker.error('first'); // in flight, held by the receiver
-  await pollUntil(() => target.received.length, (count) => count === 1, 2000);
+  await pollUntil(
+    () => target.received.length,
+    (count) => count === 1,
+    2000,
+  );
   for (let i = 0; i < 3; i++) {
     // The manager reports a recovery from its timer, just after the pulse: wait for it.
     const recovered = new Promise<void>((resolve) => {

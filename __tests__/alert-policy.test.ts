@@ -188,9 +188,13 @@ it('rejects bad options with clear errors', () => {
   clock = createTestClock();
   manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
   expect(() => new AlertDispatcher(manager, {} as never)).toThrow('"targets" is undefined; expected an array');
-  expect(() => new AlertDispatcher(manager, { targets: [{ url: 'ftp://x/secret' }] })).toThrow('is not an http(s) URL (the value is not shown');
+  expect(() => new AlertDispatcher(manager, { targets: [{ url: 'ftp://x/secret' }] })).toThrow(
+    'is not an http(s) URL (the value is not shown',
+  );
   expect(() => new AlertDispatcher(manager, { targets: [{ url: 'not a url SECRET' }] })).not.toThrow(/SECRET/);
   expect(() => new AlertDispatcher(manager, { targets: [{ notifier: { name: 'x' } as never }] })).toThrow('"targets[0].notifier"');
   expect(() => new AlertDispatcher(manager, { targets: [], attempts: 0 })).toThrow('"attempts" is 0');
-  expect(() => new AlertDispatcher(manager, { targets: [{ url: 'http://x', minLevel: 'info' as never }] })).toThrow('"targets[0].minLevel"');
+  expect(() => new AlertDispatcher(manager, { targets: [{ url: 'http://x', minLevel: 'info' as never }] })).toThrow(
+    '"targets[0].minLevel"',
+  );
 });

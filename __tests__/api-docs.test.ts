@@ -14,13 +14,22 @@ function files(dir: string): string[] {
 it('documents every exported name, and docs/api is up to date (npm run docs)', () => {
   const out = mkdtempSync(join(tmpdir(), 'heartbeat-api-docs-'));
   try {
-    const run = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--out', out], { cwd: ROOT, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--out', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     // typedoc.json treats every warning (an undocumented export, a broken link) as an error.
     expect(run.stdout.replace(/^.*\[info\].*$/gm, '').trim() + run.stderr).toBe('');
     expect(run.status).toBe(0);
     const committed = join(ROOT, 'docs', 'api');
-    const generated = files(out).map((file) => relative(out, file)).sort();
-    expect(files(committed).map((file) => relative(committed, file)).sort()).toEqual(generated);
+    const generated = files(out)
+      .map((file) => relative(out, file))
+      .sort();
+    expect(
+      files(committed)
+        .map((file) => relative(committed, file))
+        .sort(),
+    ).toEqual(generated);
     for (const file of generated) {
       expect([file, readFileSync(join(committed, file), 'utf8')]).toEqual([file, readFileSync(join(out, file), 'utf8')]);
     }

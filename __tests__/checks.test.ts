@@ -18,9 +18,13 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 it('pulses on success, every interval', async () => {
   let runs = 0;
-  manager.check('postgres', () => {
-    runs++;
-  }, { interval: 10, timeout: 1000 });
+  manager.check(
+    'postgres',
+    () => {
+      runs++;
+    },
+    { interval: 10, timeout: 1000 },
+  );
   await settle();
   expect(manager.service('postgres')).toMatchObject({ status: 'healthy', total_pulses: 1, interval: 10 });
   for (let i = 0; i < 3; i++) {
@@ -54,10 +58,14 @@ it('reports a throw, a rejection and a non-Error rejection as errors with their 
 
 it('reports a probe that never settles as timed out, aborts its signal, and never overlaps it', async () => {
   const signals: AbortSignal[] = [];
-  manager.check('api', (signal) => {
-    signals.push(signal);
-    return new Promise(() => undefined);
-  }, { interval: 5, timeout: 2000 });
+  manager.check(
+    'api',
+    (signal) => {
+      signals.push(signal);
+      return new Promise(() => undefined);
+    },
+    { interval: 5, timeout: 2000 },
+  );
   await settle();
   clock.advance(2000);
   await settle();
@@ -71,11 +79,15 @@ it('reports a probe that never settles as timed out, aborts its signal, and neve
 it('starts the next run at once after one that overran its slot, then keeps the rate', async () => {
   let runs = 0;
   let release: (() => void) | undefined;
-  manager.check('slow', () => {
-    runs++;
-    if (runs === 1) return new Promise<void>((resolve) => (release = resolve));
-    return undefined;
-  }, { interval: 5, timeout: 5000 });
+  manager.check(
+    'slow',
+    () => {
+      runs++;
+      if (runs === 1) return new Promise<void>((resolve) => (release = resolve));
+      return undefined;
+    },
+    { interval: 5, timeout: 5000 },
+  );
   await settle();
   clock.advance(12_000); // the first run takes 12 s
   release?.();
@@ -109,6 +121,8 @@ it('stops with stop() and with the manager, leaving no timer', async () => {
 it('rejects bad options', () => {
   expect(() => manager.check('x', 'not a function' as never)).toThrow('probe is string; expected a function');
   expect(() => manager.check('x', () => undefined, { interval: 0 })).toThrow('"interval" is 0');
-  expect(() => manager.check('x', () => undefined, { interval: 1, timeout: 5000 })).toThrow('"timeout" is 5000; expected at most the interval (1000 ms)');
+  expect(() => manager.check('x', () => undefined, { interval: 1, timeout: 5000 })).toThrow(
+    '"timeout" is 5000; expected at most the interval (1000 ms)',
+  );
   expect(() => manager.check('x', () => undefined, { every: 3 } as never)).toThrow('unknown key "every"');
 });

@@ -30,7 +30,11 @@ async function listen(server: Server): Promise<string> {
 /** Closes a server, destroying its sockets (a request left hanging included) so jest exits. */
 async function close(server: Server): Promise<void> {
   server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
 }
 
 interface Served {
@@ -68,13 +72,17 @@ function faultyHandler(req: IncomingMessage, res: ServerResponse): void {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"services": {');
       return;
     case 'wrong-shape':
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ services: [], overall_status: 'healthy', status: 'healthy' }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ services: [], overall_status: 'healthy', status: 'healthy' }));
       return;
     case 'no-overall':
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ services: {} }));
       return;
     case 'error500':
-      res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: 'Internal error in the health endpoint; see the server log.' }));
+      res
+        .writeHead(500, { 'content-type': 'application/json; charset=utf-8' })
+        .end(JSON.stringify({ error: 'Internal error in the health endpoint; see the server log.' }));
       return;
     case 'stall-body':
       // Headers and half a body, then nothing.
@@ -223,7 +231,9 @@ describe('errors say what happened and where', () => {
     await close(closed);
     const error = await failure(new HealthMonitor(url).checkHealth());
     expect([error.code, error.status, error.url]).toEqual(['unreachable', undefined, `${url}/api/health/status`]);
-    expect(error.message).toBe(`Cannot reach the health endpoint at ${url}/api/health/status: connection refused (ECONNREFUSED), nothing listens there.`);
+    expect(error.message).toBe(
+      `Cannot reach the health endpoint at ${url}/api/health/status: connection refused (ECONNREFUSED), nothing listens there.`,
+    );
     expect(error.cause).toBeDefined();
   });
 
@@ -272,7 +282,9 @@ describe('errors say what happened and where', () => {
   it('http_status: a 500, quoting the server', async () => {
     const error = await failure(new HealthMonitor(`${faultyUrl}/error500`).checkHealth());
     expect([error.code, error.status, error.url]).toEqual(['http_status', 500, `${faultyUrl}/error500/api/health/status`]);
-    expect(error.message).toBe(`GET ${faultyUrl}/error500/api/health/status answered HTTP 500: Internal error in the health endpoint; see the server log.`);
+    expect(error.message).toBe(
+      `GET ${faultyUrl}/error500/api/health/status answered HTTP 500: Internal error in the health endpoint; see the server log.`,
+    );
   });
 
   it('http_status: a 503 without a status body, as a proxy sends', async () => {

@@ -70,15 +70,31 @@ describe('resolveConfig', () => {
       'expected a whole number of at least 1',
     ]),
     ['critical_after', { timeout_multiplier: 4, critical_after: 2 }, 'expected at least timeout_multiplier (4)'],
-    ...['yes', 1, null, {}].map((value): [string, Record<string, unknown>, string] => ['enabled', { enabled: value }, 'expected true or false']),
-    ...['no', 0, null].map((value): [string, Record<string, unknown>, string] => ['alert_on_miss', { alert_on_miss: value }, 'expected true or false']),
-    ...['LOUD', 3, null, ''].map((value): [string, Record<string, unknown>, string] => ['log_level', { log_level: value }, 'expected one of "DEBUG"']),
+    ...['yes', 1, null, {}].map((value): [string, Record<string, unknown>, string] => [
+      'enabled',
+      { enabled: value },
+      'expected true or false',
+    ]),
+    ...['no', 0, null].map((value): [string, Record<string, unknown>, string] => [
+      'alert_on_miss',
+      { alert_on_miss: value },
+      'expected true or false',
+    ]),
+    ...['LOUD', 3, null, ''].map((value): [string, Record<string, unknown>, string] => [
+      'log_level',
+      { log_level: value },
+      'expected one of "DEBUG"',
+    ]),
     ...[-1, Number.NaN, Infinity, '1', null].map((value): [string, Record<string, unknown>, string] => [
       'grace',
       { grace: value },
       'expected a finite number of at least 0',
     ]),
-    ...[[], 'x', null, 5].map((value): [string, Record<string, unknown>, string] => ['services', { services: value }, 'expected an object']),
+    ...[[], 'x', null, 5].map((value): [string, Record<string, unknown>, string] => [
+      'services',
+      { services: value },
+      'expected an object',
+    ]),
     ...notANumber.map((value): [string, Record<string, unknown>, string] => [
       'services.save_worker.interval',
       { services: { save_worker: { interval: value } } },

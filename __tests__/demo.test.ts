@@ -32,7 +32,11 @@ it('serves the five seed services (and its dependency check) on /api/health/stat
   await fetch(`${demo.bridgeUrl}/`);
   const bridge = await getJson(`${demo.bridgeUrl}/api/health/service/flask_bridge`);
   expect(bridge.body.total_pulses).toBeGreaterThanOrEqual(3);
-  await pollUntil(() => demo?.logs.some((line) => line.component === 'http' && (line.req as { url?: string } | undefined)?.url === '/'), Boolean, 5000);
+  await pollUntil(
+    () => demo?.logs.some((line) => line.component === 'http' && (line.req as { url?: string } | undefined)?.url === '/'),
+    Boolean,
+    5000,
+  );
 });
 
 it('walks a stalled worker through warning, degraded and critical, and back to healthy on resume', async () => {
@@ -41,7 +45,10 @@ it('walks a stalled worker through warning, degraded and critical, and back to h
   const stall = await fetch(`${demo.bridgeUrl}/demo/services/save_worker/stall`, { method: 'POST' });
   expect(stall.status).toBe(200);
 
-  const seen = await pollUntil(async () => (await getJson(url)).body.status, (status) => status === 'critical');
+  const seen = await pollUntil(
+    async () => (await getJson(url)).body.status,
+    (status) => status === 'critical',
+  );
   // Every step, unless a loaded machine stalled the demo's own event loop: then the monitor
   // rightly waits out the stall and may skip one, and says so in its log.
   const stalled = demo.logs.some((line) => String(line.msg).startsWith('Heartbeat monitor was stalled'));
@@ -55,8 +62,13 @@ it('walks a stalled worker through warning, degraded and critical, and back to h
 
   // The health log, named as in the seed, told the same story, each step once.
   if (stalled) return;
-  const healthLog = () => (demo?.logs ?? []).filter((line) => line.name === 'smrthub.heartbeat' && line.service === 'save_worker').map((line) => line.msg);
-  await pollUntil(() => healthLog(), (messages) => messages.includes('Service save_worker heartbeat: healthy'), 5000);
+  const healthLog = () =>
+    (demo?.logs ?? []).filter((line) => line.name === 'smrthub.heartbeat' && line.service === 'save_worker').map((line) => line.msg);
+  await pollUntil(
+    () => healthLog(),
+    (messages) => messages.includes('Service save_worker heartbeat: healthy'),
+    5000,
+  );
   expect(healthLog()).toEqual([
     'Service save_worker missed heartbeat (attempt 1/3)',
     'Service save_worker missed heartbeat (attempt 2/3)',
@@ -69,8 +81,16 @@ it('walks a stalled worker through warning, degraded and critical, and back to h
 it('reports fail and crash, and refuses bad controls with JSON errors', async () => {
   demo = await startDemoProcess(fastDemoConfig(5));
   const post = (path: string) => fetch(`${demo?.bridgeUrl}${path}`, { method: 'POST' });
-  expect(await (await post('/demo/services/file_indexer/fail')).json()).toEqual({ service: 'file_indexer', action: 'fail', status: 'warning' });
-  expect(await (await post('/demo/services/router_tasks/crash')).json()).toEqual({ service: 'router_tasks', action: 'crash', status: 'critical' });
+  expect(await (await post('/demo/services/file_indexer/fail')).json()).toEqual({
+    service: 'file_indexer',
+    action: 'fail',
+    status: 'warning',
+  });
+  expect(await (await post('/demo/services/router_tasks/crash')).json()).toEqual({
+    service: 'router_tasks',
+    action: 'crash',
+    status: 'critical',
+  });
   expect((await post('/demo/services/flask_bridge/stall')).status).toBe(409);
   expect((await post('/demo/services/nope/fail')).status).toBe(404);
   expect((await post('/demo/services/save_worker/explode')).status).toBe(404);

@@ -18,7 +18,9 @@ afterEach(() => {
 
 function setup(details: 'always' | 'when-authorized' | 'never') {
   fixture = createApp({ remote_token: TOKEN }, { details });
-  fixture.manager.heartbeat({ tag: 'save_worker', interval: 30, critical: true }).error('password=hunter2 in /srv/app.js', { critical: true });
+  fixture.manager
+    .heartbeat({ tag: 'save_worker', interval: 30, critical: true })
+    .error('password=hunter2 in /srv/app.js', { critical: true });
   return fixture.app;
 }
 

@@ -77,12 +77,20 @@ it('names the default logger "heartbeat"', () => {
 
 it('survives a log destination that throws', () => {
   jest.useFakeTimers();
-  const throwing = { write: () => { throw new Error('EPIPE'); } };
+  const throwing = {
+    write: () => {
+      throw new Error('EPIPE');
+    },
+  };
   const manager = new HeartbeatManager({ logger: pino({}, throwing), clock: createTestClock() });
   const heartbeat = manager.heartbeat({ tag: 'w', interval: 1 });
   heartbeat.start();
-  expect(() => { heartbeat.error('boom'); }).not.toThrow();
-  expect(() => { jest.advanceTimersByTime(10_000); }).not.toThrow();
+  expect(() => {
+    heartbeat.error('boom');
+  }).not.toThrow();
+  expect(() => {
+    jest.advanceTimersByTime(10_000);
+  }).not.toThrow();
   expect(manager.status().services.w?.status).toBe('critical');
   manager.close();
 });

@@ -22,7 +22,10 @@ function figures(label: string, result: autocannon.Result): void {
 
 it('serves /api/health/status and counts every remote pulse under hundreds of connections', async () => {
   const config = fastDemoConfig(30);
-  demo = await startDemoProcess({ ...config, services: { ...config.services, csharp_client: { interval: 30 } } }, { HEARTBEAT_TOKEN: TOKEN });
+  demo = await startDemoProcess(
+    { ...config, services: { ...config.services, csharp_client: { interval: 30 } } },
+    { HEARTBEAT_TOKEN: TOKEN },
+  );
 
   const status = await autocannon({ url: `${demo.bridgeUrl}/api/health/status`, connections: 200, duration: 3, timeout: 10 });
   figures('GET /api/health/status, 200 connections, 3 s', status);
@@ -56,10 +59,16 @@ it('closes within 2 s of SIGTERM under load and answers every request it had acc
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => { resolve(res.statusCode === 200 && body.includes('waited_ms') ? 'answered' : `status ${res.statusCode}`); });
-          res.on('error', (error: NodeJS.ErrnoException) => { resolve(error.code ?? error.message); });
+          res.on('end', () => {
+            resolve(res.statusCode === 200 && body.includes('waited_ms') ? 'answered' : `status ${res.statusCode}`);
+          });
+          res.on('error', (error: NodeJS.ErrnoException) => {
+            resolve(error.code ?? error.message);
+          });
         });
-        req.on('error', (error: NodeJS.ErrnoException) => { resolve(error.code ?? error.message); });
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          resolve(error.code ?? error.message);
+        });
       });
       if (result === 'answered') outcomes.answered++;
       else if (result === 'ECONNREFUSED') outcomes.refused++;
@@ -81,8 +90,12 @@ it('closes within 2 s of SIGTERM under load and answers every request it had acc
   });
   // What the server accepted, from its own request log: each request pino-http saw ends as
   // "request completed" or, had it been cut off, "request aborted" / "request errored".
-  const accepted = stopped.logs.filter((line) => line.component === 'http' && String((line.req as { url?: string } | undefined)?.url).startsWith('/demo/slow'));
-  const completed = accepted.filter((line) => line.msg === 'request completed' && (line.res as { statusCode?: number }).statusCode === 200).length;
+  const accepted = stopped.logs.filter(
+    (line) => line.component === 'http' && String((line.req as { url?: string } | undefined)?.url).startsWith('/demo/slow'),
+  );
+  const completed = accepted.filter(
+    (line) => line.msg === 'request completed' && (line.res as { statusCode?: number }).statusCode === 200,
+  ).length;
   const cut = accepted.length - completed;
   console.log(
     `SIGTERM under load: exit ${exit.code} after ${exit.ms} ms; the server accepted ${accepted.length} requests and completed ${completed}; ` +

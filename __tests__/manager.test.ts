@@ -28,11 +28,7 @@ describe('missed beats', () => {
       seen.push(statusOf('save_worker') as string);
     }
     expect(seen).toEqual(['warning', 'warning', 'degraded', 'degraded', 'critical']);
-    expect(fixture.changes.map((c) => `${c.from}->${c.to}`)).toEqual([
-      'healthy->warning',
-      'warning->degraded',
-      'degraded->critical',
-    ]);
+    expect(fixture.changes.map((c) => `${c.from}->${c.to}`)).toEqual(['healthy->warning', 'warning->degraded', 'degraded->critical']);
     expect(fixture.manager.status().services.save_worker?.consecutive_failures).toBe(5);
   });
 
@@ -322,7 +318,9 @@ describe('listeners', () => {
     const later: string[] = [];
     fixture.manager.on('status', (change) => later.push(change.to));
     fixture.manager.heartbeat({ tag: 'w', interval: 1 }).start();
-    expect(() => { fixture.clock.advance(1200); }).not.toThrow();
+    expect(() => {
+      fixture.clock.advance(1200);
+    }).not.toThrow();
     expect(later).toEqual(['warning']);
     expect(fixture.logs.some((line) => line.msg === 'A heartbeat status listener threw')).toBe(true);
   });

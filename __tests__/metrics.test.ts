@@ -57,7 +57,8 @@ it('reports offline as 4', async () => {
 
 it('passes promtool check metrics, with names that need escaping', async () => {
   registerMetrics(manager, { registry });
-  for (const tag of ['plain', 'quote"d', 'back\\slash', 'new\nline', 'юникод💥', '{brace}=x,']) manager.heartbeat({ tag, interval: 5 }).start();
+  for (const tag of ['plain', 'quote"d', 'back\\slash', 'new\nline', 'юникод💥', '{brace}=x,'])
+    manager.heartbeat({ tag, interval: 5 }).start();
   const text = await registry.metrics();
   const check = promtoolCheckMetrics(text);
   expect(check.output).toBe('');
@@ -110,12 +111,14 @@ it('refuses a name taken by a foreign metric, naming it and the fix, and registe
   expect(registry.getSingleMetric('app_heartbeat_service_status')).toBeDefined();
 });
 
-it.each([['prefix', { prefix: '9bad' }], ['prefix', { prefix: 'has space_' }], ['registry', { registry: {} }], ['registy', { registy: 1 }]])(
-  'rejects a bad %s',
-  (key, options) => {
-    expect(() => registerMetrics(manager, options as never)).toThrow(`"${key}"`);
-  },
-);
+it.each([
+  ['prefix', { prefix: '9bad' }],
+  ['prefix', { prefix: 'has space_' }],
+  ['registry', { registry: {} }],
+  ['registy', { registy: 1 }],
+])('rejects a bad %s', (key, options) => {
+  expect(() => registerMetrics(manager, options as never)).toThrow(`"${key}"`);
+});
 
 it('works with an OpenMetrics registry', async () => {
   const open = new Registry<OpenMetricsContentType>();

@@ -32,7 +32,9 @@ it('brings a stalled bridge back to healthy on the next request', async () => {
   const clock = createTestClock();
   const local = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
   const heartbeat = local.heartbeat({ tag: 'flask_bridge', interval: 1 }).start();
-  const app = express().use(pulseMiddleware(heartbeat)).get('/', (_req, res) => void res.send('ok'));
+  const app = express()
+    .use(pulseMiddleware(heartbeat))
+    .get('/', (_req, res) => void res.send('ok'));
   clock.advance(3500);
   expect(local.status().services.flask_bridge?.status).toBe('degraded');
   await request(app).get('/');

@@ -69,7 +69,11 @@ afterEach(async () => {
     const closing = server;
     server = undefined;
     closing.closeAllConnections();
-    await new Promise<void>((resolve) => closing.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      closing.close(() => {
+        resolve();
+      }),
+    );
   }
   jest.restoreAllMocks();
   jest.useRealTimers();
@@ -99,7 +103,13 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string | unde
 function observeStream(client: SseClient): Observed {
   const raw = client.raw();
   const end = raw.lastIndexOf('\n\n');
-  return { method: 'GET', path: STREAM_PATH, status: client.status, headers: flatHeaders(client.headers), body: end === -1 ? '' : raw.slice(0, end + 2) };
+  return {
+    method: 'GET',
+    path: STREAM_PATH,
+    status: client.status,
+    headers: flatHeaders(client.headers),
+    body: end === -1 ? '' : raw.slice(0, end + 2),
+  };
 }
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options';
@@ -139,7 +149,12 @@ async function call(method: Method, path: string, expectedStatus: number, send: 
 
 /** What the document says of a request's body (not of its answer): empty if the body is one the operation declares. */
 function requestProblems(method: Method, path: string, send: Send): string[] {
-  const sent = { method, path: new URL(path, 'http://x').pathname, ...(send.type === undefined ? {} : { contentType: send.type }), ...(send.body === undefined ? {} : { body: send.body }) };
+  const sent = {
+    method,
+    path: new URL(path, 'http://x').pathname,
+    ...(send.type === undefined ? {} : { contentType: send.type }),
+    ...(send.body === undefined ? {} : { body: send.body }),
+  };
   return contract.requestProblems(sent);
 }
 
@@ -167,7 +182,11 @@ describe('the document', () => {
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, value] of Object.entries(item)) {
         if (method === 'parameters') continue;
-        const operation = value as { operationId?: string; summary?: string; responses: Record<string, { description?: string; $ref?: string }> };
+        const operation = value as {
+          operationId?: string;
+          summary?: string;
+          responses: Record<string, { description?: string; $ref?: string }>;
+        };
         expect([path, method, typeof operation.operationId, typeof operation.summary]).toEqual([path, method, 'string', 'string']);
         ids.push(operation.operationId as string);
         for (const status of Object.keys(operation.responses)) {
@@ -419,7 +438,9 @@ describe('GET /api/health/export', () => {
     expect(response.body.generated_at).toBe(new Date(clock.wallNow()).toISOString());
     expect(response.body.services.map((s: { service: string }) => s.service)).toEqual(['idle_worker', 'save_worker', 'flaky']);
     expect(response.body.services[0].transitions).toEqual([]);
-    expect(response.body.services[2].transitions).toEqual([expect.objectContaining({ to: 'critical', reason: 'critical error: disk full' })]);
+    expect(response.body.services[2].transitions).toEqual([
+      expect.objectContaining({ to: 'critical', reason: 'critical error: disk full' }),
+    ]);
     expect(response.headers['content-disposition']).toBeUndefined();
   });
 
@@ -490,7 +511,13 @@ describe('GET /api/health/stream', () => {
 
     bridge.error('line one\nevent: snapshot\ndata: {}', { critical: true });
     const [status] = await client.waitFor(1, 'status');
-    expect(JSON.parse(status?.data as string)).toMatchObject({ service: 'flask_bridge', from: 'healthy', to: 'critical', cause: 'error', missed: 0 });
+    expect(JSON.parse(status?.data as string)).toMatchObject({
+      service: 'flask_bridge',
+      from: 'healthy',
+      to: 'critical',
+      cause: 'error',
+      missed: 0,
+    });
 
     worker.pulse();
     bridge.pulse();
@@ -506,8 +533,20 @@ describe('GET /api/health/stream', () => {
     const statuses = (await client.waitFor(3, 'status')).map((event) => JSON.parse(event.data));
     expect(statuses.slice(1)).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ service: 'save_worker', from: 'warning', to: 'healthy', cause: 'recovered', health: expect.objectContaining({ status: 'healthy' }) }),
-        expect.objectContaining({ service: 'flask_bridge', from: 'critical', to: 'healthy', cause: 'recovered', health: expect.objectContaining({ status: 'healthy' }) }),
+        expect.objectContaining({
+          service: 'save_worker',
+          from: 'warning',
+          to: 'healthy',
+          cause: 'recovered',
+          health: expect.objectContaining({ status: 'healthy' }),
+        }),
+        expect.objectContaining({
+          service: 'flask_bridge',
+          from: 'critical',
+          to: 'healthy',
+          cause: 'recovered',
+          health: expect.objectContaining({ status: 'healthy' }),
+        }),
       ]),
     );
     for (let i = 0; i < 20 && !client.raw().includes(': keep-alive'); i++) await settle();
@@ -557,7 +596,7 @@ describe('probes', () => {
     expect(response.body).toEqual({ status: 'ok', event_loop_lag_seconds: expect.any(Number), stalls: 0, last_stall: null });
   });
 
-  it('live answers 200 naming the monitor\'s own stall', async () => {
+  it("live answers 200 naming the monitor's own stall", async () => {
     const { manager, clock } = setup();
     manager.heartbeat({ tag: 'core', interval: 1 }).start();
     clock.skip(12_000);
@@ -645,9 +684,16 @@ describe('POST /api/health/service/{name}/pulse and /error', () => {
     expect(requestProblems('post', ERROR, report)).toEqual([]);
     await call('post', ERROR, 204, report);
     const service = await call('get', '/api/health/service/some_service', 200);
-    expect(service.body).toMatchObject({ status: 'critical', error_count: 1, last_error: { message: 'queue full', critical: true, time: new Date(clock.wallNow()).toISOString() } });
+    expect(service.body).toMatchObject({
+      status: 'critical',
+      error_count: 1,
+      last_error: { message: 'queue full', critical: true, time: new Date(clock.wallNow()).toISOString() },
+    });
     await call('post', ERROR, 204, json({ message: 'slow' }));
-    expect((await call('get', '/api/health/service/some_service', 200)).body.last_error).toMatchObject({ message: 'slow', critical: false });
+    expect((await call('get', '/api/health/service/some_service', 200)).body.last_error).toMatchObject({
+      message: 'slow',
+      critical: false,
+    });
   });
 
   it.each<[string, string, Send]>([
@@ -665,12 +711,15 @@ describe('POST /api/health/service/{name}/pulse and /error', () => {
     expect(manager.service('some_service')).toMatchObject({ total_pulses: 0, error_count: 0 });
   });
 
-  it.each([PULSE.replace('some_service', 'stranger'), ERROR.replace('some_service', 'stranger')])('answers %s with 404 while auto_register is off', async (path) => {
-    const { manager } = remote();
-    const response = await call('post', path, 404, json({ message: 'x' }));
-    expect(response.body.service).toBe('stranger');
-    expect(manager.service('stranger')).toBeUndefined();
-  });
+  it.each([PULSE.replace('some_service', 'stranger'), ERROR.replace('some_service', 'stranger')])(
+    'answers %s with 404 while auto_register is off',
+    async (path) => {
+      const { manager } = remote();
+      const response = await call('post', path, 404, json({ message: 'x' }));
+      expect(response.body.service).toBe('stranger');
+      expect(manager.service('stranger')).toBeUndefined();
+    },
+  );
 
   it('answers a name whose percent-encoding does not decode with 404, before the token is checked', async () => {
     remote({ auto_register: true });
@@ -776,7 +825,10 @@ describe('the details policy', () => {
   ])('%s: a caller with headers %j gets summaries with the same status codes', async (policy, headers) => {
     const { manager } = guarded(policy);
     const status = await call('get', '/api/health/status', 503, { headers });
-    expect(status.body).toEqual({ services: { idle_worker: { status: 'healthy' }, save_worker: { status: 'critical' } }, overall_status: 'critical' });
+    expect(status.body).toEqual({
+      services: { idle_worker: { status: 'healthy' }, save_worker: { status: 'critical' } },
+      overall_status: 'critical',
+    });
     expect(contract.schema('HealthStatusSummary')(status.body)).toBe(true);
     const service = await call('get', '/api/health/service/save_worker', 200, { headers });
     expect(service.body).toEqual({ service: 'save_worker', status: 'critical' });
@@ -789,7 +841,11 @@ describe('the details policy', () => {
     manager.get('save_worker')?.pulse();
     const healthy = await call('get', '/api/health/status', 200, { headers });
     expect(healthy.body.services.save_worker).toEqual({ status: 'healthy' });
-    expect((await call('get', '/api/health/ready', 200, { headers })).body).toEqual({ status: 'ready', overall_status: 'healthy', failing: [] });
+    expect((await call('get', '/api/health/ready', 200, { headers })).body).toEqual({
+      status: 'ready',
+      overall_status: 'healthy',
+      failing: [],
+    });
   });
 
   it.each<[string, Record<string, string>]>([
@@ -797,7 +853,13 @@ describe('the details policy', () => {
     ['a wrong token', { Authorization: 'Bearer wrong-token-0123456789abcdef' }],
   ])('when-authorized: history and export answer a caller with %s with 401 and a challenge', async (_label, headers) => {
     guarded('when-authorized');
-    for (const path of ['/api/health/service/save_worker/history', '/api/health/service/nope/history', '/api/health/export', '/api/health/export?format=csv', '/api/health/export?format=xml']) {
+    for (const path of [
+      '/api/health/service/save_worker/history',
+      '/api/health/service/nope/history',
+      '/api/health/export',
+      '/api/health/export?format=csv',
+      '/api/health/export?format=xml',
+    ]) {
       const refused = await call('get', path, 401, { headers });
       expect(refused.text).not.toContain('hunter2');
     }
@@ -848,13 +910,26 @@ describe('the details policy', () => {
       await client.waitFor(1, 'pulse');
     }
 
-    const causes = authorized.events.filter((event) => event.event === 'status').map((event) => JSON.parse(event.data) as { service: string; to: string; cause: string });
-    expect(causes.map(({ service, to, cause }) => `${service}->${to}:${cause}`)).toEqual(['save_worker->healthy:recovered', 'fast->warning:missed', 'save_worker->warning:error']);
+    const causes = authorized.events
+      .filter((event) => event.event === 'status')
+      .map((event) => JSON.parse(event.data) as { service: string; to: string; cause: string });
+    expect(causes.map(({ service, to, cause }) => `${service}->${to}:${cause}`)).toEqual([
+      'save_worker->healthy:recovered',
+      'fast->warning:missed',
+      'save_worker->warning:error',
+    ]);
     expect(anonymous.raw()).not.toMatch(/hunter|last_error|reason|cause|total_pulses/);
 
     const full: Record<string, string> = { snapshot: 'StreamSnapshot', status: 'StreamStatusEvent', pulse: 'StreamPulseEvent' };
-    const summary: Record<string, string> = { snapshot: 'StreamSnapshotSummary', status: 'StreamStatusSummary', pulse: 'StreamPulseSummary' };
-    for (const [client, schemas] of [[anonymous, summary], [authorized, full]] as const) {
+    const summary: Record<string, string> = {
+      snapshot: 'StreamSnapshotSummary',
+      status: 'StreamStatusSummary',
+      pulse: 'StreamPulseSummary',
+    };
+    for (const [client, schemas] of [
+      [anonymous, summary],
+      [authorized, full],
+    ] as const) {
       const observed = observeStream(client);
       expect(contract.problems(observed)).toEqual([]);
       expect(new Set(client.events.map((event) => event.event))).toEqual(new Set(['snapshot', 'status', 'pulse']));
@@ -927,7 +1002,9 @@ describe('everything else', () => {
   ])('answers %s %s with 404 and the endpoint list', async (method, path) => {
     setup();
     const response = await call(method, path, 404);
-    expect(response.body.endpoints).toEqual(expect.arrayContaining(['/api/health/status', '/api/health/export', STREAM_PATH, '/api/health/ui']));
+    expect(response.body.endpoints).toEqual(
+      expect.arrayContaining(['/api/health/status', '/api/health/export', STREAM_PATH, '/api/health/ui']),
+    );
   });
 });
 
@@ -1001,9 +1078,13 @@ describe('the check itself', () => {
     expect(probe.problems(with24h(-0.1)).join('\n')).toMatch(/\/uptime\/24h must be >= 0/);
     expect(probe.problems(with24h('99.9%')).join('\n')).toMatch(/\/uptime\/24h must be number/);
     const badTo = { ...body, transitions: [{ ...body.transitions[0], to: 'down' }] };
-    expect(probe.problems({ ...observed, body: badTo }).join('\n')).toMatch(/\/transitions\/0\/to must be equal to one of the allowed values/);
+    expect(probe.problems({ ...observed, body: badTo }).join('\n')).toMatch(
+      /\/transitions\/0\/to must be equal to one of the allowed values/,
+    );
     const noReason = { ...body, transitions: [{ ...body.transitions[0], reason: undefined }] };
-    expect(probe.problems({ ...observed, body: JSON.parse(JSON.stringify(noReason)) }).join('\n')).toMatch(/must have required property 'reason'/);
+    expect(probe.problems({ ...observed, body: JSON.parse(JSON.stringify(noReason)) }).join('\n')).toMatch(
+      /must have required property 'reason'/,
+    );
     const noSevenDays = { ...body, uptime: { '24h': 1 } };
     expect(probe.problems({ ...observed, body: noSevenDays }).join('\n')).toMatch(/must have required property '7d'/);
 
@@ -1051,10 +1132,14 @@ describe('the check itself', () => {
     await client.waitFor(1, 'pulse');
     const observed = observeStream(client);
     expect(probe.problems(observed)).toEqual([]);
-    const [snapshot, pulse] = client.events.map((event) => ({ event: event.event, data: JSON.parse(event.data) as Record<string, unknown> }));
+    const [snapshot, pulse] = client.events.map((event) => ({
+      event: event.event,
+      data: JSON.parse(event.data) as Record<string, unknown>,
+    }));
     expect(snapshot?.event).toBe('snapshot');
     expect(pulse?.event).toBe('pulse');
-    const check = (event: string, data: unknown) => probe.eventProblems(observed, { event, data: typeof data === 'string' ? data : JSON.stringify(data) }).join('\n');
+    const check = (event: string, data: unknown) =>
+      probe.eventProblems(observed, { event, data: typeof data === 'string' ? data : JSON.stringify(data) }).join('\n');
     expect(check('snapshot', snapshot?.data)).toBe('');
     expect(check('pulse', pulse?.data)).toBe('');
 
@@ -1068,14 +1153,28 @@ describe('the check itself', () => {
     expect(check('snapshot', withoutTime)).toMatch(/must have required property 'time'/);
     // A summary entry is a summary snapshot's; one with a detail added is neither alternative.
     expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy' }] })).toBe('');
-    expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', total_pulses: 1 }] })).toMatch(/\/services\/0 must have required property/);
-    expect(check('status', { service: 'save_worker', from: 'healthy', to: 'warning', time: '2024-05-01T12:00:00.000Z', reason: 'x', missed: 0, overall_status: 'warning' })).toMatch(
-      /must have required property 'health'/,
+    expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', total_pulses: 1 }] })).toMatch(
+      /\/services\/0 must have required property/,
     );
+    expect(
+      check('status', {
+        service: 'save_worker',
+        from: 'healthy',
+        to: 'warning',
+        time: '2024-05-01T12:00:00.000Z',
+        reason: 'x',
+        missed: 0,
+        overall_status: 'warning',
+      }),
+    ).toMatch(/must have required property 'health'/);
     // A frame whose data spans two lines, as an unescaped line break would make it.
     const body = observed.body as string;
-    expect(probe.problems({ ...observed, body: `${body}id: 9\nevent: status\ndata: {"a":\ndata: 1}\n\n` }).join('\n')).toMatch(/text~1event-stream\/schema: \(root\) must match pattern/);
-    expect(probe.problems({ ...observed, headers: { ...observed.headers, 'x-accel-buffering': undefined } }).join('\n')).toMatch(/required header X-Accel-Buffering is missing/);
+    expect(probe.problems({ ...observed, body: `${body}id: 9\nevent: status\ndata: {"a":\ndata: 1}\n\n` }).join('\n')).toMatch(
+      /text~1event-stream\/schema: \(root\) must match pattern/,
+    );
+    expect(probe.problems({ ...observed, headers: { ...observed.headers, 'x-accel-buffering': undefined } }).join('\n')).toMatch(
+      /required header X-Accel-Buffering is missing/,
+    );
   });
 
   /** A real answer to any request, checked clean first. */
@@ -1095,14 +1194,22 @@ describe('the check itself', () => {
     const accepted = await realCall('post', PULSE, { headers: AUTH });
     expect(accepted.status).toBe(204);
     expect(probe.problems({ ...accepted, body: 'ok' }).join('\n')).toMatch(/has no content, but a body was sent/);
-    expect(probe.problems({ ...accepted, headers: { ...accepted.headers, 'content-type': 'application/json' } }).join('\n')).toMatch(/has no content, but content type/);
-    expect(probe.problems({ ...accepted, headers: { ...accepted.headers, 'cache-control': undefined } }).join('\n')).toMatch(/required header Cache-Control is missing/);
+    expect(probe.problems({ ...accepted, headers: { ...accepted.headers, 'content-type': 'application/json' } }).join('\n')).toMatch(
+      /has no content, but content type/,
+    );
+    expect(probe.problems({ ...accepted, headers: { ...accepted.headers, 'cache-control': undefined } }).join('\n')).toMatch(
+      /required header Cache-Control is missing/,
+    );
     expect(() => probe.problems({ ...accepted, status: 200 })).toThrow(/does not document status 200 for POST/);
 
     const refused = await realCall('post', PULSE);
     expect(refused.status).toBe(401);
-    expect(probe.problems({ ...refused, headers: { ...refused.headers, 'www-authenticate': undefined } }).join('\n')).toMatch(/required header WWW-Authenticate is missing/);
-    expect(probe.problems({ ...refused, headers: { ...refused.headers, 'www-authenticate': 'Basic' } }).join('\n')).toMatch(/WWW-Authenticate.*must be equal to constant/);
+    expect(probe.problems({ ...refused, headers: { ...refused.headers, 'www-authenticate': undefined } }).join('\n')).toMatch(
+      /required header WWW-Authenticate is missing/,
+    );
+    expect(probe.problems({ ...refused, headers: { ...refused.headers, 'www-authenticate': 'Basic' } }).join('\n')).toMatch(
+      /WWW-Authenticate.*must be equal to constant/,
+    );
     expect(probe.problems({ ...refused, body: { error: 'x', token: TOKEN } }).join('\n')).toMatch(/must NOT have additional properties/);
 
     await realCall('post', '/api/health/service/first/pulse', { headers: AUTH });
@@ -1115,28 +1222,40 @@ describe('the check itself', () => {
     // A 404 is one service not found or remote heartbeats off: neither is a bare error, and an off answer lists no endpoint.
     const notFound = await realCall('post', '/api/health/service/%E0%A4%A/pulse');
     expect(probe.problems({ ...notFound, body: { error: 'x', endpoints: [] } })).toEqual([]);
-    expect(probe.problems({ ...notFound, body: { error: 'x', endpoints: ['/api/health/status'] } }).join('\n')).toMatch(/must match exactly one schema in oneOf/);
-    expect(probe.problems({ ...notFound, body: { error: 'x' } }).join('\n')).toMatch(/must have required property 'service'.*must match exactly one schema in oneOf/);
+    expect(probe.problems({ ...notFound, body: { error: 'x', endpoints: ['/api/health/status'] } }).join('\n')).toMatch(
+      /must match exactly one schema in oneOf/,
+    );
+    expect(probe.problems({ ...notFound, body: { error: 'x' } }).join('\n')).toMatch(
+      /must have required property 'service'.*must match exactly one schema in oneOf/,
+    );
   });
 
-  it('rejects an Allow header that is not the path\'s methods, and the off 404 on a path it is not for', async () => {
+  it("rejects an Allow header that is not the path's methods, and the off 404 on a path it is not for", async () => {
     setup({ remote_token: TOKEN });
     const remote = await realCall('get', '/api/health/service/x/pulse');
     expect(probe.problems({ ...remote, headers: { ...remote.headers, allow: 'GET, HEAD' } }).join('\n')).toMatch(
       /header Allow: "GET, HEAD" is not the methods of \/api\/health\/service\/\{name\}\/pulse, "POST"/,
     );
     const read = await realCall('post', '/api/health/status');
-    expect(probe.problems({ ...read, headers: { ...read.headers, allow: 'POST' } }).join('\n')).toMatch(/header Allow: "POST" is not the methods of \/api\/health\/status, "GET, HEAD"/);
-    expect(probe.problems({ ...read, headers: { ...read.headers, allow: 'GET' } }).join('\n')).toMatch(/must be equal to one of the allowed values/);
+    expect(probe.problems({ ...read, headers: { ...read.headers, allow: 'POST' } }).join('\n')).toMatch(
+      /header Allow: "POST" is not the methods of \/api\/health\/status, "GET, HEAD"/,
+    );
+    expect(probe.problems({ ...read, headers: { ...read.headers, allow: 'GET' } }).join('\n')).toMatch(
+      /must be equal to one of the allowed values/,
+    );
     // The unknown-path 404 for a wrong method is documented on the remote paths only.
     const unknown = await realCall('get', '/api/health/nope');
-    expect(() => probe.problems({ ...unknown, method: 'DELETE', path: '/api/health/status' })).toThrow(/only on .*pulse.*not for DELETE \/api\/health\/status/);
+    expect(() => probe.problems({ ...unknown, method: 'DELETE', path: '/api/health/status' })).toThrow(
+      /only on .*pulse.*not for DELETE \/api\/health\/status/,
+    );
     expect(probe.problems({ ...unknown, method: 'DELETE', path: '/api/health/service/x/error' })).toEqual([]);
   });
 
   it('rejects request bodies the remote operations do not take', () => {
     const sent = (method: string, path: string, contentType: string | undefined, body: string | undefined) =>
-      probe.requestProblems({ method, path, ...(contentType === undefined ? {} : { contentType }), ...(body === undefined ? {} : { body }) }).join('\n');
+      probe
+        .requestProblems({ method, path, ...(contentType === undefined ? {} : { contentType }), ...(body === undefined ? {} : { body }) })
+        .join('\n');
     const PULSE = '/api/health/service/x/pulse';
     const ERROR = '/api/health/service/x/error';
     expect(sent('POST', PULSE, undefined, undefined)).toBe('');
@@ -1167,7 +1286,9 @@ describe('the check itself', () => {
     expect(probe.problems({ ...status, body: { ...body, time: 'now' } }).join('\n')).toMatch(/must match a schema in anyOf/);
 
     const service = await realAnswer('/api/health/service/save_worker');
-    expect(probe.problems({ ...service, body: { service: 'save_worker', status: 'critical', last_error: { message: 'x' } } }).join('\n')).toMatch(/must match exactly one schema in oneOf/);
+    expect(
+      probe.problems({ ...service, body: { service: 'save_worker', status: 'critical', last_error: { message: 'x' } } }).join('\n'),
+    ).toMatch(/must match exactly one schema in oneOf/);
     expect(probe.problems({ ...service, body: { service: 'save_worker' } }).join('\n')).toMatch(/must have required property 'status'/);
 
     const forbidden = await realAnswer('/api/health/export');
@@ -1179,11 +1300,19 @@ describe('the check itself', () => {
     setup({ remote_token: TOKEN }, { details: 'when-authorized' });
     const unauthorized = await realAnswer('/api/health/service/x/history');
     expect(unauthorized.status).toBe(401);
-    expect(probe.problems({ ...unauthorized, headers: { ...unauthorized.headers, 'www-authenticate': undefined } }).join('\n')).toMatch(/required header WWW-Authenticate is missing/);
+    expect(probe.problems({ ...unauthorized, headers: { ...unauthorized.headers, 'www-authenticate': undefined } }).join('\n')).toMatch(
+      /required header WWW-Authenticate is missing/,
+    );
   });
 
   it('rejects summary events with a detail, an empty or repeated pulse list, and a status event without or against its cause', () => {
-    const observed: Observed = { method: 'GET', path: STREAM_PATH, status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' }, body: '' };
+    const observed: Observed = {
+      method: 'GET',
+      path: STREAM_PATH,
+      status: 200,
+      headers: { 'content-type': 'text/event-stream; charset=utf-8' },
+      body: '',
+    };
     const check = (event: string, data: unknown) => probe.eventProblems(observed, { event, data: JSON.stringify(data) }).join('\n');
     const time = '2024-05-01T12:00:00.000Z';
     const change = { service: 'w', from: 'healthy', to: 'warning', time, overall_status: 'warning' };
@@ -1192,16 +1321,36 @@ describe('the check itself', () => {
     expect(check('pulse', { services: ['w'] })).toBe('');
     expect(check('pulse', { services: [] })).toMatch(/\/services must NOT have fewer than 1 items/);
     expect(check('pulse', { services: ['w', 'w'] })).toMatch(/\/services must NOT have duplicate items/);
-    expect(check('snapshot', { overall_status: 'healthy', services: [{ service: 'w', status: 'healthy', last_error: null }], time })).toMatch(/must match a schema in anyOf/);
+    expect(
+      check('snapshot', { overall_status: 'healthy', services: [{ service: 'w', status: 'healthy', last_error: null }], time }),
+    ).toMatch(/must match a schema in anyOf/);
 
-    const health = { service: 'w', status: 'warning', last_heartbeat: time, uptime: '1m', started_at: time, total_pulses: 0, error_count: 0, interval: 30, consecutive_failures: 1, critical: true, active: true, last_error: null, metrics: {} };
+    const health = {
+      service: 'w',
+      status: 'warning',
+      last_heartbeat: time,
+      uptime: '1m',
+      started_at: time,
+      total_pulses: 0,
+      error_count: 0,
+      interval: 30,
+      consecutive_failures: 1,
+      critical: true,
+      active: true,
+      last_error: null,
+      metrics: {},
+    };
     const event = { ...change, reason: 'missed 1 heartbeat', cause: 'missed', missed: 1, health };
     expect(check('status', event)).toBe('');
     const { cause: _cause, ...withoutCause } = event;
     expect(check('status', withoutCause)).toMatch(/must have required property 'cause'/);
     expect(check('status', { ...event, cause: 'timeout' })).toMatch(/\/cause must be equal to one of the allowed values/);
-    expect(check('status', { ...event, cause: 'recovered' })).toMatch(/\/cause must be equal to one of the allowed values.*must match "else" schema/);
-    expect(check('status', { ...event, to: 'healthy', cause: 'missed' })).toMatch(/\/cause must be equal to constant.*must match "then" schema/);
+    expect(check('status', { ...event, cause: 'recovered' })).toMatch(
+      /\/cause must be equal to one of the allowed values.*must match "else" schema/,
+    );
+    expect(check('status', { ...event, to: 'healthy', cause: 'missed' })).toMatch(
+      /\/cause must be equal to constant.*must match "then" schema/,
+    );
   });
 
   it('rejects a service without metrics or with bad ones, and a live body without its lag, stalls or last stall', async () => {
@@ -1212,10 +1361,16 @@ describe('the check itself', () => {
     expect(body.metrics).toEqual({ queue_depth: 12 });
     const { metrics: _metrics, ...withoutMetrics } = body;
     expect(probe.problems({ ...service, body: withoutMetrics }).join('\n')).toMatch(/must have required property 'metrics'/);
-    expect(probe.problems({ ...service, body: { ...body, metrics: { queue_depth: '12' } } }).join('\n')).toMatch(/\/metrics\/queue_depth must be number/);
-    expect(probe.problems({ ...service, body: { ...body, metrics: { 'queue-depth': 12 } } }).join('\n')).toMatch(/\/metrics property name must be valid/);
+    expect(probe.problems({ ...service, body: { ...body, metrics: { queue_depth: '12' } } }).join('\n')).toMatch(
+      /\/metrics\/queue_depth must be number/,
+    );
+    expect(probe.problems({ ...service, body: { ...body, metrics: { 'queue-depth': 12 } } }).join('\n')).toMatch(
+      /\/metrics property name must be valid/,
+    );
     const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`m${i}`, i]));
-    expect(probe.problems({ ...service, body: { ...body, metrics: many } }).join('\n')).toMatch(/\/metrics must NOT have more than 20 properties/);
+    expect(probe.problems({ ...service, body: { ...body, metrics: many } }).join('\n')).toMatch(
+      /\/metrics must NOT have more than 20 properties/,
+    );
 
     clock.skip(12_000);
     const live = await realAnswer('/api/health/live');
@@ -1237,8 +1392,12 @@ describe('the check itself', () => {
   it('rejects an endpoint list that is empty or repeats a path, and credits an alternative only to a body that matches it alone', async () => {
     setup();
     const unknown = await realAnswer('/api/health/nope');
-    expect(probe.problems({ ...unknown, body: { error: 'x', endpoints: [] } }).join('\n')).toMatch(/\/endpoints must NOT have fewer than 1 items/);
-    expect(probe.problems({ ...unknown, body: { error: 'x', endpoints: ['/a', '/a'] } }).join('\n')).toMatch(/\/endpoints must NOT have duplicate items/);
+    expect(probe.problems({ ...unknown, body: { error: 'x', endpoints: [] } }).join('\n')).toMatch(
+      /\/endpoints must NOT have fewer than 1 items/,
+    );
+    expect(probe.problems({ ...unknown, body: { error: 'x', endpoints: ['/a', '/a'] } }).join('\n')).toMatch(
+      /\/endpoints must NOT have duplicate items/,
+    );
 
     const fresh = new Contract();
     const keys = fresh.documentedKeys();
@@ -1265,9 +1424,12 @@ describe('the check itself', () => {
     setup();
     const observed = await realAnswer('/api/health/ui');
     const csp = observed.headers['content-security-policy'] as string;
-    const withCsp = (value: string) => probe.problems({ ...observed, headers: { ...observed.headers, 'content-security-policy': value } }).join('\n');
-    expect(withCsp(csp.replace(/script-src [^;]+/, "script-src 'unsafe-inline'"))).toMatch(/header Content-Security-Policy: .* must match pattern/);
-    expect(withCsp(csp.replace("frame-ancestors 'none'", "frame-ancestors *"))).toMatch(/must match pattern/);
+    const withCsp = (value: string) =>
+      probe.problems({ ...observed, headers: { ...observed.headers, 'content-security-policy': value } }).join('\n');
+    expect(withCsp(csp.replace(/script-src [^;]+/, "script-src 'unsafe-inline'"))).toMatch(
+      /header Content-Security-Policy: .* must match pattern/,
+    );
+    expect(withCsp(csp.replace("frame-ancestors 'none'", 'frame-ancestors *'))).toMatch(/must match pattern/);
     expect(withCsp(csp.replace("default-src 'none'", "default-src 'self'"))).toMatch(/must match pattern/);
     expect(withCsp(csp.replace("connect-src 'self'", 'connect-src *'))).toMatch(/must match pattern/);
     for (const name of ['Content-Security-Policy', 'X-Content-Type-Options', 'X-Frame-Options', 'Cache-Control']) {
@@ -1275,7 +1437,9 @@ describe('the check itself', () => {
         new RegExp(`required header ${name} is missing`),
       );
     }
-    expect(probe.problems({ ...observed, headers: { ...observed.headers, 'x-frame-options': 'SAMEORIGIN' } }).join('\n')).toMatch(/X-Frame-Options.*must be equal to constant/);
+    expect(probe.problems({ ...observed, headers: { ...observed.headers, 'x-frame-options': 'SAMEORIGIN' } }).join('\n')).toMatch(
+      /X-Frame-Options.*must be equal to constant/,
+    );
   });
 });
 

@@ -10,7 +10,9 @@ let manager: HeartbeatManager;
 beforeEach(() => {
   manager = new HeartbeatManager({ config: { log_level: 'silent' } });
 });
-afterEach(() => { manager.close(); });
+afterEach(() => {
+  manager.close();
+});
 
 it('serves one self-contained page under a strict CSP', async () => {
   const app = express().use(healthRouter({ manager, registry: new Registry() }));

@@ -14,13 +14,30 @@ let fixture: AppFixture;
 beforeEach(() => {
   fixture = createApp({ remote_token: TOKEN, auto_register: true, max_services: 100_000, log_level: 'silent' });
 });
-afterEach(() => { fixture.manager.close(); });
+afterEach(() => {
+  fixture.manager.close();
+});
 
 /** Names as people and attackers write them. */
 const names = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
-  fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', '"', '\\', '\n', 'a\nb', 'x'.repeat(10_000), '%41', '%%', '..', '.', ' '),
+  fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    '"',
+    '\\',
+    '\n',
+    'a\nb',
+    'x'.repeat(10_000),
+    '%41',
+    '%%',
+    '..',
+    '.',
+    ' ',
+  ),
   fc.string({ unit: fc.constantFrom('%', 'A', 'f', '0', 'e', '/', '?', '#', '"', '\\', '<', '>'), minLength: 1, maxLength: 12 }),
 );
 
@@ -49,12 +66,18 @@ it('answers any service name, encoded or raw, with 2xx or a 4xx JSON reason', as
 });
 
 it('takes or refuses any remote pulse name and body, and the exports stay well-formed', async () => {
-  const bodies = fc.oneof(fc.jsonValue(), fc.string(), fc.constant(undefined), fc.record({ metrics: fc.dictionary(fc.string(), fc.oneof(fc.double(), fc.string())) }));
+  const bodies = fc.oneof(
+    fc.jsonValue(),
+    fc.string(),
+    fc.constant(undefined),
+    fc.record({ metrics: fc.dictionary(fc.string(), fc.oneof(fc.double(), fc.string())) }),
+  );
   await fc.assert(
     fc.asyncProperty(names, bodies, fc.boolean(), async (name, body, asError) => {
       const path = `/api/health/service/${encodeURIComponent(name)}/${asError ? 'error' : 'pulse'}`;
       let call = request(fixture.app).post(path).set(auth);
-      if (body !== undefined) call = call.set('Content-Type', 'application/json').send(typeof body === 'string' ? body : JSON.stringify(body));
+      if (body !== undefined)
+        call = call.set('Content-Type', 'application/json').send(typeof body === 'string' ? body : JSON.stringify(body));
       const response = await call;
       expectCleanAnswer(response);
       expect([204, 400, 404, 413, 415, 429]).toContain(response.status);
@@ -75,17 +98,21 @@ it('writes one log line per event, whatever the name and message hold', async ()
   const raw: string[] = [];
   const manager = new HeartbeatManager({ logger, config: { log_level: 'info' } });
   fc.assert(
-    fc.property(names.filter((n) => n.length <= 200), fc.string({ unit: 'binary' }), (name, message) => {
-      const before = lines.length;
-      const heartbeat = manager.get(name) ?? manager.heartbeat({ tag: name, interval: 60 });
-      heartbeat.error(`${message}\nforged: {"level":60}`);
-      heartbeat.pulse();
-      // Each status change is exactly one JSON line, with the name intact.
-      const added = lines.slice(before);
-      expect(added.length).toBeLessThanOrEqual(1);
-      for (const line of added) expect(line.service).toBe(name);
-      raw.push(name);
-    }),
+    fc.property(
+      names.filter((n) => n.length <= 200),
+      fc.string({ unit: 'binary' }),
+      (name, message) => {
+        const before = lines.length;
+        const heartbeat = manager.get(name) ?? manager.heartbeat({ tag: name, interval: 60 });
+        heartbeat.error(`${message}\nforged: {"level":60}`);
+        heartbeat.pulse();
+        // Each status change is exactly one JSON line, with the name intact.
+        const added = lines.slice(before);
+        expect(added.length).toBeLessThanOrEqual(1);
+        for (const line of added) expect(line.service).toBe(name);
+        raw.push(name);
+      },
+    ),
     { numRuns: 100 },
   );
   manager.close();
@@ -110,7 +137,12 @@ it('rejects any bad config with a ConfigError naming a key, and never anything e
   fc.assert(
     fc.property(
       fc.record(
-        { default_interval: fc.anything(), timeout_multiplier: fc.anything(), log_level: fc.anything(), services: fc.dictionary(fc.string(), fc.anything()) },
+        {
+          default_interval: fc.anything(),
+          timeout_multiplier: fc.anything(),
+          log_level: fc.anything(),
+          services: fc.dictionary(fc.string(), fc.anything()),
+        },
         { requiredKeys: [] },
       ),
       (input) => {
@@ -135,15 +167,19 @@ it('sends exactly one stream event per change, whatever the name and message hol
   await client.waitFor(1, 'snapshot');
   const sent: string[] = [];
   await fc.assert(
-    fc.asyncProperty(names.filter((n) => n.length <= 200), fc.string({ unit: 'binary' }), async (name, message) => {
-      const heartbeat = fixture.manager.get(name) ?? fixture.manager.heartbeat({ tag: name, interval: 3600 }).start();
-      if (fixture.manager.service(name)?.status !== 'healthy') return;
-      heartbeat.error(`${message}\n\nevent: snapshot\ndata: {}`);
-      sent.push(name);
-      await client.waitFor(sent.length, 'status');
-      heartbeat.pulse();
-      await client.waitFor(2 * sent.length, 'status');
-    }),
+    fc.asyncProperty(
+      names.filter((n) => n.length <= 200),
+      fc.string({ unit: 'binary' }),
+      async (name, message) => {
+        const heartbeat = fixture.manager.get(name) ?? fixture.manager.heartbeat({ tag: name, interval: 3600 }).start();
+        if (fixture.manager.service(name)?.status !== 'healthy') return;
+        heartbeat.error(`${message}\n\nevent: snapshot\ndata: {}`);
+        sent.push(name);
+        await client.waitFor(sent.length, 'status');
+        heartbeat.pulse();
+        await client.waitFor(2 * sent.length, 'status');
+      },
+    ),
     { numRuns: 60 },
   );
   client.close();

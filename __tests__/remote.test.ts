@@ -29,7 +29,10 @@ it('takes a pulse and an error from a configured service, answering 204', async 
   expect((await request(server).post('/api/health/service/csharp_client/pulse').set(auth)).status).toBe(204);
   expect(fixture.manager.service('csharp_client')).toMatchObject({ status: 'healthy', total_pulses: 1, active: true });
 
-  const error = await request(server).post('/api/health/service/csharp_client/error').set(auth).send({ message: 'queue full', critical: true, timestamp: '1999-01-01T00:00:00Z' });
+  const error = await request(server)
+    .post('/api/health/service/csharp_client/error')
+    .set(auth)
+    .send({ message: 'queue full', critical: true, timestamp: '1999-01-01T00:00:00Z' });
   expect(error.status).toBe(204);
   const body = fixture.manager.service('csharp_client');
   expect(body).toMatchObject({ status: 'critical', error_count: 1, last_error: { message: 'queue full', critical: true } });
@@ -39,7 +42,10 @@ it('takes a pulse and an error from a configured service, answering 204', async 
 
 it('records custom metrics sent with a pulse', async () => {
   const server = app();
-  await request(server).post('/api/health/service/csharp_client/pulse').set(auth).send({ metrics: { queue_depth: 12 } });
+  await request(server)
+    .post('/api/health/service/csharp_client/pulse')
+    .set(auth)
+    .send({ metrics: { queue_depth: 12 } });
   expect(fixture.manager.service('csharp_client')?.metrics).toEqual({ queue_depth: 12 });
   expect(await fixture.registry.metrics()).toContain('heartbeat_service_metric{service="csharp_client",metric="queue_depth"} 12');
 });
@@ -52,7 +58,9 @@ describe('authentication', () => {
     ['another scheme', { Authorization: `Basic ${TOKEN}` }, 'The bearer token is not valid.'],
   ])('answers 401 JSON for %s, and changes nothing', async (_label, headers, error) => {
     const server = app();
-    const response = await request(server).post('/api/health/service/csharp_client/pulse').set(headers as Record<string, string>);
+    const response = await request(server)
+      .post('/api/health/service/csharp_client/pulse')
+      .set(headers as Record<string, string>);
     expect(response.status).toBe(401);
     expect(response.headers['www-authenticate']).toBe('Bearer realm="heartbeat"');
     expect(response.body).toEqual({ error });
@@ -92,13 +100,17 @@ describe('which services', () => {
     expect(response.status).toBe(404);
     expect(response.body.service).toBe(decodeURIComponent(name));
     fixture.manager.close();
-    const registered = await request(app({ auto_register: true })).post(`/api/health/service/${name}/pulse`).set(auth);
+    const registered = await request(app({ auto_register: true }))
+      .post(`/api/health/service/${name}/pulse`)
+      .set(auth);
     expect(registered.status).toBe(204);
     expect(fixture.manager.service(decodeURIComponent(name))?.total_pulses).toBe(1);
   });
 
   it('answers 400 for a name longer than a tag may be', async () => {
-    const response = await request(app({ auto_register: true })).post(`/api/health/service/${'x'.repeat(201)}/pulse`).set(auth);
+    const response = await request(app({ auto_register: true }))
+      .post(`/api/health/service/${'x'.repeat(201)}/pulse`)
+      .set(auth);
     expect(response.status).toBe(400);
     expect(response.body.error).toBe('A service name has 1 to 200 characters; this one has 201.');
   });
@@ -106,16 +118,52 @@ describe('which services', () => {
 
 describe('bad input', () => {
   const cases: Array<[string, string, (r: request.Test) => request.Test, number, string]> = [
-    ['a body over 4 KB', 'error', (r) => r.set('Content-Type', 'application/json').send(JSON.stringify({ message: 'x'.repeat(5000) })), 413, 'The body is over 4096 bytes.'],
-    ['invalid JSON', 'error', (r) => r.set('Content-Type', 'application/json').send('{"message": '), 400, 'The body is not valid JSON (an object is expected).'],
+    [
+      'a body over 4 KB',
+      'error',
+      (r) => r.set('Content-Type', 'application/json').send(JSON.stringify({ message: 'x'.repeat(5000) })),
+      413,
+      'The body is over 4096 bytes.',
+    ],
+    [
+      'invalid JSON',
+      'error',
+      (r) => r.set('Content-Type', 'application/json').send('{"message": '),
+      400,
+      'The body is not valid JSON (an object is expected).',
+    ],
     ['a JSON array', 'error', (r) => r.send([1, 2]), 400, 'The body must be a JSON object: { "message": "…", "critical": false }.'],
-    ['a JSON string', 'error', (r) => r.set('Content-Type', 'application/json').send('"hello"'), 400, 'The body is not valid JSON (an object is expected).'],
+    [
+      'a JSON string',
+      'error',
+      (r) => r.set('Content-Type', 'application/json').send('"hello"'),
+      400,
+      'The body is not valid JSON (an object is expected).',
+    ],
     ['a missing message', 'error', (r) => r.send({ critical: true }), 400, '"message" must be a non-empty string.'],
     ['a numeric message', 'error', (r) => r.send({ message: 42 }), 400, '"message" must be a non-empty string.'],
     ['a string critical', 'error', (r) => r.send({ message: 'x', critical: 'yes' }), 400, '"critical" must be true or false.'],
-    ['form data', 'error', (r) => r.type('form').send('message=x'), 415, 'Send the error as JSON: Content-Type: application/json, body { "message": "…" }.'],
-    ['a text pulse body', 'pulse', (r) => r.type('text').send('hello'), 415, 'A pulse body must be JSON (Content-Type: application/json), or empty.'],
-    ['metrics that are not an object', 'pulse', (r) => r.send({ metrics: [1] }), 400, '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.'],
+    [
+      'form data',
+      'error',
+      (r) => r.type('form').send('message=x'),
+      415,
+      'Send the error as JSON: Content-Type: application/json, body { "message": "…" }.',
+    ],
+    [
+      'a text pulse body',
+      'pulse',
+      (r) => r.type('text').send('hello'),
+      415,
+      'A pulse body must be JSON (Content-Type: application/json), or empty.',
+    ],
+    [
+      'metrics that are not an object',
+      'pulse',
+      (r) => r.send({ metrics: [1] }),
+      400,
+      '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.',
+    ],
   ];
 
   it.each(cases)('answers %s with a clear JSON error and changes nothing', async (_label, kind, build, status, error) => {
@@ -129,7 +177,10 @@ describe('bad input', () => {
 
   it('truncates a long message to 1 KB and keeps it as text', async () => {
     const server = app();
-    await request(server).post('/api/health/service/csharp_client/error').set(auth).send({ message: `<b>${'y'.repeat(3000)}` });
+    await request(server)
+      .post('/api/health/service/csharp_client/error')
+      .set(auth)
+      .send({ message: `<b>${'y'.repeat(3000)}` });
     const message = fixture.manager.service('csharp_client')?.last_error?.message as string;
     expect(message.length).toBe(1025);
     expect(message.startsWith('<b>yyy')).toBe(true);

@@ -15,7 +15,9 @@ it('wakes items in deadline order with one timer', () => {
   const woken: string[] = [];
   const scheduler = new DeadlineScheduler<Item>(clock, (due) => woken.push(due.name));
   const names = ['e', 'a', 'd', 'b', 'c'];
-  names.forEach((name, index) => { scheduler.schedule(item(name), [500, 100, 400, 200, 300][index] as number); });
+  names.forEach((name, index) => {
+    scheduler.schedule(item(name), [500, 100, 400, 200, 300][index] as number);
+  });
   expect(jest.getTimerCount()).toBe(1);
   clock.advance(250);
   expect(woken).toEqual(['a', 'b']);
@@ -53,7 +55,10 @@ it('keeps heap order through random schedules and removals', () => {
   const removed = items.filter((_, i) => i % 3 === 0);
   for (const entry of removed) scheduler.remove(entry);
   clock.advance(20_000);
-  const expected = items.filter((_, i) => i % 3 !== 0).map((entry) => entry.at).sort((x, y) => x - y);
+  const expected = items
+    .filter((_, i) => i % 3 !== 0)
+    .map((entry) => entry.at)
+    .sort((x, y) => x - y);
   expect(woken).toEqual(expected);
 });
 

@@ -60,7 +60,9 @@ it('keeps memory bounded over a simulated month of status changes', async () => 
   // ...and a further month of the same must not grow the heap.
   for (let d = 0; d < 30; d++) await day();
   const after = heapMb();
-  console.log(`30 more simulated days, 72,000 status changes on 50 services: heap ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after`);
+  console.log(
+    `30 more simulated days, 72,000 status changes on 50 services: heap ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after`,
+  );
 
   for (const heartbeat of services) {
     expect(manager.history(heartbeat.tag)?.transitions.length).toBe(1000);

@@ -19,7 +19,9 @@ afterEach(() => {
 
 it('does not blame in-process services for a blocked event loop', () => {
   const worker = fixture.manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
-  const loop = setInterval(() => { worker.pulse(); }, 500); // the worker's own loop, on the same event loop
+  const loop = setInterval(() => {
+    worker.pulse();
+  }, 500); // the worker's own loop, on the same event loop
   fixture.clock.advance(5000);
   fixture.clock.skip(30_000); // a 30 s synchronous stall: neither the worker nor the monitor ran
   fixture.clock.advance(5000);

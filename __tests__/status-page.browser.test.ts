@@ -17,10 +17,18 @@ let browser: Browser;
 let demo: DemoProcess | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: npm test installs it (scripts/ensure-system-deps.js), or run apt-get install chromium.`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: npm test installs it (scripts/ensure-system-deps.js), or run apt-get install chromium.`);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
 });
 afterAll(async () => {
@@ -39,7 +47,9 @@ function worsening(seen: string[], logs: Array<Record<string, unknown>>): boolea
   if (JSON.stringify(seen) === JSON.stringify(ORDER)) return true;
   const stalled = logs.some((line) => String(line.msg).startsWith('Heartbeat monitor was stalled'));
   const ranks = seen.map((word) => ORDER.indexOf(word));
-  return stalled && seen[0] === 'healthy' && seen.at(-1) === 'critical' && ranks.every((rank, i) => i === 0 || rank > (ranks[i - 1] as number));
+  return (
+    stalled && seen[0] === 'healthy' && seen.at(-1) === 'critical' && ranks.every((rank, i) => i === 0 || rank > (ranks[i - 1] as number))
+  );
 }
 
 /** The status word shown on a service's card. */
@@ -95,7 +105,10 @@ it('shows live status, escapes names, survives losing the server and recovers', 
   expect(await page.textContent('#banner-text')).toBe('Critical service issues: save_worker');
   // Its error lasted until its next pulse; the card keeps showing the last one.
   const lastError = await page.evaluate(
-    () => Array.from(document.querySelectorAll('article.card')).find((node) => node.getAttribute('data-service') === 'file_indexer')?.querySelector('.error')?.textContent,
+    () =>
+      Array.from(document.querySelectorAll('article.card'))
+        .find((node) => node.getAttribute('data-service') === 'file_indexer')
+        ?.querySelector('.error')?.textContent,
   );
   expect(lastError).toBe('simulated failure in file_indexer');
 
@@ -111,13 +124,17 @@ it('shows live status, escapes names, survives losing the server and recovers', 
 
   // The server goes away: the page says so.
   await demo.stop();
-  await page.waitForFunction(() => document.getElementById('banner-text')?.textContent.startsWith('No signal'), undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => document.getElementById('banner-text')?.textContent.startsWith('No signal'), undefined, {
+    timeout: 10_000,
+  });
   expect(await page.evaluate(() => document.body.classList.contains('no-signal'))).toBe(true);
 
   // It comes back on the same port: the page reconnects and recovers by itself.
   demo = await startDemoProcess(withHostile, { PORT: port });
   await page.waitForFunction(() => !document.body.classList.contains('no-signal'), undefined, { timeout: 15_000 });
-  await page.waitForFunction(() => document.getElementById('banner-text')?.textContent === 'All services healthy', undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => document.getElementById('banner-text')?.textContent === 'All services healthy', undefined, {
+    timeout: 10_000,
+  });
   expect(await statusOf(page, 'save_worker')).toBe('healthy');
 
   expect(dialogs).toEqual([]);

@@ -52,14 +52,22 @@ it('sends a snapshot on connect, then status events in order', async () => {
   expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
   expect(client.headers['cache-control']).toBe('no-store');
   const [snapshot] = await client.waitFor(1, 'snapshot');
-  expect(JSON.parse(snapshot?.data as string)).toMatchObject({ overall_status: 'healthy', services: [{ service: 'save_worker', status: 'healthy' }] });
+  expect(JSON.parse(snapshot?.data as string)).toMatchObject({
+    overall_status: 'healthy',
+    services: [{ service: 'save_worker', status: 'healthy' }],
+  });
 
   clock.advance(3200);
   worker.pulse();
   clock.advance(1);
   await client.waitFor(3, 'status');
   expect(parse(client, 'status').map((e) => `${e.from}->${e.to}`)).toEqual(['healthy->warning', 'warning->degraded', 'degraded->healthy']);
-  expect(parse(client, 'status')[1]).toMatchObject({ service: 'save_worker', overall_status: 'degraded', reason: 'missed 3 heartbeats', health: { status: 'degraded' } });
+  expect(parse(client, 'status')[1]).toMatchObject({
+    service: 'save_worker',
+    overall_status: 'degraded',
+    reason: 'missed 3 heartbeats',
+    health: { status: 'degraded' },
+  });
   const ids = client.events.map((event) => Number(event.id));
   expect(ids).toEqual([...ids].sort((a, b) => a - b));
 });
@@ -90,7 +98,11 @@ it('sends a fresh snapshot when a service comes or goes', async () => {
   job.stop();
   clock.advance(250);
   const snapshots = await client.waitFor(3, 'snapshot');
-  expect(snapshots.map((event) => JSON.parse(event.data).services.map((s: { service: string }) => s.service))).toEqual([[], ['nightly_job'], []]);
+  expect(snapshots.map((event) => JSON.parse(event.data).services.map((s: { service: string }) => s.service))).toEqual([
+    [],
+    ['nightly_job'],
+    [],
+  ]);
 });
 
 it('keeps every event on one data line, whatever the names and messages hold', async () => {
@@ -165,7 +177,11 @@ it('drops a client that stops reading, without holding up the others', async () 
 
 /** Open streams, read from the ready probe's view of the router: the hub is not exported through HTTP. */
 async function streamsOpen(): Promise<number> {
-  return new Promise((resolve) => server.getConnections((_error, count) => { resolve(count); }));
+  return new Promise((resolve) =>
+    server.getConnections((_error, count) => {
+      resolve(count);
+    }),
+  );
 }
 
 it('starts a reconnecting client over from a fresh snapshot', async () => {
@@ -177,7 +193,11 @@ it('starts a reconnecting client over from a fresh snapshot', async () => {
   worker.error('while away');
   const again = await connect({ 'last-event-id': first.events[0]?.id ?? '1' });
   const [snapshot] = await again.waitFor(1, 'snapshot');
-  expect(JSON.parse(snapshot?.data as string).services[0]).toMatchObject({ service: 'w', status: 'warning', last_error: { message: 'while away' } });
+  expect(JSON.parse(snapshot?.data as string).services[0]).toMatchObject({
+    service: 'w',
+    status: 'warning',
+    last_error: { message: 'while away' },
+  });
   expect(again.raw()).toContain('retry: 2000');
 });
 
@@ -204,10 +224,14 @@ it('can be turned off, and the page with it', async () => {
   await start({ stream: false, ui: false });
   expect((await request(base).get('/api/health/stream')).status).toBe(404);
   expect((await request(base).get('/api/health/ui')).status).toBe(404);
-  expect(() => healthRouter({ manager, registry: new Registry(), stream: false, ui: true })).toThrow('"ui" is true; expected false when the stream is off');
+  expect(() => healthRouter({ manager, registry: new Registry(), stream: false, ui: true })).toThrow(
+    '"ui" is true; expected false when the stream is off',
+  );
 });
 
 it('rejects bad stream limits', () => {
   expect(() => healthRouter({ manager, registry: new Registry(), stream: { maxClients: 0 } })).toThrow('"stream.maxClients" is 0');
-  expect(() => healthRouter({ manager, registry: new Registry(), stream: { maxClient: 3 } as never })).toThrow('unknown key "stream.maxClient"');
+  expect(() => healthRouter({ manager, registry: new Registry(), stream: { maxClient: 3 } as never })).toThrow(
+    'unknown key "stream.maxClient"',
+  );
 });

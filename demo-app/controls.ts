@@ -47,7 +47,9 @@ export function demoControls(manager: HeartbeatManager, workers: ReadonlyMap<str
   router.get('/demo/slow', (req: Request, res: Response) => {
     const ms = Math.min(1000, Math.max(0, Number(req.query.ms) || 0));
     const timer = setTimeout(() => res.json({ waited_ms: ms }), ms);
-    res.on('close', () => { clearTimeout(timer); });
+    res.on('close', () => {
+      clearTimeout(timer);
+    });
   });
   return router;
 }

@@ -58,7 +58,9 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   bridge.use(healthRouter({ manager }));
   bridge.use(demoControls(manager, workers));
   // The demo's front door is the live status page.
-  bridge.get('/', (_req, res) => { res.redirect(302, '/api/health/ui'); });
+  bridge.get('/', (_req, res) => {
+    res.redirect(302, '/api/health/ui');
+  });
 
   // The web listener (the seed's browser-extension listener on 5000).
   const web = express();
@@ -125,7 +127,9 @@ function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
 function listen(app: express.Express, port: number, host: string, variable: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
-    server.once('listening', () => { resolve(server); });
+    server.once('listening', () => {
+      resolve(server);
+    });
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(new Error(`Cannot listen on ${host}:${port} (${error.code ?? error.message}); set ${variable} to a free port.`));
     });
@@ -141,9 +145,13 @@ function urlOf(server: Server, host: string): string {
 /** Stops accepting, lets in-flight requests finish, and cuts keep-alive sockets that linger. */
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => { resolve(); });
+    server.close(() => {
+      resolve();
+    });
     server.closeIdleConnections();
-    setTimeout(() => { server.closeAllConnections(); }, 1000).unref();
+    setTimeout(() => {
+      server.closeAllConnections();
+    }, 1000).unref();
   });
 }
 
@@ -158,8 +166,12 @@ async function main(): Promise<void> {
     // Within 2 s whatever happens: a stuck socket must not hold the process.
     setTimeout(() => process.exit(0), 1800).unref();
     demo.close().then(
-      () => { logger.info('Stopped'); },
-      (error: unknown) => { logger.error({ err: error }, 'Shutdown failed'); },
+      () => {
+        logger.info('Stopped');
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'Shutdown failed');
+      },
     );
   };
   process.on('SIGINT', stop);

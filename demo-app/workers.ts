@@ -29,7 +29,12 @@ export class SimulatedWorker {
 
   private schedule(): void {
     // Three rounds per interval: a healthy worker pulses well inside its deadline.
-    this.timer = setTimeout(() => { this.round(); }, (this.heartbeat.interval * 1000) / 3);
+    this.timer = setTimeout(
+      () => {
+        this.round();
+      },
+      (this.heartbeat.interval * 1000) / 3,
+    );
   }
 
   private round(): void {

@@ -29,7 +29,10 @@ export function checkOptions(options: unknown, defaultInterval: number): { inter
   const read = new OptionReader('Invalid check options');
   const given = read.object('', options ?? {}, CHECK_KEYS);
   const interval = given.interval === undefined ? defaultInterval : read.positiveNumber('interval', given.interval, 'of seconds, e.g. 30');
-  const timeout = given.timeout === undefined ? Math.min(5000, interval * 1000) : read.positiveNumber('timeout', given.timeout, 'of milliseconds, e.g. 5000');
+  const timeout =
+    given.timeout === undefined
+      ? Math.min(5000, interval * 1000)
+      : read.positiveNumber('timeout', given.timeout, 'of milliseconds, e.g. 5000');
   if (timeout > interval * 1000) read.fail('timeout', timeout, `at most the interval (${interval * 1000} ms), so runs cannot overlap`);
   const critical = given.critical === undefined ? true : read.boolean('critical', given.critical);
   return { interval, timeout, critical };
@@ -89,8 +92,12 @@ export function runCheck(heartbeat: Heartbeat, probe: Probe, settings: { interva
       outcome = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     outcome.then(
-      () => { finish(undefined, false); },
-      (error: unknown) => { finish(error, true); },
+      () => {
+        finish(undefined, false);
+      },
+      (error: unknown) => {
+        finish(error, true);
+      },
     );
   };
 

@@ -175,7 +175,9 @@ function serviceSegment(name: unknown): string {
     throw new TypeError(`HealthMonitor: the service name is ${describeValue(name)}; expected a non-empty string, e.g. "save_worker".`);
   }
   if (name === '.' || name === '..') {
-    throw new RangeError(`HealthMonitor: the service name ${JSON.stringify(name)} cannot be sent in a URL path: URL parsers resolve it as a dot segment.`);
+    throw new RangeError(
+      `HealthMonitor: the service name ${JSON.stringify(name)} cannot be sent in a URL path: URL parsers resolve it as a dot segment.`,
+    );
   }
   return encodeURIComponent(name);
 }
@@ -184,7 +186,10 @@ type Parsed = { ok: true; value: unknown } | { ok: false; problem: string };
 
 function parseJson(answer: Answer): Parsed {
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(answer.contentType)) {
-    return { ok: false, problem: `the body is ${answer.contentType ? `"${answer.contentType}"` : 'of no content type'}, not JSON${quote(answer.text)}` };
+    return {
+      ok: false,
+      problem: `the body is ${answer.contentType ? `"${answer.contentType}"` : 'of no content type'}, not JSON${quote(answer.text)}`,
+    };
   }
   try {
     return { ok: true, value: JSON.parse(answer.text) as unknown };

@@ -195,13 +195,23 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
     ? read.integer('history_size', raw.history_size, 0, 'of status changes, e.g. 1000')
     : DEFAULT_CONFIG.history_size;
   if (historySize > MAX_HISTORY_SIZE) read.fail('history_size', historySize, `at most ${MAX_HISTORY_SIZE}`);
-  const recoverAfter = pick('recover_after') ? read.integer('recover_after', raw.recover_after, 1, 'of pulses, e.g. 2') : DEFAULT_CONFIG.recover_after;
-  const flapThreshold = pick('flap_threshold') ? read.integer('flap_threshold', raw.flap_threshold, 2, 'of status changes, e.g. 5') : DEFAULT_CONFIG.flap_threshold;
-  const flapWindow = pick('flap_window') ? read.positiveNumber('flap_window', raw.flap_window, 'of seconds, e.g. 600') : DEFAULT_CONFIG.flap_window;
-  const repeatEvery = pick('repeat_every') ? read.nonNegativeNumber('repeat_every', raw.repeat_every, 'of seconds, e.g. 3600 (0 turns reminders off)') : 0;
+  const recoverAfter = pick('recover_after')
+    ? read.integer('recover_after', raw.recover_after, 1, 'of pulses, e.g. 2')
+    : DEFAULT_CONFIG.recover_after;
+  const flapThreshold = pick('flap_threshold')
+    ? read.integer('flap_threshold', raw.flap_threshold, 2, 'of status changes, e.g. 5')
+    : DEFAULT_CONFIG.flap_threshold;
+  const flapWindow = pick('flap_window')
+    ? read.positiveNumber('flap_window', raw.flap_window, 'of seconds, e.g. 600')
+    : DEFAULT_CONFIG.flap_window;
+  const repeatEvery = pick('repeat_every')
+    ? read.nonNegativeNumber('repeat_every', raw.repeat_every, 'of seconds, e.g. 3600 (0 turns reminders off)')
+    : 0;
   const remoteToken = pick('remote_token') ? checkToken(read, raw.remote_token) : null;
   const autoRegister = pick('auto_register') ? read.boolean('auto_register', raw.auto_register) : false;
-  const maxServices = pick('max_services') ? read.integer('max_services', raw.max_services, 1, 'of services, e.g. 1000') : DEFAULT_CONFIG.max_services;
+  const maxServices = pick('max_services')
+    ? read.integer('max_services', raw.max_services, 1, 'of services, e.g. 1000')
+    : DEFAULT_CONFIG.max_services;
 
   const services: Record<string, ResolvedServiceConfig> = Object.create(null) as Record<string, ResolvedServiceConfig>;
   if (pick('services')) {
@@ -212,14 +222,9 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
       const entry = read.object(key, given[tag], SERVICE_KEYS);
       services[tag] = Object.freeze({
         interval:
-          entry.interval !== undefined
-            ? read.positiveNumber(`${key}.interval`, entry.interval, 'of seconds, e.g. 30')
-            : defaultInterval,
+          entry.interval !== undefined ? read.positiveNumber(`${key}.interval`, entry.interval, 'of seconds, e.g. 30') : defaultInterval,
         critical: entry.critical !== undefined ? read.boolean(`${key}.critical`, entry.critical) : true,
-        grace:
-          entry.grace !== undefined
-            ? read.nonNegativeNumber(`${key}.grace`, entry.grace, 'of seconds, e.g. 3')
-            : grace,
+        grace: entry.grace !== undefined ? read.nonNegativeNumber(`${key}.grace`, entry.grace, 'of seconds, e.g. 3') : grace,
       });
     }
   }

@@ -21,7 +21,9 @@ export function historyCsv(histories: ServiceHistory[]): string {
   for (const history of histories) {
     for (const change of history.transitions) {
       rows.push(
-        [history.service, change.time, change.from, change.to, change.reason, history.uptime['24h'], history.uptime['7d']].map(csvField).join(','),
+        [history.service, change.time, change.from, change.to, change.reason, history.uptime['24h'], history.uptime['7d']]
+          .map(csvField)
+          .join(','),
       );
     }
   }

@@ -31,7 +31,8 @@ export class HealthLog {
         this.logger.info(fields, `Service ${service} heartbeat: ${status}`);
         return;
       case 'error':
-        if (cause.critical) this.logger.error({ ...fields, error: cause.message }, `Service ${service} reported a critical error: ${cause.message}`);
+        if (cause.critical)
+          this.logger.error({ ...fields, error: cause.message }, `Service ${service} reported a critical error: ${cause.message}`);
         else this.logger.warn({ ...fields, error: cause.message }, `Service ${service} reported an error: ${cause.message}`);
         return;
       case 'missed':

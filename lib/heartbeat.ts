@@ -58,9 +58,7 @@ export class Heartbeat {
     if (typeof this.manager.attach !== 'function') read.fail('manager', given.manager, 'a HeartbeatManager');
     const config = this.manager.config;
     const interval =
-      given.interval === undefined
-        ? config.default_interval
-        : read.positiveNumber('interval', given.interval, 'of seconds, e.g. 30');
+      given.interval === undefined ? config.default_interval : read.positiveNumber('interval', given.interval, 'of seconds, e.g. 30');
     const grace = given.grace === undefined ? null : read.nonNegativeNumber('grace', given.grace, 'of seconds, e.g. 3');
     const critical = given.critical === undefined ? true : read.boolean('critical', given.critical);
     this.clock = this.manager.clock;

@@ -130,14 +130,24 @@ export class HeartbeatManager {
     this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
     this.scheduler = new DeadlineScheduler(
       this.clock,
-      (record, now) => { this.evaluate(record, now); },
-      (lateMs, dueAt, now) => { this.onTimerFired(lateMs, dueAt, now); },
+      (record, now) => {
+        this.evaluate(record, now);
+      },
+      (lateMs, dueAt, now) => {
+        this.onTimerFired(lateMs, dueAt, now);
+      },
     );
 
     if (!this.config.enabled) return;
     const createdAt = this.clock.now();
     for (const [tag, service] of Object.entries(this.config.services)) {
-      const record = new ServiceRecord(tag, true, settingsOf(service.interval, service.grace, service.critical), createdAt, this.config.history_size);
+      const record = new ServiceRecord(
+        tag,
+        true,
+        settingsOf(service.interval, service.grace, service.critical),
+        createdAt,
+        this.config.history_size,
+      );
       this.records.set(tag, record);
       this.watch(record);
     }
@@ -159,7 +169,10 @@ export class HeartbeatManager {
    * ```
    */
   check(tag: string, probe: Probe, options: CheckOptions = {}): Check {
-    if (typeof probe !== 'function') throw new TypeError(`check(${JSON.stringify(tag)}, probe): probe is ${typeof probe}; expected a function that resolves when the dependency is healthy.`);
+    if (typeof probe !== 'function')
+      throw new TypeError(
+        `check(${JSON.stringify(tag)}, probe): probe is ${typeof probe}; expected a function that resolves when the dependency is healthy.`,
+      );
     const settings = checkOptions(options, this.config.default_interval);
     // The probe may take up to its timeout to answer: that much lateness is not a miss.
     const heartbeat = this.heartbeat({ tag, interval: settings.interval, critical: settings.critical, grace: settings.timeout / 1000 });
@@ -313,7 +326,13 @@ export class HeartbeatManager {
     }
     const configured = this.config.services[tag];
     const effective = configured ?? settings;
-    const record = new ServiceRecord(tag, false, settingsOf(effective.interval, effective.grace ?? this.config.grace, effective.critical), this.clock.now(), this.config.history_size);
+    const record = new ServiceRecord(
+      tag,
+      false,
+      settingsOf(effective.interval, effective.grace ?? this.config.grace, effective.critical),
+      this.clock.now(),
+      this.config.history_size,
+    );
     record.handle = handle;
     this.records.set(tag, record);
     return record;
@@ -354,14 +373,18 @@ export class HeartbeatManager {
 
   /** @internal Custom metrics came with a pulse. */
   recordMetrics(record: ServiceRecord, values: unknown): void {
-    const ignored = typeof values === 'object' && values !== null && !Array.isArray(values) ? record.recordMetrics(values as Record<string, unknown>) : ['(not an object)'];
+    const ignored =
+      typeof values === 'object' && values !== null && !Array.isArray(values)
+        ? record.recordMetrics(values as Record<string, unknown>)
+        : ['(not an object)'];
     if (ignored.length === 0 || record.customMetricsWarned) return;
     record.customMetricsWarned = true;
-    this.safely(() => { this.logger.warn(
+    this.safely(() => {
+      this.logger.warn(
         { service: record.tag, ignored: ignored.slice(0, 5) },
         `Service ${record.tag} sent custom metrics that were ignored: values must be finite numbers, names like queue_depth, at most ${MAX_CUSTOM_METRICS} per service (warned once)`,
-      ); },
-    );
+      );
+    });
   }
 
   /** @internal A pulse arrived for a service last reported unhealthy: report the recovery soon, off the hot path. */
@@ -401,11 +424,12 @@ export class HeartbeatManager {
     if (lateMs < STALL_THRESHOLD_MS || this.closed) return;
     this.stalls++;
     this.lastStall = { at: now, ms: lateMs };
-    this.safely(() => { this.logger.warn(
+    this.safely(() => {
+      this.logger.warn(
         { lag_seconds: lateMs / 1000 },
         `Heartbeat monitor was stalled for ${(lateMs / 1000).toFixed(1)} s (event loop blocked): misses during the stall are not counted until each service has had one interval to pulse`,
-      ); },
-    );
+      );
+    });
     for (const record of this.records.values()) {
       if (!record.listed || record.lastSignAt >= dueAt) continue;
       record.frozenAt = dueAt;
@@ -451,22 +475,40 @@ export class HeartbeatManager {
               : { kind: 'missed', missed };
       this.announce(record, statusWord(previous), statusWord(rank), cause, missed, now);
     } else if (missed > previousMissed && missed <= this.thresholds.degradedAfter && rank !== HEALTHY) {
-      this.safely(() => { this.log.missed(record.tag, statusWord(rank), statusWord(previous), missed); });
+      this.safely(() => {
+        this.log.missed(record.tag, statusWord(rank), statusWord(previous), missed);
+      });
     }
     if (record.active || record.configured) this.watch(record, now);
   }
 
-  private announce(record: ServiceRecord, from: ServiceStatus, to: ServiceStatus, cause: TransitionCause, missed: number, now: number): void {
+  private announce(
+    record: ServiceRecord,
+    from: ServiceStatus,
+    to: ServiceStatus,
+    cause: TransitionCause,
+    missed: number,
+    now: number,
+  ): void {
     const reason = describeCause(cause);
     // The full message stays in last_error; a thousand history entries keep a short form.
-    record.history.push({ at: now, from, to, reason: reason.length > MAX_HISTORY_REASON ? `${reason.slice(0, MAX_HISTORY_REASON)}…` : reason });
+    record.history.push({
+      at: now,
+      from,
+      to,
+      reason: reason.length > MAX_HISTORY_REASON ? `${reason.slice(0, MAX_HISTORY_REASON)}…` : reason,
+    });
     if (to === 'degraded' || to === 'critical') record.uptime.markDown(now);
     else record.uptime.markUp(now);
-    this.safely(() => { this.log.transition(record.tag, from, to, cause, missed); });
+    this.safely(() => {
+      this.log.transition(record.tag, from, to, cause, missed);
+    });
     if (this.listeners.size === 0) return;
     const change: StatusChange = { service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, cause: cause.kind, missed };
     for (const listener of this.listeners) {
-      this.safely(() => { listener(change); }, 'A heartbeat status listener threw');
+      this.safely(() => {
+        listener(change);
+      }, 'A heartbeat status listener threw');
     }
   }
 
@@ -507,9 +549,13 @@ function checkDays(days: number): void {
 
 function checkClock(read: OptionReader, clock: unknown): Clock {
   const candidate = clock as Partial<Clock> | null;
-  if (typeof candidate !== 'object' || candidate === null || typeof candidate.now !== 'function' || typeof candidate.wallNow !== 'function') {
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.now !== 'function' ||
+    typeof candidate.wallNow !== 'function'
+  ) {
     read.fail('clock', clock, 'an object with now() and wallNow() methods');
   }
   return candidate as Clock;
 }
-

@@ -19,7 +19,9 @@ export type PulseMiddleware = ((req: Request, res: Response, next: NextFunction)
 export function pulseMiddleware(heartbeat: Heartbeat): PulseMiddleware {
   const candidate: unknown = heartbeat;
   if (typeof candidate !== 'object' || candidate === null || typeof (candidate as Partial<Heartbeat>).pulse !== 'function') {
-    throw new TypeError(`pulseMiddleware(heartbeat): expected a Heartbeat, got ${describeValue(candidate)}. Create one with new Heartbeat({ tag, interval }).`);
+    throw new TypeError(
+      `pulseMiddleware(heartbeat): expected a Heartbeat, got ${describeValue(candidate)}. Create one with new Heartbeat({ tag, interval }).`,
+    );
   }
   const middleware = (_req: Request, _res: Response, next: NextFunction): void => {
     heartbeat.pulse();

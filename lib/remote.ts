@@ -33,7 +33,10 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
 
   const authenticate = (req: Request, res: Response, next: NextFunction): void => {
     const result = auth.check(req);
-    if (result === 'ok') { next(); return; }
+    if (result === 'ok') {
+      next();
+      return;
+    }
     res.set('WWW-Authenticate', 'Bearer realm="heartbeat"');
     sendError(res, 401, AUTH_ERRORS[result]);
   };
@@ -47,9 +50,13 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     if (existing && !existing.isReleased) return { heartbeat: existing };
     const configured = Object.prototype.hasOwnProperty.call(manager.config.services, name);
     if (!configured && !created.has(name)) {
-      if (!manager.config.auto_register) return { status: 404, error: `No service named ${JSON.stringify(name)} is monitored, and auto_register is off.` };
+      if (!manager.config.auto_register)
+        return { status: 404, error: `No service named ${JSON.stringify(name)} is monitored, and auto_register is off.` };
       if (created.size >= manager.config.max_services) {
-        return { status: 429, error: `This server already took ${manager.config.max_services} remote services (max_services); no more are registered.` };
+        return {
+          status: 429,
+          error: `This server already took ${manager.config.max_services} remote services (max_services); no more are registered.`,
+        };
       }
       created.add(name);
     }
@@ -62,9 +69,15 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     const name = String(req.params.name);
     const body: unknown = req.body;
     const metrics = isObject(body) ? body.metrics : undefined;
-    if (metrics !== undefined && !isObject(metrics)) { sendError(res, 400, '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.', { service: name }); return; }
+    if (metrics !== undefined && !isObject(metrics)) {
+      sendError(res, 400, '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.', { service: name });
+      return;
+    }
     const found = resolve(name);
-    if ('error' in found) { sendError(res, found.status, found.error, { service: name }); return; }
+    if ('error' in found) {
+      sendError(res, found.status, found.error, { service: name });
+      return;
+    }
     found.heartbeat.pulse(metrics as Record<string, number> | undefined);
     noContent(res);
   });
@@ -72,15 +85,23 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
   router.post(paths[1] as string, authenticate, requireJson, parseJson, (req: Request, res: Response) => {
     const name = String(req.params.name);
     const body: unknown = req.body;
-    if (!isObject(body)) { sendError(res, 400, 'The body must be a JSON object: { "message": "…", "critical": false }.', { service: name }); return; }
+    if (!isObject(body)) {
+      sendError(res, 400, 'The body must be a JSON object: { "message": "…", "critical": false }.', { service: name });
+      return;
+    }
     if (typeof body.message !== 'string' || body.message.length === 0) {
-      sendError(res, 400, '"message" must be a non-empty string.', { service: name }); return;
+      sendError(res, 400, '"message" must be a non-empty string.', { service: name });
+      return;
     }
     if (body.critical !== undefined && typeof body.critical !== 'boolean') {
-      sendError(res, 400, '"critical" must be true or false.', { service: name }); return;
+      sendError(res, 400, '"critical" must be true or false.', { service: name });
+      return;
     }
     const found = resolve(name);
-    if ('error' in found) { sendError(res, found.status, found.error, { service: name }); return; }
+    if ('error' in found) {
+      sendError(res, found.status, found.error, { service: name });
+      return;
+    }
     found.heartbeat.error(body.message, { critical: body.critical === true });
     noContent(res);
   });
@@ -102,25 +123,37 @@ function hasBody(req: Request): boolean {
 
 /** A pulse may come with no body at all (curl -X POST); a body it has must be JSON. */
 function requireJsonIfBody(req: Request, res: Response, next: NextFunction): void {
-  if (!hasBody(req) || req.is('application/json')) { next(); return; }
+  if (!hasBody(req) || req.is('application/json')) {
+    next();
+    return;
+  }
   sendError(res, 415, 'A pulse body must be JSON (Content-Type: application/json), or empty.');
 }
 
 function requireJson(req: Request, res: Response, next: NextFunction): void {
-  if (req.is('application/json')) { next(); return; }
+  if (req.is('application/json')) {
+    next();
+    return;
+  }
   sendError(res, 415, 'Send the error as JSON: Content-Type: application/json, body { "message": "…" }.');
 }
 
 /** The body parser's failures, as JSON that says what to fix. */
 function bodyErrors(error: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction): void {
   switch (error.type) {
-    case 'entity.too.large':
-      { sendError(res, 413, `The body is over ${MAX_REMOTE_BODY} bytes.`); return; }
-    case 'entity.parse.failed':
-      { sendError(res, 400, 'The body is not valid JSON (an object is expected).'); return; }
+    case 'entity.too.large': {
+      sendError(res, 413, `The body is over ${MAX_REMOTE_BODY} bytes.`);
+      return;
+    }
+    case 'entity.parse.failed': {
+      sendError(res, 400, 'The body is not valid JSON (an object is expected).');
+      return;
+    }
     case 'encoding.unsupported':
-    case 'charset.unsupported':
-      { sendError(res, 415, 'Send the body as UTF-8 JSON.'); return; }
+    case 'charset.unsupported': {
+      sendError(res, 415, 'Send the body as UTF-8 JSON.');
+      return;
+    }
     default:
       // Any other failure to read the body (a bad compression, a truncated upload) is the caller's.
       if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {

@@ -24,7 +24,8 @@ export function methodNotAllowed(allowed: string) {
 
 /** Status of an error raised by Express itself (a malformed percent-encoding is a 400 URIError). */
 function clientStatus(error: unknown): number | undefined {
-  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
+  const status =
+    (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode;
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 

@@ -46,7 +46,18 @@ export type HealthRouter = Router & {
   readonly manager: HeartbeatManager;
 };
 
-const ROUTER_KEYS = ['manager', 'basePath', 'metrics', 'metricsPath', 'registry', 'criticalStatusCode', 'stream', 'ui', 'uiPath', 'details'] as const;
+const ROUTER_KEYS = [
+  'manager',
+  'basePath',
+  'metrics',
+  'metricsPath',
+  'registry',
+  'criticalStatusCode',
+  'stream',
+  'ui',
+  'uiPath',
+  'details',
+] as const;
 const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
 
 /**
@@ -77,11 +88,19 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   const uiPath = given.uiPath === undefined ? `${basePath}/ui` : read.plainPath('uiPath', given.uiPath);
   const policy = given.details === undefined ? 'always' : read.oneOf('details', given.details, DETAILS_POLICIES);
   const token = manager.config.remote_token;
-  if (policy === 'when-authorized' && !token) read.fail('details', policy, 'a remote_token in the heartbeat config, which callers send to see details');
+  if (policy === 'when-authorized' && !token)
+    read.fail('details', policy, 'a remote_token in the heartbeat config, which callers send to see details');
   const auth = token ? new BearerAuth(token) : null;
   const details = new DetailsGate(policy, auth);
   registerMetrics(manager, { registry });
-  const readPaths = [`${basePath}/status`, `${basePath}/service/{name}`, `${basePath}/service/{name}/history`, `${basePath}/export`, `${basePath}/live`, `${basePath}/ready`];
+  const readPaths = [
+    `${basePath}/status`,
+    `${basePath}/service/{name}`,
+    `${basePath}/service/{name}/history`,
+    `${basePath}/export`,
+    `${basePath}/live`,
+    `${basePath}/ready`,
+  ];
   if (streamOptions) readPaths.push(`${basePath}/stream`);
   if (serveUi) readPaths.push(uiPath);
   const endpoints = auth ? [...readPaths, `${basePath}/service/{name}/pulse`, `${basePath}/service/{name}/error`] : readPaths;
@@ -119,12 +138,26 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   });
   // A name whose percent-encoding does not decode names no service: the same 404, with the raw name.
   router.use(`${basePath}/service`, (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
-    if (!(error instanceof URIError)) { next(error); return; }
+    if (!(error instanceof URIError)) {
+      next(error);
+      return;
+    }
     const raw = (req.url.split('?')[0] ?? '').replace(/^\//, '').replace(/\/(history|pulse|error)$/, '');
     sendError(res, 404, `No service named ${JSON.stringify(raw)} is monitored.`, { service: raw });
   });
-  router.use(basePath, jsonErrors((error) => { manager.logger.error({ err: error }, 'Health endpoint failed'); }));
-  if (serveMetrics) router.use(metricsPath, jsonErrors((error) => { manager.logger.error({ err: error }, 'Metrics endpoint failed'); }));
+  router.use(
+    basePath,
+    jsonErrors((error) => {
+      manager.logger.error({ err: error }, 'Health endpoint failed');
+    }),
+  );
+  if (serveMetrics)
+    router.use(
+      metricsPath,
+      jsonErrors((error) => {
+        manager.logger.error({ err: error }, 'Metrics endpoint failed');
+      }),
+    );
 
   return Object.assign(router, { manager });
 }

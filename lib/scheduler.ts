@@ -129,8 +129,7 @@ export class DeadlineScheduler<T extends Scheduled> {
       const left = 2 * index + 1;
       if (left >= length) break;
       const right = left + 1;
-      const child =
-        right < length && (heap[right] as T).deadline < (heap[left] as T).deadline ? right : left;
+      const child = right < length && (heap[right] as T).deadline < (heap[left] as T).deadline ? right : left;
       const childItem = heap[child] as T;
       if (childItem.deadline >= item.deadline) break;
       heap[index] = childItem;

@@ -11,7 +11,9 @@ export interface StatusRouteSettings {
   details: DetailsGate;
 }
 
-const notMonitored = (res: Response, name: string) => { sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name }); };
+const notMonitored = (res: Response, name: string) => {
+  sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
+};
 
 /**
  * The read side of the health API: status, one service, its history, the export, and the
@@ -28,12 +30,18 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
   router.get(`${basePath}/service/:name`, (req: Request, res: Response) => {
     const name = String(req.params.name);
     const body = manager.service(name);
-    if (!body) { notMonitored(res, name); return; }
+    if (!body) {
+      notMonitored(res, name);
+      return;
+    }
     sendJson(res, 200, details.allows(req) ? body : serviceSummary(body));
   });
 
   const detailsOnly = (req: Request, res: Response, next: () => void): void => {
-    if (details.allows(req)) { next(); return; }
+    if (details.allows(req)) {
+      next();
+      return;
+    }
     const { status, error } = details.refusal();
     if (status === 401) res.set('WWW-Authenticate', 'Bearer realm="heartbeat"');
     sendError(res, status, error);

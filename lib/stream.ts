@@ -58,7 +58,9 @@ export class StreamHub {
     private readonly details: DetailsGate = new DetailsGate('always', null),
   ) {
     manager.on('status', this.onStatus);
-    manager.on('close', () => { this.close(); });
+    manager.on('close', () => {
+      this.close();
+    });
   }
 
   /** Streams open now. */
@@ -91,7 +93,9 @@ export class StreamHub {
     req.socket.setNoDelay(true);
     const detailed = this.details.allows(req);
     this.clients.set(res, detailed);
-    res.on('close', () => { this.drop(res); });
+    res.on('close', () => {
+      this.drop(res);
+    });
     // A reconnecting client (with Last-Event-ID) also starts over from a fresh snapshot: the
     // current state is what it needs, and no replay buffer has to be kept.
     this.write(res, `retry: 2000\n\n`);
@@ -179,11 +183,15 @@ export class StreamHub {
   }
 
   private write(res: Response, text: string): void {
-    if (res.writableEnded || res.destroyed) { this.drop(res); return; }
+    if (res.writableEnded || res.destroyed) {
+      this.drop(res);
+      return;
+    }
     if (res.writableLength > this.options.maxBufferedBytes) {
       // It stopped reading: holding more for it would grow without bound.
       res.destroy();
-      this.drop(res); return;
+      this.drop(res);
+      return;
     }
     res.write(text);
   }
@@ -209,6 +217,10 @@ export class StreamHub {
 }
 
 /** A snapshot without details: the overall status and each service's status word. */
-function summarizeSnapshot(snapshot: StreamSnapshot): { overall_status: OverallStatus; services: Array<{ service: string; status: string }>; time: string } {
+function summarizeSnapshot(snapshot: StreamSnapshot): {
+  overall_status: OverallStatus;
+  services: Array<{ service: string; status: string }>;
+  time: string;
+} {
   return { overall_status: snapshot.overall_status, services: snapshot.services.map(serviceSummary), time: snapshot.time };
 }

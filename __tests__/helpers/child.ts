@@ -13,12 +13,16 @@ export function spawnTs(file: string, env: NodeJS.ProcessEnv = {}): ChildProcess
 }
 
 /** Collects a child's output and resolves when it exits. */
-export function waitForExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+export function waitForExit(
+  child: ChildProcess,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve) => {
-    child.on('exit', (code, signal) => { resolve({ code, signal, stdout, stderr }); });
+    child.on('exit', (code, signal) => {
+      resolve({ code, signal, stdout, stderr });
+    });
   });
 }

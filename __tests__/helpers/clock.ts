@@ -19,7 +19,9 @@ export function createTestClock(): TestClock {
   return {
     now: () => monotonic + (Date.now() - origin),
     wallNow: () => Date.now() + wallOffset,
-    advance: (ms) => { jest.advanceTimersByTime(ms); },
+    advance: (ms) => {
+      jest.advanceTimersByTime(ms);
+    },
     skip: (ms) => {
       monotonic += ms;
       wallOffset += ms;

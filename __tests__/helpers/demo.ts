@@ -18,7 +18,10 @@ export interface DemoProcess {
 /** The demo's five services at `seconds` intervals. */
 export function fastDemoConfig(seconds: number): HeartbeatConfig {
   const services = Object.fromEntries(
-    ['save_worker', 'flask_bridge', 'web_listener', 'file_indexer', 'router_tasks'].map((tag) => [tag, { interval: seconds, critical: tag !== 'web_listener' }]),
+    ['save_worker', 'flask_bridge', 'web_listener', 'file_indexer', 'router_tasks'].map((tag) => [
+      tag,
+      { interval: seconds, critical: tag !== 'web_listener' },
+    ]),
   );
   return { default_interval: seconds, services };
 }
@@ -36,8 +39,12 @@ export async function startDemoProcess(config: HeartbeatConfig, env: NodeJS.Proc
     let buffered = '';
     let bridgeUrl = '';
     let webUrl = '';
-    const timer = setTimeout(() => { reject(new Error(`The demo did not start within 15 s. stderr: ${stderr}`)); }, 15_000);
-    child.on('exit', (code) => { reject(new Error(`The demo exited with ${code} before listening. stderr: ${stderr}`)); });
+    const timer = setTimeout(() => {
+      reject(new Error(`The demo did not start within 15 s. stderr: ${stderr}`));
+    }, 15_000);
+    child.on('exit', (code) => {
+      reject(new Error(`The demo exited with ${code} before listening. stderr: ${stderr}`));
+    });
     child.stdout?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split('\n');
@@ -62,7 +69,10 @@ export async function startDemoProcess(config: HeartbeatConfig, env: NodeJS.Proc
     stop: () =>
       new Promise((resolve) => {
         const started = Date.now();
-        if (child.exitCode !== null) { resolve({ code: child.exitCode, ms: 0 }); return; }
+        if (child.exitCode !== null) {
+          resolve({ code: child.exitCode, ms: 0 });
+          return;
+        }
         const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
         child.once('exit', (code) => {
           clearTimeout(killer);
@@ -78,7 +88,12 @@ export async function startDemoProcess(config: HeartbeatConfig, env: NodeJS.Proc
  * Polls `read` every `everyMs` (a fraction of a second) until `done` holds, recording each
  * distinct value seen; fails after `timeoutMs`.
  */
-export async function pollUntil<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000, everyMs = 25): Promise<T[]> {
+export async function pollUntil<T>(
+  read: () => T | Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<T[]> {
   const seen: T[] = [];
   const deadline = Date.now() + timeoutMs;
   for (;;) {

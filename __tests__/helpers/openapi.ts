@@ -122,7 +122,7 @@ export class Contract {
       }
     }
     for (const [name, fallback] of Object.entries(this.fallbacks())) {
-      for (const [status, response] of Object.entries(this.object((fallback).responses, `${name} responses`))) {
+      for (const [status, response] of Object.entries(this.object(fallback.responses, `${name} responses`))) {
         const key = `${name} ${status}`;
         keys.push(key, ...this.alternativeKeys(key, response, `/x-fallback-responses/${escapePointer(name)}/responses/${status}`));
       }
@@ -223,7 +223,12 @@ export class Contract {
       );
     }
     const resolved = this.resolve(responses[code], `${base}/${code}`);
-    return { key: `${where} ${code}`, pointer: resolved.pointer, response: resolved.value, ...(template === undefined ? {} : { template }) };
+    return {
+      key: `${where} ${code}`,
+      pointer: resolved.pointer,
+      response: resolved.value,
+      ...(template === undefined ? {} : { template }),
+    };
   }
 
   /**
@@ -300,7 +305,10 @@ export class Contract {
     const allow = observed.headers.allow;
     if ('Allow' in headers && allow !== undefined && documented.template !== undefined) {
       const expected = this.allowedMethods(documented.template);
-      if (allow !== expected) found.push(`${what}: header Allow: ${JSON.stringify(allow)} is not the methods of ${documented.template}, ${JSON.stringify(expected)}`);
+      if (allow !== expected)
+        found.push(
+          `${what}: header Allow: ${JSON.stringify(allow)} is not the methods of ${documented.template}, ${JSON.stringify(expected)}`,
+        );
     }
     return found;
   }
@@ -313,8 +321,12 @@ export class Contract {
   requestProblems(sent: SentRequest): string[] {
     const template = this.matchPath(sent.path);
     const verb = sent.method.toLowerCase();
-    const operation = template === undefined ? undefined : ((this.object(this.document.paths, '/paths')[template] as JsonObject)[verb] as JsonObject | undefined);
-    if (template === undefined || !operation) throw new Error(`The contract has no operation for ${sent.method.toUpperCase()} ${sent.path}.`);
+    const operation =
+      template === undefined
+        ? undefined
+        : ((this.object(this.document.paths, '/paths')[template] as JsonObject)[verb] as JsonObject | undefined);
+    if (template === undefined || !operation)
+      throw new Error(`The contract has no operation for ${sent.method.toUpperCase()} ${sent.path}.`);
     const what = `${sent.method.toUpperCase()} ${template} request body`;
     if (operation.requestBody === undefined) return sent.body === undefined ? [] : [`${what}: the operation takes no body`];
     const requestBody = this.resolve(operation.requestBody, `/paths/${escapePointer(template)}/${verb}/requestBody`);
@@ -322,7 +334,8 @@ export class Contract {
     const contentType = sent.contentType ?? '';
     const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
     const content = this.object(requestBody.value.content, `${what} content`);
-    if (!(mediaType in content)) return [`${what}: content type ${JSON.stringify(contentType)} is not one of ${Object.keys(content).join(', ')}`];
+    if (!(mediaType in content))
+      return [`${what}: content type ${JSON.stringify(contentType)} is not one of ${Object.keys(content).join(', ')}`];
     let value: unknown = sent.body;
     if (mediaType === 'application/json' || mediaType.endsWith('+json')) {
       try {

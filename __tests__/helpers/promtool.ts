@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 /** Runs Debian's `promtool check metrics` on an exposition; `npm test` installs it first. */
 export function promtoolCheckMetrics(exposition: string): { status: number | null; output: string } {
   const result = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
-  if (result.error) throw new Error(`promtool could not run (${result.error.message}); npm test installs it through scripts/ensure-system-deps.js.`);
+  if (result.error)
+    throw new Error(`promtool could not run (${result.error.message}); npm test installs it through scripts/ensure-system-deps.js.`);
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 

@@ -39,7 +39,9 @@ export async function startReceiver(path = '/hooks/SECRET-TOKEN-1234'): Promise<
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
-        server.close(() => { resolve(); });
+        server.close(() => {
+          resolve();
+        });
       }),
   };
 }

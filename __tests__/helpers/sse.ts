@@ -69,8 +69,14 @@ export function openStream(url: string, headers: Record<string, string> = {}): P
             // hrtime, not Date.now: the tests run on fake timers, which stop Date.now.
             const started = process.hrtime.bigint();
             const check = () => {
-              if (matching().length >= count) { done(matching()); return; }
-              if (Number(process.hrtime.bigint() - started) / 1e6 > timeoutMs) { fail(new Error(`Saw ${JSON.stringify(events.map((e) => e.event))}; wanted ${count} ${name ?? 'events'}`)); return; }
+              if (matching().length >= count) {
+                done(matching());
+                return;
+              }
+              if (Number(process.hrtime.bigint() - started) / 1e6 > timeoutMs) {
+                fail(new Error(`Saw ${JSON.stringify(events.map((e) => e.event))}; wanted ${count} ${name ?? 'events'}`));
+                return;
+              }
               waiters.push(check);
               setImmediate(() => {
                 const index = waiters.indexOf(check);

@@ -62,9 +62,13 @@ export class TargetQueue {
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.attempt(alert);
       if (this.closed) return;
-      if (outcome === null) { this.events.sent(this.notifier.name, alert, attempt); return; }
+      if (outcome === null) {
+        this.events.sent(this.notifier.name, alert, attempt);
+        return;
+      }
       if (!outcome.retryable || attempt >= this.settings.attempts) {
-        this.events.failed(this.notifier.name, alert, attempt, outcome.reason); return;
+        this.events.failed(this.notifier.name, alert, attempt, outcome.reason);
+        return;
       }
       await this.pause(this.settings.backoffMs * 2 ** (attempt - 1));
     }
@@ -83,7 +87,8 @@ export class TargetQueue {
       await Promise.race([sending, stop]);
       return null;
     } catch (error) {
-      if (signal.aborted && !this.shutdown.signal.aborted) return { reason: `timed out after ${this.settings.timeoutMs} ms`, retryable: true };
+      if (signal.aborted && !this.shutdown.signal.aborted)
+        return { reason: `timed out after ${this.settings.timeoutMs} ms`, retryable: true };
       const retryable = (error as { retryable?: unknown } | null)?.retryable !== false;
       return { reason: error instanceof Error ? error.message : String(error), retryable };
     }

@@ -120,11 +120,17 @@ export class AlertDispatcher {
       },
       failed: (target: string, alert: Alert, attempts: number, reason: string) => {
         this.counters.failed.inc({ target });
-        this.logger.warn({ target, alert_id: alert.id, service: alert.service, status: alert.status, attempts, reason }, `Alert to ${target} failed: ${reason}`);
+        this.logger.warn(
+          { target, alert_id: alert.id, service: alert.service, status: alert.status, attempts, reason },
+          `Alert to ${target} failed: ${reason}`,
+        );
       },
       dropped: (target: string, alert: Alert) => {
         this.counters.dropped.inc();
-        this.logger.warn({ target, alert_id: alert.id, service: alert.service }, `Alert queue for ${target} is full: dropped the oldest alert`);
+        this.logger.warn(
+          { target, alert_id: alert.id, service: alert.service },
+          `Alert queue for ${target} is full: dropped the oldest alert`,
+        );
       },
     };
     this.queues = (given.targets as unknown[]).map((target, index) => {
@@ -134,15 +140,22 @@ export class AlertDispatcher {
       const notifier =
         entry.notifier !== undefined
           ? checkNotifier(read, key, entry.notifier)
-          : webhookNotifier({ ...(entry as { url: string; headers?: Record<string, string> }), name: targetName(read, key, entry.name, index) });
+          : webhookNotifier({
+              ...(entry as { url: string; headers?: Record<string, string> }),
+              name: targetName(read, key, entry.name, index),
+            });
       // Series start at 0, so Prometheus sees the first failure as an increase.
       this.counters.sent.inc({ target: notifier.name }, 0);
       this.counters.failed.inc({ target: notifier.name }, 0);
       return new TargetQueue(notifier, minLevel, settings, events);
     });
-    this.scheduler = new DeadlineScheduler(manager.clock, (state, now) => { this.onDue(state, now); });
+    this.scheduler = new DeadlineScheduler(manager.clock, (state, now) => {
+      this.onDue(state, now);
+    });
     manager.on('status', this.onStatus);
-    manager.on('close', () => { this.close(); });
+    manager.on('close', () => {
+      this.close();
+    });
   }
 
   /** Alerts waiting or in flight, over all targets. */
@@ -207,7 +220,10 @@ export class AlertDispatcher {
     state.remindAt = null;
     if (state.incidents.size === 0) return;
     const pulses = this.manager.config.recover_after;
-    if (pulses <= 1) { this.resolve(state, now); return; }
+    if (pulses <= 1) {
+      this.resolve(state, now);
+      return;
+    }
     const service = this.manager.service(state.service);
     const intervalMs = (service?.interval ?? this.manager.config.default_interval) * 1000;
     // Still healthy after pulses − 1 further intervals (and the default 10% grace) means that
@@ -244,7 +260,12 @@ export class AlertDispatcher {
       state.remindAt = null;
       if (state.current === 'critical') {
         for (const [queue, incident] of state.incidents) {
-          const alert = this.alert(state.service, 'critical', state.lastChange?.from ?? 'critical', `still critical: ${state.lastChange?.reason ?? ''}`);
+          const alert = this.alert(
+            state.service,
+            'critical',
+            state.lastChange?.from ?? 'critical',
+            `still critical: ${state.lastChange?.reason ?? ''}`,
+          );
           alert.reminder = ++incident.reminders;
           queue.push(alert);
         }

@@ -26,7 +26,10 @@ export function webhookNotifier(options: WebhookOptions): Notifier {
   }
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
     // The URL is not echoed: webhook URLs carry their credentials.
-    throw new ConfigError(`Invalid webhook target "${name}": "url" is not an http(s) URL (the value is not shown: webhook URLs are secrets).`, 'url');
+    throw new ConfigError(
+      `Invalid webhook target "${name}": "url" is not an http(s) URL (the value is not shown: webhook URLs are secrets).`,
+      'url',
+    );
   }
   return {
     name,
