@@ -8,6 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers/child';
 
+/** A TypeScript project on Express 5, compiled with the TypeScript this repository pins. */
+const TYPESCRIPT_CONSUMER = {
+  express: '^5.0.0',
+  'prom-client': '^15.0.0',
+  typescript: '~5.9.3',
+  '@types/express': '^5.0.0',
+  '@types/node': '^20.0.0',
+};
+
 let work: string;
 let tarball: string;
 
@@ -84,13 +93,7 @@ it('mounts in Express 4 as the peer', () => {
 }, 180_000);
 
 it('type-checks a strict TypeScript consumer, and refuses a wrong call', () => {
-  const dir = consumer('typescript', {
-    express: '^5.0.0',
-    'prom-client': '^15.0.0',
-    typescript: '~5.9.3',
-    '@types/express': '^5.0.0',
-    '@types/node': '^20.0.0',
-  });
+  const dir = consumer('typescript', TYPESCRIPT_CONSUMER);
   const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
   const ok = spawnSync(process.execPath, [tsc, '-p', '.'], { cwd: dir, encoding: 'utf8' });
   expect(ok.stdout + ok.stderr).toBe('');
@@ -123,13 +126,7 @@ it('runs the README quick start, pasted into a new project as written', async ()
   });
   if (!free) throw new Error(`Port ${port}, which the quick start listens on, is taken: stop what uses it and run again.`);
 
-  const dir = consumer('typescript', {
-    express: '^5.0.0',
-    'prom-client': '^15.0.0',
-    typescript: '~5.9.3',
-    '@types/express': '^5.0.0',
-    '@types/node': '^20.0.0',
-  });
+  const dir = consumer('typescript', TYPESCRIPT_CONSUMER);
   writeFileSync(join(dir, 'quickstart.ts'), snippet);
   const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
   const compiled = spawnSync(
