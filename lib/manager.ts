@@ -1,11 +1,10 @@
 import type { Logger } from 'pino';
-import { isoTimeOf, systemClock, type Clock } from './clock';
+import { systemClock, type Clock } from './clock';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
 import { checkOptions, runCheck, type Check, type CheckOptions, type Probe } from './checks';
-import { HealthLog, type TransitionCause } from './health-log';
+import { HealthLog } from './health-log';
 import { historyOf, type ServiceHistory } from './history';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat';
-import { DeadlineScheduler } from './scheduler';
 import { MAX_CUSTOM_METRICS, ServiceRecord, type ServiceHealth, type ServiceStatusEntry } from './service-record';
 import {
   CRITICAL_ERROR,
@@ -14,16 +13,15 @@ import {
   NO_ERROR,
   STATUS_WORDS,
   overallContribution,
-  rankFromError,
-  rankFromMisses,
   serviceRank,
-  statusWord,
   type MissThresholds,
   type OverallStatus,
-  type ServiceStatus,
   type StatusRank,
 } from './status';
 import { OptionReader } from './validate';
+import { TransitionWatcher, type MonitorHealth, type StatusListener } from './watcher';
+
+export type { MonitorHealth, StatusChange, StatusListener } from './watcher';
 
 /** What `new HeartbeatManager()` takes. Every key is optional. */
 export interface HeartbeatManagerOptions {
@@ -43,52 +41,6 @@ export interface HealthStatus {
   overall_status: OverallStatus;
 }
 
-/** A status change of one service, as given to `status` listeners. */
-export interface StatusChange {
-  /** The service's tag. */
-  service: string;
-  /** The status last reported before this change. */
-  from: ServiceStatus;
-  /** The status now. */
-  to: ServiceStatus;
-  /** ISO 8601 UTC. */
-  time: string;
-  /** Why, in words: `missed 3 heartbeats`, `error: disk full`, `pulse received`. */
-  reason: string;
-  /** What caused it: missed beats, a reported error, or a sign of life. */
-  cause: 'missed' | 'error' | 'recovered';
-  /** Beats missed at the moment of the change (`0` after a pulse or a start). */
-  missed: number;
-}
-
-/** A `status` listener: called once per status change. A throw is logged, never rethrown. */
-export type StatusListener = (change: StatusChange) => void;
-
-/**
- * The monitor's own health, for the live endpoint.
- *
- * @inline
- */
-export interface MonitorHealth {
-  /** How late the monitor's timer fired last time, in seconds: the event loop's recent lag. */
-  event_loop_lag_seconds: number;
-  /** Stalls noticed since start: firings later than the stall threshold. */
-  stalls: number;
-  /** The latest stall, or `null` if none was noticed. */
-  last_stall: {
-    /** ISO 8601 UTC time the late timer fired, at the end of the stall. */
-    time: string;
-    /** How late the timer fired, in seconds. */
-    seconds: number;
-  } | null;
-}
-
-/** Longest reason kept in a service's history, in characters. */
-export const MAX_HISTORY_REASON = 200;
-
-/** Timer lateness from which the monitor treats itself as stalled: far beyond timer jitter. */
-export const STALL_THRESHOLD_MS = 250;
-
 /** Longest error message kept, in characters: messages are stored, logged and served, so they are bounded. */
 export const MAX_ERROR_LENGTH = 1024;
 
@@ -106,16 +58,11 @@ export class HeartbeatManager {
   readonly clock: Clock;
   /** The health log's pino logger. */
   readonly logger: Logger;
-  private readonly log: HealthLog;
   private readonly thresholds: MissThresholds;
   private readonly records = new Map<string, ServiceRecord>();
-  private readonly scheduler: DeadlineScheduler<ServiceRecord>;
-  private readonly listeners = new Set<StatusListener>();
+  private readonly watcher: TransitionWatcher;
   private readonly closeListeners = new Set<() => void>();
   private closed = false;
-  private lagMs = 0;
-  private stalls = 0;
-  private lastStall: { at: number; ms: number } | null = null;
 
   constructor(options: HeartbeatManagerOptions = {}) {
     const read = new OptionReader('Invalid HeartbeatManager options');
@@ -125,18 +72,10 @@ export class HeartbeatManager {
     if (given.logger !== undefined && typeof (given.logger as Logger).child !== 'function') {
       read.fail('logger', given.logger, 'a pino logger (an object with child())');
     }
-    this.log = new HealthLog(given.logger as Logger | undefined, this.config.log_level, this.config.timeout_multiplier);
-    this.logger = this.log.logger;
+    const log = new HealthLog(given.logger as Logger | undefined, this.config.log_level, this.config.timeout_multiplier);
+    this.logger = log.logger;
     this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
-    this.scheduler = new DeadlineScheduler(
-      this.clock,
-      (record, now) => {
-        this.evaluate(record, now);
-      },
-      (lateMs, dueAt, now) => {
-        this.onTimerFired(lateMs, dueAt, now);
-      },
-    );
+    this.watcher = new TransitionWatcher(this.clock, this.thresholds, log, () => this.records.values());
 
     if (!this.config.enabled) return;
     const createdAt = this.clock.now();
@@ -149,7 +88,7 @@ export class HeartbeatManager {
         this.config.history_size,
       );
       this.records.set(tag, record);
-      this.watch(record);
+      this.watcher.watch(record);
     }
   }
 
@@ -240,7 +179,8 @@ export class HeartbeatManager {
   on(event: 'status', listener: StatusListener): this;
   on(event: 'close', listener: () => void): this;
   on(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
-    this.listenersFor(event).add(listener);
+    if (checkEvent(event) === 'status') this.watcher.addListener(listener);
+    else this.closeListeners.add(listener as () => void);
     return this;
   }
 
@@ -248,14 +188,9 @@ export class HeartbeatManager {
   off(event: 'status', listener: StatusListener): this;
   off(event: 'close', listener: () => void): this;
   off(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
-    this.listenersFor(event).delete(listener);
+    if (checkEvent(event) === 'status') this.watcher.removeListener(listener);
+    else this.closeListeners.delete(listener as () => void);
     return this;
-  }
-
-  private listenersFor(event: string): Set<StatusListener> {
-    if (event === 'status') return this.listeners;
-    if (event === 'close') return this.closeListeners;
-    throw new TypeError(`HeartbeatManager emits "status" and "close" events, not ${JSON.stringify(event)}.`);
   }
 
   /** A service's uptime ratios and status changes, or `undefined` for an unknown tag. */
@@ -281,14 +216,18 @@ export class HeartbeatManager {
     return dropped;
   }
 
+  /** The monitor's own health: how late its timer last fired, and the stalls it noticed. */
+  monitorHealth(): MonitorHealth {
+    return this.watcher.health();
+  }
+
   /** Stops every heartbeat and the timer, and forgets the listeners. Safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.scheduler.close();
+    this.watcher.close();
     for (const record of this.records.values()) record.handle?.stop();
-    this.listeners.clear();
-    for (const listener of this.closeListeners) this.safely(listener, 'A heartbeat close listener threw');
+    for (const listener of this.closeListeners) this.watcher.safely(listener, 'A heartbeat close listener threw');
     this.closeListeners.clear();
   }
 
@@ -347,14 +286,14 @@ export class HeartbeatManager {
     record.signed = true;
     record.errorLevel = NO_ERROR;
     record.errorsSinceSign = 0;
-    this.evaluate(record, now, { kind: 'recovered', via: 'start' });
+    this.watcher.evaluate(record, now, { kind: 'recovered', via: 'start' });
   }
 
   /** @internal A heartbeat stopped. A configured service stays watched: it is expected to run. */
   stopped(record: ServiceRecord): void {
     record.active = false;
     if (record.configured && !this.closed) return;
-    this.scheduler.remove(record);
+    this.watcher.unwatch(record);
     if (!this.closed) this.records.delete(record.tag);
   }
 
@@ -368,7 +307,7 @@ export class HeartbeatManager {
     record.lastErrorMessage = message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH)}…` : message;
     record.lastErrorAt = now;
     record.lastErrorCritical = critical;
-    this.evaluate(record, now, { kind: 'error', message: record.lastErrorMessage, critical });
+    this.watcher.evaluate(record, now, { kind: 'error', message: record.lastErrorMessage, critical });
   }
 
   /** @internal Custom metrics came with a pulse. */
@@ -379,7 +318,7 @@ export class HeartbeatManager {
         : ['(not an object)'];
     if (ignored.length === 0 || record.customMetricsWarned) return;
     record.customMetricsWarned = true;
-    this.safely(() => {
+    this.watcher.safely(() => {
       this.logger.warn(
         { service: record.tag, ignored: ignored.slice(0, 5) },
         `Service ${record.tag} sent custom metrics that were ignored: values must be finite numbers, names like queue_depth, at most ${MAX_CUSTOM_METRICS} per service (warned once)`,
@@ -389,7 +328,7 @@ export class HeartbeatManager {
 
   /** @internal A pulse arrived for a service last reported unhealthy: report the recovery soon, off the hot path. */
   wake(record: ServiceRecord): void {
-    this.scheduler.schedule(record, this.clock.now());
+    this.watcher.soon(record);
   }
 
   /** @internal */
@@ -404,141 +343,15 @@ export class HeartbeatManager {
     }
     return dropped;
   }
-
-  private watch(record: ServiceRecord, now = this.clock.now()): void {
-    if (record.reportedMissed < this.thresholds.criticalAfter || now < record.amnestyUntil) {
-      this.scheduler.schedule(record, record.nextChangeAt(now));
-    } else {
-      this.scheduler.remove(record);
-    }
-  }
-
-  /**
-   * The scheduler's timer fired `lateMs` late: the event loop was blocked (GC, a sync call, a
-   * paused VM), so in-process services could not pulse either. Give every service that was
-   * waiting one interval from now before the misses inside the stall count; a service that
-   * really died still goes critical when that runs out.
-   */
-  private onTimerFired(lateMs: number, dueAt: number, now: number): void {
-    this.lagMs = Math.max(0, lateMs);
-    if (lateMs < STALL_THRESHOLD_MS || this.closed) return;
-    this.stalls++;
-    this.lastStall = { at: now, ms: lateMs };
-    this.safely(() => {
-      this.logger.warn(
-        { lag_seconds: lateMs / 1000 },
-        `Heartbeat monitor was stalled for ${(lateMs / 1000).toFixed(1)} s (event loop blocked): misses during the stall are not counted until each service has had one interval to pulse`,
-      );
-    });
-    for (const record of this.records.values()) {
-      if (!record.listed || record.lastSignAt >= dueAt) continue;
-      record.frozenAt = dueAt;
-      record.amnestyUntil = now + record.intervalMs + record.graceMs;
-      this.scheduler.schedule(record, record.amnestyUntil);
-    }
-  }
-
-  /** The monitor's own health: how late its timer last fired, and the stalls it noticed. */
-  monitorHealth(): MonitorHealth {
-    return {
-      event_loop_lag_seconds: this.lagMs / 1000,
-      stalls: this.stalls,
-      last_stall: this.lastStall ? { time: isoTimeOf(this.clock, this.lastStall.at), seconds: this.lastStall.ms / 1000 } : null,
-    };
-  }
-
-  /**
-   * Compares the derived status with the last reported one, reports a change once, and
-   * queues the record for its next possible miss. Never throws: it runs on the timer.
-   */
-  private evaluate(record: ServiceRecord, now: number, hint?: TransitionCause): void {
-    if (this.closed) return;
-    const missed = record.missedAt(now);
-    const byMisses = rankFromMisses(missed, this.thresholds);
-    const byError = rankFromError(record.errorLevel);
-    const rank = byMisses > byError ? byMisses : byError;
-    const previous = record.reportedRank;
-    const previousMissed = record.reportedMissed;
-    record.reportedRank = rank;
-    record.reportedMissed = missed;
-
-    if (rank !== previous) {
-      const cause: TransitionCause =
-        rank === HEALTHY
-          ? hint?.kind === 'recovered'
-            ? hint
-            : { kind: 'recovered', via: 'pulse' }
-          : byError >= byMisses && hint?.kind === 'error'
-            ? hint
-            : byError > byMisses && record.lastErrorMessage !== null
-              ? { kind: 'error', message: record.lastErrorMessage, critical: record.lastErrorCritical }
-              : { kind: 'missed', missed };
-      this.announce(record, statusWord(previous), statusWord(rank), cause, missed, now);
-    } else if (missed > previousMissed && missed <= this.thresholds.degradedAfter && rank !== HEALTHY) {
-      this.safely(() => {
-        this.log.missed(record.tag, statusWord(rank), statusWord(previous), missed);
-      });
-    }
-    if (record.active || record.configured) this.watch(record, now);
-  }
-
-  private announce(
-    record: ServiceRecord,
-    from: ServiceStatus,
-    to: ServiceStatus,
-    cause: TransitionCause,
-    missed: number,
-    now: number,
-  ): void {
-    const reason = describeCause(cause);
-    // The full message stays in last_error; a thousand history entries keep a short form.
-    record.history.push({
-      at: now,
-      from,
-      to,
-      reason: reason.length > MAX_HISTORY_REASON ? `${reason.slice(0, MAX_HISTORY_REASON)}…` : reason,
-    });
-    if (to === 'degraded' || to === 'critical') record.uptime.markDown(now);
-    else record.uptime.markUp(now);
-    this.safely(() => {
-      this.log.transition(record.tag, from, to, cause, missed);
-    });
-    if (this.listeners.size === 0) return;
-    const change: StatusChange = { service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, cause: cause.kind, missed };
-    for (const listener of this.listeners) {
-      this.safely(() => {
-        listener(change);
-      }, 'A heartbeat status listener threw');
-    }
-  }
-
-  /** Runs `work`, turning a throw into a log line: a broken listener or log stream must not stop monitoring. */
-  private safely(work: () => void, what = 'The heartbeat health log failed'): void {
-    try {
-      work();
-    } catch (error) {
-      try {
-        this.logger.error({ err: error }, what);
-      } catch {
-        // The logger itself is what failed; there is nowhere left to report it.
-      }
-    }
-  }
 }
 
 function settingsOf(interval: number, grace: number | null, critical: boolean) {
   return { intervalMs: interval * 1000, graceMs: graceMs(grace, interval), critical };
 }
 
-function describeCause(cause: TransitionCause): string {
-  switch (cause.kind) {
-    case 'recovered':
-      return cause.via === 'start' ? 'started' : 'pulse received';
-    case 'error':
-      return `${cause.critical ? 'critical error' : 'error'}: ${cause.message}`;
-    case 'missed':
-      return `missed ${cause.missed} heartbeat${cause.missed === 1 ? '' : 's'}`;
-  }
+function checkEvent(event: unknown): 'status' | 'close' {
+  if (event === 'status' || event === 'close') return event;
+  throw new TypeError(`HeartbeatManager emits "status" and "close" events, not ${JSON.stringify(event)}.`);
 }
 
 function checkDays(days: number): void {

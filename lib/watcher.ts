@@ -1,0 +1,245 @@
+import type { Logger } from 'pino';
+import { isoTimeOf, type Clock } from './clock';
+import type { HealthLog, TransitionCause } from './health-log';
+import { DeadlineScheduler } from './scheduler';
+import type { ServiceRecord } from './service-record';
+import { HEALTHY, rankFromError, rankFromMisses, statusWord, type MissThresholds, type ServiceStatus } from './status';
+
+/** A status change of one service, as given to `status` listeners. */
+export interface StatusChange {
+  /** The service's tag. */
+  service: string;
+  /** The status last reported before this change. */
+  from: ServiceStatus;
+  /** The status now. */
+  to: ServiceStatus;
+  /** ISO 8601 UTC. */
+  time: string;
+  /** Why, in words: `missed 3 heartbeats`, `error: disk full`, `pulse received`. */
+  reason: string;
+  /** What caused it: missed beats, a reported error, or a sign of life. */
+  cause: 'missed' | 'error' | 'recovered';
+  /** Beats missed at the moment of the change (`0` after a pulse or a start). */
+  missed: number;
+}
+
+/** A `status` listener: called once per status change. A throw is logged, never rethrown. */
+export type StatusListener = (change: StatusChange) => void;
+
+/**
+ * The monitor's own health, for the live endpoint.
+ *
+ * @inline
+ */
+export interface MonitorHealth {
+  /** How late the monitor's timer fired last time, in seconds: the event loop's recent lag. */
+  event_loop_lag_seconds: number;
+  /** Stalls noticed since start: firings later than the stall threshold. */
+  stalls: number;
+  /** The latest stall, or `null` if none was noticed. */
+  last_stall: {
+    /** ISO 8601 UTC time the late timer fired, at the end of the stall. */
+    time: string;
+    /** How late the timer fired, in seconds. */
+    seconds: number;
+  } | null;
+}
+
+/** Longest reason kept in a service's history, in characters. */
+export const MAX_HISTORY_REASON = 200;
+
+/** Timer lateness from which the monitor treats itself as stalled: far beyond timer jitter. */
+export const STALL_THRESHOLD_MS = 250;
+
+/**
+ * Finds transitions: one shared, unref'd timer over a deadline heap wakes each service at its
+ * next possible change, compares the derived status with the last reported one, and reports a
+ * change once, to the history, the health log and the `status` listeners. It also notices its
+ * own lateness, a blocked event loop, and gives services an interval of amnesty after it.
+ */
+export class TransitionWatcher {
+  private readonly scheduler: DeadlineScheduler<ServiceRecord>;
+  private readonly listeners = new Set<StatusListener>();
+  private closed = false;
+  private lagMs = 0;
+  private stalls = 0;
+  private lastStall: { at: number; ms: number } | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly thresholds: MissThresholds,
+    private readonly log: HealthLog,
+    /** Every service that may be waiting for a beat, for the amnesty after a stall. */
+    private readonly records: () => Iterable<ServiceRecord>,
+  ) {
+    this.scheduler = new DeadlineScheduler(
+      clock,
+      (record, now) => {
+        this.evaluate(record, now);
+      },
+      (lateMs, dueAt, now) => {
+        this.onTimerFired(lateMs, dueAt, now);
+      },
+    );
+  }
+
+  private get logger(): Logger {
+    return this.log.logger;
+  }
+
+  addListener(listener: StatusListener): void {
+    this.listeners.add(listener);
+  }
+
+  removeListener(listener: StatusListener): void {
+    this.listeners.delete(listener);
+  }
+
+  /** Queues `record` for its next possible change. */
+  watch(record: ServiceRecord, now = this.clock.now()): void {
+    if (record.reportedMissed < this.thresholds.criticalAfter || now < record.amnestyUntil) {
+      this.scheduler.schedule(record, record.nextChangeAt(now));
+    } else {
+      this.scheduler.remove(record);
+    }
+  }
+
+  /** Evaluates `record` on the next timer turn, off the caller's path (a pulse's recovery). */
+  soon(record: ServiceRecord): void {
+    this.scheduler.schedule(record, this.clock.now());
+  }
+
+  unwatch(record: ServiceRecord): void {
+    this.scheduler.remove(record);
+  }
+
+  /** Stops the timer and forgets the listeners. Nothing is evaluated afterwards. */
+  close(): void {
+    this.closed = true;
+    this.scheduler.close();
+    this.listeners.clear();
+  }
+
+  /** The monitor's own health: how late its timer last fired, and the stalls it noticed. */
+  health(): MonitorHealth {
+    return {
+      event_loop_lag_seconds: this.lagMs / 1000,
+      stalls: this.stalls,
+      last_stall: this.lastStall ? { time: isoTimeOf(this.clock, this.lastStall.at), seconds: this.lastStall.ms / 1000 } : null,
+    };
+  }
+
+  /**
+   * Compares the derived status with the last reported one, reports a change once, and
+   * queues the record for its next possible miss. Never throws: it runs on the timer.
+   */
+  evaluate(record: ServiceRecord, now: number, hint?: TransitionCause): void {
+    if (this.closed) return;
+    const missed = record.missedAt(now);
+    const byMisses = rankFromMisses(missed, this.thresholds);
+    const byError = rankFromError(record.errorLevel);
+    const rank = byMisses > byError ? byMisses : byError;
+    const previous = record.reportedRank;
+    const previousMissed = record.reportedMissed;
+    record.reportedRank = rank;
+    record.reportedMissed = missed;
+
+    if (rank !== previous) {
+      const cause: TransitionCause =
+        rank === HEALTHY
+          ? hint?.kind === 'recovered'
+            ? hint
+            : { kind: 'recovered', via: 'pulse' }
+          : byError >= byMisses && hint?.kind === 'error'
+            ? hint
+            : byError > byMisses && record.lastErrorMessage !== null
+              ? { kind: 'error', message: record.lastErrorMessage, critical: record.lastErrorCritical }
+              : { kind: 'missed', missed };
+      this.announce(record, statusWord(previous), statusWord(rank), cause, missed, now);
+    } else if (missed > previousMissed && missed <= this.thresholds.degradedAfter && rank !== HEALTHY) {
+      this.safely(() => {
+        this.log.missed(record.tag, statusWord(rank), statusWord(previous), missed);
+      });
+    }
+    if (record.active || record.configured) this.watch(record, now);
+  }
+
+  /** Runs `work`, turning a throw into a log line: a broken listener or log stream must not stop monitoring. */
+  safely(work: () => void, what = 'The heartbeat health log failed'): void {
+    try {
+      work();
+    } catch (error) {
+      try {
+        this.logger.error({ err: error }, what);
+      } catch {
+        // The logger itself is what failed; there is nowhere left to report it.
+      }
+    }
+  }
+
+  /**
+   * The timer fired `lateMs` late: the event loop was blocked (GC, a sync call, a paused VM),
+   * so in-process services could not pulse either. Give every service that was waiting one
+   * interval from now before the misses inside the stall count; a service that really died
+   * still goes critical when that runs out.
+   */
+  private onTimerFired(lateMs: number, dueAt: number, now: number): void {
+    this.lagMs = Math.max(0, lateMs);
+    if (lateMs < STALL_THRESHOLD_MS || this.closed) return;
+    this.stalls++;
+    this.lastStall = { at: now, ms: lateMs };
+    this.safely(() => {
+      this.logger.warn(
+        { lag_seconds: lateMs / 1000 },
+        `Heartbeat monitor was stalled for ${(lateMs / 1000).toFixed(1)} s (event loop blocked): misses during the stall are not counted until each service has had one interval to pulse`,
+      );
+    });
+    for (const record of this.records()) {
+      if (!record.listed || record.lastSignAt >= dueAt) continue;
+      record.frozenAt = dueAt;
+      record.amnestyUntil = now + record.intervalMs + record.graceMs;
+      this.scheduler.schedule(record, record.amnestyUntil);
+    }
+  }
+
+  private announce(
+    record: ServiceRecord,
+    from: ServiceStatus,
+    to: ServiceStatus,
+    cause: TransitionCause,
+    missed: number,
+    now: number,
+  ): void {
+    const reason = describeCause(cause);
+    // The full message stays in last_error; a thousand history entries keep a short form.
+    record.history.push({
+      at: now,
+      from,
+      to,
+      reason: reason.length > MAX_HISTORY_REASON ? `${reason.slice(0, MAX_HISTORY_REASON)}…` : reason,
+    });
+    if (to === 'degraded' || to === 'critical') record.uptime.markDown(now);
+    else record.uptime.markUp(now);
+    this.safely(() => {
+      this.log.transition(record.tag, from, to, cause, missed);
+    });
+    if (this.listeners.size === 0) return;
+    const change: StatusChange = { service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, cause: cause.kind, missed };
+    for (const listener of this.listeners) {
+      this.safely(() => {
+        listener(change);
+      }, 'A heartbeat status listener threw');
+    }
+  }
+}
+
+function describeCause(cause: TransitionCause): string {
+  switch (cause.kind) {
+    case 'recovered':
+      return cause.via === 'start' ? 'started' : 'pulse received';
+    case 'error':
+      return `${cause.critical ? 'critical error' : 'error'}: ${cause.message}`;
+    case 'missed':
+      return `missed ${cause.missed} heartbeat${cause.missed === 1 ? '' : 's'}`;
+  }
+}
