@@ -2,15 +2,15 @@
 // allocated per op, in interleaved rounds. Run with `npm run bench -- pulse` (or `--quick`).
 import { performance } from 'node:perf_hooks';
 import { HeartbeatManager } from '../lib';
-import { allocatedBytesPerOp, interleave, type Figure } from './measure';
+import { allocatedBytesPerOp, figure, interleave, type Figure } from './measure';
 
 export async function benchPulse(quick: boolean): Promise<Figure[]> {
   const manager = new HeartbeatManager({ config: { log_level: 'silent' } });
   const heartbeat = manager.heartbeat({ tag: 'bench', interval: 30 }).start();
-  const ops = quick ? 2_000_000 : 10_000_000;
+  const ops = quick ? 1_000_000 : 10_000_000;
   let sink = 0;
 
-  const figures = await interleave(quick ? 7 : 21, {
+  const nsPerOp = await interleave(quick ? 5 : 21, {
     'performance.now()': () => {
       let local = 0;
       const started = performance.now();
@@ -36,9 +36,15 @@ export async function benchPulse(quick: boolean): Promise<Figure[]> {
   manager.close();
   if (sink === 42) console.log(''); // keeps the floor loop from being optimised away
   return [
-    { name: 'performance.now() (floor)', unit: 'ns/op', ...figures['performance.now()'] },
-    { name: 'heartbeat.pulse()', unit: 'ns/op', ...figures['heartbeat.pulse()'], anchor: 'performance.now() (floor)' },
-    { name: 'performance.now() allocation (floor)', unit: 'bytes/op', ...floorBytes },
-    { name: 'heartbeat.pulse() allocation', unit: 'bytes/op', ...pulseBytes, anchor: 'performance.now() allocation (floor)' },
+    figure('performance.now() (floor)', 'ns/op', nsPerOp['performance.now()']),
+    figure('heartbeat.pulse()', 'ns/op', nsPerOp['heartbeat.pulse()'], {
+      anchor: 'performance.now() (floor)',
+      target: { text: '≤ 1.5× floor', limit: 1.5, on: 'ratio' },
+    }),
+    figure('performance.now() allocation (floor)', 'bytes/op', floorBytes),
+    figure('heartbeat.pulse() allocation', 'bytes/op', pulseBytes, {
+      anchor: 'performance.now() allocation (floor)',
+      target: { text: '0 bytes', limit: 0, on: 'median' },
+    }),
   ];
 }

@@ -1,10 +1,31 @@
-// npm run bench [-- --quick] [-- NAME …]: runs the benchmarks and prints their figures.
-import { cpus } from 'node:os';
-import { benchPulse } from './pulse';
+// npm run bench [-- --quick] [-- NAME …]: runs the benchmarks, prints their figures and, when
+// all of them ran, writes BENCHMARKS.md at the repository root.
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { benchDetection } from './detection';
+import { benchIdle } from './idle';
 import type { Figure } from './measure';
+import { benchMemory } from './memory';
+import { benchPulse } from './pulse';
+import { formatLine, renderReport, type Section } from './report';
+import { benchRequestOverhead } from './request-overhead';
+import { benchScale } from './scale';
+import { benchThroughput } from './throughput';
 
-const BENCHMARKS: Record<string, (quick: boolean) => Promise<Figure[]>> = {
-  pulse: benchPulse,
+interface Benchmark {
+  title: string;
+  run: (quick: boolean) => Promise<Figure[]>;
+}
+
+const BENCHMARKS: Record<string, Benchmark> = {
+  pulse: { title: '1. pulse()', run: benchPulse },
+  'request-overhead': { title: '2. Per-request overhead', run: benchRequestOverhead },
+  scale: { title: '3. Scrape and status at scale', run: benchScale },
+  idle: { title: '4. Idle cost', run: benchIdle },
+  memory: { title: '5. Memory', run: benchMemory },
+  detection: { title: '6. Detection latency', run: benchDetection },
+  throughput: { title: '7. Throughput under load', run: benchThroughput },
 };
 
 async function main(): Promise<void> {
@@ -15,21 +36,48 @@ async function main(): Promise<void> {
     if (!BENCHMARKS[name]) throw new Error(`Unknown benchmark "${name}"; choose from ${Object.keys(BENCHMARKS).join(', ')}.`);
   }
   const cpu = cpus();
-  console.log(`# ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}${quick ? ', quick' : ''}`);
-  for (const [name, run] of Object.entries(BENCHMARKS)) {
-    if (chosen.length > 0 && !chosen.includes(name)) continue;
-    const figures = await run(quick);
-    const byName = new Map(figures.map((figure) => [figure.name, figure]));
-    for (const figure of figures) {
-      const anchor = figure.anchor ? byName.get(figure.anchor) : undefined;
-      const ratio = anchor && anchor.median > 0 ? `  (${(figure.median / anchor.median).toFixed(2)}× ${anchor.name})` : '';
-      console.log(`${figure.name}: ${format(figure.median)} [${format(figure.min)}–${format(figure.max)}] ${figure.unit}${ratio}`);
-    }
-  }
-}
+  const machine = {
+    cpu: cpu[0]?.model.trim() ?? 'unknown CPU',
+    cores: cpu.length,
+    node: process.version,
+    loadBefore: loadavg()[0] as number,
+  };
+  const started = Date.now();
+  console.log(`# ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}${quick ? ', quick' : ''}`);
 
-function format(value: number): string {
-  return value >= 100 ? value.toFixed(0) : value.toPrecision(3);
+  const sections: Section[] = [];
+  for (const [name, benchmark] of Object.entries(BENCHMARKS)) {
+    if (chosen.length > 0 && !chosen.includes(name)) continue;
+    console.log(`\n## ${benchmark.title}`);
+    const benchmarkStarted = Date.now();
+    const figures = await benchmark.run(quick);
+    const section: Section = { name, title: benchmark.title, figures, seconds: (Date.now() - benchmarkStarted) / 1000 };
+    for (const figure of figures) console.log(formatLine(figure, figures));
+    console.log(`(${section.seconds.toFixed(1)} s)`);
+    sections.push(section);
+  }
+
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`\n${seconds.toFixed(1)} s in all`);
+  if (chosen.length > 0) {
+    console.log('BENCHMARKS.md is written only by a run of every benchmark.');
+    return;
+  }
+  const command = `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
+  const report = renderReport(
+    {
+      command,
+      date: new Date(started).toISOString(),
+      quick,
+      seconds,
+      ...machine,
+      loadAfter: loadavg()[0] as number,
+    },
+    sections,
+  );
+  const path = join(__dirname, '..', '..', 'BENCHMARKS.md');
+  writeFileSync(path, report);
+  console.log(`Wrote ${path}`);
 }
 
 main().catch((error: unknown) => {

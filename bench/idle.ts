@@ -1,0 +1,136 @@
+// Idle cost: CPU per second and timers held with 5 (the seed's) and 10,000 healthy services
+// pulsing at 1 s, beside the same pulsing loop without the library.
+//
+// Each observation runs in a fresh child process (this file, forked): one configuration's
+// garbage and timers cannot land in another's window, and V8's memory reducer, which runs a
+// few full collections some 8 s after a burst of allocation such as the setup, is turned off
+// so that one-off cleanup of the setup is not read as a cost per second.
+import { performance } from 'node:perf_hooks';
+import { HeartbeatManager, type Heartbeat } from '../lib';
+import {
+  collectGarbage,
+  cpuMicros,
+  differences,
+  figure,
+  forkBenchmark,
+  interleave,
+  pick,
+  refTimers,
+  TimerCensus,
+  type Figure,
+} from './measure';
+
+const SEED_TAGS = ['save_worker', 'flask_bridge', 'web_listener', 'file_indexer', 'router_tasks'];
+const SIZES = [5, 10_000];
+const TICK_MS = 1000;
+
+/**
+ * How long to watch: ticks before the window, so that the first runs of the loops and of the
+ * scheduler's check (1.1 s after the start), cold and not yet optimised, fall outside it; and
+ * ticks in it.
+ */
+interface Window {
+  settle: number;
+  ticks: number;
+}
+
+interface Observation {
+  cpuPercent: number;
+  timers: number;
+  refTimers: number;
+}
+
+/**
+ * Sets up `size` services (with the library, or plain objects for the anchor) and a 1 s loop
+ * pulsing them, then measures over `ticks` ticks, both ends of the window read right after
+ * a tick's pulses so that it holds whole pulse-and-check cycles.
+ */
+function observe(size: number, withLibrary: boolean, { settle, ticks }: Window): Promise<Observation> {
+  const census = new TimerCensus().start();
+  const tags = size === SEED_TAGS.length ? SEED_TAGS : Array.from({ length: size }, (_, i) => `service_${i}`);
+  let manager: HeartbeatManager | undefined;
+  let pulseAll: () => void;
+  if (withLibrary) {
+    const library = new HeartbeatManager({ config: { log_level: 'silent' } });
+    const heartbeats: Heartbeat[] = tags.map((tag) => library.heartbeat({ tag, interval: TICK_MS / 1000 }).start());
+    pulseAll = () => {
+      for (const heartbeat of heartbeats) heartbeat.pulse();
+    };
+    manager = library;
+  } else {
+    const records = tags.map((tag) => ({ tag, lastSignAt: 0 }));
+    pulseAll = () => {
+      for (const record of records) record.lastSignAt = performance.now();
+    };
+  }
+  collectGarbage();
+
+  return new Promise((resolve) => {
+    let tick = 0;
+    let cpuStart = 0;
+    let wallStart = 0;
+    const loop = setInterval(() => {
+      pulseAll();
+      tick++;
+      if (tick === settle) {
+        cpuStart = cpuMicros();
+        wallStart = performance.now();
+      }
+      if (tick < settle + ticks) return;
+      const cpu = cpuMicros() - cpuStart;
+      const wallMicros = (performance.now() - wallStart) * 1000;
+      // The loop's own interval is the application's, not the library's.
+      const observation = { cpuPercent: (100 * cpu) / wallMicros, timers: census.count - 1, refTimers: refTimers() - 1 };
+      clearInterval(loop);
+      manager?.close();
+      census.stop();
+      resolve(observation);
+    }, TICK_MS);
+  });
+}
+
+function observeInChild(size: number, withLibrary: boolean, window: Window): Promise<Observation> {
+  const args = [String(size), withLibrary ? 'library' : 'loop', JSON.stringify(window)];
+  return forkBenchmark<Observation>(__filename, args, ['--expose-gc', '--no-memory-reducer']).received;
+}
+
+export async function benchIdle(quick: boolean): Promise<Figure[]> {
+  const window: Window = quick ? { settle: 2, ticks: 1 } : { settle: 2, ticks: 4 };
+  const configurations: Record<string, () => Promise<Observation>> = {};
+  for (const size of SIZES) {
+    configurations[`library${size}`] = () => observeInChild(size, true, window);
+    configurations[`loop${size}`] = () => observeInChild(size, false, window);
+  }
+  // Every observation starts a fresh process, so there is nothing to warm up.
+  const observations = await interleave(quick ? 1 : 5, configurations, false);
+
+  const figures: Figure[] = [];
+  for (const size of SIZES) {
+    const n = size === SEED_TAGS.length ? `${size} (the seed's)` : size.toLocaleString('en-US');
+    const withLibrary = observations[`library${size}`] as Observation[];
+    const library = pick(withLibrary, 'cpuPercent');
+    const loop = pick(observations[`loop${size}`] as Observation[], 'cpuPercent');
+    const loopName = `CPU, ${n} services, pulsing loop without the library (anchor)`;
+    figures.push(
+      figure(loopName, '% of a core', loop),
+      figure(`CPU, ${n} services, with the library`, '% of a core', library, { anchor: loopName }),
+      figure(`CPU, ${n} services, library's own cost (paired difference)`, '% of a core', differences(library, loop), {
+        ...(size === 10_000 ? { target: { text: '≤ 0.2% of a core', limit: 0.2, on: 'median' } } : {}),
+      }),
+      figure(`Timers held by the library, ${n} services`, 'timers', pick(withLibrary, 'timers'), {
+        target: { text: '1 timer', limit: 1, on: 'median' },
+      }),
+      figure(`Timers keeping the process alive, ${n} services`, 'timers', pick(withLibrary, 'refTimers')),
+    );
+  }
+  return figures;
+}
+
+if (require.main === module) {
+  const [size, mode, window] = process.argv.slice(2);
+  void observe(Number(size), mode === 'library', JSON.parse(window ?? '') as Window).then((observation) => {
+    process.send?.(observation, () => {
+      process.disconnect();
+    });
+  });
+}
