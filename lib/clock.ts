@@ -29,3 +29,13 @@ export function wallTimeOf(clock: Clock, monotonicAt: number): number {
 export function isoTimeOf(clock: Clock, monotonicAt: number): string {
   return new Date(Math.round(wallTimeOf(clock, monotonicAt))).toISOString();
 }
+
+/** Wall time minus monotonic time, now: read once to convert many timestamps in one view. */
+export function wallOffset(clock: Clock): number {
+  return clock.wallNow() - clock.now();
+}
+
+/** The ISO 8601 UTC time of a monotonic instant, given a {@link wallOffset} read for this view. */
+export function isoAt(offset: number, monotonicAt: number): string {
+  return new Date(Math.round(offset + monotonicAt)).toISOString();
+}

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from './clock';
+import { systemClock, wallOffset, type Clock } from './clock';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
 import { checkOptions, runCheck, type Check, type CheckOptions, type Probe } from './checks';
 import { HealthLog } from './health-log';
@@ -141,12 +141,13 @@ export class HeartbeatManager {
     const services = Object.create(null) as Record<string, ServiceStatusEntry>;
     if (!this.config.enabled) return { services, overall_status: 'offline' };
     const now = this.clock.now();
+    const offset = wallOffset(this.clock);
     let overall: number = HEALTHY;
     for (const record of this.records.values()) {
       if (!record.listed) continue;
       const missed = record.missedAt(now);
       const rank = serviceRank(missed, record.errorLevel, this.thresholds);
-      services[record.tag] = record.statusEntry(this.clock, missed, rank);
+      services[record.tag] = record.statusEntry(offset, missed, rank);
       overall = Math.max(overall, overallContribution(rank, record.critical));
     }
     return { services, overall_status: STATUS_WORDS[overall] as OverallStatus };

@@ -20,7 +20,13 @@ export interface MetricsRegistration {
   unregister(): void;
 }
 
-type Sample = { labels: Record<string, string>; value: number };
+type Sample = { labels: Record<string, string>; value: number; sharedLabels: Readonly<Record<string, never>> };
+
+/**
+ * prom-client formats each sample's `sharedLabels` through a WeakMap cache keyed by the
+ * object; one frozen empty object for every sample turns a cache insert per line into a hit.
+ */
+const NO_SHARED_LABELS: Readonly<Record<string, never>> = Object.freeze({});
 type ServiceValue = (record: ServiceRecord, manager: HeartbeatManager, now: number) => number | undefined;
 /** For families with more labels than `service`: pushes any number of samples for one service. */
 type ServiceSamples = (record: ServiceRecord, now: number, push: (labels: Record<string, string>, value: number) => void) => void;
@@ -151,23 +157,24 @@ class StateMetric {
         continue;
       }
       if (managerValue) {
-        values.push({ labels: {}, value: managerValue(manager) });
+        values.push({ labels: {}, value: managerValue(manager), sharedLabels: NO_SHARED_LABELS });
         continue;
       }
       const now = manager.clock.now();
       if (samples) {
-        const push = (labels: Record<string, string>, value: number) => values.push({ labels, value });
+        const push = (labels: Record<string, string>, value: number) => values.push({ labels, value, sharedLabels: NO_SHARED_LABELS });
         for (const record of manager.listedRecords()) samples(record, now, push);
       } else if (read) {
         for (const record of manager.listedRecords()) {
           const value = read(record, manager, now);
-          if (value !== undefined) values.push({ labels: { service: record.tag }, value });
+          if (value !== undefined) values.push({ labels: { service: record.tag }, value, sharedLabels: NO_SHARED_LABELS });
         }
       }
     }
     // Several managers on one registry share a single unlabelled gauge: the worst of them.
-    if (managerValue && values.length > 1) return [{ labels: {}, value: Math.max(...values.map((sample) => sample.value)) }];
-    if (managerValue && values.length === 0) return [{ labels: {}, value: HEALTHY }];
+    if (managerValue && values.length > 1)
+      return [{ labels: {}, value: Math.max(...values.map((sample) => sample.value)), sharedLabels: NO_SHARED_LABELS }];
+    if (managerValue && values.length === 0) return [{ labels: {}, value: HEALTHY, sharedLabels: NO_SHARED_LABELS }];
     return values;
   }
 }

@@ -1,4 +1,4 @@
-import { isoTimeOf, type Clock } from './clock';
+import { isoAt, wallOffset, type Clock } from './clock';
 import { formatUptime } from './format';
 import { TransitionLog } from './history';
 import { UptimeTracker } from './uptime';
@@ -170,10 +170,11 @@ export class ServiceRecord implements Scheduled {
     return nextMissDeadline(this.lastSignAt, this.missedAt(now), this.intervalMs, this.graceMs);
   }
 
-  statusEntry(clock: Clock, missed: number, rank: StatusRank): ServiceStatusEntry {
+  /** `offset` is a {@link wallOffset} read once for the whole view. */
+  statusEntry(offset: number, missed: number, rank: StatusRank): ServiceStatusEntry {
     return {
       status: statusWord(rank),
-      last_heartbeat: this.signed ? isoTimeOf(clock, this.lastSignAt) : null,
+      last_heartbeat: this.signed ? isoAt(offset, this.lastSignAt) : null,
       interval: this.intervalMs / 1000,
       consecutive_failures: missed + this.errorsSinceSign,
       critical: this.critical,
@@ -183,13 +184,14 @@ export class ServiceRecord implements Scheduled {
 
   health(clock: Clock, now: number, thresholds: MissThresholds): ServiceHealth {
     const missed = this.missedAt(now);
-    const entry = this.statusEntry(clock, missed, serviceRank(missed, this.errorLevel, thresholds));
+    const offset = wallOffset(clock);
+    const entry = this.statusEntry(offset, missed, serviceRank(missed, this.errorLevel, thresholds));
     return {
       service: this.tag,
       status: entry.status,
       last_heartbeat: entry.last_heartbeat,
       uptime: formatUptime(Number.isNaN(this.startedAt) ? 0 : now - this.startedAt),
-      started_at: Number.isNaN(this.startedAt) ? null : isoTimeOf(clock, this.startedAt),
+      started_at: Number.isNaN(this.startedAt) ? null : isoAt(offset, this.startedAt),
       total_pulses: this.totalPulses,
       error_count: this.errorCount,
       interval: entry.interval,
@@ -201,7 +203,7 @@ export class ServiceRecord implements Scheduled {
           ? null
           : {
               message: this.lastErrorMessage,
-              time: isoTimeOf(clock, this.lastErrorAt),
+              time: isoAt(offset, this.lastErrorAt),
               critical: this.lastErrorCritical,
             },
       metrics: this.customMetrics ? Object.fromEntries(this.customMetrics) : {},
