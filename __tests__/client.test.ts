@@ -98,7 +98,7 @@ function faultyHandler(req: IncomingMessage, res: ServerResponse): void {
 
 let healthy: Served;
 let critical: Served;
-let faulty: Server;
+let faulty: Server | undefined;
 let faultyUrl: string;
 beforeAll(async () => {
   healthy = await serveRouter((manager) => {
