@@ -186,14 +186,15 @@ one-layer figure beside it says the same more loudly.`,
     {
       figures: /^JSON\.stringify\(manager\.status\(\)\)/,
       text: `**Why status misses: the timestamps, then the allocation.** A CPU profile of
-\`manager.status()\` at 1,000 services puts 46% of its time in \`isoTimeOf()\`, which for every
-service reads \`clock.wallNow()\` and \`clock.now()\` again and formats with
-\`new Date(…).toISOString()\`. Proposed fix in lib/, in two steps, both prototyped on the
-compiled library:
+\`manager.status()\` at 1,000 services put 46% of its time in \`isoTimeOf()\`, which for every
+service read \`clock.wallNow()\` and \`clock.now()\` again and formatted with
+\`new Date(…).toISOString()\`. The clock reads are now done once per view (\`wallOffset()\`);
+the formatting and the allocation remain. The rest of the fix, prototyped on the compiled
+library and not applied yet:
 
-1. Read the wall-clock offset once per \`status()\` call (\`const offset = clock.wallNow() - now\`,
-   passed to \`statusEntry()\`) and format ISO times from a cached \`YYYY-MM-DDTHH:MM:\` prefix per
-   minute plus seconds and milliseconds, instead of a \`Date\` per service. Building the body at
+1. Format ISO times from a cached \`YYYY-MM-DDTHH:MM:\` prefix per minute plus seconds and
+   milliseconds, instead of a \`Date\` per service (prototyped together with the single clock
+   read). Building the body at
    1,000 services went from 615 µs to 110 µs; \`JSON.stringify(manager.status())\` from 2.5–2.9× to
    1.3–1.4× the floor at 10 and 1,000 services, but only from 2–3.2× to 1.7–2.4× at 10,000,
    where building 10,000 fresh objects, their records out of cache, costs about as much as
