@@ -198,3 +198,19 @@ it('rejects bad options with clear errors', () => {
     '"targets[0].minLevel"',
   );
 });
+
+it('counts recover_after in pulses, not in time, whatever the grace', async () => {
+  const { inboxes } = setup({ recover_after: 2 });
+  // A grace as long as the interval, as dependency checks have: silence alone proves nothing.
+  const worker = manager.heartbeat({ tag: 'w', interval: 10, grace: 10 }).start();
+  worker.error('down', { critical: true });
+  worker.pulse();
+  clock.advance(1);
+  clock.advance(15_000); // still healthy thanks to the grace, but no second pulse yet
+  await flush();
+  expect(summary(inboxes[0]?.alerts ?? [])).toEqual(['w:critical']);
+  worker.pulse();
+  clock.advance(2000);
+  await flush();
+  expect(summary(inboxes[0]?.alerts ?? [])).toEqual(['w:critical', 'w:resolved']);
+});

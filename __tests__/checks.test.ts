@@ -126,3 +126,29 @@ it('rejects bad options', () => {
   );
   expect(() => manager.check('x', () => undefined, { every: 3 } as never)).toThrow('unknown key "every"');
 });
+
+it('recovers once the dependency answers again, when the probe honours its signal', async () => {
+  let down = true;
+  manager.check(
+    'api',
+    (signal) =>
+      new Promise<void>((resolve, reject) => {
+        if (!down) {
+          resolve();
+          return;
+        }
+        signal.addEventListener('abort', () => {
+          reject(new Error('aborted'));
+        });
+      }),
+    { interval: 5, timeout: 2000 },
+  );
+  await settle();
+  clock.advance(2000);
+  await settle();
+  expect(manager.service('api')?.status).toBe('warning');
+  down = false;
+  clock.advance(3000);
+  await settle();
+  expect(manager.service('api')?.status).toBe('healthy');
+});

@@ -152,3 +152,22 @@ describe('readConfigFile', () => {
     expect(() => readConfigFile(bad)).toThrow(`Invalid heartbeat config ${bad}: "default_interval" is -5;`);
   });
 });
+
+describe('the keys added beside the seed', () => {
+  it.each([
+    ['history_size', -1, 'expected a whole number of at least 0'],
+    ['history_size', 1.5, 'expected a whole number of at least 0'],
+    ['history_size', 100_001, 'expected at most 100000'],
+    ['recover_after', 0, 'expected a whole number of at least 1'],
+    ['flap_threshold', 1, 'expected a whole number of at least 2'],
+    ['flap_window', 0, 'expected a positive, finite number of seconds'],
+    ['repeat_every', -5, 'expected a finite number of at least 0'],
+    ['auto_register', 'yes', 'expected true or false'],
+    ['max_services', 0, 'expected a whole number of at least 1'],
+    ['log_level', 'constructor', 'expected one of "DEBUG"'],
+    ['log_level', '__proto__', 'expected one of "DEBUG"'],
+  ])('rejects %s = %p, naming the key', (key, value, expected) => {
+    expect(() => resolveConfig({ [key]: value })).toThrow(`"${key}"`);
+    expect(() => resolveConfig({ [key]: value })).toThrow(expected);
+  });
+});

@@ -164,6 +164,34 @@ describe('bad input', () => {
       400,
       '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.',
     ],
+    [
+      'a JSON array pulse body',
+      'pulse',
+      (r) => r.send([1, 2]),
+      400,
+      'A pulse body must be a JSON object, e.g. { "metrics": { "queue_depth": 12 } }, or empty.',
+    ],
+    [
+      'a metric that is not a number',
+      'pulse',
+      (r) => r.send({ metrics: { queue_depth: 'x' } }),
+      400,
+      'Metric "queue_depth" must be a finite number.',
+    ],
+    [
+      'a metric with a bad name',
+      'pulse',
+      (r) => r.send({ metrics: { 'a b': 1 } }),
+      400,
+      'Metric name "a b" is not valid; use letters, digits and _, starting with a letter or _ (e.g. queue_depth).',
+    ],
+    [
+      'too many metrics',
+      'pulse',
+      (r) => r.send({ metrics: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`m${i}`, i])) }),
+      400,
+      '"metrics" has 21 names; at most 20 are kept per service.',
+    ],
   ];
 
   it.each(cases)('answers %s with a clear JSON error and changes nothing', async (_label, kind, build, status, error) => {

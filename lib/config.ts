@@ -250,7 +250,8 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
 }
 
 function resolveLevel(read: OptionReader, value: unknown): PinoLevel {
-  const level = typeof value === 'string' ? LEVELS[value.toLowerCase()] : undefined;
+  // An own-property lookup: "constructor" or "__proto__" must not find Object's members.
+  const level = typeof value === 'string' && Object.hasOwn(LEVELS, value.toLowerCase()) ? LEVELS[value.toLowerCase()] : undefined;
   if (!level) read.fail('log_level', value, 'one of "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL" (or a pino level)');
   return level;
 }

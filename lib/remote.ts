@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { AUTH_ERRORS, type BearerAuth } from './auth';
 import { MAX_TAG_LENGTH } from './config';
+import { MAX_CUSTOM_METRICS, METRIC_NAME } from './service-record';
 import type { Heartbeat } from './heartbeat';
 import type { HeartbeatManager } from './manager';
 import { methodNotAllowed, sendError } from './respond';
@@ -68,9 +69,15 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
   router.post(paths[0] as string, authenticate, requireJsonIfBody, parseJson, (req: Request, res: Response) => {
     const name = String(req.params.name);
     const body: unknown = req.body;
-    const metrics = isObject(body) ? body.metrics : undefined;
-    if (metrics !== undefined && !isObject(metrics)) {
-      sendError(res, 400, '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.', { service: name });
+    // Express 4 leaves an empty object for no body, Express 5 undefined: both mean a bare pulse.
+    if (body !== undefined && !isObject(body)) {
+      sendError(res, 400, 'A pulse body must be a JSON object, e.g. { "metrics": { "queue_depth": 12 } }, or empty.', { service: name });
+      return;
+    }
+    const metrics = body?.metrics;
+    const problem = metrics === undefined ? undefined : metricsProblem(metrics);
+    if (problem) {
+      sendError(res, 400, problem, { service: name });
       return;
     }
     const found = resolve(name);
@@ -162,6 +169,20 @@ function bodyErrors(error: { type?: string; status?: number }, _req: Request, re
       }
       next(error);
   }
+}
+
+/** Why `metrics` cannot be recorded, or `undefined` when every entry can: remote callers get a 400, not a silent drop. */
+function metricsProblem(metrics: unknown): string | undefined {
+  if (!isObject(metrics)) return '"metrics" must be an object of numbers, e.g. { "metrics": { "queue_depth": 12 } }.';
+  const names = Object.keys(metrics);
+  if (names.length > MAX_CUSTOM_METRICS) return `"metrics" has ${names.length} names; at most ${MAX_CUSTOM_METRICS} are kept per service.`;
+  for (const name of names) {
+    if (!METRIC_NAME.test(name))
+      return `Metric name ${JSON.stringify(name)} is not valid; use letters, digits and _, starting with a letter or _ (e.g. queue_depth).`;
+    const value = metrics[name];
+    if (typeof value !== 'number' || !Number.isFinite(value)) return `Metric ${JSON.stringify(name)} must be a finite number.`;
+  }
+  return undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

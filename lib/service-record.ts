@@ -75,7 +75,8 @@ export interface ServiceHealth {
 
 /** Most custom metric names per service: each is a Prometheus series. */
 export const MAX_CUSTOM_METRICS = 20;
-const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+/** A custom metric name: it becomes the `metric` label of `heartbeat_service_metric`. */
+export const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
 
 /**
  * The state of one monitored service. Only timestamps and counters are stored; the status is

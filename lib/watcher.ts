@@ -106,6 +106,8 @@ export class TransitionWatcher {
 
   /** Evaluates `record` on the next timer turn, off the caller's path (a pulse's recovery). */
   soon(record: ServiceRecord): void {
+    // Pulses keep coming until the recovery is reported: queue the record once, not per pulse.
+    if (record.heapIndex !== -1 && record.deadline <= record.lastSignAt) return;
     this.scheduler.schedule(record, this.clock.now());
   }
 

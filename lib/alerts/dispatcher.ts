@@ -69,6 +69,8 @@ class ServiceAlertState implements Scheduled {
   flapWorst = 0;
   incidents = new Map<TargetQueue, Incident>();
   recoverAt: number | null = null;
+  /** Pulses the service had when it turned healthy: recover_after counts from there. */
+  recoverFromPulses = 0;
   remindAt: number | null = null;
   stableAt: number | null = null;
 
@@ -225,10 +227,8 @@ export class AlertDispatcher {
       return;
     }
     const service = this.manager.service(state.service);
-    const intervalMs = (service?.interval ?? this.manager.config.default_interval) * 1000;
-    // Still healthy after pulses − 1 further intervals (and the default 10% grace) means that
-    // many pulses came on time: a late one would have changed the status and cancelled this.
-    state.recoverAt = now + (pulses - 1) * intervalMs * 1.1;
+    state.recoverFromPulses = service?.total_pulses ?? 0;
+    state.recoverAt = now + (pulses - 1) * (service?.interval ?? this.manager.config.default_interval) * 1000;
   }
 
   private resolve(state: ServiceAlertState, now: number): void {
@@ -244,8 +244,13 @@ export class AlertDispatcher {
 
   private onDue(state: ServiceAlertState, now: number): void {
     if (state.recoverAt !== null && now >= state.recoverAt) {
-      if (state.current === 'healthy') this.resolve(state, now);
       state.recoverAt = null;
+      // Still healthy, and recover_after − 1 more pulses came: that many on-time pulses in a
+      // row (a late one would have changed the status, which cancels this). Not yet: look again.
+      const pulses = this.manager.service(state.service)?.total_pulses ?? 0;
+      if (state.current === 'healthy' && pulses - state.recoverFromPulses >= this.manager.config.recover_after - 1)
+        this.resolve(state, now);
+      else if (state.current === 'healthy') state.recoverAt = now + ((this.manager.service(state.service)?.interval ?? 1) * 1000) / 10;
     }
     if (state.stableAt !== null && now >= state.stableAt) {
       state.stableAt = null;
