@@ -35,6 +35,25 @@ export function wallOffset(clock: Clock): number {
   return clock.wallNow() - clock.now();
 }
 
+/**
+ * A {@link wallOffset} that stays put unless the wall clock really moved. A fresh reading
+ * wobbles by up to a millisecond (whole-ms wall time against fractional monotonic time), which
+ * would format every timestamp anew on every read; a jump of more than 2 ms is taken at once.
+ */
+export class StableWallOffset {
+  private offset: number;
+
+  constructor(private readonly clock: Clock) {
+    this.offset = wallOffset(clock);
+  }
+
+  read(): number {
+    const fresh = wallOffset(this.clock);
+    if (Math.abs(fresh - this.offset) > 2) this.offset = fresh;
+    return this.offset;
+  }
+}
+
 /** The ISO 8601 UTC time of a monotonic instant, given a {@link wallOffset} read for this view. */
 export function isoAt(offset: number, monotonicAt: number): string {
   return new Date(Math.round(offset + monotonicAt)).toISOString();

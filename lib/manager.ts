@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { systemClock, wallOffset, type Clock } from './clock';
+import { StableWallOffset, systemClock, type Clock } from './clock';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
 import { checkOptions, runCheck, type Check, type CheckOptions, type Probe } from './checks';
 import { HealthLog } from './health-log';
@@ -62,6 +62,7 @@ export class HeartbeatManager {
   private readonly records = new Map<string, ServiceRecord>();
   private readonly watcher: TransitionWatcher;
   private readonly closeListeners = new Set<() => void>();
+  private readonly wallOffset: StableWallOffset;
   private closed = false;
 
   constructor(options: HeartbeatManagerOptions = {}) {
@@ -75,6 +76,7 @@ export class HeartbeatManager {
     const log = new HealthLog(given.logger as Logger | undefined, this.config.log_level, this.config.timeout_multiplier);
     this.logger = log.logger;
     this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
+    this.wallOffset = new StableWallOffset(this.clock);
     this.watcher = new TransitionWatcher(this.clock, this.thresholds, log, () => this.records.values());
 
     if (!this.config.enabled) return;
@@ -141,7 +143,7 @@ export class HeartbeatManager {
     const services = Object.create(null) as Record<string, ServiceStatusEntry>;
     if (!this.config.enabled) return { services, overall_status: 'offline' };
     const now = this.clock.now();
-    const offset = wallOffset(this.clock);
+    const offset = this.wallOffset.read();
     let overall: number = HEALTHY;
     for (const record of this.records.values()) {
       if (!record.listed) continue;
@@ -170,7 +172,7 @@ export class HeartbeatManager {
   service(tag: string): ServiceHealth | undefined {
     const record = this.records.get(tag);
     if (!record?.listed) return undefined;
-    return record.health(this.clock, this.clock.now(), this.thresholds);
+    return record.health(this.wallOffset.read(), this.clock.now(), this.thresholds);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { isoAt, wallOffset, type Clock } from './clock';
+import { isoAt } from './clock';
 import { formatUptime } from './format';
 import { TransitionLog } from './history';
 import { UptimeTracker } from './uptime';
@@ -171,11 +171,24 @@ export class ServiceRecord implements Scheduled {
     return nextMissDeadline(this.lastSignAt, this.missedAt(now), this.intervalMs, this.graceMs);
   }
 
-  /** `offset` is a {@link wallOffset} read once for the whole view. */
+  /** The last sign of life as ISO text, formatted again only when it changed: most reads see none. */
+  private signIso = '';
+  private signIsoMs = Number.NaN;
+
+  private lastHeartbeatIso(offset: number): string {
+    const ms = Math.round(offset + this.lastSignAt);
+    if (ms !== this.signIsoMs) {
+      this.signIsoMs = ms;
+      this.signIso = new Date(ms).toISOString();
+    }
+    return this.signIso;
+  }
+
+  /** `offset` is a wall offset (see `StableWallOffset`) read once for the whole view. */
   statusEntry(offset: number, missed: number, rank: StatusRank): ServiceStatusEntry {
     return {
       status: statusWord(rank),
-      last_heartbeat: this.signed ? isoAt(offset, this.lastSignAt) : null,
+      last_heartbeat: this.signed ? this.lastHeartbeatIso(offset) : null,
       interval: this.intervalMs / 1000,
       consecutive_failures: missed + this.errorsSinceSign,
       critical: this.critical,
@@ -183,9 +196,9 @@ export class ServiceRecord implements Scheduled {
     };
   }
 
-  health(clock: Clock, now: number, thresholds: MissThresholds): ServiceHealth {
+  /** `offset` is a wall offset (see `StableWallOffset`) read once for the view. */
+  health(offset: number, now: number, thresholds: MissThresholds): ServiceHealth {
     const missed = this.missedAt(now);
-    const offset = wallOffset(clock);
     const entry = this.statusEntry(offset, missed, serviceRank(missed, this.errorLevel, thresholds));
     return {
       service: this.tag,
