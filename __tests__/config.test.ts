@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SEED_CONFIG } from '../demo-app/seed-config';
 import { DEFAULT_CONFIG, readConfigFile, resolveConfig } from '../lib/config';
 import { HeartbeatManager } from '../lib/manager';
 import { ConfigError } from '../lib/validate';
@@ -14,20 +15,8 @@ describe('resolveConfig', () => {
   });
 
   it('accepts the seed HEARTBEAT_CONFIG as written', () => {
-    const config = resolveConfig({
-      enabled: true,
-      default_interval: 30,
-      timeout_multiplier: 3,
-      alert_on_miss: true,
-      log_level: 'INFO',
-      services: {
-        save_worker: { interval: 30, critical: true },
-        flask_bridge: { interval: 15, critical: true },
-        web_listener: { interval: 20, critical: false },
-        file_indexer: { interval: 60, critical: false },
-        router_tasks: { interval: 45, critical: false },
-      },
-    });
+    // The demo's copy of the seed document's HEARTBEAT_CONFIG, key for key.
+    const config = resolveConfig(SEED_CONFIG);
     expect(config.log_level).toBe('info');
     expect(config.critical_after).toBe(5);
     expect(config.services.web_listener).toEqual({ interval: 20, critical: false, grace: null });
