@@ -30,9 +30,9 @@ function npm(args: string[], cwd: string): string {
 }
 
 /** A consumer project from test/external/<name>, with the tarball and `dependencies` installed. */
-function consumer(name: string, dependencies: Record<string, string>): string {
+function consumer(name: string, dependencies: Record<string, string>, fixture = name): string {
   const dir = join(work, name);
-  cpSync(join(ROOT, 'test', 'external', name), dir, { recursive: true });
+  cpSync(join(ROOT, 'test', 'external', fixture), dir, { recursive: true });
   writeFileSync(
     join(dir, 'package.json'),
     JSON.stringify({ name: `consumer-${name}`, private: true, dependencies: { 'express-heartbeat': `file:${tarball}`, ...dependencies } }),
@@ -86,7 +86,8 @@ it('works from require() and from import, with Express 5', () => {
 }, 180_000);
 
 it('mounts in Express 4 as the peer', () => {
-  const dir = consumer('express4', { express: '^4.21.0', 'prom-client': '^15.0.0' });
+  // The CommonJS consumer, as is: only the Express it installs differs.
+  const dir = consumer('express4', { express: '^4.21.0', 'prom-client': '^15.0.0' }, 'cjs');
   const result = run(dir, 'index.js');
   expect(result.express).toMatch(/^4\./);
   expect([result.status, Object.keys(result.body.services)]).toEqual([200, ['flask_bridge']]);

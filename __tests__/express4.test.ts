@@ -2,21 +2,11 @@
 import express4 from 'express4';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { HeartbeatManager } from '../lib/manager';
 import { pulseMiddleware } from '../lib/middleware';
 import { healthRouter } from '../lib/router';
-import { createTestClock } from './helpers/clock';
+import { useQuietManager } from './helpers/manager';
 
-let manager: HeartbeatManager;
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
-  manager = new HeartbeatManager({ clock: createTestClock(), config: { log_level: 'silent' } });
-});
-afterEach(() => {
-  manager.close();
-  jest.useRealTimers();
-});
+const quietManager = useQuietManager();
 
 it('runs on Express 4', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a package.json is read as data, not imported as a module
@@ -24,6 +14,7 @@ it('runs on Express 4', () => {
 });
 
 it('serves every endpoint from an Express 4 app', async () => {
+  const manager = quietManager();
   const registry = new Registry();
   const heartbeat = manager.heartbeat({ tag: 'flask_bridge', interval: 15 }).start();
   const app = express4();

@@ -1,21 +1,14 @@
 import express from 'express';
 import request from 'supertest';
-import { HeartbeatManager } from '../lib/manager';
 import { pulseMiddleware } from '../lib/middleware';
+import { HeartbeatManager } from '../lib/manager';
 import { createTestClock } from './helpers/clock';
+import { useQuietManager } from './helpers/manager';
 
-let manager: HeartbeatManager;
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
-  manager = new HeartbeatManager({ clock: createTestClock(), config: { log_level: 'silent' } });
-});
-afterEach(() => {
-  manager.close();
-  jest.useRealTimers();
-});
+const quietManager = useQuietManager();
 
 it('pulses once per request, before the route runs', async () => {
+  const manager = quietManager();
   const heartbeat = manager.heartbeat({ tag: 'flask_bridge', interval: 15 }).start();
   const app = express();
   app.use(pulseMiddleware(heartbeat));
@@ -43,7 +36,7 @@ it('brings a stalled bridge back to healthy on the next request', async () => {
 });
 
 it('exposes the heartbeat it pulses', () => {
-  const heartbeat = manager.heartbeat({ tag: 'x', interval: 1 });
+  const heartbeat = quietManager().heartbeat({ tag: 'x', interval: 1 });
   expect(pulseMiddleware(heartbeat).heartbeat).toBe(heartbeat);
 });
 

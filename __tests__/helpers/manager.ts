@@ -2,7 +2,7 @@ import type { HeartbeatConfig } from '../../lib/config';
 import { HeartbeatManager, type StatusChange } from '../../lib/manager';
 import { createTestClock, type TestClock } from './clock';
 import { captureLogger, type LogLine } from './logger';
-import { trackManager } from './managers';
+import { closeManagers, trackManager } from './managers';
 
 export interface ManagerFixture {
   manager: HeartbeatManager;
@@ -19,4 +19,25 @@ export function createManager(config: HeartbeatConfig = {}): ManagerFixture {
   const changes: StatusChange[] = [];
   manager.on('status', (change) => changes.push(change));
   return { manager, clock, logs: lines, changes };
+}
+
+/**
+ * Gives each test of the file a quiet manager on the test clock, under jest fake timers that
+ * leave nextTick and setImmediate real (supertest's sockets need them), and closes it after.
+ * Call at the top level of a test file; call the returned function inside a test.
+ */
+export function useQuietManager(): () => HeartbeatManager {
+  let current: HeartbeatManager | undefined;
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    current = trackManager(new HeartbeatManager({ clock: createTestClock(), config: { log_level: 'silent' } }));
+  });
+  afterEach(() => {
+    closeManagers();
+    jest.useRealTimers();
+  });
+  return () => {
+    if (!current) throw new Error('useQuietManager(): the manager exists only inside a test');
+    return current;
+  };
 }

@@ -1,4 +1,4 @@
-// A CommonJS consumer: require() the packed library, mount it in Express 5, ask for the status.
+// A CommonJS consumer: require() the packed library, mount it in the installed Express (5, or 4 as the peer), ask for the status.
 const express = require('express');
 const { Heartbeat, HeartbeatManager, healthRouter, pulseMiddleware } = require('express-heartbeat');
 
