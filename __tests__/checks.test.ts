@@ -121,6 +121,7 @@ it('stops with stop() and with the manager, leaving no timer', async () => {
 it('rejects bad options', () => {
   expect(() => manager.check('x', 'not a function' as never)).toThrow('probe is string; expected a function');
   expect(() => manager.check('x', () => undefined, { interval: 0 })).toThrow('"interval" is 0');
+  expect(() => manager.check('x', () => undefined, { interval: 0.0001 })).toThrow('at least 0.001 (one millisecond)');
   expect(() => manager.check('x', () => undefined, { interval: 1, timeout: 5000 })).toThrow(
     '"timeout" is 5000; expected at most the interval (1000 ms)',
   );

@@ -89,6 +89,8 @@ describe('resolveConfig', () => {
       { services: { save_worker: { interval: value } } },
       'expected a positive, finite number of seconds',
     ]),
+    ['default_interval', { default_interval: 0.0009 }, 'at least 0.001 (one millisecond)'],
+    ['services.save_worker.interval', { services: { save_worker: { interval: 1e-9 } } }, 'at least 0.001 (one millisecond)'],
     ['services.save_worker.critical', { services: { save_worker: { critical: 'true' } } }, 'expected true or false'],
     ['services.save_worker.grace', { services: { save_worker: { grace: -2 } } }, 'expected a finite number of at least 0'],
     ['services.save_worker', { services: { save_worker: 30 } }, 'expected an object'],

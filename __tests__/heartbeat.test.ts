@@ -42,6 +42,7 @@ const bad: [string, Record<string, unknown>, string][] = [
   ['tag', { tag: 42 }, 'expected a non-empty string'],
   ['tag', {}, 'expected a non-empty string'],
   ['interval', { tag: 'a', interval: 0 }, 'expected a positive, finite number of seconds'],
+  ['interval', { tag: 'a', interval: 0.0005 }, 'at least 0.001 (one millisecond)'],
   ['interval', { tag: 'a', interval: Number.NaN }, 'expected a positive, finite number'],
   ['interval', { tag: 'a', interval: '30' }, 'expected a positive, finite number'],
   ['grace', { tag: 'a', grace: -1 }, 'expected a finite number of at least 0'],

@@ -82,6 +82,25 @@ describe('missed beats', () => {
     expect(warned.every((tag) => Number(tag.slice(1)) % 7 === 0)).toBe(true);
   });
 
+  it('settles services whose deadlines fall exactly on the timer turn, without spinning', () => {
+    fixture = createManager({ grace: 0 });
+    // A clock that gives up, instead of letting a spinning timer turn hang the test run.
+    let reads = 0;
+    const now = fixture.clock.now.bind(fixture.clock);
+    fixture.clock.now = () => {
+      if (++reads > 100_000) throw new Error('the timer turn is spinning');
+      return now();
+    };
+    // b's first deadline (1001 ms) is exactly when the timer armed for a's (1000 ms) fires.
+    fixture.manager.heartbeat({ tag: 'a', interval: 1 }).start();
+    fixture.clock.advance(1);
+    fixture.manager.heartbeat({ tag: 'b', interval: 1 }).start();
+    fixture.clock.advance(1000);
+    expect(fixture.changes.map((c) => c.service)).toEqual(['a']);
+    fixture.clock.advance(1);
+    expect(fixture.changes.map((c) => `${c.service}:${c.to}`)).toEqual(['a:warning', 'b:warning']);
+  });
+
   it('keeps one timer for all services', () => {
     fixture = createManager();
     for (let i = 0; i < 50; i++) fixture.manager.heartbeat({ tag: `s${i}`, interval: 1 + i }).start();

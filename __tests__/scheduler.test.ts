@@ -26,6 +26,23 @@ it('wakes items in deadline order with one timer', () => {
   expect(jest.getTimerCount()).toBe(0);
 });
 
+it('wakes an item strictly after its deadline, so one that re-queues itself for now waits a firing', () => {
+  const clock = createTestClock();
+  let wakes = 0;
+  const scheduler: DeadlineScheduler<Item> = new DeadlineScheduler<Item>(clock, (due, now) => {
+    wakes++;
+    // At most a handful: a scheduler that woke items due at exactly now would spin here.
+    if (wakes < 100) scheduler.schedule(due, now);
+  });
+  scheduler.schedule(item('a'), 10);
+  clock.advance(10);
+  expect(wakes).toBe(0);
+  clock.advance(1);
+  expect(wakes).toBe(1);
+  clock.advance(1);
+  expect(wakes).toBe(2);
+});
+
 it('moves a queued item instead of queuing it twice', () => {
   const clock = createTestClock();
   const woken: string[] = [];

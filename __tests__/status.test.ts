@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   CRITICAL,
   CRITICAL_ERROR,
@@ -28,15 +29,38 @@ describe('missedBeats', () => {
     [5101, 5],
     [3_600_000, 3599],
   ])('after %i ms -> %i missed', (elapsed, missed) => {
-    expect(missedBeats(elapsed, 1000, 100)).toBe(missed);
+    expect(missedBeats(0, elapsed, 1000, 100)).toBe(missed);
   });
 
   it('agrees with nextMissDeadline at every boundary', () => {
     for (let missed = 0; missed < 10; missed++) {
       const deadline = nextMissDeadline(500, missed, 1000, 100);
-      expect(missedBeats(deadline - 500, 1000, 100)).toBe(missed);
-      expect(missedBeats(deadline - 500 + 0.001, 1000, 100)).toBe(missed + 1);
+      expect(missedBeats(500, deadline, 1000, 100)).toBe(missed);
+      expect(missedBeats(500, deadline + 0.001, 1000, 100)).toBe(missed + 1);
     }
+  });
+
+  // The scheduler relies on this: the next deadline after an evaluation is never in the past.
+  // Times are drawn at the deadlines themselves and one rounding step either side, where a
+  // count by division lands a beat off in floating point.
+  it('never leaves the next deadline before now, nor counts a beat whose deadline is not past', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1e10, noNaN: true }),
+        fc.double({ min: 1, max: 1e6, noNaN: true }),
+        fc.double({ min: 0, max: 1e5, noNaN: true }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.constantFrom(-1, 0, 1),
+        (lastSignAt, intervalMs, graceMs, beat, step) => {
+          const deadline = nextMissDeadline(lastSignAt, beat, intervalMs, graceMs);
+          const now = deadline + step * Number.EPSILON * deadline;
+          const missed = missedBeats(lastSignAt, now, intervalMs, graceMs);
+          expect(nextMissDeadline(lastSignAt, missed, intervalMs, graceMs)).toBeGreaterThanOrEqual(now);
+          if (missed > 0) expect(nextMissDeadline(lastSignAt, missed - 1, intervalMs, graceMs)).toBeLessThan(now);
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Heartbeat } from './heartbeat';
+import { readInterval } from './config';
 import { OptionReader } from './validate';
 
 /** A probe of a dependency: resolve when it is healthy, throw or reject when it is not. */
@@ -28,7 +29,7 @@ const CHECK_KEYS = ['interval', 'timeout', 'critical'] as const;
 export function checkOptions(options: unknown, defaultInterval: number): { interval: number; timeout: number; critical: boolean } {
   const read = new OptionReader('Invalid check options');
   const given = read.object('', options ?? {}, CHECK_KEYS);
-  const interval = given.interval === undefined ? defaultInterval : read.positiveNumber('interval', given.interval, 'of seconds, e.g. 30');
+  const interval = given.interval === undefined ? defaultInterval : readInterval(read, 'interval', given.interval);
   const timeout =
     given.timeout === undefined
       ? Math.min(5000, interval * 1000)

@@ -177,7 +177,7 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
   const pick = (key: (typeof CONFIG_KEYS)[number]): boolean => raw[key] !== undefined;
   const enabled = pick('enabled') ? read.boolean('enabled', raw.enabled) : DEFAULT_CONFIG.enabled;
   const defaultInterval = pick('default_interval')
-    ? read.positiveNumber('default_interval', raw.default_interval, 'of seconds, e.g. 30')
+    ? readInterval(read, 'default_interval', raw.default_interval)
     : DEFAULT_CONFIG.default_interval;
   const timeoutMultiplier = pick('timeout_multiplier')
     ? read.integer('timeout_multiplier', raw.timeout_multiplier, 1, 'of missed beats, e.g. 3')
@@ -221,8 +221,7 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
       const key = `services.${tag}`;
       const entry = read.object(key, given[tag], SERVICE_KEYS);
       services[tag] = Object.freeze({
-        interval:
-          entry.interval !== undefined ? read.positiveNumber(`${key}.interval`, entry.interval, 'of seconds, e.g. 30') : defaultInterval,
+        interval: entry.interval !== undefined ? readInterval(read, `${key}.interval`, entry.interval) : defaultInterval,
         critical: entry.critical !== undefined ? read.boolean(`${key}.critical`, entry.critical) : true,
         grace: entry.grace !== undefined ? read.nonNegativeNumber(`${key}.grace`, entry.grace, 'of seconds, e.g. 3') : grace,
       });
@@ -271,6 +270,17 @@ function checkToken(read: OptionReader, value: unknown): string {
 }
 
 /** A tag is a non-empty string of at most {@link MAX_TAG_LENGTH} characters. */
+/** The shortest interval accepted, in seconds: timers wait in whole milliseconds, so a shorter one cannot be watched. */
+export const MIN_INTERVAL_SECONDS = 0.001;
+
+/** Reads an interval in seconds: positive, finite, and at least {@link MIN_INTERVAL_SECONDS}. */
+export function readInterval(read: OptionReader, key: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < MIN_INTERVAL_SECONDS) {
+    read.fail(key, value, `a positive, finite number of seconds, at least ${MIN_INTERVAL_SECONDS} (one millisecond), e.g. 30`);
+  }
+  return value;
+}
+
 export function checkTag(read: OptionReader, key: string, tag: unknown): string {
   if (typeof tag !== 'string' || tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
     read.fail(key, tag, `a non-empty string of at most ${MAX_TAG_LENGTH} characters, e.g. "save_worker"`);

@@ -1,5 +1,5 @@
 import type { Clock } from './clock';
-import { checkTag } from './config';
+import { checkTag, readInterval } from './config';
 import { getDefaultManager } from './default-manager';
 import type { HeartbeatManager } from './manager';
 import type { ServiceRecord } from './service-record';
@@ -57,8 +57,7 @@ export class Heartbeat {
     this.manager = (given.manager as HeartbeatManager | undefined) ?? getDefaultManager();
     if (typeof this.manager.attach !== 'function') read.fail('manager', given.manager, 'a HeartbeatManager');
     const config = this.manager.config;
-    const interval =
-      given.interval === undefined ? config.default_interval : read.positiveNumber('interval', given.interval, 'of seconds, e.g. 30');
+    const interval = given.interval === undefined ? config.default_interval : readInterval(read, 'interval', given.interval);
     const grace = given.grace === undefined ? null : read.nonNegativeNumber('grace', given.grace, 'of seconds, e.g. 3');
     const critical = given.critical === undefined ? true : read.boolean('critical', given.critical);
     this.clock = this.manager.clock;

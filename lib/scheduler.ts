@@ -14,7 +14,8 @@ const MAX_TIMER_DELAY = 2 ** 31 - 1;
 /**
  * One timer for any number of deadlines: a binary min-heap of items, and a single
  * `setTimeout` armed for the earliest. Pulses never touch it; an item whose deadline has
- * passed is handed to `onDue`, which decides whether it is really due and re-queues it.
+ * passed (strictly: a deadline is the last instant at which nothing changes yet) is handed
+ * to `onDue`, which decides whether it is really due and re-queues it.
  * The timer is `unref()`'d, so it never keeps a process alive, and re-armed rather than
  * free-running, so callbacks cannot pile up behind a blocked event loop.
  */
@@ -82,7 +83,7 @@ export class DeadlineScheduler<T extends Scheduled> {
     this.disarm();
     const first = this.heap[0];
     if (!first || this.closed) return;
-    // setTimeout rounds down to whole milliseconds; one more keeps us from waking just before.
+    // setTimeout rounds down to whole milliseconds; one more wakes us strictly after the deadline.
     const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, Math.ceil(first.deadline - this.clock.now()) + 1));
     this.armedFor = first.deadline;
     this.timer = setTimeout(this.fire, delay);
@@ -96,7 +97,9 @@ export class DeadlineScheduler<T extends Scheduled> {
     const now = this.clock.now();
     this.onFired?.(now - dueAt, dueAt, now);
     let first = this.heap[0];
-    while (first && first.deadline <= now && !this.closed) {
+    // Strictly past due: an item woken at its deadline that queues itself again for that same
+    // instant waits for the next firing instead of spinning this loop forever.
+    while (first && first.deadline < now && !this.closed) {
       this.remove(first);
       this.onDue(first, now);
       first = this.heap[0];

@@ -162,7 +162,7 @@ export class ServiceRecord implements Scheduled {
 
   missedAt(now: number): number {
     const until = now < this.amnestyUntil && this.lastSignAt < this.frozenAt ? this.frozenAt : now;
-    return missedBeats(until - this.lastSignAt, this.intervalMs, this.graceMs);
+    return missedBeats(this.lastSignAt, until, this.intervalMs, this.graceMs);
   }
 
   /** When the status can next change by itself: the next miss, or the end of an amnesty. */

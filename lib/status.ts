@@ -34,16 +34,24 @@ export interface MissThresholds {
 }
 
 /**
- * How many beats were missed after `elapsedMs` without a sign of life.
- * The k-th beat counts as missed once strictly more than `k × interval + grace` has passed.
+ * How many beats were missed between `lastSignAt` and `now`: beat k counts as missed once
+ * `now` is strictly past its deadline, `nextMissDeadline(lastSignAt, k - 1, …)`.
+ *
+ * Counted against those same deadlines, not by dividing the elapsed time: in floating point
+ * a division can land one beat off the deadline the scheduler waits for, and a service woken
+ * at its deadline that still counted no new miss would be queued again at that deadline, due
+ * again in the same timer turn, forever. With this count, `nextMissDeadline(lastSignAt,
+ * missedBeats(…), …)` is never before `now`.
  */
-export function missedBeats(elapsedMs: number, intervalMs: number, graceMs: number): number {
-  const overdue = elapsedMs - graceMs;
-  if (overdue <= intervalMs) return 0;
-  return Math.ceil(overdue / intervalMs) - 1;
+export function missedBeats(lastSignAt: number, now: number, intervalMs: number, graceMs: number): number {
+  let missed = Math.max(0, Math.ceil((now - lastSignAt - graceMs) / intervalMs) - 1);
+  // The estimate is exact or one off; these settle it on the deadlines themselves.
+  while (nextMissDeadline(lastSignAt, missed, intervalMs, graceMs) < now) missed++;
+  while (missed > 0 && nextMissDeadline(lastSignAt, missed - 1, intervalMs, graceMs) >= now) missed--;
+  return missed;
 }
 
-/** When the (missed + 1)-th beat will count as missed, on the same clock as `lastSignAt`. */
+/** When the (missed + 1)-th beat will count as missed (once `now` is strictly past it), on the same clock as `lastSignAt`. */
 export function nextMissDeadline(lastSignAt: number, missed: number, intervalMs: number, graceMs: number): number {
   return lastSignAt + (missed + 1) * intervalMs + graceMs;
 }
