@@ -1,4 +1,5 @@
 import { Heartbeat } from '../lib/heartbeat';
+import { LANE_MIN_GAP_MS } from '../lib/watcher';
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { closeManagers } from './helpers/managers';
 
@@ -97,7 +98,8 @@ describe('missed beats', () => {
     fixture.manager.heartbeat({ tag: 'b', interval: 1 }).start();
     fixture.clock.advance(1000);
     expect(fixture.changes.map((c) => c.service)).toEqual(['a']);
-    fixture.clock.advance(1);
+    // b shares a's lane, which waits at least LANE_MIN_GAP_MS between sweeps.
+    fixture.clock.advance(LANE_MIN_GAP_MS + 1);
     expect(fixture.changes.map((c) => `${c.service}:${c.to}`)).toEqual(['a:warning', 'b:warning']);
   });
 

@@ -41,6 +41,20 @@ it('still takes a service that is really dead to critical, in one transition, on
   expect(changes.map((c) => `${c.service}:${c.from}->${c.to}`)).toEqual(['dead_worker:healthy->critical']);
 });
 
+it('does not count, after a second stall, the misses the first one forgave', () => {
+  fixture.manager.heartbeat({ tag: 'slow_worker', interval: 2 }).start();
+  fixture.clock.advance(1000);
+  fixture.clock.skip(30_000);
+  fixture.clock.advance(1000); // one second of running time: not yet its interval and grace
+  fixture.clock.skip(30_000);
+  expect(fixture.manager.monitorHealth().stalls).toBe(2);
+  expect(fixture.manager.status().services.slow_worker?.status).toBe('healthy');
+  fixture.clock.advance(2150);
+  expect(changes).toEqual([]);
+  fixture.clock.advance(100);
+  expect(changes.map((c) => `${c.service}:${c.from}->${c.to}`)).toEqual(['slow_worker:healthy->critical']);
+});
+
 it('names its own stall once: a log line, the lag gauge and the live endpoint', async () => {
   fixture.manager.heartbeat({ tag: 'w', interval: 1 }).start();
   fixture.clock.skip(12_000);

@@ -124,7 +124,10 @@ export class Heartbeat {
     record.totalPulses++;
     record.errorLevel = 0;
     record.errorsSinceSign = 0;
-    if (record.reportedRank !== HEALTHY) this.manager.wake(record);
+    // Healthy and waiting in its lane: moving to the lane's tail is all the watching a pulse needs.
+    const lane = record.lane;
+    if (lane !== null && record.reportedRank === HEALTHY) lane.touch(record);
+    else this.manager.wake(record);
     if (values !== undefined) this.manager.recordMetrics(record, values);
   }
 

@@ -289,6 +289,7 @@ export class HeartbeatManager {
     record.signed = true;
     record.errorLevel = NO_ERROR;
     record.errorsSinceSign = 0;
+    this.watcher.signed(record);
     this.watcher.evaluate(record, now, { kind: 'recovered', via: 'start' });
   }
 
@@ -329,9 +330,13 @@ export class HeartbeatManager {
     });
   }
 
-  /** @internal A pulse arrived for a service last reported unhealthy: report the recovery soon, off the hot path. */
+  /**
+   * @internal A pulse arrived for a service outside its lane or last reported unhealthy: put it
+   * back in its lane, and report the recovery soon, off the hot path.
+   */
   wake(record: ServiceRecord): void {
-    this.watcher.soon(record);
+    this.watcher.signed(record);
+    if (record.reportedRank !== HEALTHY) this.watcher.soon(record);
   }
 
   /** @internal */

@@ -23,6 +23,7 @@ export class DeadlineScheduler<T extends Scheduled> {
   private readonly heap: T[] = [];
   private timer: NodeJS.Timeout | undefined;
   private armedFor = Infinity;
+  private firing = false;
   private closed = false;
 
   constructor(
@@ -48,7 +49,8 @@ export class DeadlineScheduler<T extends Scheduled> {
       this.siftUp(item.heapIndex);
       this.siftDown(item.heapIndex);
     }
-    if (deadline < this.armedFor) this.arm();
+    // While firing, the timer is armed once at the end, for whatever is first by then.
+    if (deadline < this.armedFor && !this.firing) this.arm();
   }
 
   remove(item: T): void {
@@ -97,14 +99,19 @@ export class DeadlineScheduler<T extends Scheduled> {
     const now = this.clock.now();
     this.onFired?.(now - dueAt, dueAt, now);
     let first = this.heap[0];
-    // Strictly past due: an item woken at its deadline that queues itself again for that same
-    // instant waits for the next firing instead of spinning this loop forever.
-    while (first && first.deadline < now && !this.closed) {
-      this.remove(first);
-      this.onDue(first, now);
-      first = this.heap[0];
+    this.firing = true;
+    try {
+      // Strictly past due: an item woken at its deadline that queues itself again for that same
+      // instant waits for the next firing instead of spinning this loop forever.
+      while (first && first.deadline < now && !this.closed) {
+        this.remove(first);
+        this.onDue(first, now);
+        first = this.heap[0];
+      }
+    } finally {
+      this.firing = false;
+      this.arm();
     }
-    this.arm();
   };
 
   private siftUp(start: number): void {

@@ -3,6 +3,7 @@ import { formatUptime } from './format';
 import { TransitionLog } from './history';
 import { UptimeTracker } from './uptime';
 import type { Heartbeat } from './heartbeat';
+import type { SignLane } from './lanes';
 import type { Scheduled } from './scheduler';
 import {
   HEALTHY,
@@ -83,8 +84,13 @@ export const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
  * derived from them on every read, so reads are always current without a timer.
  */
 export class ServiceRecord implements Scheduled {
+  /** Its own place in the scheduler's heap, used while it is unhealthy or in an amnesty. */
   deadline = 0;
   heapIndex = -1;
+  /** While healthy, it waits in the lane of its interval and grace instead (see `SignLane`). */
+  lane: SignLane | null = null;
+  lanePrevious: ServiceRecord | null = null;
+  laneNext: ServiceRecord | null = null;
 
   intervalMs: number;
   graceMs: number;
@@ -160,14 +166,18 @@ export class ServiceRecord implements Scheduled {
     return this.active || this.configured;
   }
 
+  /** Whether misses are counted only up to `frozenAt` at `now`: an amnesty runs and no sign came since the stall. */
+  frozen(now: number): boolean {
+    return now < this.amnestyUntil && this.lastSignAt < this.frozenAt;
+  }
+
   missedAt(now: number): number {
-    const until = now < this.amnestyUntil && this.lastSignAt < this.frozenAt ? this.frozenAt : now;
-    return missedBeats(this.lastSignAt, until, this.intervalMs, this.graceMs);
+    return missedBeats(this.lastSignAt, this.frozen(now) ? this.frozenAt : now, this.intervalMs, this.graceMs);
   }
 
   /** When the status can next change by itself: the next miss, or the end of an amnesty. */
   nextChangeAt(now: number): number {
-    if (now < this.amnestyUntil && this.lastSignAt < this.frozenAt) return this.amnestyUntil;
+    if (this.frozen(now)) return this.amnestyUntil;
     return nextMissDeadline(this.lastSignAt, this.missedAt(now), this.intervalMs, this.graceMs);
   }
 

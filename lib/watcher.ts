@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { isoTimeOf, type Clock } from './clock';
 import type { HealthLog, TransitionCause } from './health-log';
+import { SignLane } from './lanes';
 import { DeadlineScheduler } from './scheduler';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY, rankFromError, rankFromMisses, statusWord, type MissThresholds, type ServiceStatus } from './status';
@@ -52,13 +53,23 @@ export const MAX_HISTORY_REASON = 200;
 export const STALL_THRESHOLD_MS = 250;
 
 /**
+ * Shortest wait between two sweeps of one lane. A lane's head is due one grace period after it
+ * should have pulsed, so sweeps come once per grace; with little or no grace they would come
+ * every millisecond. A fifth of the 50 ms detection budget bounds that at 100 wakes a second.
+ */
+export const LANE_MIN_GAP_MS = 10;
+
+/**
  * Finds transitions: one shared, unref'd timer over a deadline heap wakes each service at its
  * next possible change, compares the derived status with the last reported one, and reports a
- * change once, to the history, the health log and the `status` listeners. It also notices its
- * own lateness, a blocked event loop, and gives services an interval of amnesty after it.
+ * change once, to the history, the health log and the `status` listeners. Healthy services
+ * wait in lanes (see `SignLane`), so those pulsing on time cost the heap nothing. It also
+ * notices its own lateness, a blocked event loop, and gives services an interval of amnesty
+ * after it.
  */
 export class TransitionWatcher {
-  private readonly scheduler: DeadlineScheduler<ServiceRecord>;
+  private readonly scheduler: DeadlineScheduler<ServiceRecord | SignLane>;
+  private readonly lanes = new Map<string, SignLane>();
   private readonly listeners = new Set<StatusListener>();
   private closed = false;
   private lagMs = 0;
@@ -72,10 +83,11 @@ export class TransitionWatcher {
     /** Every service that may be waiting for a beat, for the amnesty after a stall. */
     private readonly records: () => Iterable<ServiceRecord>,
   ) {
-    this.scheduler = new DeadlineScheduler(
+    this.scheduler = new DeadlineScheduler<ServiceRecord | SignLane>(
       clock,
-      (record, now) => {
-        this.evaluate(record, now);
+      (due, now) => {
+        if (due instanceof SignLane) this.sweep(due, now);
+        else this.evaluate(due, now);
       },
       (lateMs, dueAt, now) => {
         this.onTimerFired(lateMs, dueAt, now);
@@ -95,13 +107,28 @@ export class TransitionWatcher {
     this.listeners.delete(listener);
   }
 
-  /** Queues `record` for its next possible change. */
+  /**
+   * Waits for `record`'s next possible change: in its lane while no beat is missed, otherwise
+   * in the heap, until it is critical by misses and only a pulse can change it.
+   */
   watch(record: ServiceRecord, now = this.clock.now()): void {
+    if (record.missedAt(now) === 0 && !record.frozen(now)) {
+      this.scheduler.remove(record);
+      if (record.lane === null) this.join(record);
+      return;
+    }
+    this.leave(record);
     if (record.reportedMissed < this.thresholds.criticalAfter || now < record.amnestyUntil) {
       this.scheduler.schedule(record, record.nextChangeAt(now));
     } else {
       this.scheduler.remove(record);
     }
+  }
+
+  /** `record` signed just now (a pulse or a start): keeps its lane in order, or puts it back in one. */
+  signed(record: ServiceRecord): void {
+    if (record.lane !== null) record.lane.touch(record);
+    else if (record.listed) this.join(record);
   }
 
   /** Evaluates `record` on the next timer turn, off the caller's path (a pulse's recovery). */
@@ -113,12 +140,14 @@ export class TransitionWatcher {
 
   unwatch(record: ServiceRecord): void {
     this.scheduler.remove(record);
+    this.leave(record);
   }
 
   /** Stops the timer and forgets the listeners. Nothing is evaluated afterwards. */
   close(): void {
     this.closed = true;
     this.scheduler.close();
+    this.lanes.clear();
     this.listeners.clear();
   }
 
@@ -196,12 +225,63 @@ export class TransitionWatcher {
         `Heartbeat monitor was stalled for ${(lateMs / 1000).toFixed(1)} s (event loop blocked): misses during the stall are not counted until each service has had one interval to pulse`,
       );
     });
+    // Nothing is re-queued: each service is evaluated when it was going to be anyway, and then
+    // counts its misses only up to the stall (see ServiceRecord.frozen) and waits for the
+    // amnesty's end. One due in this very firing is still evaluated in it, so beats it missed
+    // before the stall are announced now, as the status already shows them.
     for (const record of this.records()) {
       if (!record.listed || record.lastSignAt >= dueAt) continue;
-      record.frozenAt = dueAt;
+      // Still in the amnesty of an earlier stall when this one began (its end is often the
+      // very deadline the timer was late for): it has not had an interval of running time
+      // since that stall, so its count stays frozen where that stall began.
+      const forgiven = record.lastSignAt < record.frozenAt && dueAt <= record.amnestyUntil;
+      if (!forgiven) record.frozenAt = dueAt;
       record.amnestyUntil = now + record.intervalMs + record.graceMs;
-      this.scheduler.schedule(record, record.amnestyUntil);
     }
+  }
+
+  /** Puts `record` in the lane of its interval and grace, and wakes the lane if it was empty or `record` leads it now. */
+  private join(record: ServiceRecord): void {
+    const key = SignLane.keyOf(record);
+    let lane = this.lanes.get(key);
+    if (lane === undefined) {
+      lane = new SignLane(key);
+      this.lanes.set(key, lane);
+    }
+    if (!lane.insert(record)) return;
+    const deadline = lane.headDeadline();
+    if (lane.heapIndex === -1 || deadline < lane.deadline) this.scheduler.schedule(lane, deadline);
+  }
+
+  private leave(record: ServiceRecord): void {
+    const lane = record.lane;
+    if (lane === null) return;
+    lane.remove(record);
+    if (lane.head === null) this.dropLane(lane);
+  }
+
+  private dropLane(lane: SignLane): void {
+    this.scheduler.remove(lane);
+    // A listener may have emptied this lane mid-sweep and another may have taken its key since.
+    if (this.lanes.get(lane.key) === lane) this.lanes.delete(lane.key);
+  }
+
+  /**
+   * Hands each service at the head of `lane` whose first beat is overdue to `evaluate`, which
+   * moves it to the heap, then waits for the new head, at most once per {@link LANE_MIN_GAP_MS}.
+   */
+  private sweep(lane: SignLane, now: number): void {
+    if (this.closed) return;
+    let head = lane.head;
+    // Strictly past, as the scheduler's deadlines are: at the deadline itself no beat is missed yet.
+    while (head !== null && lane.headDeadline() < now) {
+      // Unlinked first, so the loop moves on whatever the evaluation does with it.
+      lane.remove(head);
+      this.evaluate(head, now);
+      head = lane.head;
+    }
+    if (head === null) this.dropLane(lane);
+    else this.scheduler.schedule(lane, Math.max(lane.headDeadline(), now + LANE_MIN_GAP_MS));
   }
 
   private announce(
