@@ -95,7 +95,7 @@ function observeInChild(size: number, withLibrary: boolean, window: Window): Pro
 }
 
 export async function benchIdle(quick: boolean): Promise<Figure[]> {
-  const window: Window = quick ? { settle: 2, ticks: 1 } : { settle: 2, ticks: 4 };
+  const window: Window = quick ? { settle: 2, ticks: 1 } : { settle: 2, ticks: 8 };
   const configurations: Record<string, () => Promise<Observation>> = {};
   for (const size of SIZES) {
     configurations[`library${size}`] = () => observeInChild(size, true, window);
