@@ -346,6 +346,34 @@ describe('listeners', () => {
     expect(fixture.logs.some((line) => line.msg === 'A heartbeat status listener threw')).toBe(true);
   });
 
+  it('hear the recovery when one of them pulses the service it was told about', () => {
+    fixture = createManager();
+    const heartbeat = fixture.manager.heartbeat({ tag: 'w', interval: 1 }).start();
+    let restarts = 0;
+    fixture.manager.on('status', (change) => {
+      if (change.to === 'warning' && restarts++ === 0) heartbeat.pulse(); // a supervisor kicking the worker once
+    });
+    fixture.clock.advance(1105);
+    expect(fixture.changes.map((c) => `${c.from}->${c.to}`)).toEqual(['healthy->warning', 'warning->healthy']);
+    fixture.clock.advance(1105); // no pulse this time
+    expect(fixture.changes.map((c) => c.to)).toEqual(['warning', 'healthy', 'warning']);
+  });
+
+  it('get changes in the order they happened, even one caused by an earlier listener', () => {
+    fixture = createManager({ services: { w: { interval: 1 } } });
+    fixture.manager.heartbeat({ tag: 'w' }).start();
+    fixture.manager.on('status', (change) => {
+      if (change.to !== 'critical') return;
+      fixture.manager.get('w')?.stop(); // restart the worker
+      fixture.manager.heartbeat({ tag: 'w' }).start();
+    });
+    const later: string[] = [];
+    fixture.manager.on('status', (change) => later.push(`${change.from}->${change.to}`));
+    fixture.clock.advance(5200);
+    expect(later).toEqual(['healthy->warning', 'warning->degraded', 'degraded->critical', 'critical->healthy']);
+    expect(fixture.changes.map((c) => `${c.from}->${c.to}`)).toEqual(later);
+  });
+
   it('can be removed', () => {
     fixture = createManager();
     const seen: string[] = [];

@@ -109,7 +109,8 @@ export class Heartbeat {
 
   /**
    * Signals healthy operation. The hot path: constant time, no allocation, no I/O, no timer
-   * work. The first pulse starts a heartbeat that was not started.
+   * work. The first pulse starts a heartbeat that was not started, and one after a miss or an
+   * error also queues the recovery for the monitor's next timer turn.
    *
    * `values` records custom metrics, e.g. `pulse({ queue_depth: 12 })`: finite numbers only,
    * at most 20 names per service; anything else is ignored with a one-time warning.

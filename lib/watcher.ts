@@ -71,6 +71,9 @@ export class TransitionWatcher {
   private readonly scheduler: DeadlineScheduler<ServiceRecord | SignLane>;
   private readonly lanes = new Map<string, SignLane>();
   private readonly listeners = new Set<StatusListener>();
+  /** Changes caused inside a listener, waiting for the one being delivered to reach every listener. */
+  private readonly undelivered: StatusChange[] = [];
+  private delivering = false;
   private closed = false;
   private lagMs = 0;
   private stalls = 0;
@@ -113,7 +116,8 @@ export class TransitionWatcher {
    */
   watch(record: ServiceRecord, now = this.clock.now()): void {
     if (record.missedAt(now) === 0 && !record.frozen(now)) {
-      this.scheduler.remove(record);
+      // A recovery queued by a pulse (perhaps from a listener of the change being reported) still has to be announced.
+      if (!this.queuedSoon(record)) this.scheduler.remove(record);
       if (record.lane === null) this.join(record);
       return;
     }
@@ -134,8 +138,13 @@ export class TransitionWatcher {
   /** Evaluates `record` on the next timer turn, off the caller's path (a pulse's recovery). */
   soon(record: ServiceRecord): void {
     // Pulses keep coming until the recovery is reported: queue the record once, not per pulse.
-    if (record.heapIndex !== -1 && record.deadline <= record.lastSignAt) return;
+    if (this.queuedSoon(record)) return;
     this.scheduler.schedule(record, this.clock.now());
+  }
+
+  /** Whether `record` is queued by `soon()`: for no later than its last sign of life. */
+  private queuedSoon(record: ServiceRecord): boolean {
+    return record.heapIndex !== -1 && record.deadline <= record.lastSignAt;
   }
 
   unwatch(record: ServiceRecord): void {
@@ -149,6 +158,7 @@ export class TransitionWatcher {
     this.scheduler.close();
     this.lanes.clear();
     this.listeners.clear();
+    this.undelivered.length = 0;
   }
 
   /** The monitor's own health: how late its timer last fired, and the stalls it noticed. */
@@ -306,11 +316,31 @@ export class TransitionWatcher {
       this.log.transition(record.tag, from, to, cause, missed);
     });
     if (this.listeners.size === 0) return;
-    const change: StatusChange = { service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, cause: cause.kind, missed };
-    for (const listener of this.listeners) {
-      this.safely(() => {
-        listener(change);
-      }, 'A heartbeat status listener threw');
+    this.deliver({ service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, cause: cause.kind, missed });
+  }
+
+  /**
+   * Gives `change` to every listener, in the order changes happened: a change a listener
+   * causes (restarting a service on `critical`, say) waits until every listener has had the
+   * one being delivered, so none of them sees the newer state first.
+   */
+  private deliver(change: StatusChange): void {
+    if (this.delivering) {
+      this.undelivered.push(change);
+      return;
+    }
+    this.delivering = true;
+    try {
+      for (let next: StatusChange | undefined = change; next !== undefined; next = this.undelivered.shift()) {
+        for (const listener of this.listeners) {
+          const delivered = next;
+          this.safely(() => {
+            listener(delivered);
+          }, 'A heartbeat status listener threw');
+        }
+      }
+    } finally {
+      this.delivering = false;
     }
   }
 }
