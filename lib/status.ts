@@ -44,6 +44,8 @@ export interface MissThresholds {
  * missedBeats(…), …)` is never before `now`.
  */
 export function missedBeats(lastSignAt: number, now: number, intervalMs: number, graceMs: number): number {
+  // Most services, most of the time: the first beat's deadline is still ahead.
+  if (now <= nextMissDeadline(lastSignAt, 0, intervalMs, graceMs)) return 0;
   let missed = Math.max(0, Math.ceil((now - lastSignAt - graceMs) / intervalMs) - 1);
   // The estimate is exact or one off; these settle it on the deadlines themselves.
   while (nextMissDeadline(lastSignAt, missed, intervalMs, graceMs) < now) missed++;
