@@ -197,42 +197,24 @@ one-layer figure beside it says the same more loudly.`,
   scale: [
     {
       figures: /^JSON\.stringify\(manager\.status\(\)\)/,
-      text: `**Why status misses: the timestamps, then the allocation.** A CPU profile of
-\`manager.status()\` at 1,000 services put 46% of its time in \`isoTimeOf()\`, which for every
-service read \`clock.wallNow()\` and \`clock.now()\` again and formatted with
-\`new Date(…).toISOString()\`. The clock reads are now done once per view (\`wallOffset()\`);
-the formatting and the allocation remain. The rest of the fix, prototyped on the compiled
-library and not applied yet:
-
-1. Format ISO times from a cached \`YYYY-MM-DDTHH:MM:\` prefix per minute plus seconds and
-   milliseconds, instead of a \`Date\` per service (prototyped together with the single clock
-   read). Building the body at
-   1,000 services went from 615 µs to 110 µs; \`JSON.stringify(manager.status())\` from 2.5–2.9× to
-   1.3–1.4× the floor at 10 and 1,000 services, but only from 2–3.2× to 1.7–2.4× at 10,000,
-   where building 10,000 fresh objects, their records out of cache, costs about as much as
-   serialising them.
-2. For the endpoint, keep one status entry object per record, updated in place (its ISO string
-   recomputed only when the last sign of life changed), and serialise those in the router;
-   \`status()\` keeps returning fresh objects to callers. Prototyped: 0.9–1.1× the floor at 1,000
-   and 10,000 services.`,
+      text: `**Missed here: read the spread first.** \`status()\` reads the clocks once per view and
+formats each service's last heartbeat only when it changed (a per-record ISO cache, after a
+CPU profile at 1,000 services put 46% of the time in formatting); runs on a quiet machine land
+at 1.2–1.35× the floor at every size. What remains is building N fresh entry objects, whose
+records are out of cache at 10,000. The next step, prototyped and not applied: keep one entry
+object per record, updated in place, for the endpoint to serialise (0.9–1.1× the floor at
+1,000 and 10,000 services), at the price of \`status()\` no longer returning objects the caller
+owns.`,
     },
     {
       figures: /^registry\.metrics\(\)/,
-      text: `**Why /metrics is not faster than the eager anchor: both pay prom-client's formatter,
-and the library pays it a little more.** Profiled at 10 and 1,000 services, most of a scrape
-is prom-client's \`getMetricsAsString()\` (\`flattenSharedLabels\`, \`formatLabels\`,
-\`escapeString\`) and the collector, whichever side the values come from; the library's own
-collection is about 5%. Its samples carry no \`sharedLabels\`, so prom-client gives each one a
-fresh \`{}\` and caches that object's flattening in a module-wide WeakMap: an insertion per line,
-and a table that grows until the next collection. Proposed fix in
-lib/metrics.ts: give every sample one shared frozen empty object,
-\`{ labels, value, sharedLabels: NO_LABELS }\`. Prototyped side by side with the compiled
-library, each sample after a full collection: 1.14–1.17× the anchor today, 0.66–0.74× with the
-fix (10 and 1,000 services). To reach the 0.5× aim, also hand prom-client each series' labels
-preformatted (\`metricName: 'heartbeat_service_status{service="…"}'\` with the shared empty
-\`labels\`, the escaped label text cached per service): 0.49–0.50× prototyped. That second step
-must put \`_total\` before the braces itself for OpenMetrics registries, where prom-client
-appends it to counter sample names.`,
+      text: `**Missed here: read the spread first.** Most of a scrape, on either side, is prom-client's
+own formatter (\`getMetricsAsString()\`); the library's collection is about 5% of it, and its
+samples share one frozen empty \`sharedLabels\` object, so prom-client's per-sample WeakMap
+insertion is gone (1.14–1.17× the anchor before that, 0.69–0.88× in full runs since). The step left toward
+the 0.5× aim, prototyped and not applied: hand prom-client each series' labels preformatted in
+\`metricName\` (0.49–0.50× prototyped), which must then put \`_total\` before the braces itself
+for OpenMetrics registries.`,
     },
   ],
   idle: [
