@@ -288,6 +288,40 @@ describe('ad-hoc services', () => {
   });
 });
 
+describe('statusView()', () => {
+  it('equals status() through starts, stops, pulses, errors and misses, rewriting one kept object', () => {
+    fixture = createManager({ services: { configured_worker: { interval: 2 } } });
+    const { manager, clock } = fixture;
+    const view = manager.statusView();
+    const check = () => {
+      expect(manager.statusView()).toEqual(manager.status());
+      expect(JSON.stringify(manager.statusView())).toBe(JSON.stringify(manager.status())); // key order too
+    };
+    check();
+    const a = manager.heartbeat({ tag: 'a', interval: 1 }).start();
+    const b = manager.heartbeat({ tag: 'b', interval: 1, critical: false }).start();
+    check();
+    clock.advance(1200);
+    a.pulse();
+    check();
+    b.error('disk full');
+    check();
+    clock.advance(3000);
+    check();
+    expect(manager.statusView().overall_status).toBe('degraded'); // b is not critical: at most degraded
+    a.stop();
+    check();
+    manager.heartbeat({ tag: 'a', interval: 5 }).start();
+    check();
+    const kept = manager.statusView();
+    clock.advance(500);
+    b.pulse();
+    expect(manager.statusView()).toBe(kept); // the same set of services: the same object, rewritten
+    expect(kept).not.toBe(view); // services joined and left since the first
+    check();
+  });
+});
+
 describe('service()', () => {
   it('returns the seed body with extras', () => {
     fixture = createManager();

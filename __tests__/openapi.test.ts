@@ -298,7 +298,7 @@ describe('GET /api/health/status', () => {
 
   it('answers a client error raised while routing with 400 and the path', async () => {
     const { manager } = setup();
-    jest.spyOn(manager, 'status').mockImplementation(() => {
+    jest.spyOn(manager, 'statusView').mockImplementation(() => {
       throw Object.assign(new URIError('Failed to decode param'), { status: 400 });
     });
     const response = await call('get', '/api/health/status', 400);
@@ -307,7 +307,7 @@ describe('GET /api/health/status', () => {
 
   it('answers a failure with a bare 500', async () => {
     const { manager } = setup();
-    jest.spyOn(manager, 'status').mockImplementation(() => {
+    jest.spyOn(manager, 'statusView').mockImplementation(() => {
       throw new Error('boom at /secret/path.js');
     });
     const response = await call('get', '/api/health/status', 500);
@@ -628,7 +628,7 @@ describe('probes', () => {
 
   it('ready answers a client error with 400 and a failure with 500', async () => {
     const { manager } = setup();
-    const status = jest.spyOn(manager, 'status');
+    const status = jest.spyOn(manager, 'statusView');
     status.mockImplementationOnce(() => {
       throw Object.assign(new Error('bad'), { status: 400 });
     });

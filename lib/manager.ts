@@ -64,6 +64,10 @@ export class HeartbeatManager {
   private readonly closeListeners = new Set<() => void>();
   private readonly wallOffset: StableWallOffset;
   private closed = false;
+  /** Bumped whenever a service joins or leaves the status, so the reused view rebuilds its keys. */
+  private listedVersion = 0;
+  private reusedView: HealthStatus | null = null;
+  private reusedViewVersion = -1;
 
   constructor(options: HeartbeatManagerOptions = {}) {
     const read = new OptionReader('Invalid HeartbeatManager options');
@@ -153,6 +157,38 @@ export class HeartbeatManager {
       overall = Math.max(overall, overallContribution(rank, record.critical));
     }
     return { services, overall_status: STATUS_WORDS[overall] as OverallStatus };
+  }
+
+  /**
+   * @internal The body of `GET /api/health/status` as one object the manager keeps and
+   * rewrites in place on every call: valid until the next call, so serialise it at once.
+   * At 10,000 services, inserting 10,000 keys into a fresh dictionary costs about as much as
+   * serialising it; rewriting the fields of kept entries costs a tenth of that.
+   */
+  statusView(): HealthStatus {
+    if (!this.config.enabled) return this.status();
+    let view = this.reusedView;
+    if (view === null || this.reusedViewVersion !== this.listedVersion) {
+      // The set of services changed: new keys, in the same order as status().
+      const services = Object.create(null) as Record<string, ServiceStatusEntry>;
+      for (const record of this.records.values()) {
+        if (record.listed) services[record.tag] = record.viewEntry ??= record.statusEntry(0, 0, HEALTHY);
+      }
+      view = this.reusedView = { services, overall_status: 'healthy' };
+      this.reusedViewVersion = this.listedVersion;
+    }
+    const now = this.clock.now();
+    const offset = this.wallOffset.read();
+    let overall: number = HEALTHY;
+    for (const record of this.records.values()) {
+      if (!record.listed) continue;
+      const missed = record.missedAt(now);
+      const rank = serviceRank(missed, record.errorLevel, this.thresholds);
+      record.writeStatusEntry(record.viewEntry as ServiceStatusEntry, offset, missed, rank);
+      overall = Math.max(overall, overallContribution(rank, record.critical));
+    }
+    view.overall_status = STATUS_WORDS[overall] as OverallStatus;
+    return view;
   }
 
   /** The overall status alone, without building the body. */
@@ -284,6 +320,7 @@ export class HeartbeatManager {
   started(record: ServiceRecord): void {
     const now = this.clock.now();
     record.active = true;
+    this.listedVersion++;
     record.startedAt = now;
     record.lastSignAt = now;
     record.signed = true;
@@ -296,6 +333,7 @@ export class HeartbeatManager {
   /** @internal A heartbeat stopped. A configured service stays watched: it is expected to run. */
   stopped(record: ServiceRecord): void {
     record.active = false;
+    this.listedVersion++;
     if (record.configured && !this.closed) return;
     this.watcher.unwatch(record);
     if (!this.closed) this.records.delete(record.tag);

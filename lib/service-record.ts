@@ -194,6 +194,19 @@ export class ServiceRecord implements Scheduled {
     return this.signIso;
   }
 
+  /** The entry the manager's reused status view holds for this record, rewritten in place on each view. */
+  viewEntry: ServiceStatusEntry | null = null;
+
+  /** Rewrites `entry`, made by {@link statusEntry}, in place: the same fields, in the same order. */
+  writeStatusEntry(entry: ServiceStatusEntry, offset: number, missed: number, rank: StatusRank): void {
+    entry.status = statusWord(rank);
+    entry.last_heartbeat = this.signed ? this.lastHeartbeatIso(offset) : null;
+    entry.interval = this.intervalMs / 1000;
+    entry.consecutive_failures = missed + this.errorsSinceSign;
+    entry.critical = this.critical;
+    entry.active = this.active;
+  }
+
   /** `offset` is a wall offset (see `StableWallOffset`) read once for the whole view. */
   statusEntry(offset: number, missed: number, rank: StatusRank): ServiceStatusEntry {
     return {

@@ -22,7 +22,7 @@ const notMonitored = (res: Response, name: string) => {
  */
 export function mountStatusRoutes(router: Router, { manager, basePath, criticalStatusCode, details }: StatusRouteSettings): void {
   router.get(`${basePath}/status`, (req: Request, res: Response) => {
-    const body = manager.status();
+    const body = manager.statusView(); // serialised right here, before the next request can rewrite it
     const code = body.overall_status === 'critical' ? criticalStatusCode : 200;
     sendJson(res, code, details.allows(req) ? body : statusSummary(body));
   });
@@ -62,7 +62,7 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
   });
 
   router.get(`${basePath}/ready`, (req: Request, res: Response) => {
-    const { services, overall_status } = manager.status();
+    const { services, overall_status } = manager.statusView();
     const failing = Object.entries(services)
       .filter(([, entry]) => entry.critical && entry.status === 'critical')
       .map(([tag]) => tag);
