@@ -146,17 +146,11 @@ export class HeartbeatManager {
   status(): HealthStatus {
     const services = Object.create(null) as Record<string, ServiceStatusEntry>;
     if (!this.config.enabled) return { services, overall_status: 'offline' };
-    const now = this.clock.now();
     const offset = this.wallOffset.read();
-    let overall: number = HEALTHY;
-    for (const record of this.records.values()) {
-      if (!record.listed) continue;
-      const missed = record.missedAt(now);
-      const rank = serviceRank(missed, record.errorLevel, this.thresholds);
+    const overall_status = this.rateServices(this.clock.now(), (record, missed, rank) => {
       services[record.tag] = record.statusEntry(offset, missed, rank);
-      overall = Math.max(overall, overallContribution(rank, record.critical));
-    }
-    return { services, overall_status: STATUS_WORDS[overall] as OverallStatus };
+    });
+    return { services, overall_status };
   }
 
   /**
@@ -177,28 +171,27 @@ export class HeartbeatManager {
       view = this.reusedView = { services, overall_status: 'healthy' };
       this.reusedViewVersion = this.listedVersion;
     }
-    const now = this.clock.now();
     const offset = this.wallOffset.read();
-    let overall: number = HEALTHY;
-    for (const record of this.records.values()) {
-      if (!record.listed) continue;
-      const missed = record.missedAt(now);
-      const rank = serviceRank(missed, record.errorLevel, this.thresholds);
+    view.overall_status = this.rateServices(this.clock.now(), (record, missed, rank) => {
       record.writeStatusEntry(record.viewEntry as ServiceStatusEntry, offset, missed, rank);
-      overall = Math.max(overall, overallContribution(rank, record.critical));
-    }
-    view.overall_status = STATUS_WORDS[overall] as OverallStatus;
+    });
     return view;
   }
 
   /** The overall status alone, without building the body. */
   overallStatus(): OverallStatus {
     if (!this.config.enabled) return 'offline';
-    const now = this.clock.now();
+    return this.rateServices(this.clock.now());
+  }
+
+  /** Rates every listed service at `now`, handing each one's misses and rank to `visit`; returns the overall status. */
+  private rateServices(now: number, visit?: (record: ServiceRecord, missed: number, rank: StatusRank) => void): OverallStatus {
     let overall: number = HEALTHY;
     for (const record of this.records.values()) {
       if (!record.listed) continue;
-      const rank = serviceRank(record.missedAt(now), record.errorLevel, this.thresholds);
+      const missed = record.missedAt(now);
+      const rank = serviceRank(missed, record.errorLevel, this.thresholds);
+      visit?.(record, missed, rank);
       overall = Math.max(overall, overallContribution(rank, record.critical));
     }
     return STATUS_WORDS[overall] as OverallStatus;
