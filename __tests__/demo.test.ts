@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { ROOT } from './helpers/child';
 import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
 import { startReceiver } from './helpers/receiver';
@@ -141,4 +144,82 @@ it('accepts remote pulses with HEARTBEAT_TOKEN, and refuses them without it', as
     fetch(`${demo?.bridgeUrl}/api/health/service/router_tasks/pulse`, { method: 'POST', headers: auth ? { authorization: auth } : {} });
   expect((await pulse()).status).toBe(401);
   expect((await pulse(`Bearer ${token}`)).status).toBe(204);
+});
+
+it('keeps the token out of its output: a good bearer, a wrong one, a cookie and a ?token= query', async () => {
+  const token = 'demo-token-0123456789abcdef';
+  const wrong = 'wrong-token-fedcba9876543210';
+  demo = await startDemoProcess(fastDemoConfig(5), { HEARTBEAT_TOKEN: token });
+  const url = `${demo.bridgeUrl}/api/health/service/router_tasks/pulse`;
+  const pulse = (path: string, headers: Record<string, string>) => fetch(path, { method: 'POST', headers });
+  expect((await pulse(url, { authorization: `Bearer ${token}` })).status).toBe(204);
+  expect((await pulse(url, { authorization: `Bearer ${wrong}` })).status).toBe(401);
+  expect((await pulse(`${url}?token=${token}&access_token=${token}`, {})).status).toBe(401);
+  expect((await pulse(url, { authorization: `Bearer ${token}`, cookie: `session=${token}` })).status).toBe(204);
+  const pulseLogs = () => (demo?.logs ?? []).filter((line) => String((line.req as { url?: string } | undefined)?.url).includes('/pulse'));
+  await pollUntil(
+    () => pulseLogs().length,
+    (count) => count === 4,
+  );
+  await demo.stop();
+  const output = demo.output();
+  expect(output).not.toContain(token);
+  expect(output).not.toContain(wrong);
+  // The lines were written, with the secrets replaced: the redaction, not silence, kept them out.
+  const [good, bad, query, cookie] = pulseLogs().map((line) => line.req as { url: string; headers: Record<string, string> });
+  expect(good?.headers.authorization).toBe('[Redacted]');
+  expect(bad?.headers.authorization).toBe('[Redacted]');
+  expect(query?.url).toBe('/api/health/service/router_tasks/pulse?token=[Redacted]&access_token=[Redacted]');
+  expect(cookie?.headers.cookie).toBe('[Redacted]');
+});
+
+describe('npm start', () => {
+  async function portIsFree(url: string): Promise<boolean> {
+    const { port, hostname } = new URL(url);
+    return new Promise((resolve) => {
+      const server = createServer();
+      server.once('error', () => {
+        resolve(false);
+      });
+      server.listen(Number(port), hostname, () => {
+        server.close(() => {
+          resolve(true);
+        });
+      });
+    });
+  }
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('stops the server and frees both ports within 2 s of %s to the npm process', async (signal) => {
+    demo = await startDemoProcess(fastDemoConfig(0.5), {}, { viaNpm: true });
+    const { bridgeUrl, webUrl } = demo;
+    await fetch(`${bridgeUrl}/api/health/status`, { headers: { connection: 'keep-alive' } });
+    const result = await demo.stop(signal);
+    expect(result.code).toBe(0);
+    expect(result.ms).toBeLessThan(2000);
+    expect(await portIsFree(bridgeUrl)).toBe(true);
+    expect(await portIsFree(webUrl)).toBe(true);
+    expect(demo.output()).toContain('"msg":"Stopped"');
+  });
+});
+
+it('writes readable lines on a terminal and JSON lines elsewhere', async () => {
+  // `script` gives the demo a pseudo-terminal as stdout, as a person's shell would.
+  const command = `${process.execPath} --import tsx demo-app/server.ts`;
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', WEB_PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  try {
+    await pollUntil(() => output.includes('Web listener listening'), Boolean, 15_000);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  expect(output).toMatch(/INFO.*\(demo\/\d+\).*Bridge server listening/);
+  expect(output).not.toContain('{"level"');
+  // Without a terminal (every other test here) the same lines are JSON.
 });

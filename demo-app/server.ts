@@ -9,10 +9,10 @@
 // ALERT_WEBHOOK_URL (alerts are POSTed there), HEARTBEAT_TOKEN (turns remote pulses on).
 import type { Server } from 'node:http';
 import express from 'express';
-import pino, { type Logger } from 'pino';
-import pinoHttp from 'pino-http';
+import type { Logger } from 'pino';
 import { AlertDispatcher, CONFIG_ENV, HeartbeatManager, healthRouter, pulseMiddleware, readConfigFile } from '../lib';
 import { demoControls } from './controls';
+import { demoLogger, requestLogger } from './logging';
 import { SEED_CONFIG } from './seed-config';
 import { SimulatedWorker } from './workers';
 
@@ -25,15 +25,15 @@ export interface Demo {
   close(): Promise<void>;
 }
 
-export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Logger = pino({ name: 'demo' })): Promise<Demo> {
+export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Logger = demoLogger('demo')): Promise<Demo> {
   const host = env.HOST || '127.0.0.1';
   const bridgePort = portFrom(env, 'PORT', 5001);
   const webPort = portFrom(env, 'WEB_PORT', 5000);
   const configPath = env[CONFIG_ENV];
-  const config = configPath ? readConfigFile(configPath, `${configPath} (from ${CONFIG_ENV})`) : SEED_CONFIG;
+  const config = configPath ? readConfigFile(configPath, CONFIG_ENV) : SEED_CONFIG;
   const manager = new HeartbeatManager({
     config: env.HEARTBEAT_TOKEN ? { ...config, remote_token: env.HEARTBEAT_TOKEN } : config,
-    logger: pino({ name: 'smrthub.heartbeat' }),
+    logger: demoLogger('smrthub.heartbeat'),
   });
   if (env.ALERT_WEBHOOK_URL) new AlertDispatcher(manager, { targets: [{ url: env.ALERT_WEBHOOK_URL, name: 'demo-webhook' }] });
 
@@ -46,10 +46,7 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const bridgeHeartbeat = manager.heartbeat({ tag: 'flask_bridge' }).start();
   const webHeartbeat = manager.heartbeat({ tag: 'web_listener' }).start();
 
-  const requestLog = pinoHttp({
-    logger: logger.child({ component: 'http' }),
-    autoLogging: { ignore: (req) => req.headers[SELF_PING_HEADER] === '1' },
-  });
+  const requestLog = requestLogger(logger.child({ component: 'http' }), (req) => req.headers[SELF_PING_HEADER] === '1');
 
   // The bridge (the seed's C#/Python bridge on 5001): one pulse per request, then the health API.
   const bridge = express();
@@ -155,16 +152,20 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
+// `npm start` runs `exec node …`: npm forwards SIGTERM and SIGINT to its child, and with exec that
+// child is this process. Without it the child is a shell, which dies and leaves the server running.
 async function main(): Promise<void> {
-  const logger = pino({ name: 'demo' });
+  const logger = demoLogger('demo');
   const demo = await startDemo(process.env, logger);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) process.exit(1); // a second signal: the user insists
+    // Ctrl-C on a terminal reaches this process twice, from the terminal and forwarded by
+    // npm: a repeated signal changes nothing, and the deadline below ends it in time anyway.
+    if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'Shutting down');
     // Within 2 s whatever happens: a stuck socket must not hold the process.
-    setTimeout(() => process.exit(0), 1800).unref();
+    setTimeout(() => process.exit(0), 1500).unref();
     demo.close().then(
       () => {
         logger.info('Stopped');

@@ -1,9 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HeartbeatConfig } from '../../lib/config';
-import { spawnTs } from './child';
+import { ROOT, spawnTs } from './child';
 
 export interface DemoProcess {
   child: ChildProcess;
@@ -11,8 +11,10 @@ export interface DemoProcess {
   webUrl: string;
   /** Every JSON log line so far. */
   logs: Array<Record<string, unknown>>;
-  /** Sends SIGTERM and resolves with the exit code and how long the exit took. */
-  stop(): Promise<{ code: number | null; ms: number }>;
+  /** Everything the process wrote so far, stdout and stderr, as text. */
+  output(): string;
+  /** Sends `signal` (SIGTERM unless told) and resolves with the exit code and how long the exit took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
 }
 
 /** The demo's five services at `seconds` intervals. */
@@ -27,14 +29,27 @@ export function fastDemoConfig(seconds: number): HeartbeatConfig {
 }
 
 /** Starts `npm start`'s program on free loopback ports with `config`, and waits until both listeners answer. */
-export async function startDemoProcess(config: HeartbeatConfig, env: NodeJS.ProcessEnv = {}): Promise<DemoProcess> {
+export async function startDemoProcess(
+  config: HeartbeatConfig,
+  env: NodeJS.ProcessEnv = {},
+  /** `viaNpm`: start it as a user does, through `npm start`, so signals go to npm's process. */
+  launch: { viaNpm?: boolean } = {},
+): Promise<DemoProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'heartbeat-demo-'));
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(config));
-  const child = spawnTs('demo-app/server.ts', { PORT: '0', WEB_PORT: '0', HOST: '127.0.0.1', HEARTBEAT_CONFIG: configPath, ...env });
+  const demoEnv = { PORT: '0', WEB_PORT: '0', HOST: '127.0.0.1', HEARTBEAT_CONFIG: configPath, ...env };
+  const child = launch.viaNpm
+    ? spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, ...demoEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawnTs('demo-app/server.ts', demoEnv);
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let output = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    output += chunk.toString();
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const urls = await new Promise<{ bridgeUrl: string; webUrl: string }>((resolve, reject) => {
     let buffered = '';
     let bridgeUrl = '';
@@ -66,7 +81,8 @@ export async function startDemoProcess(config: HeartbeatConfig, env: NodeJS.Proc
     child,
     ...urls,
     logs,
-    stop: () =>
+    output: () => output,
+    stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
         const started = Date.now();
         if (child.exitCode !== null) {
@@ -79,7 +95,7 @@ export async function startDemoProcess(config: HeartbeatConfig, env: NodeJS.Proc
           rmSync(dir, { recursive: true, force: true });
           resolve({ code, ms: Date.now() - started });
         });
-        child.kill('SIGTERM');
+        child.kill(signal);
       }),
   };
 }
