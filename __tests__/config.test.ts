@@ -142,6 +142,20 @@ describe('readConfigFile', () => {
     writeFileSync(bad, JSON.stringify({ default_interval: -5 }));
     expect(() => readConfigFile(bad)).toThrow(`Invalid heartbeat config ${bad}: "default_interval" is -5;`);
   });
+
+  it('resolves a relative path against the working directory, and names the absolute path in errors', () => {
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      writeFileSync(join(dir, 'relative.json'), JSON.stringify({ default_interval: 2 }));
+      expect(readConfigFile('relative.json')).toEqual({ default_interval: 2 });
+      expect(() => readConfigFile('config/missing.json', 'HEARTBEAT_CONFIG')).toThrow(
+        `Cannot read heartbeat config ${join(dir, 'config', 'missing.json')} (from HEARTBEAT_CONFIG)`,
+      );
+    } finally {
+      process.chdir(cwd);
+    }
+  });
 });
 
 describe('the keys added beside the seed', () => {

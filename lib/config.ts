@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError, OptionReader } from './validate';
 
 /** Per-service settings in the config's `services` map. */
@@ -290,12 +291,15 @@ export function checkTag(read: OptionReader, key: string, tag: unknown): string 
 
 /**
  * Reads and checks a JSON config file, e.g. the one named by the `HEARTBEAT_CONFIG`
- * environment variable, for `new HeartbeatManager({ config })`. Errors name the file.
+ * environment variable, for `new HeartbeatManager({ config })`. A relative `path` is resolved
+ * against the working directory, and errors name the absolute path, so a wrong directory
+ * shows at a glance. `source` says where the path came from, e.g. `"HEARTBEAT_CONFIG"`.
  */
-export function readConfigFile(path: string, origin = path): HeartbeatConfig {
+export function readConfigFile(path: string, source?: string): HeartbeatConfig {
+  const origin = `${resolve(path)}${source ? ` (from ${source})` : ''}`;
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(resolve(path), 'utf8');
   } catch (error) {
     throw new ConfigError(`Cannot read heartbeat config ${origin}: ${(error as Error).message}`, '');
   }

@@ -15,7 +15,7 @@ let defaultManager: HeartbeatManager | undefined;
 export function getDefaultManager(): HeartbeatManager {
   if (!defaultManager || defaultManager.isClosed) {
     const path = process.env[CONFIG_ENV];
-    const config = path ? readConfigFile(path, `${path} (from ${CONFIG_ENV})`) : undefined;
+    const config = path ? readConfigFile(path, CONFIG_ENV) : undefined;
     defaultManager = new HeartbeatManager(config ? { config } : {});
   }
   return defaultManager;
