@@ -1,14 +1,18 @@
 import request from 'supertest';
 import { createApp, type AppFixture } from './helpers/app';
+import { captureLogger, type LogLine } from './helpers/logger';
 import { parseSamples } from './helpers/promtool';
 import type { StatusChange } from '../lib/manager';
 
 let fixture: AppFixture;
 let changes: StatusChange[];
+let logs: LogLine[];
 
 beforeEach(() => {
   jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
-  fixture = createApp({ log_level: 'warn' });
+  const captured = captureLogger();
+  logs = captured.lines;
+  fixture = createApp({ log_level: 'warn' }, {}, captured.logger);
   changes = [];
   fixture.manager.on('status', (change) => changes.push(change));
 });
@@ -66,6 +70,8 @@ it('names its own stall once: a log line, the lag gauge and the live endpoint', 
   expect(samples.get('heartbeat_event_loop_lag_seconds')).toBeGreaterThanOrEqual(12);
   const live = await request(fixture.app).get('/api/health/live');
   expect(live.body).toMatchObject({ status: 'ok', stalls: 1, last_stall: { seconds: lag.last_stall?.seconds } });
+  const stallLines = logs.filter((line) => line.msg.startsWith('Heartbeat monitor was stalled'));
+  expect(stallLines).toEqual([expect.objectContaining({ level: 40, msg: expect.stringContaining('stalled for 12.0 s') })]);
 });
 
 it('does not treat ordinary timer jitter as a stall', () => {

@@ -1,4 +1,5 @@
 import express from 'express';
+import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { HeartbeatConfig } from '../../lib/config';
 import { HeartbeatManager } from '../../lib/manager';
@@ -16,11 +17,16 @@ export interface AppFixture {
 /**
  * An Express 5 app with the health router mounted on a fresh registry and a manager on the
  * test clock. Call `jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] })` first:
- * supertest's sockets need the real ones.
+ * supertest's sockets need the real ones. Logs go nowhere unless a `logger` is given (with a
+ * `log_level` in `config`).
  */
-export function createApp(config: HeartbeatConfig = {}, options: Omit<HealthRouterOptions, 'manager' | 'registry'> = {}): AppFixture {
+export function createApp(
+  config: HeartbeatConfig = {},
+  options: Omit<HealthRouterOptions, 'manager' | 'registry'> = {},
+  logger?: Logger,
+): AppFixture {
   const clock = createTestClock();
-  const manager = trackManager(new HeartbeatManager({ config: { log_level: 'silent', ...config }, clock }));
+  const manager = trackManager(new HeartbeatManager({ config: { log_level: 'silent', ...config }, clock, ...(logger ? { logger } : {}) }));
   const registry = new Registry();
   const app = express();
   app.use(healthRouter({ manager, registry, ...options }));
