@@ -17,7 +17,18 @@ function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
-const missing = REQUIRED.filter((entry) => !has(entry.command));
+/** Programs a script asks for by name on the command line, beyond those every test run needs. */
+const ON_REQUEST = [{ command: 'stress-ng', pkg: 'stress-ng', why: 'keeps both cores busy beside the suite (npm run test:busy)' }];
+
+const requested = process.argv.slice(2).map((command) => {
+  const entry = ON_REQUEST.find((candidate) => candidate.command === command);
+  if (!entry) {
+    console.error(`[test setup] Unknown program ${JSON.stringify(command)}; this script knows ${ON_REQUEST.map((e) => e.command).join(', ')}.`);
+    process.exit(2);
+  }
+  return entry;
+});
+const missing = [...REQUIRED, ...requested].filter((entry) => !has(entry.command));
 if (missing.length === 0) process.exit(0);
 
 const packages = [...new Set(missing.map((entry) => entry.pkg))];
