@@ -104,7 +104,9 @@ it('registers again after registry.clear()', async () => {
 it('refuses a name taken by a foreign metric, naming it and the fix, and registers nothing', () => {
   new Gauge({ name: 'heartbeat_errors_total', help: 'mine', registers: [registry] });
   expect(() => registerMetrics(manager, { registry })).toThrow(
-    'the registry already has a metric named "heartbeat_errors_total" that express-heartbeat did not create. Pass another prefix',
+    'the registry already has a metric named "heartbeat_errors_total" that express-heartbeat did not create. ' +
+      `Pass another prefix than "heartbeat_": healthRouter({ metricsPrefix: 'app_heartbeat_' }), ` +
+      `or registerMetrics(manager, { prefix: 'app_heartbeat_' }) where you register the metrics yourself.`,
   );
   expect(registry.getSingleMetric('heartbeat_service_status')).toBeUndefined();
   expect(() => registerMetrics(manager, { registry, prefix: 'app_heartbeat_' })).not.toThrow();
@@ -154,6 +156,19 @@ describe('GET /metrics through the router', () => {
     app.get('/metrics', (_req, res) => void res.send('the app owns this'));
     expect((await request(app).get('/metrics')).text).toBe('the app owns this');
     expect(registry.getSingleMetric('heartbeat_service_status')).toBeDefined();
+  });
+
+  it('refuses a taken metric name, naming metricsPrefix, and serves under the metricsPrefix given', async () => {
+    new Gauge({ name: 'heartbeat_service_status', help: 'the app’s own', registers: [registry] });
+    expect(() => healthRouter({ manager, registry })).toThrow(
+      /already has a metric named "heartbeat_service_status" .*Pass another prefix than "heartbeat_": healthRouter\(\{ metricsPrefix: 'app_heartbeat_' \}\)/,
+    );
+    const app = express().use(healthRouter({ manager, registry, metricsPrefix: 'app_heartbeat_' }));
+    manager.heartbeat({ tag: 'flask_bridge', interval: 15 }).start();
+    const samples = parseSamples((await request(app).get('/metrics')).text);
+    expect(samples.get('app_heartbeat_service_status{service="flask_bridge"}')).toBe(0);
+    expect(samples.get('app_heartbeat_pulses_total{service="flask_bridge"}')).toBe(0);
+    expect(samples.has('heartbeat_pulses_total{service="flask_bridge"}')).toBe(false);
   });
 
   it('answers a failing collector with a JSON 500 and keeps serving', async () => {

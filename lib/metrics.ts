@@ -184,6 +184,15 @@ const exported = new WeakMap<Registry<RegistryContentType>, Map<string, Set<Hear
 
 const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
+/** What `registerMetrics()` and `healthRouter()` accept as a metric name prefix. */
+export function readMetricPrefix(read: OptionReader, key: string, value: unknown): string {
+  if (value === undefined) return 'heartbeat_';
+  if (typeof value !== 'string' || !PREFIX.test(value)) {
+    read.fail(key, value, 'a metric name prefix such as "heartbeat_" (letters, digits, _ and :, not starting with a digit)');
+  }
+  return value;
+}
+
 /**
  * Exports a manager's services as Prometheus metrics: `heartbeat_service_status`,
  * `heartbeat_last_pulse_timestamp_seconds`, `heartbeat_interval_seconds`,
@@ -200,10 +209,7 @@ export function registerMetrics(manager: HeartbeatManager, options: MetricsOptio
   if (typeof registry.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
     read.fail('registry', given.registry, 'a prom-client Registry');
   }
-  const prefix = given.prefix === undefined ? 'heartbeat_' : given.prefix;
-  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
-    return read.fail('prefix', given.prefix, 'a metric name prefix such as "heartbeat_" (letters, digits, _ and :)');
-  }
+  const prefix = readMetricPrefix(read, 'prefix', given.prefix);
 
   let byPrefix = exported.get(registry);
   if (!byPrefix) exported.set(registry, (byPrefix = new Map<string, Set<HeartbeatManager>>()));
@@ -217,7 +223,8 @@ export function registerMetrics(manager: HeartbeatManager, options: MetricsOptio
     if (existing !== undefined && !(existing instanceof StateMetric)) {
       throw new Error(
         `Cannot export heartbeat metrics: the registry already has a metric named "${name}" that express-heartbeat did not create. ` +
-          `Pass another prefix, e.g. registerMetrics(manager, { prefix: 'app_heartbeat_' }).`,
+          `Pass another prefix than ${JSON.stringify(prefix)}: healthRouter({ metricsPrefix: 'app_heartbeat_' }), ` +
+          `or registerMetrics(manager, { prefix: 'app_heartbeat_' }) where you register the metrics yourself.`,
       );
     }
   }

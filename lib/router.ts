@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
 import { getDefaultManager } from './default-manager';
 import type { HeartbeatManager } from './manager';
-import { registerMetrics } from './metrics';
+import { readMetricPrefix, registerMetrics } from './metrics';
 import { BearerAuth } from './auth';
 import { DETAILS_POLICIES, DetailsGate, type DetailsPolicy } from './details';
 import { statusPage } from './page';
@@ -24,6 +24,11 @@ export interface HealthRouterOptions {
   readonly metricsPath?: string;
   /** The prom-client registry for the gauges and the metrics endpoint. Defaults to prom-client's global `register`. */
   readonly registry?: Registry<RegistryContentType>;
+  /**
+   * Prefix of every heartbeat metric name, like `registerMetrics()`'s `prefix`: another one
+   * (e.g. `app_heartbeat_`) when the registry already has a metric of that name. Defaults to `heartbeat_`.
+   */
+  readonly metricsPrefix?: string;
   /** HTTP status of `GET {basePath}/status` while the overall status is critical. Defaults to `503`. */
   readonly criticalStatusCode?: number;
   /** Serve the event stream at `{basePath}/stream`; an object sets its limits. Defaults to `true`. */
@@ -52,6 +57,7 @@ const ROUTER_KEYS = [
   'metrics',
   'metricsPath',
   'registry',
+  'metricsPrefix',
   'criticalStatusCode',
   'stream',
   'ui',
@@ -82,6 +88,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   const criticalStatusCode =
     given.criticalStatusCode === undefined ? 503 : httpStatus(read, 'criticalStatusCode', given.criticalStatusCode);
   const registry = (given.registry as Registry<RegistryContentType> | undefined) ?? globalRegister;
+  const metricsPrefix = readMetricPrefix(read, 'metricsPrefix', given.metricsPrefix);
   const streamOptions = given.stream === false ? null : streamSettings(read, given.stream);
   const serveUi = given.ui === undefined ? streamOptions !== null : read.boolean('ui', given.ui);
   if (serveUi && !streamOptions) read.fail('ui', given.ui, 'false when the stream is off (the page is drawn from the stream)');
@@ -92,7 +99,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
     read.fail('details', policy, 'a remote_token in the heartbeat config, which callers send to see details');
   const auth = token ? new BearerAuth(token) : null;
   const details = new DetailsGate(policy, auth);
-  registerMetrics(manager, { registry });
+  registerMetrics(manager, { registry, prefix: metricsPrefix });
   const readPaths = [
     `${basePath}/status`,
     `${basePath}/service/{name}`,
