@@ -45,3 +45,27 @@ it('serves every endpoint from an Express 4 app', async () => {
   expect(metrics.headers['content-type']).toBe(registry.contentType);
   expect(metrics.text).toContain('heartbeat_pulses_total{service="flask_bridge"}');
 });
+
+it('lists the paths a client calls, and finds the stream, when the app mounts the router under a prefix', async () => {
+  const app = express4();
+  app.use('/ops', healthRouter({ manager: quietManager(), registry: new Registry() }));
+  const expected = [
+    '/ops/api/health/status',
+    '/ops/api/health/service/{name}',
+    '/ops/api/health/service/{name}/history',
+    '/ops/api/health/export',
+    '/ops/api/health/live',
+    '/ops/api/health/ready',
+    '/ops/api/health/stream',
+    '/ops/api/health/ui',
+  ];
+  for (const path of ['/ops/api/health/nope', '/ops/api/health/', '/OPS/api/health/nope']) {
+    const response = await request(app).get(path);
+    expect([path, response.status, response.body.endpoints]).toEqual([
+      path,
+      404,
+      path.startsWith('/OPS') ? expected.map((endpoint) => endpoint.replace('/ops', '/OPS')) : expected,
+    ]);
+  }
+  expect((await request(app).get('/ops/api/health/ui')).text).toContain('data-stream="/ops/api/health/stream"');
+});

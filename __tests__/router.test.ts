@@ -1,9 +1,12 @@
+import express from 'express';
+import { Registry } from 'prom-client';
 import request from 'supertest';
 import { healthRouter } from '../lib/router';
 import { HeartbeatManager } from '../lib/manager';
 import { ConfigError } from '../lib/validate';
 import { createApp, type AppFixture } from './helpers/app';
-import { closeManagers } from './helpers/managers';
+import { createTestClock } from './helpers/clock';
+import { closeManagers, trackManager } from './helpers/managers';
 
 let fixture: AppFixture;
 
@@ -194,6 +197,47 @@ describe('everything else', () => {
     fixture = createApp({}, { basePath: '/health' });
     expect((await request(fixture.app).get('/health/status')).status).toBe(200);
     expect((await request(fixture.app).get('/api/health/status')).status).toBe(404);
+  });
+
+  it('lists the paths a client calls when the app mounts the router under a prefix', async () => {
+    const manager = trackManager(
+      new HeartbeatManager({ config: { log_level: 'silent', remote_token: 'prefix-token-0123456789' }, clock: createTestClock() }),
+    );
+    manager.heartbeat({ tag: 'w', interval: 30 }).start();
+    const app = express();
+    app.use('/ops', healthRouter({ manager, registry: new Registry(), basePath: '/health', uiPath: '/dashboard' }));
+    const response = await request(app).get('/ops/health/nope');
+    expect(response.status).toBe(404);
+    expect(response.body.error).toBe('No health endpoint at GET /ops/health/nope.');
+    expect([...response.body.endpoints].sort()).toEqual([
+      '/ops/dashboard',
+      '/ops/health/export',
+      '/ops/health/live',
+      '/ops/health/ready',
+      '/ops/health/service/{name}',
+      '/ops/health/service/{name}/error',
+      '/ops/health/service/{name}/history',
+      '/ops/health/service/{name}/pulse',
+      '/ops/health/status',
+      '/ops/health/stream',
+    ]);
+    expect((await request(app).get('/ops/health/')).body.endpoints).toEqual(response.body.endpoints);
+    // Each one is really there: called as listed, none answers the unknown-path 404.
+    for (const path of response.body.endpoints as string[]) {
+      if (path.endsWith('/stream')) continue; // it stays open; the page below finds it under the prefix
+      const url = path.replace('{name}', 'w');
+      const auth = { Authorization: 'Bearer prefix-token-0123456789' };
+      const answer = url.endsWith('/error')
+        ? await request(app).post(url).set(auth).send({ message: 'probe' })
+        : url.endsWith('/pulse')
+          ? await request(app).post(url).set(auth)
+          : await request(app).get(url).set(auth);
+      expect([url, answer.status < 300]).toEqual([url, true]);
+    }
+    const wrongMethod = await request(app).delete('/ops/health/status');
+    expect([wrongMethod.status, wrongMethod.body.path]).toEqual([405, '/ops/health/status']);
+    const page = await request(app).get('/ops/dashboard');
+    expect(page.text).toContain('data-stream="/ops/health/stream"');
   });
 
   it('attaches the manager it serves', () => {

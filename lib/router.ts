@@ -141,7 +141,12 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
 
   // Anything else under the base path is ours to answer, in JSON; other paths go on to the app.
   router.use(basePath, (req: Request, res: Response) => {
-    sendError(res, 404, `No health endpoint at ${req.method} ${req.originalUrl.split('?')[0]}.`, { endpoints });
+    // The list names the paths a client calls: under the prefix where the app mounted the router
+    // (req.baseUrl here ends with the matched basePath, which is literal and so of the same length).
+    const mountPath = req.baseUrl.slice(0, req.baseUrl.length - basePath.length);
+    sendError(res, 404, `No health endpoint at ${req.method} ${req.originalUrl.split('?')[0]}.`, {
+      endpoints: endpoints.map((path) => `${mountPath}${path}`),
+    });
   });
   // A name whose percent-encoding does not decode names no service: the same 404, with the raw name.
   router.use(`${basePath}/service`, (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
