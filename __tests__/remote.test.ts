@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { ConfigError } from '../lib/validate';
 import { createApp, type AppFixture } from './helpers/app';
 import { closeManagers } from './helpers/managers';
 
@@ -238,9 +239,38 @@ it('counts every one of many concurrent pulses', async () => {
   expect(fixture.manager.service('other')?.total_pulses).toBe(150);
 });
 
-it('rejects a weak or malformed remote_token at startup without echoing it', () => {
-  expect(() => createApp({ remote_token: 'short' })).toThrow('"remote_token" is not valid; expected a string of at least 16 characters');
-  expect(() => createApp({ remote_token: 'has spaces in the secret value' })).not.toThrow(/has spaces/);
+describe('the remote_token', () => {
+  it.each([
+    ['that is too short', 'short', 'it is shorter than 16 characters'],
+    ['with a space', 'has spaces in the secret value', 'character 4 is a space or line break'],
+    ['with a tab', 'tab-0123456789\tabcdef', 'character 15 is a space or line break'],
+    ['with a non-breaking space', 'nbsp-0123456789\u00a0abcdef', 'character 16 is a space or line break'],
+    ['with a letter outside ASCII', 'pässwort-0123456789abcdef', 'character 2 is not ASCII'],
+    ['with an emoji', 'token-\u{1F511}-0123456789abcdef', 'character 7 is not ASCII'],
+    ['with DEL', 'token-0123456789\x7Fabcdef', 'character 17 is a control character'],
+    ['with NUL', '\0token-0123456789abcdef', 'character 1 is a control character'],
+    ['that is not a string', 1234567890123456, 'it is not a string'],
+  ])('refuses a token %s at startup, saying why without echoing it', (_label, token, problem) => {
+    let thrown: unknown;
+    try {
+      createApp({ remote_token: token as string });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).key).toBe('remote_token');
+    expect((thrown as ConfigError).message).toBe(
+      `Invalid heartbeat config: "remote_token" is not valid: ${problem}; expected at least 16 printable ASCII characters (! to ~, no spaces), e.g. from \`openssl rand -hex 32\`.`,
+    );
+  });
+
+  it('takes every printable ASCII character, and a client sends it as it is', async () => {
+    const token = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)).join('');
+    expect(token.startsWith('!"#') && token.endsWith('|}~')).toBe(true);
+    fixture = createApp({ remote_token: token, services: { csharp_client: { interval: 30 } } });
+    const response = await request(fixture.app).post('/api/health/service/csharp_client/pulse').set('Authorization', `Bearer ${token}`);
+    expect(response.status).toBe(204);
+  });
 });
 
 it('answers 503 once the manager is closed, instead of failing', async () => {

@@ -260,10 +260,11 @@ function resolveLevel(read: OptionReader, value: unknown): PinoLevel {
 export const MIN_TOKEN_LENGTH = 16;
 
 function checkToken(read: OptionReader, value: unknown): string {
-  if (typeof value !== 'string' || value.length < MIN_TOKEN_LENGTH || /\s/.test(value)) {
+  const problem = tokenProblem(value);
+  if (problem) {
     // Never echo a token back, not even a bad one: it may be a real secret with a typo.
     throw new ConfigError(
-      `${read.context}: "remote_token" is not valid; expected a string of at least ${MIN_TOKEN_LENGTH} characters without spaces, e.g. from \`openssl rand -hex 32\`.`,
+      `${read.context}: "remote_token" is not valid: ${problem}; expected at least ${MIN_TOKEN_LENGTH} printable ASCII characters (! to ~, no spaces), e.g. from \`openssl rand -hex 32\`.`,
       'remote_token',
     );
   }
@@ -273,13 +274,31 @@ function checkToken(read: OptionReader, value: unknown): string {
 /** A tag is a non-empty string of at most {@link MAX_TAG_LENGTH} characters. */
 /** The shortest interval accepted, in seconds: timers wait in whole milliseconds, so a shorter one cannot be watched. */
 export const MIN_INTERVAL_SECONDS = 0.001;
+/** What a token may hold: printable ASCII without spaces, the characters every HTTP client sends as they are. */
+const TOKEN_CHARACTER = /^[\x21-\x7E]$/;
+
 
 /** Reads an interval in seconds: positive, finite, and at least {@link MIN_INTERVAL_SECONDS}. */
 export function readInterval(read: OptionReader, key: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < MIN_INTERVAL_SECONDS) {
     read.fail(key, value, `a positive, finite number of seconds, at least ${MIN_INTERVAL_SECONDS} (one millisecond), e.g. 30`);
   }
-  return value;
+  return value as string;
+}
+
+/** What is wrong with a token, said without any of its characters. */
+function tokenProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'it is not a string';
+  let position = 0;
+  for (const character of value) {
+    position++;
+    if (TOKEN_CHARACTER.test(character)) continue;
+    const code = character.codePointAt(0) as number;
+    const what = /\s/.test(character) ? 'a space or line break' : code > 0x7f ? 'not ASCII' : 'a control character';
+    return `character ${position} is ${what}`;
+  }
+  if (value.length < MIN_TOKEN_LENGTH) return `it is shorter than ${MIN_TOKEN_LENGTH} characters`;
+  return undefined;
 }
 
 export function checkTag(read: OptionReader, key: string, tag: unknown): string {
