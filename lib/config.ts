@@ -259,6 +259,9 @@ function resolveLevel(read: OptionReader, value: unknown): PinoLevel {
 /** Shortest remote token accepted: a guessable token would let anyone report for any service. */
 export const MIN_TOKEN_LENGTH = 16;
 
+/** What a token may hold: printable ASCII without spaces, the characters every HTTP client sends as they are. */
+const TOKEN_CHARACTER = /^[\x21-\x7E]$/;
+
 function checkToken(read: OptionReader, value: unknown): string {
   const problem = tokenProblem(value);
   if (problem) {
@@ -267,21 +270,6 @@ function checkToken(read: OptionReader, value: unknown): string {
       `${read.context}: "remote_token" is not valid: ${problem}; expected at least ${MIN_TOKEN_LENGTH} printable ASCII characters (! to ~, no spaces), e.g. from \`openssl rand -hex 32\`.`,
       'remote_token',
     );
-  }
-  return value;
-}
-
-/** A tag is a non-empty string of at most {@link MAX_TAG_LENGTH} characters. */
-/** The shortest interval accepted, in seconds: timers wait in whole milliseconds, so a shorter one cannot be watched. */
-export const MIN_INTERVAL_SECONDS = 0.001;
-/** What a token may hold: printable ASCII without spaces, the characters every HTTP client sends as they are. */
-const TOKEN_CHARACTER = /^[\x21-\x7E]$/;
-
-
-/** Reads an interval in seconds: positive, finite, and at least {@link MIN_INTERVAL_SECONDS}. */
-export function readInterval(read: OptionReader, key: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < MIN_INTERVAL_SECONDS) {
-    read.fail(key, value, `a positive, finite number of seconds, at least ${MIN_INTERVAL_SECONDS} (one millisecond), e.g. 30`);
   }
   return value as string;
 }
@@ -299,6 +287,18 @@ function tokenProblem(value: unknown): string | undefined {
   }
   if (value.length < MIN_TOKEN_LENGTH) return `it is shorter than ${MIN_TOKEN_LENGTH} characters`;
   return undefined;
+}
+
+/** A tag is a non-empty string of at most {@link MAX_TAG_LENGTH} characters. */
+/** The shortest interval accepted, in seconds: timers wait in whole milliseconds, so a shorter one cannot be watched. */
+export const MIN_INTERVAL_SECONDS = 0.001;
+
+/** Reads an interval in seconds: positive, finite, and at least {@link MIN_INTERVAL_SECONDS}. */
+export function readInterval(read: OptionReader, key: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < MIN_INTERVAL_SECONDS) {
+    read.fail(key, value, `a positive, finite number of seconds, at least ${MIN_INTERVAL_SECONDS} (one millisecond), e.g. 30`);
+  }
+  return value;
 }
 
 export function checkTag(read: OptionReader, key: string, tag: unknown): string {
