@@ -758,6 +758,15 @@ describe('POST /api/health/service/{name}/pulse and /error', () => {
     expect(manager.service('some_service')).toMatchObject({ total_pulses: 0, error_count: 0 });
   });
 
+  it('answers metrics past the 20 names a service keeps with 400 naming the service, though the body alone is valid', async () => {
+    remote();
+    await call('post', PULSE, 204, json({ metrics: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`m${i}`, i])) }));
+    const send = json({ metrics: { one_more: 1 } });
+    expect(requestProblems('post', PULSE, send)).toEqual([]);
+    const response = await call('post', PULSE, 400, send);
+    expect(response.body).toEqual({ error: expect.stringContaining('at most 20 are kept per service'), service: 'some_service' });
+  });
+
   it('answers a name longer than 200 characters with 400 naming it', async () => {
     remote({ auto_register: true });
     const name = 'x'.repeat(201);

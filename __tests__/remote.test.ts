@@ -51,6 +51,28 @@ it('records custom metrics sent with a pulse', async () => {
   expect(await fixture.registry.metrics()).toContain('heartbeat_service_metric{service="csharp_client",metric="queue_depth"} 12');
 });
 
+it('answers 400 naming the limit when metrics would take a service past 20 names, and keeps nothing of that pulse', async () => {
+  const server = app();
+  const pulse = (metrics: Record<string, number>) =>
+    request(server).post('/api/health/service/csharp_client/pulse').set(auth).send({ metrics });
+  const twenty = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`m${i}`, i]));
+  expect((await pulse(twenty)).status).toBe(204);
+
+  const refused = await pulse({ m0: 100, extra_a: 1, extra_b: 2 });
+  expect(refused.status).toBe(400);
+  expect(refused.body).toEqual({
+    error:
+      '"metrics" would give this service 22 names with the 20 it has; at most 20 are kept per service. New here: "extra_a", "extra_b".',
+    service: 'csharp_client',
+  });
+  // Refused whole: no pulse counted, no value changed, nothing dropped in silence.
+  expect(fixture.manager.service('csharp_client')).toMatchObject({ total_pulses: 1, metrics: twenty });
+
+  // The names it has still update.
+  expect((await pulse({ m0: 100 })).status).toBe(204);
+  expect(fixture.manager.service('csharp_client')?.metrics.m0).toBe(100);
+});
+
 describe('authentication', () => {
   it.each([
     ['no header', {}, 'Authentication required: send Authorization: Bearer <token>.'],

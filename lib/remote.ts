@@ -75,7 +75,10 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
       return;
     }
     const metrics = body?.metrics;
-    const problem = metrics === undefined ? undefined : metricsProblem(metrics);
+    const problem =
+      metrics === undefined
+        ? undefined
+        : (metricsProblem(metrics) ?? metricsRoomProblem(manager, name, metrics as Record<string, unknown>));
     if (problem) {
       sendError(res, 400, problem, { service: name });
       return;
@@ -183,6 +186,21 @@ function metricsProblem(metrics: unknown): string | undefined {
     if (typeof value !== 'number' || !Number.isFinite(value)) return `Metric ${JSON.stringify(name)} must be a finite number.`;
   }
   return undefined;
+}
+
+/**
+ * Why `metrics` would take the service past {@link MAX_CUSTOM_METRICS} names with the ones it
+ * already has, or `undefined` when they fit: the pulse is refused whole, so nothing is dropped.
+ */
+function metricsRoomProblem(manager: HeartbeatManager, name: string, metrics: Record<string, unknown>): string | undefined {
+  const kept = manager.service(name)?.metrics;
+  if (!kept) return undefined;
+  const added = Object.keys(metrics).filter((metric) => !Object.hasOwn(kept, metric));
+  const has = Object.keys(kept).length;
+  if (has + added.length <= MAX_CUSTOM_METRICS) return undefined;
+  const shown = added.slice(0, 5).map((metric) => JSON.stringify(metric));
+  if (added.length > 5) shown.push('…');
+  return `"metrics" would give this service ${has + added.length} names with the ${has} it has; at most ${MAX_CUSTOM_METRICS} are kept per service. New here: ${shown.join(', ')}.`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
