@@ -65,6 +65,40 @@ describe.each(['when-authorized', 'never'] as const)('details: %s', (policy) => 
   });
 });
 
+it('gives a stream without the token the current status words only: no change, no time, no pulse', async () => {
+  const app = setup('when-authorized');
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  const anonymous = await openStream(`http://127.0.0.1:${port}/api/health/stream`);
+  const authorized = await openStream(`http://127.0.0.1:${port}/api/health/stream`, auth);
+  await anonymous.waitFor(1, 'snapshot');
+  await authorized.waitFor(1, 'snapshot');
+  const worker = fixture.manager.get('save_worker');
+  worker?.pulse(); // recovers save_worker, and is the next pulse batch
+  fixture.clock.advance(250);
+  await authorized.waitFor(1, 'pulse');
+  worker?.error('x'); // after the batch: anything sent before it has arrived once this has
+  const statuses = await anonymous.waitFor(2, 'status');
+  await authorized.waitFor(2, 'status');
+  anonymous.close();
+  authorized.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+
+  expect(anonymous.events.map((event) => event.event)).toEqual(['snapshot', 'status', 'status']);
+  expect(statuses.map((event) => JSON.parse(event.data))).toEqual([
+    { service: 'save_worker', status: 'healthy', overall_status: 'healthy' },
+    { service: 'save_worker', status: 'warning', overall_status: 'warning' },
+  ]);
+  // The same changes, with their history, for the token holder.
+  expect(JSON.parse(authorized.events.filter((event) => event.event === 'status')[0]?.data as string)).toMatchObject({
+    from: 'critical',
+    to: 'healthy',
+    time: expect.any(String),
+  });
+});
+
 it('shows details to a caller with the token under when-authorized', async () => {
   const app = setup('when-authorized');
   const status = await request(app).get('/api/health/status').set(auth);

@@ -900,7 +900,7 @@ describe('the details policy', () => {
     }
   });
 
-  it('a stream without details carries summary snapshot, status and pulse events; with the token, full ones with their cause', async () => {
+  it('a stream without details carries summary snapshot and status events and no pulse; with the token, full ones with their cause', async () => {
     const { manager, clock } = guarded('when-authorized', { stream: { pulseBatchMs: 250, keepAliveMs: 60_000 } });
     manager.heartbeat({ tag: 'fast', interval: 1 }).start();
     const base = await listen();
@@ -914,10 +914,8 @@ describe('the details policy', () => {
     clock.advance(250);
     clock.advance(1000); // fast misses a beat
     worker?.error('second secret: hunter3');
-    for (const client of [anonymous, authorized]) {
-      await client.waitFor(3, 'status');
-      await client.waitFor(1, 'pulse');
-    }
+    await authorized.waitFor(1, 'pulse');
+    for (const client of [anonymous, authorized]) await client.waitFor(3, 'status');
 
     const causes = authorized.events
       .filter((event) => event.event === 'status')
@@ -927,28 +925,28 @@ describe('the details policy', () => {
       'fast->warning:missed',
       'save_worker->warning:error',
     ]);
-    expect(anonymous.raw()).not.toMatch(/hunter|last_error|reason|cause|total_pulses/);
+    expect(anonymous.raw()).not.toMatch(/hunter|last_error|reason|cause|total_pulses|"from"|"to"/);
 
     const full: Record<string, string> = { snapshot: 'StreamSnapshot', status: 'StreamStatusEvent', pulse: 'StreamPulseEvent' };
-    const summary: Record<string, string> = {
-      snapshot: 'StreamSnapshotSummary',
-      status: 'StreamStatusSummary',
-      pulse: 'StreamPulseSummary',
-    };
-    for (const [client, schemas] of [
-      [anonymous, summary],
-      [authorized, full],
+    const summary: Record<string, string> = { snapshot: 'StreamSnapshotSummary', status: 'StreamStatusSummary' };
+    for (const [client, schemas, events] of [
+      [anonymous, summary, ['snapshot', 'status']],
+      [authorized, full, ['snapshot', 'status', 'pulse']],
     ] as const) {
       const observed = observeStream(client);
       expect(contract.problems(observed)).toEqual([]);
-      expect(new Set(client.events.map((event) => event.event))).toEqual(new Set(['snapshot', 'status', 'pulse']));
+      expect(new Set(client.events.map((event) => event.event))).toEqual(new Set(events));
       for (const event of client.events) {
         expect(contract.eventProblems(observed, event)).toEqual([]);
         // Which alternative, not just any: the policy decides.
         expect([event.event, contract.schema(schemas[event.event] as string)(JSON.parse(event.data))]).toEqual([event.event, true]);
       }
     }
-    expect(JSON.parse(anonymous.events.find((event) => event.event === 'pulse')?.data as string)).toEqual({ services: ['save_worker'] });
+    expect(anonymous.events.filter((event) => event.event === 'status').map((event) => JSON.parse(event.data))).toEqual([
+      { service: 'save_worker', status: 'healthy', overall_status: 'healthy' },
+      { service: 'fast', status: 'warning', overall_status: 'warning' },
+      { service: 'save_worker', status: 'warning', overall_status: 'warning' },
+    ]);
   });
 });
 
@@ -1314,7 +1312,7 @@ describe('the check itself', () => {
     );
   });
 
-  it('rejects summary events with a detail, an empty or repeated pulse list, and a status event without or against its cause', () => {
+  it('rejects summary events with a detail or the change itself, pulse names without details, and a status event without or against its cause', () => {
     const observed: Observed = {
       method: 'GET',
       path: STREAM_PATH,
@@ -1324,12 +1322,15 @@ describe('the check itself', () => {
     };
     const check = (event: string, data: unknown) => probe.eventProblems(observed, { event, data: JSON.stringify(data) }).join('\n');
     const time = '2024-05-01T12:00:00.000Z';
+    const summary = { service: 'w', status: 'warning', overall_status: 'warning' };
+    expect(check('status', summary)).toBe('');
+    expect(check('status', { ...summary, reason: 'error: secret' })).toMatch(/must match exactly one schema in oneOf/);
+    // What it changed from, and when, is history: a summary does not carry it.
+    expect(check('status', { ...summary, from: 'healthy' })).toMatch(/must match exactly one schema in oneOf/);
+    expect(check('status', { ...summary, time })).toMatch(/must match exactly one schema in oneOf/);
+    // Pulses go only to callers who see details: a bare list of names is no pulse event.
+    expect(check('pulse', { services: ['w'] })).toMatch(/\/services must be object/);
     const change = { service: 'w', from: 'healthy', to: 'warning', time, overall_status: 'warning' };
-    expect(check('status', change)).toBe('');
-    expect(check('status', { ...change, reason: 'error: secret' })).toMatch(/must match exactly one schema in oneOf/);
-    expect(check('pulse', { services: ['w'] })).toBe('');
-    expect(check('pulse', { services: [] })).toMatch(/\/services must NOT have fewer than 1 items/);
-    expect(check('pulse', { services: ['w', 'w'] })).toMatch(/\/services must NOT have duplicate items/);
     expect(
       check('snapshot', { overall_status: 'healthy', services: [{ service: 'w', status: 'healthy', last_error: null }], time }),
     ).toMatch(/must match a schema in anyOf/);
@@ -1414,7 +1415,7 @@ describe('the check itself', () => {
       'GET /api/health/status 200 application/json as HealthStatusSummary',
       'GET /api/health/service/{name} 200 application/json as ServiceSummary',
       'POST /api/health/service/{name}/pulse 404 application/json as RemoteOff',
-      'GET /api/health/stream 200 event pulse as StreamPulseSummary',
+      'GET /api/health/stream 200 event status as StreamStatusSummary',
       'wrongMethod 404',
     ]) {
       expect(keys).toContain(key);

@@ -33,10 +33,12 @@ export interface StreamSnapshot {
 /**
  * Server-Sent Events for one manager: a `snapshot` on connect, a `status` event per
  * transition, and `pulse` batches at most every `pulseBatchMs`, so a page can animate
- * heartbeats without a flood. Every event is one `data:` line of JSON, so no service name or
- * error message can forge an event. Writes never wait on a client: one that stops reading is
- * dropped once `maxBufferedBytes` are queued for it. The timer runs only while clients are
- * connected, is unref'd, and stops when the manager closes.
+ * heartbeats without a flood. A caller the details policy does not admit gets status words
+ * only: summary snapshots and status events, and no pulses (their times are details). Every
+ * event is one `data:` line of JSON, so no service name or error message can forge an event.
+ * Writes never wait on a client: one that stops reading is dropped once `maxBufferedBytes` are
+ * queued for it. The timer runs only while clients are connected, is unref'd, and stops when
+ * the manager closes.
  */
 export class StreamHub {
   /** Each open stream, and whether its caller may see details. */
@@ -116,7 +118,8 @@ export class StreamHub {
     if (this.clients.size === 0) return;
     const overall_status = this.manager.overallStatus();
     const event = { ...change, overall_status, health: this.manager.service(change.service) ?? null };
-    const summary = { service: change.service, from: change.from, to: change.to, time: change.time, overall_status };
+    // Status words only: the change itself (from, to, when) is history, which is all details.
+    const summary = { service: change.service, status: change.to, overall_status };
     this.broadcast('status', event, summary);
   };
 
@@ -157,7 +160,7 @@ export class StreamHub {
       const snapshot = this.snapshot();
       this.broadcast('snapshot', snapshot, summarizeSnapshot(snapshot));
     } else if (any) {
-      this.broadcast('pulse', { services: pulsed }, { services: Object.keys(pulsed) });
+      this.broadcast('pulse', { services: pulsed });
     }
     this.sinceKeepAlive += this.options.pulseBatchMs;
     if (this.sinceKeepAlive >= this.options.keepAliveMs) {
@@ -167,13 +170,16 @@ export class StreamHub {
     this.arm();
   };
 
-  /** Sends `data` to callers who may see details and `summary` to the others; each frame is built once. */
-  private broadcast(event: string, data: unknown, summary: unknown): void {
+  /**
+   * Sends `data` to callers who may see details and `summary` to the others, or nothing to
+   * them without a summary; each frame is built once.
+   */
+  private broadcast(event: string, data: unknown, summary?: unknown): void {
     let full: string | undefined;
     let brief: string | undefined;
     for (const [client, detailed] of this.clients) {
-      const frame = detailed ? (full ??= this.frame(event, data)) : (brief ??= this.frame(event, summary));
-      this.write(client, frame);
+      if (detailed) this.write(client, (full ??= this.frame(event, data)));
+      else if (summary !== undefined) this.write(client, (brief ??= this.frame(event, summary)));
     }
   }
 

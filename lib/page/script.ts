@@ -165,23 +165,21 @@ export const PAGE_SCRIPT: string = `
 
   function onStatus(event) {
     var change = JSON.parse(event.data);
-    update(change.health || { service: change.service, status: change.to });
+    // With details: the change and the health after it; without: the status word alone.
+    update(change.health || { service: change.service, status: change.status || change.to });
     setOverall(change.overall_status);
   }
 
   function onPulse(event) {
+    // { name: { total_pulses, last_heartbeat } }: only a caller who may see details gets pulses.
     var batch = JSON.parse(event.data).services;
-    // With details: { name: { total_pulses, last_heartbeat } }; without: a list of names.
-    var names = Array.isArray(batch) ? batch : Object.keys(batch);
-    names.forEach(function (name) {
+    Object.keys(batch).forEach(function (name) {
       var entry = services.get(name);
       if (!entry || !entry.data) return;
-      if (!Array.isArray(batch)) {
-        entry.data.total_pulses = batch[name].total_pulses;
-        entry.data.last_heartbeat = batch[name].last_heartbeat;
-        entry.pulses.textContent = String(batch[name].total_pulses);
-        refreshTimes(entry);
-      }
+      entry.data.total_pulses = batch[name].total_pulses;
+      entry.data.last_heartbeat = batch[name].last_heartbeat;
+      entry.pulses.textContent = String(batch[name].total_pulses);
+      refreshTimes(entry);
       entry.card.classList.remove('beat');
       void entry.card.offsetWidth;
       entry.card.classList.add('beat');
