@@ -569,6 +569,15 @@ describe('GET /api/health/stream', () => {
     expect(response.headers['retry-after']).toBe('5');
   });
 
+  it('answers 429 with the limit and Retry-After past maxClientsPerAddress', async () => {
+    setup({}, { stream: { maxClientsPerAddress: 1 } });
+    const first = await openEvents(await listen());
+    await first.waitFor(1, 'snapshot');
+    const response = await call('get', STREAM_PATH, 429);
+    expect(response.body).toEqual({ error: expect.any(String), limit: 1 });
+    expect(response.headers['retry-after']).toBe('5');
+  });
+
   it('answers 503 without a limit after the manager closed', async () => {
     setup().manager.close();
     const response = await call('get', STREAM_PATH, 503);

@@ -14,8 +14,10 @@ let server: Server;
 let base: string;
 const clients: SseClient[] = [];
 
-async function start(options: Omit<HealthRouterOptions, 'manager' | 'registry'> = {}): Promise<void> {
-  const app = express().use(healthRouter({ manager, registry: new Registry(), ...options }));
+async function start(options: Omit<HealthRouterOptions, 'manager' | 'registry'> = {}, trustProxy?: string): Promise<void> {
+  const app = express();
+  if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
+  app.use(healthRouter({ manager, registry: new Registry(), ...options }));
   server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const address = server.address() as { port: number };
@@ -131,6 +133,64 @@ it('refuses streams past the cap with 503 JSON', async () => {
   expect(response.body).toEqual({ error: 'Too many open event streams (the limit is 2); try again later.', limit: 2 });
 });
 
+describe('places per client address', () => {
+  /** Asks for a stream expected to be refused: the answer, or only its status if a stream opened (so a missing limit fails at once). */
+  async function refusal(headers: Record<string, string> = {}): Promise<{ status: number; retryAfter: unknown; body: unknown }> {
+    const client = await connect(headers);
+    if (client.status === 200) return { status: 200, retryAfter: undefined, body: undefined };
+    for (let i = 0; i < 50 && !client.ended(); i++) await settle();
+    return { status: client.status, retryAfter: client.headers['retry-after'], body: JSON.parse(client.raw()) };
+  }
+
+  it('refuses a client past maxClientsPerAddress with 429 JSON naming the limit, while the server has room', async () => {
+    await start({ stream: { maxClients: 100, maxClientsPerAddress: 2 } });
+    await connect();
+    await connect();
+    expect(await refusal()).toEqual({
+      status: 429,
+      retryAfter: '5',
+      body: { error: 'Too many open event streams from your address (the limit is 2 per address); close one first.', limit: 2 },
+    });
+  });
+
+  it('counts each client behind a trusted proxy by its own address', async () => {
+    await start({ stream: { maxClientsPerAddress: 1 } }, 'loopback');
+    const first = await connect({ 'x-forwarded-for': '203.0.113.1' });
+    expect(first.status).toBe(200);
+    expect((await refusal({ 'x-forwarded-for': '203.0.113.1' })).status).toBe(429);
+    const other = await connect({ 'x-forwarded-for': '203.0.113.2' });
+    expect(other.status).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For unless the app trusts the proxy, so a client cannot forge its way past the limit', async () => {
+    await start({ stream: { maxClientsPerAddress: 1 } });
+    expect((await connect({ 'x-forwarded-for': '203.0.113.1' })).status).toBe(200);
+    expect((await refusal({ 'x-forwarded-for': '203.0.113.2' })).status).toBe(429);
+  });
+
+  it('gives the place back when a stream closes', async () => {
+    await start({ stream: { maxClientsPerAddress: 1 } });
+    const first = await connect();
+    await first.waitFor(1, 'snapshot');
+    first.close();
+    let again: SseClient | undefined;
+    for (let attempt = 0; attempt < 50 && !again; attempt++) {
+      await settle();
+      const client = await openStream(`${base}/api/health/stream`);
+      if (client.status === 200) again = client;
+      else client.close();
+    }
+    expect(again?.status).toBe(200);
+    if (again) clients.push(again);
+  });
+
+  it('defaults to 10 per address', async () => {
+    await start();
+    for (let i = 0; i < 10; i++) expect((await connect()).status).toBe(200);
+    expect(await refusal()).toMatchObject({ status: 429, body: { limit: 10 } });
+  });
+});
+
 it('cleans up a closed socket at once, and accepts a new client in its place', async () => {
   await start({ stream: { maxClients: 1 } });
   const first = await connect();
@@ -231,6 +291,11 @@ it('can be turned off, and the page with it', async () => {
 
 it('rejects bad stream limits', () => {
   expect(() => healthRouter({ manager, registry: new Registry(), stream: { maxClients: 0 } })).toThrow('"stream.maxClients" is 0');
+  for (const bad of [0, -1, 1.5, Number.NaN, Infinity, '10', null, {}]) {
+    expect(() => healthRouter({ manager, registry: new Registry(), stream: { maxClientsPerAddress: bad as number } })).toThrow(
+      /"stream\.maxClientsPerAddress" is .*; expected a whole number of at least 1/,
+    );
+  }
   expect(() => healthRouter({ manager, registry: new Registry(), stream: { maxClient: 3 } as never })).toThrow(
     'unknown key "stream.maxClient"',
   );

@@ -10,6 +10,11 @@ import type { OverallStatus } from './status';
 export interface StreamOptions {
   /** Most streams open at once; more get 503. Defaults to `100`. */
   readonly maxClients?: number;
+  /**
+   * Most streams open at once from one client address, `req.ip` (which follows the app's
+   * `trust proxy` setting), so one client cannot take every place; more get 429. Defaults to `10`.
+   */
+  readonly maxClientsPerAddress?: number;
   /** Bytes a client may leave unread before it is dropped. Defaults to 256 KiB. */
   readonly maxBufferedBytes?: number;
   /** Milliseconds between keep-alive comments. Defaults to 15 s. */
@@ -18,7 +23,19 @@ export interface StreamOptions {
   readonly pulseBatchMs?: number;
 }
 
-export const STREAM_DEFAULTS = { maxClients: 100, maxBufferedBytes: 256 * 1024, keepAliveMs: 15_000, pulseBatchMs: 250 } as const;
+export const STREAM_DEFAULTS = {
+  maxClients: 100,
+  maxClientsPerAddress: 10,
+  maxBufferedBytes: 256 * 1024,
+  keepAliveMs: 15_000,
+  pulseBatchMs: 250,
+} as const;
+
+/** One open stream: whether its caller may see details, and the address its places count against. */
+interface StreamClient {
+  readonly detailed: boolean;
+  readonly address: string;
+}
 
 /** What a snapshot holds: everything the page draws. */
 export interface StreamSnapshot {
@@ -41,8 +58,9 @@ export interface StreamSnapshot {
  * the manager closes.
  */
 export class StreamHub {
-  /** Each open stream, and whether its caller may see details. */
-  private readonly clients = new Map<Response, boolean>();
+  private readonly clients = new Map<Response, StreamClient>();
+  /** Streams open per client address; an address leaves the map with its last stream. */
+  private readonly perAddress = new Map<string, number>();
   private readonly pulsesSeen = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private sinceKeepAlive = 0;
@@ -76,6 +94,15 @@ export class StreamHub {
       sendError(res, 503, 'The heartbeat manager is closed.');
       return;
     }
+    const address = req.ip ?? req.socket.remoteAddress ?? '';
+    const perAddress = this.options.maxClientsPerAddress;
+    if ((this.perAddress.get(address) ?? 0) >= perAddress) {
+      res.set('Retry-After', '5');
+      sendError(res, 429, `Too many open event streams from your address (the limit is ${perAddress} per address); close one first.`, {
+        limit: perAddress,
+      });
+      return;
+    }
     if (this.clients.size >= this.options.maxClients) {
       res.set('Retry-After', '5');
       sendError(res, 503, `Too many open event streams (the limit is ${this.options.maxClients}); try again later.`, {
@@ -94,7 +121,8 @@ export class StreamHub {
     res.flushHeaders();
     req.socket.setNoDelay(true);
     const detailed = this.details.allows(req);
-    this.clients.set(res, detailed);
+    this.clients.set(res, { detailed, address });
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     res.on('close', () => {
       this.drop(res);
     });
@@ -111,6 +139,7 @@ export class StreamHub {
     this.manager.off('status', this.onStatus);
     for (const client of this.clients.keys()) client.end();
     this.clients.clear();
+    this.perAddress.clear();
     this.disarm();
   }
 
@@ -177,9 +206,9 @@ export class StreamHub {
   private broadcast(event: string, data: unknown, summary?: unknown): void {
     let full: string | undefined;
     let brief: string | undefined;
-    for (const [client, detailed] of this.clients) {
-      if (detailed) this.write(client, (full ??= this.frame(event, data)));
-      else if (summary !== undefined) this.write(client, (brief ??= this.frame(event, summary)));
+    for (const [res, client] of this.clients) {
+      if (client.detailed) this.write(res, (full ??= this.frame(event, data)));
+      else if (summary !== undefined) this.write(res, (brief ??= this.frame(event, summary)));
     }
   }
 
@@ -203,7 +232,12 @@ export class StreamHub {
   }
 
   private drop(res: Response): void {
+    const client = this.clients.get(res);
+    if (!client) return;
     this.clients.delete(res);
+    const held = (this.perAddress.get(client.address) ?? 1) - 1;
+    if (held > 0) this.perAddress.set(client.address, held);
+    else this.perAddress.delete(client.address);
     if (this.clients.size === 0) {
       this.disarm();
       this.pulsesSeen.clear();
