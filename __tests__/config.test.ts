@@ -169,10 +169,20 @@ describe('the keys added beside the seed', () => {
     ['repeat_every', -5, 'expected a finite number of at least 0'],
     ['auto_register', 'yes', 'expected true or false'],
     ['max_services', 0, 'expected a whole number of at least 1'],
+    ...notANumber.map((value): [string, unknown, string] => ['auto_register_ttl', value, 'expected a positive, finite number of seconds']),
+    ['auto_register_ttl', 30, 'expected more than default_interval (30)'],
     ['log_level', 'constructor', 'expected one of "DEBUG"'],
     ['log_level', '__proto__', 'expected one of "DEBUG"'],
   ])('rejects %s = %p, naming the key', (key, value, expected) => {
     expect(() => resolveConfig({ [key]: value })).toThrow(`"${key}"`);
     expect(() => resolveConfig({ [key]: value })).toThrow(expected);
+  });
+
+  it('takes auto_register_ttl in seconds, 7 days by default, and more than default_interval', () => {
+    expect(resolveConfig({}).auto_register_ttl).toBe(604_800);
+    expect(resolveConfig({ auto_register_ttl: 90 }).auto_register_ttl).toBe(90);
+    expect(() => resolveConfig({ default_interval: 120, auto_register_ttl: 90 })).toThrow(
+      'Invalid heartbeat config: "auto_register_ttl" is 90; expected more than default_interval (120), e.g. 604800 (7 days).',
+    );
   });
 });

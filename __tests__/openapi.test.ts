@@ -249,7 +249,11 @@ describe('the document', () => {
         }
       }
     }
-    expect(required.sort()).toEqual(['POST /api/health/service/{name}/error', 'POST /api/health/service/{name}/pulse']);
+    expect(required.sort()).toEqual([
+      'DELETE /api/health/service/{name}',
+      'POST /api/health/service/{name}/error',
+      'POST /api/health/service/{name}/pulse',
+    ]);
     expect(optional.sort()).toEqual([
       'GET /api/health/export',
       'GET /api/health/ready',
@@ -824,6 +828,76 @@ describe('POST /api/health/service/{name}/pulse and /error', () => {
   });
 });
 
+describe('DELETE /api/health/service/{name}', () => {
+  /** Remote heartbeats on with auto_register: a token, one configured service, one the server runs. */
+  function remote(): Fixture {
+    const fixed = setup({ remote_token: TOKEN, auto_register: true, services: { configured: { interval: 30 } } });
+    fixed.manager.heartbeat({ tag: 'local', interval: 30 }).start();
+    return fixed;
+  }
+
+  it('answers 204 for a service a remote pulse registered, which is then gone', async () => {
+    const { manager } = remote();
+    await call('post', '/api/health/service/save-worker/pulse', 204, { headers: AUTH });
+    const response = await call('delete', '/api/health/service/save-worker', 204, { headers: AUTH });
+    expect(response.text).toBe('');
+    expect(manager.service('save-worker')).toBeUndefined();
+  });
+
+  it.each([
+    ['a configured service', 'configured'],
+    ['a service the server runs', 'local'],
+  ])('answers 409 for %s, naming it, and keeps it', async (_label, name) => {
+    const { manager } = remote();
+    const response = await call('delete', `/api/health/service/${name}`, 409, { headers: AUTH });
+    expect(response.body.service).toBe(name);
+    expect(manager.service(name)).toBeDefined();
+  });
+
+  it.each([
+    ['an unknown name', 'nope'],
+    ['malformed percent-encoding', '%E0%A4%A'],
+  ])('answers 404 for %s', async (_label, name) => {
+    remote();
+    const response = await call('delete', `/api/health/service/${name}`, 404, { headers: AUTH });
+    expect(response.body.service).toEqual(expect.any(String));
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ['no token', {}],
+    ['a wrong token', { Authorization: 'Bearer wrong-token-0123456789abcdef' }],
+  ])('answers %s with 401 and a challenge, and removes nothing', async (_label, headers) => {
+    const { manager } = remote();
+    await call('post', '/api/health/service/save-worker/pulse', 204, { headers: AUTH });
+    const response = await call('delete', '/api/health/service/save-worker', 401, { headers });
+    expect(Object.keys(response.body)).toEqual(['error']);
+    expect(manager.service('save-worker')).toBeDefined();
+  });
+
+  it('answers 404 with no endpoints while remote heartbeats are off, token or not', async () => {
+    setup({ services: { configured: { interval: 30 } } });
+    for (const headers of [AUTH, {}]) {
+      const response = await call('delete', '/api/health/service/configured', 404, { headers });
+      expect(response.body).toEqual({ error: expect.stringMatching(/^Remote heartbeats are off/), endpoints: [] });
+    }
+  });
+
+  it('answers a failure with a bare 500', async () => {
+    const { manager } = remote();
+    jest.spyOn(manager, 'service').mockImplementation(() => {
+      throw new Error('boom at /secret/path.js');
+    });
+    const response = await call('delete', '/api/health/service/x', 500, { headers: AUTH });
+    expect(response.text).not.toContain('/secret/path.js');
+  });
+
+  it.each(['put', 'patch', 'post'] as const)('answers %s on the path with 405 and Allow: GET, HEAD, DELETE', async (method) => {
+    remote();
+    const response = await call(method, '/api/health/service/local', 405, { headers: AUTH });
+    expect(response.headers.allow).toBe('GET, HEAD, DELETE');
+  });
+});
+
 describe('the details policy', () => {
   type Policy = 'when-authorized' | 'never';
   const SECRET = 'password=hunter2';
@@ -962,7 +1036,6 @@ describe('the details policy', () => {
 describe('everything else', () => {
   it.each<[Method, string]>([
     ['post', '/api/health/status'],
-    ['delete', '/api/health/service/save_worker'],
     ['put', '/api/health/live'],
     ['patch', '/api/health/ready'],
     ['options', '/api/health/status'],

@@ -139,6 +139,175 @@ describe('which services', () => {
   });
 });
 
+describe('services registered by remote calls', () => {
+  const pulse = (server: AppFixture['app'], name: string) => request(server).post(`/api/health/service/${name}/pulse`).set(auth);
+  const DAY = 86_400_000;
+
+  it('are not critical: a critical error from a mistyped name leaves the server ready', async () => {
+    fixture = createApp({ remote_token: TOKEN, auto_register: true });
+    const server = fixture.app;
+    const error = await request(server).post('/api/health/service/save-worker/error').set(auth).send({ message: 'x', critical: true });
+    expect(error.status).toBe(204);
+    expect(fixture.manager.service('save-worker')).toMatchObject({ status: 'critical', critical: false });
+    const ready = await request(server).get('/api/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: 'ready', overall_status: 'degraded', failing: [] });
+    // Missed beats count the same way: critical, and still ready.
+    await pulse(server, 'other-typo');
+    fixture.clock.advance(10 * 30_000);
+    expect(fixture.manager.service('other-typo')?.status).toBe('critical');
+    expect((await request(server).get('/api/health/ready')).status).toBe(200);
+  });
+
+  it('keep the settings of the config for a name listed there', async () => {
+    const server = app({ auto_register: true });
+    await request(server).post('/api/health/service/csharp_client/error').set(auth).send({ message: 'x', critical: true });
+    expect(fixture.manager.service('csharp_client')?.critical).toBe(true);
+    expect((await request(server).get('/api/health/ready')).status).toBe(503);
+  });
+
+  it('leave after auto_register_ttl seconds without a pulse, and free their place', async () => {
+    const server = app({ auto_register: true, max_services: 1, auto_register_ttl: 3600 });
+    expect((await pulse(server, 'a')).status).toBe(204);
+    fixture.clock.advance(3_000_000);
+    expect((await pulse(server, 'a')).status).toBe(204); // a pulse starts the wait over
+    fixture.clock.advance(3_000_000);
+    expect(fixture.manager.tags()).toContain('a');
+    expect((await pulse(server, 'b')).status).toBe(429);
+    fixture.clock.advance(601_000 + 1000);
+    expect(fixture.manager.tags()).toEqual(['csharp_client']);
+    expect(fixture.manager.service('a')).toBeUndefined();
+    expect(await fixture.registry.metrics()).not.toContain('service="a"');
+    expect((await pulse(server, 'b')).status).toBe(204);
+    // A configured service never expires, pulsed or not.
+    fixture.clock.advance(10 * 3_600_000);
+    expect(fixture.manager.tags()).toEqual(['csharp_client']);
+  });
+
+  it('leave after 7 days without a pulse by default', async () => {
+    const server = app({ auto_register: true });
+    await pulse(server, 'a');
+    fixture.clock.advance(7 * DAY - 60_000);
+    expect(fixture.manager.service('a')).toBeDefined();
+    fixture.clock.advance(2 * 60_000);
+    expect(fixture.manager.service('a')).toBeUndefined();
+  });
+
+  it('wait out a ttl longer than a Node timer can (24.8 days) without leaving early', async () => {
+    // A single setTimeout of 30 days overflows and fires after 1 ms (jest's fake timers do the same).
+    const server = app({ auto_register: true, auto_register_ttl: 30 * 86_400 });
+    await pulse(server, 'a');
+    fixture.clock.advance(29 * DAY);
+    expect(fixture.manager.service('a')).toBeDefined();
+    fixture.clock.advance(DAY + 3_600_000);
+    expect(fixture.manager.service('a')).toBeUndefined();
+  });
+
+  it('leave no timer once none is left, or once the manager closes', async () => {
+    fixture = createApp({ remote_token: TOKEN, auto_register: true, auto_register_ttl: 3600 });
+    const server = fixture.app;
+    expect(jest.getTimerCount()).toBe(0);
+    await pulse(server, 'a');
+    fixture.clock.advance(3_600_000 + 1000);
+    expect(fixture.manager.service('a')).toBeUndefined();
+    expect(jest.getTimerCount()).toBe(0);
+    await pulse(server, 'b');
+    fixture.manager.close();
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  describe('DELETE /api/health/service/{name}', () => {
+    const remove = (server: AppFixture['app'], name: string) => request(server).delete(`/api/health/service/${name}`).set(auth);
+
+    it('removes one a remote call registered, 204, and frees its place', async () => {
+      const server = app({ auto_register: true, max_services: 1 });
+      await pulse(server, 'save-worker');
+      const response = await remove(server, 'save-worker');
+      expect(response.status).toBe(204);
+      expect(response.text).toBe('');
+      expect(fixture.manager.service('save-worker')).toBeUndefined();
+      expect(fixture.manager.tags()).toEqual(['csharp_client']);
+      expect((await remove(server, 'save-worker')).status).toBe(404);
+      // Its place is free, and a later pulse registers it again.
+      expect((await pulse(server, 'save_worker')).status).toBe(204);
+    });
+
+    it('answers 409 for a configured service, naming why, and keeps it', async () => {
+      const server = app({ auto_register: true });
+      await pulse(server, 'csharp_client');
+      const response = await remove(server, 'csharp_client');
+      expect(response.status).toBe(409);
+      expect(response.body).toEqual({
+        error:
+          'Service "csharp_client" is listed in the heartbeat config\'s services, so it cannot be deleted over HTTP; remove it from the config instead.',
+        service: 'csharp_client',
+      });
+      expect(fixture.manager.service('csharp_client')?.active).toBe(true);
+    });
+
+    it('answers 409 for a service of the server itself, naming why, and keeps it', async () => {
+      const server = app({ auto_register: true });
+      fixture.manager.heartbeat({ tag: 'local_worker', interval: 30 }).start();
+      const response = await remove(server, 'local_worker');
+      expect(response.status).toBe(409);
+      expect(response.body).toEqual({
+        error:
+          'Service "local_worker" runs in this server\'s own code, not registered by a remote call, so it cannot be deleted over HTTP; its code stops it with heartbeat.stop().',
+        service: 'local_worker',
+      });
+      expect(fixture.manager.get('local_worker')?.isActive).toBe(true);
+    });
+
+    it('answers 409 for a name the server took back after a remote call registered it', async () => {
+      const server = app({ auto_register: true });
+      await pulse(server, 'shared');
+      fixture.manager.get('shared')?.stop();
+      fixture.manager.heartbeat({ tag: 'shared', interval: 30 }).start();
+      expect((await remove(server, 'shared')).status).toBe(409);
+      expect(fixture.manager.get('shared')?.isActive).toBe(true);
+    });
+
+    it('answers 404 for an unknown name', async () => {
+      const response = await remove(app({ auto_register: true }), 'nope');
+      expect(response.status).toBe(404);
+      expect(response.body).toEqual({ error: 'No service named "nope" is monitored.', service: 'nope' });
+    });
+
+    it.each([
+      ['no header', {}, 'Authentication required: send Authorization: Bearer <token>.'],
+      ['a wrong token', { Authorization: 'Bearer wrong-token-0123456789abcdef' }, 'The bearer token is not valid.'],
+    ])('answers %s with 401, as the other remote endpoints do, and removes nothing', async (_label, headers, error) => {
+      const server = app({ auto_register: true });
+      await pulse(server, 'a');
+      const response = await request(server)
+        .delete('/api/health/service/a')
+        .set(headers as Record<string, string>);
+      expect(response.status).toBe(401);
+      expect(response.headers['www-authenticate']).toBe('Bearer realm="heartbeat"');
+      expect(response.body).toEqual({ error });
+      const inQuery = await request(server).delete(`/api/health/service/a?token=${TOKEN}`);
+      expect(inQuery.status).toBe(401);
+      expect(fixture.manager.service('a')).toBeDefined();
+    });
+
+    it('answers 404 while remote heartbeats are off', async () => {
+      fixture = createApp({ services: { csharp_client: { interval: 30 } } });
+      const response = await request(fixture.app).delete('/api/health/service/csharp_client').set(auth);
+      expect(response.status).toBe(404);
+      expect(response.body).toEqual({
+        error: 'Remote heartbeats are off on this server: set remote_token in its heartbeat config to turn them on.',
+        endpoints: [],
+      });
+    });
+
+    it('is named in the Allow header of the service path', async () => {
+      const response = await request(app()).put('/api/health/service/csharp_client');
+      expect(response.status).toBe(405);
+      expect(response.headers.allow).toBe('GET, HEAD, DELETE');
+    });
+  });
+});
+
 describe('bad input', () => {
   const cases: Array<[string, string, (r: request.Test) => request.Test, number, string]> = [
     [

@@ -48,6 +48,8 @@ export interface HeartbeatConfig {
   readonly auto_register?: boolean;
   /** Most services remote pulses may create with `auto_register`. Defaults to `1000`. */
   readonly max_services?: number;
+  /** Seconds without a pulse after which a service created by `auto_register` is removed; more than `default_interval`. Defaults to `604800` (7 days). */
+  readonly auto_register_ttl?: number;
   /** Services expected to run, by tag. Defaults to none. */
   readonly services?: Readonly<Record<string, ServiceConfig>>;
 }
@@ -101,6 +103,8 @@ export interface ResolvedHeartbeatConfig {
   readonly auto_register: boolean;
   /** Most services remote pulses may create with `auto_register`. */
   readonly max_services: number;
+  /** Seconds without a pulse after which a service created by `auto_register` is removed. */
+  readonly auto_register_ttl: number;
   /** Services expected to run, by tag. */
   readonly services: Readonly<Record<string, ResolvedServiceConfig>>;
 }
@@ -122,6 +126,7 @@ export const DEFAULT_CONFIG: ResolvedHeartbeatConfig = Object.freeze({
   remote_token: null,
   auto_register: false,
   max_services: 1000,
+  auto_register_ttl: 604_800,
   services: Object.freeze({}),
 });
 
@@ -150,6 +155,7 @@ const CONFIG_KEYS = [
   'remote_token',
   'auto_register',
   'max_services',
+  'auto_register_ttl',
   'services',
 ] as const;
 const SERVICE_KEYS = ['interval', 'critical', 'grace'] as const;
@@ -213,6 +219,13 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
   const maxServices = pick('max_services')
     ? read.integer('max_services', raw.max_services, 1, 'of services, e.g. 1000')
     : DEFAULT_CONFIG.max_services;
+  const autoRegisterTtl = pick('auto_register_ttl')
+    ? read.positiveNumber('auto_register_ttl', raw.auto_register_ttl, 'of seconds, e.g. 604800 (7 days)')
+    : DEFAULT_CONFIG.auto_register_ttl;
+  // A service pulsing on time must never expire between two pulses.
+  if (autoRegisterTtl <= defaultInterval) {
+    read.fail('auto_register_ttl', autoRegisterTtl, `more than default_interval (${defaultInterval}), e.g. 604800 (7 days)`);
+  }
 
   const services: Record<string, ResolvedServiceConfig> = Object.create(null) as Record<string, ResolvedServiceConfig>;
   if (pick('services')) {
@@ -245,6 +258,7 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
     remote_token: remoteToken,
     auto_register: autoRegister,
     max_services: maxServices,
+    auto_register_ttl: autoRegisterTtl,
     services: Object.freeze(services),
   });
 }

@@ -4,6 +4,7 @@ import { MAX_TAG_LENGTH } from './config';
 import { MAX_CUSTOM_METRICS, METRIC_NAME } from './service-record';
 import type { Heartbeat } from './heartbeat';
 import type { HeartbeatManager } from './manager';
+import { RemoteRegistry } from './remote-registry';
 import { methodNotAllowed, sendError } from './respond';
 
 /** Largest request body accepted, in bytes. */
@@ -15,22 +16,24 @@ type Resolved = { heartbeat: Heartbeat } | { status: number; error: string };
  * Heartbeats from other processes over HTTP, like Healthchecks.io ping URLs and Consul TTL
  * updates: `POST {basePath}/service/{name}/pulse` and `/error`, answered 204. Off unless a
  * `remote_token` is configured; every call needs `Authorization: Bearer <token>`. Only
- * configured services answer, unless `auto_register` lets callers add up to `max_services`.
- * The server's clock is the truth: timestamps in bodies are ignored.
+ * configured services answer, unless `auto_register` lets callers add up to `max_services`,
+ * which `DELETE {basePath}/service/{name}` removes again. The server's clock is the truth:
+ * timestamps in bodies are ignored.
  */
 export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, basePath: string, auth: BearerAuth | null): void {
   const paths = [`${basePath}/service/:name/pulse`, `${basePath}/service/:name/error`];
+  const servicePath = `${basePath}/service/:name`;
   if (!auth) {
-    for (const path of paths) {
-      router.post(path, (_req: Request, res: Response) => {
-        sendError(res, 404, 'Remote heartbeats are off on this server: set remote_token in its heartbeat config to turn them on.', {
-          endpoints: [],
-        });
+    const off = (_req: Request, res: Response): void => {
+      sendError(res, 404, 'Remote heartbeats are off on this server: set remote_token in its heartbeat config to turn them on.', {
+        endpoints: [],
       });
-    }
+    };
+    for (const path of paths) router.post(path, off);
+    router.delete(servicePath, off);
     return;
   }
-  const created = new Set<string>();
+  const registry = new RemoteRegistry(manager);
 
   const authenticate = (req: Request, res: Response, next: NextFunction): void => {
     const result = auth.check(req);
@@ -49,19 +52,17 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     }
     const existing = manager.get(name);
     if (existing && !existing.isReleased) return { heartbeat: existing };
-    const configured = Object.prototype.hasOwnProperty.call(manager.config.services, name);
-    if (!configured && !created.has(name)) {
-      if (!manager.config.auto_register)
-        return { status: 404, error: `No service named ${JSON.stringify(name)} is monitored, and auto_register is off.` };
-      if (created.size >= manager.config.max_services) {
-        return {
-          status: 429,
-          error: `This server already took ${manager.config.max_services} remote services (max_services); no more are registered.`,
-        };
-      }
-      created.add(name);
+    // The config's settings win for a configured service, whose heartbeat code may have stopped.
+    if (isConfigured(manager, name)) return { heartbeat: manager.heartbeat({ tag: name }) };
+    if (!manager.config.auto_register)
+      return { status: 404, error: `No service named ${JSON.stringify(name)} is monitored, and auto_register is off.` };
+    if (registry.size >= manager.config.max_services) {
+      return {
+        status: 429,
+        error: `This server already took ${manager.config.max_services} remote services (max_services); no more are registered.`,
+      };
     }
-    return { heartbeat: manager.heartbeat({ tag: name }) };
+    return { heartbeat: registry.register(name) };
   };
 
   const parseJson = express.json({ limit: MAX_REMOTE_BODY, strict: true });
@@ -116,10 +117,42 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     noContent(res);
   });
 
+  router.delete(servicePath, authenticate, (req: Request, res: Response) => {
+    const name = String(req.params.name);
+    if (registry.has(name)) {
+      registry.remove(name);
+      noContent(res);
+      return;
+    }
+    if (isConfigured(manager, name)) {
+      sendError(
+        res,
+        409,
+        `Service ${JSON.stringify(name)} is listed in the heartbeat config's services, so it cannot be deleted over HTTP; remove it from the config instead.`,
+        { service: name },
+      );
+      return;
+    }
+    if (manager.service(name)) {
+      sendError(
+        res,
+        409,
+        `Service ${JSON.stringify(name)} runs in this server's own code, not registered by a remote call, so it cannot be deleted over HTTP; its code stops it with heartbeat.stop().`,
+        { service: name },
+      );
+      return;
+    }
+    sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
+  });
+
   for (const path of paths) {
     router.all(path, methodNotAllowed('POST'));
     router.use(path, bodyErrors);
   }
+}
+
+function isConfigured(manager: HeartbeatManager, name: string): boolean {
+  return Object.hasOwn(manager.config.services, name);
 }
 
 function noContent(res: Response): void {

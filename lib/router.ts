@@ -75,6 +75,7 @@ const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
  * - `GET /api/health/stream` and `/ui`: live events and the status page
  * - `GET /api/health/live` and `/ready`: probes for load balancers and Kubernetes
  * - `POST /api/health/service/{name}/pulse` and `/error`: remote heartbeats (with `remote_token`)
+ * - `DELETE /api/health/service/{name}`: removes a service a remote heartbeat registered
  * - `GET /metrics`: the prom-client registry, including the heartbeat gauges
  */
 export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
@@ -119,7 +120,11 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   if (streamOptions) router.get(`${basePath}/stream`, new StreamHub(manager, streamOptions, details).handle);
   if (serveUi) router.get(uiPath, statusPage(`${basePath}/stream`));
 
-  for (const path of readPaths) router.all(path.replace('{name}', ':name'), methodNotAllowed('GET, HEAD'));
+  // A service also takes DELETE (answered 404 while remote heartbeats are off, like a pulse).
+  const serviceItem = `${basePath}/service/{name}`;
+  for (const path of readPaths) {
+    router.all(path.replace('{name}', ':name'), methodNotAllowed(path === serviceItem ? 'GET, HEAD, DELETE' : 'GET, HEAD'));
+  }
 
   if (serveMetrics) {
     router.get(metricsPath, (_req: Request, res: Response) => {
