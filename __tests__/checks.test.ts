@@ -1,4 +1,5 @@
 import { HeartbeatManager } from '../lib/manager';
+import { MAX_TIMER_DELAY_MS } from '../lib/timers';
 import { createTestClock, type TestClock } from './helpers/clock';
 
 let clock: TestClock;
@@ -116,6 +117,61 @@ it('stops with stop() and with the manager, leaving no timer', async () => {
   manager.close();
   other.stop();
   expect(jest.getTimerCount()).toBe(0);
+});
+
+const DAY = 86_400_000;
+
+// jest's fake timers overflow past 2^31 − 1 ms (about 24.8 days) as Node's do, firing after 1 ms.
+it.each([
+  ['the longest single timer', MAX_TIMER_DELAY_MS / 1000],
+  ['one millisecond past it', (MAX_TIMER_DELAY_MS + 1) / 1000],
+  ['30 days', (30 * DAY) / 1000],
+])('runs a probe every interval of %s, not every millisecond', async (_label, interval) => {
+  let runs = 0;
+  manager.check(
+    'monthly_job',
+    () => {
+      runs++;
+    },
+    { interval, timeout: 1000 },
+  );
+  await settle();
+  for (let i = 0; i < 20; i++) {
+    clock.advance(100);
+    await settle();
+  }
+  expect(runs).toBe(1);
+  clock.advance(interval * 1000 - 2001);
+  await settle();
+  expect(runs).toBe(1);
+  clock.advance(1);
+  await settle();
+  expect(runs).toBe(2);
+  expect(manager.service('monthly_job')).toMatchObject({ status: 'healthy', total_pulses: 2 });
+});
+
+it('times a probe out after a timeout past 24.8 days, not at once', async () => {
+  const timeout = 25 * DAY;
+  const signals: AbortSignal[] = [];
+  manager.check(
+    'slow_job',
+    (signal) => {
+      signals.push(signal);
+      return new Promise(() => undefined);
+    },
+    { interval: (30 * DAY) / 1000, timeout },
+  );
+  await settle();
+  clock.advance(2000);
+  await settle();
+  expect(manager.service('slow_job')).toMatchObject({ status: 'healthy', last_error: null });
+  clock.advance(timeout - 2001);
+  await settle();
+  expect(signals[0]?.aborted).toBe(false);
+  clock.advance(1);
+  await settle();
+  expect(signals[0]?.aborted).toBe(true);
+  expect(manager.service('slow_job')?.last_error?.message).toBe(`timed out after ${timeout} ms`);
 });
 
 it('rejects bad options', () => {

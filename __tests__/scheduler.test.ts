@@ -1,3 +1,4 @@
+import { HeartbeatManager } from '../lib/manager';
 import { DeadlineScheduler, type Scheduled } from '../lib/scheduler';
 import { createTestClock } from './helpers/clock';
 
@@ -89,4 +90,41 @@ it('schedules nothing after close()', () => {
   clock.advance(100);
   expect(woken).toEqual([]);
   expect(jest.getTimerCount()).toBe(0);
+});
+
+it('waits out a deadline past 24.8 days in a few links, and wakes the item once, after it', () => {
+  // jest's fake timers overflow past 2^31 − 1 ms as Node's do: an unclamped delay would fire after 1 ms.
+  const clock = createTestClock();
+  const woken: number[] = [];
+  let firings = 0;
+  const month = 31 * 86_400_000;
+  const scheduler = new DeadlineScheduler<Item>(
+    clock,
+    (_due, now) => woken.push(now),
+    () => firings++,
+  );
+  scheduler.schedule(item('monthly'), month);
+  clock.advance(1000);
+  expect(firings).toBe(0);
+  clock.advance(month - 1000);
+  expect(woken).toEqual([]);
+  clock.advance(1);
+  expect(woken).toEqual([month + 1]);
+  expect(firings).toBe(2);
+  expect(jest.getTimerCount()).toBe(0);
+});
+
+it('marks a monthly heartbeat late only after its interval and grace', () => {
+  const clock = createTestClock();
+  const manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  const changes: string[] = [];
+  manager.on('status', (change) => changes.push(change.to));
+  const month = 31 * 86_400;
+  manager.heartbeat({ tag: 'monthly_report', interval: month, grace: 3600 }).start();
+  clock.advance((month + 3600) * 1000);
+  expect(manager.service('monthly_report')?.status).toBe('healthy');
+  expect(changes).toEqual([]);
+  clock.advance(1);
+  expect(changes).toEqual(['warning']);
+  manager.close();
 });

@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import request from 'supertest';
 import { HeartbeatManager } from '../lib/manager';
 import { healthRouter, type HealthRouterOptions } from '../lib/router';
+import { MAX_TIMER_DELAY_MS } from '../lib/timers';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { openStream, type SseClient } from './helpers/sse';
 
@@ -299,4 +300,20 @@ it('rejects bad stream limits', () => {
   expect(() => healthRouter({ manager, registry: new Registry(), stream: { maxClient: 3 } as never })).toThrow(
     'unknown key "stream.maxClient"',
   );
+});
+
+// Node's timers (and jest's fake ones) overflow past 2^31 − 1 ms and fire after 1 ms: such a batch would spin.
+it.each(['pulseBatchMs', 'keepAliveMs'])('refuses a %s past the longest timer, and keeps the longest one', async (key) => {
+  expect(() => healthRouter({ manager, registry: new Registry(), stream: { [key]: MAX_TIMER_DELAY_MS + 1 } })).toThrow(
+    `"stream.${key}" is ${MAX_TIMER_DELAY_MS + 1}; expected at most ${MAX_TIMER_DELAY_MS} milliseconds`,
+  );
+  await start({ stream: { [key]: MAX_TIMER_DELAY_MS } });
+  const worker = manager.heartbeat({ tag: 'w', interval: 10 }).start();
+  const client = await connect();
+  await client.waitFor(1, 'snapshot');
+  worker.pulse();
+  clock.advance(1000);
+  for (let i = 0; i < 5; i++) await settle();
+  if (key === 'pulseBatchMs') expect(parse(client, 'pulse')).toEqual([]);
+  else expect(client.raw()).not.toContain(': keep-alive');
 });

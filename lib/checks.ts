@@ -1,5 +1,6 @@
 import type { Heartbeat } from './heartbeat';
 import { readInterval } from './config';
+import { setLongTimeout, type LongTimeout } from './timers';
 import { OptionReader } from './validate';
 
 /** A probe of a dependency: resolve when it is healthy, throw or reject when it is not. */
@@ -43,11 +44,12 @@ export function checkOptions(options: unknown, defaultInterval: number): { inter
  * Runs `probe` every interval and turns its outcome into the heartbeat's: success pulses,
  * a throw or a rejection reports the error, and a run past the timeout reports
  * `timed out after N ms` and has its signal aborted. Runs start on a fixed rate and never
- * overlap: a run still going when the next is due makes that one wait for it. The timer is
- * unref'd; a probe that throws synchronously or returns anything is handled the same way.
+ * overlap: a run still going when the next is due makes that one wait for it. The timers are
+ * unref'd and chained, so an interval or a timeout past 24.8 days (a monthly job) is waited
+ * out; a probe that throws synchronously or returns anything is handled the same way.
  */
 export function runCheck(heartbeat: Heartbeat, probe: Probe, settings: { interval: number; timeout: number }, now: () => number): Check {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimeout | undefined;
   let stopped = false;
   let running = false;
   let nextRunAt = now();
@@ -55,8 +57,8 @@ export function runCheck(heartbeat: Heartbeat, probe: Probe, settings: { interva
   const schedule = (): void => {
     if (stopped) return;
     nextRunAt += settings.interval * 1000;
-    timer = setTimeout(run, Math.max(0, nextRunAt - now()));
-    timer.unref();
+    // Chained, not one setTimeout: an interval past 24.8 days would overflow and run at once.
+    timer = setLongTimeout(run, nextRunAt - now());
   };
 
   const run = (): void => {
@@ -65,16 +67,15 @@ export function runCheck(heartbeat: Heartbeat, probe: Probe, settings: { interva
     running = true;
     const controller = new AbortController();
     let settled = false;
-    const deadline = setTimeout(() => {
+    const deadline = setLongTimeout(() => {
       if (settled) return;
       settled = true;
       controller.abort(new Error(`timed out after ${settings.timeout} ms`));
       heartbeat.error(`timed out after ${settings.timeout} ms`);
     }, settings.timeout);
-    deadline.unref();
     const finish = (error: unknown, failed: boolean): void => {
       running = false;
-      clearTimeout(deadline);
+      deadline.clear();
       if (!settled && !stopped) {
         settled = true;
         if (failed) heartbeat.error(error instanceof Error ? error.message : String(error));
@@ -108,7 +109,7 @@ export function runCheck(heartbeat: Heartbeat, probe: Probe, settings: { interva
     heartbeat,
     stop: () => {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       heartbeat.stop();
     },
   };

@@ -10,6 +10,7 @@ import { mountRemoteRoutes } from './remote';
 import { jsonErrors, methodNotAllowed, sendError } from './respond';
 import { mountStatusRoutes } from './status-routes';
 import { STREAM_DEFAULTS, StreamHub, type StreamOptions } from './stream';
+import { MAX_TIMER_DELAY_MS } from './timers';
 import { OptionReader } from './validate';
 
 /** What `healthRouter()` takes. Every key is optional. */
@@ -184,7 +185,17 @@ function streamSettings(read: OptionReader, value: unknown): Required<StreamOpti
   const given = read.object('stream', value, STREAM_KEYS);
   const settings: Record<string, number> = { ...STREAM_DEFAULTS };
   for (const key of STREAM_KEYS) {
-    if (given[key] !== undefined) settings[key] = read.integer(`stream.${key}`, given[key], 1, '');
+    if (given[key] === undefined) continue;
+    const value = read.integer(`stream.${key}`, given[key], 1, '');
+    // Past 24.8 days Node's timers overflow and fire after 1 ms: the batch timer would spin.
+    if (key.endsWith('Ms') && value > MAX_TIMER_DELAY_MS) {
+      read.fail(
+        `stream.${key}`,
+        value,
+        `at most ${MAX_TIMER_DELAY_MS} milliseconds (about 24.8 days, the longest wait Node's timers take)`,
+      );
+    }
+    settings[key] = value;
   }
   return settings as unknown as Required<StreamOptions>;
 }

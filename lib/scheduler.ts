@@ -1,4 +1,5 @@
 import type { Clock } from './clock';
+import { MAX_TIMER_DELAY_MS } from './timers';
 
 /** Something the scheduler can wake: it keeps its own place in the heap. */
 export interface Scheduled {
@@ -7,9 +8,6 @@ export interface Scheduled {
   /** Position in the heap, or -1 when not queued. Owned by the scheduler. */
   heapIndex: number;
 }
-
-/** Node's timers cannot wait longer than this (about 24.8 days); longer waits re-arm. */
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /**
  * One timer for any number of deadlines: a binary min-heap of items, and a single
@@ -86,7 +84,8 @@ export class DeadlineScheduler<T extends Scheduled> {
     const first = this.heap[0];
     if (!first || this.closed) return;
     // setTimeout rounds down to whole milliseconds; one more wakes us strictly after the deadline.
-    const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, Math.ceil(first.deadline - this.clock.now()) + 1));
+    // A deadline past 24.8 days (a monthly job) is waited for in links: a firing before it wakes nothing and re-arms.
+    const delay = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, Math.ceil(first.deadline - this.clock.now()) + 1));
     this.armedFor = first.deadline;
     this.timer = setTimeout(this.fire, delay);
     this.timer.unref();
