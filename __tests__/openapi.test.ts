@@ -216,12 +216,13 @@ describe('the document', () => {
     for (const name of Object.keys(document.components.schemas)) expect(typeof contract.schema(name)).toBe('function');
   });
 
-  it('declares bearer auth: required by the remote heartbeats, optional on the read endpoints, challenged on every 401', () => {
+  it('declares bearer auth on every operation: required by the remote heartbeats, optional on the read endpoints, none on the open ones, challenged on every 401', () => {
     type Operation = { security?: Record<string, string[]>[]; responses: Record<string, unknown> };
     const schemes = document.components.securitySchemes;
     expect(schemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     const required: string[] = [];
     const optional: string[] = [];
+    const open: string[] = [];
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, value] of Object.entries(item)) {
         if (method === 'parameters') continue;
@@ -231,12 +232,16 @@ describe('the document', () => {
           for (const name of Object.keys(requirement)) expect([key, name, name in schemes]).toEqual([key, name, true]);
         }
         const statuses = Object.keys(operation.responses);
-        if (operation.security) {
-          const anonymous = operation.security.some((requirement) => Object.keys(requirement).length === 0);
+        // Said on each operation, `security: []` where it is open: with no root-level default, an absent one reads as forgotten.
+        expect([key, Array.isArray(operation.security)]).toEqual([key, true]);
+        const requirements = operation.security ?? [];
+        if (requirements.length > 0) {
+          const anonymous = requirements.some((requirement) => Object.keys(requirement).length === 0);
           (anonymous ? optional : required).push(key);
           // Auth that can fail must say how it fails.
           if (!anonymous) expect([key, statuses.includes('401')]).toEqual([key, true]);
         } else {
+          open.push(key);
           // Refusing a caller is what security declares.
           expect([key, statuses.filter((status) => status === '401' || status === '403')]).toEqual([key, []]);
         }
@@ -262,6 +267,7 @@ describe('the document', () => {
       'GET /api/health/status',
       'GET /api/health/stream',
     ]);
+    expect(open.sort()).toEqual(['GET /api/health/live', 'GET /api/health/ui', 'GET /metrics']);
     expect(document.components.headers.WWWAuthenticate?.required).toBe(true);
   });
 });
@@ -588,6 +594,12 @@ describe('GET /api/health/stream', () => {
     expect(response.body).toEqual({ error: expect.any(String) });
     expect(response.headers['retry-after']).toBeUndefined();
   });
+
+  it('answers 404 like an unknown path with stream: false', async () => {
+    setup({}, { stream: false, ui: false });
+    const response = await call('get', STREAM_PATH, 404);
+    expect(response.body.endpoints).not.toContain(STREAM_PATH);
+  });
 });
 
 describe('GET /api/health/ui', () => {
@@ -597,6 +609,13 @@ describe('GET /api/health/ui', () => {
     expect(response.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(response.headers['content-security-policy']).toMatch(/^default-src 'none'; /);
     expect(response.text).toContain('data-stream="/api/health/stream"');
+  });
+
+  it('answers 404 like an unknown path with ui: false', async () => {
+    setup({}, { ui: false });
+    const response = await call('get', '/api/health/ui', 404);
+    expect(response.body.endpoints).toEqual(expect.arrayContaining([STREAM_PATH]));
+    expect(response.body.endpoints).not.toContain('/api/health/ui');
   });
 });
 
@@ -757,6 +776,7 @@ describe('POST /api/health/service/{name}/pulse and /error', () => {
     ['metrics that are not an object', PULSE, json({ metrics: [1] })],
     ['metrics that are a string', PULSE, json({ metrics: 'queue_depth=12' })],
     ['a JSON null', PULSE, { headers: AUTH, type: 'application/json', body: 'null' }],
+    ['an array', PULSE, json([{ metrics: { queue_depth: 12 } }])],
     ['an array', ERROR, json([1, 2])],
     ['a missing message', ERROR, json({ critical: true })],
     ['an empty message', ERROR, json({ message: '' })],
