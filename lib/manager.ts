@@ -6,6 +6,7 @@ import { HealthLog } from './health-log';
 import { historyOf, type ServiceHistory } from './history';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat';
 import { MAX_CUSTOM_METRICS, ServiceRecord, type ServiceHealth, type ServiceStatusEntry } from './service-record';
+import { storedText } from './stored-text';
 import {
   CRITICAL_ERROR,
   HEALTHY,
@@ -339,7 +340,7 @@ export class HeartbeatManager {
     record.errorsSinceSign++;
     if (critical) record.errorLevel = CRITICAL_ERROR;
     else if (record.errorLevel === NO_ERROR) record.errorLevel = ERROR_REPORTED;
-    record.lastErrorMessage = message.length > MAX_ERROR_LENGTH ? `${message.slice(0, MAX_ERROR_LENGTH)}…` : message;
+    record.lastErrorMessage = storedText(message, MAX_ERROR_LENGTH);
     record.lastErrorAt = now;
     record.lastErrorCritical = critical;
     this.watcher.evaluate(record, now, { kind: 'error', message: record.lastErrorMessage, critical });

@@ -5,6 +5,7 @@ import { SignLane } from './lanes';
 import { DeadlineScheduler } from './scheduler';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY, rankFromError, rankFromMisses, statusWord, type MissThresholds, type ServiceStatus } from './status';
+import { storedText } from './stored-text';
 
 /** A status change of one service, as given to `status` listeners. */
 export interface StatusChange {
@@ -303,13 +304,8 @@ export class TransitionWatcher {
     now: number,
   ): void {
     const reason = describeCause(cause);
-    // The full message stays in last_error; a thousand history entries keep a short form.
-    record.history.push({
-      at: now,
-      from,
-      to,
-      reason: reason.length > MAX_HISTORY_REASON ? `${reason.slice(0, MAX_HISTORY_REASON)}…` : reason,
-    });
+    // The full message stays in last_error; a thousand history entries keep a short copy of their own.
+    record.history.push({ at: now, from, to, reason: storedText(reason, MAX_HISTORY_REASON) });
     if (to === 'degraded' || to === 'critical') record.uptime.markDown(now);
     else record.uptime.markUp(now);
     this.safely(() => {
