@@ -23,7 +23,9 @@ const ON_REQUEST = [{ command: 'stress-ng', pkg: 'stress-ng', why: 'keeps both c
 const requested = process.argv.slice(2).map((command) => {
   const entry = ON_REQUEST.find((candidate) => candidate.command === command);
   if (!entry) {
-    console.error(`[test setup] Unknown program ${JSON.stringify(command)}; this script knows ${ON_REQUEST.map((e) => e.command).join(', ')}.`);
+    console.error(
+      `[test setup] Unknown program ${JSON.stringify(command)}; this script knows ${ON_REQUEST.map((e) => e.command).join(', ')}.`,
+    );
     process.exit(2);
   }
   return entry;
