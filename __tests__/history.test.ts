@@ -1,5 +1,4 @@
 import request from 'supertest';
-import { historyCsv } from '../lib/export';
 import { createApp, type AppFixture } from './helpers/app';
 import { parseSamples } from './helpers/promtool';
 import { closeManagers } from './helpers/managers';
@@ -131,7 +130,9 @@ describe('GET /api/health/export', () => {
     expect(repeated.status).toBe(400);
   });
 
-  it('writes only a header for no history', () => {
-    expect(historyCsv([])).toBe('service,time,from,to,reason,uptime_24h,uptime_7d\r\n');
+  it('writes only a header for no history', async () => {
+    fixture = createApp();
+    const response = await request(fixture.app).get('/api/health/export?format=csv');
+    expect(response.text).toBe('service,time,from,to,reason,uptime_24h,uptime_7d\r\n');
   });
 });

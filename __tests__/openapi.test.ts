@@ -493,7 +493,7 @@ describe('GET /api/health/export', () => {
 
   it('answers a failure with a bare 500', async () => {
     const { manager } = setup();
-    jest.spyOn(manager, 'exportHistory').mockImplementation(() => {
+    jest.spyOn(manager, 'listedRecords').mockImplementation(() => {
       throw new Error('boom at /secret/path.js');
     });
     const response = await call('get', '/api/health/export?format=csv', 500);

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { benchDetection } from './detection';
+import { benchExport } from './export';
 import { benchIdle } from './idle';
 import type { Figure } from './measure';
 import { benchMemory } from './memory';
@@ -26,6 +27,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   memory: { title: '5. Memory', run: benchMemory },
   detection: { title: '6. Detection latency', run: benchDetection },
   throughput: { title: '7. Throughput under load', run: benchThroughput },
+  export: { title: '9. Export of a large history', run: benchExport },
 };
 
 async function main(): Promise<void> {

@@ -88,15 +88,15 @@ export function uptimeRatios(record: ServiceRecord, now: number): Record<UptimeW
   return { '24h': record.uptime.ratio(now, UPTIME_WINDOWS['24h']), '7d': record.uptime.ratio(now, UPTIME_WINDOWS['7d']) };
 }
 
+/** One recorded change as the history and the export show it. */
+export function transitionOf(clock: Clock, entry: TransitionRecord): ServiceHistory['transitions'][number] {
+  return { time: isoTimeOf(clock, entry.at), from: entry.from, to: entry.to, reason: entry.reason };
+}
+
 export function historyOf(record: ServiceRecord, clock: Clock, now: number): ServiceHistory {
   return {
     service: record.tag,
     uptime: uptimeRatios(record, now),
-    transitions: record.history.toArray().map((entry) => ({
-      time: isoTimeOf(clock, entry.at),
-      from: entry.from,
-      to: entry.to,
-      reason: entry.reason,
-    })),
+    transitions: record.history.toArray().map((entry) => transitionOf(clock, entry)),
   };
 }

@@ -1,0 +1,175 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { Registry } from 'prom-client';
+import request from 'supertest';
+import { HeartbeatManager } from '../lib/manager';
+import { healthRouter } from '../lib/router';
+import { createTestClock, type TestClock } from './helpers/clock';
+import { closeManagers, trackManager } from './helpers/managers';
+
+/** One call to `res.write` or `res.end` of an export: its size, and the event loop turns counted by then. */
+interface Write {
+  bytes: number;
+  turn: number;
+}
+
+let clock: TestClock;
+let manager: HeartbeatManager;
+let app: express.Express;
+let writes: Write[];
+let closed: Promise<void>;
+let turns = 0;
+let counting = false;
+
+beforeEach(() => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+  jest.setSystemTime(new Date('2024-05-01T12:00:00.000Z'));
+  clock = createTestClock();
+  manager = trackManager(new HeartbeatManager({ clock, config: { log_level: 'silent', history_size: 5000 } }));
+  writes = [];
+  closed = new Promise(() => undefined);
+  app = express();
+  app.use(recordWrites);
+  app.use(healthRouter({ manager, registry: new Registry() }));
+});
+afterEach(() => {
+  counting = false;
+  closeManagers();
+  jest.useRealTimers();
+});
+
+/** Notes every write of the export's response, and when the response closes. */
+function recordWrites(req: Request, res: Response, next: NextFunction): void {
+  if (req.path !== '/api/health/export') {
+    next();
+    return;
+  }
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => Response;
+  const note = (chunk: unknown): void => {
+    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) writes.push({ bytes: Buffer.byteLength(chunk), turn: turns });
+  };
+  res.write = ((...args: unknown[]) => {
+    note(args[0]);
+    return write(...args);
+  }) as Response['write'];
+  res.end = ((...args: unknown[]) => {
+    note(args[0]);
+    return end(...args);
+  }) as Response['end'];
+  closed = new Promise((resolve) =>
+    res.once('close', () => {
+      resolve();
+    }),
+  );
+  next();
+}
+
+/** Counts turns of the event loop until the test ends: a blocked loop counts none. */
+function countTurns(): void {
+  counting = true;
+  const tick = (): void => {
+    turns++;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+}
+
+/** `services` services of `entries` status changes each, with 150-character reasons: about 230 bytes of JSON a change. */
+function largeHistory(services: number, entries: number): void {
+  for (let s = 0; s < services; s++) manager.heartbeat({ tag: `service_${s}`, interval: 60 }).start();
+  const now = clock.now();
+  for (const record of manager.listedRecords()) {
+    for (let i = 0; i < entries; i++) {
+      record.history.push({ at: now - entries + i, from: 'healthy', to: 'warning', reason: `error: ${'x'.repeat(143)}${i}` });
+    }
+  }
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('GET /api/health/export, streamed', () => {
+  it('answers byte for byte what it answered when built whole, JSON and CSV, for a small history', async () => {
+    manager.heartbeat({ tag: 'save_worker', interval: 60 }).start();
+    manager.heartbeat({ tag: '=cmd', interval: 60 }).error('a, "quoted"\nmessage');
+    clock.advance(1500);
+    manager.get('=cmd')?.pulse();
+    clock.advance(1);
+    manager.heartbeat({ tag: 'quiet', interval: 60 }).start();
+    manager.heartbeat({ tag: 'ünï €', interval: 60 }).error('disk full', { critical: true });
+
+    const json = await request(app).get('/api/health/export');
+    expect(json.status).toBe(200);
+    expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(json.headers['cache-control']).toBe('no-store');
+    // What the endpoint answered before it streamed: res.json() of the whole body.
+    expect(json.text).toBe(JSON.stringify({ generated_at: '2024-05-01T12:00:01.501Z', services: manager.exportHistory() }));
+
+    const csv = await request(app).get('/api/health/export?format=csv');
+    expect(csv.status).toBe(200);
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.headers['content-disposition']).toBe('attachment; filename="heartbeat-history.csv"');
+    expect(csv.text).toBe(
+      'service,time,from,to,reason,uptime_24h,uptime_7d\r\n' +
+        `'=cmd,2024-05-01T12:00:00.000Z,healthy,warning,"error: a, ""quoted""\nmessage",1,1\r\n` +
+        `'=cmd,2024-05-01T12:00:01.501Z,warning,healthy,pulse received,1,1\r\n` +
+        'ünï €,2024-05-01T12:00:01.501Z,healthy,critical,critical error: disk full,1,1\r\n',
+    );
+  });
+
+  it('answers HEAD with the headers alone', async () => {
+    largeHistory(1, 10);
+    const response = await request(app).head('/api/health/export?format=csv');
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(writes.every((write) => write.bytes === 0)).toBe(true);
+  });
+
+  it.each(['json', 'csv'])('writes a large %s export in chunks, with a turn of the event loop between every two', async (format) => {
+    largeHistory(4, 5000);
+    countTurns();
+    const response = await request(app).get(`/api/health/export?format=${format}`).buffer(true);
+    expect(response.status).toBe(200);
+    expect(response.text.length).toBeGreaterThan(4_000_000);
+    if (format === 'json') {
+      const generatedAt = new Date(clock.wallNow()).toISOString();
+      expect(response.text).toBe(JSON.stringify({ generated_at: generatedAt, services: manager.exportHistory() }));
+    } else {
+      expect(response.text.split('\r\n')).toHaveLength(1 + 4 * 5000 + 1);
+    }
+    // Built whole, the body went out in one write, with no turn for anything else while it was built.
+    expect(writes.length).toBeGreaterThan(50);
+    for (let i = 1; i < writes.length; i++) expect((writes[i] as Write).turn).toBeGreaterThan((writes[i - 1] as Write).turn);
+    expect(Math.max(...writes.map((write) => write.bytes))).toBeLessThan(200 * 1024);
+  });
+
+  it('stops building the export when the client goes away', async () => {
+    largeHistory(4, 5000);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const client = http.get({ host: '127.0.0.1', port, path: '/api/health/export' }, (response) => {
+          response.once('data', () => {
+            client.destroy();
+            resolve();
+          });
+        });
+        client.on('error', (error) => {
+          if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(error);
+        });
+      });
+      await closed;
+      const written = writes.length;
+      for (let i = 0; i < 20; i++) await nextTurn();
+      expect(writes).toHaveLength(written);
+      const bytes = writes.reduce((sum, write) => sum + write.bytes, 0);
+      expect(bytes).toBeLessThan(4_000_000 / 4);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
