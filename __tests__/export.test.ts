@@ -1,8 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import request from 'supertest';
+import { csvField } from '../lib/export';
 import { HeartbeatManager } from '../lib/manager';
 import { healthRouter } from '../lib/router';
 import { createTestClock, type TestClock } from './helpers/clock';
@@ -90,7 +92,7 @@ function largeHistory(services: number, entries: number): void {
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('GET /api/health/export, streamed', () => {
-  it('answers byte for byte what it answered when built whole, JSON and CSV, for a small history', async () => {
+  it('answers the JSON byte for byte as it was built whole, and the same CSV rows, for a small history', async () => {
     manager.heartbeat({ tag: 'save_worker', interval: 60 }).start();
     manager.heartbeat({ tag: '=cmd', interval: 60 }).error('a, "quoted"\nmessage');
     clock.advance(1500);
@@ -110,11 +112,12 @@ describe('GET /api/health/export, streamed', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(csv.headers['content-disposition']).toBe('attachment; filename="heartbeat-history.csv"');
+    // Every field quoted since the CSV became formula-safe whatever the separator; the rows are the same.
     expect(csv.text).toBe(
-      'service,time,from,to,reason,uptime_24h,uptime_7d\r\n' +
-        `'=cmd,2024-05-01T12:00:00.000Z,healthy,warning,"error: a, ""quoted""\nmessage",1,1\r\n` +
-        `'=cmd,2024-05-01T12:00:01.501Z,warning,healthy,pulse received,1,1\r\n` +
-        'ünï €,2024-05-01T12:00:01.501Z,healthy,critical,critical error: disk full,1,1\r\n',
+      '"service","time","from","to","reason","uptime_24h","uptime_7d"\r\n' +
+        `"'=cmd","2024-05-01T12:00:00.000Z","healthy","warning","error: a, ""quoted""\nmessage","1","1"\r\n` +
+        `"'=cmd","2024-05-01T12:00:01.501Z","warning","healthy","pulse received","1","1"\r\n` +
+        '"ünï €","2024-05-01T12:00:01.501Z","healthy","critical","critical error: disk full","1","1"\r\n',
     );
   });
 
@@ -171,5 +174,100 @@ describe('GET /api/health/export, streamed', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+/**
+ * The cells a spreadsheet reads from `text` when it splits cells on `separator` and rows on
+ * line breaks: with quote handling (a cell that begins with `"` runs to the lone closing quote,
+ * anything after it is kept as it comes, as Excel and LibreOffice do), or without any.
+ */
+function cellsAsRead(text: string, separator: string, quotes: boolean): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  let atStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i] as string;
+    if (quoted) {
+      if (char !== '"') cell += char;
+      else if (text[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else quoted = false;
+    } else if (quotes && atStart && char === '"') {
+      quoted = true;
+      atStart = false;
+    } else if (char === separator || char === '\r' || char === '\n') {
+      if (char === '\r' && text[i + 1] === '\n') i++;
+      cells.push(cell);
+      cell = '';
+      atStart = true;
+    } else {
+      cell += char;
+      atStart = false;
+    }
+  }
+  cells.push(cell);
+  return cells;
+}
+
+describe('GET /api/health/export?format=csv, formula-safe', () => {
+  const names = ['=HYPERLINK("http://x")', 'a;=1+1', ' @SUM(A1)', '\tcmd', 'x|-2+3', 'plain'];
+  const messages = ['disk full; =1+1', "line one\r\n=cmd|' /C calc'!A0", '"quoted", +1', '@here', 'tab\t-1', ' "=2"'];
+
+  it('starts no formula in any cell, whatever separator a spreadsheet splits on, with or without quote handling', async () => {
+    names.forEach((tag, i) => {
+      manager.heartbeat({ tag, interval: 60 }).error(messages[i] as string);
+    });
+    const { text } = await request(app).get('/api/health/export?format=csv');
+    for (const separator of [',', ';', '\t', '|']) {
+      for (const quotes of [true, false]) {
+        // A reader that trims spaces, or drops stray quotes or NULs, must still see text.
+        const formulas = cellsAsRead(text, separator, quotes).filter((cell) => /^[\s"\0]*[=+\-@]/.test(cell));
+        expect({ separator, quotes, formulas }).toEqual({ separator, quotes, formulas: [] });
+      }
+    }
+  });
+
+  it('quotes every field, so a reader splitting on commas gets the columns back, formulas shown as text', async () => {
+    names.forEach((tag, i) => {
+      manager.heartbeat({ tag, interval: 60 }).error(messages[i] as string);
+    });
+    const { text } = await request(app).get('/api/health/export?format=csv');
+    expect(text.startsWith('"service","time","from","to","reason","uptime_24h","uptime_7d"\r\n')).toBe(true);
+    expect(text.endsWith('"\r\n')).toBe(true);
+    const cells = cellsAsRead(text.slice(0, -2), ',', true);
+    expect(cells).toHaveLength(7 * (names.length + 1));
+    const column = (index: number) => cells.filter((_cell, i) => i % 7 === index).slice(1);
+    expect(column(0)).toEqual(['\'=HYPERLINK("http://x")', "a;'=1+1", " '@SUM(A1)", "'\tcmd", "x|'-2+3", 'plain']);
+    expect(column(4)).toEqual([
+      "error: disk full; '=1+1",
+      "error: line one\r\n'=cmd|' /C calc'!A0",
+      'error: "quoted", \'+1',
+      'error: @here',
+      "error: tab\t'-1",
+      'error:  "=2"', // a colon starts no cell
+    ]);
+    expect(column(5)).toEqual(Array.from({ length: names.length }, () => '1'));
+  });
+
+  it('keeps any text made of separators, quotes, spaces and formula characters from starting a formula (fast-check)', () => {
+    const nasty = fc.string({
+      unit: fc.constantFrom('=', '+', '-', '@', ',', ';', '|', '\t', '\r', '\n', '"', "'", ' ', '\0', 'a', '1'),
+      maxLength: 24,
+    });
+    fc.assert(
+      fc.property(nasty, nasty, (first, second) => {
+        const row = `${csvField(first)},${csvField(second)}\r\n`;
+        for (const separator of [',', ';', '\t', '|']) {
+          for (const quotes of [true, false]) {
+            expect(cellsAsRead(row, separator, quotes).filter((cell) => /^[\s"\0]*[=+\-@]/.test(cell))).toEqual([]);
+          }
+        }
+        expect(cellsAsRead(row.slice(0, -2), ',', true)).toHaveLength(2);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -107,7 +107,7 @@ describe('GET /api/health/export', () => {
     expect(response.body.services[0].transitions[0]).toMatchObject({ from: 'healthy', to: 'warning', reason: 'error: boom' });
   });
 
-  it('gives CSV as an attachment, quoting what needs quoting', async () => {
+  it('gives CSV as an attachment, every field quoted', async () => {
     fixture = createApp();
     fixture.manager.heartbeat({ tag: '=HYPERLINK("x")', interval: 10 }).error('a, "quoted"\nmessage');
     const response = await request(fixture.app).get('/api/health/export?format=csv');
@@ -115,9 +115,9 @@ describe('GET /api/health/export', () => {
     expect(response.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(response.headers['content-disposition']).toBe('attachment; filename="heartbeat-history.csv"');
     const lines = response.text.split('\r\n');
-    expect(lines[0]).toBe('service,time,from,to,reason,uptime_24h,uptime_7d');
+    expect(lines[0]).toBe('"service","time","from","to","reason","uptime_24h","uptime_7d"');
     expect(lines[1]).toBe(
-      `"'=HYPERLINK(""x"")",${new Date(fixture.clock.wallNow()).toISOString()},healthy,warning,"error: a, ""quoted""\nmessage",1,1`,
+      `"'=HYPERLINK(""x"")","${new Date(fixture.clock.wallNow()).toISOString()}","healthy","warning","error: a, ""quoted""\nmessage","1","1"`,
     );
   });
 
@@ -133,6 +133,6 @@ describe('GET /api/health/export', () => {
   it('writes only a header for no history', async () => {
     fixture = createApp();
     const response = await request(fixture.app).get('/api/health/export?format=csv');
-    expect(response.text).toBe('service,time,from,to,reason,uptime_24h,uptime_7d\r\n');
+    expect(response.text).toBe('"service","time","from","to","reason","uptime_24h","uptime_7d"\r\n');
   });
 });

@@ -454,9 +454,9 @@ describe('GET /api/health/export', () => {
     expect(response.headers['content-disposition']).toBeUndefined();
   });
 
-  it('answers format=csv with a 200 attachment, formula-safe and quoted where needed', async () => {
+  it('answers format=csv with a 200 attachment, formula-safe and every field quoted', async () => {
     const { manager, clock } = withHistory();
-    for (const tag of ['=HYPERLINK("x")', '+plus', '-minus', '@at', '\ttab', 'a,b']) {
+    for (const tag of ['=HYPERLINK("x")', '+plus', '-minus', '@at', '\ttab', 'a,b', 'a;=1+1']) {
       manager.heartbeat({ tag, interval: 30 }).error('line one\r\nline "two"');
     }
     const response = await call('get', '/api/health/export?format=csv', 200);
@@ -465,10 +465,11 @@ describe('GET /api/health/export', () => {
     expect(response.headers['content-disposition']).toBe('attachment; filename="heartbeat-history.csv"');
     const now = new Date(clock.wallNow()).toISOString();
     const rows = response.text.split('\r\n');
-    expect(rows[0]).toBe('service,time,from,to,reason,uptime_24h,uptime_7d');
-    expect(rows.filter((row) => row.startsWith('save_worker,'))).toHaveLength(3);
-    expect(response.text).toContain(`\r\n"'=HYPERLINK(""x"")",${now},healthy,warning,"error: line one\r\nline ""two""",1,1\r\n`);
-    for (const name of ["'+plus", "'-minus", "'@at", "'\ttab", '"a,b"']) expect(response.text).toContain(`\r\n${name},${now},`);
+    expect(rows[0]).toBe('"service","time","from","to","reason","uptime_24h","uptime_7d"');
+    expect(rows.filter((row) => row.startsWith('"save_worker",'))).toHaveLength(3);
+    expect(response.text).toContain(`\r\n"'=HYPERLINK(""x"")","${now}","healthy","warning","error: line one\r\nline ""two""","1","1"\r\n`);
+    for (const name of ["'+plus", "'-minus", "'@at", "'\ttab", 'a,b', "a;'=1+1"])
+      expect(response.text).toContain(`\r\n"${name}","${now}",`);
     expect(response.text).not.toContain('idle_worker');
     expect(response.text.endsWith('\r\n')).toBe(true);
   });
@@ -476,7 +477,7 @@ describe('GET /api/health/export', () => {
   it('answers format=csv with the header row alone when nothing has history', async () => {
     setup({ services: { idle_worker: { interval: 60 } } });
     const response = await call('get', '/api/health/export?format=csv', 200);
-    expect(response.text).toBe('service,time,from,to,reason,uptime_24h,uptime_7d\r\n');
+    expect(response.text).toBe('"service","time","from","to","reason","uptime_24h","uptime_7d"\r\n');
   });
 
   it.each<[string, string, unknown]>([
@@ -1204,17 +1205,21 @@ describe('the check itself', () => {
     expect(probe.problems({ ...service, body: { ...(service.body as object), started_at: 'yesterday' } })).not.toEqual([]);
   });
 
-  it('rejects a CSV export with LF line ends, an unguarded formula, a missing column or a bad ratio', async () => {
+  it('rejects a CSV export with LF line ends, an unguarded formula, an unquoted field, a missing column or a bad ratio', async () => {
     const { manager } = setup();
-    manager.heartbeat({ tag: '=cmd', interval: 30 }).error('x');
+    manager.heartbeat({ tag: '=cmd', interval: 30 }).error('x;=1+1');
     const observed = await realAnswer('/api/health/export?format=csv');
     const text = observed.body as string;
-    expect(text).toContain("\r\n'=cmd,");
+    expect(text).toContain(`\r\n"'=cmd",`);
+    expect(text).toContain(`,"error: x;'=1+1",`);
     const problems = (body: string) => probe.problems({ ...observed, body }).join('\n');
+    expect(problems(text)).toBe('');
     expect(problems(text.replace(/\r\n/g, '\n'))).toMatch(/text~1csv\/schema: \(root\) must match pattern/);
     expect(problems(text.replace("'=cmd", '=cmd'))).toMatch(/must match pattern/);
-    expect(problems(text.replace(',1,1\r\n', ',1\r\n'))).toMatch(/must match pattern/);
-    expect(problems(text.replace(',1,1\r\n', ',100,1\r\n'))).toMatch(/must match pattern/);
+    expect(problems(text.replace(";'=1+1", ';=1+1'))).toMatch(/must match pattern/);
+    expect(problems(text.replace('"healthy"', 'healthy'))).toMatch(/must match pattern/);
+    expect(problems(text.replace(',"1","1"\r\n', ',"1"\r\n'))).toMatch(/must match pattern/);
+    expect(problems(text.replace(',"1","1"\r\n', ',"100","1"\r\n'))).toMatch(/must match pattern/);
     expect(problems(text.replace('uptime_7d', 'uptime_week'))).toMatch(/must match pattern/);
     expect(problems(text.slice(0, -2))).toMatch(/must match pattern/);
     // And the JSON export: generated_at is a date-time.

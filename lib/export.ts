@@ -9,13 +9,26 @@ import { writeInChunks } from './write-chunks';
 const CSV_COLUMNS = ['service', 'time', 'from', 'to', 'reason', 'uptime_24h', 'uptime_7d'] as const;
 
 /**
- * One CSV field. Quotes, commas and line breaks are quoted; a leading `=`, `+`, `-`, `@`, tab
- * or CR gets a `'` so a spreadsheet shows the service name instead of running it as a formula.
+ * A `=`, `+`, `-` or `@` that some spreadsheet could take for the start of a formula: at the
+ * start of the field, or after a character a reader may split cells or rows on (`,` `;` `|`
+ * tab CR LF, whichever separator it assumes), with only whitespace, quotes or NULs between.
  */
-function csvField(value: string | number): string {
-  let text = String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+const CELL_START_FORMULA = /(^|[,;|\t\r\n])([\s"\0]*)([=+\-@])/g;
+/** OWASP's and ASVS's list of characters a field must not begin with. */
+const RISKY_FIRST_CHARACTER = /^[=+\-@\t\r\n\0]/;
+
+/**
+ * One CSV field, made safe for spreadsheets (OWASP CSV injection): always quoted, its quotes
+ * doubled, so no separator inside it starts a cell for a reader that honours quotes; a formula
+ * character wherever a cell could start for one that does not gets a `'` before it, and so does
+ * a field that begins with one of OWASP's characters, so it shows as text instead of running.
+ *
+ * @internal Exported for tests.
+ */
+export function csvField(value: string | number): string {
+  let text = String(value).replace(CELL_START_FORMULA, "$1$2'$3");
+  if (RISKY_FIRST_CHARACTER.test(text)) text = `'${text}`;
+  return `"${text.replace(/"/g, '""')}"`;
 }
 
 /** A service as the export reads it: its uptime, and its entries copied when the export reached it. */
@@ -53,7 +66,7 @@ function* jsonPieces(records: readonly ServiceRecord[], clock: Clock, generatedA
 
 /** The CSV export in pieces: the header row, then one row per status change, uptime ratios repeated per row. */
 function* csvPieces(records: readonly ServiceRecord[], clock: Clock): Generator<string> {
-  yield `${CSV_COLUMNS.join(',')}\r\n`;
+  yield `${CSV_COLUMNS.map(csvField).join(',')}\r\n`;
   for (const { service, uptime, entries } of serviceRows(records, clock)) {
     const name = csvField(service);
     const ratios = `${csvField(uptime['24h'])},${csvField(uptime['7d'])}`;
