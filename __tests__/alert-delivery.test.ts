@@ -1,7 +1,9 @@
+import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AlertDispatcher } from '../lib/alerts/dispatcher';
 import { HeartbeatManager } from '../lib/manager';
 import { pollUntil } from './helpers/demo';
+import { collectGarbage } from './helpers/gc';
 import { captureLogger } from './helpers/logger';
 import { startReceiver, type Receiver } from './helpers/receiver';
 
@@ -154,4 +156,42 @@ it('never shows the webhook URL in logs or metrics', async () => {
   const everything = JSON.stringify(logs.lines) + (await registry.metrics());
   expect(everything).not.toContain('SECRET-TOKEN');
   expect(everything).not.toContain('/hooks/');
+});
+
+it('times out an attempt even when a garbage collection runs during it', async () => {
+  // AbortSignal.any() over an AbortSignal.timeout() nothing else held: a collection took the
+  // timeout signal, and the attempt waited forever (Node issue 57736).
+  const target = await receiver();
+  target.behave('hang');
+  dispatcher([{ url: target.url, name: 'silent' }], { timeoutMs: 200, attempts: 1 });
+  manager.heartbeat({ tag: 'w', interval: 30 }).error('boom');
+  await pollUntil(
+    () => target.received.length,
+    (count) => count === 1,
+    2000,
+  );
+  collectGarbage();
+  collectGarbage();
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_failed_total{target="silent"} 1'), Boolean, 5000);
+  expect(logs.messages()).toContain('Alert to silent failed: timed out after 200 ms');
+});
+
+it('keeps delivering when the log destination throws', async () => {
+  // Every "Alert sent" line throws: no unhandled rejection (jest would fail the test), and the
+  // queue goes on to the next alert.
+  const target = await receiver();
+  manager.close();
+  const throwing = {
+    write: () => {
+      throw new Error('EPIPE');
+    },
+  };
+  manager = new HeartbeatManager({ logger: pino({}, throwing), config: { log_level: 'info' } });
+  dispatcher([{ url: target.url, name: 'ops' }]);
+  const worker = manager.heartbeat({ tag: 'w', interval: 30 });
+  worker.error('one');
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_sent_total{target="ops"} 1'), Boolean, 5000);
+  worker.error('two', { critical: true });
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_sent_total{target="ops"} 2'), Boolean, 5000);
+  expect(target.received.map((r) => r.body.status)).toEqual(['warning', 'critical']);
 });

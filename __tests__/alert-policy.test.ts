@@ -214,3 +214,81 @@ it('counts recover_after in pulses, not in time, whatever the grace', async () =
   await flush();
   expect(summary(inboxes[0]?.alerts ?? [])).toEqual(['w:critical', 'w:resolved']);
 });
+
+describe('duration options', () => {
+  const MAX = 2_147_483_647;
+  const bad: Array<[string, unknown, string]> = [
+    // AbortSignal.timeout() threw on these at the first alert, an unhandled rejection.
+    ['timeoutMs', 2500.5, '2500.5'],
+    ['timeoutMs', 5e9, '5000000000'],
+    // Node's timers fire after 1 ms past the longest they wait.
+    ['timeoutMs', MAX + 1, '2147483648'],
+    ['timeoutMs', 0, '0'],
+    ['timeoutMs', -1, '-1'],
+    ['timeoutMs', Number.NaN, 'NaN'],
+    ['timeoutMs', Infinity, 'Infinity'],
+    ['timeoutMs', '30', '"30"'],
+    ['timeoutMs', null, 'null'],
+    ['timeoutMs', {}, 'an object'],
+    ['backoffMs', 0.5, '0.5'],
+    ['backoffMs', MAX + 1, '2147483648'],
+    ['backoffMs', -1, '-1'],
+    ['backoffMs', '1000', '"1000"'],
+  ];
+
+  it.each(bad)('refuses %s: %p, naming it, the value and the fix', (key, value, shown) => {
+    clock = createTestClock();
+    manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+    const min = key === 'timeoutMs' ? 1 : 0;
+    const example = key === 'timeoutMs' ? 5000 : 1000;
+    expect(() => new AlertDispatcher(manager, { targets: [], [key]: value })).toThrow(
+      `Invalid AlertDispatcher options: "${key}" is ${shown}; expected a whole number of milliseconds from ${min} to ${MAX} (the longest a Node timer waits), e.g. ${example}.`,
+    );
+  });
+
+  it('accepts both edges, and waits the longest one out', async () => {
+    clock = createTestClock();
+    manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+    for (const options of [{ timeoutMs: 1 }, { timeoutMs: MAX }, { backoffMs: 0 }, { backoffMs: MAX }]) {
+      expect(() => new AlertDispatcher(manager, { targets: [], registry: new Registry(), ...options })).not.toThrow();
+    }
+    const registry = new Registry();
+    const silent: Notifier = { name: 'silent', send: () => new Promise(() => undefined) };
+    new AlertDispatcher(manager, { targets: [{ notifier: silent }], registry, timeoutMs: MAX, attempts: 1 });
+    manager.heartbeat({ tag: 'w', interval: 10 }).error('boom');
+    await flush();
+    clock.advance(1000);
+    await flush();
+    expect(await registry.metrics()).toContain('heartbeat_alerts_failed_total{target="silent"} 0');
+    clock.advance(MAX);
+    await flush();
+    expect(await registry.metrics()).toContain('heartbeat_alerts_failed_total{target="silent"} 1');
+  });
+
+  it('caps the doubling backoff at the longest timer', async () => {
+    clock = createTestClock();
+    manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+    let attempts = 0;
+    const failing: Notifier = {
+      name: 'failing',
+      send: () => {
+        attempts++;
+        return Promise.reject(new Error('503'));
+      },
+    };
+    new AlertDispatcher(manager, { targets: [{ notifier: failing }], registry: new Registry(), attempts: 3, backoffMs: 2 ** 30 });
+    // An interval longer than the test's weeks, so the one alert is the only one.
+    manager.heartbeat({ tag: 'w', interval: 10_000_000 }).error('boom');
+    await flush();
+    clock.advance(2 ** 30);
+    await flush();
+    expect(attempts).toBe(2);
+    // The next wait would be 2^31 ms, past the longest timer: it would fire after 1 ms.
+    clock.advance(1000);
+    await flush();
+    expect(attempts).toBe(2);
+    clock.advance(MAX);
+    await flush();
+    expect(attempts).toBe(3);
+  });
+});

@@ -3,6 +3,8 @@
  * the key, the bad value and what would be accepted, so a typo is fixed in one read.
  */
 
+import { MAX_TIMER_DELAY_MS } from './timers';
+
 const PLAIN_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
 
 /**
@@ -85,6 +87,21 @@ export class OptionReader {
   integer(key: string, value: unknown, min: number, example: string): number {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
       this.fail(key, value, `a whole number of at least ${min} ${example}`);
+    }
+    return value;
+  }
+
+  /**
+   * Milliseconds a timer waits: a whole number from `min` to {@link MAX_TIMER_DELAY_MS}. Node's
+   * timers fire after 1 ms past that, and `AbortSignal.timeout()` throws on fractions.
+   */
+  durationMs(key: string, value: unknown, min: 0 | 1, example: string): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TIMER_DELAY_MS) {
+      this.fail(
+        key,
+        value,
+        `a whole number of milliseconds from ${min} to ${MAX_TIMER_DELAY_MS} (the longest a Node timer waits), ${example}`,
+      );
     }
     return value;
   }

@@ -1,3 +1,4 @@
+import { MAX_TIMER_DELAY_MS } from '../timers';
 import type { Alert, AlertLevel, Notifier } from './alert';
 
 export interface DeliverySettings {
@@ -15,16 +16,19 @@ export interface DeliveryEvents {
 
 /**
  * One target's outbox: a bounded queue sent in order, one alert at a time, each attempt under
- * its own timeout, retried with exponential backoff (`backoffMs`, then twice that, …) while
- * the failure is retryable. A full queue drops its oldest alert. Each target has its own, so a
- * slow or failing receiver delays no other target, no pulse and no request.
+ * its own timeout, retried with exponential backoff (`backoffMs`, then twice that, …, at most
+ * {@link MAX_TIMER_DELAY_MS}) while the failure is retryable. A full queue drops its oldest alert.
+ * Each target has its own, so a slow or failing receiver delays no other target, no pulse and
+ * no request. Nothing it does rejects: a throwing notifier or log destination is a failed
+ * attempt or a lost log line, never an unhandled rejection.
  */
 export class TargetQueue {
   private readonly queue: Alert[] = [];
   private busy = false;
   private closed = false;
   private backoffTimer: NodeJS.Timeout | undefined;
-  private readonly shutdown = new AbortController();
+  /** Aborts the attempt in flight, if any. */
+  private inflight: AbortController | undefined;
 
   constructor(
     readonly notifier: Notifier,
@@ -39,7 +43,12 @@ export class TargetQueue {
 
   push(alert: Alert): void {
     if (this.closed) return;
-    if (this.queue.length >= this.settings.queueSize) this.events.dropped(this.notifier.name, this.queue.shift() as Alert);
+    if (this.queue.length >= this.settings.queueSize) {
+      const oldest = this.queue.shift() as Alert;
+      report(() => {
+        this.events.dropped(this.notifier.name, oldest);
+      });
+    }
     this.queue.push(alert);
     if (!this.busy) void this.drain();
   }
@@ -49,7 +58,7 @@ export class TargetQueue {
     this.closed = true;
     this.queue.length = 0;
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
-    this.shutdown.abort();
+    this.inflight?.abort();
   }
 
   private async drain(): Promise<void> {
@@ -63,34 +72,55 @@ export class TargetQueue {
       const outcome = await this.attempt(alert);
       if (this.closed) return;
       if (outcome === null) {
-        this.events.sent(this.notifier.name, alert, attempt);
+        report(() => {
+          this.events.sent(this.notifier.name, alert, attempt);
+        });
         return;
       }
       if (!outcome.retryable || attempt >= this.settings.attempts) {
-        this.events.failed(this.notifier.name, alert, attempt, outcome.reason);
+        report(() => {
+          this.events.failed(this.notifier.name, alert, attempt, outcome.reason);
+        });
         return;
       }
-      await this.pause(this.settings.backoffMs * 2 ** (attempt - 1));
+      await this.pause(Math.min(MAX_TIMER_DELAY_MS, this.settings.backoffMs * 2 ** (attempt - 1)));
     }
   }
 
   /** One try: `null` when delivered, else why not and whether to try again. Never rejects. */
   private async attempt(alert: Alert): Promise<{ reason: string; retryable: boolean } | null> {
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.settings.timeoutMs)]);
+    const controller = new AbortController();
+    const { signal } = controller;
+    let timer: NodeJS.Timeout | undefined;
+    this.inflight = controller;
     try {
       // Racing the signal keeps a notifier that ignores it from holding the queue past its
       // timeout. Whichever side loses the race settles later, unobserved: mark it handled.
-      const sending = Promise.resolve().then(() => this.notifier.send(alert, { signal }));
+      const sending = Promise.resolve().then(() => {
+        if (signal.aborted) return undefined; // closed before it started: the race is over
+        // A timer of our own, not AbortSignal.timeout(): combined with AbortSignal.any(),
+        // nothing held the timeout signal, a garbage collection could take it, and the attempt
+        // then waited forever (Node issue 57736). Armed as the send starts, so the timeout
+        // counts from there even under fake timers.
+        timer = setTimeout(() => {
+          controller.abort(new DOMException(`timed out after ${this.settings.timeoutMs} ms`, 'TimeoutError'));
+        }, this.settings.timeoutMs);
+        timer.unref();
+        return this.notifier.send(alert, { signal });
+      });
       const stop = aborted(signal);
       sending.catch(() => undefined);
       stop.catch(() => undefined);
       await Promise.race([sending, stop]);
       return null;
     } catch (error) {
-      if (signal.aborted && !this.shutdown.signal.aborted)
-        return { reason: `timed out after ${this.settings.timeoutMs} ms`, retryable: true };
+      // Aborted while open: only the timer aborts then.
+      if (signal.aborted && !this.closed) return { reason: `timed out after ${this.settings.timeoutMs} ms`, retryable: true };
       const retryable = (error as { retryable?: unknown } | null)?.retryable !== false;
       return { reason: error instanceof Error ? error.message : String(error), retryable };
+    } finally {
+      clearTimeout(timer);
+      this.inflight = undefined;
     }
   }
 
@@ -99,6 +129,15 @@ export class TargetQueue {
       this.backoffTimer = setTimeout(resolve, ms);
       this.backoffTimer.unref();
     });
+  }
+}
+
+/** Runs a report (a log line, a counter): a failing log destination must not stop the queue, and has nowhere left to be reported. */
+function report(event: () => void): void {
+  try {
+    event();
+  } catch {
+    // The logger or the registry is what failed.
   }
 }
 

@@ -33,11 +33,11 @@ export type AlertTarget =
 export interface AlertDispatcherOptions {
   /** Where alerts go. `minLevel` (default `warning`) is the least severe status a target hears about. */
   readonly targets: readonly AlertTarget[];
-  /** Milliseconds per delivery attempt. Defaults to 5000. */
+  /** Milliseconds per delivery attempt: a whole number from 1 to 2147483647, the longest a Node timer waits. Defaults to 5000. */
   readonly timeoutMs?: number;
   /** Attempts per alert, the first included. Defaults to 3. */
   readonly attempts?: number;
-  /** Milliseconds before the first retry; each further retry waits twice as long. Defaults to 1000. */
+  /** Milliseconds before the first retry (a whole number from 0 to 2147483647); each further retry waits twice as long, at most 2147483647. Defaults to 1000. */
   readonly backoffMs?: number;
   /** Alerts waiting per target; past it the oldest is dropped. Defaults to 100. */
   readonly queueSize?: number;
@@ -108,9 +108,9 @@ export class AlertDispatcher {
     const given = read.object('', options, OPTION_KEYS);
     if (!Array.isArray(given.targets)) read.fail('targets', given.targets, 'an array of { url } or { notifier } targets');
     const settings: DeliverySettings = {
-      timeoutMs: given.timeoutMs === undefined ? 5000 : read.positiveNumber('timeoutMs', given.timeoutMs, 'of milliseconds, e.g. 5000'),
+      timeoutMs: given.timeoutMs === undefined ? 5000 : read.durationMs('timeoutMs', given.timeoutMs, 1, 'e.g. 5000'),
       attempts: given.attempts === undefined ? 3 : read.integer('attempts', given.attempts, 1, 'e.g. 3'),
-      backoffMs: given.backoffMs === undefined ? 1000 : read.nonNegativeNumber('backoffMs', given.backoffMs, 'of milliseconds, e.g. 1000'),
+      backoffMs: given.backoffMs === undefined ? 1000 : read.durationMs('backoffMs', given.backoffMs, 0, 'e.g. 1000'),
       queueSize: given.queueSize === undefined ? 100 : read.integer('queueSize', given.queueSize, 1, 'of alerts, e.g. 100'),
     };
     this.logger = manager.logger.child({ component: 'alerts' });
