@@ -2,6 +2,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AlertDispatcher } from '../lib/alerts/dispatcher';
 import { HeartbeatManager } from '../lib/manager';
+import { ConfigError } from '../lib/validate';
 import { pollUntil } from './helpers/demo';
 import { collectGarbage } from './helpers/gc';
 import { captureLogger } from './helpers/logger';
@@ -174,6 +175,57 @@ it('times out an attempt even when a garbage collection runs during it', async (
   collectGarbage();
   await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_failed_total{target="silent"} 1'), Boolean, 5000);
   expect(logs.messages()).toContain('Alert to silent failed: timed out after 200 ms');
+});
+
+it('reads a few KB of an answer at most: an endless body neither holds the queue nor fills memory', async () => {
+  const target = await receiver();
+  target.behave('endless');
+  dispatcher([{ url: target.url, name: 'chatty' }], { timeoutMs: 5000, attempts: 1 });
+  manager.heartbeat({ tag: 'w', interval: 30 }).error('boom');
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_sent_total{target="chatty"} 1'), Boolean, 5000);
+  // The client hung up after its few KB; what the receiver wrote meanwhile sat in socket buffers.
+  await pollUntil(
+    () => target.endless.hungUp,
+    (count) => count === 1,
+    2000,
+  );
+  expect(target.endless.bytes).toBeLessThan(16 * 1024 * 1024);
+});
+
+it('does not follow a redirect: the alert and its headers go to the configured URL only', async () => {
+  const elsewhere = await receiver();
+  const target = await receiver();
+  target.behave({ redirect: elsewhere.url });
+  new AlertDispatcher(manager, {
+    targets: [{ url: target.url, name: 'moved', headers: { 'x-api-key': 'KEY-1234' } }],
+    registry,
+    attempts: 3,
+    backoffMs: 20,
+  });
+  manager.heartbeat({ tag: 'w', interval: 30 }).error('boom');
+  await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_failed_total{target="moved"} 1'), Boolean, 5000);
+  expect(target.received).toHaveLength(1); // a redirect is not retried
+  expect(target.received[0]?.headers['x-api-key']).toBe('KEY-1234');
+  expect(elsewhere.received).toEqual([]);
+  expect(logs.messages()).toContain(
+    'Alert to moved failed: the receiver answered HTTP 307, a redirect: not followed, alerts go only to the configured URL',
+  );
+});
+
+it('refuses a webhook URL with credentials, without echoing them', () => {
+  for (const url of ['https://ops:PASSWORD-99@hooks.example.com/x', 'https://ops@hooks.example.com/x']) {
+    let error: unknown;
+    try {
+      new AlertDispatcher(manager, { targets: [{ url }], registry });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('Invalid webhook target "webhook-1": "url" carries credentials (user:password@), which are not sent.');
+    expect(message).toContain('"headers"');
+    expect(message).not.toMatch(/PASSWORD-99|ops|hooks\.example/);
+  }
 });
 
 it('keeps delivering when the log destination throws', async () => {

@@ -5,13 +5,18 @@ export interface Received {
   body: any;
 }
 
-export type Behaviour = 'ok' | 'hang' | number;
+export type Behaviour = 'ok' | 'hang' | 'endless' | number | { redirect: string };
 
 export interface Receiver {
   url: string;
   received: Received[];
-  /** How the next requests are answered: `ok` (204), an HTTP status, or `hang` (never answer). */
+  /**
+   * How the next requests are answered: `ok` (204), an HTTP status, `hang` (never answer),
+   * `endless` (a 200 whose body never ends), or `{ redirect }` (a 307 to that URL).
+   */
   behave(behaviour: Behaviour): void;
+  /** Body bytes written by `endless` answers so far, and how many of those answers the client hung up on. */
+  readonly endless: { bytes: number; hungUp: number };
   close(): Promise<void>;
 }
 
@@ -19,6 +24,7 @@ export interface Receiver {
 export async function startReceiver(path = '/hooks/SECRET-TOKEN-1234'): Promise<Receiver> {
   let behaviour: Behaviour = 'ok';
   const received: Received[] = [];
+  const endless = { bytes: 0, hungUp: 0 };
   const server = http.createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8');
@@ -26,6 +32,15 @@ export async function startReceiver(path = '/hooks/SECRET-TOKEN-1234'): Promise<
     req.on('end', () => {
       received.push({ headers: req.headers, body: text ? JSON.parse(text) : undefined });
       if (behaviour === 'hang') return;
+      if (behaviour === 'endless') {
+        stream(res, endless);
+        return;
+      }
+      if (typeof behaviour === 'object') {
+        res.writeHead(307, { location: behaviour.redirect });
+        res.end();
+        return;
+      }
       res.writeHead(behaviour === 'ok' ? 204 : behaviour);
       res.end();
     });
@@ -35,6 +50,7 @@ export async function startReceiver(path = '/hooks/SECRET-TOKEN-1234'): Promise<
   return {
     url: `http://127.0.0.1:${port}${path}`,
     received,
+    endless,
     behave: (next) => (behaviour = next),
     close: () =>
       new Promise((resolve) => {
@@ -44,4 +60,24 @@ export async function startReceiver(path = '/hooks/SECRET-TOKEN-1234'): Promise<
         });
       }),
   };
+}
+
+const CHUNK = Buffer.alloc(16 * 1024, 'x');
+
+/** A 200 that writes as fast as the client reads, until the client hangs up. */
+function stream(res: http.ServerResponse, counts: { bytes: number; hungUp: number }): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  let open = true;
+  res.on('close', () => {
+    open = false;
+    counts.hungUp++;
+  });
+  const write = (): void => {
+    while (open && res.write(CHUNK)) counts.bytes += CHUNK.length;
+    if (open) {
+      counts.bytes += CHUNK.length;
+      res.once('drain', write);
+    }
+  };
+  write();
 }

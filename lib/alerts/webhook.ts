@@ -1,5 +1,9 @@
+import { readCapped } from '../body';
 import { ConfigError } from '../validate';
 import { DeliveryError, type Alert, type Notifier } from './alert';
+
+/** Most of an answer read, in bytes: a receiver's answer is not needed, and one may stream forever. */
+export const MAX_ANSWER_BYTES = 4096;
 
 /** What `webhookNotifier()` takes. */
 export interface WebhookOptions {
@@ -14,7 +18,10 @@ export interface WebhookOptions {
 /**
  * A notifier that POSTs each alert as JSON, with the alert id as `Idempotency-Key`. A 2xx
  * answer is delivery; network errors, 5xx, 408 and 429 are retried; other 4xx are not, since
- * the same request would be refused again.
+ * the same request would be refused again. Redirects are not followed: the body and headers
+ * go only to the configured URL, and a 3xx is a failure that is not retried. At most
+ * {@link MAX_ANSWER_BYTES} of an answer are read; the rest is cancelled. A URL with
+ * credentials (`user:pass@`) is refused: put them in `headers` (`authorization`).
  */
 export function webhookNotifier(options: WebhookOptions): Notifier {
   const { url, name = 'webhook', headers = {} } = options;
@@ -31,6 +38,13 @@ export function webhookNotifier(options: WebhookOptions): Notifier {
       'url',
     );
   }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // fetch refuses such a URL on every request, so it would never deliver.
+    throw new ConfigError(
+      `Invalid webhook target "${name}": "url" carries credentials (user:password@), which are not sent. Remove them from the URL and pass them in "headers", e.g. { authorization: "Basic " + base64("user:password") } (the value is not shown: webhook URLs are secrets).`,
+      'url',
+    );
+  }
   return {
     name,
     async send(alert: Alert, { signal }: { signal: AbortSignal }): Promise<void> {
@@ -41,13 +55,21 @@ export function webhookNotifier(options: WebhookOptions): Notifier {
           headers: { 'content-type': 'application/json', 'user-agent': 'express-heartbeat', 'idempotency-key': alert.id, ...headers },
           body: JSON.stringify(alert),
           signal,
+          // A redirect would carry the alert and the headers (an API key, say) to another origin.
+          redirect: 'manual',
         });
       } catch (error) {
         throw new DeliveryError(describeNetworkError(error), true);
       }
-      // The body is not needed; reading it frees the connection for the next alert.
-      await response.arrayBuffer().catch(() => undefined);
+      // The answer is not needed; reading a short one frees the connection for the next alert.
+      await readCapped(response, MAX_ANSWER_BYTES).catch(() => undefined);
       if (response.ok) return;
+      if (response.status >= 300 && response.status < 400) {
+        throw new DeliveryError(
+          `the receiver answered HTTP ${response.status}, a redirect: not followed, alerts go only to the configured URL`,
+          false,
+        );
+      }
       const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
       throw new DeliveryError(`the receiver answered HTTP ${response.status}`, retryable);
     },
