@@ -84,6 +84,17 @@ function faultyHandler(req: IncomingMessage, res: ServerResponse): void {
         .writeHead(500, { 'content-type': 'application/json; charset=utf-8' })
         .end(JSON.stringify({ error: 'Internal error in the health endpoint; see the server log.' }));
       return;
+    case 'endless': {
+      // A 200 whose body never ends, written as fast as the client reads.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, ' ');
+      const write = (): void => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', write);
+      };
+      write();
+      return;
+    }
     case 'stall-body':
       // Headers and half a body, then nothing.
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -154,7 +165,9 @@ describe('construction', () => {
     ['baseUrl', 'http://example.com/?x=1', {}, /"baseUrl" is "http:\/\/example.com\/\?x=1"/],
     ['baseUrl', 'http://user:secret@example.com', {}, /"baseUrl"/],
     ['baseUrl', undefined, {}, /"baseUrl" is undefined/],
-    ['timeoutMs', 'http://localhost', { timeoutMs: 0 }, /"timeoutMs" is 0; expected a positive number of milliseconds/],
+    ['timeoutMs', 'http://localhost', { timeoutMs: 0 }, /"timeoutMs" is 0; expected a whole number of milliseconds from 1 to 2147483647/],
+    // AbortSignal.timeout() threw on a fraction: every request rejected with a RangeError.
+    ['timeoutMs', 'http://localhost', { timeoutMs: 2500.5 }, /"timeoutMs" is 2500.5/],
     ['timeoutMs', 'http://localhost', { timeoutMs: -5 }, /"timeoutMs" is -5/],
     ['timeoutMs', 'http://localhost', { timeoutMs: Number.NaN }, /"timeoutMs" is NaN/],
     ['timeoutMs', 'http://localhost', { timeoutMs: '5000' }, /"timeoutMs" is "5000"/],
@@ -249,6 +262,14 @@ describe('errors say what happened and where', () => {
     const error = await failure(new HealthMonitor(`${faultyUrl}/stall-body`, { timeoutMs: 200 }).checkHealth());
     expect([error.code, error.status]).toEqual(['timeout', 200]);
     expect(error.message).toMatch(/timed out after 200 ms/);
+  });
+
+  it('bad_response: an endless body, read up to 16 MiB and no further', async () => {
+    const error = await failure(new HealthMonitor(`${faultyUrl}/endless`, { timeoutMs: 10_000 }).checkHealth());
+    expect([error.code, error.status]).toEqual(['bad_response', 200]);
+    expect(error.message).toBe(
+      `GET ${faultyUrl}/endless/api/health/status answered HTTP 200, but the body is larger than 16777216 bytes (16 MiB), far more than a health answer; the rest was not read.`,
+    );
   });
 
   it('bad_response: HTML where JSON was expected', async () => {

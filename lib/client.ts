@@ -1,10 +1,11 @@
+import { readCapped } from './body';
 import type { HealthStatus } from './manager';
 import type { ServiceHealth } from './service-record';
 import { OptionReader, describeValue } from './validate';
 
 /** What `new HealthMonitor()` takes besides the server's URL. Every key is optional. */
 export interface HealthMonitorOptions {
-  /** Milliseconds before a request is abandoned with a `timeout` error. Defaults to `5000`. */
+  /** Milliseconds before a request is abandoned with a `timeout` error: a whole number from 1 to 2147483647. Defaults to `5000`. */
   readonly timeoutMs?: number;
   /** Where the health endpoints live on the server, as given to `healthRouter()`. Defaults to `/api/health`. */
   readonly basePath?: string;
@@ -36,8 +37,8 @@ export class HealthMonitorError extends Error {
 }
 
 const MONITOR_KEYS = ['timeoutMs', 'basePath'] as const;
-/** Longest delay a Node timer takes; a longer one would fire at once. */
-const MAX_TIMEOUT_MS = 2_147_483_647;
+/** Most of an answer read, in bytes: a status body at 10,000 services is about 1.5 MB, and a server may be anything. */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** How much of an unexpected body is quoted in an error message. */
 const QUOTE_LENGTH = 120;
 
@@ -70,7 +71,7 @@ export class HealthMonitor {
     const read = new OptionReader('Invalid HealthMonitor options');
     this.baseUrl = checkBaseUrl(read, baseUrl);
     const given = read.object('', options, MONITOR_KEYS);
-    this.timeoutMs = given.timeoutMs === undefined ? 5000 : checkTimeout(read, given.timeoutMs);
+    this.timeoutMs = given.timeoutMs === undefined ? 5000 : read.durationMs('timeoutMs', given.timeoutMs, 1, 'e.g. 5000');
     this.basePath = given.basePath === undefined ? '/api/health' : read.plainPath('basePath', given.basePath);
   }
 
@@ -114,21 +115,43 @@ export class HealthMonitor {
     return service?.status === 'healthy';
   }
 
-  /** One GET: the status and the whole body, all within `timeoutMs`. Rejects only with a HealthMonitorError. */
+  /**
+   * One GET: the status and the body, all within `timeoutMs`, the body up to
+   * {@link MAX_BODY_BYTES}. Rejects only with a HealthMonitorError.
+   */
   private async get(path: string): Promise<Answer> {
     const url = `${this.baseUrl}${this.basePath}${path}`;
-    const signal = AbortSignal.timeout(this.timeoutMs);
-    let response: Response;
+    // A timer of our own rather than AbortSignal.timeout(), whose timer is held only weakly.
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort(new DOMException(`timed out after ${this.timeoutMs} ms`, 'TimeoutError'));
+    }, this.timeoutMs);
+    timer.unref();
     try {
-      response = await fetch(url, { signal, headers: { accept: 'application/json' } });
-    } catch (error) {
-      throw this.transportError(error, url, undefined);
-    }
-    try {
-      const text = await response.text();
+      let response: Response;
+      try {
+        response = await fetch(url, { signal: controller.signal, headers: { accept: 'application/json' } });
+      } catch (error) {
+        throw this.transportError(error, url, undefined);
+      }
+      let body: Awaited<ReturnType<typeof readCapped>>;
+      try {
+        body = await readCapped(response, MAX_BODY_BYTES);
+      } catch (error) {
+        throw this.transportError(error, url, response.status);
+      }
+      if (body.truncated) {
+        throw new HealthMonitorError(
+          `GET ${url} answered HTTP ${response.status}, but the body is larger than ${MAX_BODY_BYTES} bytes (16 MiB), far more than a health answer; the rest was not read.`,
+          'bad_response',
+          url,
+          { status: response.status },
+        );
+      }
+      const text = new TextDecoder().decode(body.bytes);
       return { url, status: response.status, contentType: response.headers.get('content-type') ?? '', text };
-    } catch (error) {
-      throw this.transportError(error, url, response.status);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -160,13 +183,6 @@ function checkBaseUrl(read: OptionReader, value: unknown): string {
     read.fail('baseUrl', value, expected);
   }
   return url.href.replace(/\/+$/, '');
-}
-
-function checkTimeout(read: OptionReader, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
-    read.fail('timeoutMs', value, `a positive number of milliseconds up to ${MAX_TIMEOUT_MS}, e.g. 5000`);
-  }
-  return value;
 }
 
 /** The name as one path segment. `.` and `..` cannot be sent: URL parsers drop them, encoded or not. */
