@@ -48,6 +48,8 @@ it('sends one alert per transition, then a resolved one with the time down', asy
   const { inboxes } = setup();
   const worker = manager.heartbeat({ tag: 'save_worker', interval: 10 }).start();
   clock.advance(60_000); // warning, degraded, critical
+  // The alerts of one turn share a reading of the overall status, taken as the turn ends.
+  await flush();
   worker.pulse();
   clock.advance(1);
   await flush();

@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { benchAlerts } from './alerts';
 import { benchDetection } from './detection';
 import { benchExport } from './export';
 import { benchIdle } from './idle';
@@ -27,6 +28,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   memory: { title: '5. Memory', run: benchMemory },
   detection: { title: '6. Detection latency', run: benchDetection },
   throughput: { title: '7. Throughput under load', run: benchThroughput },
+  alerts: { title: '8. Mass outage with alerts', run: benchAlerts },
   export: { title: '9. Export of a large history', run: benchExport },
 };
 

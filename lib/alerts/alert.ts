@@ -17,7 +17,7 @@ export interface Alert {
   time: string;
   /** Why, in words, e.g. `missed 3 heartbeats` or `error: disk full`. */
   reason: string;
-  /** The whole system's status when the alert was made. */
+  /** The whole system's status just after the change: alerts made in one turn of the event loop share one reading, taken as the turn ends. */
   overall_status: OverallStatus;
   /** With `resolved`: seconds from the first alert of the incident to the recovery. */
   down_seconds?: number;

@@ -47,7 +47,7 @@ export interface AlertDispatcherOptions {
 
 const OPTION_KEYS = ['targets', 'timeoutMs', 'attempts', 'backoffMs', 'queueSize', 'registry'] as const;
 const LEVELS: readonly AlertLevel[] = ['warning', 'degraded', 'critical'];
-/** Idle per-service states kept before a sweep: bounded whatever tags come and go. */
+/** States kept before the first sweep; later sweeps wait for twice what the last one kept, so idle states stay bounded whatever tags come and go. */
 const MAX_IDLE_STATES = 2000;
 
 interface Incident {
@@ -99,6 +99,10 @@ export class AlertDispatcher {
   private readonly logger: Logger;
   private readonly counters: { sent: Counter<'target'>; failed: Counter<'target'>; dropped: Counter };
   private closed = false;
+  /** Alerts made in this turn of the event loop, waiting for the turn's one reading of the overall status. */
+  private readonly unstamped: Alert[] = [];
+  /** The number of states at which the next sweep runs: twice what the last one kept, so sweeps cost O(1) per state. */
+  private sweepAt = MAX_IDLE_STATES;
 
   constructor(
     private readonly manager: HeartbeatManager,
@@ -190,20 +194,20 @@ export class AlertDispatcher {
       state.flapping = true;
       state.remindAt = null;
       const reason = `changed status ${state.changes.length} times within ${flap_window} s; alerts are held until it is calm for ${flap_window} s`;
-      this.send(state, 'flapping', change.from, reason, state.flapWorst);
+      this.send(state, 'flapping', change.from, reason, state.flapWorst, change.time);
     }
     if (state.flapping) {
       state.stableAt = now + windowMs;
     } else if (change.to === 'healthy') {
-      this.recovering(state, now);
+      this.recovering(state, now, change.time);
     } else if (change.cause !== 'missed' || this.manager.config.alert_on_miss) {
-      this.escalate(state, change.from, change.reason, now);
+      this.escalate(state, change.from, change.reason, now, change.time);
     }
     this.reschedule(state);
   };
 
   /** A bad status: alert each target that hears of it and has not heard of this incident at this level. */
-  private escalate(state: ServiceAlertState, previous: ServiceStatus, reason: string, now: number): void {
+  private escalate(state: ServiceAlertState, previous: ServiceStatus, reason: string, now: number, time?: string): void {
     const rank = rankOf(state.current);
     for (const queue of this.queues) {
       if (rank < rankOf(queue.minLevel)) continue;
@@ -211,19 +215,19 @@ export class AlertDispatcher {
       if (incident && rank <= incident.alertedRank) continue;
       if (incident) incident.alertedRank = rank;
       else state.incidents.set(queue, { since: now, alertedRank: rank, reminders: 0 });
-      queue.push(this.alert(state.service, state.current as AlertLevel, previous, reason));
+      queue.push(this.alert(state.service, state.current as AlertLevel, previous, reason, time));
     }
     const repeat = this.manager.config.repeat_every;
     state.remindAt = state.current === 'critical' && repeat > 0 && state.incidents.size > 0 ? now + repeat * 1000 : null;
   }
 
   /** Healthy again: resolve at once, or after `recover_after` on-time pulses. */
-  private recovering(state: ServiceAlertState, now: number): void {
+  private recovering(state: ServiceAlertState, now: number, time: string): void {
     state.remindAt = null;
     if (state.incidents.size === 0) return;
     const pulses = this.manager.config.recover_after;
     if (pulses <= 1) {
-      this.resolve(state, now);
+      this.resolve(state, now, time);
       return;
     }
     const service = this.manager.service(state.service);
@@ -231,10 +235,10 @@ export class AlertDispatcher {
     state.recoverAt = now + (pulses - 1) * (service?.interval ?? this.manager.config.default_interval) * 1000;
   }
 
-  private resolve(state: ServiceAlertState, now: number): void {
+  private resolve(state: ServiceAlertState, now: number, time?: string): void {
     const previous = state.lastChange?.from ?? 'critical';
     for (const [queue, incident] of state.incidents) {
-      const alert = this.alert(state.service, 'resolved', previous, state.lastChange?.reason ?? 'recovered');
+      const alert = this.alert(state.service, 'resolved', previous, state.lastChange?.reason ?? 'recovered', time);
       alert.down_seconds = Math.round((now - incident.since) / 1000);
       queue.push(alert);
     }
@@ -281,24 +285,32 @@ export class AlertDispatcher {
   }
 
   /** Sends one alert to every target whose level it reaches (used for flapping). */
-  private send(state: ServiceAlertState, status: AlertStatus, previous: ServiceStatus, reason: string, rank: number): void {
+  private send(state: ServiceAlertState, status: AlertStatus, previous: ServiceStatus, reason: string, rank: number, time: string): void {
     for (const queue of this.queues) {
-      if (rank >= rankOf(queue.minLevel) || state.incidents.has(queue)) queue.push(this.alert(state.service, status, previous, reason));
+      if (rank >= rankOf(queue.minLevel) || state.incidents.has(queue))
+        queue.push(this.alert(state.service, status, previous, reason, time));
     }
   }
 
-  private alert(service: string, status: AlertStatus, previous: ServiceStatus, reason: string): Alert {
+  /** A new alert; `time` is the change's own when a change made it, else now. */
+  private alert(service: string, status: AlertStatus, previous: ServiceStatus, reason: string, time?: string): Alert {
     const clock = this.manager.clock;
-    return {
-      id: randomUUID(),
-      service,
-      status,
-      previous,
-      time: isoTimeOf(clock, clock.now()),
-      reason,
-      overall_status: this.manager.overallStatus(),
-    };
+    time ??= isoTimeOf(clock, clock.now());
+    const alert: Alert = { id: randomUUID(), service, status, previous, time, reason, overall_status: 'healthy' };
+    // Rating every service once per alert made a mass outage quadratic. The stamp is queued
+    // before the alert reaches a queue, and a queue sends from a later microtask, so none
+    // leaves unstamped. A promise job, not queueMicrotask(), which fake timers may hold back.
+    if (this.unstamped.length === 0) void Promise.resolve().then(this.stamp);
+    this.unstamped.push(alert);
+    return alert;
   }
+
+  /** Gives every alert made in this turn one reading of the overall status, taken once the turn's changes are in. */
+  private readonly stamp = (): void => {
+    const overall = this.manager.overallStatus();
+    for (const alert of this.unstamped) alert.overall_status = overall;
+    this.unstamped.length = 0;
+  };
 
   private reschedule(state: ServiceAlertState): void {
     const next = Math.min(state.recoverAt ?? Infinity, state.stableAt ?? Infinity, state.remindAt ?? Infinity);
@@ -309,7 +321,10 @@ export class AlertDispatcher {
   private stateOf(service: string): ServiceAlertState {
     let state = this.states.get(service);
     if (!state) {
-      if (this.states.size >= MAX_IDLE_STATES) this.sweep();
+      if (this.states.size >= this.sweepAt) {
+        this.sweep();
+        this.sweepAt = Math.max(MAX_IDLE_STATES, 2 * this.states.size);
+      }
       state = new ServiceAlertState(service);
       this.states.set(service, state);
     }
