@@ -20,7 +20,7 @@ export interface WebhookOptions {
  * answer is delivery; network errors, 5xx, 408 and 429 are retried; other 4xx are not, since
  * the same request would be refused again. Redirects are not followed: the body and headers
  * go only to the configured URL, and a 3xx is a failure that is not retried. At most
- * {@link MAX_ANSWER_BYTES} of an answer are read; the rest is cancelled. A URL with
+ * 4 KB of an answer are read; the rest is cancelled. A URL with
  * credentials (`user:pass@`) is refused: put them in `headers` (`authorization`).
  */
 export function webhookNotifier(options: WebhookOptions): Notifier {
