@@ -1,8 +1,8 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AlertDispatcher } from '../lib/alerts/dispatcher';
-import { HeartbeatManager } from '../lib/manager';
-import { ConfigError } from '../lib/validate';
+import { HeartbeatManager } from '../lib/core/manager';
+import { ConfigError } from '../lib/util/validate';
 import { pollUntil } from './helpers/demo';
 import { collectGarbage } from './helpers/gc';
 import { captureLogger } from './helpers/logger';

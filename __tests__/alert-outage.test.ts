@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import type { Alert, Notifier } from '../lib/alerts/alert';
 import { AlertDispatcher } from '../lib/alerts/dispatcher';
-import { HeartbeatManager } from '../lib/manager';
+import { HeartbeatManager } from '../lib/core/manager';
 import { createTestClock, type TestClock } from './helpers/clock';
 
 // A mass outage with alerts attached: thousands of services fail in one timer turn. How long

@@ -1,7 +1,7 @@
 import { AlertDispatcher } from '../lib/alerts/dispatcher';
 import type { Alert, Notifier } from '../lib/alerts/alert';
-import type { HeartbeatConfig } from '../lib/config';
-import { HeartbeatManager } from '../lib/manager';
+import type { HeartbeatConfig } from '../lib/core/config';
+import { HeartbeatManager } from '../lib/core/manager';
 import { Registry } from 'prom-client';
 import { createTestClock, type TestClock } from './helpers/clock';
 

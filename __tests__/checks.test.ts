@@ -1,5 +1,5 @@
-import { HeartbeatManager } from '../lib/manager';
-import { MAX_TIMER_DELAY_MS } from '../lib/timers';
+import { HeartbeatManager } from '../lib/core/manager';
+import { MAX_TIMER_DELAY_MS } from '../lib/util/timers';
 import { createTestClock, type TestClock } from './helpers/clock';
 
 let clock: TestClock;

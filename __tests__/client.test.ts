@@ -2,10 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Registry } from 'prom-client';
-import { HealthMonitor, HealthMonitorError } from '../lib/client';
-import { HeartbeatManager } from '../lib/manager';
-import { healthRouter } from '../lib/router';
-import { ConfigError } from '../lib/validate';
+import { HealthMonitor, HealthMonitorError } from '../lib/client/health-monitor';
+import { HeartbeatManager } from '../lib/core/manager';
+import { healthRouter } from '../lib/http/router';
+import { ConfigError } from '../lib/util/validate';
 
 /**
  * The client over real HTTP on loopback: the real router for the answers, tiny node:http

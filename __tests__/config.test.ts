@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEED_CONFIG } from '../demo-app/seed-config';
-import { DEFAULT_CONFIG, readConfigFile, resolveConfig } from '../lib/config';
-import { HeartbeatManager } from '../lib/manager';
-import { ConfigError } from '../lib/validate';
+import { DEFAULT_CONFIG, readConfigFile, resolveConfig } from '../lib/core/config';
+import { HeartbeatManager } from '../lib/core/manager';
+import { ConfigError } from '../lib/util/validate';
 
 const notANumber = [-1, 0, Number.NaN, Infinity, '30', null, {}, true];
 

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { Registry } from 'prom-client';
-import { HeartbeatManager } from '../lib/manager';
-import { healthRouter } from '../lib/router';
+import { HeartbeatManager } from '../lib/core/manager';
+import { healthRouter } from '../lib/http/router';
 import { createApp, type AppFixture } from './helpers/app';
 import { openStream } from './helpers/sse';
 import { closeManagers } from './helpers/managers';

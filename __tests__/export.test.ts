@@ -4,9 +4,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { csvField } from '../lib/export';
-import { HeartbeatManager } from '../lib/manager';
-import { healthRouter } from '../lib/router';
+import { csvField } from '../lib/http/export';
+import { HeartbeatManager } from '../lib/core/manager';
+import { healthRouter } from '../lib/http/router';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { closeManagers, trackManager } from './helpers/managers';
 

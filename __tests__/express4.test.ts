@@ -2,8 +2,8 @@
 import express4 from 'express4';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { pulseMiddleware } from '../lib/middleware';
-import { healthRouter } from '../lib/router';
+import { pulseMiddleware } from '../lib/http/middleware';
+import { healthRouter } from '../lib/http/router';
 import { useQuietManager } from './helpers/manager';
 
 const quietManager = useQuietManager();

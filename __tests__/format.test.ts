@@ -1,4 +1,4 @@
-import { formatUptime } from '../lib/format';
+import { formatUptime } from '../lib/util/format';
 
 const s = 1000;
 const m = 60 * s;

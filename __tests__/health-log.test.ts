@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { HeartbeatManager } from '../lib/manager';
+import { HeartbeatManager } from '../lib/core/manager';
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { captureLogger } from './helpers/logger';
 import { createTestClock } from './helpers/clock';

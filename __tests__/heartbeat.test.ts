@@ -1,6 +1,6 @@
-import { Heartbeat } from '../lib/heartbeat';
-import { HeartbeatManager } from '../lib/manager';
-import { ConfigError } from '../lib/validate';
+import { Heartbeat } from '../lib/core/heartbeat';
+import { HeartbeatManager } from '../lib/core/manager';
+import { ConfigError } from '../lib/util/validate';
 import { createTestClock } from './helpers/clock';
 
 let manager: HeartbeatManager;

@@ -4,10 +4,10 @@
 // pulses, errors, restarts and stalls, and services pulsing on time cost the timer nothing
 // per pulse.
 import fc from 'fast-check';
-import type { Heartbeat } from '../lib/heartbeat';
-import type { StatusChange } from '../lib/manager';
-import { SignLane } from '../lib/lanes';
-import { ServiceRecord } from '../lib/service-record';
+import type { Heartbeat } from '../lib/core/heartbeat';
+import type { StatusChange } from '../lib/core/manager';
+import { SignLane } from '../lib/core/lanes';
+import { ServiceRecord } from '../lib/core/service-record';
 import { createManager } from './helpers/manager';
 import { closeManagers } from './helpers/managers';
 

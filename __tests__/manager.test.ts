@@ -1,5 +1,5 @@
-import { Heartbeat } from '../lib/heartbeat';
-import { LANE_MIN_GAP_MS } from '../lib/watcher';
+import { Heartbeat } from '../lib/core/heartbeat';
+import { LANE_MIN_GAP_MS } from '../lib/core/watcher';
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { closeManagers } from './helpers/managers';
 

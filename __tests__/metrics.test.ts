@@ -1,9 +1,9 @@
 import express from 'express';
 import { Gauge, Registry, register as globalRegister, type OpenMetricsContentType } from 'prom-client';
 import request from 'supertest';
-import { HeartbeatManager } from '../lib/manager';
-import { registerMetrics } from '../lib/metrics';
-import { healthRouter } from '../lib/router';
+import { HeartbeatManager } from '../lib/core/manager';
+import { registerMetrics } from '../lib/metrics/prometheus';
+import { healthRouter } from '../lib/http/router';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { captureLogger } from './helpers/logger';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';

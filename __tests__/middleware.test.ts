@@ -1,7 +1,7 @@
 import express from 'express';
 import request from 'supertest';
-import { pulseMiddleware } from '../lib/middleware';
-import { HeartbeatManager } from '../lib/manager';
+import { pulseMiddleware } from '../lib/http/middleware';
+import { HeartbeatManager } from '../lib/core/manager';
 import { createTestClock } from './helpers/clock';
 import { useQuietManager } from './helpers/manager';
 

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import express from 'express';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { HeartbeatManager } from '../lib/manager';
+import { HeartbeatManager } from '../lib/core/manager';
 import { renderPage } from '../lib/page';
-import { healthRouter } from '../lib/router';
+import { healthRouter } from '../lib/http/router';
 
 let manager: HeartbeatManager;
 beforeEach(() => {

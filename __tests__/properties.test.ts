@@ -2,8 +2,8 @@
 // is a 2xx or a 4xx JSON with a reason, nothing leaks, and escaping holds everywhere.
 import fc from 'fast-check';
 import request from 'supertest';
-import { resolveConfig } from '../lib/config';
-import { ConfigError } from '../lib/validate';
+import { resolveConfig } from '../lib/core/config';
+import { ConfigError } from '../lib/util/validate';
 import { createApp, type AppFixture } from './helpers/app';
 import { promtoolCheckMetrics } from './helpers/promtool';
 
@@ -93,7 +93,7 @@ it('takes or refuses any remote pulse name and body, and the exports stay well-f
 
 it('writes one log line per event, whatever the name and message hold', async () => {
   const { captureLogger } = await import('./helpers/logger');
-  const { HeartbeatManager } = await import('../lib/manager');
+  const { HeartbeatManager } = await import('../lib/core/manager');
   const { logger, lines } = captureLogger();
   const raw: string[] = [];
   const manager = new HeartbeatManager({ logger, config: { log_level: 'info' } });

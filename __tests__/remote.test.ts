@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { ConfigError } from '../lib/validate';
+import { ConfigError } from '../lib/util/validate';
 import { createApp, type AppFixture } from './helpers/app';
 import { closeManagers } from './helpers/managers';
 

@@ -1,9 +1,9 @@
 import express from 'express';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { healthRouter } from '../lib/router';
-import { HeartbeatManager } from '../lib/manager';
-import { ConfigError } from '../lib/validate';
+import { healthRouter } from '../lib/http/router';
+import { HeartbeatManager } from '../lib/core/manager';
+import { ConfigError } from '../lib/util/validate';
 import { createApp, type AppFixture } from './helpers/app';
 import { createTestClock } from './helpers/clock';
 import { closeManagers, trackManager } from './helpers/managers';

@@ -1,5 +1,5 @@
-import { HeartbeatManager } from '../lib/manager';
-import { DeadlineScheduler, type Scheduled } from '../lib/scheduler';
+import { HeartbeatManager } from '../lib/core/manager';
+import { DeadlineScheduler, type Scheduled } from '../lib/core/scheduler';
 import { createTestClock } from './helpers/clock';
 
 interface Item extends Scheduled {

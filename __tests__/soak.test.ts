@@ -4,8 +4,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
 import { AlertDispatcher } from '../lib/alerts/dispatcher';
-import { HeartbeatManager } from '../lib/manager';
-import { registerMetrics } from '../lib/metrics';
+import { HeartbeatManager } from '../lib/core/manager';
+import { registerMetrics } from '../lib/metrics/prometheus';
 import { createTestClock } from './helpers/clock';
 
 setFlagsFromString('--expose-gc');

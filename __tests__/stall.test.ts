@@ -2,7 +2,7 @@ import request from 'supertest';
 import { createApp, type AppFixture } from './helpers/app';
 import { captureLogger, type LogLine } from './helpers/logger';
 import { parseSamples } from './helpers/promtool';
-import type { StatusChange } from '../lib/manager';
+import type { StatusChange } from '../lib/core/manager';
 
 let fixture: AppFixture;
 let changes: StatusChange[];

@@ -12,7 +12,7 @@ import {
   overallContribution,
   rankFromMisses,
   serviceRank,
-} from '../lib/status';
+} from '../lib/core/status';
 
 const thresholds = { degradedAfter: 3, criticalAfter: 5 };
 

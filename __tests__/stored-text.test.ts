@@ -1,8 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { HeartbeatManager, MAX_ERROR_LENGTH } from '../lib/manager';
-import { detached, storedText } from '../lib/stored-text';
-import { MAX_HISTORY_REASON } from '../lib/watcher';
+import { HeartbeatManager, MAX_ERROR_LENGTH } from '../lib/core/manager';
+import { detached, storedText } from '../lib/util/stored-text';
+import { MAX_HISTORY_REASON } from '../lib/core/watcher';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { closeManagers, trackManager } from './helpers/managers';
 

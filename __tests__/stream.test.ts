@@ -3,9 +3,9 @@ import net from 'node:net';
 import express from 'express';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { HeartbeatManager } from '../lib/manager';
-import { healthRouter, type HealthRouterOptions } from '../lib/router';
-import { MAX_TIMER_DELAY_MS } from '../lib/timers';
+import { HeartbeatManager } from '../lib/core/manager';
+import { healthRouter, type HealthRouterOptions } from '../lib/http/router';
+import { MAX_TIMER_DELAY_MS } from '../lib/util/timers';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { openStream, type SseClient } from './helpers/sse';
 

@@ -1,4 +1,4 @@
-import { MAX_TIMER_DELAY_MS, setLongTimeout } from '../lib/timers';
+import { MAX_TIMER_DELAY_MS, setLongTimeout } from '../lib/util/timers';
 
 beforeEach(() => jest.useFakeTimers());
 afterEach(() => jest.useRealTimers());

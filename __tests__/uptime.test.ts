@@ -1,4 +1,4 @@
-import { UPTIME_WINDOWS, UptimeTracker } from '../lib/uptime';
+import { UPTIME_WINDOWS, UptimeTracker } from '../lib/core/uptime';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { CHUNK_CHARS, writeInChunks } from '../lib/write-chunks';
+import { CHUNK_CHARS, writeInChunks } from '../lib/http/write-chunks';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 

@@ -144,7 +144,7 @@ asleep runs from cold caches.
 
 At 10,000 services the timer still wakes about once per second, not once per service: healthy
 services wait in one doubly linked list per interval and grace, ordered by their last pulse,
-and the timer is armed only for each list's head (lib/lanes.ts). A pulse moves its record to
+and the timer is armed only for each list's head (lib/core/lanes.ts). A pulse moves its record to
 its list's tail, a few pointer writes; a service that misses a beat leaves its list for the
 heap that times its further misses. What is left of the library's cost is the pulses touching
 their handles, records and list neighbours, from caches gone cold over a second asleep. Until

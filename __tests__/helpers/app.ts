@@ -1,9 +1,9 @@
 import express from 'express';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { HeartbeatConfig } from '../../lib/config';
-import { HeartbeatManager } from '../../lib/manager';
-import { healthRouter, type HealthRouterOptions } from '../../lib/router';
+import type { HeartbeatConfig } from '../../lib/core/config';
+import { HeartbeatManager } from '../../lib/core/manager';
+import { healthRouter, type HealthRouterOptions } from '../../lib/http/router';
 import { createTestClock, type TestClock } from './clock';
 import { trackManager } from './managers';
 

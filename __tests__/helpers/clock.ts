@@ -1,4 +1,4 @@
-import type { Clock } from '../../lib/clock';
+import type { Clock } from '../../lib/util/clock';
 
 /**
  * A clock driven by jest's fake timers: `advance()` moves time and fires due timers, as a

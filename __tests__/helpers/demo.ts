@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HeartbeatConfig } from '../../lib/config';
+import type { HeartbeatConfig } from '../../lib/core/config';
 import { ROOT, spawnTs } from './child';
 
 export interface DemoProcess {

@@ -1,5 +1,5 @@
-import type { HeartbeatConfig } from '../../lib/config';
-import { HeartbeatManager, type StatusChange } from '../../lib/manager';
+import type { HeartbeatConfig } from '../../lib/core/config';
+import { HeartbeatManager, type StatusChange } from '../../lib/core/manager';
 import { createTestClock, type TestClock } from './clock';
 import { captureLogger, type LogLine } from './logger';
 import { closeManagers, trackManager } from './managers';

@@ -1,4 +1,4 @@
-import type { HeartbeatManager } from '../../lib/manager';
+import type { HeartbeatManager } from '../../lib/core/manager';
 
 const open = new Set<HeartbeatManager>();
 

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { AlertDispatcher } from '../../lib/alerts/dispatcher';
-import { HeartbeatManager } from '../../lib/manager';
-import { registerMetrics } from '../../lib/metrics';
+import { HeartbeatManager } from '../../lib/core/manager';
+import { registerMetrics } from '../../lib/metrics/prometheus';
 
 /** Series every Prometheus has without any exporter: `up` per target, `ALERTS` from its alert rules. */
 export const PROMETHEUS_SERIES = ['up', 'ALERTS'] as const;

@@ -1,4 +1,4 @@
-import type { OverallStatus, ServiceStatus } from '../status';
+import type { OverallStatus, ServiceStatus } from '../core/status';
 
 /** What an alert says: a service entered a bad status, recovered, or is flapping. */
 export type AlertStatus = Exclude<ServiceStatus, 'healthy'> | 'resolved' | 'flapping';

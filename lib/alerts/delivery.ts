@@ -1,4 +1,4 @@
-import { MAX_TIMER_DELAY_MS } from '../timers';
+import { MAX_TIMER_DELAY_MS } from '../util/timers';
 import type { Alert, AlertLevel, Notifier } from './alert';
 
 export interface DeliverySettings {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
-import { isoTimeOf } from '../clock';
-import type { HeartbeatManager, StatusChange } from '../manager';
-import { DeadlineScheduler, type Scheduled } from '../scheduler';
-import { STATUS_WORDS, type ServiceStatus } from '../status';
-import { OptionReader } from '../validate';
+import { isoTimeOf } from '../util/clock';
+import type { HeartbeatManager, StatusChange } from '../core/manager';
+import { DeadlineScheduler, type Scheduled } from '../core/scheduler';
+import { STATUS_WORDS, type ServiceStatus } from '../core/status';
+import { OptionReader } from '../util/validate';
 import type { Alert, AlertLevel, AlertStatus, Notifier } from './alert';
 import { TargetQueue, type DeliverySettings } from './delivery';
 import { webhookNotifier } from './webhook';

@@ -1,5 +1,5 @@
-import { readCapped } from '../body';
-import { ConfigError } from '../validate';
+import { readCapped } from '../util/read-capped';
+import { ConfigError } from '../util/validate';
 import { DeliveryError, type Alert, type Notifier } from './alert';
 
 /** Most of an answer read, in bytes: a receiver's answer is not needed, and one may stream forever. */

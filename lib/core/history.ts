@@ -1,4 +1,4 @@
-import { isoTimeOf, type Clock } from './clock';
+import { isoTimeOf, type Clock } from '../util/clock';
 import type { ServiceRecord } from './service-record';
 import type { ServiceStatus } from './status';
 import { UPTIME_WINDOWS, type UptimeWindow } from './uptime';

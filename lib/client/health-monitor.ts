@@ -1,7 +1,7 @@
-import { readCapped } from './body';
-import type { HealthStatus } from './manager';
-import type { ServiceHealth } from './service-record';
-import { OptionReader, describeValue } from './validate';
+import { readCapped } from '../util/read-capped';
+import type { HealthStatus } from '../core/manager';
+import type { ServiceHealth } from '../core/service-record';
+import { OptionReader, describeValue } from '../util/validate';
 
 /** What `new HealthMonitor()` takes besides the server's URL. Every key is optional. */
 export interface HealthMonitorOptions {

@@ -1,9 +1,9 @@
 import type { Request, Response } from 'express';
-import type { Clock } from './clock';
-import { transitionOf, uptimeRatios, type ServiceHistory, type TransitionRecord } from './history';
-import type { HeartbeatManager } from './manager';
+import type { Clock } from '../util/clock';
+import { transitionOf, uptimeRatios, type ServiceHistory, type TransitionRecord } from '../core/history';
+import type { HeartbeatManager } from '../core/manager';
 import { sendError } from './respond';
-import type { ServiceRecord } from './service-record';
+import type { ServiceRecord } from '../core/service-record';
 import { writeInChunks } from './write-chunks';
 
 const CSV_COLUMNS = ['service', 'time', 'from', 'to', 'reason', 'uptime_24h', 'uptime_7d'] as const;

@@ -1,5 +1,5 @@
-import type { Clock } from './clock';
-import { MAX_TIMER_DELAY_MS } from './timers';
+import type { Clock } from '../util/clock';
+import { MAX_TIMER_DELAY_MS } from '../util/timers';
 
 /** Something the scheduler can wake: it keeps its own place in the heap. */
 export interface Scheduled {

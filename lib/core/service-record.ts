@@ -1,5 +1,5 @@
-import { isoAt } from './clock';
-import { formatUptime } from './format';
+import { isoAt } from '../util/clock';
+import { formatUptime } from '../util/format';
 import { TransitionLog } from './history';
 import { UptimeTracker } from './uptime';
 import type { Heartbeat } from './heartbeat';

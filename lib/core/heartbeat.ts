@@ -1,10 +1,10 @@
-import type { Clock } from './clock';
+import type { Clock } from '../util/clock';
 import { checkTag, readInterval } from './config';
 import { getDefaultManager } from './default-manager';
 import type { HeartbeatManager } from './manager';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY } from './status';
-import { OptionReader } from './validate';
+import { OptionReader } from '../util/validate';
 
 /** What `new Heartbeat()` takes. Only `tag` is required. */
 export interface HeartbeatOptions {

@@ -1,10 +1,10 @@
 import type { Request, Response } from 'express';
-import { isoTimeOf } from './clock';
-import type { HeartbeatManager, StatusChange } from './manager';
+import { isoTimeOf } from '../util/clock';
+import type { HeartbeatManager, StatusChange } from '../core/manager';
 import { DetailsGate, serviceSummary } from './details';
 import { sendError } from './respond';
-import type { ServiceHealth } from './service-record';
-import type { OverallStatus } from './status';
+import type { ServiceHealth } from '../core/service-record';
+import type { OverallStatus } from '../core/status';
 
 /** Limits of the event stream, as `healthRouter({ stream })` takes them. Every key is optional. */
 export interface StreamOptions {

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { Heartbeat } from './heartbeat';
-import { describeValue } from './validate';
+import type { Heartbeat } from '../core/heartbeat';
+import { describeValue } from '../util/validate';
 
 /** Express middleware that pulses a heartbeat on every request, with that heartbeat attached. */
 export type PulseMiddleware = ((req: Request, res: Response, next: NextFunction) => void) & {

@@ -1,7 +1,7 @@
 import type { Heartbeat } from './heartbeat';
 import { readInterval } from './config';
-import { setLongTimeout, type LongTimeout } from './timers';
-import { OptionReader } from './validate';
+import { setLongTimeout, type LongTimeout } from '../util/timers';
+import { OptionReader } from '../util/validate';
 
 /** A probe of a dependency: resolve when it is healthy, throw or reject when it is not. */
 export type Probe = (signal: AbortSignal) => unknown;

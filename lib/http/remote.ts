@@ -1,9 +1,9 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { AUTH_ERRORS, type BearerAuth } from './auth';
-import { MAX_TAG_LENGTH } from './config';
-import { MAX_CUSTOM_METRICS, METRIC_NAME } from './service-record';
-import type { Heartbeat } from './heartbeat';
-import type { HeartbeatManager } from './manager';
+import { MAX_TAG_LENGTH } from '../core/config';
+import { MAX_CUSTOM_METRICS, METRIC_NAME } from '../core/service-record';
+import type { Heartbeat } from '../core/heartbeat';
+import type { HeartbeatManager } from '../core/manager';
 import { RemoteRegistry } from './remote-registry';
 import { methodNotAllowed, sendError } from './respond';
 

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { isoTimeOf, type Clock } from './clock';
+import { isoTimeOf, type Clock } from '../util/clock';
 import type { HealthLog, TransitionCause } from './health-log';
 import { SignLane } from './lanes';
 import { DeadlineScheduler } from './scheduler';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY, rankFromError, rankFromMisses, statusWord, type MissThresholds, type ServiceStatus } from './status';
-import { storedText } from './stored-text';
+import { storedText } from '../util/stored-text';
 
 /** A status change of one service, as given to `status` listeners. */
 export interface StatusChange {

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { BearerAuth } from './auth';
-import type { HealthStatus } from './manager';
-import type { ServiceHealth } from './service-record';
+import type { HealthStatus } from '../core/manager';
+import type { ServiceHealth } from '../core/service-record';
 
 /** Who sees details (error messages, timings, counters), as Spring Actuator's `show-details`. */
 export type DetailsPolicy = 'always' | 'when-authorized' | 'never';

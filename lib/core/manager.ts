@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { StableWallOffset, systemClock, type Clock } from './clock';
+import { StableWallOffset, systemClock, type Clock } from '../util/clock';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
 import { checkOptions, runCheck, type Check, type CheckOptions, type Probe } from './checks';
 import { HealthLog } from './health-log';
 import { historyOf, type ServiceHistory } from './history';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat';
 import { MAX_CUSTOM_METRICS, ServiceRecord, type ServiceHealth, type ServiceStatusEntry } from './service-record';
-import { storedText } from './stored-text';
+import { storedText } from '../util/stored-text';
 import {
   CRITICAL_ERROR,
   HEALTHY,
@@ -19,7 +19,7 @@ import {
   type OverallStatus,
   type StatusRank,
 } from './status';
-import { OptionReader } from './validate';
+import { OptionReader } from '../util/validate';
 import { TransitionWatcher, type MonitorHealth, type StatusListener } from './watcher';
 
 export type { MonitorHealth, StatusChange, StatusListener } from './watcher';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, OptionReader } from './validate';
+import { ConfigError, OptionReader } from '../util/validate';
 
 /** Per-service settings in the config's `services` map. */
 export interface ServiceConfig {

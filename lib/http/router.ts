@@ -1,17 +1,17 @@
 import { Router, type Request, type Response } from 'express';
 import { register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
-import { getDefaultManager } from './default-manager';
-import type { HeartbeatManager } from './manager';
-import { readMetricPrefix, registerMetrics } from './metrics';
+import { getDefaultManager } from '../core/default-manager';
+import type { HeartbeatManager } from '../core/manager';
+import { readMetricPrefix, registerMetrics } from '../metrics/prometheus';
 import { BearerAuth } from './auth';
 import { DETAILS_POLICIES, DetailsGate, type DetailsPolicy } from './details';
-import { statusPage } from './page';
+import { statusPage } from '../page';
 import { mountRemoteRoutes } from './remote';
 import { jsonErrors, methodNotAllowed, sendError } from './respond';
 import { mountStatusRoutes } from './status-routes';
 import { STREAM_DEFAULTS, StreamHub, type StreamOptions } from './stream';
-import { MAX_TIMER_DELAY_MS } from './timers';
-import { OptionReader } from './validate';
+import { MAX_TIMER_DELAY_MS } from '../util/timers';
+import { OptionReader } from '../util/validate';
 
 /** What `healthRouter()` takes. Every key is optional. */
 export interface HealthRouterOptions {

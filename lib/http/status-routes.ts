@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import { statusSummary, serviceSummary, type DetailsGate } from './details';
 import { exportHandler } from './export';
-import type { HeartbeatManager } from './manager';
+import type { HeartbeatManager } from '../core/manager';
 import { sendError, sendJson } from './respond';
 
 export interface StatusRouteSettings {

@@ -1,10 +1,10 @@
 import { register as globalRegister, type Aggregator, type Metric, type Registry, type RegistryContentType } from 'prom-client';
-import { wallTimeOf } from './clock';
-import { uptimeRatios } from './history';
-import type { HeartbeatManager } from './manager';
-import type { ServiceRecord } from './service-record';
-import { HEALTHY, OFFLINE, STATUS_WORDS } from './status';
-import { OptionReader } from './validate';
+import { wallTimeOf } from '../util/clock';
+import { uptimeRatios } from '../core/history';
+import type { HeartbeatManager } from '../core/manager';
+import type { ServiceRecord } from '../core/service-record';
+import { HEALTHY, OFFLINE, STATUS_WORDS } from '../core/status';
+import { OptionReader } from '../util/validate';
 
 /** What `registerMetrics()` takes. Every key is optional. */
 export interface MetricsOptions {

@@ -1,5 +1,5 @@
-import type { Heartbeat } from './heartbeat';
-import type { HeartbeatManager } from './manager';
+import type { Heartbeat } from '../core/heartbeat';
+import type { HeartbeatManager } from '../core/manager';
 
 /**
  * Longest wait between two looks for expired services. Node's timers overflow past 24.8 days
