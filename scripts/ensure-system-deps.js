@@ -10,6 +10,7 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const REQUIRED = [
   { command: 'promtool', pkg: 'prometheus', why: 'checks /metrics output and the shipped alert rules' },
   { command: 'prometheus', pkg: 'prometheus', why: 'scrapes the demo and evaluates the shipped rules end to end' },
+  { command: 'amtool', pkg: 'prometheus-alertmanager', why: 'checks the Alertmanager config in docs/metrics-and-fleet.md' },
   { command: 'chromium', pkg: 'chromium', why: 'drives the status page in a real browser' },
 ];
 
