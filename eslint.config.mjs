@@ -31,7 +31,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js', '**/*.mjs'],
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
     // The plain-JavaScript files here are CommonJS scripts and consumer fixtures.
     rules: { '@typescript-eslint/no-require-imports': 'off' },

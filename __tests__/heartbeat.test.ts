@@ -1,4 +1,4 @@
-import { Heartbeat } from '../lib/core/heartbeat';
+import { Heartbeat } from '../lib/core/manager';
 import { HeartbeatManager } from '../lib/core/manager';
 import { ConfigError } from '../lib/util/validate';
 import { createTestClock } from './helpers/clock';

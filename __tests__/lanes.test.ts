@@ -4,7 +4,7 @@
 // pulses, errors, restarts and stalls, and services pulsing on time cost the timer nothing
 // per pulse.
 import fc from 'fast-check';
-import type { Heartbeat } from '../lib/core/heartbeat';
+import type { Heartbeat } from '../lib/core/manager';
 import type { StatusChange } from '../lib/core/manager';
 import { SignLane } from '../lib/core/lanes';
 import { ServiceRecord } from '../lib/core/service-record';
@@ -21,7 +21,7 @@ describe('SignLane', () => {
   const recordAt = (tag: string, lastSignAt: number) =>
     new ServiceRecord(tag, false, { intervalMs: 1000, graceMs: 100, critical: true }, lastSignAt, 10);
 
-  function order(lane: SignLane): string[] {
+  function order(lane: SignLane<ServiceRecord>): string[] {
     const forward: string[] = [];
     for (let record = lane.head; record !== null; record = record.laneNext) forward.push(record.tag);
     const backward: string[] = [];
@@ -33,7 +33,7 @@ describe('SignLane', () => {
   it('keeps its records in the order they last signed, however they arrive', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 30 }), (signs) => {
-        const lane = new SignLane('1000/100');
+        const lane = new SignLane<ServiceRecord>('1000/100');
         const records = signs.map((at, i) => recordAt(`r${i}`, at));
         const heads = records.map((record) => lane.insert(record));
         const sorted = [...records].sort((a, b) => a.lastSignAt - b.lastSignAt || Number(a.tag.slice(1)) - Number(b.tag.slice(1)));
@@ -48,7 +48,7 @@ describe('SignLane', () => {
   });
 
   it('moves a record that signs to the tail, and unlinks from any place', () => {
-    const lane = new SignLane('1000/100');
+    const lane = new SignLane<ServiceRecord>('1000/100');
     const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((tag, i) => recordAt(tag, i)) as [
       ServiceRecord,
       ServiceRecord,

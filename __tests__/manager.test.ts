@@ -1,4 +1,4 @@
-import { Heartbeat } from '../lib/core/heartbeat';
+import { Heartbeat } from '../lib/core/manager';
 import { LANE_MIN_GAP_MS } from '../lib/core/watcher';
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { closeManagers } from './helpers/managers';

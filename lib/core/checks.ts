@@ -1,4 +1,3 @@
-import type { Heartbeat } from './heartbeat';
 import { readInterval } from './config';
 import { setLongTimeout, type LongTimeout } from '../util/timers';
 import { OptionReader } from '../util/validate';
@@ -16,12 +15,12 @@ export interface CheckOptions {
   readonly critical?: boolean;
 }
 
-/** A running dependency check, as `manager.check()` returns it. */
-export interface Check {
-  /** The heartbeat the probe's outcomes go to, under the check's tag. */
-  readonly heartbeat: Heartbeat;
-  /** Stops running the probe and stops its heartbeat. */
+/** What a check drives: the heartbeat its probe's outcomes go to. */
+export interface CheckTarget {
+  start(): unknown;
   stop(): void;
+  pulse(): void;
+  error(message: string): void;
 }
 
 const CHECK_KEYS = ['interval', 'timeout', 'critical'] as const;
@@ -48,7 +47,12 @@ export function checkOptions(options: unknown, defaultInterval: number): { inter
  * unref'd and chained, so an interval or a timeout past 24.8 days (a monthly job) is waited
  * out; a probe that throws synchronously or returns anything is handled the same way.
  */
-export function runCheck(heartbeat: Heartbeat, probe: Probe, settings: { interval: number; timeout: number }, now: () => number): Check {
+export function runCheck(
+  heartbeat: CheckTarget,
+  probe: Probe,
+  settings: { interval: number; timeout: number },
+  now: () => number,
+): { stop(): void } {
   let timer: LongTimeout | undefined;
   let stopped = false;
   let running = false;
@@ -106,7 +110,6 @@ export function runCheck(heartbeat: Heartbeat, probe: Probe, settings: { interva
   heartbeat.start();
   run();
   return {
-    heartbeat,
     stop: () => {
       stopped = true;
       timer?.clear();

@@ -1,7 +1,6 @@
 import { isoTimeOf, type Clock } from '../util/clock';
-import type { ServiceRecord } from './service-record';
 import type { ServiceStatus } from './status';
-import { UPTIME_WINDOWS, type UptimeWindow } from './uptime';
+import { UPTIME_WINDOWS, type UptimeTracker, type UptimeWindow } from './uptime';
 
 /** One recorded status change of a service. */
 export interface TransitionRecord {
@@ -83,8 +82,15 @@ export interface ServiceHistory {
   }>;
 }
 
+/** What a service's recorded past is read from: its tag, its transitions and its downtime. */
+export interface RecordedPast {
+  readonly tag: string;
+  readonly history: TransitionLog;
+  readonly uptime: UptimeTracker;
+}
+
 /** Uptime ratios of a record over the exported windows. */
-export function uptimeRatios(record: ServiceRecord, now: number): Record<UptimeWindow, number> {
+export function uptimeRatios(record: Pick<RecordedPast, 'uptime'>, now: number): Record<UptimeWindow, number> {
   return { '24h': record.uptime.ratio(now, UPTIME_WINDOWS['24h']), '7d': record.uptime.ratio(now, UPTIME_WINDOWS['7d']) };
 }
 
@@ -93,7 +99,7 @@ export function transitionOf(clock: Clock, entry: TransitionRecord): ServiceHist
   return { time: isoTimeOf(clock, entry.at), from: entry.from, to: entry.to, reason: entry.reason };
 }
 
-export function historyOf(record: ServiceRecord, clock: Clock, now: number): ServiceHistory {
+export function historyOf(record: RecordedPast, clock: Clock, now: number): ServiceHistory {
   return {
     service: record.tag,
     uptime: uptimeRatios(record, now),

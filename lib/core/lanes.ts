@@ -1,6 +1,16 @@
 import type { Scheduled } from './scheduler';
-import type { ServiceRecord } from './service-record';
 import { nextMissDeadline } from './status';
+
+/** What a lane links: a service's timing, and the links the lane owns while it holds it. */
+export interface LaneMember<T extends LaneMember<T>> {
+  readonly intervalMs: number;
+  readonly graceMs: number;
+  /** Monotonic time of the last sign of life: the lane's order. */
+  readonly lastSignAt: number;
+  lane: SignLane<T> | null;
+  lanePrevious: T | null;
+  laneNext: T | null;
+}
 
 /**
  * The healthy services that share one interval and grace, in the order they last signed: a
@@ -10,11 +20,11 @@ import { nextMissDeadline } from './status';
  * thousand services pulsing on time cost the timer one wake per grace period, not a heap
  * operation each per interval.
  */
-export class SignLane implements Scheduled {
+export class SignLane<T extends LaneMember<T>> implements Scheduled {
   deadline = 0;
   heapIndex = -1;
-  head: ServiceRecord | null = null;
-  tail: ServiceRecord | null = null;
+  head: T | null = null;
+  tail: T | null = null;
 
   constructor(
     /** The lane's key in its owner's map: the interval and grace its services share. */
@@ -22,7 +32,7 @@ export class SignLane implements Scheduled {
   ) {}
 
   /** The lane a record with these settings belongs to. */
-  static keyOf(record: ServiceRecord): string {
+  static keyOf(record: { readonly intervalMs: number; readonly graceMs: number }): string {
     return `${String(record.intervalMs)}/${String(record.graceMs)}`;
   }
 
@@ -33,11 +43,11 @@ export class SignLane implements Scheduled {
   }
 
   /** Moves `record`, linked here and signed just now, to the tail: the hot path of a pulse. */
-  touch(record: ServiceRecord): void {
-    const tail = this.tail as ServiceRecord;
+  touch(record: T): void {
+    const tail = this.tail as T;
     if (tail === record) return;
     const previous = record.lanePrevious;
-    const next = record.laneNext as ServiceRecord; // not the tail, so something follows it
+    const next = record.laneNext as T; // not the tail, so something follows it
     if (previous === null) this.head = next;
     else previous.laneNext = next;
     next.lanePrevious = previous;
@@ -51,7 +61,7 @@ export class SignLane implements Scheduled {
    * Links `record` in its place by `lastSignAt`, searching back from the tail: a record that
    * signed just now goes straight to the tail. Returns whether it became the head.
    */
-  insert(record: ServiceRecord): boolean {
+  insert(record: T): boolean {
     let before = this.tail;
     while (before !== null && before.lastSignAt > record.lastSignAt) before = before.lanePrevious;
     const after = before === null ? this.head : before.laneNext;
@@ -65,7 +75,7 @@ export class SignLane implements Scheduled {
     return before === null;
   }
 
-  remove(record: ServiceRecord): void {
+  remove(record: T): void {
     const previous = record.lanePrevious;
     const next = record.laneNext;
     if (previous === null) this.head = next;

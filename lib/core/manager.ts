@@ -1,104 +1,181 @@
-import type { Logger } from 'pino';
-import { StableWallOffset, systemClock, type Clock } from '../util/clock';
-import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
-import { checkOptions, runCheck, type Check, type CheckOptions, type Probe } from './checks';
-import { HealthLog } from './health-log';
-import { historyOf, type ServiceHistory } from './history';
-import { Heartbeat, type HeartbeatOptions } from './heartbeat';
-import { MAX_CUSTOM_METRICS, ServiceRecord, type ServiceHealth, type ServiceStatusEntry } from './service-record';
-import { storedText } from '../util/stored-text';
-import {
-  CRITICAL_ERROR,
-  HEALTHY,
-  ERROR_REPORTED,
-  NO_ERROR,
-  STATUS_WORDS,
-  overallContribution,
-  serviceRank,
-  type MissThresholds,
-  type OverallStatus,
-  type StatusRank,
-} from './status';
+// The core's public face: the heartbeat handle a service pulses, the manager that watches the
+// handles, and the default manager used when none is given. They live in one module because
+// each needs the other (a manager creates heartbeats; a heartbeat without a manager takes the
+// default one); the engine behind them is the Monitor in monitor.ts.
+import type { ServicePort } from './binding';
+import { checkOptions, runCheck, type CheckOptions, type Probe } from './checks';
+import { checkTag, readConfigFile, readInterval, type ResolvedHeartbeatConfig } from './config';
+import { Monitor } from './monitor';
 import { OptionReader } from '../util/validate';
-import { TransitionWatcher, type MonitorHealth, type StatusListener } from './watcher';
 
-export type { MonitorHealth, StatusChange, StatusListener } from './watcher';
+export {
+  MAX_ERROR_LENGTH,
+  type HealthStatus,
+  type HeartbeatManagerOptions,
+  type MonitorHealth,
+  type StatusChange,
+  type StatusListener,
+} from './monitor';
 
-/** What `new HeartbeatManager()` takes. Every key is optional. */
-export interface HeartbeatManagerOptions {
-  /** The seed's `HEARTBEAT_CONFIG`. Defaults to `{}`: every key at its default. */
-  readonly config?: HeartbeatConfig;
-  /** A pino logger for the health log; a child of it is used. Defaults to a pino logger named `heartbeat`. */
-  readonly logger?: Logger;
-  /** Where time is read. Defaults to {@link systemClock}: `performance.now()` and `Date.now()`. */
-  readonly clock?: Clock;
+/** What `new Heartbeat()` takes. Only `tag` is required. */
+export interface HeartbeatOptions {
+  /** The service's name, e.g. `save_worker`: the key in the status JSON and the `service` metric label. */
+  readonly tag: string;
+  /** Seconds between pulses. Defaults to the config's `default_interval`. A service listed in the config takes its interval from there. */
+  readonly interval?: number;
+  /** Whether this service going critical makes the whole system critical. Defaults to `true`. */
+  readonly critical?: boolean;
+  /** Seconds of slack after each interval before a beat counts as missed. Defaults to the config's `grace`, or 10% of the interval. */
+  readonly grace?: number;
+  /** The manager to register with. Defaults to the module's default manager (see `getDefaultManager()`). */
+  readonly manager?: HeartbeatManager;
 }
 
-/** The body of `GET /api/health/status`, in the seed's shape. */
-export interface HealthStatus {
-  /** Every service shown, by tag: configured ones always, others while their heartbeat runs. */
-  services: Record<string, ServiceStatusEntry>;
-  /** The worst service status, where a service with `critical: false` counts at most as `degraded`; `offline` when disabled. */
-  overall_status: OverallStatus;
+/** What `heartbeat.error()` takes besides the message. */
+export interface ErrorOptions {
+  /** A system exception: the service is critical until its next pulse. Defaults to `false` (warning). */
+  readonly critical?: boolean;
 }
 
-/** Longest error message kept, in characters: messages are stored, logged and served, so they are bounded. */
-export const MAX_ERROR_LENGTH = 1024;
+const HEARTBEAT_KEYS = ['tag', 'interval', 'critical', 'grace', 'manager'] as const;
+const CREATED = 0;
+const RUNNING = 1;
+const STOPPED = 2;
 
-const MANAGER_KEYS = ['config', 'logger', 'clock'] as const;
+/**
+ * A named heartbeat that a service pulses at its interval to prove it is alive.
+ *
+ * ```ts
+ * const heartbeat = new Heartbeat({ tag: 'save_worker', interval: 30 });
+ * heartbeat.start();
+ * // in the worker loop:
+ * try { processQueue(); heartbeat.pulse(); } catch (e) { heartbeat.error(String(e)); }
+ * ```
+ */
+export class Heartbeat {
+  /** The service's name: its key in the status JSON and its `service` metric label. */
+  readonly tag: string;
+  /** The manager this heartbeat is registered with, which decides its status. */
+  readonly manager: HeartbeatManager;
+  private readonly port: ServicePort | undefined;
+  private state: typeof CREATED | typeof RUNNING | typeof STOPPED = CREATED;
+
+  constructor(options: HeartbeatOptions) {
+    const read = new OptionReader('Invalid Heartbeat options');
+    const given = read.object('', options, HEARTBEAT_KEYS);
+    this.tag = checkTag(read, 'tag', given.tag);
+    this.manager = (given.manager as HeartbeatManager | undefined) ?? getDefaultManager();
+    if (typeof this.manager.attach !== 'function') read.fail('manager', given.manager, 'a HeartbeatManager');
+    const config = this.manager.config;
+    const interval = given.interval === undefined ? config.default_interval : readInterval(read, 'interval', given.interval);
+    const grace = given.grace === undefined ? null : read.nonNegativeNumber('grace', given.grace, 'of seconds, e.g. 3');
+    const critical = given.critical === undefined ? true : read.boolean('critical', given.critical);
+    this.port = this.manager.attach(this, { interval, grace, critical });
+    // With heartbeats disabled there is nothing to watch: every method is a no-op.
+    if (!this.port) this.state = STOPPED;
+  }
+
+  /** Seconds between expected pulses (the config's value for a configured service). */
+  get interval(): number {
+    return this.port ? this.port.intervalMs / 1000 : this.manager.config.default_interval;
+  }
+
+  /** Whether this service going critical makes the whole system critical (the config's value for a configured service). */
+  get critical(): boolean {
+    return this.port ? this.port.critical : true;
+  }
+
+  /** Whether the heartbeat is started and not stopped. */
+  get isActive(): boolean {
+    return this.state === RUNNING;
+  }
+
+  /** Whether this heartbeat gave up its service (stopped, or never bound while heartbeats are disabled): a new one may take its tag. */
+  get isReleased(): boolean {
+    return this.state === STOPPED;
+  }
+
+  /** Starts watching: the start counts as a sign of life. Calling it again does nothing. */
+  start(): this {
+    if (this.state !== CREATED || !this.port) return this;
+    this.state = RUNNING;
+    this.port.start();
+    return this;
+  }
+
+  /**
+   * Stops the heartbeat. An ad-hoc service leaves the status; one listed in the config stays
+   * and goes red, since it is expected to run. Pulses after this are ignored. Safe to call twice.
+   */
+  stop(): void {
+    if (this.state !== RUNNING) {
+      this.state = STOPPED;
+      return;
+    }
+    this.state = STOPPED;
+    (this.port as ServicePort).stop();
+  }
+
+  /**
+   * Signals healthy operation. The hot path: constant time, no allocation, no I/O, no timer
+   * work. The first pulse starts a heartbeat that was not started, and one after a miss or an
+   * error also queues the recovery for the monitor's next timer turn.
+   *
+   * `values` records custom metrics, e.g. `pulse({ queue_depth: 12 })`: finite numbers only,
+   * at most 20 names per service; anything else is ignored with a one-time warning.
+   */
+  pulse(values?: Readonly<Record<string, number>>): void {
+    if (this.state !== RUNNING) {
+      if (this.state === STOPPED) return;
+      this.start();
+    }
+    const port = this.port as ServicePort;
+    port.pulse();
+    if (values !== undefined) port.metrics(values);
+  }
+
+  /**
+   * Reports an error: warning until the next pulse, or critical with `{ critical: true }`
+   * (the seed's system exception). Logged and announced at once.
+   */
+  error(message: string, options: ErrorOptions = {}): void {
+    if (this.state === STOPPED || !this.port) return;
+    if (this.state === CREATED) this.start();
+    this.port.error(messageText(message), options.critical === true);
+  }
+
+  /** Drops this service's history and error details older than `days`. Returns how many entries went. */
+  cleanupOldData(days: number): number {
+    return this.port ? this.port.cleanup(days) : 0;
+  }
+}
+
+/** JavaScript callers pass whatever they caught: an Error, a string, or anything else. */
+function messageText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Error) return value.message;
+  try {
+    // Stringifying undefined, a function or a symbol gives undefined, though typed as a string.
+    return JSON.stringify(value) || typeof value;
+  } catch {
+    return typeof value; // a BigInt or a circular object
+  }
+}
+
+/** A running dependency check, as `manager.check()` returns it. */
+export interface Check {
+  /** The heartbeat the probe's outcomes go to, under the check's tag. */
+  readonly heartbeat: Heartbeat;
+  /** Stops running the probe and stops its heartbeat. */
+  stop(): void;
+}
 
 /**
  * Watches every heartbeat registered with it. Status is derived from stored timestamps on
  * each read; one shared, unref'd timer finds transitions and reports them to the health log
  * and to `status` listeners.
  */
-export class HeartbeatManager {
-  /** The effective config: the given one checked, with every default filled in. */
-  readonly config: ResolvedHeartbeatConfig;
-  /** Where this manager and its heartbeats read time. */
-  readonly clock: Clock;
-  /** The health log's pino logger. */
-  readonly logger: Logger;
-  private readonly thresholds: MissThresholds;
-  private readonly records = new Map<string, ServiceRecord>();
-  private readonly watcher: TransitionWatcher;
-  private readonly closeListeners = new Set<() => void>();
-  private readonly wallOffset: StableWallOffset;
-  private closed = false;
-  /** Bumped whenever a service joins or leaves the status, so the reused view rebuilds its keys. */
-  private listedVersion = 0;
-  private reusedView: HealthStatus | null = null;
-  private reusedViewVersion = -1;
-
-  constructor(options: HeartbeatManagerOptions = {}) {
-    const read = new OptionReader('Invalid HeartbeatManager options');
-    const given = read.object('', options, MANAGER_KEYS);
-    this.config = resolveConfig(given.config);
-    this.clock = given.clock === undefined ? systemClock : checkClock(read, given.clock);
-    if (given.logger !== undefined && typeof (given.logger as Logger).child !== 'function') {
-      read.fail('logger', given.logger, 'a pino logger (an object with child())');
-    }
-    const log = new HealthLog(given.logger as Logger | undefined, this.config.log_level, this.config.timeout_multiplier);
-    this.logger = log.logger;
-    this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
-    this.wallOffset = new StableWallOffset(this.clock);
-    this.watcher = new TransitionWatcher(this.clock, this.thresholds, log, () => this.records.values());
-
-    if (!this.config.enabled) return;
-    const createdAt = this.clock.now();
-    for (const [tag, service] of Object.entries(this.config.services)) {
-      const record = new ServiceRecord(
-        tag,
-        true,
-        settingsOf(service.interval, service.grace, service.critical),
-        createdAt,
-        this.config.history_size,
-      );
-      this.records.set(tag, record);
-      this.watcher.watch(record);
-    }
-  }
-
+export class HeartbeatManager extends Monitor<Heartbeat> {
   /** Creates a heartbeat registered with this manager. Same as `new Heartbeat({ ...options, manager })`. */
   heartbeat(options: Omit<HeartbeatOptions, 'manager'>): Heartbeat {
     return new Heartbeat({ ...options, manager: this });
@@ -130,285 +207,32 @@ export class HeartbeatManager {
     this.on('close', stop);
     return { heartbeat, stop };
   }
-
-  /** The running or stopped heartbeat for `tag`, if one was created. */
-  get(tag: string): Heartbeat | undefined {
-    return this.records.get(tag)?.handle;
-  }
-
-  /** The tags of every service watched now. */
-  tags(): string[] {
-    const tags: string[] = [];
-    for (const record of this.records.values()) if (record.listed) tags.push(record.tag);
-    return tags;
-  }
-
-  /** Exactly the body of `GET /api/health/status`. */
-  status(): HealthStatus {
-    const services = Object.create(null) as Record<string, ServiceStatusEntry>;
-    if (!this.config.enabled) return { services, overall_status: 'offline' };
-    const offset = this.wallOffset.read();
-    const overall_status = this.rateServices(this.clock.now(), (record, missed, rank) => {
-      services[record.tag] = record.statusEntry(offset, missed, rank);
-    });
-    return { services, overall_status };
-  }
-
-  /**
-   * @internal The body of `GET /api/health/status` as one object the manager keeps and
-   * rewrites in place on every call: valid until the next call, so serialise it at once.
-   * At 10,000 services, inserting 10,000 keys into a fresh dictionary costs about as much as
-   * serialising it; rewriting the fields of kept entries costs a tenth of that.
-   */
-  statusView(): HealthStatus {
-    if (!this.config.enabled) return this.status();
-    let view = this.reusedView;
-    if (view === null || this.reusedViewVersion !== this.listedVersion) {
-      // The set of services changed: new keys, in the same order as status().
-      const services = Object.create(null) as Record<string, ServiceStatusEntry>;
-      for (const record of this.records.values()) {
-        if (record.listed) services[record.tag] = record.viewEntry ??= record.statusEntry(0, 0, HEALTHY);
-      }
-      view = this.reusedView = { services, overall_status: 'healthy' };
-      this.reusedViewVersion = this.listedVersion;
-    }
-    const offset = this.wallOffset.read();
-    view.overall_status = this.rateServices(this.clock.now(), (record, missed, rank) => {
-      record.writeStatusEntry(record.viewEntry as ServiceStatusEntry, offset, missed, rank);
-    });
-    return view;
-  }
-
-  /** The overall status alone, without building the body. */
-  overallStatus(): OverallStatus {
-    if (!this.config.enabled) return 'offline';
-    return this.rateServices(this.clock.now());
-  }
-
-  /** Rates every listed service at `now`, handing each one's misses and rank to `visit`; returns the overall status. */
-  private rateServices(now: number, visit?: (record: ServiceRecord, missed: number, rank: StatusRank) => void): OverallStatus {
-    let overall: number = HEALTHY;
-    for (const record of this.records.values()) {
-      if (!record.listed) continue;
-      const missed = record.missedAt(now);
-      const rank = serviceRank(missed, record.errorLevel, this.thresholds);
-      visit?.(record, missed, rank);
-      overall = Math.max(overall, overallContribution(rank, record.critical));
-    }
-    return STATUS_WORDS[overall] as OverallStatus;
-  }
-
-  /** Exactly the body of `GET /api/health/service/{tag}`, or `undefined` for an unknown tag. */
-  service(tag: string): ServiceHealth | undefined {
-    const record = this.records.get(tag);
-    if (!record?.listed) return undefined;
-    return record.health(this.wallOffset.read(), this.clock.now(), this.thresholds);
-  }
-
-  /**
-   * `status`: called for every status change. `close`: called once when the manager closes.
-   * A listener that throws is logged, never rethrown.
-   */
-  on(event: 'status', listener: StatusListener): this;
-  on(event: 'close', listener: () => void): this;
-  on(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
-    if (checkEvent(event) === 'status') this.watcher.addListener(listener);
-    else this.closeListeners.add(listener as () => void);
-    return this;
-  }
-
-  /** Removes a listener added with `on`. Removing one that was never added does nothing. */
-  off(event: 'status', listener: StatusListener): this;
-  off(event: 'close', listener: () => void): this;
-  off(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
-    if (checkEvent(event) === 'status') this.watcher.removeListener(listener);
-    else this.closeListeners.delete(listener as () => void);
-    return this;
-  }
-
-  /** A service's uptime ratios and status changes, or `undefined` for an unknown tag. */
-  history(tag: string): ServiceHistory | undefined {
-    const record = this.records.get(tag);
-    if (!record?.listed) return undefined;
-    return historyOf(record, this.clock, this.clock.now());
-  }
-
-  /** The history of every service, for export. */
-  exportHistory(): ServiceHistory[] {
-    const now = this.clock.now();
-    const all: ServiceHistory[] = [];
-    for (const record of this.listedRecords()) all.push(historyOf(record, this.clock, now));
-    return all;
-  }
-
-  /** Drops history and error details older than `days` from every service. Returns how many entries went. */
-  cleanupOldData(days: number): number {
-    checkDays(days);
-    let dropped = 0;
-    for (const record of this.records.values()) dropped += this.cleanupRecord(record, days);
-    return dropped;
-  }
-
-  /** The monitor's own health: how late its timer last fired, and the stalls it noticed. */
-  monitorHealth(): MonitorHealth {
-    return this.watcher.health();
-  }
-
-  /** Stops every heartbeat and the timer, and forgets the listeners. Safe to call twice. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.watcher.close();
-    for (const record of this.records.values()) record.handle?.stop();
-    for (const listener of this.closeListeners) this.watcher.safely(listener, 'A heartbeat close listener threw');
-    this.closeListeners.clear();
-  }
-
-  /** Whether `close()` was called: a closed manager creates no more heartbeats. */
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** @internal The records shown in the status, for exporters that read state directly. */
-  *listedRecords(): IterableIterator<ServiceRecord> {
-    if (!this.config.enabled) return;
-    for (const record of this.records.values()) if (record.listed) yield record;
-  }
-
-  /** @internal The status rank of a record at `now`. */
-  rankOf(record: ServiceRecord, now: number): StatusRank {
-    return serviceRank(record.missedAt(now), record.errorLevel, this.thresholds);
-  }
-
-  /** @internal Binds a new heartbeat handle to its record, creating the record if needed. */
-  attach(handle: Heartbeat, settings: { interval: number; grace: number | null; critical: boolean }): ServiceRecord | undefined {
-    if (this.closed) throw new Error(`Cannot create heartbeat "${handle.tag}": its HeartbeatManager is closed. Create a new manager.`);
-    if (!this.config.enabled) return undefined;
-    const tag = handle.tag;
-    const existing = this.records.get(tag);
-    if (existing) {
-      if (existing.handle && !existing.handle.isReleased) {
-        throw new Error(
-          `A heartbeat for "${tag}" is already running. Stop it first, or reuse it with manager.get(${JSON.stringify(tag)}).`,
-        );
-      }
-      existing.handle = handle;
-      if (!existing.configured) Object.assign(existing, settingsOf(settings.interval, settings.grace, settings.critical));
-      return existing;
-    }
-    const configured = this.config.services[tag];
-    const effective = configured ?? settings;
-    const record = new ServiceRecord(
-      tag,
-      false,
-      settingsOf(effective.interval, effective.grace ?? this.config.grace, effective.critical),
-      this.clock.now(),
-      this.config.history_size,
-    );
-    record.handle = handle;
-    this.records.set(tag, record);
-    return record;
-  }
-
-  /** @internal A heartbeat started: its start is a sign of life. */
-  started(record: ServiceRecord): void {
-    const now = this.clock.now();
-    record.active = true;
-    this.listedVersion++;
-    record.startedAt = now;
-    record.lastSignAt = now;
-    record.signed = true;
-    record.errorLevel = NO_ERROR;
-    record.errorsSinceSign = 0;
-    this.watcher.signed(record);
-    this.watcher.evaluate(record, now, { kind: 'recovered', via: 'start' });
-  }
-
-  /** @internal A heartbeat stopped. A configured service stays watched: it is expected to run. */
-  stopped(record: ServiceRecord): void {
-    record.active = false;
-    this.listedVersion++;
-    if (record.configured && !this.closed) return;
-    this.watcher.unwatch(record);
-    if (!this.closed) this.records.delete(record.tag);
-  }
-
-  /** @internal An error was reported; it is logged and announced at once. */
-  reportError(record: ServiceRecord, message: string, critical: boolean): void {
-    const now = this.clock.now();
-    record.errorCount++;
-    record.errorsSinceSign++;
-    if (critical) record.errorLevel = CRITICAL_ERROR;
-    else if (record.errorLevel === NO_ERROR) record.errorLevel = ERROR_REPORTED;
-    record.lastErrorMessage = storedText(message, MAX_ERROR_LENGTH);
-    record.lastErrorAt = now;
-    record.lastErrorCritical = critical;
-    this.watcher.evaluate(record, now, { kind: 'error', message: record.lastErrorMessage, critical });
-  }
-
-  /** @internal Custom metrics came with a pulse. */
-  recordMetrics(record: ServiceRecord, values: unknown): void {
-    const ignored =
-      typeof values === 'object' && values !== null && !Array.isArray(values)
-        ? record.recordMetrics(values as Record<string, unknown>)
-        : ['(not an object)'];
-    if (ignored.length === 0 || record.customMetricsWarned) return;
-    record.customMetricsWarned = true;
-    this.watcher.safely(() => {
-      this.logger.warn(
-        { service: record.tag, ignored: ignored.slice(0, 5) },
-        `Service ${record.tag} sent custom metrics that were ignored: values must be finite numbers, names like queue_depth, at most ${MAX_CUSTOM_METRICS} per service (warned once)`,
-      );
-    });
-  }
-
-  /**
-   * @internal A pulse arrived for a service outside its lane or last reported unhealthy: put it
-   * back in its lane, and report the recovery soon, off the hot path.
-   */
-  wake(record: ServiceRecord): void {
-    this.watcher.signed(record);
-    if (record.reportedRank !== HEALTHY) this.watcher.soon(record);
-  }
-
-  /** @internal */
-  cleanupRecord(record: ServiceRecord, days: number): number {
-    checkDays(days);
-    const cutoff = this.clock.now() - days * 86_400_000;
-    let dropped = record.history.dropBefore(cutoff);
-    record.uptime.dropBefore(cutoff);
-    if (record.lastErrorMessage !== null && record.lastErrorAt < cutoff) {
-      record.lastErrorMessage = null;
-      dropped++;
-    }
-    return dropped;
-  }
 }
 
-function settingsOf(interval: number, grace: number | null, critical: boolean) {
-  return { intervalMs: interval * 1000, graceMs: graceMs(grace, interval), critical };
-}
+/** The environment variable naming a JSON config file for the default manager. */
+export const CONFIG_ENV = 'HEARTBEAT_CONFIG';
 
-function checkEvent(event: unknown): 'status' | 'close' {
-  if (event === 'status' || event === 'close') return event;
-  throw new TypeError(`HeartbeatManager emits "status" and "close" events, not ${JSON.stringify(event)}.`);
-}
+let defaultManager: HeartbeatManager | undefined;
 
-function checkDays(days: number): void {
-  if (typeof days !== 'number' || !Number.isFinite(days) || days < 0) {
-    throw new RangeError(`cleanupOldData(days): days is ${String(days)}; expected a finite number of at least 0, e.g. 7.`);
+/**
+ * The manager that heartbeats and routers use when none is given, like prom-client's default
+ * `register`. Created on first use (never at import), from the JSON file named by the
+ * `HEARTBEAT_CONFIG` environment variable when it is set. Closing it makes the next call
+ * create a fresh one.
+ */
+export function getDefaultManager(): HeartbeatManager {
+  if (!defaultManager || defaultManager.isClosed) {
+    const path = process.env[CONFIG_ENV];
+    const config = path ? readConfigFile(path, CONFIG_ENV) : undefined;
+    defaultManager = new HeartbeatManager(config ? { config } : {});
   }
+  return defaultManager;
 }
 
-function checkClock(read: OptionReader, clock: unknown): Clock {
-  const candidate = clock as Partial<Clock> | null;
-  if (
-    typeof candidate !== 'object' ||
-    candidate === null ||
-    typeof candidate.now !== 'function' ||
-    typeof candidate.wallNow !== 'function'
-  ) {
-    read.fail('clock', clock, 'an object with now() and wallNow() methods');
-  }
-  return candidate as Clock;
+/** The default manager's effective config, shaped as in the seed: `getConfig().heartbeat.enabled`. */
+export function getConfig(): {
+  /** The default manager's `config`. */
+  heartbeat: ResolvedHeartbeatConfig;
+} {
+  return { heartbeat: getDefaultManager().config };
 }

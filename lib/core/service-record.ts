@@ -2,8 +2,7 @@ import { isoAt } from '../util/clock';
 import { formatUptime } from '../util/format';
 import { TransitionLog } from './history';
 import { UptimeTracker } from './uptime';
-import type { Heartbeat } from './heartbeat';
-import type { SignLane } from './lanes';
+import type { LaneMember, SignLane } from './lanes';
 import type { Scheduled } from './scheduler';
 import {
   HEALTHY,
@@ -74,6 +73,14 @@ export interface ServiceHealth {
   metrics: Record<string, number>;
 }
 
+/** What owns a record: a heartbeat handle, as far as the engine needs to know it. */
+export interface ServiceOwner {
+  readonly tag: string;
+  /** Whether it gave up its service (stopped, or never bound): another may take the tag. */
+  readonly isReleased: boolean;
+  stop(): void;
+}
+
 /** Most custom metric names per service: each is a Prometheus series. */
 export const MAX_CUSTOM_METRICS = 20;
 /** A custom metric name: it becomes the `metric` label of `heartbeat_service_metric`. */
@@ -83,12 +90,12 @@ export const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
  * The state of one monitored service. Only timestamps and counters are stored; the status is
  * derived from them on every read, so reads are always current without a timer.
  */
-export class ServiceRecord implements Scheduled {
+export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
   /** Its own place in the scheduler's heap, used while it is unhealthy or in an amnesty. */
   deadline = 0;
   heapIndex = -1;
   /** While healthy, it waits in the lane of its interval and grace instead (see `SignLane`). */
-  lane: SignLane | null = null;
+  lane: SignLane<ServiceRecord> | null = null;
   lanePrevious: ServiceRecord | null = null;
   laneNext: ServiceRecord | null = null;
 
@@ -127,7 +134,7 @@ export class ServiceRecord implements Scheduled {
   /** Whether the one warning about ignored custom metrics was logged. */
   customMetricsWarned = false;
   /** The handle that owns this record now, or last did. */
-  handle: Heartbeat | undefined;
+  handle: ServiceOwner | undefined;
 
   constructor(
     readonly tag: string,

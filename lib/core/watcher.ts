@@ -69,8 +69,8 @@ export const LANE_MIN_GAP_MS = 10;
  * after it.
  */
 export class TransitionWatcher {
-  private readonly scheduler: DeadlineScheduler<ServiceRecord | SignLane>;
-  private readonly lanes = new Map<string, SignLane>();
+  private readonly scheduler: DeadlineScheduler<ServiceRecord | SignLane<ServiceRecord>>;
+  private readonly lanes = new Map<string, SignLane<ServiceRecord>>();
   private readonly listeners = new Set<StatusListener>();
   /** Changes caused inside a listener, waiting for the one being delivered to reach every listener. */
   private readonly undelivered: StatusChange[] = [];
@@ -87,7 +87,7 @@ export class TransitionWatcher {
     /** Every service that may be waiting for a beat, for the amnesty after a stall. */
     private readonly records: () => Iterable<ServiceRecord>,
   ) {
-    this.scheduler = new DeadlineScheduler<ServiceRecord | SignLane>(
+    this.scheduler = new DeadlineScheduler<ServiceRecord | SignLane<ServiceRecord>>(
       clock,
       (due, now) => {
         if (due instanceof SignLane) this.sweep(due, now);
@@ -256,7 +256,7 @@ export class TransitionWatcher {
     const key = SignLane.keyOf(record);
     let lane = this.lanes.get(key);
     if (lane === undefined) {
-      lane = new SignLane(key);
+      lane = new SignLane<ServiceRecord>(key);
       this.lanes.set(key, lane);
     }
     if (!lane.insert(record)) return;
@@ -271,7 +271,7 @@ export class TransitionWatcher {
     if (lane.head === null) this.dropLane(lane);
   }
 
-  private dropLane(lane: SignLane): void {
+  private dropLane(lane: SignLane<ServiceRecord>): void {
     this.scheduler.remove(lane);
     // A listener may have emptied this lane mid-sweep and another may have taken its key since.
     if (this.lanes.get(lane.key) === lane) this.lanes.delete(lane.key);
@@ -281,7 +281,7 @@ export class TransitionWatcher {
    * Hands each service at the head of `lane` whose first beat is overdue to `evaluate`, which
    * moves it to the heap, then waits for the new head, at most once per {@link LANE_MIN_GAP_MS}.
    */
-  private sweep(lane: SignLane, now: number): void {
+  private sweep(lane: SignLane<ServiceRecord>, now: number): void {
     if (this.closed) return;
     let head = lane.head;
     // Strictly past, as the scheduler's deadlines are: at the deadline itself no beat is missed yet.

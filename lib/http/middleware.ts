@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { Heartbeat } from '../core/heartbeat';
+import type { Heartbeat } from '../core/manager';
 import { describeValue } from '../util/validate';
 
 /** Express middleware that pulses a heartbeat on every request, with that heartbeat attached. */

@@ -1,4 +1,4 @@
-import type { Heartbeat } from '../core/heartbeat';
+import type { Heartbeat } from '../core/manager';
 import type { HeartbeatManager } from '../core/manager';
 
 /**

@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { AUTH_ERRORS, type BearerAuth } from './auth';
 import { MAX_TAG_LENGTH } from '../core/config';
 import { MAX_CUSTOM_METRICS, METRIC_NAME } from '../core/service-record';
-import type { Heartbeat } from '../core/heartbeat';
+import type { Heartbeat } from '../core/manager';
 import type { HeartbeatManager } from '../core/manager';
 import { RemoteRegistry } from './remote-registry';
 import { methodNotAllowed, sendError } from './respond';

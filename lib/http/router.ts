@@ -1,11 +1,11 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import { register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
-import { getDefaultManager } from '../core/default-manager';
+import { getDefaultManager } from '../core/manager';
 import type { HeartbeatManager } from '../core/manager';
 import { readMetricPrefix, registerMetrics } from '../metrics/prometheus';
 import { BearerAuth } from './auth';
 import { DETAILS_POLICIES, DetailsGate, type DetailsPolicy } from './details';
-import { statusPage } from '../page';
+import { statusPage } from '../page/status-page';
 import { mountRemoteRoutes } from './remote';
 import { jsonErrors, methodNotAllowed, sendError } from './respond';
 import { mountStatusRoutes } from './status-routes';
@@ -46,8 +46,11 @@ export interface HealthRouterOptions {
   readonly details?: DetailsPolicy;
 }
 
-/** An Express router with the manager it serves attached. */
-export type HealthRouter = Router & {
+/**
+ * The health API as one Express middleware, with the manager it serves attached. A request
+ * outside its paths (`basePath`, `metricsPath`, `uiPath`) passes on after one prefix check.
+ */
+export type HealthRouter = ((req: Request, res: Response, next: NextFunction) => void) & {
   /** The manager whose services this router serves. */
   readonly manager: HeartbeatManager;
 };
@@ -177,7 +180,34 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
       }),
     );
 
-  return Object.assign(router, { manager });
+  // The app's own requests skip the router's dispatch (about 3.5 µs): most are told apart by
+  // the first letter of their path, the rest by one test of the whole prefix.
+  const ownPathList = [basePath, ...(serveMetrics ? [metricsPath] : []), ...(serveUi ? [uiPath] : [])];
+  const ours = ownPaths(basePath, serveMetrics ? metricsPath : null, serveUi ? uiPath : null);
+  const firstLetters = new Set(ownPathList.map((path) => path.charCodeAt(1) | CASE_BIT));
+  const health = (req: Request, res: Response, next: NextFunction): void => {
+    const url = req.url;
+    if (firstLetters.has(url.charCodeAt(1) | CASE_BIT) && ours.test(url)) router(req, res, next);
+    else next();
+  };
+  return Object.assign(health, { manager });
+}
+
+/** Set in lowercase ASCII letters and clear in uppercase: `code | CASE_BIT` compares letters as Express does, without case. */
+const CASE_BIT = 0x20;
+
+/**
+ * The paths the router answers, as Express matches them (case-insensitively, a trailing slash
+ * allowed): everything under `basePath`, and exactly the metrics and page paths.
+ */
+function ownPaths(basePath: string, metricsPath: string | null, uiPath: string | null): RegExp {
+  const exact = [metricsPath, uiPath].filter((path): path is string => path !== null).map(escapeRegExp);
+  const under = `${escapeRegExp(basePath)}(?:[/?]|$)`;
+  return new RegExp(exact.length > 0 ? `^(?:${under}|(?:${exact.join('|')})/?(?:\\?|$))` : `^${under}`, 'i');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function streamSettings(read: OptionReader, value: unknown): Required<StreamOptions> {

@@ -1,0 +1,87 @@
+import type { Clock } from '../util/clock';
+import type { ServiceRecord } from './service-record';
+import { HEALTHY, NO_ERROR } from './status';
+
+/**
+ * How a heartbeat handle drives its service in the engine: the one interface between them.
+ * The handle keeps its own lifecycle (created, running, stopped) and validation; the engine
+ * keeps the record and everything derived from it.
+ */
+export interface ServicePort {
+  /** Milliseconds between expected pulses: the config's value for a configured service. */
+  readonly intervalMs: number;
+  /** Whether this service going critical makes the whole system critical. */
+  readonly critical: boolean;
+  /** The start is a sign of life. */
+  start(): void;
+  /** An ad-hoc service leaves the status; a configured one stays and goes red. */
+  stop(): void;
+  /** A sign of life. The hot path: constant time, no allocation beyond the clock read, no I/O. */
+  pulse(): void;
+  /** An error, warning until the next pulse or critical; logged and announced at once. */
+  error(message: string, critical: boolean): void;
+  /** Custom metrics that came with a pulse. */
+  metrics(values: unknown): void;
+  /** Drops history and error details older than `days`; returns how many entries went. */
+  cleanup(days: number): number;
+}
+
+/** What a binding asks of the monitor that watches its record: everything beyond the record's own fields. */
+export interface BindingHost {
+  started(record: ServiceRecord): void;
+  stopped(record: ServiceRecord): void;
+  /** A pulse arrived for a record outside its lane or last reported unhealthy. */
+  wake(record: ServiceRecord): void;
+  reportError(record: ServiceRecord, message: string, critical: boolean): void;
+  recordMetrics(record: ServiceRecord, values: unknown): void;
+  cleanupRecord(record: ServiceRecord, days: number): number;
+}
+
+/** The port of one handle: the record it drives, and the monitor that watches it. */
+export class ServiceBinding implements ServicePort {
+  constructor(
+    private readonly record: ServiceRecord,
+    private readonly host: BindingHost,
+    private readonly clock: Clock,
+  ) {}
+
+  get intervalMs(): number {
+    return this.record.intervalMs;
+  }
+
+  get critical(): boolean {
+    return this.record.critical;
+  }
+
+  start(): void {
+    this.host.started(this.record);
+  }
+
+  stop(): void {
+    this.host.stopped(this.record);
+  }
+
+  pulse(): void {
+    const record = this.record;
+    record.lastSignAt = this.clock.now();
+    record.totalPulses++;
+    record.errorLevel = NO_ERROR;
+    record.errorsSinceSign = 0;
+    // Healthy and waiting in its lane: moving to the lane's tail is all the watching a pulse needs.
+    const lane = record.lane;
+    if (lane !== null && record.reportedRank === HEALTHY) lane.touch(record);
+    else this.host.wake(record);
+  }
+
+  error(message: string, critical: boolean): void {
+    this.host.reportError(this.record, message, critical);
+  }
+
+  metrics(values: unknown): void {
+    this.host.recordMetrics(this.record, values);
+  }
+
+  cleanup(days: number): number {
+    return this.host.cleanupRecord(this.record, days);
+  }
+}

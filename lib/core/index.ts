@@ -1,0 +1,30 @@
+// core: the engine. Heartbeats, the manager and its monitor, status rules, scheduling and lanes, service records, history and config; no HTTP, no metrics library.
+export {
+  Heartbeat,
+  HeartbeatManager,
+  getDefaultManager,
+  getConfig,
+  CONFIG_ENV,
+  MAX_ERROR_LENGTH,
+  type HeartbeatOptions,
+  type ErrorOptions,
+  type HeartbeatManagerOptions,
+  type HealthStatus,
+  type StatusChange,
+  type StatusListener,
+  type MonitorHealth,
+  type Check,
+} from './manager';
+export {
+  resolveConfig,
+  readConfigFile,
+  DEFAULT_CONFIG,
+  type HeartbeatConfig,
+  type ServiceConfig,
+  type ResolvedHeartbeatConfig,
+  type ResolvedServiceConfig,
+} from './config';
+export type { CheckOptions, Probe } from './checks';
+export type { ServiceStatus, OverallStatus } from './status';
+export type { ServiceStatusEntry, ServiceHealth, LastError } from './service-record';
+export type { ServiceHistory } from './history';

@@ -1,0 +1,385 @@
+import type { Logger } from 'pino';
+import { StableWallOffset, systemClock, type Clock } from '../util/clock';
+import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
+import { HealthLog } from './health-log';
+import { historyOf, type ServiceHistory } from './history';
+import { ServiceBinding, type ServicePort } from './binding';
+import { MAX_CUSTOM_METRICS, ServiceRecord, type ServiceHealth, type ServiceOwner, type ServiceStatusEntry } from './service-record';
+import { storedText } from '../util/stored-text';
+import {
+  CRITICAL_ERROR,
+  HEALTHY,
+  ERROR_REPORTED,
+  NO_ERROR,
+  STATUS_WORDS,
+  overallContribution,
+  serviceRank,
+  type MissThresholds,
+  type OverallStatus,
+  type StatusRank,
+} from './status';
+import { OptionReader } from '../util/validate';
+import { TransitionWatcher, type MonitorHealth, type StatusListener } from './watcher';
+
+export type { MonitorHealth, StatusChange, StatusListener } from './watcher';
+
+/** What `new HeartbeatManager()` takes. Every key is optional. */
+export interface HeartbeatManagerOptions {
+  /** The seed's `HEARTBEAT_CONFIG`. Defaults to `{}`: every key at its default. */
+  readonly config?: HeartbeatConfig;
+  /** A pino logger for the health log; a child of it is used. Defaults to a pino logger named `heartbeat`. */
+  readonly logger?: Logger;
+  /** Where time is read. Defaults to {@link systemClock}: `performance.now()` and `Date.now()`. */
+  readonly clock?: Clock;
+}
+
+/** The body of `GET /api/health/status`, in the seed's shape. */
+export interface HealthStatus {
+  /** Every service shown, by tag: configured ones always, others while their heartbeat runs. */
+  services: Record<string, ServiceStatusEntry>;
+  /** The worst service status, where a service with `critical: false` counts at most as `degraded`; `offline` when disabled. */
+  overall_status: OverallStatus;
+}
+
+/** Longest error message kept, in characters: messages are stored, logged and served, so they are bounded. */
+export const MAX_ERROR_LENGTH = 1024;
+
+const MANAGER_KEYS = ['config', 'logger', 'clock'] as const;
+
+/**
+ * The engine behind `HeartbeatManager`: it keeps every service's record, derives each status
+ * from stored timestamps on every read, and runs one shared, unref'd timer that finds the
+ * transitions and reports them to the health log and to `status` listeners. Handles of type
+ * `H` drive their services only through the {@link ServicePort} that `attach()` gives them.
+ */
+export class Monitor<H extends ServiceOwner> {
+  /** The effective config: the given one checked, with every default filled in. */
+  readonly config: ResolvedHeartbeatConfig;
+  /** Where this manager and its heartbeats read time. */
+  readonly clock: Clock;
+  /** The health log's pino logger. */
+  readonly logger: Logger;
+  private readonly thresholds: MissThresholds;
+  private readonly records = new Map<string, ServiceRecord>();
+  private readonly watcher: TransitionWatcher;
+  private readonly closeListeners = new Set<() => void>();
+  private readonly wallOffset: StableWallOffset;
+  private closed = false;
+  /** Bumped whenever a service joins or leaves the status, so the reused view rebuilds its keys. */
+  private listedVersion = 0;
+  private reusedView: HealthStatus | null = null;
+  private reusedViewVersion = -1;
+
+  constructor(options: HeartbeatManagerOptions = {}) {
+    const read = new OptionReader('Invalid HeartbeatManager options');
+    const given = read.object('', options, MANAGER_KEYS);
+    this.config = resolveConfig(given.config);
+    this.clock = given.clock === undefined ? systemClock : checkClock(read, given.clock);
+    if (given.logger !== undefined && typeof (given.logger as Logger).child !== 'function') {
+      read.fail('logger', given.logger, 'a pino logger (an object with child())');
+    }
+    const log = new HealthLog(given.logger as Logger | undefined, this.config.log_level, this.config.timeout_multiplier);
+    this.logger = log.logger;
+    this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
+    this.wallOffset = new StableWallOffset(this.clock);
+    this.watcher = new TransitionWatcher(this.clock, this.thresholds, log, () => this.records.values());
+
+    if (!this.config.enabled) return;
+    const createdAt = this.clock.now();
+    for (const [tag, service] of Object.entries(this.config.services)) {
+      const record = new ServiceRecord(
+        tag,
+        true,
+        settingsOf(service.interval, service.grace, service.critical),
+        createdAt,
+        this.config.history_size,
+      );
+      this.records.set(tag, record);
+      this.watcher.watch(record);
+    }
+  }
+
+  /** The running or stopped heartbeat for `tag`, if one was created. */
+  get(tag: string): H | undefined {
+    return this.records.get(tag)?.handle as H | undefined;
+  }
+
+  /** The tags of every service watched now. */
+  tags(): string[] {
+    const tags: string[] = [];
+    for (const record of this.records.values()) if (record.listed) tags.push(record.tag);
+    return tags;
+  }
+
+  /** Exactly the body of `GET /api/health/status`. */
+  status(): HealthStatus {
+    const services = Object.create(null) as Record<string, ServiceStatusEntry>;
+    if (!this.config.enabled) return { services, overall_status: 'offline' };
+    const offset = this.wallOffset.read();
+    const overall_status = this.rateServices(this.clock.now(), (record, missed, rank) => {
+      services[record.tag] = record.statusEntry(offset, missed, rank);
+    });
+    return { services, overall_status };
+  }
+
+  /**
+   * @internal The body of `GET /api/health/status` as one object the manager keeps and
+   * rewrites in place on every call: valid until the next call, so serialise it at once.
+   * At 10,000 services, inserting 10,000 keys into a fresh dictionary costs about as much as
+   * serialising it; rewriting the fields of kept entries costs a tenth of that.
+   */
+  statusView(): HealthStatus {
+    if (!this.config.enabled) return this.status();
+    let view = this.reusedView;
+    if (view === null || this.reusedViewVersion !== this.listedVersion) {
+      // The set of services changed: new keys, in the same order as status().
+      const services = Object.create(null) as Record<string, ServiceStatusEntry>;
+      for (const record of this.records.values()) {
+        if (record.listed) services[record.tag] = record.viewEntry ??= record.statusEntry(0, 0, HEALTHY);
+      }
+      view = this.reusedView = { services, overall_status: 'healthy' };
+      this.reusedViewVersion = this.listedVersion;
+    }
+    const offset = this.wallOffset.read();
+    view.overall_status = this.rateServices(this.clock.now(), (record, missed, rank) => {
+      record.writeStatusEntry(record.viewEntry as ServiceStatusEntry, offset, missed, rank);
+    });
+    return view;
+  }
+
+  /** The overall status alone, without building the body. */
+  overallStatus(): OverallStatus {
+    if (!this.config.enabled) return 'offline';
+    return this.rateServices(this.clock.now());
+  }
+
+  /** Rates every listed service at `now`, handing each one's misses and rank to `visit`; returns the overall status. */
+  private rateServices(now: number, visit?: (record: ServiceRecord, missed: number, rank: StatusRank) => void): OverallStatus {
+    let overall: number = HEALTHY;
+    for (const record of this.records.values()) {
+      if (!record.listed) continue;
+      const missed = record.missedAt(now);
+      const rank = serviceRank(missed, record.errorLevel, this.thresholds);
+      visit?.(record, missed, rank);
+      overall = Math.max(overall, overallContribution(rank, record.critical));
+    }
+    return STATUS_WORDS[overall] as OverallStatus;
+  }
+
+  /** Exactly the body of `GET /api/health/service/{tag}`, or `undefined` for an unknown tag. */
+  service(tag: string): ServiceHealth | undefined {
+    const record = this.records.get(tag);
+    if (!record?.listed) return undefined;
+    return record.health(this.wallOffset.read(), this.clock.now(), this.thresholds);
+  }
+
+  /**
+   * `status`: called for every status change. `close`: called once when the manager closes.
+   * A listener that throws is logged, never rethrown.
+   */
+  on(event: 'status', listener: StatusListener): this;
+  on(event: 'close', listener: () => void): this;
+  on(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
+    if (checkEvent(event) === 'status') this.watcher.addListener(listener);
+    else this.closeListeners.add(listener as () => void);
+    return this;
+  }
+
+  /** Removes a listener added with `on`. Removing one that was never added does nothing. */
+  off(event: 'status', listener: StatusListener): this;
+  off(event: 'close', listener: () => void): this;
+  off(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
+    if (checkEvent(event) === 'status') this.watcher.removeListener(listener);
+    else this.closeListeners.delete(listener as () => void);
+    return this;
+  }
+
+  /** A service's uptime ratios and status changes, or `undefined` for an unknown tag. */
+  history(tag: string): ServiceHistory | undefined {
+    const record = this.records.get(tag);
+    if (!record?.listed) return undefined;
+    return historyOf(record, this.clock, this.clock.now());
+  }
+
+  /** The history of every service, for export. */
+  exportHistory(): ServiceHistory[] {
+    const now = this.clock.now();
+    const all: ServiceHistory[] = [];
+    for (const record of this.listedRecords()) all.push(historyOf(record, this.clock, now));
+    return all;
+  }
+
+  /** Drops history and error details older than `days` from every service. Returns how many entries went. */
+  cleanupOldData(days: number): number {
+    checkDays(days);
+    let dropped = 0;
+    for (const record of this.records.values()) dropped += this.cleanupRecord(record, days);
+    return dropped;
+  }
+
+  /** The monitor's own health: how late its timer last fired, and the stalls it noticed. */
+  monitorHealth(): MonitorHealth {
+    return this.watcher.health();
+  }
+
+  /** Stops every heartbeat and the timer, and forgets the listeners. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher.close();
+    for (const record of this.records.values()) record.handle?.stop();
+    for (const listener of this.closeListeners) this.watcher.safely(listener, 'A heartbeat close listener threw');
+    this.closeListeners.clear();
+  }
+
+  /** Whether `close()` was called: a closed manager creates no more heartbeats. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal The records shown in the status, for exporters that read state directly. */
+  *listedRecords(): IterableIterator<ServiceRecord> {
+    if (!this.config.enabled) return;
+    for (const record of this.records.values()) if (record.listed) yield record;
+  }
+
+  /** @internal The status rank of a record at `now`. */
+  rankOf(record: ServiceRecord, now: number): StatusRank {
+    return serviceRank(record.missedAt(now), record.errorLevel, this.thresholds);
+  }
+
+  /**
+   * @internal Binds a new heartbeat handle to its record, creating the record if needed, and
+   * gives it the port it drives the service through; `undefined` while heartbeats are disabled.
+   */
+  attach(handle: H, settings: { interval: number; grace: number | null; critical: boolean }): ServicePort | undefined {
+    if (this.closed) throw new Error(`Cannot create heartbeat "${handle.tag}": its HeartbeatManager is closed. Create a new manager.`);
+    if (!this.config.enabled) return undefined;
+    const tag = handle.tag;
+    const existing = this.records.get(tag);
+    if (existing) {
+      if (existing.handle && !existing.handle.isReleased) {
+        throw new Error(
+          `A heartbeat for "${tag}" is already running. Stop it first, or reuse it with manager.get(${JSON.stringify(tag)}).`,
+        );
+      }
+      existing.handle = handle;
+      if (!existing.configured) Object.assign(existing, settingsOf(settings.interval, settings.grace, settings.critical));
+      return new ServiceBinding(existing, this, this.clock);
+    }
+    const configured = this.config.services[tag];
+    const effective = configured ?? settings;
+    const record = new ServiceRecord(
+      tag,
+      false,
+      settingsOf(effective.interval, effective.grace ?? this.config.grace, effective.critical),
+      this.clock.now(),
+      this.config.history_size,
+    );
+    record.handle = handle;
+    this.records.set(tag, record);
+    return new ServiceBinding(record, this, this.clock);
+  }
+
+  /** @internal A heartbeat started: its start is a sign of life. */
+  started(record: ServiceRecord): void {
+    const now = this.clock.now();
+    record.active = true;
+    this.listedVersion++;
+    record.startedAt = now;
+    record.lastSignAt = now;
+    record.signed = true;
+    record.errorLevel = NO_ERROR;
+    record.errorsSinceSign = 0;
+    this.watcher.signed(record);
+    this.watcher.evaluate(record, now, { kind: 'recovered', via: 'start' });
+  }
+
+  /** @internal A heartbeat stopped. A configured service stays watched: it is expected to run. */
+  stopped(record: ServiceRecord): void {
+    record.active = false;
+    this.listedVersion++;
+    if (record.configured && !this.closed) return;
+    this.watcher.unwatch(record);
+    if (!this.closed) this.records.delete(record.tag);
+  }
+
+  /** @internal An error was reported; it is logged and announced at once. */
+  reportError(record: ServiceRecord, message: string, critical: boolean): void {
+    const now = this.clock.now();
+    record.errorCount++;
+    record.errorsSinceSign++;
+    if (critical) record.errorLevel = CRITICAL_ERROR;
+    else if (record.errorLevel === NO_ERROR) record.errorLevel = ERROR_REPORTED;
+    record.lastErrorMessage = storedText(message, MAX_ERROR_LENGTH);
+    record.lastErrorAt = now;
+    record.lastErrorCritical = critical;
+    this.watcher.evaluate(record, now, { kind: 'error', message: record.lastErrorMessage, critical });
+  }
+
+  /** @internal Custom metrics came with a pulse. */
+  recordMetrics(record: ServiceRecord, values: unknown): void {
+    const ignored =
+      typeof values === 'object' && values !== null && !Array.isArray(values)
+        ? record.recordMetrics(values as Record<string, unknown>)
+        : ['(not an object)'];
+    if (ignored.length === 0 || record.customMetricsWarned) return;
+    record.customMetricsWarned = true;
+    this.watcher.safely(() => {
+      this.logger.warn(
+        { service: record.tag, ignored: ignored.slice(0, 5) },
+        `Service ${record.tag} sent custom metrics that were ignored: values must be finite numbers, names like queue_depth, at most ${MAX_CUSTOM_METRICS} per service (warned once)`,
+      );
+    });
+  }
+
+  /**
+   * @internal A pulse arrived for a service outside its lane or last reported unhealthy: put it
+   * back in its lane, and report the recovery soon, off the hot path.
+   */
+  wake(record: ServiceRecord): void {
+    this.watcher.signed(record);
+    if (record.reportedRank !== HEALTHY) this.watcher.soon(record);
+  }
+
+  /** @internal Drops one service's history and error details older than `days`. */
+  cleanupRecord(record: ServiceRecord, days: number): number {
+    checkDays(days);
+    const cutoff = this.clock.now() - days * 86_400_000;
+    let dropped = record.history.dropBefore(cutoff);
+    record.uptime.dropBefore(cutoff);
+    if (record.lastErrorMessage !== null && record.lastErrorAt < cutoff) {
+      record.lastErrorMessage = null;
+      dropped++;
+    }
+    return dropped;
+  }
+}
+
+function settingsOf(interval: number, grace: number | null, critical: boolean) {
+  return { intervalMs: interval * 1000, graceMs: graceMs(grace, interval), critical };
+}
+
+function checkEvent(event: unknown): 'status' | 'close' {
+  if (event === 'status' || event === 'close') return event;
+  throw new TypeError(`HeartbeatManager emits "status" and "close" events, not ${JSON.stringify(event)}.`);
+}
+
+function checkDays(days: number): void {
+  if (typeof days !== 'number' || !Number.isFinite(days) || days < 0) {
+    throw new RangeError(`cleanupOldData(days): days is ${String(days)}; expected a finite number of at least 0, e.g. 7.`);
+  }
+}
+
+function checkClock(read: OptionReader, clock: unknown): Clock {
+  const candidate = clock as Partial<Clock> | null;
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.now !== 'function' ||
+    typeof candidate.wallNow !== 'function'
+  ) {
+    read.fail('clock', clock, 'an object with now() and wallNow() methods');
+  }
+  return candidate as Clock;
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { PAGE_SCRIPT } from './script';
+import { PAGE_STYLE } from './style';
+
+const hash = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+
+/**
+ * Only the page's own inline style and script (by hash) may run, it may connect only to its
+ * own origin, and no other site may frame it. Computed once: the page's code never changes.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  `style-src ${hash(PAGE_STYLE)}`,
+  `script-src ${hash(PAGE_SCRIPT)}`,
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The whole page: inline CSS and JS, no external assets, so it works on an offline bridge. */
+export function renderPage(streamUrl: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Service health</title>
+<link rel="icon" href="data:,">
+<style>${PAGE_STYLE}</style>
+</head>
+<body data-stream="${escapeAttribute(streamUrl)}">
+<header id="banner" class="banner" role="status" aria-live="polite"><span id="banner-icon" class="icon" aria-hidden="true">\u25CB</span><span id="banner-text">Connecting\u2026</span><span id="banner-time" class="time"></span></header>
+<main id="cards" class="cards" aria-label="Services"></main>
+<footer>Live from the heartbeat event stream. Status words: healthy, warning, degraded, critical.</footer>
+<script>${PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+/** The Express handler for the status page; `streamPath` is the stream's path inside the router. */
+export function statusPage(streamPath: string) {
+  return (req: Request, res: Response): void => {
+    res.status(200);
+    res.set({
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+      'X-Content-Type-Options': 'nosniff',
+      'X-Frame-Options': 'DENY',
+      'Referrer-Policy': 'no-referrer',
+    });
+    // req.baseUrl is where the app mounted the router, so the page finds its stream under any prefix.
+    res.send(renderPage(`${req.baseUrl}${streamPath}`));
+  };
+}
