@@ -195,6 +195,33 @@ describe('everything else', () => {
     expect([response.status, response.text]).toEqual([200, 'the app answers']);
   });
 
+  it('answers its own paths as Express matches them, and passes every other path to the app', async () => {
+    fixture = createApp({}, { uiPath: '/dashboard' });
+    fixture.app.get(/.*/, (req, res) => {
+      res.send(`app: ${req.path}`);
+    });
+    const ours = [
+      '/API/Health/status',
+      '/api/health/status/',
+      '/api/health/status?x=1',
+      '/api/health',
+      '/api/health?x',
+      '/METRICS',
+      '/metrics/',
+      '/metrics?name[]=x',
+      '/dashboard/',
+      '/Dashboard?theme=dark',
+    ];
+    for (const path of ours) {
+      const response = await request(fixture.app).get(path);
+      expect([path, response.text.startsWith('app:')]).toEqual([path, false]);
+    }
+    for (const path of ['/api/healthz', '/api/health-check/status', '/metricsx', '/metrics/extra', '/dashboardx', '/ap', '/']) {
+      const response = await request(fixture.app).get(path);
+      expect([path, response.text]).toEqual([path, `app: ${path}`]);
+    }
+  });
+
   it('serves under a custom base path', async () => {
     fixture = createApp({}, { basePath: '/health' });
     expect((await request(fixture.app).get('/health/status')).status).toBe(200);

@@ -57,10 +57,10 @@ export function differences(a: readonly number[], b: readonly number[], scale = 
 /**
  * Runs each configuration once per round, after a discarded warm-up round unless `warmUp` is
  * false (rounds too long for a smoke test to afford one, or each in a fresh process), and
- * returns every configuration's per-round observations. Rounds interleave the configurations (A B C,
- * B C A, C A B …) so drift in the machine's speed lands on all of them alike, and the
- * rotation keeps any one of them from always following the same neighbour (whose garbage it
- * would collect).
+ * returns every configuration's per-round observations. Each round runs the configurations in
+ * a fresh order (a seeded shuffle, the same on every run), so drift in the machine's speed
+ * lands on all of them alike and none always follows the same neighbour: a rotation (A B C,
+ * B C A, …) keeps C after B in every round, and C then collects B's garbage every time.
  */
 export async function interleave<K extends string, T>(
   rounds: number,
@@ -69,14 +69,36 @@ export async function interleave<K extends string, T>(
 ): Promise<Record<K, T[]>> {
   const names = Object.keys(configurations) as K[];
   const observations = Object.fromEntries(names.map((name) => [name, [] as T[]])) as Record<K, T[]>;
+  const random = seededRandom(0x5eed);
   for (let round = warmUp ? -1 : 0; round < rounds; round++) {
-    for (let turn = 0; turn < names.length; turn++) {
-      const name = names[(round + 1 + turn) % names.length] as K;
+    for (const name of shuffled(names, random)) {
       const observation = await configurations[name]();
       if (round >= 0) observations[name].push(observation);
     }
   }
   return observations;
+}
+
+/** A small deterministic generator (mulberry32): the same orders on every run, so runs compare. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A Fisher–Yates shuffle of a copy of `items`. */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
 }
 
 /** One field of each observation, e.g. `pick(runs, 'latency')`. */
