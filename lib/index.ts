@@ -1,7 +1,57 @@
 // express-heartbeat's public API, layer by layer: core (the engine) ← http, metrics, alerts, page, client.
-export * from './core';
-export * from './util';
-export * from './http';
-export * from './metrics';
-export * from './alerts';
-export * from './client';
+export {
+  Heartbeat,
+  HeartbeatManager,
+  getDefaultManager,
+  getConfig,
+  CONFIG_ENV,
+  MAX_ERROR_LENGTH,
+  resolveConfig,
+  readConfigFile,
+  DEFAULT_CONFIG,
+  type HeartbeatOptions,
+  type ErrorOptions,
+  type HeartbeatManagerOptions,
+  type HealthStatus,
+  type StatusChange,
+  type StatusListener,
+  type MonitorHealth,
+  type Check,
+  type CheckOptions,
+  type Probe,
+  type HeartbeatConfig,
+  type ServiceConfig,
+  type ResolvedHeartbeatConfig,
+  type ResolvedServiceConfig,
+  type ServiceStatus,
+  type OverallStatus,
+  type ServiceStatusEntry,
+  type ServiceHealth,
+  type LastError,
+  type ServiceHistory,
+} from './core';
+export { ConfigError, systemClock, formatUptime, type Clock } from './util';
+export {
+  healthRouter,
+  pulseMiddleware,
+  type HealthRouter,
+  type HealthRouterOptions,
+  type PulseMiddleware,
+  type StreamOptions,
+  type StreamSnapshot,
+  type DetailsPolicy,
+} from './http';
+export { registerMetrics, type MetricsOptions, type MetricsRegistration } from './metrics';
+export {
+  AlertDispatcher,
+  webhookNotifier,
+  DeliveryError,
+  type AlertDispatcherOptions,
+  type AlertTarget,
+  type WebhookOptions,
+  type Alert,
+  type AlertLevel,
+  type AlertStatus,
+  type Notifier,
+} from './alerts';
+export { HealthMonitor, HealthMonitorError, type HealthMonitorOptions, type HealthMonitorErrorCode } from './client';

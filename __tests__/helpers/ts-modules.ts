@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, waitForExit } from './child';
@@ -50,24 +50,7 @@ export class TsModules {
     mkdirSync(dir);
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     writeFileSync(join(dir, 'harness.mts'), HARNESS);
-    // At run time `express-heartbeat` is an ES module re-exporting lib/index.ts by name, as the
-    // built package offers itself to `import`: through tsx, Node cannot see the names that
-    // lib/index.ts passes on with `export *`, so they are read once from its exports object.
-    const names = JSON.parse(
-      execFileSync(
-        process.execPath,
-        ['--import', 'tsx', '-e', `console.log(JSON.stringify(Object.keys(require(${JSON.stringify(LIB)}))))`],
-        {
-          cwd: ROOT,
-          encoding: 'utf8',
-        },
-      ),
-    ) as string[];
-    writeFileSync(
-      join(dir, 'express-heartbeat.mts'),
-      `import lib from ${JSON.stringify(LIB)};\nexport const { ${names.filter((name) => name !== '__esModule').join(', ')} } = lib;\n`,
-    );
-    const runtime = { compilerOptions: { paths: { 'express-heartbeat': ['./express-heartbeat.mts'] } } };
+    const runtime = { compilerOptions: { paths: { 'express-heartbeat': [LIB] } } };
     writeFileSync(join(dir, 'tsconfig.run.json'), JSON.stringify(runtime));
   }
 
