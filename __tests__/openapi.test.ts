@@ -1014,9 +1014,13 @@ describe('the details policy', () => {
     await authorized.waitFor(1, 'snapshot');
 
     const worker = manager.get('save_worker');
+    // Each change in a turn of its own, as the monitor's timer and the worker make them.
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
     worker?.pulse(); // recovers save_worker, and is the next pulse batch
     clock.advance(250);
+    await nextTurn();
     clock.advance(1000); // fast misses a beat
+    await nextTurn();
     worker?.error('second secret: hunter3');
     await authorized.waitFor(1, 'pulse');
     for (const client of [anonymous, authorized]) await client.waitFor(3, 'status');

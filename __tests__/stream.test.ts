@@ -47,6 +47,37 @@ afterEach(async () => {
   jest.useRealTimers();
 });
 
+describe('changes of one turn', () => {
+  it('go out together, with one reading of the overall status', async () => {
+    const workers = ['a', 'b', 'c'].map((tag) => manager.heartbeat({ tag, interval: 1 }).start());
+    await start();
+    const client = await connect();
+    await client.waitFor(1, 'snapshot');
+    const ratings = jest.spyOn(manager, 'overallStatus');
+    for (const worker of workers) worker.error('disk full');
+    const events = await client.waitFor(3, 'status');
+    expect(events.map((event) => JSON.parse(event.data).service)).toEqual(['a', 'b', 'c']);
+    expect(events.map((event) => JSON.parse(event.data).overall_status)).toEqual(['warning', 'warning', 'warning']);
+    expect(ratings).toHaveBeenCalledTimes(1);
+  });
+
+  it('past MAX_STATUS_EVENTS_PER_TURN, go out as one fresh snapshot: a mass outage neither rates nor floods', async () => {
+    const workers = Array.from({ length: 500 }, (_, i) => manager.heartbeat({ tag: `w${String(i)}`, interval: 1 }).start());
+    await start();
+    const client = await connect();
+    await client.waitFor(1, 'snapshot');
+    const ratings = jest.spyOn(manager, 'overallStatus');
+    for (const worker of workers) worker.error('disk full', { critical: true });
+    const [, snapshot] = await client.waitFor(2, 'snapshot');
+    const body = JSON.parse(snapshot?.data as string);
+    expect(body.overall_status).toBe('critical');
+    expect(body.services).toHaveLength(500);
+    await settle();
+    expect(parse(client, 'status')).toEqual([]);
+    expect(ratings).not.toHaveBeenCalled();
+  });
+});
+
 it('sends a snapshot on connect, then status events in order', async () => {
   const worker = manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
   await start();
@@ -60,7 +91,11 @@ it('sends a snapshot on connect, then status events in order', async () => {
     services: [{ service: 'save_worker', status: 'healthy' }],
   });
 
-  clock.advance(3200);
+  // Each change in a turn of its own, as the monitor's timer makes them.
+  clock.advance(1101);
+  await settle();
+  clock.advance(2100);
+  await settle();
   worker.pulse();
   clock.advance(1);
   await client.waitFor(3, 'status');
@@ -231,7 +266,7 @@ it('drops a client that stops reading, without holding up the others', async () 
     if (round % 50 === 0 && (await streamsOpen()) === 1) break;
   }
   expect(await streamsOpen()).toBe(1);
-  await reader.waitFor(transitions + 1);
+  await reader.waitFor(transitions, 'status');
   expect(parse(reader, 'status')).toHaveLength(transitions);
   stuck.destroy();
 });

@@ -31,6 +31,13 @@ export const STREAM_DEFAULTS = {
   pulseBatchMs: 250,
 } as const;
 
+/**
+ * Most status events sent one by one for the changes of one event-loop turn. Past it (a mass
+ * outage), clients get one fresh snapshot instead: 10,000 events would cost a rating each and
+ * overflow every client's buffer, where one snapshot says the same.
+ */
+export const MAX_STATUS_EVENTS_PER_TURN = 64;
+
 /** One open stream: whether its caller may see details, and the address its places count against. */
 interface StreamClient {
   readonly detailed: boolean;
@@ -49,7 +56,9 @@ export interface StreamSnapshot {
 
 /**
  * Server-Sent Events for one manager: a `snapshot` on connect, a `status` event per
- * transition, and `pulse` batches at most every `pulseBatchMs`, so a page can animate
+ * transition (with the service as it stood then; sent when the turn that made it ends, all of
+ * the turn's with the overall status at its end, or as one fresh `snapshot` for more than
+ * {@link MAX_STATUS_EVENTS_PER_TURN}), and `pulse` batches at most every `pulseBatchMs`, so a page can animate
  * heartbeats without a flood. A caller the details policy does not admit gets status words
  * only: summary snapshots and status events, and no pulses (their times are details). Every
  * event is one `data:` line of JSON, so no service name or error message can forge an event.
@@ -63,6 +72,9 @@ export class StreamHub {
   private readonly perAddress = new Map<string, number>();
   private readonly pulsesSeen = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** The changes of this turn, each with its service as it stood then, sent together when the turn ends; at most one past the per-turn cap. */
+  private pendingChanges: Array<{ change: StatusChange; health: ServiceHealth | null }> = [];
+  private changesFlush: NodeJS.Immediate | undefined;
   private sinceKeepAlive = 0;
   private nextId = 1;
 
@@ -140,16 +152,41 @@ export class StreamHub {
     for (const client of this.clients.keys()) client.end();
     this.clients.clear();
     this.perAddress.clear();
+    this.pendingChanges = [];
+    if (this.changesFlush) clearImmediate(this.changesFlush);
+    this.changesFlush = undefined;
     this.disarm();
   }
 
   private readonly onStatus = (change: StatusChange): void => {
     if (this.clients.size === 0) return;
+    if (this.pendingChanges.length <= MAX_STATUS_EVENTS_PER_TURN) {
+      this.pendingChanges.push({ change, health: this.manager.service(change.service) ?? null });
+    }
+    if (!this.changesFlush) {
+      this.changesFlush = setImmediate(this.flushChanges);
+      this.changesFlush.unref();
+    }
+  };
+
+  /** Sends the turn's changes with one reading of the overall status, or one snapshot past the cap. */
+  private readonly flushChanges = (): void => {
+    this.changesFlush = undefined;
+    const changes = this.pendingChanges;
+    this.pendingChanges = [];
+    if (this.clients.size === 0 || this.manager.isClosed) return;
+    if (changes.length > MAX_STATUS_EVENTS_PER_TURN) {
+      const snapshot = this.snapshot();
+      this.broadcast('snapshot', snapshot, summarizeSnapshot(snapshot));
+      return;
+    }
     const overall_status = this.manager.overallStatus();
-    const event = { ...change, overall_status, health: this.manager.service(change.service) ?? null };
-    // Status words only: the change itself (from, to, when) is history, which is all details.
-    const summary = { service: change.service, status: change.to, overall_status };
-    this.broadcast('status', event, summary);
+    for (const { change, health } of changes) {
+      const event = { ...change, overall_status, health };
+      // Status words only: the change itself (from, to, when) is history, which is all details.
+      const summary = { service: change.service, status: change.to, overall_status };
+      this.broadcast('status', event, summary);
+    }
   };
 
   private snapshot(): StreamSnapshot {
