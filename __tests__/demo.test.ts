@@ -107,6 +107,14 @@ it('keeps the request-driven services green while idle, by calling itself', asyn
   expect(body.services.flask_bridge.status).toBe('healthy');
 });
 
+it('calls itself on a config whose half interval is not a whole number of milliseconds', async () => {
+  // 1.001 s: the self-ping's timeout is 500.5 ms, which AbortSignal.timeout refuses with a throw.
+  demo = await startDemoProcess(fastDemoConfig(1.001));
+  const pulses = async () => Number((await getJson(`${demo?.bridgeUrl}/api/health/service/web_listener`)).body.total_pulses);
+  await pollUntil(pulses, (count) => count >= 1);
+  expect(demo.child.exitCode).toBeNull();
+});
+
 it('exits 0 within 2 s of SIGTERM', async () => {
   demo = await startDemoProcess(fastDemoConfig(0.2));
   await fetch(`${demo.bridgeUrl}/api/health/status`, { headers: { connection: 'keep-alive' } });

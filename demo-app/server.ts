@@ -17,6 +17,8 @@ import { SEED_CONFIG } from './seed-config';
 import { SimulatedWorker } from './workers';
 
 const SELF_PING_HEADER = 'x-demo-self-ping';
+/** Longest wait a Node timer takes (about 24.8 days); past it, timers fire after 1 ms. */
+const MAX_PING_EVERY_MS = 2 ** 31 - 1;
 
 export interface Demo {
   manager: HeartbeatManager;
@@ -87,7 +89,11 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
 
   // Request-driven heartbeats go quiet when nobody calls. The demo calls itself twice per
   // interval over real HTTP, so an idle server stays green and a hung one does not.
-  const pingEvery = (Math.min(bridgeHeartbeat.interval, webHeartbeat.interval) * 1000) / 2;
+  // Whole milliseconds (AbortSignal.timeout throws on fractions) within Node's longest timer.
+  const pingEvery = Math.min(
+    MAX_PING_EVERY_MS,
+    Math.max(1, Math.round((Math.min(bridgeHeartbeat.interval, webHeartbeat.interval) * 1000) / 2)),
+  );
   const selfPing = setInterval(() => {
     for (const url of [`${bridgeUrl}/api/health/live`, `${webUrl}/`]) {
       fetch(url, { headers: { [SELF_PING_HEADER]: '1' }, signal: AbortSignal.timeout(pingEvery) }).then(
