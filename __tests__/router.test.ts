@@ -1,5 +1,6 @@
 import express from 'express';
 import { Registry } from 'prom-client';
+import { connect, type AddressInfo } from 'node:net';
 import request from 'supertest';
 import { healthRouter } from '../lib/http/router';
 import { HeartbeatManager } from '../lib/core/manager';
@@ -219,6 +220,30 @@ describe('everything else', () => {
     for (const path of ['/api/healthz', '/api/health-check/status', '/metricsx', '/metrics/extra', '/dashboardx', '/ap', '/']) {
       const response = await request(fixture.app).get(path);
       expect([path, response.text]).toEqual([path, `app: ${path}`]);
+    }
+  });
+
+  it('answers an absolute-form request target, as a proxy sends it', async () => {
+    fixture = createApp();
+    const server = fixture.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.end(`GET http://127.0.0.1:${port}/api/health/live HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+        });
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        socket.on('end', () => {
+          resolve(text);
+        });
+        socket.on('error', reject);
+      });
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

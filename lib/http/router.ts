@@ -187,7 +187,9 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   const firstLetters = new Set(ownPathList.map((path) => path.charCodeAt(1) | CASE_BIT));
   const health = (req: Request, res: Response, next: NextFunction): void => {
     const url = req.url;
-    if (firstLetters.has(url.charCodeAt(1) | CASE_BIT) && ours.test(url)) router(req, res, next);
+    // An absolute-form target (`GET http://host/api/health/status`, sent to proxies) is rare:
+    // the router's own URL parsing decides it.
+    if (url.charCodeAt(0) !== SLASH || (firstLetters.has(url.charCodeAt(1) | CASE_BIT) && ours.test(url))) router(req, res, next);
     else next();
   };
   return Object.assign(health, { manager });
@@ -195,6 +197,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
 
 /** Set in lowercase ASCII letters and clear in uppercase: `code | CASE_BIT` compares letters as Express does, without case. */
 const CASE_BIT = 0x20;
+const SLASH = 0x2f;
 
 /**
  * The paths the router answers, as Express matches them (case-insensitively, a trailing slash
