@@ -5,14 +5,15 @@ export interface Received {
   body: any;
 }
 
-export type Behaviour = 'ok' | 'hang' | 'endless' | number | { redirect: string };
+export type Behaviour = 'ok' | 'hang' | 'endless' | 'stalled-body' | number | { redirect: string };
 
 export interface Receiver {
   url: string;
   received: Received[];
   /**
    * How the next requests are answered: `ok` (204), an HTTP status, `hang` (never answer),
-   * `endless` (a 200 whose body never ends), or `{ redirect }` (a 307 to that URL).
+   * `endless` (a 200 whose body never ends), `stalled-body` (a 200 whose body never comes), or
+   * `{ redirect }` (a 307 to that URL).
    */
   behave(behaviour: Behaviour): void;
   /** Body bytes written by `endless` answers so far, and how many of those answers the client hung up on. */
@@ -34,6 +35,11 @@ export async function startReceiver(path = '/hooks/SECRET-TOKEN-1234'): Promise<
       if (behaviour === 'hang') return;
       if (behaviour === 'endless') {
         stream(res, endless);
+        return;
+      }
+      if (behaviour === 'stalled-body') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.flushHeaders();
         return;
       }
       if (typeof behaviour === 'object') {

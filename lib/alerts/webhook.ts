@@ -1,9 +1,5 @@
-import { readCapped } from '../util/read-capped';
 import { ConfigError } from '../util/validate';
 import { DeliveryError, type Alert, type Notifier } from './alert';
-
-/** Most of an answer read, in bytes: a receiver's answer is not needed, and one may stream forever. */
-export const MAX_ANSWER_BYTES = 4096;
 
 /** What `webhookNotifier()` takes. */
 export interface WebhookOptions {
@@ -20,7 +16,7 @@ export interface WebhookOptions {
  * answer is delivery; network errors, 5xx, 408 and 429 are retried; other 4xx are not, since
  * the same request would be refused again. Redirects are not followed: the body and headers
  * go only to the configured URL, and a 3xx is a failure that is not retried. At most
- * 4 KB of an answer are read; the rest is cancelled. A URL with
+ * The answer's body is never read: it is cancelled once the status is known. A URL with
  * credentials (`user:pass@`) is refused: put them in `headers` (`authorization`).
  */
 export function webhookNotifier(options: WebhookOptions): Notifier {
@@ -61,8 +57,10 @@ export function webhookNotifier(options: WebhookOptions): Notifier {
       } catch (error) {
         throw new DeliveryError(describeNetworkError(error), true);
       }
-      // The answer is not needed; reading a short one frees the connection for the next alert.
-      await readCapped(response, MAX_ANSWER_BYTES).catch(() => undefined);
+      // Only the status counts. The body is cancelled unread: a receiver that answers 2xx and
+      // then stalls or streams its body forever cannot turn a delivery into a timeout and a
+      // duplicate, nor fill memory.
+      await response.body?.cancel().catch(() => undefined);
       if (response.ok) return;
       if (response.status >= 300 && response.status < 400) {
         throw new DeliveryError(
