@@ -119,6 +119,23 @@ it('stops with stop() and with the manager, leaving no timer', async () => {
   expect(jest.getTimerCount()).toBe(0);
 });
 
+it('abandons a run in flight on stop() and on close(): its timeout goes and its probe is told', async () => {
+  const signals: AbortSignal[] = [];
+  const probe = (signal: AbortSignal) => {
+    signals.push(signal);
+    return new Promise(() => undefined); // a probe that never settles
+  };
+  const check = manager.check('db', probe, { interval: 10, timeout: 5000 });
+  manager.check('cache', probe, { interval: 10, timeout: 5000 });
+  await settle();
+  expect(signals).toHaveLength(2);
+  check.stop();
+  expect(signals[0]?.aborted).toBe(true);
+  manager.close();
+  expect(signals[1]?.aborted).toBe(true);
+  expect(jest.getTimerCount()).toBe(0);
+});
+
 const DAY = 86_400_000;
 
 // jest's fake timers overflow past 2^31 − 1 ms (about 24.8 days) as Node's do, firing after 1 ms.

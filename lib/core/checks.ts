@@ -54,6 +54,9 @@ export function runCheck(
   now: () => number,
 ): { stop(): void } {
   let timer: LongTimeout | undefined;
+  /** The run in flight: its timeout, and the controller whose signal the probe holds. */
+  let deadline: LongTimeout | undefined;
+  let controller: AbortController | undefined;
   let stopped = false;
   let running = false;
   let nextRunAt = now();
@@ -69,17 +72,17 @@ export function runCheck(
     timer = undefined;
     if (stopped || running) return;
     running = true;
-    const controller = new AbortController();
+    const runController = (controller = new AbortController());
     let settled = false;
-    const deadline = setLongTimeout(() => {
+    const runDeadline = (deadline = setLongTimeout(() => {
       if (settled) return;
       settled = true;
-      controller.abort(new Error(`timed out after ${settings.timeout} ms`));
+      runController.abort(new Error(`timed out after ${settings.timeout} ms`));
       heartbeat.error(`timed out after ${settings.timeout} ms`);
-    }, settings.timeout);
+    }, settings.timeout));
     const finish = (error: unknown, failed: boolean): void => {
       running = false;
-      deadline.clear();
+      runDeadline.clear();
       if (!settled && !stopped) {
         settled = true;
         if (failed) heartbeat.error(error instanceof Error ? error.message : String(error));
@@ -93,7 +96,7 @@ export function runCheck(
     };
     let outcome: Promise<unknown>;
     try {
-      outcome = Promise.resolve(probe(controller.signal));
+      outcome = Promise.resolve(probe(runController.signal));
     } catch (error) {
       outcome = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -113,6 +116,9 @@ export function runCheck(
     stop: () => {
       stopped = true;
       timer?.clear();
+      // A run in flight is abandoned: its timeout goes, and its probe is told through its signal.
+      deadline?.clear();
+      controller?.abort(new Error('the check was stopped'));
       heartbeat.stop();
     },
   };
