@@ -117,6 +117,13 @@ describe('which services', () => {
     expect(fixture.manager.tags().sort()).toEqual(['a', 'b', 'csharp_client']);
   });
 
+  it("frees the place of a registered service that the server's own code stopped, at once", async () => {
+    const server = app({ auto_register: true, max_services: 1 });
+    expect((await request(server).post('/api/health/service/a/pulse').set(auth)).status).toBe(204);
+    fixture.manager.get('a')?.stop();
+    expect((await request(server).post('/api/health/service/b/pulse').set(auth)).status).toBe(204);
+  });
+
   it.each(['__proto__', 'constructor', 'toString', '%5F%5Fproto%5F%5F'])('treats %s as an ordinary name', async (name) => {
     const server = app();
     const response = await request(server).post(`/api/health/service/${name}/pulse`).set(auth);

@@ -32,8 +32,9 @@ export class RemoteRegistry {
     });
   }
 
-  /** Services registered now. */
+  /** Services registered now, those stopped by other means no longer counted: their places are free at once. */
   get size(): number {
+    for (const [name, heartbeat] of this.names) if (heartbeat.isReleased) this.names.delete(name);
     return this.names.size;
   }
 
