@@ -1,9 +1,8 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { HeartbeatManager, MAX_ERROR_LENGTH } from '../lib/core/manager';
 import { detached, storedText } from '../lib/util/stored-text';
 import { MAX_HISTORY_REASON } from '../lib/core/watcher';
 import { createTestClock, type TestClock } from './helpers/clock';
+import { collectGarbage } from './helpers/gc';
 import { closeManagers, trackManager } from './helpers/managers';
 
 let clock: TestClock;
@@ -16,14 +15,6 @@ afterEach(() => {
   closeManagers();
   jest.useRealTimers();
 });
-
-/** A full collection, also when jest runs without `--expose-gc`. */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  setFlagsFromString('--no-expose-gc');
-  gc();
-}
 
 /**
  * Heap bytes per item still in use after `scenario(count)` ran and all it dropped was
