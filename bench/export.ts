@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import express from 'express';
 import { Registry } from 'prom-client';
 import { HeartbeatManager, healthRouter } from '../lib';
-import { figure, interleave, pick, type Figure } from './measure';
+import { figure, forkBenchmark, interleave, pick, type Figure } from './measure';
 
 const SERVICES = 200;
 const ENTRIES = 1000;
@@ -59,7 +59,21 @@ function download(port: number, path: string): Promise<void> {
   });
 }
 
+/**
+ * Runs in a process of its own: light-my-request, which the per-request benchmark drives in
+ * the main process, leaves Node's HTTP server unable to close sockets (its Request.destroy
+ * ends up on real requests), and this benchmark needs a real server.
+ */
 export async function benchExport(quick: boolean): Promise<Figure[]> {
+  const { child, received } = forkBenchmark<Figure[]>(__filename, ['run', quick ? 'quick' : 'full'], ['--expose-gc']);
+  try {
+    return await received;
+  } finally {
+    child.disconnect();
+  }
+}
+
+async function measureExport(quick: boolean): Promise<Figure[]> {
   const manager = populated();
   const app = express();
   // The anchor: the endpoint as it was before it streamed, building the body whole with res.json().
@@ -104,4 +118,14 @@ export async function benchExport(quick: boolean): Promise<Figure[]> {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
+}
+
+if (require.main === module && process.argv[2] === 'run') {
+  measureExport(process.argv[3] === 'quick').then(
+    (figures) => process.send?.(figures),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
 }

@@ -82,13 +82,15 @@ function table(figures: readonly Figure[]): string {
 }
 
 const INTRODUCTION = `Every figure is the median over rounds, with the smallest and largest round in brackets;
-a ratio divides a median by its anchor's median from the same run. Rounds run the
-configurations in rotating order (A B C, B C A, C A B …), so drift in the machine's speed
-lands on all of them alike. Figures named "minus" are paired differences: computed round by
+a ratio divides a median by its anchor's median from the same run. Each round runs the
+configurations in a fresh order (a seeded shuffle, the same on every run), so drift in the
+machine's speed lands on all of them alike and none always collects the garbage of the same
+neighbour. Figures named "minus" are paired differences: computed round by
 round, then summarised. \`npm run bench\` runs compiled JavaScript on plain \`node
 --expose-gc\` with a 64 MB young generation (\`--min-semi-space-size=64
 --max-semi-space-size=64\`), which allocation counting needs; the idle and throughput
-benchmarks run their subjects in child processes with Node's defaults instead.`;
+benchmarks run their subjects in child processes with Node's defaults instead, and the export
+benchmark runs in a child process of its own, away from the in-process request injection.`;
 
 /** How each benchmark measures, and what its figures mean. */
 const METHOD: Record<string, string> = {
