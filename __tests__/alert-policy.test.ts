@@ -2,7 +2,7 @@ import { AlertDispatcher } from '../lib/alerts/dispatcher';
 import type { Alert, Notifier } from '../lib/alerts/alert';
 import type { HeartbeatConfig } from '../lib/core/config';
 import { HeartbeatManager } from '../lib/core/manager';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { createTestClock, type TestClock } from './helpers/clock';
 
 /** A notifier that keeps what it is sent: the policy is under test here, not the transport. */
@@ -198,6 +198,16 @@ it('rejects bad options with clear errors', () => {
   expect(() => new AlertDispatcher(manager, { targets: [], attempts: 0 })).toThrow('"attempts" is 0');
   expect(() => new AlertDispatcher(manager, { targets: [{ url: 'http://x', minLevel: 'info' as never }] })).toThrow(
     '"targets[0].minLevel"',
+  );
+});
+
+it("names the way out when the registry has another metric by an alert counter's name", () => {
+  clock = createTestClock();
+  manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  const registry = new Registry();
+  new Gauge({ name: 'heartbeat_alerts_sent_total', help: "the app's own", registers: [registry] });
+  expect(() => new AlertDispatcher(manager, { targets: [], registry })).toThrow(
+    'the registry already has a metric named heartbeat_alerts_sent_total that is not an alert counter; pass AlertDispatcher({ registry }) a registry of its own',
   );
 });
 

@@ -356,6 +356,11 @@ function alertCounters(registry: Registry<RegistryContentType>): { sent: Counter
   const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> => {
     const existing = registry.getSingleMetric(name);
     if (existing instanceof Counter) return existing;
+    if (existing) {
+      throw new Error(
+        `AlertDispatcher: the registry already has a metric named ${name} that is not an alert counter; pass AlertDispatcher({ registry }) a registry of its own, or rename the other metric.`,
+      );
+    }
     return new Counter({ name, help, labelNames, registers: [registry] });
   };
   return {
