@@ -3,6 +3,7 @@
 import http from 'node:http';
 import autocannon from 'autocannon';
 import { fastDemoConfig, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { reportFigure } from './helpers/figures';
 
 const TOKEN = 'load-test-token-0123456789';
 let demo: DemoProcess | undefined;
@@ -13,7 +14,7 @@ afterEach(async () => {
 });
 
 function figures(label: string, result: autocannon.Result): void {
-  console.log(
+  reportFigure(
     `${label}: ${result.requests.sent} requests, ${Math.round(result.requests.average)} req/s, ` +
       `latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms; ` +
       `errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx}`,
@@ -97,7 +98,7 @@ it('closes within 2 s of SIGTERM under load and answers every request it had acc
     (line) => line.msg === 'request completed' && (line.res as { statusCode?: number }).statusCode === 200,
   ).length;
   const cut = accepted.length - completed;
-  console.log(
+  reportFigure(
     `SIGTERM under load: exit ${exit.code} after ${exit.ms} ms; the server accepted ${accepted.length} requests and completed ${completed}; ` +
       `clients got ${outcomes.answered} answers, ${outcomes.refused} refusals and ${outcomes.reset} resets of connections the server never accepted`,
   );

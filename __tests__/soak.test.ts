@@ -7,6 +7,7 @@ import { AlertDispatcher } from '../lib/alerts/dispatcher';
 import { HeartbeatManager } from '../lib/core/manager';
 import { registerMetrics } from '../lib/metrics/prometheus';
 import { createTestClock } from './helpers/clock';
+import { reportFigure } from './helpers/figures';
 
 setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
@@ -28,7 +29,7 @@ it('keeps memory flat over millions of pulses', () => {
     for (let i = 0; i < 100_000; i++) heartbeats[i % 100]?.pulse({ queue_depth: i & 7 });
   }
   const after = heapMb();
-  console.log(`3,000,000 pulses on 100 services: heap ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after`);
+  reportFigure(`3,000,000 pulses on 100 services: heap ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after`);
   expect(manager.service('svc_0')?.total_pulses).toBe(31_000);
   expect(after - before).toBeLessThan(5);
   manager.close();
@@ -60,7 +61,7 @@ it('keeps memory bounded over a simulated month of status changes', async () => 
   // ...and a further month of the same must not grow the heap.
   for (let d = 0; d < 30; d++) await day();
   const after = heapMb();
-  console.log(
+  reportFigure(
     `30 more simulated days, 72,000 status changes on 50 services: heap ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after`,
   );
 
