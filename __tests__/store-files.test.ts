@@ -1,0 +1,491 @@
+import fs, { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Clock } from '../lib/util/clock';
+import { NewerFormatError, StateDirectory } from '../lib/store';
+import { codeOf, messageOf } from '../lib/store/fs-errors';
+import { WriteHealth } from '../lib/store/write-health';
+import { failNext } from './helpers/fs-faults';
+import { captureLogger } from './helpers/logger';
+import { mountTmpfs, remount, unmount } from './helpers/tmpfs';
+
+const WALL = Date.parse('2026-11-30T07:40:00.123Z');
+const STAMP = '2026-11-30T07-40-00.123Z';
+const clock: Clock = { now: () => 0, wallNow: () => WALL };
+
+let dir: string;
+let mounted = false;
+const opened: StateDirectory[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'heartbeat-store-'));
+});
+
+afterEach(async () => {
+  jest.restoreAllMocks();
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+  if (mounted) unmount(dir);
+  mounted = false;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function open(): { store: StateDirectory; messages: () => string[]; lines: ReturnType<typeof captureLogger>['lines'] } {
+  const { logger, lines, messages } = captureLogger();
+  const store = StateDirectory.open({ dir, logger, clock });
+  opened.push(store);
+  return { store, lines, messages };
+}
+
+const file = (name: string): string => join(dir, name);
+const read = (name: string): string => readFileSync(file(name), 'utf8');
+const listing = (): string[] => readdirSync(dir).sort();
+
+describe('snapshots', () => {
+  it('read as undefined when missing, and back as written: format, time and data', async () => {
+    const { store } = open();
+    expect(store.readSnapshot('state', 1)).toBeUndefined();
+    await expect(store.writeSnapshot('state', 1, { pulses: 3 })).resolves.toBe(true);
+    expect(JSON.parse(read('state.json'))).toEqual({ format: 1, written_at: '2026-11-30T07:40:00.123Z', data: { pulses: 3 } });
+    expect(store.readSnapshot('state', 2)).toEqual({ format: 1, writtenAt: '2026-11-30T07:40:00.123Z', data: { pulses: 3 } });
+    expect(store.writeSnapshotSync('state', 2, null)).toBe(true);
+    expect(store.readSnapshot('state', 2)).toEqual({ format: 2, writtenAt: '2026-11-30T07:40:00.123Z', data: null });
+    expect(store.status()).toEqual({ state: 'ok', lastError: null, errors: 0, lastWriteAt: WALL });
+    expect(listing()).toEqual(['heartbeat.lock', 'state.json']);
+  });
+
+  it.each([
+    ['zero-length', '', 'empty (0 bytes)'],
+    ['garbage', '\u0000\u0000{"format":1,"writ', 'not valid JSON (19 bytes)'],
+    ['JSON without a format', '{"pulses":3}', 'not a state snapshot (no format version)'],
+    ['JSON with a format as text', '{"format":"1","written_at":"x","data":1}', 'not a state snapshot (no format version)'],
+    ['JSON without data', '{"format":1,"written_at":"2026-11-30T07:40:00.123Z"}', 'not a state snapshot (no written_at or data)'],
+    ['a JSON array', '[1]', 'not a state snapshot (no format version)'],
+    ['a JSON null', 'null', 'not a state snapshot (no format version)'],
+  ])('a %s file is moved aside as .corrupt-<time>, logged once with its path, and reads as undefined', async (_, content, problem) => {
+    writeFileSync(file('state.json'), content);
+    const { store, lines } = open();
+    expect(store.readSnapshot('state', 1)).toBeUndefined();
+    const aside = file(`state.json.corrupt-${STAMP}`);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        path: file('state.json'),
+        moved_to: aside,
+        msg: `${file('state.json')} is ${problem}: moved aside to ${aside}; going on without it`,
+      }),
+    ]);
+    expect(readFileSync(aside, 'utf8')).toBe(content);
+    expect(store.readSnapshot('state', 1)).toBeUndefined();
+    await expect(store.writeSnapshot('state', 1, { fresh: true })).resolves.toBe(true);
+    expect(store.readSnapshot('state', 1)?.data).toEqual({ fresh: true });
+    expect(lines).toHaveLength(1);
+    expect(store.status().state).toBe('ok');
+  });
+
+  it('land asynchronous writes of one name in the order they were made, and drop one that a synchronous write overtook', async () => {
+    const { store } = open();
+    const writes = [store.writeSnapshot('state', 1, { n: 1 }), store.writeSnapshot('state', 1, { n: 2 })];
+    await expect(Promise.all(writes)).resolves.toEqual([true, true]);
+    expect(store.readSnapshot('state', 1)?.data).toEqual({ n: 2 });
+    const overtaken = store.writeSnapshot('state', 1, { n: 3 });
+    expect(store.writeSnapshotSync('state', 1, { n: 4 })).toBe(true);
+    await expect(overtaken).resolves.toBe(true);
+    expect(store.readSnapshot('state', 1)?.data).toEqual({ n: 4 });
+    expect(listing()).toEqual(['heartbeat.lock', 'state.json']);
+  });
+
+  it('removes, when it opens, the temporary files of writes that a crash cut short', () => {
+    writeFileSync(file('state.json.tmp-4242-0123abcd'), '{"format":1');
+    writeFileSync(file('events.log.tmp-4242-89abcdef'), '');
+    writeFileSync(file('notes.txt'), 'not ours');
+    open();
+    expect(listing()).toEqual(['heartbeat.lock', 'notes.txt']);
+  });
+
+  it('gives two corrupt files set aside in the same millisecond names of their own', () => {
+    const { store } = open();
+    for (const content of ['first', 'second', 'third']) {
+      writeFileSync(file('state.json'), content);
+      expect(store.readSnapshot('state', 1)).toBeUndefined();
+    }
+    expect(listing()).toEqual([
+      'heartbeat.lock',
+      `state.json.corrupt-${STAMP}`,
+      `state.json.corrupt-${STAMP}-2`,
+      `state.json.corrupt-${STAMP}-3`,
+    ]);
+    expect(read(`state.json.corrupt-${STAMP}-3`)).toBe('third');
+  });
+
+  it('refuses a snapshot of a newer format with a clear message, and leaves the file in place', () => {
+    const content = '{"format":3,"written_at":"2027-01-01T00:00:00.000Z","layout":"other"}';
+    writeFileSync(file('state.json'), content);
+    const { store, lines } = open();
+    const message =
+      `${file('state.json')} was written by a newer express-heartbeat (format 3; this one reads up to 2): ` +
+      'upgrade, or point HEARTBEAT_STATE_DIR elsewhere';
+    expect(() => store.readSnapshot('state', 2)).toThrow(new NewerFormatError(file('state.json'), 3, 2));
+    expect(() => store.readSnapshot('state', 2)).toThrow(message);
+    expect(read('state.json')).toBe(content);
+    expect(listing()).toEqual(['heartbeat.lock', 'state.json']);
+    expect(lines).toEqual([]);
+    expect(store.status()).toMatchObject({ state: 'ok', errors: 0 });
+  });
+
+  it('throws for a caller bug: a bad name, a bad format version, data that is not JSON', () => {
+    const { store } = open();
+    for (const name of ['', '../escape', 'a/b', 'state.json', '.hidden', 'x'.repeat(101)]) {
+      expect(() => store.readSnapshot(name, 1)).toThrow(`State file name ${JSON.stringify(name)}: use 1 to 100 letters, digits, _ and -`);
+    }
+    for (const version of [0, -1, 1.5, NaN, Infinity]) {
+      expect(() => store.writeSnapshotSync('state', version, {})).toThrow(
+        `A state file format version is a positive integer, not ${String(version)}`,
+      );
+    }
+    expect(() => store.writeSnapshot('state', 1, { big: 1n })).toThrow('Do not know how to serialize a BigInt');
+    expect(listing()).toEqual(['heartbeat.lock']);
+  });
+});
+
+describe('journals', () => {
+  it('append JSON lines, synced to disk before the append returns, and read them back in order', () => {
+    const { store } = open();
+    const syncs = jest.spyOn(fs, 'fdatasyncSync');
+    expect(store.readJournal('events')).toEqual([]);
+    expect(store.appendJournal('events', [{ n: 1 }, { n: 2 }])).toBe(true);
+    expect(syncs).toHaveBeenCalledTimes(1);
+    expect(store.appendJournal('events', ['three'])).toBe(true);
+    expect(store.appendJournal('events', [])).toBe(true);
+    expect(syncs).toHaveBeenCalledTimes(2);
+    expect(read('events.log')).toBe('{"n":1}\n{"n":2}\n"three"\n');
+    expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 2 }, 'three']);
+    expect(store.status()).toEqual({ state: 'ok', lastError: null, errors: 0, lastWriteAt: WALL });
+    expect(() => store.appendJournal('events', [undefined])).toThrow('A journal entry must be a JSON value, not undefined');
+  });
+
+  it('drop a torn last line, cut it off the file, and start the next append on a clean line', () => {
+    writeFileSync(file('events.log'), '{"n":1}\n{"n":2}\n{"n":');
+    const { store, lines } = open();
+    expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(read('events.log')).toBe('{"n":1}\n{"n":2}\n');
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        path: file('events.log'),
+        msg: `${file('events.log')}: dropped a torn last line (5 bytes) left by a crash in mid-append`,
+      }),
+    ]);
+    expect(store.appendJournal('events', [{ n: 3 }])).toBe(true);
+    expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(lines).toHaveLength(1);
+  });
+
+  it('cut a torn last line before appending even when nobody read the journal first', () => {
+    writeFileSync(file('events.log'), '{"n":1}\n{"n":2');
+    const { store } = open();
+    expect(store.appendJournal('events', [{ n: 3 }])).toBe(true);
+    expect(read('events.log')).toBe('{"n":1}\n{"n":3}\n');
+  });
+
+  it('keep every line that parses when one in the middle is damaged, copy the file aside, and log it once with its path', () => {
+    const content = '{"n":1}\n{"n":\u0000\u0000\n{"n":3}\n\n{"n":5}\n{"n":';
+    writeFileSync(file('events.log'), content);
+    const { store, lines } = open();
+    expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 3 }, { n: 5 }]);
+    const aside = file(`events.log.corrupt-${STAMP}`);
+    expect(readFileSync(aside, 'utf8')).toBe(content);
+    expect(read('events.log')).toBe('{"n":1}\n{"n":3}\n{"n":5}\n');
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 40,
+        path: file('events.log'),
+        moved_to: aside,
+        msg: `${file('events.log')} is damaged: lines 2, 4 are not valid JSON: copied aside to ${aside}; the lines that parse are kept`,
+      }),
+    ]);
+    expect(store.appendJournal('events', [{ n: 6 }])).toBe(true);
+    expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 3 }, { n: 5 }, { n: 6 }]);
+    expect(lines).toHaveLength(1);
+  });
+
+  it('are replaced whole by rewriteJournal (compaction), and appends go on in the new file', () => {
+    const { store } = open();
+    expect(store.appendJournal('events', [1, 2, 3])).toBe(true);
+    expect(store.rewriteJournal('events', [3])).toBe(true);
+    expect(store.appendJournal('events', [4])).toBe(true);
+    expect(read('events.log')).toBe('3\n4\n');
+    expect(store.rewriteJournal('events', [])).toBe(true);
+    expect(store.readJournal('events')).toEqual([]);
+    expect(listing()).toEqual(['events.log', 'heartbeat.lock']);
+  });
+});
+
+describe('storage faults on a real tmpfs', () => {
+  /** Fills the tmpfs on `dir` with a file, then frees `spare` bytes of it. */
+  function fillDisk(spare = 0): void {
+    const filler = file('filler');
+    const chunk = Buffer.alloc(4096, 'x');
+    const fd = fs.openSync(filler, 'w');
+    let size = 0;
+    try {
+      for (;;) size += fs.writeSync(fd, chunk);
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (spare > 0) truncateSync(filler, Math.max(0, size - spare));
+  }
+
+  beforeEach(() => {
+    mountTmpfs(dir, 64);
+    mounted = true;
+  });
+
+  it('a full disk: writes report false (async ones resolve, never reject), the store is degraded, logs once, counts each, and is ok once space is freed', async () => {
+    const { store, lines, messages } = open();
+    expect(store.writeSnapshotSync('state', 1, { version: 'before' })).toBe(true);
+    expect(store.appendJournal('events', [{ n: 1 }])).toBe(true);
+    fillDisk(6000);
+    const unhandled = jest.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      const big = 'y'.repeat(20_000);
+      await expect(store.writeSnapshot('state', 1, { version: 'after', big })).resolves.toBe(false);
+      expect(store.writeSnapshotSync('state', 1, { version: 'after', big })).toBe(false);
+      expect(store.appendJournal('events', [{ big }])).toBe(false);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+    expect(unhandled).not.toHaveBeenCalled();
+    expect(store.status()).toMatchObject({ state: 'degraded', errors: 3 });
+    expect(store.status().lastError).toMatch(/^ENOSPC: no space left on device/);
+    expect(lines.filter((line) => line.level === 50)).toEqual([
+      expect.objectContaining({
+        code: 'ENOSPC',
+        msg: expect.stringMatching(new RegExp(`^state directory ${dir}: writing ${file('state.json')} failed \\(ENOSPC`)),
+      }),
+    ]);
+    // The previous snapshot is whole, no temporary file is left, and the journal has no partial line.
+    expect(store.readSnapshot('state', 1)?.data).toEqual({ version: 'before' });
+    expect(store.readJournal('events')).toEqual([{ n: 1 }]);
+    expect(read('events.log')).toBe('{"n":1}\n');
+    expect(listing()).toEqual(['events.log', 'filler', 'heartbeat.lock', 'state.json']);
+
+    rmSync(file('filler'));
+    expect(store.appendJournal('events', [{ n: 2 }])).toBe(true);
+    expect(store.status().state).toBe('degraded'); // the snapshot has not been saved since
+    await expect(store.writeSnapshot('state', 1, { version: 'after' })).resolves.toBe(true);
+    expect(store.status()).toMatchObject({ state: 'ok', lastError: null, errors: 3 });
+    expect(messages().at(-1)).toBe(`state directory ${dir} is writable again; state is saved as before`);
+    expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
+  it('a directory turned read-only: snapshots and journals degrade, and recover when it is writable again', async () => {
+    const { store, lines } = open();
+    expect(store.writeSnapshotSync('state', 1, { version: 'before' })).toBe(true);
+    remount(dir, 'ro');
+    await expect(store.writeSnapshot('state', 1, { version: 'after' })).resolves.toBe(false);
+    expect(store.appendJournal('events', [{ n: 1 }])).toBe(false);
+    expect(store.rewriteJournal('events', [])).toBe(false);
+    expect(store.status()).toMatchObject({ state: 'degraded', errors: 3 });
+    expect(store.status().lastError).toMatch(/^EROFS: read-only file system/);
+    expect(lines.filter((line) => line.level === 50).map((line) => line.code)).toEqual(['EROFS']);
+    expect(store.readSnapshot('state', 1)?.data).toEqual({ version: 'before' });
+
+    remount(dir, 'rw');
+    expect(store.appendJournal('events', [{ n: 1 }])).toBe(true);
+    expect(store.rewriteJournal('events', [{ n: 1 }])).toBe(true);
+    await expect(store.writeSnapshot('state', 1, { version: 'after' })).resolves.toBe(true);
+    expect(store.status()).toMatchObject({ state: 'ok', lastError: null, errors: 3 });
+    expect(store.readJournal('events')).toEqual([{ n: 1 }]);
+  });
+
+  it('a read-only directory at start: open does not throw, the store is degraded, and takes the lock once it is writable', async () => {
+    writeFileSync(file('state.json'), 'garbage');
+    writeFileSync(file('events.log'), '{"n":1}\n{"n');
+    remount(dir, 'ro');
+    const { store, messages } = open();
+    expect(store.status()).toMatchObject({ state: 'degraded', errors: 1, lastWriteAt: null });
+    expect(store.status().lastError).toMatch(/^EROFS: read-only file system/);
+    expect(messages()).toEqual([expect.stringMatching(new RegExp(`^state directory ${dir}: taking the lock of ${dir} failed \\(EROFS`))]);
+    // Reads work; what they would change waits for the lock.
+    expect(store.readSnapshot('state', 1)).toBeUndefined();
+    expect(messages()[1]).toBe(
+      `${file('state.json')} is not valid JSON (7 bytes); it cannot be set aside now, so it stays in place and is not overwritten`,
+    );
+    expect(store.readJournal('events')).toEqual([{ n: 1 }]);
+    expect(store.appendJournal('events', [{ n: 2 }])).toBe(false);
+    expect(store.status()).toMatchObject({ state: 'degraded', errors: 4 });
+    expect(listing()).toEqual(['events.log', 'state.json']);
+    expect(read('events.log')).toBe('{"n":1}\n{"n');
+
+    remount(dir, 'rw');
+    await expect(store.writeSnapshot('state', 1, { fresh: true })).resolves.toBe(true);
+    expect(store.appendJournal('events', [{ n: 2 }])).toBe(true);
+    expect(read('events.log')).toBe('{"n":1}\n{"n":2}\n');
+    expect(store.status()).toMatchObject({ state: 'ok', errors: 4 });
+    expect(JSON.parse(read('heartbeat.lock'))).toMatchObject({ pid: process.pid });
+    expect(read(`state.json.corrupt-${STAMP}`)).toBe('garbage');
+    expect(store.readSnapshot('state', 1)?.data).toEqual({ fresh: true });
+    expect(messages()).toHaveLength(5);
+  });
+
+  it('a corrupt snapshot that cannot be moved aside stays in place and is not overwritten until it has been', () => {
+    writeFileSync(file('state.json'), 'garbage');
+    const { store, messages } = open();
+    remount(dir, 'ro');
+    expect(store.readSnapshot('state', 1)).toBeUndefined();
+    expect(messages()).toEqual([
+      `${file('state.json')} is not valid JSON (7 bytes); it cannot be set aside now, so it stays in place and is not overwritten`,
+      expect.stringMatching(new RegExp(`^state directory ${dir}: setting ${file('state.json')} aside failed \\(EROFS`)),
+    ]);
+    remount(dir, 'rw');
+    // Writable again, but something keeps the name from being freed: the snapshot is not written.
+    failNext('renameSync', 'EBUSY', { path: file('state.json') });
+    expect(store.writeSnapshotSync('state', 1, { fresh: true })).toBe(false);
+    expect(read('state.json')).toBe('garbage');
+    expect(store.writeSnapshotSync('state', 1, { fresh: true })).toBe(true);
+    expect(read(`state.json.corrupt-${STAMP}`)).toBe('garbage');
+    expect(store.readSnapshot('state', 1)?.data).toEqual({ fresh: true });
+    expect(messages()).toHaveLength(5);
+    expect(messages()[3]).toBe(
+      `${file('state.json')} is not valid JSON (7 bytes): moved aside to ${file(`state.json.corrupt-${STAMP}`)}; going on without it`,
+    );
+    expect(store.status().state).toBe('ok');
+  });
+
+  it('a damaged journal on a full disk is read, left as it is, appended to, and copied aside before a rewrite', () => {
+    writeFileSync(file('events.log'), '{"n":1}\nbad\n{"n":3}\n{"n":');
+    const { store, messages } = open();
+    fillDisk();
+    expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 3 }]);
+    expect(listing()).toEqual(['events.log', 'filler', 'heartbeat.lock']);
+    expect(messages()[0]).toBe(
+      `${file('events.log')} is damaged: line 2 is not valid JSON; it cannot be set aside now, so it stays in place and is not overwritten`,
+    );
+    expect(store.rewriteJournal('events', [{ n: 1 }, { n: 3 }])).toBe(false);
+    rmSync(file('filler'));
+    expect(store.appendJournal('events', [{ n: 4 }])).toBe(true);
+    expect(read('events.log')).toBe('{"n":1}\nbad\n{"n":3}\n{"n":4}\n');
+    expect(store.rewriteJournal('events', [{ n: 1 }, { n: 3 }, { n: 4 }])).toBe(true);
+    expect(read(`events.log.corrupt-${STAMP}`)).toBe('{"n":1}\nbad\n{"n":3}\n{"n":4}\n');
+    expect(read('events.log')).toBe('{"n":1}\n{"n":3}\n{"n":4}\n');
+    expect(store.status().state).toBe('ok');
+  });
+});
+
+describe('storage faults no test can cause for real (injected)', () => {
+  it('an EIO on the sync of an append: degraded, the unsynced line cut off, ok at the next append', () => {
+    const { store } = open();
+    expect(store.appendJournal('events', [{ n: 1 }])).toBe(true);
+    failNext('fdatasyncSync', 'EIO');
+    expect(store.appendJournal('events', [{ n: 2 }])).toBe(false);
+    expect(store.status()).toMatchObject({ state: 'degraded', lastError: 'EIO: injected, fdatasyncSync', errors: 1 });
+    expect(read('events.log')).toBe('{"n":1}\n');
+    expect(store.appendJournal('events', [{ n: 2 }])).toBe(true);
+    expect(store.status()).toMatchObject({ state: 'ok', lastError: null, errors: 1 });
+    expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
+  it('a half-written append whose cut fails too is cut by the next append, which reopens the journal', () => {
+    const { store } = open();
+    expect(store.appendJournal('events', [{ n: 1 }])).toBe(true);
+    const realWrite = fs.writeSync;
+    jest.spyOn(fs as unknown as { writeSync: (fd: number, bytes: Buffer) => number }, 'writeSync').mockImplementationOnce((fd, bytes) => {
+      realWrite(fd, bytes, 0, 4);
+      throw Object.assign(new Error('EIO: injected, write'), { code: 'EIO' });
+    });
+    failNext('ftruncateSync', 'EIO');
+    expect(store.appendJournal('events', [{ n: 2 }])).toBe(false);
+    expect(read('events.log')).toBe('{"n":1}\n{"n"');
+    expect(store.appendJournal('events', [{ n: 3 }])).toBe(true);
+    expect(read('events.log')).toBe('{"n":1}\n{"n":3}\n');
+  });
+
+  it('a torn line that cannot be cut when read is cut by the first append that can', () => {
+    writeFileSync(file('events.log'), '{"n":1}\n{"n');
+    const { store } = open();
+    failNext('ftruncateSync', 'EIO');
+    expect(store.readJournal('events')).toEqual([{ n: 1 }]);
+    expect(store.status()).toMatchObject({ state: 'degraded', lastError: 'EIO: injected, ftruncateSync' });
+    expect(read('events.log')).toBe('{"n":1}\n{"n');
+    expect(store.appendJournal('events', [{ n: 2 }])).toBe(true);
+    expect(read('events.log')).toBe('{"n":1}\n{"n":2}\n');
+    expect(store.status().state).toBe('ok');
+  });
+
+  it.each([
+    ['snapshot', 'state.json', (store: StateDirectory) => store.readSnapshot('state', 1)],
+    ['journal', 'events.log', (store: StateDirectory) => store.readJournal('events')],
+  ])('an unreadable %s (EIO) is moved aside and reads as empty', (_, name, readIt) => {
+    writeFileSync(file(name), '{"format":1,"written_at":"x","data":1}\n');
+    const { store, messages } = open();
+    failNext('readFileSync', 'EIO', { path: file(name) });
+    expect(readIt(store) ?? []).toEqual([]);
+    expect(messages()).toEqual([
+      `${file(name)} is unreadable (EIO: injected, readFileSync): moved aside to ${file(`${name}.corrupt-${STAMP}`)}; going on without it`,
+    ]);
+    expect(listing()).toEqual([`${name}.corrupt-${STAMP}`, 'heartbeat.lock'].sort());
+  });
+
+  it('leaves the temporary files of a crashed write for the next start when the directory cannot be listed', () => {
+    writeFileSync(file('state.json.tmp-4242-0123abcd'), '{"format":1');
+    failNext('readdirSync', 'EIO');
+    expect(open().store.status().state).toBe('ok');
+    expect(listing()).toEqual(['heartbeat.lock', 'state.json.tmp-4242-0123abcd']);
+  });
+
+  it('describes failures that are not Node errors, as UNKNOWN with their text', () => {
+    const { logger, lines } = captureLogger();
+    const health = new WriteHealth(dir, logger, clock);
+    health.failed('state.json', 'disk on fire', 'writing state.json');
+    expect(health.status()).toEqual({ state: 'degraded', lastError: 'disk on fire', errors: 1, lastWriteAt: null });
+    expect(lines).toEqual([expect.objectContaining({ code: 'UNKNOWN', err: 'disk on fire' })]);
+    expect(messageOf(null)).toBe('null');
+    expect(codeOf({ code: 5 })).toBeUndefined();
+  });
+
+  it('works where the kernel has no boot id (outside Linux): the lock records none', async () => {
+    failNext('readFileSync', 'ENOENT', { path: '/proc/sys/kernel/random/boot_id' });
+    await jest.isolateModulesAsync(async () => {
+      const fresh = await import('../lib/store');
+      const store = fresh.StateDirectory.open({ dir, logger: captureLogger().logger });
+      const lock = JSON.parse(read('heartbeat.lock'));
+      expect(lock).toMatchObject({ pid: process.pid });
+      expect(lock).not.toHaveProperty('boot_id');
+      await store.close();
+    });
+  });
+
+  it('logs each error code once while degraded, counts every failure, and logs again after a recovery', () => {
+    const { store, lines } = open();
+    const errorCodes = (): unknown[] => lines.filter((line) => line.level === 50).map((line) => line.code);
+    failNext('fdatasyncSync', 'ENOSPC', { count: 3 });
+    for (let i = 0; i < 3; i++) expect(store.appendJournal('events', [i])).toBe(false);
+    failNext('fdatasyncSync', 'EROFS', { count: 2 });
+    for (let i = 0; i < 2; i++) expect(store.appendJournal('events', [i])).toBe(false);
+    expect(errorCodes()).toEqual(['ENOSPC', 'EROFS']);
+    expect(store.status()).toMatchObject({ state: 'degraded', lastError: 'EROFS: injected, fdatasyncSync', errors: 5 });
+    expect(store.appendJournal('events', ['ok'])).toBe(true);
+    failNext('fdatasyncSync', 'ENOSPC');
+    expect(store.appendJournal('events', ['again'])).toBe(false);
+    expect(errorCodes()).toEqual(['ENOSPC', 'EROFS', 'ENOSPC']);
+    expect(store.status()).toMatchObject({ state: 'degraded', errors: 6 });
+  });
+
+  it('stays degraded while any file failed last, and reports the latest failure of those still failing', async () => {
+    const { store } = open();
+    failNext('fdatasyncSync', 'EIO');
+    expect(store.appendJournal('events', [1])).toBe(false);
+    failNext('renameSync', 'ENOSPC');
+    expect(store.writeSnapshotSync('state', 1, {})).toBe(false);
+    expect(store.status()).toMatchObject({ state: 'degraded', lastError: 'ENOSPC: injected, renameSync', errors: 2 });
+    await expect(store.writeSnapshot('state', 1, {})).resolves.toBe(true);
+    expect(store.status()).toMatchObject({ state: 'degraded', lastError: 'EIO: injected, fdatasyncSync', errors: 2 });
+    expect(store.appendJournal('events', [1])).toBe(true);
+    expect(store.status()).toMatchObject({ state: 'ok', lastError: null });
+    expect(statSync(file('state.json')).size).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,209 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, linkSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { codeOf } from './fs-errors';
+
+/*
+ * One writer per state directory, by a PID lock file rather than proper-lockfile, which the
+ * issue suggested. proper-lockfile marks a lock with a directory and decides staleness by its
+ * mtime, which a background timer refreshes: the stale limit is at least 2 s (the default 10 s),
+ * so a service restarted at once after a kill -9 would be refused, or would have to wait; a
+ * holder whose timer is starved on a busy machine loses its lock while alive; and the lock
+ * records no PID to name in the refusal. Here the lock file holds the holder's PID, and a holder
+ * is gone when `process.kill(pid, 0)` says ESRCH, so its lock is taken over at once.
+ *
+ * The lock file is created whole, by hard-linking a fully written temporary file to its name
+ * (link fails with EEXIST if the name exists, like O_EXCL, and no reader ever sees it half
+ * written). Each lock records a random id beside the PID. A dead holder's lock is renamed
+ * aside, and the renamed file is compared, inode and content, with the one judged dead: if a
+ * live process took the lock in between, its file is linked back and the next attempt refuses.
+ * Only three processes starting on the same directory in the same instant could still both
+ * win, one of them after giving a lock back. `close()` removes the lock only if it still holds
+ * this lock's id.
+ *
+ * PIDs are local: the lock guards a directory on one host. The lock also records the kernel's
+ * boot id, so a lock left before a reboot is stale even when its PID now belongs to another
+ * process; and a lock naming this very PID but not held in this process was left by an earlier
+ * process that had the same PID (PID 1 in a restarted container).
+ */
+
+const LOCK_FILE = 'heartbeat.lock';
+const ATTEMPTS = 5;
+
+/** Lock files held by this process, by path: a second holder in the same process is refused too. */
+const heldHere = new Set<string>();
+
+/** A lock file as read: its inode and text tell it from any lock written since. */
+interface LockFile {
+  readonly ino: number;
+  readonly text: string;
+}
+
+/** Thrown by {@link acquireLock} when a live process holds the directory. */
+export class DirectoryInUseError extends Error {
+  override readonly name = 'DirectoryInUseError';
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(`${dir} is in use by process ${pid}; stop it, or give this process another directory`);
+  }
+}
+
+export interface DirectoryLock {
+  /** The PID whose lock was taken over because that process is gone, if any. */
+  readonly tookOverFrom: number | undefined;
+  /** Removes the lock file if it is still this lock's; calling it again does nothing. */
+  release(): void;
+}
+
+/**
+ * Takes the lock of `dir` (an existing directory, by its real path), taking over the lock of a
+ * holder that is no longer running. Throws {@link DirectoryInUseError} if a live process holds
+ * it, and the file system's error if the lock file cannot be written.
+ */
+export function acquireLock(dir: string): DirectoryLock {
+  const path = join(dir, LOCK_FILE);
+  if (heldHere.has(path)) throw new DirectoryInUseError(dir, process.pid);
+  const text = `${JSON.stringify({
+    pid: process.pid,
+    id: randomBytes(8).toString('hex'),
+    hostname: hostname(),
+    boot_id: bootId(),
+    started_at: new Date().toISOString(),
+  })}\n`;
+  const mine = `${path}.new-${process.pid}-${randomBytes(6).toString('hex')}`;
+  writeFileSync(mine, text, { flag: 'wx' });
+  let tookOverFrom: number | undefined;
+  try {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      if (tryLink(mine, path)) return heldLock(path, text, tookOverFrom);
+      const seen = readLockFile(path);
+      if (!seen) continue; // released in between: try again
+      const { pid, bootId: holderBootId } = holderOf(seen.text);
+      if (pid !== undefined && isRunning(pid, holderBootId)) throw new DirectoryInUseError(dir, pid);
+      if (removeIfSame(path, seen)) tookOverFrom = pid;
+    }
+    throw new Error(`${dir}: could not take ${path} in ${ATTEMPTS} attempts; other processes keep taking and releasing it`);
+  } finally {
+    unlinkQuietly(mine);
+  }
+}
+
+function heldLock(path: string, text: string, tookOverFrom: number | undefined): DirectoryLock {
+  heldHere.add(path);
+  return {
+    tookOverFrom,
+    release() {
+      heldHere.delete(path);
+      try {
+        // Never remove a lock that is no longer ours.
+        if (readLockFile(path)?.text === text) unlinkSync(path);
+      } catch {
+        // A lock left behind names this process, which is gone by the time anyone reads it.
+      }
+    },
+  };
+}
+
+function tryLink(from: string, to: string): boolean {
+  try {
+    linkSync(from, to);
+    return true;
+  } catch (error) {
+    if (codeOf(error) === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/** The lock file at `path`, or undefined if there is none. */
+function readLockFile(path: string): LockFile | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(4096);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    return { ino: fstatSync(fd).ino, text: buffer.toString('utf8', 0, length) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The holder a lock file names; no PID when it is not a lock this code wrote (garbage, or empty after a power loss). */
+function holderOf(text: string): { pid: number | undefined; bootId: string | undefined } {
+  let parsed: { pid?: unknown; boot_id?: unknown } = {};
+  try {
+    parsed = (JSON.parse(text) as typeof parsed | null) ?? {};
+  } catch {
+    // nobody holds it
+  }
+  const { pid, boot_id: boot } = parsed;
+  return {
+    pid: typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined,
+    bootId: typeof boot === 'string' ? boot : undefined,
+  };
+}
+
+function isRunning(pid: number, holderBootId: string | undefined): boolean {
+  const here = bootId();
+  if (holderBootId !== undefined && here !== undefined && holderBootId !== here) return false; // before a reboot
+  if (pid === process.pid) return false; // not held here (checked first): an earlier process with this PID
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return codeOf(error) !== 'ESRCH';
+  }
+}
+
+/** Removes the lock file at `path` if it is still the one `seen`; says whether it did. */
+function removeIfSame(path: string, seen: LockFile): boolean {
+  const aside = `${path}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    renameSync(path, aside);
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return false; // someone else removed it first
+    throw error;
+  }
+  const moved = readLockFile(aside);
+  const same = moved?.ino === seen.ino && moved.text === seen.text;
+  if (!same) {
+    // A live process took the lock after it was read: give it back.
+    try {
+      linkSync(aside, path);
+    } catch {
+      // Yet another process holds it now; both will see their lock, as explained at the top.
+    }
+  }
+  unlinkQuietly(aside);
+  return same;
+}
+
+let cachedBootId: string | null | undefined;
+
+/** The kernel's id of the current boot (Linux), or undefined elsewhere. */
+function bootId(): string | undefined {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      cachedBootId = null;
+    }
+  }
+  return cachedBootId ?? undefined;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone, or a read-only directory: nothing else to do
+  }
+}

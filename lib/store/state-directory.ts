@@ -1,0 +1,350 @@
+import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../util/clock';
+import { OptionReader } from '../util/validate';
+import { isTemporary, writeAtomicSync } from './atomic-write';
+import { codeOf, isStorageFault, messageOf } from './fs-errors';
+import { parseJournal, serializeEntries } from './journal';
+import { JournalFile } from './journal-file';
+import { acquireLock, type DirectoryLock } from './lock';
+import { parseSnapshot, serializeSnapshot, type Snapshot } from './snapshot';
+import { SnapshotWrites } from './snapshot-writes';
+import { WriteHealth, type StoreStatus } from './write-health';
+
+export interface StateDirectoryOptions {
+  /** The directory; created, with its parents, if missing. */
+  readonly dir: string;
+  /** Where corrupt files, takeovers and write failures are logged. */
+  readonly logger: Logger;
+  /** Wall time for `written_at`, the `.corrupt-` names and `lastWriteAt`. Defaults to the system clock. */
+  readonly clock?: Clock;
+}
+
+/** A file that could not be read and is not moved aside yet: it is never overwritten meanwhile. */
+interface Unmoved {
+  readonly problem: string;
+  /** Set aside as a copy (a journal whose good lines stay in use) rather than renamed. */
+  readonly copy: boolean;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+const LOCK = 'lock';
+
+/**
+ * One state directory, owned by one process: snapshots (`<name>.json`, replaced atomically),
+ * journals (`<name>.log`, JSON lines appended and synced before the caller goes on) and the
+ * single-writer lock. Writes never throw on a storage failure: the store turns `degraded`,
+ * logs once per error code, and is `ok` again once the failed files are written.
+ */
+export class StateDirectory {
+  private lock: DirectoryLock | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly journals = new Map<string, JournalFile>();
+  private readonly snapshots = new SnapshotWrites();
+  private readonly unmoved = new Map<string, Unmoved>();
+  private readonly health: WriteHealth;
+
+  /**
+   * Opens `dir`, creating it, and takes its lock. Throws if another live process holds it,
+   * naming the directory and its PID, or if `dir` cannot be a directory. A storage fault (a
+   * read-only or full disk) does not throw: the store starts degraded and takes the lock at
+   * the first write that can.
+   */
+  static open(options: StateDirectoryOptions): StateDirectory {
+    const read = new OptionReader('Invalid state directory options');
+    const given = read.object('', options, ['dir', 'logger', 'clock']);
+    const { dir, logger } = given as { dir: unknown; logger: Logger | undefined };
+    if (typeof dir !== 'string' || dir === '') return read.fail('dir', dir, 'a directory path');
+    if (typeof logger?.warn !== 'function') return read.fail('logger', logger, 'a pino logger');
+    const clock = (given.clock as Clock | undefined) ?? systemClock;
+    const store = new StateDirectory(resolve(dir), logger, clock);
+    store.takeLock(true);
+    return store;
+  }
+
+  private constructor(
+    /** The directory's absolute path. */
+    readonly dir: string,
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+  ) {
+    this.health = new WriteHealth(dir, logger, clock);
+  }
+
+  status(): StoreStatus {
+    return this.health.status();
+  }
+
+  /**
+   * The snapshot `<name>.json`, or undefined if there is none or it could not be read (then it
+   * is moved aside as `<name>.json.corrupt-<time>` and logged). Throws {@link NewerFormatError}
+   * for a format above `formatVersion`, leaving the file in place.
+   */
+  readSnapshot(name: string, formatVersion: number): Snapshot | undefined {
+    this.checkOpen();
+    const path = this.pathOf(name, '.json');
+    checkFormat(formatVersion);
+    const bytes = this.readFile(path);
+    if (bytes === undefined) return undefined;
+    const snapshot = parseSnapshot(path, bytes, formatVersion);
+    if (!('problem' in snapshot)) return snapshot;
+    this.setAside(path, snapshot.problem, false);
+    return undefined;
+  }
+
+  /**
+   * Replaces `<name>.json` atomically (temporary file, fsync, rename). Resolves to whether it
+   * was saved; never rejects. Throws only for data that is not JSON (a bug in the caller).
+   */
+  writeSnapshot(name: string, formatVersion: number, data: unknown): Promise<boolean> {
+    const path = this.pathOf(name, '.json');
+    const bytes = this.snapshotBytes(formatVersion, data);
+    if (!this.readyToWrite(path, false)) return Promise.resolve(false);
+    return this.snapshots.write(path, bytes).then(
+      () => this.wrote(path),
+      (error: unknown) => this.failed(path, error, `writing ${path}`),
+    );
+  }
+
+  /**
+   * {@link writeSnapshot}, done before returning: for the last save when the process exits.
+   * An asynchronous write of the same name still in flight is dropped rather than land after it.
+   */
+  writeSnapshotSync(name: string, formatVersion: number, data: unknown): boolean {
+    const path = this.pathOf(name, '.json');
+    const bytes = this.snapshotBytes(formatVersion, data);
+    if (!this.readyToWrite(path, false)) return false;
+    try {
+      this.snapshots.writeSync(path, bytes);
+      return this.wrote(path);
+    } catch (error) {
+      return this.failed(path, error, `writing ${path}`);
+    }
+  }
+
+  /**
+   * The entries of `<name>.log`, one per complete line. A torn last line (a crash in
+   * mid-append) is dropped and cut off the file. A complete line that does not parse is
+   * skipped; the file is then copied aside as `<name>.log.corrupt-<time>`, logged, and
+   * rewritten with the entries that parsed, so nothing readable is lost and nothing
+   * unreadable is destroyed.
+   */
+  readJournal(name: string): unknown[] {
+    this.checkOpen();
+    const path = this.pathOf(name, '.log');
+    const bytes = this.readFile(path);
+    if (bytes === undefined) return [];
+    const { entries, completeBytes, tornBytes, badLines } = parseJournal(bytes);
+    this.journalOf(path).reset(completeBytes); // appends go on from what was read
+    if (badLines.length > 0) {
+      const lines = badLines.length === 1 ? `line ${badLines[0]} is` : `lines ${badLines.join(', ')} are`;
+      this.setAside(path, `damaged: ${lines} not valid JSON`, true, entries);
+    } else if (tornBytes > 0) {
+      this.logger.warn({ path, bytes: tornBytes }, `${path}: dropped a torn last line (${tornBytes} bytes) left by a crash in mid-append`);
+      this.cutTornLine(path);
+    }
+    return entries;
+  }
+
+  /**
+   * Appends `entries` to `<name>.log` as JSON lines and syncs them to disk before returning:
+   * the write-ahead log, called before anyone hears of what it records. Returns whether they
+   * are durable; never throws on a storage failure (a failed append leaves no partial line).
+   */
+  appendJournal(name: string, entries: readonly unknown[]): boolean {
+    const path = this.pathOf(name, '.log');
+    const bytes = serializeEntries(entries);
+    if (!this.readyToWrite(path, true)) return false;
+    if (bytes.length === 0) return true;
+    try {
+      this.journalOf(path).append(bytes);
+      return this.wrote(path);
+    } catch (error) {
+      return this.failed(path, error, `appending to ${path}`);
+    }
+  }
+
+  /**
+   * Replaces `<name>.log` with `entries`, atomically: compaction, to keep a journal bounded
+   * (when is the caller's choice). Synchronous, so no append can fall between the old file
+   * and the new one.
+   */
+  rewriteJournal(name: string, entries: readonly unknown[]): boolean {
+    const path = this.pathOf(name, '.log');
+    const bytes = serializeEntries(entries);
+    if (!this.readyToWrite(path, false)) return false;
+    try {
+      this.replaceJournal(path, bytes);
+      return this.wrote(path);
+    } catch (error) {
+      return this.failed(path, error, `rewriting ${path}`);
+    }
+  }
+
+  /**
+   * Closes the journals and releases the lock, once the snapshot writes in flight are done
+   * (at once if there are none). Later writes are ignored; calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    for (const journal of this.journals.values()) journal.close();
+    this.journals.clear();
+    const release = (): void => {
+      this.lock?.release();
+      this.lock = undefined;
+    };
+    const writing = this.snapshots.settled();
+    if (writing) {
+      this.closing = writing.then(release);
+    } else {
+      release();
+      this.closing = Promise.resolve();
+    }
+    return this.closing;
+  }
+
+  private pathOf(name: string, extension: string): string {
+    if (!NAME.test(name)) throw new Error(`State file name ${JSON.stringify(name)}: use 1 to 100 letters, digits, _ and -`);
+    return join(this.dir, `${name}${extension}`);
+  }
+
+  /** Reads after `close()` are a bug: another process may own the directory by then. */
+  private checkOpen(): void {
+    if (this.closing) throw new Error(`The state directory ${this.dir} is closed`);
+  }
+
+  private snapshotBytes(formatVersion: number, data: unknown): Buffer {
+    checkFormat(formatVersion);
+    return Buffer.from(serializeSnapshot(formatVersion, this.clock.wallNow(), data), 'utf8');
+  }
+
+  /** Takes the lock if it is not held yet; at `open`, anything but a storage fault throws. */
+  private takeLock(opening: boolean): boolean {
+    if (this.lock) return true;
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      this.lock = acquireLock(realpathSync(this.dir));
+    } catch (error) {
+      if (opening && !isStorageFault(error)) throw error;
+      this.health.failed(LOCK, error, `taking the lock of ${this.dir}`);
+      return false;
+    }
+    this.health.recovered(LOCK);
+    const previous = this.lock.tookOverFrom;
+    if (previous !== undefined) {
+      this.logger.warn({ dir: this.dir, pid: previous }, `took over ${this.dir} from process ${previous}, which is no longer running`);
+    }
+    this.removeTemporaryFiles();
+    return true;
+  }
+
+  /** Removes the temporary files of writes cut short by a crash: only the lock's holder writes here. */
+  private removeTemporaryFiles(): void {
+    try {
+      for (const name of readdirSync(this.dir)) if (isTemporary(name)) unlinkSync(join(this.dir, name));
+    } catch {
+      // Left for the next start: they take space, but no reader mistakes them for state.
+    }
+  }
+
+  /** Whether `path` may be written now: the store is open, the lock held and any unreadable file there set aside. */
+  private readyToWrite(path: string, appending: boolean): boolean {
+    if (this.closing || !this.takeLock(false)) return false;
+    const unmoved = this.unmoved.get(path);
+    if (!unmoved || (appending && unmoved.copy)) return true; // an append leaves a damaged journal's lines as they are
+    return this.setAside(path, unmoved.problem, unmoved.copy);
+  }
+
+  private readFile(path: string): Buffer | undefined {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      if (codeOf(error) !== 'ENOENT') this.setAside(path, `unreadable (${messageOf(error)})`, false);
+      return undefined;
+    }
+  }
+
+  /**
+   * Moves an unreadable file aside as `<path>.corrupt-<time>` (for a damaged journal: copies
+   * it, then rewrites it with the `entries` that parsed), logging its path. If that fails, the
+   * file stays as it is and is not overwritten until it has been set aside. Returns whether it was.
+   */
+  private setAside(path: string, problem: string, copy: boolean, entries?: readonly unknown[]): boolean {
+    const logUnmoved = (): void => {
+      if (!this.unmoved.has(path)) {
+        this.logger.warn(
+          { path, problem },
+          `${path} is ${problem}; it cannot be set aside now, so it stays in place and is not overwritten`,
+        );
+      }
+      this.unmoved.set(path, { problem, copy });
+    };
+    if (!this.takeLock(false)) {
+      logUnmoved();
+      return false;
+    }
+    const aside = this.asideName(path);
+    try {
+      if (copy) {
+        copyFileSync(path, aside, constants.COPYFILE_EXCL);
+        if (entries) this.replaceJournal(path, serializeEntries(entries));
+      } else {
+        renameSync(path, aside);
+      }
+    } catch (error) {
+      logUnmoved();
+      return this.failed(path, error, `setting ${path} aside`);
+    }
+    this.unmoved.delete(path);
+    const outcome = copy ? `copied aside to ${aside}; the lines that parse are kept` : `moved aside to ${aside}; going on without it`;
+    this.logger.warn({ path, moved_to: aside, problem }, `${path} is ${problem}: ${outcome}`);
+    this.health.recovered(path);
+    return true;
+  }
+
+  private asideName(path: string): string {
+    const base = `${path}.corrupt-${new Date(this.clock.wallNow()).toISOString().replace(/:/g, '-')}`;
+    let name = base;
+    for (let n = 2; existsSync(name); n++) name = `${base}-${n}`;
+    return name;
+  }
+
+  private journalOf(path: string): JournalFile {
+    let journal = this.journals.get(path);
+    if (!journal) this.journals.set(path, (journal = new JournalFile(path)));
+    return journal;
+  }
+
+  /** Cuts a torn line off by opening the journal for appends, or leaves that to the first append that can. */
+  private cutTornLine(path: string): void {
+    if (!this.readyToWrite(path, true)) return;
+    try {
+      this.journalOf(path).open();
+      this.wrote(path);
+    } catch (error) {
+      this.failed(path, error, `cutting a torn line off ${path}`);
+    }
+  }
+
+  private replaceJournal(path: string, bytes: Buffer): void {
+    writeAtomicSync(path, bytes);
+    this.journalOf(path).reset(bytes.length); // the open file descriptor is the file replaced
+  }
+
+  private wrote(path: string): true {
+    this.health.succeeded(path);
+    return true;
+  }
+
+  private failed(path: string, error: unknown, doing: string): false {
+    this.health.failed(path, error, doing);
+    return false;
+  }
+}
+
+function checkFormat(formatVersion: number): void {
+  if (!Number.isSafeInteger(formatVersion) || formatVersion < 1) {
+    throw new Error(`A state file format version is a positive integer, not ${String(formatVersion)}`);
+  }
+}
