@@ -1,5 +1,6 @@
 // The layers of lib/, checked by __tests__/architecture.test.ts (and `npx depcruise lib`):
 //   util  ← core ← http, metrics, alerts, page, client
+//   util  ← store (the state directory's files, for the core to use)
 // util depends on nothing in lib/; core on util alone, and never on Express or prom-client;
 // the outer layers on core and util, and on each other only where http composes them.
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -18,6 +19,13 @@ module.exports = {
       comment: 'lib/util holds small tools every layer may use: they import nothing else from lib/.',
       from: { path: '^lib/util/' },
       to: { path: '^lib/', pathNot: '^lib/util/' },
+    },
+    {
+      name: 'store-uses-util-only',
+      severity: 'error',
+      comment: 'lib/store handles files for the engine; it knows nothing of the engine or the layers around it.',
+      from: { path: '^lib/store/' },
+      to: { path: '^lib/', pathNot: '^lib/(store|util)/' },
     },
     {
       name: 'core-stays-inside',
