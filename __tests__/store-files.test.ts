@@ -54,14 +54,14 @@ describe('snapshots', () => {
   });
 
   it.each([
-    ['zero-length', '', 'empty (0 bytes)'],
-    ['garbage', '\u0000\u0000{"format":1,"writ', 'not valid JSON (19 bytes)'],
+    ['a zero-length file', '', 'empty (0 bytes)'],
+    ['a garbage file', '\u0000\u0000{"format":1,"writ', 'not valid JSON (19 bytes)'],
     ['JSON without a format', '{"pulses":3}', 'not a state snapshot (no format version)'],
-    ['JSON with a format as text', '{"format":"1","written_at":"x","data":1}', 'not a state snapshot (no format version)'],
+    ['JSON with the format as text', '{"format":"1","written_at":"x","data":1}', 'not a state snapshot (no format version)'],
     ['JSON without data', '{"format":1,"written_at":"2026-11-30T07:40:00.123Z"}', 'not a state snapshot (no written_at or data)'],
     ['a JSON array', '[1]', 'not a state snapshot (no format version)'],
-    ['a JSON null', 'null', 'not a state snapshot (no format version)'],
-  ])('a %s file is moved aside as .corrupt-<time>, logged once with its path, and reads as undefined', async (_, content, problem) => {
+    ['JSON null', 'null', 'not a state snapshot (no format version)'],
+  ])('%s is moved aside as .corrupt-<time>, logged once with its path, and reads as undefined', async (_, content, problem) => {
     writeFileSync(file('state.json'), content);
     const { store, lines } = open();
     expect(store.readSnapshot('state', 1)).toBeUndefined();
