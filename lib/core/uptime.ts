@@ -29,16 +29,31 @@ class BucketRing {
   /** Adds the part of [start, end) that falls in each slot. */
   add(start: number, end: number): void {
     const last = Math.floor(end / this.width);
-    if (last > this.newest) {
-      for (let index = Math.max(this.newest + 1, last - this.size + 1); index <= last; index++) this.slots[this.slot(index)] = 0;
-      this.newest = last;
-    }
+    this.advanceTo(last);
     for (let index = Math.max(Math.floor(start / this.width), last - this.size + 1); index <= last; index++) {
       const overlap = Math.min(end, (index + 1) * this.width) - Math.max(start, index * this.width);
       if (overlap <= 0) continue;
-      const cap = this.width / SECOND;
-      this.slots[this.slot(index)] = Math.min(cap, (this.slots[this.slot(index)] as number) + Math.round(overlap / SECOND));
+      this.addSeconds(index, Math.round(overlap / SECOND));
     }
+  }
+
+  /** Adds `seconds` to slot `index` as they were stored, for a restore; a slot the ring has passed is ignored. */
+  addSeconds(index: number, seconds: number): void {
+    this.advanceTo(index);
+    if (index <= this.newest - this.size) return;
+    const cap = this.width / SECOND;
+    this.slots[this.slot(index)] = Math.min(cap, (this.slots[this.slot(index)] as number) + seconds);
+  }
+
+  /** The slots holding any seconds, oldest first, as [index, seconds]. */
+  nonEmpty(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    if (this.newest === -Infinity) return out;
+    for (let index = this.newest - this.size + 1; index <= this.newest; index++) {
+      const seconds = this.slots[this.slot(index)] as number;
+      if (seconds > 0) out.push([index, seconds]);
+    }
+    return out;
   }
 
   /** Seconds stored in slots `from` to `to`, inclusive. */
@@ -56,9 +71,36 @@ class BucketRing {
     for (let index = first; index < Math.min(before, this.newest + 1); index++) this.slots[this.slot(index)] = 0;
   }
 
+  /** Makes `last` the newest slot, emptying the ones the ring comes round to on the way. */
+  private advanceTo(last: number): void {
+    if (last <= this.newest) return;
+    for (let index = Math.max(this.newest + 1, last - this.size + 1); index <= last; index++) this.slots[this.slot(index)] = 0;
+    this.newest = last;
+  }
+
   private slot(index: number): number {
     return ((index % this.size) + this.size) % this.size;
   }
+}
+
+/**
+ * Most spans of monitor-offline time one tracker keeps. Each restart of the monitor adds one,
+ * so this is dozens of deploys a week; past it, the two spans with the shortest stretch of
+ * watched time between them are merged, which leaves only that shortest stretch out of the
+ * ratios. So a tracker holds at most 2 × 32 numbers (512 bytes) of spans, allocated at the first.
+ */
+export const MAX_EXCLUDED_SPANS = 32;
+
+/** An {@link UptimeTracker}'s state in its own monotonic ms, to be carried across a restart. */
+export interface UptimeState {
+  /** When watching began: ratios cover at most the time since. */
+  readonly since: number;
+  /** Start of the outage still open, or null while up. */
+  readonly downSince: number | null;
+  /** Minute buckets holding downtime, oldest first, as [minute index (time / 60,000), seconds]. */
+  readonly minutes: ReadonlyArray<readonly [number, number]>;
+  /** Spans the monitor itself was offline, oldest first, as [start, end). */
+  readonly excluded: ReadonlyArray<readonly [number, number]>;
 }
 
 /**
@@ -68,13 +110,20 @@ class BucketRing {
  * downtime is stored, and the buckets (10 KB of minutes, plus hourly totals so a 7-day sum
  * reads about 300 slots instead of 10,080) are allocated at the first outage: a service that
  * never fails costs nothing here. Times are monotonic ms; ratios have minute resolution.
+ *
+ * Time the monitor itself was offline (between a crash and the restart) is known to nobody:
+ * {@link excludeSpan} leaves it out of both the downtime and the time watched. It is kept as
+ * exact spans, not buckets: every service gets the same span at each restart, and 10 KB of
+ * buckets per service for that would cost 100 MB at 10,000 services.
  */
 export class UptimeTracker {
   private minutes: BucketRing | null = null;
   private hours: BucketRing | null = null;
   private downSince: number | null = null;
+  /** Offline spans as [start0, end0, start1, end1, …], sorted and disjoint; at most {@link MAX_EXCLUDED_SPANS}. */
+  private excluded: number[] | null = null;
 
-  constructor(private readonly since: number) {}
+  constructor(private since: number) {}
 
   get isDown(): boolean {
     return this.downSince !== null;
@@ -86,20 +135,38 @@ export class UptimeTracker {
 
   markUp(at: number): void {
     if (this.downSince === null) return;
-    this.minutes ??= new BucketRing(UPTIME_MINUTES, MINUTE);
-    this.hours ??= new BucketRing(UPTIME_MINUTES / 60, HOUR);
-    this.minutes.add(this.downSince, at);
-    this.hours.add(this.downSince, at);
+    this.addDowntime(this.downSince, at);
     this.downSince = null;
   }
 
-  /** Share of the window (or of the service's life, if shorter) spent up, from 0 to 1. */
+  /**
+   * Leaves [start, end), a time the monitor was offline, out of the ratios. An outage open at
+   * `start` stops counting there and counts again from `end`: whether the service was up in
+   * between is unknown. Spans must be in the past and not overlap downtime already recorded.
+   */
+  excludeSpan(start: number, end: number): void {
+    if (!(end > start)) return;
+    if (this.downSince !== null && this.downSince < end) {
+      if (this.downSince < start) this.addDowntime(this.downSince, start);
+      this.downSince = end;
+    }
+    const spans = (this.excluded ??= []);
+    spans.push(start, end);
+    sortAndMergeSpans(spans);
+    this.dropSpansBefore(end - UPTIME_WINDOWS['7d']);
+    while (spans.length > 2 * MAX_EXCLUDED_SPANS) mergeClosestSpans(spans);
+  }
+
+  /** Share of the window (or of the service's life, if shorter) spent up, from 0 to 1, offline spans left out. */
   ratio(now: number, windowMs: number): number {
     const from = Math.max(now - windowMs, this.since);
-    const span = now - from;
+    const span = now - from - this.excludedWithin(from, now);
     if (span <= 0) return 1;
     let down = this.storedDowntime(from, now);
-    if (this.downSince !== null) down += now - Math.max(this.downSince, from);
+    if (this.downSince !== null) {
+      const openFrom = Math.max(this.downSince, from);
+      down += now - openFrom - this.excludedWithin(openFrom, now);
+    }
     return Math.min(1, Math.max(0, 1 - down / span));
   }
 
@@ -107,6 +174,59 @@ export class UptimeTracker {
   dropBefore(cutoff: number): void {
     this.minutes?.clearBefore(Math.floor(cutoff / MINUTE));
     this.hours?.clearBefore(Math.floor(cutoff / MINUTE / 60));
+    this.dropSpansBefore(cutoff);
+  }
+
+  /** Everything needed to rebuild this tracker, in its own monotonic ms. */
+  state(): UptimeState {
+    const excluded: Array<[number, number]> = [];
+    const spans = this.excluded ?? [];
+    for (let i = 0; i < spans.length; i += 2) excluded.push([spans[i] as number, spans[i + 1] as number]);
+    return { since: this.since, downSince: this.downSince, minutes: this.minutes?.nonEmpty() ?? [], excluded };
+  }
+
+  /** Replaces this tracker's state with `state`, in this tracker's monotonic ms (see {@link state}). */
+  load(state: UptimeState): void {
+    this.since = state.since;
+    this.downSince = null;
+    this.minutes = null;
+    this.hours = null;
+    this.excluded = null;
+    for (const [minute, seconds] of state.minutes) {
+      this.minutes ??= new BucketRing(UPTIME_MINUTES, MINUTE);
+      this.hours ??= new BucketRing(UPTIME_MINUTES / 60, HOUR);
+      this.minutes.addSeconds(minute, seconds);
+      this.hours.addSeconds(Math.floor(minute / 60), seconds);
+    }
+    for (const [start, end] of state.excluded) this.excludeSpan(start, end);
+    // Set after the spans, which would otherwise cut the open outage they already account for.
+    this.downSince = state.downSince;
+  }
+
+  private addDowntime(start: number, end: number): void {
+    this.minutes ??= new BucketRing(UPTIME_MINUTES, MINUTE);
+    this.hours ??= new BucketRing(UPTIME_MINUTES / 60, HOUR);
+    this.minutes.add(start, end);
+    this.hours.add(start, end);
+  }
+
+  /** Milliseconds of [from, to) inside offline spans. */
+  private excludedWithin(from: number, to: number): number {
+    const spans = this.excluded;
+    if (spans === null) return 0;
+    let total = 0;
+    for (let i = 0; i < spans.length; i += 2) {
+      total += Math.max(0, Math.min(to, spans[i + 1] as number) - Math.max(from, spans[i] as number));
+    }
+    return total;
+  }
+
+  private dropSpansBefore(cutoff: number): void {
+    const spans = this.excluded;
+    if (spans === null) return;
+    let gone = 0;
+    while (gone < spans.length && (spans[gone + 1] as number) <= cutoff) gone += 2;
+    spans.splice(0, gone);
   }
 
   /** Stored downtime in ms from the minute holding `from` to the one holding `to`. */
@@ -124,4 +244,26 @@ export class UptimeTracker {
       this.minutes.sum((lastFullHour + 1) * 60, lastMinute);
     return seconds * SECOND;
   }
+}
+
+/** Sorts flat [start, end, …] spans by start and merges those that overlap or touch. */
+function sortAndMergeSpans(spans: number[]): void {
+  const pairs: Array<[number, number]> = [];
+  for (let i = 0; i < spans.length; i += 2) pairs.push([spans[i] as number, spans[i + 1] as number]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  spans.length = 0;
+  for (const [start, end] of pairs) {
+    const lastEnd = spans[spans.length - 1];
+    if (lastEnd !== undefined && start <= lastEnd) spans[spans.length - 1] = Math.max(lastEnd, end);
+    else spans.push(start, end);
+  }
+}
+
+/** Joins the two neighbouring spans with the shortest watched stretch between them. */
+function mergeClosestSpans(spans: number[]): void {
+  let best = 2;
+  for (let i = 4; i < spans.length; i += 2) {
+    if ((spans[i] as number) - (spans[i - 1] as number) < (spans[best] as number) - (spans[best - 1] as number)) best = i;
+  }
+  spans.splice(best - 1, 2);
 }
