@@ -1,0 +1,162 @@
+const DAY = 86_400_000;
+
+/** One UTC day of a service's past, as `/service/{name}/history?days=N` will serve it. */
+export interface DailyRollup {
+  /** The UTC day, `YYYY-MM-DD`. */
+  date: string;
+  /** Share of the watched part of the day spent up, from 0 to 1; time the monitor was offline is left out. */
+  uptime: number;
+  /** Seconds spent degraded or critical. */
+  downtime_seconds: number;
+  /** Status changes. */
+  transitions: number;
+  /** Pulses received. */
+  pulses: number;
+  /** Errors reported. */
+  errors: number;
+}
+
+/** One day's totals as stored and captured: [UTC day number (wall ms / 86,400,000), downtime ms, offline ms, transitions, pulses, errors]. */
+export type DayTotals = [day: number, downtimeMs: number, offlineMs: number, transitions: number, pulses: number, errors: number];
+
+/** A {@link DailyRollups}' state in wall ms, to be carried across a restart. */
+export interface RollupsState {
+  /** Wall time when watching began: a day's ratio covers at most the time since. */
+  readonly since: number;
+  /** Days holding anything, oldest first. */
+  readonly days: ReadonlyArray<Readonly<DayTotals>>;
+}
+
+/**
+ * Per-UTC-day totals of one service for `retentionDays` days: the long-term history the
+ * 7-day minute buckets cannot give. Times are wall ms, since days are calendar days; the
+ * engine converts its monotonic times once per call. A day is stored only once something
+ * happens in it (a quiet day reads as fully up), and days older than the retention before the
+ * newest one are dropped as newer ones come: at most `retentionDays` entries of six numbers.
+ */
+export class DailyRollups {
+  /** Totals by UTC day number, in the order the days came. */
+  private readonly totals = new Map<number, DayTotals>();
+  private newestDay = -Infinity;
+
+  constructor(
+    readonly retentionDays: number,
+    /** Wall time when watching began. */
+    private since: number,
+  ) {
+    if (!Number.isSafeInteger(retentionDays) || retentionDays < 1) {
+      throw new RangeError(`DailyRollups: retentionDays is ${String(retentionDays)}; expected a whole number of at least 1, e.g. 90`);
+    }
+  }
+
+  /** Days stored now. */
+  get size(): number {
+    return this.totals.size;
+  }
+
+  /** Adds [start, end) of downtime, split across the UTC days it spans. */
+  addDowntime(start: number, end: number): void {
+    this.addSpan(start, end, 1);
+  }
+
+  /** Adds [start, end) of time the monitor itself was offline, left out of the days' ratios. */
+  addOffline(start: number, end: number): void {
+    this.addSpan(start, end, 2);
+  }
+
+  addTransition(at: number): void {
+    const totals = this.dayAt(at);
+    if (totals) totals[3]++;
+  }
+
+  addPulses(at: number, count: number): void {
+    const totals = this.dayAt(at);
+    if (totals) totals[4] += count;
+  }
+
+  addErrors(at: number, count: number): void {
+    const totals = this.dayAt(at);
+    if (totals) totals[5] += count;
+  }
+
+  /**
+   * The last `count` UTC days up to the one holding `now`, oldest first, from the day watching
+   * began and within the retention. `downSince` is the start of an outage still open (wall ms),
+   * counted up to `now` as the stored downtime is.
+   */
+  days(count: number, now: number, downSince: number | null = null): DailyRollup[] {
+    const today = Math.floor(now / DAY);
+    const first = Math.max(today - Math.min(count, this.retentionDays) + 1, Math.floor(this.since / DAY));
+    const out: DailyRollup[] = [];
+    for (let day = first; day <= today; day++) {
+      const totals = this.totals.get(day);
+      const dayStart = day * DAY;
+      const dayEnd = dayStart + DAY;
+      let downMs = totals?.[1] ?? 0;
+      if (downSince !== null) downMs += Math.max(0, Math.min(dayEnd, now) - Math.max(dayStart, downSince));
+      const watchedMs = Math.min(dayEnd, now) - Math.max(dayStart, this.since) - (totals?.[2] ?? 0);
+      out.push({
+        date: new Date(dayStart).toISOString().slice(0, 10),
+        uptime: watchedMs <= 0 ? 1 : Math.min(1, Math.max(0, 1 - downMs / watchedMs)),
+        downtime_seconds: Math.round(downMs / 1000),
+        transitions: totals?.[3] ?? 0,
+        pulses: totals?.[4] ?? 0,
+        errors: totals?.[5] ?? 0,
+      });
+    }
+    return out;
+  }
+
+  /** Everything needed to rebuild these rollups, in wall ms. */
+  state(): RollupsState {
+    const days = [...this.totals.values()].map((totals) => [...totals] as DayTotals);
+    return { since: this.since, days: days.sort((a, b) => a[0] - b[0]) };
+  }
+
+  /** Replaces these rollups' days with those of `state` (see {@link state}); days past the retention are dropped. */
+  load(state: RollupsState): void {
+    this.since = state.since;
+    this.totals.clear();
+    this.newestDay = -Infinity;
+    for (const totals of state.days) {
+      const stored = this.day(totals[0]);
+      if (!stored) continue;
+      for (let i = 1; i < 6; i++) (stored[i] as number) += totals[i] as number;
+    }
+  }
+
+  /** Drops the days before the one holding `cutoff`, for `cleanupOldData()`. */
+  dropBefore(cutoff: number): void {
+    const firstKept = Math.floor(cutoff / DAY);
+    for (const day of this.totals.keys()) if (day < firstKept) this.totals.delete(day);
+  }
+
+  private addSpan(start: number, end: number, field: 1 | 2): void {
+    if (!(end > start) || !Number.isFinite(start) || !Number.isFinite(end)) return;
+    const lastDay = Math.ceil(end / DAY) - 1;
+    // A span longer than the retention touches only the days that can still be kept.
+    const firstDay = Math.max(Math.floor(start / DAY), Math.max(this.newestDay, lastDay) - this.retentionDays + 1);
+    for (let day = firstDay; day <= lastDay; day++) {
+      const totals = this.day(day);
+      if (totals) totals[field] += Math.min(end, (day + 1) * DAY) - Math.max(start, day * DAY);
+    }
+  }
+
+  private dayAt(at: number): DayTotals | undefined {
+    return this.day(Math.floor(at / DAY));
+  }
+
+  /** The totals of `day`, created if need be, or undefined for a day already past the retention. */
+  private day(day: number): DayTotals | undefined {
+    if (!Number.isFinite(day) || day <= this.newestDay - this.retentionDays) return undefined;
+    let totals = this.totals.get(day);
+    if (totals) return totals;
+    totals = [day, 0, 0, 0, 0, 0];
+    this.totals.set(day, totals);
+    if (day > this.newestDay) {
+      this.newestDay = day;
+      for (const stored of this.totals.keys()) if (stored <= day - this.retentionDays) this.totals.delete(stored);
+    }
+    return totals;
+  }
+}
