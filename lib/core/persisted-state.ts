@@ -1,0 +1,233 @@
+import { MAX_ERROR_LENGTH } from './monitor';
+import { MAX_HISTORY_SIZE } from './config';
+import { MAX_HISTORY_REASON } from './watcher';
+import { MAX_EXCLUDED_SPANS, UPTIME_MINUTES, type UptimeState } from './uptime';
+import type { DailyRollups, DayTotals, RollupsState } from './rollups';
+import type { ServiceRecord } from './service-record';
+import type { ServiceStatus } from './status';
+import { StateFormatError, StateReader, join } from './state-check';
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+/** The version {@link captureService} writes; {@link restoreService} reads it and refuses newer ones. */
+export const SERVICE_STATE_VERSION = 1;
+
+/** Most days of rollups a state may hold: a century, far past any sane `retention_days`. */
+const MAX_ROLLUP_DAYS = 36_600;
+
+const STATUSES: readonly ServiceStatus[] = ['healthy', 'warning', 'degraded', 'critical'];
+
+/** One transition as persisted: [wall ms, from, to, reason]. Tuples, since a service may hold `history_size` of them. */
+export type PersistedTransition = [time: number, from: ServiceStatus, to: ServiceStatus, reason: string];
+
+/**
+ * What survives a restart of one service (issue 16), as plain JSON: every time is wall-clock
+ * ms, since the next process's monotonic clock has another origin.
+ */
+export interface PersistedService {
+  /** {@link SERVICE_STATE_VERSION} when written. */
+  readonly v: number;
+  readonly tag: string;
+  /** Registered by a remote pulse under `auto_register`: the next process creates it again. */
+  readonly remote: boolean;
+  /** Those of the last run: a remote service is created with them, a configured one takes its config's. */
+  readonly settings: { readonly interval_ms: number; readonly grace_ms: number; readonly critical: boolean };
+  readonly total_pulses: number;
+  readonly error_count: number;
+  readonly started_at: number | null;
+  readonly last_heartbeat: number | null;
+  readonly last_error: { readonly message: string; readonly time: number; readonly critical: boolean } | null;
+  /** Oldest first, at most `history_size`. */
+  readonly transitions: readonly PersistedTransition[];
+  readonly uptime: {
+    /** When watching began: ratios cover at most the time since. */
+    readonly since: number;
+    /** Start of an outage still open at the capture, or null. */
+    readonly down_since: number | null;
+    /** Minutes of the last 7 days holding downtime, oldest first, as [wall minute (wall ms / 60,000), seconds]. */
+    readonly minutes: ReadonlyArray<readonly [number, number]>;
+    /** Spans the monitor was offline, oldest first, as [start, end). */
+    readonly offline: ReadonlyArray<readonly [number, number]>;
+  };
+  /** The service's daily rollups, when it keeps them. */
+  readonly rollups?: RollupsState;
+}
+
+/** A wall offset (wall ms − monotonic ms, see `wallOffset()` in lib/util/clock.ts) turns each stored time to wall ms. */
+export function captureService(
+  record: ServiceRecord,
+  wallOffset: number,
+  extras: { readonly remote?: boolean; readonly rollups?: DailyRollups } = {},
+): PersistedService {
+  const wall = (monotonic: number): number => Math.round(monotonic + wallOffset);
+  // A bucket goes to the wall minute holding its middle: at most half a minute off, never split.
+  const wallMinute = (minute: number): number => Math.round(minute + wallOffset / MINUTE);
+  const uptime = record.uptime.state();
+  const state: PersistedService = {
+    v: SERVICE_STATE_VERSION,
+    tag: record.tag,
+    remote: extras.remote ?? false,
+    settings: { interval_ms: record.intervalMs, grace_ms: record.graceMs, critical: record.critical },
+    total_pulses: record.totalPulses,
+    error_count: record.errorCount,
+    started_at: Number.isNaN(record.startedAt) ? null : wall(record.startedAt),
+    last_heartbeat: record.signed ? wall(record.lastSignAt) : null,
+    last_error:
+      record.lastErrorMessage === null
+        ? null
+        : { message: record.lastErrorMessage, time: wall(record.lastErrorAt), critical: record.lastErrorCritical },
+    transitions: record.history.toArray().map((entry) => [wall(entry.at), entry.from, entry.to, entry.reason]),
+    uptime: {
+      since: wall(uptime.since),
+      down_since: uptime.downSince === null ? null : wall(uptime.downSince),
+      minutes: uptime.minutes.map(([minute, seconds]) => [wallMinute(minute), seconds]),
+      offline: uptime.excluded.map(([start, end]) => [wall(start), wall(end)]),
+    },
+  };
+  return extras.rollups ? { ...state, rollups: extras.rollups.state() } : state;
+}
+
+/**
+ * Puts `state` (parsed JSON, not trusted) back into `record`, a fresh record of the same tag
+ * on a clock whose monotonic time is wall − `wallOffset`: times before this process began
+ * become negative monotonic ms, which the record, its log and its tracker handle. `rollups`,
+ * if given, takes the state's rollups. Everything is checked before anything is applied: a
+ * bad state throws {@link StateFormatError} naming the field and leaves the record untouched.
+ *
+ * The record's settings are not changed: whoever creates it picks them (see {@link PersistedService.settings}).
+ */
+export function restoreService(record: ServiceRecord, state: unknown, wallOffset: number, rollups?: DailyRollups): void {
+  const checked = readServiceState(state, record.tag);
+  if (record.history.size > 0 || record.totalPulses > 0 || record.errorCount > 0) {
+    throw new Error(`restoreService: the record of "${record.tag}" is not fresh; restoring into it would count its past twice`);
+  }
+  const monotonic = (wall: number): number => wall - wallOffset;
+  record.totalPulses = checked.total_pulses;
+  record.errorCount = checked.error_count;
+  record.startedAt = checked.started_at === null ? Number.NaN : monotonic(checked.started_at);
+  record.signed = checked.last_heartbeat !== null;
+  if (checked.last_heartbeat !== null) record.lastSignAt = monotonic(checked.last_heartbeat);
+  if (checked.last_error !== null) {
+    record.lastErrorMessage = checked.last_error.message;
+    record.lastErrorAt = monotonic(checked.last_error.time);
+    record.lastErrorCritical = checked.last_error.critical;
+  }
+  for (const [time, from, to, reason] of checked.transitions) record.history.push({ at: monotonic(time), from, to, reason });
+  const uptime: UptimeState = {
+    since: monotonic(checked.uptime.since),
+    downSince: checked.uptime.down_since === null ? null : monotonic(checked.uptime.down_since),
+    minutes: checked.uptime.minutes.map(([minute, seconds]) => [Math.round(minute - wallOffset / MINUTE), seconds]),
+    excluded: checked.uptime.offline.map(([start, end]) => [monotonic(start), monotonic(end)]),
+  };
+  record.uptime.load(uptime);
+  if (rollups && checked.rollups) rollups.load(checked.rollups);
+}
+
+/**
+ * Checks that `value` is a {@link PersistedService} this version can read, for `tag` if given,
+ * and returns it typed. Throws {@link StateFormatError} naming the first bad field.
+ */
+export function readServiceState(value: unknown, tag?: string): PersistedService {
+  const read = new StateReader(tag === undefined ? 'Service state' : `Service state for ${JSON.stringify(tag)}`);
+  const version = (typeof value === 'object' && value !== null ? (value as { v?: unknown }).v : undefined) ?? null;
+  // Checked first: a newer version may have changed the other fields.
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > SERVICE_STATE_VERSION) {
+    throw new StateFormatError(
+      `${read.context}: written by a newer express-heartbeat (version ${version}; this one reads up to ${SERVICE_STATE_VERSION}); upgrade to read it.`,
+      'v',
+    );
+  }
+  const state = read.object('', value, [...SERVICE_FIELDS], ['rollups']);
+  read.integer('v', state.v, 1, SERVICE_STATE_VERSION);
+  read.string('tag', state.tag, 1000);
+  if (tag !== undefined && state.tag !== tag) read.fail('tag', state.tag, JSON.stringify(tag));
+  read.boolean('remote', state.remote);
+  const settings = read.object('settings', state.settings, ['interval_ms', 'grace_ms', 'critical']);
+  read.number('settings.interval_ms', settings.interval_ms, Number.MIN_VALUE, Number.MAX_SAFE_INTEGER);
+  read.number('settings.grace_ms', settings.grace_ms, 0, Number.MAX_SAFE_INTEGER);
+  read.boolean('settings.critical', settings.critical);
+  read.integer('total_pulses', state.total_pulses, 0);
+  read.integer('error_count', state.error_count, 0);
+  read.nullOr(state.started_at, (at) => read.wallTime('started_at', at));
+  read.nullOr(state.last_heartbeat, (at) => read.wallTime('last_heartbeat', at));
+  read.nullOr(state.last_error, (error) => {
+    const fields = read.object('last_error', error, ['message', 'time', 'critical']);
+    // The engine cuts messages to MAX_ERROR_LENGTH characters and adds an ellipsis.
+    read.string('last_error.message', fields.message, MAX_ERROR_LENGTH + 1);
+    read.wallTime('last_error.time', fields.time);
+    read.boolean('last_error.critical', fields.critical);
+  });
+  readTransitions(read, state.transitions);
+  readUptime(read, state.uptime);
+  if ('rollups' in state) readRollups(read, state.rollups);
+  return state as unknown as PersistedService;
+}
+
+const SERVICE_FIELDS = [
+  'v',
+  'tag',
+  'remote',
+  'settings',
+  'total_pulses',
+  'error_count',
+  'started_at',
+  'last_heartbeat',
+  'last_error',
+  'transitions',
+  'uptime',
+] as const;
+
+function readTransitions(read: StateReader, value: unknown): void {
+  let previous = 0;
+  read.array('transitions', value, MAX_HISTORY_SIZE).forEach((entry, index) => {
+    const field = join('transitions', index);
+    const [time, from, to, reason] = read.tuple(field, entry, 4);
+    const at = read.wallTime(join(field, 0), time);
+    read.ordered(join(field, 0), at, previous, false);
+    previous = at;
+    read.oneOf(join(field, 1), from, STATUSES);
+    read.oneOf(join(field, 2), to, STATUSES);
+    read.string(join(field, 3), reason, MAX_HISTORY_REASON + 1);
+  });
+}
+
+function readUptime(read: StateReader, value: unknown): void {
+  const uptime = read.object('uptime', value, ['since', 'down_since', 'minutes', 'offline']);
+  read.wallTime('uptime.since', uptime.since);
+  read.nullOr(uptime.down_since, (at) => read.wallTime('uptime.down_since', at));
+  let previous = -1;
+  read.array('uptime.minutes', uptime.minutes, UPTIME_MINUTES).forEach((entry, index) => {
+    const field = join('uptime.minutes', index);
+    const [minute, seconds] = read.tuple(field, entry, 2);
+    const at = read.integer(join(field, 0), minute, 0, 8.64e15 / MINUTE);
+    read.ordered(join(field, 0), at, previous, true);
+    previous = at;
+    read.integer(join(field, 1), seconds, 1, 60);
+  });
+  let previousEnd = 0;
+  read.array('uptime.offline', uptime.offline, MAX_EXCLUDED_SPANS).forEach((entry, index) => {
+    const field = join('uptime.offline', index);
+    const [start, end] = read.tuple(field, entry, 2);
+    const from = read.wallTime(join(field, 0), start);
+    read.ordered(join(field, 0), from, previousEnd, false);
+    previousEnd = read.wallTime(join(field, 1), end);
+    read.ordered(join(field, 1), previousEnd, from, true);
+  });
+}
+
+function readRollups(read: StateReader, value: unknown): void {
+  const rollups = read.object('rollups', value, ['since', 'days']);
+  read.wallTime('rollups.since', rollups.since);
+  let previous = -1;
+  read.array('rollups.days', rollups.days, MAX_ROLLUP_DAYS).forEach((entry, index) => {
+    const field = join('rollups.days', index);
+    const totals = read.tuple(field, entry, 6) as unknown as DayTotals;
+    const day = read.integer(join(field, 0), totals[0], 0, 8.64e15 / DAY);
+    read.ordered(join(field, 0), day, previous, true);
+    previous = day;
+    read.number(join(field, 1), totals[1], 0, DAY);
+    read.number(join(field, 2), totals[2], 0, DAY);
+    for (const column of [3, 4, 5] as const) read.integer(join(field, column), totals[column], 0);
+  });
+}

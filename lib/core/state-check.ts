@@ -1,0 +1,116 @@
+import { describeValue } from '../util/validate';
+
+/**
+ * Thrown for persisted state that cannot be trusted: a wrong type, a value out of range, a
+ * missing or unknown field. It comes from a file, so it is refused whole, before anything
+ * is applied, with the field named: never a crash deep inside the engine.
+ */
+export class StateFormatError extends Error {
+  override readonly name = 'StateFormatError';
+  constructor(
+    message: string,
+    /** Path of the bad field, e.g. `transitions[3][1]`; empty for the whole value. */
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Latest wall time a JavaScript Date can hold (year 275760): anything later is not a time. */
+const MAX_WALL_MS = 8.64e15;
+
+/** Field checks for one piece of persisted state, each naming the field and what was expected. */
+export class StateReader {
+  constructor(
+    /** Prefix of every message, e.g. `Service state for "save_worker"`. */
+    readonly context: string,
+  ) {}
+
+  fail(field: string, value: unknown, expected: string): never {
+    const subject = field ? `${this.context}: "${field}"` : this.context;
+    throw new StateFormatError(`${subject} is ${describeValue(value)}; expected ${expected}.`, field);
+  }
+
+  /** A plain object with exactly the `required` keys and perhaps some of the `optional` ones. */
+  object(field: string, value: unknown, required: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(field, value, 'an object');
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!required.includes(key) && !optional.includes(key)) {
+        this.fail(join(field, key), record[key], `no such field (known: ${[...required, ...optional].join(', ')})`);
+      }
+    }
+    for (const key of required) if (!(key in record)) this.fail(join(field, key), undefined, 'a value: the field is missing');
+    return record;
+  }
+
+  array(field: string, value: unknown, maxLength: number): unknown[] {
+    if (!Array.isArray(value)) this.fail(field, value, 'an array');
+    if (value.length > maxLength) this.fail(field, `${value.length} entries`, `at most ${maxLength}`);
+    return value as unknown[];
+  }
+
+  /** An array of exactly `length` entries. */
+  tuple(field: string, value: unknown, length: number): unknown[] {
+    if (!Array.isArray(value) || value.length !== length) this.fail(field, value, `an array of ${length} entries`);
+    return value as unknown[];
+  }
+
+  boolean(field: string, value: unknown): boolean {
+    if (typeof value !== 'boolean') this.fail(field, value, 'true or false');
+    return value;
+  }
+
+  string(field: string, value: unknown, maxLength: number): string {
+    if (typeof value !== 'string') this.fail(field, value, 'a string');
+    if (value.length > maxLength) this.fail(field, value, `a string of at most ${maxLength} characters`);
+    return value;
+  }
+
+  /** A whole number from `min` to `max`. */
+  integer(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.fail(field, value, `a whole number from ${min} to ${max}`);
+    }
+    return value;
+  }
+
+  /** A finite number from `min` to `max`, fractions allowed. */
+  number(field: string, value: unknown, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      this.fail(field, value, `a number from ${min} to ${max}`);
+    }
+    return value;
+  }
+
+  /** Wall milliseconds since the Unix epoch, whole, in a Date's range. */
+  wallTime(field: string, value: unknown): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_WALL_MS) {
+      this.fail(field, value, 'wall-clock milliseconds since 1970, a whole number of at least 0');
+    }
+    return value;
+  }
+
+  nullOr<T>(value: unknown, read: (value: unknown) => T): T | null {
+    return value === null ? null : read(value);
+  }
+
+  oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+    if (typeof value !== 'string' || !allowed.includes(value as T)) {
+      this.fail(field, value, `one of ${allowed.map((word) => JSON.stringify(word)).join(', ')}`);
+    }
+    return value as T;
+  }
+
+  /** Fails unless `value` is at least `previous` (or above it, when `strictly`): entries are stored in order. */
+  ordered(field: string, value: number, previous: number, strictly: boolean): void {
+    if (strictly ? value <= previous : value < previous) {
+      this.fail(field, value, `${strictly ? 'more than' : 'at least'} the entry before it (${previous}): entries are stored oldest first`);
+    }
+  }
+}
+
+export function join(field: string, key: string | number): string {
+  if (typeof key === 'number') return `${field}[${key}]`;
+  return field ? `${field}.${key}` : key;
+}
