@@ -94,6 +94,26 @@ describe('snapshots', () => {
     expect(listing()).toEqual(['heartbeat.lock', 'state.json']);
   });
 
+  it('keeps a synchronous write made while an older asynchronous one is renaming its file', async () => {
+    const { store } = open();
+    const realRename = fs.promises.rename;
+    let renaming: () => void = () => undefined;
+    let release: () => void = () => undefined;
+    const renameStarted = new Promise<void>((resolve) => (renaming = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    jest.spyOn(fs.promises, 'rename').mockImplementation(async (from, to) => {
+      renaming();
+      await gate;
+      return realRename(from, to);
+    });
+    const older = store.writeSnapshot('state', 1, { n: 1 });
+    await Promise.race([renameStarted, older]);
+    expect(store.writeSnapshotSync('state', 1, { n: 2 })).toBe(true);
+    release();
+    await older;
+    expect(store.readSnapshot('state', 1)?.data).toEqual({ n: 2 });
+  });
+
   it('removes, when it opens, the temporary files of writes that a crash cut short', () => {
     writeFileSync(file('state.json.tmp-4242-0123abcd'), '{"format":1');
     writeFileSync(file('events.log.tmp-4242-89abcdef'), '');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /*
@@ -46,7 +46,8 @@ export async function writeAtomic(path: string, bytes: Buffer, proceed: () => bo
       await unlink(temporary);
       return false;
     }
-    await rename(temporary, path);
+    // In the same tick as the check: an asynchronous rename could land after a newer synchronous write.
+    renameSync(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
     throw error;
