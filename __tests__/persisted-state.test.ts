@@ -169,6 +169,40 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
   });
 });
 
+describe('a restored service continues from the status it last reported', () => {
+  it('a service restored critical gets one recovery at its first pulse, and its outage closes', () => {
+    const state = throughJson(captureService(livedService(), wallOffset(fixture.clock)));
+    fixture.clock.advance(5 * MINUTE);
+    const next = createManager({ log_level: 'silent', history_size: 50 });
+    const heartbeat = next.manager.heartbeat({ tag: 'save_worker', interval: 60, critical: true });
+    const record = recordOf(next.manager, 'save_worker');
+    restoreService(record, state, wallOffset(next.clock));
+
+    heartbeat.pulse();
+    next.clock.advance(10);
+    expect(next.changes.map(({ from, to, cause }) => [from, to, cause])).toEqual([['critical', 'healthy', 'recovered']]);
+    expect(record.uptime.isDown).toBe(false);
+    const closed = next.manager.history('save_worker')?.uptime['24h'] ?? 0;
+    for (let minute = 0; minute < 60; minute++) {
+      next.clock.advance(MINUTE);
+      heartbeat.pulse();
+    }
+    // Up for the hour since: the ratio rises, where an outage left open would keep lowering it.
+    expect(next.manager.history('save_worker')?.uptime['24h']).toBeGreaterThan(closed);
+    expect(next.changes).toHaveLength(1);
+  });
+
+  it('a configured service restored critical and still silent is not announced again', () => {
+    const state = throughJson(captureService(livedService(), wallOffset(fixture.clock)));
+    const next = createManager({ log_level: 'silent', history_size: 50, services: { save_worker: { interval: 60 } } });
+    restoreService(recordOf(next.manager, 'save_worker'), state, wallOffset(next.clock));
+    next.clock.advance(10 * MINUTE);
+    expect(next.manager.service('save_worker')?.status).toBe('critical');
+    expect(next.changes).toEqual([]);
+    expect(next.manager.history('save_worker')?.transitions).toHaveLength(5);
+  });
+});
+
 it('TransitionLog keeps and drops entries at negative monotonic times', () => {
   const log = new TransitionLog(3);
   for (const at of [-300, -200, -100, 50]) log.push({ at, from: 'healthy', to: 'critical', reason: 'r' });

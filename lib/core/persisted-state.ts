@@ -4,7 +4,7 @@ import { MAX_HISTORY_REASON } from './watcher';
 import { MAX_EXCLUDED_SPANS, UPTIME_MINUTES, type UptimeState } from './uptime';
 import type { DailyRollups, DayTotals, RollupsState } from './rollups';
 import type { ServiceRecord } from './service-record';
-import type { ServiceStatus } from './status';
+import { STATUS_WORDS, type ServiceStatus, type StatusRank } from './status';
 import { StateFormatError, StateReader, join } from './state-check';
 
 const MINUTE = 60_000;
@@ -114,6 +114,11 @@ export function restoreService(record: ServiceRecord, state: unknown, wallOffset
     record.lastErrorCritical = checked.last_error.critical;
   }
   for (const [time, from, to, reason] of checked.transitions) record.history.push({ at: monotonic(time), from, to, reason });
+  // The watcher compares each status with the last one reported: without this, a service that
+  // was down would recover unannounced (its outage never closed) and a still-critical one be announced again.
+  // Its missed count stays 0: the watcher recounts it from the restored last heartbeat.
+  const last = checked.transitions[checked.transitions.length - 1];
+  if (last !== undefined) record.reportedRank = STATUS_WORDS.indexOf(last[2]) as StatusRank;
   const uptime: UptimeState = {
     since: monotonic(checked.uptime.since),
     downSince: checked.uptime.down_since === null ? null : monotonic(checked.uptime.down_since),
