@@ -152,6 +152,25 @@ describe('snapshots', () => {
     expect(store.status()).toMatchObject({ state: 'ok', errors: 0 });
   });
 
+  it('never overwrites a snapshot of a newer format it refused: writes fail, degraded, naming the file', async () => {
+    const content = '{"format":3,"written_at":"2027-01-01T00:00:00.000Z","data":1}';
+    writeFileSync(file('state.json'), content);
+    const { store } = open();
+    expect(() => store.readSnapshot('state', 2)).toThrow(NewerFormatError);
+    await expect(store.writeSnapshot('state', 2, { older: true })).resolves.toBe(false);
+    expect(store.writeSnapshotSync('state', 2, { older: true })).toBe(false);
+    expect(read('state.json')).toBe(content);
+    expect(store.status()).toMatchObject({
+      state: 'degraded',
+      lastError: new NewerFormatError(file('state.json'), 3, 2).message,
+      errors: 2,
+    });
+    rmSync(file('state.json')); // the operator moved it away
+    expect(store.readSnapshot('state', 2)).toBeUndefined();
+    expect(store.writeSnapshotSync('state', 2, { older: true })).toBe(true);
+    expect(store.status().state).toBe('ok');
+  });
+
   it('throws for a caller bug: a bad name, a bad format version, data that is not JSON', () => {
     const { store } = open();
     for (const name of ['', '../escape', 'a/b', 'state.json', '.hidden', 'x'.repeat(101)]) {

@@ -43,6 +43,8 @@ export class StateDirectory {
   private readonly journals = new Map<string, JournalFile>();
   private readonly snapshots = new SnapshotWrites();
   private readonly unmoved = new Map<string, Unmoved>();
+  /** Files left as they are and never overwritten until read again, with the reason: a newer format. */
+  private readonly kept = new Map<string, Error>();
   private readonly health: WriteHealth;
 
   /**
@@ -79,7 +81,8 @@ export class StateDirectory {
   /**
    * The snapshot `<name>.json`, or undefined if there is none or it could not be read (then it
    * is moved aside as `<name>.json.corrupt-<time>` and logged). Throws {@link NewerFormatError}
-   * for a format above `formatVersion`, leaving the file in place.
+   * for a format above `formatVersion`, leaving the file in place: writes to it then fail
+   * (degraded) until a read finds it readable.
    */
   readSnapshot(name: string, formatVersion: number): Snapshot | undefined {
     this.checkOpen();
@@ -87,7 +90,13 @@ export class StateDirectory {
     checkFormat(formatVersion);
     const bytes = this.readFile(path);
     if (bytes === undefined) return undefined;
-    const snapshot = parseSnapshot(path, bytes, formatVersion);
+    let snapshot: ReturnType<typeof parseSnapshot>;
+    try {
+      snapshot = parseSnapshot(path, bytes, formatVersion);
+    } catch (error) {
+      this.kept.set(path, error as Error); // writing would destroy what this version cannot read
+      throw error;
+    }
     if (!('problem' in snapshot)) return snapshot;
     this.setAside(path, snapshot.problem, false);
     return undefined;
@@ -251,12 +260,15 @@ export class StateDirectory {
   /** Whether `path` may be written now: the store is open, the lock held and any unreadable file there set aside. */
   private readyToWrite(path: string, appending: boolean): boolean {
     if (this.closing || !this.takeLock(false)) return false;
+    const kept = this.kept.get(path);
+    if (kept) return this.failed(path, kept, `writing ${path}`);
     const unmoved = this.unmoved.get(path);
     if (!unmoved || (appending && unmoved.copy)) return true; // an append leaves a damaged journal's lines as they are
     return this.setAside(path, unmoved.problem, unmoved.copy);
   }
 
   private readFile(path: string): Buffer | undefined {
+    this.kept.delete(path); // judged again by this read
     try {
       return readFileSync(path);
     } catch (error) {
