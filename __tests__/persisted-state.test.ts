@@ -75,7 +75,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const state = throughJson(captureService(record, wallOffset(fixture.clock)));
     const clock = restartedClock(fixture.clock);
     const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
-    restoreService(restored, state, wallOffset(clock));
+    restoreService(restored, state, clock);
 
     const before = fixture.manager.service('save_worker');
     const after = restored.health(wallOffset(clock), clock.now(), thresholdsOf(fixture.manager));
@@ -94,7 +94,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const state = throughJson(captureService(record, wallOffset(fixture.clock)));
     const clock = restartedClock(fixture.clock);
     const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
-    restoreService(restored, state, wallOffset(clock));
+    restoreService(restored, state, clock);
 
     const after = historyOf(restored, clock, clock.now());
     expect(after.transitions).toEqual(before?.transitions);
@@ -111,7 +111,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const state = throughJson(captureService(record, wallOffset(fixture.clock)));
     const clock = restartedClock(fixture.clock);
     const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
-    restoreService(restored, state, wallOffset(clock));
+    restoreService(restored, state, clock);
     fixture.clock.skip(2 * HOUR);
     const windows = historyOf(restored, clock, clock.now()).uptime;
     const original = fixture.manager.history('save_worker')?.uptime;
@@ -123,7 +123,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const state = throughJson(captureService(record, wallOffset(fixture.clock)));
     const clock = restartedClock(fixture.clock);
     const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 2);
-    restoreService(restored, state, wallOffset(clock));
+    restoreService(restored, state, clock);
     expect(restored.history.toArray().map((entry) => entry.to)).toEqual(['degraded', 'critical']);
   });
 
@@ -144,7 +144,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const clock = restartedClock(fixture.clock);
     const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
     const restoredRollups = new DailyRollups(90, clock.wallNow());
-    restoreService(restored, throughJson(captured), wallOffset(clock), restoredRollups);
+    restoreService(restored, throughJson(captured), clock, restoredRollups);
     expect(captureService(restored, wallOffset(clock), { remote: true, rollups: restoredRollups })).toEqual(captured);
     expect(restoredRollups.days(1, clock.wallNow())).toEqual(rollups.days(1, fixture.clock.wallNow()));
   });
@@ -155,7 +155,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const state = captureService(idle, wallOffset(fixture.clock));
     expect(state).toMatchObject({ started_at: null, last_heartbeat: null, last_error: null, transitions: [] });
     const restored = new ServiceRecord('idle', true, SETTINGS, clock.now(), 50);
-    restoreService(restored, throughJson(state), wallOffset(clock));
+    restoreService(restored, throughJson(state), clock);
     const health = restored.health(wallOffset(clock), clock.now(), thresholdsOf(fixture.manager));
     expect(health).toMatchObject({ started_at: null, last_heartbeat: null, last_error: null, total_pulses: 0, uptime: '0s' });
   });
@@ -164,7 +164,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const record = livedService();
     const state = throughJson(captureService(record, wallOffset(fixture.clock)));
     expect(() => {
-      restoreService(record, state, wallOffset(fixture.clock));
+      restoreService(record, state, fixture.clock);
     }).toThrow(/"save_worker" is not fresh/);
   });
 });
@@ -176,7 +176,7 @@ describe('a restored service continues from the status it last reported', () => 
     const next = createManager({ log_level: 'silent', history_size: 50 });
     const heartbeat = next.manager.heartbeat({ tag: 'save_worker', interval: 60, critical: true });
     const record = recordOf(next.manager, 'save_worker');
-    restoreService(record, state, wallOffset(next.clock));
+    restoreService(record, state, next.clock);
 
     heartbeat.pulse();
     next.clock.advance(10);
@@ -195,12 +195,36 @@ describe('a restored service continues from the status it last reported', () => 
   it('a configured service restored critical and still silent is not announced again', () => {
     const state = throughJson(captureService(livedService(), wallOffset(fixture.clock)));
     const next = createManager({ log_level: 'silent', history_size: 50, services: { save_worker: { interval: 60 } } });
-    restoreService(recordOf(next.manager, 'save_worker'), state, wallOffset(next.clock));
+    restoreService(recordOf(next.manager, 'save_worker'), state, next.clock);
     next.clock.advance(10 * MINUTE);
     expect(next.manager.service('save_worker')?.status).toBe('critical');
     expect(next.changes).toEqual([]);
     expect(next.manager.history('save_worker')?.transitions).toHaveLength(5);
   });
+});
+
+it('restores no time later than now when the wall clock was stepped back before the restart', () => {
+  const record = livedService();
+  record.uptime.excludeSpan(fixture.clock.now() - 90 * MINUTE, fixture.clock.now() - 30 * MINUTE);
+  const state = throughJson(captureService(record, wallOffset(fixture.clock)));
+  // The next process's wall clock reads an hour earlier: the last 15 min of pulses, the last
+  // transitions and half the offline span now lie in its future.
+  const clock: Clock = { now: () => fixture.clock.now() - SHIFT, wallNow: () => fixture.clock.wallNow() - HOUR };
+  const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
+  restoreService(restored, state, clock);
+
+  const now = clock.now();
+  expect(restored.startedAt).toBeLessThanOrEqual(now);
+  expect(restored.lastSignAt).toBe(now);
+  expect(restored.lastErrorAt).toBeLessThanOrEqual(now);
+  expect(Math.max(...restored.history.toArray().map((entry) => entry.at))).toBe(now);
+  const uptime = restored.uptime.state();
+  expect(uptime.downSince).toBe(now);
+  expect(uptime.excluded).toEqual([[now - 30 * MINUTE, now]]);
+  expect(Math.max(...uptime.minutes.map(([minute]) => minute))).toBeLessThanOrEqual(Math.floor(now / MINUTE));
+  expect(restored.health(wallOffset(clock), now, thresholdsOf(fixture.manager)).last_heartbeat).toBe(
+    new Date(clock.wallNow()).toISOString(),
+  );
 });
 
 it('TransitionLog keeps and drops entries at negative monotonic times', () => {
@@ -322,7 +346,7 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
     const record = new ServiceRecord('save_worker', false, SETTINGS, 0, 50);
     let thrown: unknown;
     try {
-      restoreService(record, withValue(path, value), 0);
+      restoreService(record, withValue(path, value), fixture.clock);
     } catch (error) {
       thrown = error;
     }

@@ -6,6 +6,7 @@ import type { DailyRollups, DayTotals, RollupsState } from './rollups';
 import type { ServiceRecord } from './service-record';
 import { STATUS_WORDS, type ServiceStatus, type StatusRank } from './status';
 import { StateFormatError, StateReader, join } from './state-check';
+import { wallOffset, type Clock } from '../util/clock';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -90,19 +91,23 @@ export function captureService(
 
 /**
  * Puts `state` (parsed JSON, not trusted) back into `record`, a fresh record of the same tag
- * on a clock whose monotonic time is wall − `wallOffset`: times before this process began
- * become negative monotonic ms, which the record, its log and its tracker handle. `rollups`,
- * if given, takes the state's rollups. Everything is checked before anything is applied: a
+ * on `clock`: times before this process began become negative monotonic ms, which the record,
+ * its log and its tracker handle, and times after the clock's now (a wall clock stepped back)
+ * become now. `rollups`, if given, takes the state's rollups. Everything is checked before anything is applied: a
  * bad state throws {@link StateFormatError} naming the field and leaves the record untouched.
  *
  * The record's settings are not changed: whoever creates it picks them (see {@link PersistedService.settings}).
  */
-export function restoreService(record: ServiceRecord, state: unknown, wallOffset: number, rollups?: DailyRollups): void {
+export function restoreService(record: ServiceRecord, state: unknown, clock: Clock, rollups?: DailyRollups): void {
   const checked = readServiceState(state, record.tag);
   if (record.history.size > 0 || record.totalPulses > 0 || record.errorCount > 0) {
     throw new Error(`restoreService: the record of "${record.tag}" is not fresh; restoring into it would count its past twice`);
   }
-  const monotonic = (wall: number): number => wall - wallOffset;
+  const now = clock.now();
+  const offset = wallOffset(clock);
+  // A wall clock stepped back since the capture would put its latest times in the future: they become now.
+  const monotonic = (wall: number): number => Math.min(wall - offset, now);
+  const lastMinute = Math.floor(now / MINUTE);
   record.totalPulses = checked.total_pulses;
   record.errorCount = checked.error_count;
   record.startedAt = checked.started_at === null ? Number.NaN : monotonic(checked.started_at);
@@ -122,7 +127,10 @@ export function restoreService(record: ServiceRecord, state: unknown, wallOffset
   const uptime: UptimeState = {
     since: monotonic(checked.uptime.since),
     downSince: checked.uptime.down_since === null ? null : monotonic(checked.uptime.down_since),
-    minutes: checked.uptime.minutes.map(([minute, seconds]) => [Math.round(minute - wallOffset / MINUTE), seconds]),
+    minutes: checked.uptime.minutes
+      .map(([minute, seconds]): [number, number] => [Math.round(minute - offset / MINUTE), seconds])
+      .filter(([minute]) => minute <= lastMinute),
+    // A span wholly in the future comes out empty, and the tracker ignores it.
     excluded: checked.uptime.offline.map(([start, end]) => [monotonic(start), monotonic(end)]),
   };
   record.uptime.load(uptime);
