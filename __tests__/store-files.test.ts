@@ -469,6 +469,16 @@ describe('storage faults no test can cause for real (injected)', () => {
     expect(listing()).toEqual([`${name}.corrupt-${STAMP}`, 'heartbeat.lock'].sort());
   });
 
+  it('appends to a fresh journal once an unreadable one was moved aside, not to the file set aside', () => {
+    const { store } = open();
+    expect(store.appendJournal('events', [1])).toBe(true);
+    failNext('readFileSync', 'EBADMSG', { path: file('events.log') });
+    expect(store.readJournal('events')).toEqual([]);
+    expect(store.appendJournal('events', [2])).toBe(true);
+    expect(read('events.log')).toBe('2\n');
+    expect(read(`events.log.corrupt-${STAMP}`)).toBe('1\n');
+  });
+
   it('leaves the temporary files of a crashed write for the next start when the directory cannot be listed', () => {
     writeFileSync(file('state.json.tmp-4242-0123abcd'), '{"format":1');
     failNext('readdirSync', 'EIO');

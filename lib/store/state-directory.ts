@@ -302,6 +302,7 @@ export class StateDirectory {
         copyFileSync(path, aside, constants.COPYFILE_EXCL);
         if (entries) this.replaceJournal(path, serializeEntries(entries));
       } else {
+        this.forgetJournal(path); // its open descriptor would append to the file set aside
         renameSync(path, aside);
       }
     } catch (error) {
@@ -326,6 +327,11 @@ export class StateDirectory {
     let journal = this.journals.get(path);
     if (!journal) this.journals.set(path, (journal = new JournalFile(path)));
     return journal;
+  }
+
+  private forgetJournal(path: string): void {
+    this.journals.get(path)?.close();
+    this.journals.delete(path);
   }
 
   /** Cuts a torn line off by opening the journal for appends, or leaves that to the first append that can. */
