@@ -227,6 +227,30 @@ it('restores no time later than now when the wall clock was stepped back before 
   );
 });
 
+describe('captureService() writes only what readServiceState() reads back', () => {
+  it('drops an offline span shorter than a millisecond, which would round to nothing', () => {
+    const record = livedService();
+    const at = fixture.clock.now() - HOUR;
+    record.uptime.excludeSpan(at + 0.1, at + 0.4);
+    record.uptime.excludeSpan(at + MINUTE, at + 2 * MINUTE);
+    const state = captureService(record, wallOffset(fixture.clock));
+    expect(state.uptime.offline).toHaveLength(1);
+    expect(() => readServiceState(throughJson(state), 'save_worker')).not.toThrow();
+  });
+
+  it('keeps every day of its rollups within a day, however downtime and offline time overlapped', () => {
+    const record = livedService();
+    const rollups = new DailyRollups(90, fixture.clock.wallNow() - DAY);
+    const midnight = Math.floor(fixture.clock.wallNow() / DAY) * DAY;
+    rollups.addDowntime(midnight - DAY, midnight);
+    rollups.addDowntime(midnight - DAY, midnight);
+    rollups.addOffline(midnight - DAY, midnight);
+    rollups.addOffline(midnight - 2 * HOUR, midnight);
+    const state = captureService(record, wallOffset(fixture.clock), { rollups });
+    expect(() => readServiceState(throughJson(state), 'save_worker')).not.toThrow();
+  });
+});
+
 it('TransitionLog keeps and drops entries at negative monotonic times', () => {
   const log = new TransitionLog(3);
   for (const at of [-300, -200, -100, 50]) log.push({ at, from: 'healthy', to: 'critical', reason: 'r' });

@@ -99,6 +99,19 @@ it('touches only the kept days for an outage longer than the retention', () => {
   expect(rollups.days(3, clock.wallNow()).map((entry) => entry.downtime_seconds)).toEqual([86_400, 86_400, 22 * 3600]);
 });
 
+it('never counts more than a day of downtime or offline time in one day, however the spans overlap', () => {
+  const rollups = new DailyRollups(90, clock.wallNow() - 22 * HOUR);
+  const midnight = clock.wallNow() - 22 * HOUR;
+  for (let i = 0; i < 3; i++) {
+    rollups.addDowntime(midnight, midnight + DAY);
+    rollups.addOffline(midnight - HOUR, midnight + DAY);
+  }
+  expect(rollups.state().days).toEqual([
+    [Math.floor(midnight / DAY) - 1, 0, 3 * HOUR, 0, 0, 0],
+    [Math.floor(midnight / DAY), DAY, DAY, 0, 0, 0],
+  ]);
+});
+
 it('drops days before a cutoff', () => {
   const rollups = new DailyRollups(90, clock.wallNow());
   rollups.addTransition(clock.wallNow());

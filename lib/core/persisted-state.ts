@@ -83,7 +83,8 @@ export function captureService(
       since: wall(uptime.since),
       down_since: uptime.downSince === null ? null : wall(uptime.downSince),
       minutes: uptime.minutes.map(([minute, seconds]) => [wallMinute(minute), seconds]),
-      offline: uptime.excluded.map(([start, end]) => [wall(start), wall(end)]),
+      // A span shorter than a millisecond rounds to nothing, which no reader takes for a span.
+      offline: uptime.excluded.map(([start, end]) => [wall(start), wall(end)] as const).filter(([start, end]) => end > start),
     },
   };
   return extras.rollups ? { ...state, rollups: extras.rollups.state() } : state;

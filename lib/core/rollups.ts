@@ -138,7 +138,8 @@ export class DailyRollups {
     const firstDay = Math.max(Math.floor(start / DAY), Math.max(this.newestDay, lastDay) - this.retentionDays + 1);
     for (let day = firstDay; day <= lastDay; day++) {
       const totals = this.day(day);
-      if (totals) totals[field] += Math.min(end, (day + 1) * DAY) - Math.max(start, day * DAY);
+      // Overlapping spans (an outage and the offline time cut out of it, say) must not make a day longer than a day.
+      if (totals) totals[field] = Math.min(DAY, totals[field] + Math.min(end, (day + 1) * DAY) - Math.max(start, day * DAY));
     }
   }
 
