@@ -456,17 +456,37 @@ describe('storage faults no test can cause for real (injected)', () => {
   });
 
   it.each([
-    ['snapshot', 'state.json', (store: StateDirectory) => store.readSnapshot('state', 1)],
-    ['journal', 'events.log', (store: StateDirectory) => store.readJournal('events')],
-  ])('an unreadable %s (EIO) is moved aside and reads as empty', (_, name, readIt) => {
-    writeFileSync(file(name), '{"format":1,"written_at":"x","data":1}\n');
+    ['EIO', 'snapshot', 'state.json'],
+    ['EMFILE', 'journal', 'events.log'],
+    ['EACCES', 'snapshot', 'state.json'],
+  ])('a %s reading a %s leaves the file in place, not replaced, degraded, until a read succeeds', (code, kind, name) => {
+    const readIt = (store: StateDirectory): unknown => (kind === 'journal' ? store.readJournal('events') : store.readSnapshot('state', 1));
+    const writeIt = (store: StateDirectory): boolean =>
+      kind === 'journal' ? store.rewriteJournal('events', []) : store.writeSnapshotSync('state', 1, {});
+    const content = '{"format":1,"written_at":"x","data":1}\n';
+    writeFileSync(file(name), content);
     const { store, messages } = open();
-    failNext('readFileSync', 'EIO', { path: file(name) });
+    failNext('readFileSync', code, { path: file(name) });
     expect(readIt(store) ?? []).toEqual([]);
+    expect(store.status()).toMatchObject({ state: 'degraded', lastError: `${code}: injected, readFileSync`, errors: 1 });
     expect(messages()).toEqual([
-      `${file(name)} is unreadable (EIO: injected, readFileSync): moved aside to ${file(`${name}.corrupt-${STAMP}`)}; going on without it`,
+      `state directory ${dir}: reading ${file(name)} failed (${code}: injected, readFileSync); monitoring goes on in memory, and each later write tries again`,
     ]);
-    expect(listing()).toEqual([`${name}.corrupt-${STAMP}`, 'heartbeat.lock'].sort());
+    expect(writeIt(store)).toBe(false);
+    expect(listing()).toEqual([name, 'heartbeat.lock'].sort());
+    expect(read(name)).toBe(content);
+    expect(readIt(store) ?? []).not.toEqual([]);
+    expect(writeIt(store)).toBe(true);
+    expect(store.status().state).toBe('ok');
+  });
+
+  it('appends to a journal it could not read, keeping the lines there', () => {
+    writeFileSync(file('events.log'), '1\n');
+    const { store } = open();
+    failNext('readFileSync', 'EIO', { path: file('events.log') });
+    expect(store.readJournal('events')).toEqual([]);
+    expect(store.appendJournal('events', [2])).toBe(true);
+    expect(read('events.log')).toBe('1\n2\n');
   });
 
   it('appends to a fresh journal once an unreadable one was moved aside, not to the file set aside', () => {

@@ -43,7 +43,7 @@ export class StateDirectory {
   private readonly journals = new Map<string, JournalFile>();
   private readonly snapshots = new SnapshotWrites();
   private readonly unmoved = new Map<string, Unmoved>();
-  /** Files left as they are and never overwritten until read again, with the reason: a newer format. */
+  /** Files left as they are and not replaced until read again, with the reason: a newer format, a storage fault reading them. */
   private readonly kept = new Map<string, Error>();
   private readonly health: WriteHealth;
 
@@ -261,7 +261,7 @@ export class StateDirectory {
   private readyToWrite(path: string, appending: boolean): boolean {
     if (this.closing || !this.takeLock(false)) return false;
     const kept = this.kept.get(path);
-    if (kept) return this.failed(path, kept, `writing ${path}`);
+    if (kept && !appending) return this.failed(path, kept, `writing ${path}`); // an append keeps what is there
     const unmoved = this.unmoved.get(path);
     if (!unmoved || (appending && unmoved.copy)) return true; // an append leaves a damaged journal's lines as they are
     return this.setAside(path, unmoved.problem, unmoved.copy);
@@ -272,7 +272,14 @@ export class StateDirectory {
     try {
       return readFileSync(path);
     } catch (error) {
-      if (codeOf(error) !== 'ENOENT') this.setAside(path, `unreadable (${messageOf(error)})`, false);
+      if (isStorageFault(error)) {
+        // Out of descriptors, no permission, a failing disk: the file may be good, so it stays
+        // where it is, and is not replaced by state that never saw it.
+        this.kept.set(path, error as Error);
+        this.health.failed(path, error, `reading ${path}`);
+      } else if (codeOf(error) !== 'ENOENT') {
+        this.setAside(path, `unreadable (${messageOf(error)})`, false);
+      }
       return undefined;
     }
   }
