@@ -247,6 +247,31 @@ describe('journals', () => {
     expect(lines).toHaveLength(1);
   });
 
+  it('make the copy of a damaged journal durable, file and name, before the journal is replaced', () => {
+    writeFileSync(file('events.log'), '1\nbad\n');
+    const { store } = open();
+    const calls: string[] = [];
+    const opened = new Map<number, string>();
+    const { openSync, fsyncSync, renameSync } = fs;
+    jest.spyOn(fs, 'openSync').mockImplementation((path, flags, mode) => {
+      const fd = openSync(path, flags, mode);
+      opened.set(fd, String(path));
+      return fd;
+    });
+    jest.spyOn(fs, 'fsyncSync').mockImplementation((fd) => {
+      calls.push(`fsync ${opened.get(fd)}`);
+      fsyncSync(fd);
+    });
+    jest.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      calls.push(`rename to ${String(to)}`);
+      renameSync(from, to);
+    });
+    expect(store.readJournal('events')).toEqual([1]);
+    const replaced = calls.indexOf(`rename to ${file('events.log')}`);
+    expect(calls.slice(0, replaced)).toEqual(expect.arrayContaining([`fsync ${file(`events.log.corrupt-${STAMP}`)}`, `fsync ${dir}`]));
+    expect(calls.indexOf(`fsync ${dir}`)).toBeLessThan(replaced);
+  });
+
   it('are replaced whole by rewriteJournal (compaction), and appends go on in the new file', () => {
     const { store } = open();
     expect(store.appendJournal('events', [1, 2, 3])).toBe(true);

@@ -84,12 +84,17 @@ export function writeAtomicSync(path: string, bytes: Buffer): void {
   syncDirectory(dirname(path));
 }
 
-/** Makes the names in `dir` durable: a file created or renamed there survives a power loss. */
-export function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** Makes the content of the file at `path` durable. */
+export function syncFile(path: string): void {
+  const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Makes the names in `dir` durable: a file created or renamed there survives a power loss. */
+export function syncDirectory(dir: string): void {
+  syncFile(dir);
 }

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../util/clock';
 import { OptionReader } from '../util/validate';
-import { isTemporary, writeAtomicSync } from './atomic-write';
+import { isTemporary, syncDirectory, syncFile, writeAtomicSync } from './atomic-write';
 import { codeOf, isStorageFault, messageOf } from './fs-errors';
 import { parseJournal, serializeEntries } from './journal';
 import { JournalFile } from './journal-file';
@@ -307,6 +307,9 @@ export class StateDirectory {
     try {
       if (copy) {
         copyFileSync(path, aside, constants.COPYFILE_EXCL);
+        // The copy is the only whole record of the damaged file once it is replaced: durable first.
+        syncFile(aside);
+        syncDirectory(this.dir);
         if (entries) this.replaceJournal(path, serializeEntries(entries));
       } else {
         this.forgetJournal(path); // its open descriptor would append to the file set aside
