@@ -130,7 +130,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
   it('carries the offline spans, the remote flag, the settings and the rollups', () => {
     const record = livedService();
     record.uptime.excludeSpan(fixture.clock.now() - 3 * HOUR - 10 * MINUTE, fixture.clock.now() - 3 * HOUR);
-    const rollups = new DailyRollups(90, fixture.clock.wallNow() - 3 * HOUR);
+    const rollups = new DailyRollups(90, fixture.clock.wallNow() - 3 * HOUR, fixture.clock);
     rollups.addPulses(fixture.clock.wallNow(), 151);
     rollups.addDowntime(fixture.clock.wallNow() - HOUR, fixture.clock.wallNow());
     const captured = captureService(record, wallOffset(fixture.clock), { remote: true, rollups });
@@ -143,7 +143,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
 
     const clock = restartedClock(fixture.clock);
     const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
-    const restoredRollups = new DailyRollups(90, clock.wallNow());
+    const restoredRollups = new DailyRollups(90, clock.wallNow(), clock);
     restoreService(restored, throughJson(captured), clock, restoredRollups);
     expect(captureService(restored, wallOffset(clock), { remote: true, rollups: restoredRollups })).toEqual(captured);
     expect(restoredRollups.days(1, clock.wallNow())).toEqual(rollups.days(1, fixture.clock.wallNow()));
@@ -240,7 +240,7 @@ describe('captureService() writes only what readServiceState() reads back', () =
 
   it('keeps every day of its rollups within a day, however downtime and offline time overlapped', () => {
     const record = livedService();
-    const rollups = new DailyRollups(90, fixture.clock.wallNow() - DAY);
+    const rollups = new DailyRollups(90, fixture.clock.wallNow() - DAY, fixture.clock);
     const midnight = Math.floor(fixture.clock.wallNow() / DAY) * DAY;
     rollups.addDowntime(midnight - DAY, midnight);
     rollups.addDowntime(midnight - DAY, midnight);
@@ -265,7 +265,7 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
     record.history.push({ at: 1000, from: 'healthy', to: 'critical', reason: 'missed 5 heartbeats' });
     record.uptime.markDown(1000);
     record.uptime.markUp(5 * MINUTE);
-    const rollups = new DailyRollups(90, 1_700_000_000_000);
+    const rollups = new DailyRollups(90, 1_700_000_000_000, { wallNow: () => 1_700_000_000_000 });
     rollups.addPulses(1_700_000_000_000, 3);
     return throughJson(captureService(record, 1_700_000_000_000, { rollups })) as Record<string, unknown>;
   }

@@ -20,7 +20,7 @@ function day(rollups: DailyRollups, date: string): DailyRollup | undefined {
 }
 
 it('splits an outage across midnight UTC between the two days', () => {
-  const rollups = new DailyRollups(90, clock.wallNow());
+  const rollups = new DailyRollups(90, clock.wallNow(), clock);
   clock.advance(90 * MINUTE);
   const downAt = clock.wallNow(); // 23:30
   rollups.addTransition(downAt);
@@ -37,7 +37,7 @@ it('splits an outage across midnight UTC between the two days', () => {
 });
 
 it('counts pulses and errors on the day they came', () => {
-  const rollups = new DailyRollups(90, clock.wallNow());
+  const rollups = new DailyRollups(90, clock.wallNow(), clock);
   rollups.addPulses(clock.wallNow(), 120);
   rollups.addErrors(clock.wallNow(), 2);
   clock.advance(3 * HOUR);
@@ -48,7 +48,7 @@ it('counts pulses and errors on the day they came', () => {
 });
 
 it('counts an outage still open up to now', () => {
-  const rollups = new DailyRollups(90, clock.wallNow());
+  const rollups = new DailyRollups(90, clock.wallNow(), clock);
   const downSince = clock.wallNow();
   clock.advance(HOUR);
   expect(rollups.days(1, clock.wallNow(), downSince)).toEqual([
@@ -57,7 +57,7 @@ it('counts an outage still open up to now', () => {
 });
 
 it('leaves time the monitor was offline out of the day', () => {
-  const rollups = new DailyRollups(90, clock.wallNow() - 22 * HOUR); // watched since midnight
+  const rollups = new DailyRollups(90, clock.wallNow() - 22 * HOUR, clock); // watched since midnight
   const start = clock.wallNow() - 20 * HOUR;
   rollups.addDowntime(start, start + HOUR);
   rollups.addOffline(start + HOUR, start + 11 * HOUR);
@@ -66,7 +66,7 @@ it('leaves time the monitor was offline out of the day', () => {
 });
 
 it('lists quiet days as fully up, and none before watching began', () => {
-  const rollups = new DailyRollups(90, clock.wallNow());
+  const rollups = new DailyRollups(90, clock.wallNow(), clock);
   clock.skip(3 * DAY);
   const days = rollups.days(10, clock.wallNow());
   expect(days.map((entry) => entry.date)).toEqual(['2026-11-29', '2026-11-30', '2026-12-01', '2026-12-02']);
@@ -75,7 +75,7 @@ it('lists quiet days as fully up, and none before watching began', () => {
 });
 
 it(`keeps at most retentionDays days, dropping the oldest as new ones come`, () => {
-  const rollups = new DailyRollups(7, clock.wallNow());
+  const rollups = new DailyRollups(7, clock.wallNow(), clock);
   for (let i = 0; i < 30; i++) {
     rollups.addPulses(clock.wallNow(), 1);
     clock.skip(DAY);
@@ -92,15 +92,39 @@ it(`keeps at most retentionDays days, dropping the oldest as new ones come`, () 
   expect(rollups.state().days.map(([dayNumber]) => dayNumber)).not.toContain(Math.floor(longGone / DAY));
 });
 
+it('ignores times more than a day past the clock: one bogus time pushes no real day out', () => {
+  const rollups = new DailyRollups(7, clock.wallNow(), clock);
+  for (let i = 0; i < 5; i++) {
+    rollups.addPulses(clock.wallNow(), 1);
+    clock.skip(DAY);
+  }
+  const kept = rollups.state();
+  rollups.addPulses(clock.wallNow() + 400 * DAY, 1);
+  rollups.addDowntime(clock.wallNow() + 399 * DAY, clock.wallNow() + 400 * DAY);
+  rollups.load({ since: kept.since, days: [...kept.days, [Math.floor(clock.wallNow() / DAY) + 2, 0, 0, 1, 0, 0]] });
+  expect(rollups.state()).toEqual(kept);
+  rollups.addPulses(clock.wallNow(), 4);
+  expect(rollups.days(1, clock.wallNow())[0]?.pulses).toBe(4);
+});
+
+it('counts again as soon as a wall clock that jumped a year ahead is set back', () => {
+  const rollups = new DailyRollups(90, clock.wallNow(), clock);
+  clock.jumpWall(365 * DAY);
+  rollups.addPulses(clock.wallNow(), 1);
+  clock.jumpWall(-365 * DAY);
+  rollups.addPulses(clock.wallNow(), 2);
+  expect(rollups.days(1, clock.wallNow())[0]?.pulses).toBe(2);
+});
+
 it('touches only the kept days for an outage longer than the retention', () => {
-  const rollups = new DailyRollups(3, clock.wallNow() - 400 * DAY);
+  const rollups = new DailyRollups(3, clock.wallNow() - 400 * DAY, clock);
   rollups.addDowntime(clock.wallNow() - 365 * DAY, clock.wallNow());
   expect(rollups.size).toBe(3);
   expect(rollups.days(3, clock.wallNow()).map((entry) => entry.downtime_seconds)).toEqual([86_400, 86_400, 22 * 3600]);
 });
 
 it('never counts more than a day of downtime or offline time in one day, however the spans overlap', () => {
-  const rollups = new DailyRollups(90, clock.wallNow() - 22 * HOUR);
+  const rollups = new DailyRollups(90, clock.wallNow() - 22 * HOUR, clock);
   const midnight = clock.wallNow() - 22 * HOUR;
   for (let i = 0; i < 3; i++) {
     rollups.addDowntime(midnight, midnight + DAY);
@@ -113,7 +137,7 @@ it('never counts more than a day of downtime or offline time in one day, however
 });
 
 it('drops days before a cutoff', () => {
-  const rollups = new DailyRollups(90, clock.wallNow());
+  const rollups = new DailyRollups(90, clock.wallNow(), clock);
   rollups.addTransition(clock.wallNow());
   clock.skip(2 * DAY);
   rollups.addTransition(clock.wallNow());
@@ -122,14 +146,14 @@ it('drops days before a cutoff', () => {
 });
 
 it('state() and load() rebuild the same days in a fresh instance', () => {
-  const rollups = new DailyRollups(90, clock.wallNow());
+  const rollups = new DailyRollups(90, clock.wallNow(), clock);
   rollups.addDowntime(clock.wallNow(), clock.wallNow() + 3 * HOUR);
   rollups.addOffline(clock.wallNow() + 3 * HOUR, clock.wallNow() + 4 * HOUR);
   rollups.addPulses(clock.wallNow(), 7);
   rollups.addErrors(clock.wallNow() + 5 * HOUR, 1);
   rollups.addTransition(clock.wallNow());
   clock.skip(5 * HOUR);
-  const copy = new DailyRollups(90, 0);
+  const copy = new DailyRollups(90, 0, clock);
   copy.load(JSON.parse(JSON.stringify(rollups.state())) as ReturnType<DailyRollups['state']>);
   expect(copy.state()).toEqual(rollups.state());
   expect(copy.days(5, clock.wallNow())).toEqual(rollups.days(5, clock.wallNow()));
@@ -137,6 +161,6 @@ it('state() and load() rebuild the same days in a fresh instance', () => {
 
 it('refuses a retention that is not a whole number of at least 1', () => {
   for (const bad of [0, -1, 1.5, Number.NaN, Infinity]) {
-    expect(() => new DailyRollups(bad, 0)).toThrow(/retentionDays is .*; expected a whole number of at least 1/);
+    expect(() => new DailyRollups(bad, 0, clock)).toThrow(/retentionDays is .*; expected a whole number of at least 1/);
   }
 });

@@ -1,3 +1,5 @@
+import type { Clock } from '../util/clock';
+
 const DAY = 86_400_000;
 
 /** One UTC day of a service's past, as `/service/{name}/history?days=N` will serve it. */
@@ -31,18 +33,21 @@ export interface RollupsState {
  * Per-UTC-day totals of one service for `retentionDays` days: the long-term history the
  * 7-day minute buckets cannot give. Times are wall ms, since days are calendar days; the
  * engine converts its monotonic times once per call. A day is stored only once something
- * happens in it (a quiet day reads as fully up), and days older than the retention before the
- * newest one are dropped as newer ones come: at most `retentionDays` entries of six numbers.
+ * happens in it (a quiet day reads as fully up), and days older than the retention before
+ * today by `clock` are dropped as new ones come: at most `retentionDays` entries of six numbers
+ * (and the day after today, which a time zone's midnight may already have reached). Times more
+ * than a day past the clock's now are ignored: one such time must not push every real day out.
  */
 export class DailyRollups {
   /** Totals by UTC day number, in the order the days came. */
   private readonly totals = new Map<number, DayTotals>();
-  private newestDay = -Infinity;
 
   constructor(
     readonly retentionDays: number,
     /** Wall time when watching began. */
     private since: number,
+    /** Whose wall time decides which days are past the retention and which are yet to come. */
+    private readonly clock: Pick<Clock, 'wallNow'>,
   ) {
     if (!Number.isSafeInteger(retentionDays) || retentionDays < 1) {
       throw new RangeError(`DailyRollups: retentionDays is ${String(retentionDays)}; expected a whole number of at least 1, e.g. 90`);
@@ -117,7 +122,6 @@ export class DailyRollups {
   load(state: RollupsState): void {
     this.since = state.since;
     this.totals.clear();
-    this.newestDay = -Infinity;
     for (const totals of state.days) {
       const stored = this.day(totals[0]);
       if (!stored) continue;
@@ -133,9 +137,10 @@ export class DailyRollups {
 
   private addSpan(start: number, end: number, field: 1 | 2): void {
     if (!(end > start) || !Number.isFinite(start) || !Number.isFinite(end)) return;
-    const lastDay = Math.ceil(end / DAY) - 1;
+    const today = this.today();
     // A span longer than the retention touches only the days that can still be kept.
-    const firstDay = Math.max(Math.floor(start / DAY), Math.max(this.newestDay, lastDay) - this.retentionDays + 1);
+    const lastDay = Math.min(Math.ceil(end / DAY) - 1, today + 1);
+    const firstDay = Math.max(Math.floor(start / DAY), today - this.retentionDays + 1);
     for (let day = firstDay; day <= lastDay; day++) {
       const totals = this.day(day);
       // Overlapping spans (an outage and the offline time cut out of it, say) must not make a day longer than a day.
@@ -147,17 +152,20 @@ export class DailyRollups {
     return this.day(Math.floor(at / DAY));
   }
 
-  /** The totals of `day`, created if need be, or undefined for a day already past the retention. */
+  /** The totals of `day`, created if need be, or undefined for a day past the retention or more than a day ahead. */
   private day(day: number): DayTotals | undefined {
-    if (!Number.isFinite(day) || day <= this.newestDay - this.retentionDays) return undefined;
+    const today = this.today();
+    const firstKept = today - this.retentionDays + 1;
+    if (!Number.isFinite(day) || day < firstKept || day > today + 1) return undefined;
     let totals = this.totals.get(day);
     if (totals) return totals;
     totals = [day, 0, 0, 0, 0, 0];
     this.totals.set(day, totals);
-    if (day > this.newestDay) {
-      this.newestDay = day;
-      for (const stored of this.totals.keys()) if (stored <= day - this.retentionDays) this.totals.delete(stored);
-    }
+    for (const stored of this.totals.keys()) if (stored < firstKept) this.totals.delete(stored);
     return totals;
+  }
+
+  private today(): number {
+    return Math.floor(this.clock.wallNow() / DAY);
   }
 }
