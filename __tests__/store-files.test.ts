@@ -196,17 +196,17 @@ describe('journals', () => {
     expect(store.appendJournal('events', ['three'])).toBe(true);
     expect(store.appendJournal('events', [])).toBe(true);
     expect(syncs).toHaveBeenCalledTimes(2);
-    expect(read('events.log')).toBe('{"n":1}\n{"n":2}\n"three"\n');
+    expect(read('events.log')).toBe('[{"n":1},{"n":2}]\n["three"]\n');
     expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 2 }, 'three']);
     expect(store.status()).toEqual({ state: 'ok', lastError: null, errors: 0, lastWriteAt: WALL });
     expect(() => store.appendJournal('events', [undefined])).toThrow('A journal entry must be a JSON value, not undefined');
   });
 
   it('drop a torn last line, cut it off the file, and start the next append on a clean line', () => {
-    writeFileSync(file('events.log'), '{"n":1}\n{"n":2}\n{"n":');
+    writeFileSync(file('events.log'), '[{"n":1}]\n[{"n":2}]\n{"n":');
     const { store, lines } = open();
     expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 2 }]);
-    expect(read('events.log')).toBe('{"n":1}\n{"n":2}\n');
+    expect(read('events.log')).toBe('[{"n":1}]\n[{"n":2}]\n');
     expect(lines).toEqual([
       expect.objectContaining({
         level: 40,
@@ -220,26 +220,26 @@ describe('journals', () => {
   });
 
   it('cut a torn last line before appending even when nobody read the journal first', () => {
-    writeFileSync(file('events.log'), '{"n":1}\n{"n":2');
+    writeFileSync(file('events.log'), '[{"n":1}]\n[{"n":2');
     const { store } = open();
     expect(store.appendJournal('events', [{ n: 3 }])).toBe(true);
-    expect(read('events.log')).toBe('{"n":1}\n{"n":3}\n');
+    expect(read('events.log')).toBe('[{"n":1}]\n[{"n":3}]\n');
   });
 
   it('keep every line that parses when one in the middle is damaged, copy the file aside, and log it once with its path', () => {
-    const content = '{"n":1}\n{"n":\u0000\u0000\n{"n":3}\n\n{"n":5}\n{"n":';
+    const content = '[{"n":1}]\n[{"n":\u0000\u0000\n[{"n":3}]\n\n[{"n":5}]\n[{"n":';
     writeFileSync(file('events.log'), content);
     const { store, lines } = open();
     expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 3 }, { n: 5 }]);
     const aside = file(`events.log.corrupt-${STAMP}`);
     expect(readFileSync(aside, 'utf8')).toBe(content);
-    expect(read('events.log')).toBe('{"n":1}\n{"n":3}\n{"n":5}\n');
+    expect(read('events.log')).toBe('[{"n":1},{"n":3},{"n":5}]\n');
     expect(lines).toEqual([
       expect.objectContaining({
         level: 40,
         path: file('events.log'),
         moved_to: aside,
-        msg: `${file('events.log')} is damaged: lines 2, 4 are not valid JSON: copied aside to ${aside}; the lines that parse are kept`,
+        msg: `${file('events.log')} is damaged: lines 2, 4 are not JSON arrays: copied aside to ${aside}; the lines that parse are kept`,
       }),
     ]);
     expect(store.appendJournal('events', [{ n: 6 }])).toBe(true);
@@ -248,7 +248,7 @@ describe('journals', () => {
   });
 
   it('make the copy of a damaged journal durable, file and name, before the journal is replaced', () => {
-    writeFileSync(file('events.log'), '1\nbad\n');
+    writeFileSync(file('events.log'), '[1]\nbad\n');
     const { store } = open();
     const calls: string[] = [];
     const opened = new Map<number, string>();
@@ -277,7 +277,7 @@ describe('journals', () => {
     expect(store.appendJournal('events', [1, 2, 3])).toBe(true);
     expect(store.rewriteJournal('events', [3])).toBe(true);
     expect(store.appendJournal('events', [4])).toBe(true);
-    expect(read('events.log')).toBe('3\n4\n');
+    expect(read('events.log')).toBe('[3]\n[4]\n');
     expect(store.rewriteJournal('events', [])).toBe(true);
     expect(store.readJournal('events')).toEqual([]);
     expect(listing()).toEqual(['events.log', 'heartbeat.lock']);
@@ -334,7 +334,7 @@ describe('storage faults on a real tmpfs', () => {
     // The previous snapshot is whole, no temporary file is left, and the journal has no partial line.
     expect(store.readSnapshot('state', 1)?.data).toEqual({ version: 'before' });
     expect(store.readJournal('events')).toEqual([{ n: 1 }]);
-    expect(read('events.log')).toBe('{"n":1}\n');
+    expect(read('events.log')).toBe('[{"n":1}]\n');
     expect(listing()).toEqual(['events.log', 'filler', 'heartbeat.lock', 'state.json']);
 
     rmSync(file('filler'));
@@ -368,7 +368,7 @@ describe('storage faults on a real tmpfs', () => {
 
   it('a read-only directory at start: open does not throw, the store is degraded, and takes the lock once it is writable', async () => {
     writeFileSync(file('state.json'), 'garbage');
-    writeFileSync(file('events.log'), '{"n":1}\n{"n');
+    writeFileSync(file('events.log'), '[{"n":1}]\n{"n');
     remount(dir, 'ro');
     const { store, messages } = open();
     expect(store.status()).toMatchObject({ state: 'degraded', errors: 1, lastWriteAt: null });
@@ -383,12 +383,12 @@ describe('storage faults on a real tmpfs', () => {
     expect(store.appendJournal('events', [{ n: 2 }])).toBe(false);
     expect(store.status()).toMatchObject({ state: 'degraded', errors: 4 });
     expect(listing()).toEqual(['events.log', 'state.json']);
-    expect(read('events.log')).toBe('{"n":1}\n{"n');
+    expect(read('events.log')).toBe('[{"n":1}]\n{"n');
 
     remount(dir, 'rw');
     await expect(store.writeSnapshot('state', 1, { fresh: true })).resolves.toBe(true);
     expect(store.appendJournal('events', [{ n: 2 }])).toBe(true);
-    expect(read('events.log')).toBe('{"n":1}\n{"n":2}\n');
+    expect(read('events.log')).toBe('[{"n":1}]\n[{"n":2}]\n');
     expect(store.status()).toMatchObject({ state: 'ok', errors: 4 });
     expect(JSON.parse(read('heartbeat.lock'))).toMatchObject({ pid: process.pid });
     expect(read(`state.json.corrupt-${STAMP}`)).toBe('garbage');
@@ -421,21 +421,21 @@ describe('storage faults on a real tmpfs', () => {
   });
 
   it('a damaged journal on a full disk is read, left as it is, appended to, and copied aside before a rewrite', () => {
-    writeFileSync(file('events.log'), '{"n":1}\nbad\n{"n":3}\n{"n":');
+    writeFileSync(file('events.log'), '[{"n":1}]\nbad\n[{"n":3}]\n{"n":');
     const { store, messages } = open();
     fillDisk();
     expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 3 }]);
     expect(listing()).toEqual(['events.log', 'filler', 'heartbeat.lock']);
     expect(messages()[0]).toBe(
-      `${file('events.log')} is damaged: line 2 is not valid JSON; it cannot be set aside now, so it stays in place and is not overwritten`,
+      `${file('events.log')} is damaged: line 2 is not a JSON array; it cannot be set aside now, so it stays in place and is not overwritten`,
     );
     expect(store.rewriteJournal('events', [{ n: 1 }, { n: 3 }])).toBe(false);
     rmSync(file('filler'));
     expect(store.appendJournal('events', [{ n: 4 }])).toBe(true);
-    expect(read('events.log')).toBe('{"n":1}\nbad\n{"n":3}\n{"n":4}\n');
+    expect(read('events.log')).toBe('[{"n":1}]\nbad\n[{"n":3}]\n[{"n":4}]\n');
     expect(store.rewriteJournal('events', [{ n: 1 }, { n: 3 }, { n: 4 }])).toBe(true);
-    expect(read(`events.log.corrupt-${STAMP}`)).toBe('{"n":1}\nbad\n{"n":3}\n{"n":4}\n');
-    expect(read('events.log')).toBe('{"n":1}\n{"n":3}\n{"n":4}\n');
+    expect(read(`events.log.corrupt-${STAMP}`)).toBe('[{"n":1}]\nbad\n[{"n":3}]\n[{"n":4}]\n');
+    expect(read('events.log')).toBe('[{"n":1},{"n":3},{"n":4}]\n');
     expect(store.status().state).toBe('ok');
   });
 });
@@ -447,10 +447,24 @@ describe('storage faults no test can cause for real (injected)', () => {
     failNext('fdatasyncSync', 'EIO');
     expect(store.appendJournal('events', [{ n: 2 }])).toBe(false);
     expect(store.status()).toMatchObject({ state: 'degraded', lastError: 'EIO: injected, fdatasyncSync', errors: 1 });
-    expect(read('events.log')).toBe('{"n":1}\n');
+    expect(read('events.log')).toBe('[{"n":1}]\n');
     expect(store.appendJournal('events', [{ n: 2 }])).toBe(true);
     expect(store.status()).toMatchObject({ state: 'ok', lastError: null, errors: 1 });
     expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
+  it('a batch torn by a crash in mid-append is lost whole, never its first entries alone', async () => {
+    const first = open();
+    expect(first.store.appendJournal('events', [{ n: 1 }])).toBe(true);
+    const realWrite = fs.writeSync;
+    jest.spyOn(fs as unknown as { writeSync: (fd: number, bytes: Buffer) => number }, 'writeSync').mockImplementationOnce((fd, bytes) => {
+      realWrite(fd, bytes, 0, bytes.length / 2); // the first half reaches the disk, then the power goes
+      throw Object.assign(new Error('EIO: injected, write'), { code: 'EIO' });
+    });
+    failNext('ftruncateSync', 'EIO');
+    expect(first.store.appendJournal('events', [{ n: 2 }, { n: 3 }])).toBe(false);
+    await first.store.close();
+    expect(open().store.readJournal('events')).toEqual([{ n: 1 }]);
   });
 
   it('a half-written append whose cut fails too is cut by the next append, which reopens the journal', () => {
@@ -463,20 +477,20 @@ describe('storage faults no test can cause for real (injected)', () => {
     });
     failNext('ftruncateSync', 'EIO');
     expect(store.appendJournal('events', [{ n: 2 }])).toBe(false);
-    expect(read('events.log')).toBe('{"n":1}\n{"n"');
+    expect(read('events.log')).toBe('[{"n":1}]\n[{"n');
     expect(store.appendJournal('events', [{ n: 3 }])).toBe(true);
-    expect(read('events.log')).toBe('{"n":1}\n{"n":3}\n');
+    expect(read('events.log')).toBe('[{"n":1}]\n[{"n":3}]\n');
   });
 
   it('a torn line that cannot be cut when read is cut by the first append that can', () => {
-    writeFileSync(file('events.log'), '{"n":1}\n{"n');
+    writeFileSync(file('events.log'), '[{"n":1}]\n{"n');
     const { store } = open();
     failNext('ftruncateSync', 'EIO');
     expect(store.readJournal('events')).toEqual([{ n: 1 }]);
     expect(store.status()).toMatchObject({ state: 'degraded', lastError: 'EIO: injected, ftruncateSync' });
-    expect(read('events.log')).toBe('{"n":1}\n{"n');
+    expect(read('events.log')).toBe('[{"n":1}]\n{"n');
     expect(store.appendJournal('events', [{ n: 2 }])).toBe(true);
-    expect(read('events.log')).toBe('{"n":1}\n{"n":2}\n');
+    expect(read('events.log')).toBe('[{"n":1}]\n[{"n":2}]\n');
     expect(store.status().state).toBe('ok');
   });
 
@@ -488,7 +502,7 @@ describe('storage faults no test can cause for real (injected)', () => {
     const readIt = (store: StateDirectory): unknown => (kind === 'journal' ? store.readJournal('events') : store.readSnapshot('state', 1));
     const writeIt = (store: StateDirectory): boolean =>
       kind === 'journal' ? store.rewriteJournal('events', []) : store.writeSnapshotSync('state', 1, {});
-    const content = '{"format":1,"written_at":"x","data":1}\n';
+    const content = kind === 'journal' ? '[1]\n' : '{"format":1,"written_at":"x","data":1}\n';
     writeFileSync(file(name), content);
     const { store, messages } = open();
     failNext('readFileSync', code, { path: file(name) });
@@ -506,12 +520,12 @@ describe('storage faults no test can cause for real (injected)', () => {
   });
 
   it('appends to a journal it could not read, keeping the lines there', () => {
-    writeFileSync(file('events.log'), '1\n');
+    writeFileSync(file('events.log'), '[1]\n');
     const { store } = open();
     failNext('readFileSync', 'EIO', { path: file('events.log') });
     expect(store.readJournal('events')).toEqual([]);
     expect(store.appendJournal('events', [2])).toBe(true);
-    expect(read('events.log')).toBe('1\n2\n');
+    expect(read('events.log')).toBe('[1]\n[2]\n');
   });
 
   it('appends to a fresh journal once an unreadable one was moved aside, not to the file set aside', () => {
@@ -520,8 +534,8 @@ describe('storage faults no test can cause for real (injected)', () => {
     failNext('readFileSync', 'EBADMSG', { path: file('events.log') });
     expect(store.readJournal('events')).toEqual([]);
     expect(store.appendJournal('events', [2])).toBe(true);
-    expect(read('events.log')).toBe('2\n');
-    expect(read(`events.log.corrupt-${STAMP}`)).toBe('1\n');
+    expect(read('events.log')).toBe('[2]\n');
+    expect(read(`events.log.corrupt-${STAMP}`)).toBe('[1]\n');
   });
 
   it('leaves the temporary files of a crashed write for the next start when the directory cannot be listed', () => {

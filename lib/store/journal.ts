@@ -1,12 +1,15 @@
-/** A journal file read back: one JSON value per line. */
+/**
+ * A journal file read back. Each line is one append, a JSON array of its entries: a batch is a
+ * single line, so a crash in mid-append leaves the whole batch or a torn line, never its first few entries.
+ */
 export interface ParsedJournal {
-  /** Every complete line that parsed, in order. */
+  /** The entries of every complete line that parsed, in order. */
   readonly entries: unknown[];
   /** Bytes up to and including the last newline. */
   readonly completeBytes: number;
   /** Bytes after the last newline: a line torn by a crash in mid-append. */
   readonly tornBytes: number;
-  /** 1-based numbers of the complete lines that did not parse. */
+  /** 1-based numbers of the complete lines that are not a JSON array. */
   readonly badLines: number[];
 }
 
@@ -26,23 +29,30 @@ export function parseJournal(bytes: Buffer): ParsedJournal {
   while (start < completeBytes) {
     const end = bytes.indexOf(NEWLINE, start);
     line++;
-    try {
-      entries.push(JSON.parse(bytes.toString('utf8', start, end)));
-    } catch {
-      badLines.push(line);
-    }
+    const batch = parseLine(bytes.toString('utf8', start, end));
+    if (batch) entries.push(...batch);
+    else badLines.push(line);
     start = end + 1;
   }
   return { entries, completeBytes, tornBytes: bytes.length - completeBytes, badLines };
 }
 
-/** Entries as journal lines. JSON never holds a raw newline, so each entry is exactly one line. */
-export function serializeEntries(entries: readonly unknown[]): Buffer {
-  let text = '';
-  for (const entry of entries) {
-    const json = JSON.stringify(entry) as string | undefined;
-    if (json === undefined) throw new TypeError(`A journal entry must be a JSON value, not ${typeof entry}`);
-    text += `${json}\n`;
+function parseLine(text: string): unknown[] | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
   }
-  return Buffer.from(text, 'utf8');
+}
+
+/** Entries as one journal line (none for no entries). JSON never holds a raw newline, so the batch is exactly one line. */
+export function serializeEntries(entries: readonly unknown[]): Buffer {
+  if (entries.length === 0) return Buffer.alloc(0);
+  for (const entry of entries) {
+    if ((JSON.stringify(entry) as string | undefined) === undefined) {
+      throw new TypeError(`A journal entry must be a JSON value, not ${typeof entry}`);
+    }
+  }
+  return Buffer.from(`${JSON.stringify(entries)}\n`, 'utf8');
 }

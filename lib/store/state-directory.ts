@@ -33,7 +33,7 @@ const LOCK = 'lock';
 
 /**
  * One state directory, owned by one process: snapshots (`<name>.json`, replaced atomically),
- * journals (`<name>.log`, JSON lines appended and synced before the caller goes on) and the
+ * journals (`<name>.log`, one JSON array of entries per append, appended and synced before the caller goes on) and the
  * single-writer lock. Writes never throw on a storage failure: the store turns `degraded`,
  * logs once per error code, and is `ok` again once the failed files are written.
  */
@@ -133,7 +133,7 @@ export class StateDirectory {
   }
 
   /**
-   * The entries of `<name>.log`, one per complete line. A torn last line (a crash in
+   * The entries of `<name>.log`, in the order appended. A torn last line (a crash in
    * mid-append) is dropped and cut off the file. A complete line that does not parse is
    * skipped; the file is then copied aside as `<name>.log.corrupt-<time>`, logged, and
    * rewritten with the entries that parsed, so nothing readable is lost and nothing
@@ -147,8 +147,8 @@ export class StateDirectory {
     const { entries, completeBytes, tornBytes, badLines } = parseJournal(bytes);
     this.journalOf(path).reset(completeBytes); // appends go on from what was read
     if (badLines.length > 0) {
-      const lines = badLines.length === 1 ? `line ${badLines[0]} is` : `lines ${badLines.join(', ')} are`;
-      this.setAside(path, `damaged: ${lines} not valid JSON`, true, entries);
+      const lines = badLines.length === 1 ? `line ${badLines[0]} is not a JSON array` : `lines ${badLines.join(', ')} are not JSON arrays`;
+      this.setAside(path, `damaged: ${lines}`, true, entries);
     } else if (tornBytes > 0) {
       this.logger.warn({ path, bytes: tornBytes }, `${path}: dropped a torn last line (${tornBytes} bytes) left by a crash in mid-append`);
       this.cutTornLine(path);
@@ -157,7 +157,7 @@ export class StateDirectory {
   }
 
   /**
-   * Appends `entries` to `<name>.log` as JSON lines and syncs them to disk before returning:
+   * Appends `entries` to `<name>.log` as one line, all or nothing, and syncs them to disk before returning:
    * the write-ahead log, called before anyone hears of what it records. Returns whether they
    * are durable; never throws on a storage failure (a failed append leaves no partial line).
    */
