@@ -142,6 +142,36 @@ describe('state() and load()', () => {
     expect(tracker.ratio(MINUTE, UPTIME_WINDOWS['24h'])).toBeCloseTo(1 - 165 / 86_400, 9);
   });
 
+  it('list the same downtime minutes as a scan of every minute, reading only the hours that hold any', () => {
+    // A small deterministic generator: outages of seconds to hours over 9 days, some cut by a cleanup.
+    let seed = 7;
+    const next = (): number => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    const tracker = new UptimeTracker(0);
+    const everyMinute = (): unknown => (tracker as unknown as { minutes: { nonEmpty(): unknown } }).minutes.nonEmpty();
+    let at = 0;
+    for (let outage = 0; outage < 400; outage++) {
+      at += next() * 40 * MINUTE;
+      tracker.markDown(at);
+      at += next() < 0.8 ? next() * 90_000 : next() * 3 * HOUR;
+      tracker.markUp(at);
+      if (outage % 97 === 0) tracker.dropBefore(at - 3 * DAY);
+      if (outage % 25 === 0) expect(tracker.state().minutes).toEqual(everyMinute());
+    }
+    expect(tracker.state().minutes).toEqual(everyMinute());
+    // An outage in the minutes the minute ring holds beyond the oldest hour it keeps a total for.
+    const edge = new UptimeTracker(0);
+    edge.markDown(61 * MINUTE);
+    edge.markUp(62 * MINUTE + 30_000);
+    edge.markDown(7 * DAY + 60 * MINUTE);
+    edge.markUp(7 * DAY + 60 * MINUTE + 5000);
+    // The newest minute is 10,140: minutes from 61 are held, hourly totals only from hour 2.
+    expect(edge.state().minutes).toEqual([
+      [61, 60],
+      [62, 30],
+      [7 * 24 * 60 + 60, 5],
+    ]);
+  });
+
   it('ignore minutes more than 7 days older than the newest', () => {
     const tracker = new UptimeTracker(-30 * DAY);
     tracker.load({

@@ -45,11 +45,16 @@ class BucketRing {
     this.slots[this.slot(index)] = Math.min(cap, (this.slots[this.slot(index)] as number) + seconds);
   }
 
-  /** The slots holding any seconds, oldest first, as [index, seconds]. */
-  nonEmpty(): Array<[number, number]> {
+  /** Index of the oldest slot still held, or -Infinity before the first write. */
+  get oldest(): number {
+    return this.newest - this.size + 1;
+  }
+
+  /** The slots from `from` to `to` (inclusive, within the ring) holding any seconds, oldest first, as [index, seconds]. */
+  nonEmpty(from = -Infinity, to = Infinity): Array<[number, number]> {
     const out: Array<[number, number]> = [];
-    if (this.newest === -Infinity) return out;
-    for (let index = this.newest - this.size + 1; index <= this.newest; index++) {
+    const last = Math.min(to, this.newest);
+    for (let index = Math.max(from, this.oldest); index <= last; index++) {
       const seconds = this.slots[this.slot(index)] as number;
       if (seconds > 0) out.push([index, seconds]);
     }
@@ -182,7 +187,7 @@ export class UptimeTracker {
     const excluded: Array<[number, number]> = [];
     const spans = this.excluded ?? [];
     for (let i = 0; i < spans.length; i += 2) excluded.push([spans[i] as number, spans[i + 1] as number]);
-    return { since: this.since, downSince: this.downSince, minutes: this.minutes?.nonEmpty() ?? [], excluded };
+    return { since: this.since, downSince: this.downSince, minutes: this.downtimeMinutes(), excluded };
   }
 
   /** Replaces this tracker's state with `state`, in this tracker's monotonic ms (see {@link state}). */
@@ -201,6 +206,19 @@ export class UptimeTracker {
     for (const [start, end] of state.excluded) this.excludeSpan(start, end);
     // Set after the spans, which would otherwise cut the open outage they already account for.
     this.downSince = state.downSince;
+  }
+
+  /**
+   * The minutes holding downtime, oldest first. Only hours whose total holds any are read: a
+   * capture of 10,000 services costs their downtime, not 10,080 slots each. (An hour's total is
+   * never below one of its minutes: both round the same overlap, the hour's being the larger.)
+   */
+  private downtimeMinutes(): Array<[number, number]> {
+    if (!this.minutes || !this.hours) return [];
+    // The minute ring reaches up to 59 minutes further back than the hourly one: those are read one by one.
+    const out = this.minutes.nonEmpty(-Infinity, this.hours.oldest * 60 - 1);
+    for (const [hour] of this.hours.nonEmpty()) out.push(...this.minutes.nonEmpty(hour * 60, hour * 60 + 59));
+    return out;
   }
 
   private addDowntime(start: number, end: number): void {
