@@ -251,6 +251,17 @@ describe('captureService() writes only what readServiceState() reads back', () =
   });
 });
 
+it('imports neither the monitor nor the watcher, which will import it to save their state', () => {
+  jest.isolateModules(() => {
+    for (const engine of ['../lib/core/monitor', '../lib/core/watcher', '../lib/core/manager']) {
+      jest.doMock(engine, () => {
+        throw new Error(`persisted-state imports ${engine}: once that imports persisted-state, they form a cycle`);
+      });
+    }
+    expect(() => jest.requireActual('../lib/core/persisted-state')).not.toThrow();
+  });
+});
+
 it('TransitionLog keeps and drops entries at negative monotonic times', () => {
   const log = new TransitionLog(3);
   for (const at of [-300, -200, -100, 50]) log.push({ at, from: 'healthy', to: 'critical', reason: 'r' });

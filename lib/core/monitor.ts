@@ -3,6 +3,7 @@ import { StableWallOffset, systemClock, type Clock } from '../util/clock';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
 import { HealthLog } from './health-log';
 import { historyOf, type ServiceHistory } from './history';
+import { MAX_ERROR_LENGTH } from './limits';
 import { ServiceBinding, type ServicePort } from './binding';
 import { MAX_CUSTOM_METRICS, ServiceRecord, type ServiceHealth, type ServiceOwner, type ServiceStatusEntry } from './service-record';
 import { storedText } from '../util/stored-text';
@@ -41,8 +42,7 @@ export interface HealthStatus {
   overall_status: OverallStatus;
 }
 
-/** Longest error message kept, in characters: messages are stored, logged and served, so they are bounded. */
-export const MAX_ERROR_LENGTH = 1024;
+export { MAX_ERROR_LENGTH } from './limits';
 
 const MANAGER_KEYS = ['config', 'logger', 'clock'] as const;
 

@@ -1,6 +1,5 @@
-import { MAX_ERROR_LENGTH } from './monitor';
 import { MAX_HISTORY_SIZE } from './config';
-import { MAX_HISTORY_REASON } from './watcher';
+import { MAX_ERROR_LENGTH, MAX_HISTORY_REASON } from './limits';
 import { MAX_EXCLUDED_SPANS, UPTIME_MINUTES, type UptimeState } from './uptime';
 import type { DailyRollups, DayTotals, RollupsState } from './rollups';
 import type { ServiceRecord } from './service-record';

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { isoTimeOf, type Clock } from '../util/clock';
 import type { HealthLog, TransitionCause } from './health-log';
 import { SignLane } from './lanes';
+import { MAX_HISTORY_REASON } from './limits';
 import { DeadlineScheduler } from './scheduler';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY, rankFromError, rankFromMisses, statusWord, type MissThresholds, type ServiceStatus } from './status';
@@ -47,8 +48,7 @@ export interface MonitorHealth {
   } | null;
 }
 
-/** Longest reason kept in a service's history, in characters. */
-export const MAX_HISTORY_REASON = 200;
+export { MAX_HISTORY_REASON } from './limits';
 
 /** Timer lateness from which the monitor treats itself as stalled: far beyond timer jitter. */
 export const STALL_THRESHOLD_MS = 250;
