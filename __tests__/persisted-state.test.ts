@@ -307,6 +307,13 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
     ['a tag that is not a string', ['tag'], 5, /"tag" is 5; expected a string/],
     ['remote as a word', ['remote'], 'yes', /"remote" is "yes"; expected true or false/],
     ['a zero interval', ['settings', 'interval_ms'], 0, /"settings.interval_ms" is 0/],
+    [
+      "an interval under the config's millisecond",
+      ['settings', 'interval_ms'],
+      0.5,
+      /"settings.interval_ms" is 0.5; expected a number from 1 /,
+    ],
+    ['a tag longer than the config allows', ['tag'], 'x'.repeat(201), /"tag" .*; expected a string of at most 200 characters/],
     ['an interval as text', ['settings', 'interval_ms'], '30', /"settings.interval_ms" is "30"/],
     ['an infinite interval', ['settings', 'interval_ms'], Infinity, /"settings.interval_ms" is Infinity/],
     ['a negative grace', ['settings', 'grace_ms'], -1, /"settings.grace_ms" is -1/],
@@ -391,6 +398,10 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
     // Refused whole: nothing of it was applied.
     expect(record.history.size).toBe(0);
     expect(record.totalPulses).toBe(0);
+  });
+
+  it('refuses an empty tag, which no config gives a service', () => {
+    expect(() => readServiceState(withValue(['tag'], ''))).toThrow(/^Service state: "tag" is ""; expected a non-empty string\.$/);
   });
 
   it.each([null, [], 'state', 42])('refuses %p as a whole', (value) => {

@@ -1,4 +1,4 @@
-import { MAX_HISTORY_SIZE } from './config';
+import { MAX_HISTORY_SIZE, MAX_TAG_LENGTH, MIN_INTERVAL_SECONDS } from './config';
 import { MAX_ERROR_LENGTH, MAX_HISTORY_REASON } from './limits';
 import { MAX_EXCLUDED_SPANS, UPTIME_MINUTES, type UptimeState } from './uptime';
 import type { DailyRollups, DayTotals, RollupsState } from './rollups';
@@ -153,11 +153,12 @@ export function readServiceState(value: unknown, tag?: string): PersistedService
   }
   const state = read.object('', value, [...SERVICE_FIELDS], ['rollups']);
   read.integer('v', state.v, 1, SERVICE_STATE_VERSION);
-  read.string('tag', state.tag, 1000);
+  // The rules of the config that created the service: a state it could not have written is not trusted.
+  if (read.string('tag', state.tag, MAX_TAG_LENGTH) === '') read.fail('tag', '', 'a non-empty string');
   if (tag !== undefined && state.tag !== tag) read.fail('tag', state.tag, JSON.stringify(tag));
   read.boolean('remote', state.remote);
   const settings = read.object('settings', state.settings, ['interval_ms', 'grace_ms', 'critical']);
-  read.number('settings.interval_ms', settings.interval_ms, Number.MIN_VALUE, Number.MAX_SAFE_INTEGER);
+  read.number('settings.interval_ms', settings.interval_ms, MIN_INTERVAL_SECONDS * 1000, Number.MAX_SAFE_INTEGER);
   read.number('settings.grace_ms', settings.grace_ms, 0, Number.MAX_SAFE_INTEGER);
   read.boolean('settings.critical', settings.critical);
   read.integer('total_pulses', state.total_pulses, 0);
