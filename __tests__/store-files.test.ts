@@ -227,7 +227,7 @@ describe('journals', () => {
   });
 
   it('keep every line that parses when one in the middle is damaged, copy the file aside, and log it once with its path', () => {
-    const content = '[{"n":1}]\n[{"n":\u0000\u0000\n[{"n":3}]\n\n[{"n":5}]\n[{"n":';
+    const content = '[{"n":1}]\n[{"n":\u0000\u0000\n[{"n":3}]\n{"n":4}\n[{"n":5}]\n[{"n":';
     writeFileSync(file('events.log'), content);
     const { store, lines } = open();
     expect(store.readJournal('events')).toEqual([{ n: 1 }, { n: 3 }, { n: 5 }]);
