@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
 import fs, { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryInUseError, StateDirectory } from '../lib/store';
 import { spawnTs, waitForExit } from './helpers/child';
@@ -163,6 +163,69 @@ describe('a lock whose holder is gone', () => {
     writeFileSync(lockPath, JSON.stringify({ pid: process.ppid }));
     expect(() => open()).toThrow(inUse(process.ppid));
     expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toEqual({ pid: process.ppid });
+  });
+});
+
+describe('a holder in another host or PID namespace, or whose PID was reused', () => {
+  /** The lock this process writes (released at once: close() with no write in flight releases before it returns). */
+  function here(): Record<string, string | number> {
+    const store = StateDirectory.open({ dir, logger: captureLogger().logger });
+    const text = readFileSync(lockPath, 'utf8');
+    void store.close();
+    return JSON.parse(text) as Record<string, string | number>;
+  }
+
+  it('records this process: PID, host, boot id, PID namespace and start time', () => {
+    const stat = readFileSync(`/proc/${process.pid}/stat`, 'utf8');
+    expect(here()).toMatchObject({
+      pid: process.pid,
+      hostname: hostname(),
+      boot_id: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+      pid_ns: fs.readlinkSync('/proc/self/ns/pid'),
+      start_time: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19],
+    });
+  });
+
+  it.each([
+    ['another host (another boot id too)', { hostname: 'other-host', boot_id: 'other-boot' }],
+    ['another PID namespace with this very PID (containers sharing a volume, both PID 1)', { pid_ns: 'pid:[4026530000]' }],
+  ])('is refused, not judged, when it runs on %s, naming the lock file to delete', (_, differences) => {
+    const theirs: Record<string, string | number> = { ...here(), ...differences, id: 'theirs' };
+    const written = JSON.stringify(theirs);
+    writeFileSync(lockPath, written);
+    const recorded = JSON.stringify({ hostname: theirs.hostname, pid_ns: theirs.pid_ns });
+    expect(() => open()).toThrow(
+      `${dir} is in use by process ${process.pid} of another host or PID namespace (${recorded}), which this process cannot check; ` +
+        `stop it, or if it is gone, delete ${lockPath}`,
+    );
+    expect(readFileSync(lockPath, 'utf8')).toBe(written);
+  });
+
+  it('is taken over when its PID runs but started at another time (a dead holder whose PID was reused)', () => {
+    const mine = here();
+    writeFileSync(lockPath, JSON.stringify({ ...mine, pid: process.ppid, start_time: '1', id: 'theirs' }));
+    const { logger, lines } = captureLogger();
+    expect(open(logger).status().state).toBe('ok');
+    expect(lines.map((line) => line.msg)).toEqual([`took over ${dir} from process ${process.ppid}, which is no longer running`]);
+  });
+
+  it('is judged by its PID alone where /proc says nothing (not Linux)', () => {
+    const noProc = (path: unknown): boolean => String(path).startsWith('/proc/');
+    const { readFileSync: realRead, readlinkSync: realLink } = fs;
+    jest.spyOn(fs, 'readlinkSync').mockImplementation(((path: string) => {
+      if (noProc(path)) throw Object.assign(new Error('ENOENT: injected'), { code: 'ENOENT' });
+      return realLink(path);
+    }) as typeof fs.readlinkSync);
+    jest.spyOn(fs, 'readFileSync').mockImplementation(((path: string, options?: unknown) => {
+      if (noProc(path) && path.endsWith('/stat')) throw Object.assign(new Error('ENOENT: injected'), { code: 'ENOENT' });
+      return realRead(path, options as BufferEncoding);
+    }) as typeof fs.readFileSync);
+    writeFileSync(lockPath, JSON.stringify({ pid: process.ppid, start_time: '1' }));
+    expect(() => open()).toThrow(inUse(process.ppid));
+    rmSync(lockPath);
+    const lock = here();
+    expect(lock).not.toHaveProperty('pid_ns');
+    expect(lock).not.toHaveProperty('start_time');
   });
 });
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, linkSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { closeSync, fstatSync, linkSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codeOf } from './fs-errors';
+import { holderOf, judge, thisProcess, type Holder } from './lock-holder';
 
 /*
  * One writer per state directory, by a PID lock file rather than proper-lockfile, which the
@@ -22,10 +22,10 @@ import { codeOf } from './fs-errors';
  * win, one of them after giving a lock back. `close()` removes the lock only if it still holds
  * this lock's id.
  *
- * PIDs are local: the lock guards a directory on one host. The lock also records the kernel's
- * boot id, so a lock left before a reboot is stale even when its PID now belongs to another
- * process; and a lock naming this very PID but not held in this process was left by an earlier
- * process that had the same PID (PID 1 in a restarted container).
+ * PIDs are local to a host and a PID namespace: a holder elsewhere is refused, not judged, and
+ * a holder here is gone when its recorded start time or boot id no longer matches (lock-holder.ts).
+ * A lock naming this very PID but not held in this process was left by an earlier process
+ * that had the same PID.
  */
 
 const LOCK_FILE = 'heartbeat.lock';
@@ -46,8 +46,16 @@ export class DirectoryInUseError extends Error {
   constructor(
     readonly dir: string,
     readonly pid: number,
+    /** The holder, when it runs on another host or in another PID namespace. */
+    elsewhere?: Holder,
   ) {
-    super(`${dir} is in use by process ${pid}; stop it, or give this process another directory`);
+    super(
+      elsewhere
+        ? `${dir} is in use by process ${pid} of another host or PID namespace ` +
+            `(${JSON.stringify({ hostname: elsewhere.hostname, pid_ns: elsewhere.pid_ns })}), which this process cannot check; ` +
+            `stop it, or if it is gone, delete ${join(dir, LOCK_FILE)}`
+        : `${dir} is in use by process ${pid}; stop it, or give this process another directory`,
+    );
   }
 }
 
@@ -66,13 +74,7 @@ export interface DirectoryLock {
 export function acquireLock(dir: string): DirectoryLock {
   const path = join(dir, LOCK_FILE);
   if (heldHere.has(path)) throw new DirectoryInUseError(dir, process.pid);
-  const text = `${JSON.stringify({
-    pid: process.pid,
-    id: randomBytes(8).toString('hex'),
-    hostname: hostname(),
-    boot_id: bootId(),
-    started_at: new Date().toISOString(),
-  })}\n`;
+  const text = `${JSON.stringify({ ...thisProcess(), id: randomBytes(8).toString('hex'), started_at: new Date().toISOString() })}\n`;
   const mine = `${path}.new-${process.pid}-${randomBytes(6).toString('hex')}`;
   writeFileSync(mine, text, { flag: 'wx' });
   let tookOverFrom: number | undefined;
@@ -81,9 +83,10 @@ export function acquireLock(dir: string): DirectoryLock {
       if (tryLink(mine, path)) return heldLock(path, text, tookOverFrom);
       const seen = readLockFile(path);
       if (!seen) continue; // released in between: try again
-      const { pid, bootId: holderBootId } = holderOf(seen.text);
-      if (pid !== undefined && isRunning(pid, holderBootId)) throw new DirectoryInUseError(dir, pid);
-      if (removeIfSame(path, seen)) tookOverFrom = pid;
+      const holder = holderOf(seen.text);
+      const verdict = holder ? judge(holder) : 'gone';
+      if (holder && verdict !== 'gone') throw new DirectoryInUseError(dir, holder.pid, verdict === 'elsewhere' ? holder : undefined);
+      if (removeIfSame(path, seen)) tookOverFrom = holder?.pid;
     }
     throw new Error(`${dir}: could not take ${path} in ${ATTEMPTS} attempts; other processes keep taking and releasing it`);
   } finally {
@@ -135,34 +138,6 @@ function readLockFile(path: string): LockFile | undefined {
   }
 }
 
-/** The holder a lock file names; no PID when it is not a lock this code wrote (garbage, or empty after a power loss). */
-function holderOf(text: string): { pid: number | undefined; bootId: string | undefined } {
-  let parsed: { pid?: unknown; boot_id?: unknown } = {};
-  try {
-    parsed = (JSON.parse(text) as typeof parsed | null) ?? {};
-  } catch {
-    // nobody holds it
-  }
-  const { pid, boot_id: boot } = parsed;
-  return {
-    pid: typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 ? pid : undefined,
-    bootId: typeof boot === 'string' ? boot : undefined,
-  };
-}
-
-function isRunning(pid: number, holderBootId: string | undefined): boolean {
-  const here = bootId();
-  if (holderBootId !== undefined && here !== undefined && holderBootId !== here) return false; // before a reboot
-  if (pid === process.pid) return false; // not held here (checked first): an earlier process with this PID
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return codeOf(error) !== 'ESRCH';
-  }
-}
-
 /** Removes the lock file at `path` if it is still the one `seen`; says whether it did. */
 function removeIfSame(path: string, seen: LockFile): boolean {
   const aside = `${path}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -184,20 +159,6 @@ function removeIfSame(path: string, seen: LockFile): boolean {
   }
   unlinkQuietly(aside);
   return same;
-}
-
-let cachedBootId: string | null | undefined;
-
-/** The kernel's id of the current boot (Linux), or undefined elsewhere. */
-function bootId(): string | undefined {
-  if (cachedBootId === undefined) {
-    try {
-      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    } catch {
-      cachedBootId = null;
-    }
-  }
-  return cachedBootId ?? undefined;
 }
 
 function unlinkQuietly(path: string): void {
