@@ -229,6 +229,25 @@ describe('a holder in another host or PID namespace, or whose PID was reused', (
   });
 });
 
+describe('scratch files', () => {
+  it('removes, when it takes the lock, the scratch files left by processes that died taking it, and no live one', () => {
+    const dead = deadPid();
+    const left = [`heartbeat.lock.new-${dead}-0123456789ab`, `heartbeat.lock.stale-${dead}-ba9876543210`];
+    const live = `heartbeat.lock.new-${process.ppid}-0123456789ab`;
+    for (const name of [...left, live, 'heartbeat.lock.new-x']) writeFileSync(join(dir, name), '{}');
+    open();
+    expect(readdirSync(dir).sort()).toEqual(['heartbeat.lock', 'heartbeat.lock.new-x', live].sort());
+  });
+
+  it('leaves them for the next start when the directory cannot be listed', () => {
+    const name = `heartbeat.lock.new-${deadPid()}-0123456789ab`;
+    writeFileSync(join(dir, name), '{}');
+    failNext('readdirSync', 'EIO', { count: 2 });
+    open();
+    expect(readdirSync(dir).sort()).toEqual(['heartbeat.lock', name]);
+  });
+});
+
 describe('races and faults of the lock file (injected: they need another process at an exact instant, or a failing disk)', () => {
   const realRename = fs.renameSync;
 

@@ -64,7 +64,8 @@ export function judge(holder: Holder): Verdict {
   return exists(holder.pid) ? 'running' : 'gone';
 }
 
-function exists(pid: number): boolean {
+/** Whether a process `pid` runs (in this PID namespace). */
+export function exists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

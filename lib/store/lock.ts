@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, linkSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codeOf } from './fs-errors';
-import { holderOf, judge, thisProcess, type Holder } from './lock-holder';
+import { exists, holderOf, judge, thisProcess, type Holder } from './lock-holder';
 
 /*
  * One writer per state directory, by a PID lock file rather than proper-lockfile, which the
@@ -80,7 +80,10 @@ export function acquireLock(dir: string): DirectoryLock {
   let tookOverFrom: number | undefined;
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      if (tryLink(mine, path)) return heldLock(path, text, tookOverFrom);
+      if (tryLink(mine, path)) {
+        removeScratchFiles(dir);
+        return heldLock(path, text, tookOverFrom);
+      }
       const seen = readLockFile(path);
       if (!seen) continue; // released in between: try again
       const holder = holderOf(seen.text);
@@ -159,6 +162,22 @@ function removeIfSame(path: string, seen: LockFile): boolean {
   }
   unlinkQuietly(aside);
   return same;
+}
+
+const SCRATCH = /^heartbeat\.lock\.(?:new|stale)-(\d+)-[0-9a-f]{12}$/;
+
+/** Removes the scratch files (`.new-`, `.stale-`) that processes killed while taking the lock left behind. */
+function removeScratchFiles(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // left for the next start
+  }
+  for (const name of names) {
+    const pid = SCRATCH.exec(name)?.[1];
+    if (pid !== undefined && !exists(Number(pid))) unlinkQuietly(join(dir, name));
+  }
 }
 
 function unlinkQuietly(path: string): void {
