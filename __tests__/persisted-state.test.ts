@@ -298,14 +298,14 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
 
   const tooLong = 'x'.repeat(1026);
   const cases: Array<[string, ReadonlyArray<string | number>, unknown, RegExp]> = [
-    ['a version that is not a number', ['v'], '1', /"v" is "1"; expected a whole number from 1 to 1/],
+    ['a version that is not a number', ['v'], '1', /"v" is a string of 1 character; expected a whole number from 1 to 1/],
     ['version 0', ['v'], 0, /"v" is 0/],
     ['a newer version', ['v'], 2, /written by a newer express-heartbeat \(version 2; this one reads up to 1\)/],
     ['an unknown field', ['extra'], 1, /"extra" is 1; expected no such field/],
     ['a missing field', ['total_pulses'], undefined, /"total_pulses" is undefined; expected a value: the field is missing/],
-    ['another service', ['tag'], 'other', /"tag" is "other"; expected "save_worker"/],
+    ['another service', ['tag'], 'other', /"tag" is a string of 5 characters; expected "save_worker"/],
     ['a tag that is not a string', ['tag'], 5, /"tag" is 5; expected a string/],
-    ['remote as a word', ['remote'], 'yes', /"remote" is "yes"; expected true or false/],
+    ['remote as a word', ['remote'], 'yes', /"remote" is a string of 3 characters; expected true or false/],
     ['a zero interval', ['settings', 'interval_ms'], 0, /"settings.interval_ms" is 0/],
     [
       "an interval under the config's millisecond",
@@ -314,7 +314,7 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
       /"settings.interval_ms" is 0.5; expected a number from 1 /,
     ],
     ['a tag longer than the config allows', ['tag'], 'x'.repeat(201), /"tag" .*; expected a string of at most 200 characters/],
-    ['an interval as text', ['settings', 'interval_ms'], '30', /"settings.interval_ms" is "30"/],
+    ['an interval as text', ['settings', 'interval_ms'], '30', /"settings.interval_ms" is a string of 2 characters;/],
     ['an infinite interval', ['settings', 'interval_ms'], Infinity, /"settings.interval_ms" is Infinity/],
     ['a negative grace', ['settings', 'grace_ms'], -1, /"settings.grace_ms" is -1/],
     ['settings as null', ['settings'], null, /"settings" is null; expected an object/],
@@ -324,14 +324,14 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
     ['pulses as an object', ['total_pulses'], {}, /"total_pulses" is an object/],
     ['errors as NaN', ['error_count'], Number.NaN, /"error_count" is NaN/],
     ['a start before 1970', ['started_at'], -5, /"started_at" is -5; expected wall-clock milliseconds/],
-    ['a start as ISO text', ['started_at'], '2026-11-29T10:00:00Z', /"started_at" is "2026-11-29T10:00:00Z"/],
+    ['a start as ISO text', ['started_at'], '2026-11-29T10:00:00Z', /"started_at" is a string of 20 characters;/],
     ['a start past year 275760', ['started_at'], 1e20, /"started_at" is 100000000000000000000/],
     ['a last heartbeat as an object', ['last_heartbeat'], {}, /"last_heartbeat" is an object/],
     ['an error without a time', ['last_error'], { message: 'x', critical: false }, /"last_error.time" is undefined/],
     ['an error message as a number', ['last_error'], { message: 5, time: 0, critical: false }, /"last_error.message" is 5/],
     ['an error message past the cut', ['last_error'], { message: tooLong, time: 0, critical: false }, /"last_error.message".*at most 1025/],
     ['transitions as an object', ['transitions'], {}, /"transitions" is an object; expected an array/],
-    ['an unknown status', ['transitions', 0, 2], 'down', /"transitions\[0\]\[2\]" is "down"; expected one of "healthy"/],
+    ['an unknown status', ['transitions', 0, 2], 'down', /"transitions\[0\]\[2\]" is a string of 4 characters; expected one of "healthy"/],
     [
       'a transition of three entries',
       ['transitions', 0],
@@ -376,9 +376,9 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
       'too many offline spans',
       ['uptime', 'offline'],
       Array.from({ length: 33 }, (_, i) => [i * 10, i * 10 + 5]),
-      /"uptime.offline" is "33 entries"; expected at most 32/,
+      /"uptime.offline" is 33 entries; expected at most 32/,
     ],
-    ['an outage start as text', ['uptime', 'down_since'], 'x', /"uptime.down_since" is "x"/],
+    ['an outage start as text', ['uptime', 'down_since'], 'x', /"uptime.down_since" is a string of 1 character;/],
     ['a day longer than a day', ['rollups', 'days', 0, 1], DAY + 1, /"rollups.days\[0\]\[1\]" is 86400001/],
     ['negative rollup pulses', ['rollups', 'days', 0, 4], -1, /"rollups.days\[0\]\[4\]" is -1/],
     ['rollups as an array', ['rollups'], [], /"rollups" is an array; expected an object/],
@@ -400,8 +400,32 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
     expect(record.totalPulses).toBe(0);
   });
 
+  it('names a bad string by its length alone: an error message may hold a password', () => {
+    const secret = 'postgres://admin:hunter2@db.internal/orders';
+    const bad: Array<[ReadonlyArray<string | number>, unknown]> = [
+      [['last_error'], { message: `${secret} ${'x'.repeat(1100)}`, time: 0, critical: false }],
+      [['last_error'], { message: 'timeout', time: secret, critical: false }],
+      [['started_at'], secret],
+      [['transitions', 0, 2], secret],
+      [['tag'], secret],
+      [['remote'], secret],
+    ];
+    const messages = bad.map(([path, value]) => {
+      try {
+        readServiceState(withValue(path, value), 'save_worker');
+      } catch (error) {
+        return error instanceof StateFormatError ? error.message : `not a StateFormatError: ${String(error)}`;
+      }
+      return 'accepted';
+    });
+    for (const message of messages) expect(message).toMatch(/ is a string of \d+ characters; /);
+    expect(messages.join('\n')).not.toMatch(/hunter2|postgres|admin/);
+  });
+
   it('refuses an empty tag, which no config gives a service', () => {
-    expect(() => readServiceState(withValue(['tag'], ''))).toThrow(/^Service state: "tag" is ""; expected a non-empty string\.$/);
+    expect(() => readServiceState(withValue(['tag'], ''))).toThrow(
+      /^Service state: "tag" is a string of 0 characters; expected a non-empty string\.$/,
+    );
   });
 
   it.each([null, [], 'state', 42])('refuses %p as a whole', (value) => {
@@ -413,6 +437,6 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
       ['transitions'],
       Array.from({ length: 100_001 }, () => [0, 'healthy', 'critical', 'r']),
     );
-    expect(() => readServiceState(state)).toThrow(/"transitions" is "100001 entries"; expected at most 100000/);
+    expect(() => readServiceState(state)).toThrow(/"transitions" is 100001 entries; expected at most 100000/);
   });
 });

@@ -27,8 +27,13 @@ export class StateReader {
   ) {}
 
   fail(field: string, value: unknown, expected: string): never {
+    this.refuse(field, describeStateValue(value), expected);
+  }
+
+  /** Fails with `described` standing for the value, e.g. `33 entries`. */
+  refuse(field: string, described: string, expected: string): never {
     const subject = field ? `${this.context}: "${field}"` : this.context;
-    throw new StateFormatError(`${subject} is ${describeValue(value)}; expected ${expected}.`, field);
+    throw new StateFormatError(`${subject} is ${described}; expected ${expected}.`, field);
   }
 
   /** A plain object with exactly the `required` keys and perhaps some of the `optional` ones. */
@@ -46,7 +51,7 @@ export class StateReader {
 
   array(field: string, value: unknown, maxLength: number): unknown[] {
     if (!Array.isArray(value)) this.fail(field, value, 'an array');
-    if (value.length > maxLength) this.fail(field, `${value.length} entries`, `at most ${maxLength}`);
+    if (value.length > maxLength) this.refuse(field, `${value.length} entries`, `at most ${maxLength}`);
     return value as unknown[];
   }
 
@@ -108,6 +113,16 @@ export class StateReader {
       this.fail(field, value, `${strictly ? 'more than' : 'at least'} the entry before it (${previous}): entries are stored oldest first`);
     }
   }
+}
+
+/**
+ * A value for a message: a string by its length alone, never its content. A state file holds
+ * error messages, which may hold a connection string with its password, and a message goes to
+ * logs; a string in the wrong field could be any of them.
+ */
+function describeStateValue(value: unknown): string {
+  if (typeof value === 'string') return `a string of ${value.length} character${value.length === 1 ? '' : 's'}`;
+  return describeValue(value);
 }
 
 export function join(field: string, key: string | number): string {
