@@ -304,7 +304,7 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
     ['an unknown field', ['extra'], 1, /"extra" is 1; expected no such field/],
     ['a missing field', ['total_pulses'], undefined, /"total_pulses" is undefined; expected a value: the field is missing/],
     ['another service', ['tag'], 'other', /"tag" is a string of 5 characters; expected "save_worker"/],
-    ['a tag that is not a string', ['tag'], 5, /"tag" is 5; expected a string/],
+    ['a tag that is not a string', ['tag'], 5, /"tag" is 5; expected a non-empty string/],
     ['remote as a word', ['remote'], 'yes', /"remote" is a string of 3 characters; expected true or false/],
     ['a zero interval', ['settings', 'interval_ms'], 0, /"settings.interval_ms" is 0/],
     [
@@ -313,7 +313,7 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
       0.5,
       /"settings.interval_ms" is 0.5; expected a number from 1 /,
     ],
-    ['a tag longer than the config allows', ['tag'], 'x'.repeat(201), /"tag" .*; expected a string of at most 200 characters/],
+    ['a tag longer than the config allows', ['tag'], 'x'.repeat(201), /"tag" .*; expected a non-empty string of at most 200 characters/],
     ['an interval as text', ['settings', 'interval_ms'], '30', /"settings.interval_ms" is a string of 2 characters;/],
     ['an infinite interval', ['settings', 'interval_ms'], Infinity, /"settings.interval_ms" is Infinity/],
     ['a negative grace', ['settings', 'grace_ms'], -1, /"settings.grace_ms" is -1/],
@@ -424,7 +424,7 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
 
   it('refuses an empty tag, which no config gives a service', () => {
     expect(() => readServiceState(withValue(['tag'], ''))).toThrow(
-      /^Service state: "tag" is a string of 0 characters; expected a non-empty string\.$/,
+      /^Service state: "tag" is a string of 0 characters; expected a non-empty string of at most 200 characters, e\.g\. "save_worker"\.$/,
     );
   });
 

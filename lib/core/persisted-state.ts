@@ -1,4 +1,4 @@
-import { MAX_HISTORY_SIZE, MAX_TAG_LENGTH, MIN_INTERVAL_SECONDS } from './config';
+import { checkTag, MAX_HISTORY_SIZE, MIN_INTERVAL_SECONDS } from './config';
 import { MAX_ERROR_LENGTH, MAX_HISTORY_REASON } from './limits';
 import { MAX_EXCLUDED_SPANS, UPTIME_MINUTES, type UptimeState } from './uptime';
 import type { DailyRollups, DayTotals, RollupsState } from './rollups';
@@ -152,17 +152,17 @@ export function readServiceState(value: unknown, tag?: string): PersistedService
     );
   }
   const state = read.object('', value, [...SERVICE_FIELDS], ['rollups']);
-  read.integer('v', state.v, 1, SERVICE_STATE_VERSION);
+  read.wholeNumber('v', state.v, 1, SERVICE_STATE_VERSION);
   // The rules of the config that created the service: a state it could not have written is not trusted.
-  if (read.string('tag', state.tag, MAX_TAG_LENGTH) === '') read.fail('tag', '', 'a non-empty string');
+  checkTag(read, 'tag', state.tag);
   if (tag !== undefined && state.tag !== tag) read.fail('tag', state.tag, JSON.stringify(tag));
   read.boolean('remote', state.remote);
   const settings = read.object('settings', state.settings, ['interval_ms', 'grace_ms', 'critical']);
   read.number('settings.interval_ms', settings.interval_ms, MIN_INTERVAL_SECONDS * 1000, Number.MAX_SAFE_INTEGER);
   read.number('settings.grace_ms', settings.grace_ms, 0, Number.MAX_SAFE_INTEGER);
   read.boolean('settings.critical', settings.critical);
-  read.integer('total_pulses', state.total_pulses, 0);
-  read.integer('error_count', state.error_count, 0);
+  read.wholeNumber('total_pulses', state.total_pulses, 0);
+  read.wholeNumber('error_count', state.error_count, 0);
   read.nullOr(state.started_at, (at) => read.wallTime('started_at', at));
   read.nullOr(state.last_heartbeat, (at) => read.wallTime('last_heartbeat', at));
   read.nullOr(state.last_error, (error) => {
@@ -214,10 +214,10 @@ function readUptime(read: StateReader, value: unknown): void {
   read.array('uptime.minutes', uptime.minutes, UPTIME_MINUTES).forEach((entry, index) => {
     const field = join('uptime.minutes', index);
     const [minute, seconds] = read.tuple(field, entry, 2);
-    const at = read.integer(join(field, 0), minute, 0, 8.64e15 / MINUTE);
+    const at = read.wholeNumber(join(field, 0), minute, 0, 8.64e15 / MINUTE);
     read.ordered(join(field, 0), at, previous, true);
     previous = at;
-    read.integer(join(field, 1), seconds, 1, 60);
+    read.wholeNumber(join(field, 1), seconds, 1, 60);
   });
   let previousEnd = 0;
   read.array('uptime.offline', uptime.offline, MAX_EXCLUDED_SPANS).forEach((entry, index) => {
@@ -237,11 +237,11 @@ function readRollups(read: StateReader, value: unknown): void {
   read.array('rollups.days', rollups.days, MAX_ROLLUP_DAYS).forEach((entry, index) => {
     const field = join('rollups.days', index);
     const totals = read.tuple(field, entry, 6) as unknown as DayTotals;
-    const day = read.integer(join(field, 0), totals[0], 0, 8.64e15 / DAY);
+    const day = read.wholeNumber(join(field, 0), totals[0], 0, 8.64e15 / DAY);
     read.ordered(join(field, 0), day, previous, true);
     previous = day;
     read.number(join(field, 1), totals[1], 0, DAY);
     read.number(join(field, 2), totals[2], 0, DAY);
-    for (const column of [3, 4, 5] as const) read.integer(join(field, column), totals[column], 0);
+    for (const column of [3, 4, 5] as const) read.wholeNumber(join(field, column), totals[column], 0);
   });
 }

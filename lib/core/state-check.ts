@@ -1,4 +1,4 @@
-import { describeValue } from '../util/validate';
+import { OptionReader, describeValue } from '../util/validate';
 
 /**
  * Thrown for persisted state that cannot be trusted: a wrong type, a value out of range, a
@@ -19,14 +19,14 @@ export class StateFormatError extends Error {
 /** Latest wall time a JavaScript Date can hold (year 275760): anything later is not a time. */
 const MAX_WALL_MS = 8.64e15;
 
-/** Field checks for one piece of persisted state, each naming the field and what was expected. */
-export class StateReader {
-  constructor(
-    /** Prefix of every message, e.g. `Service state for "save_worker"`. */
-    readonly context: string,
-  ) {}
-
-  fail(field: string, value: unknown, expected: string): never {
+/**
+ * Field checks for one piece of persisted state, each naming the field and what was expected.
+ * An {@link OptionReader} whose failures are {@link StateFormatError}s, so the config's own
+ * rules (`checkTag()`, say) check a state as they check a config, and its checks are reused.
+ * The context is the prefix of every message, e.g. `Service state for "save_worker"`.
+ */
+export class StateReader extends OptionReader {
+  override fail(field: string, value: unknown, expected: string): never {
     this.refuse(field, describeStateValue(value), expected);
   }
 
@@ -37,7 +37,7 @@ export class StateReader {
   }
 
   /** A plain object with exactly the `required` keys and perhaps some of the `optional` ones. */
-  object(field: string, value: unknown, required: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
+  override object(field: string, value: unknown, required: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(field, value, 'an object');
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) {
@@ -61,11 +61,6 @@ export class StateReader {
     return value as unknown[];
   }
 
-  boolean(field: string, value: unknown): boolean {
-    if (typeof value !== 'boolean') this.fail(field, value, 'true or false');
-    return value;
-  }
-
   string(field: string, value: unknown, maxLength: number): string {
     if (typeof value !== 'string') this.fail(field, value, 'a string');
     if (value.length > maxLength) this.fail(field, value, `a string of at most ${maxLength} characters`);
@@ -73,7 +68,7 @@ export class StateReader {
   }
 
   /** A whole number from `min` to `max`. */
-  integer(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  wholeNumber(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
       this.fail(field, value, `a whole number from ${min} to ${max}`);
     }
@@ -98,13 +93,6 @@ export class StateReader {
 
   nullOr<T>(value: unknown, read: (value: unknown) => T): T | null {
     return value === null ? null : read(value);
-  }
-
-  oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
-    if (typeof value !== 'string' || !allowed.includes(value as T)) {
-      this.fail(field, value, `one of ${allowed.map((word) => JSON.stringify(word)).join(', ')}`);
-    }
-    return value as T;
   }
 
   /** Fails unless `value` is at least `previous` (or above it, when `strictly`): entries are stored in order. */
