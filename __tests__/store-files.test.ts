@@ -137,6 +137,30 @@ describe('snapshots', () => {
     expect(read(`state.json.corrupt-${STAMP}-3`)).toBe('third');
   });
 
+  it('keeps the newest 5 files set aside per name, and removes older ones', () => {
+    let wall = WALL;
+    const { logger } = captureLogger();
+    const store = StateDirectory.open({ dir, logger, clock: { now: () => 0, wallNow: () => wall } });
+    opened.push(store);
+    writeFileSync(file('other.json.corrupt-2020-01-01T00-00-00.000Z'), 'not this name');
+    for (const [at, content] of [
+      [0, 'a'],
+      [0, 'b'],
+      [1, 'c'],
+      [0, 'd'],
+      [2000, 'e'],
+      [2000, 'f'],
+      [3000, 'g'],
+    ] as const) {
+      wall = WALL + at;
+      writeFileSync(file('state.json'), content);
+      expect(store.readSnapshot('state', 1)).toBeUndefined();
+    }
+    const kept = listing().filter((name) => name.startsWith('state.json.corrupt-'));
+    expect(kept.map((name) => read(name)).sort()).toEqual(['c', 'd', 'e', 'f', 'g']);
+    expect(listing()).toContain('other.json.corrupt-2020-01-01T00-00-00.000Z');
+  });
+
   it('refuses a snapshot of a newer format with a clear message, and leaves the file in place', () => {
     const content = '{"format":3,"written_at":"2027-01-01T00:00:00.000Z","layout":"other"}';
     writeFileSync(file('state.json'), content);

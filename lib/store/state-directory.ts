@@ -1,5 +1,5 @@
 import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../util/clock';
 import { OptionReader } from '../util/validate';
@@ -29,6 +29,8 @@ interface Unmoved {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+/** `.corrupt-` copies kept per file, the newest: enough to investigate, bounded on a disk that keeps corrupting. */
+const KEEP_ASIDE = 5;
 const LOCK = 'lock';
 
 /**
@@ -320,6 +322,7 @@ export class StateDirectory {
       return this.failed(path, error, `setting ${path} aside`);
     }
     this.unmoved.delete(path);
+    this.pruneAside(path);
     const outcome = copy ? `copied aside to ${aside}; the lines that parse are kept` : `moved aside to ${aside}; going on without it`;
     this.logger.warn({ path, moved_to: aside, problem }, `${path} is ${problem}: ${outcome}`);
     this.health.recovered(path);
@@ -331,6 +334,24 @@ export class StateDirectory {
     let name = base;
     for (let n = 2; existsSync(name); n++) name = `${base}-${n}`;
     return name;
+  }
+
+  /** Removes all but the newest {@link KEEP_ASIDE} `.corrupt-` files of `path`. */
+  private pruneAside(path: string): void {
+    const prefix = `${basename(path)}.corrupt-`;
+    try {
+      // By time, then by the -2, -3 … of files set aside in the same millisecond.
+      const byAge = new Map<string, string>();
+      for (const name of readdirSync(this.dir)) {
+        if (!name.startsWith(prefix)) continue;
+        const key = name.slice(prefix.length).replace(/Z(?:-(\d+))?$/, (_, n: string | undefined) => `Z-${(n ?? '1').padStart(10, '0')}`);
+        byAge.set(key, name);
+      }
+      const aside = [...byAge.keys()].sort().map((key) => byAge.get(key) as string);
+      for (const name of aside.slice(0, -KEEP_ASIDE)) unlinkSync(join(this.dir, name));
+    } catch {
+      // Left for the next file set aside: they take space, nothing more.
+    }
   }
 
   private journalOf(path: string): JournalFile {
