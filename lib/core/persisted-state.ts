@@ -1,14 +1,11 @@
 import { checkTag, MAX_HISTORY_SIZE, MIN_INTERVAL_SECONDS } from './config';
 import { MAX_ERROR_LENGTH, MAX_HISTORY_REASON } from './limits';
-import { MAX_EXCLUDED_SPANS, UPTIME_MINUTES, type UptimeState } from './uptime';
+import { DAY, MAX_EXCLUDED_SPANS, MINUTE, UPTIME_MINUTES, type UptimeState } from './uptime';
 import type { DailyRollups, DayTotals, RollupsState } from './rollups';
 import type { ServiceRecord } from './service-record';
 import { STATUS_WORDS, type ServiceStatus, type StatusRank } from './status';
 import { StateFormatError, StateReader, join } from './state-check';
 import { wallOffset, type Clock } from '../util/clock';
-
-const MINUTE = 60_000;
-const DAY = 86_400_000;
 
 /** The version {@link captureService} writes; {@link restoreService} reads it and refuses newer ones. */
 export const SERVICE_STATE_VERSION = 1;

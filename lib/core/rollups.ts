@@ -1,6 +1,5 @@
 import type { Clock } from '../util/clock';
-
-const DAY = 86_400_000;
+import { DAY } from './uptime';
 
 /** One UTC day of a service's past, as `/service/{name}/history?days=N` will serve it. */
 export interface DailyRollup {

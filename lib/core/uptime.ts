@@ -1,6 +1,8 @@
+// Units of time in ms, for the core's modules that bucket time: here, rollups and persisted state.
 const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
 
 /** How far back downtime is kept: 7 days of per-minute buckets. */
 export const UPTIME_MINUTES = 7 * 24 * 60;
