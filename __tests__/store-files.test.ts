@@ -2,6 +2,7 @@ import fs, { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../lib/util/clock';
+import type { Logger } from 'pino';
 import { NewerFormatError, StateDirectory } from '../lib/store';
 import { codeOf, messageOf } from '../lib/store/fs-errors';
 import { WriteHealth } from '../lib/store/write-health';
@@ -560,6 +561,24 @@ describe('storage faults no test can cause for real (injected)', () => {
     expect(store.appendJournal('events', [2])).toBe(true);
     expect(read('events.log')).toBe('[2]\n');
     expect(read(`events.log.corrupt-${STAMP}`)).toBe('[1]\n');
+  });
+
+  it('a logger that throws turns no failed write into a throw or a rejected promise', async () => {
+    const broken = (): never => {
+      throw new Error('log destination gone');
+    };
+    const logger = { ...captureLogger().logger, info: broken, warn: broken, error: broken } as unknown as Logger;
+    writeFileSync(file('state.json'), 'garbage');
+    const store = StateDirectory.open({ dir, logger, clock });
+    opened.push(store);
+    expect(store.readSnapshot('state', 1)).toBeUndefined();
+    failNext('renameSync', 'ENOSPC');
+    await expect(store.writeSnapshot('state', 1, {})).resolves.toBe(false);
+    failNext('fdatasyncSync', 'EIO');
+    expect(store.appendJournal('events', [1])).toBe(false);
+    await expect(store.writeSnapshot('state', 1, {})).resolves.toBe(true);
+    expect(store.appendJournal('events', [1])).toBe(true);
+    expect(store.status()).toMatchObject({ state: 'ok', errors: 2 });
   });
 
   it('leaves the temporary files of a crashed write for the next start when the directory cannot be listed', () => {

@@ -13,7 +13,10 @@ export class SnapshotWrites {
   private readonly landed = new Map<string, number>();
   private readonly inFlight = new Set<Promise<void>>();
 
-  /** Replaces `path` atomically; resolves once the write landed or was overtaken, rejects with the file system's error. */
+  /**
+   * Replaces `path` atomically; resolves once the write landed, or once it was dropped because a
+   * newer write of `path` landed first (overtaken); rejects with the file system's error.
+   */
   write(path: string, bytes: Buffer): Promise<void> {
     const number = this.begin(path);
     const write = (this.queued.get(path) ?? Promise.resolve()).then(async () => {

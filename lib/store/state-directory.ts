@@ -5,6 +5,7 @@ import { systemClock, type Clock } from '../util/clock';
 import { OptionReader } from '../util/validate';
 import { isTemporary, syncDirectory, syncFile, writeAtomicSync } from './atomic-write';
 import { codeOf, isStorageFault, messageOf } from './fs-errors';
+import { guardedLog, type StoreLog } from './guarded-log';
 import { parseJournal, serializeEntries } from './journal';
 import { JournalFile } from './journal-file';
 import { acquireLock, type DirectoryLock } from './lock';
@@ -62,7 +63,7 @@ export class StateDirectory {
     if (typeof dir !== 'string' || dir === '') return read.fail('dir', dir, 'a directory path');
     if (typeof logger?.warn !== 'function') return read.fail('logger', logger, 'a pino logger');
     const clock = (given.clock as Clock | undefined) ?? systemClock;
-    const store = new StateDirectory(resolve(dir), logger, clock);
+    const store = new StateDirectory(resolve(dir), guardedLog(logger), clock);
     store.takeLock(true);
     return store;
   }
@@ -70,7 +71,7 @@ export class StateDirectory {
   private constructor(
     /** The directory's absolute path. */
     readonly dir: string,
-    private readonly logger: Logger,
+    private readonly logger: StoreLog,
     private readonly clock: Clock,
   ) {
     this.health = new WriteHealth(dir, logger, clock);
@@ -105,8 +106,10 @@ export class StateDirectory {
   }
 
   /**
-   * Replaces `<name>.json` atomically (temporary file, fsync, rename). Resolves to whether it
-   * was saved; never rejects. Throws only for data that is not JSON (a bug in the caller).
+   * Replaces `<name>.json` atomically (temporary file, fsync, rename). Resolves to true once
+   * saved, or once a newer write of the name was saved first (this older one is then dropped);
+   * false if it could not be saved. Never rejects; throws at once only for a caller bug: a bad
+   * name or format version, or data that is not JSON.
    */
   writeSnapshot(name: string, formatVersion: number, data: unknown): Promise<boolean> {
     const path = this.pathOf(name, '.json');
@@ -162,6 +165,7 @@ export class StateDirectory {
    * Appends `entries` to `<name>.log` as one line, all or nothing, and syncs them to disk before returning:
    * the write-ahead log, called before anyone hears of what it records. Returns whether they
    * are durable; never throws on a storage failure (a failed append leaves no partial line).
+   * Throws at once only for a caller bug: a bad name, or an entry that is not JSON.
    */
   appendJournal(name: string, entries: readonly unknown[]): boolean {
     const path = this.pathOf(name, '.log');

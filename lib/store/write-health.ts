@@ -1,6 +1,6 @@
-import type { Logger } from 'pino';
 import type { Clock } from '../util/clock';
 import { codeOf, messageOf } from './fs-errors';
+import type { StoreLog } from './guarded-log';
 
 /** How the state directory's writes are going, for `/live` and the metrics. */
 export interface StoreStatus {
@@ -26,7 +26,7 @@ export class WriteHealth {
 
   constructor(
     private readonly dir: string,
-    private readonly logger: Logger,
+    private readonly logger: StoreLog,
     private readonly clock: Clock,
   ) {}
 
