@@ -54,6 +54,25 @@ describe('snapshots', () => {
     expect(listing()).toEqual(['heartbeat.lock', 'state.json']);
   });
 
+  it('are created readable by their owner only, in a directory created the same way', async () => {
+    const parent = dir;
+    dir = join(parent, 'state');
+    try {
+      const { store } = open();
+      await expect(store.writeSnapshot('state', 1, {})).resolves.toBe(true);
+      expect(store.appendJournal('events', [1])).toBe(true);
+      const mode = (name: string): string => (statSync(name).mode & 0o777).toString(8);
+      expect([mode(dir), mode(file('state.json')), mode(file('events.log')), mode(file('heartbeat.lock'))]).toEqual([
+        '700',
+        '600',
+        '600',
+        '600',
+      ]);
+    } finally {
+      dir = parent;
+    }
+  });
+
   it.each([
     ['a zero-length file', '', 'empty (0 bytes)'],
     ['a garbage file', '\u0000\u0000{"format":1,"writ', 'not valid JSON (19 bytes)'],

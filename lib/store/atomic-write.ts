@@ -16,6 +16,9 @@ import { dirname } from 'node:path';
  * does not fit throws ENOSPC and the previous file stays.
  */
 
+/** State files hold paths and error messages: readable by their owner only. */
+export const FILE_MODE = 0o600;
+
 const TEMP_SUFFIX = /\.tmp-\d+-[0-9a-f]{8}$/;
 
 /** Whether a file name is one of these temporary files (left behind when a process died mid-write). */
@@ -35,7 +38,7 @@ function temporaryFor(path: string): string {
 export async function writeAtomic(path: string, bytes: Buffer, proceed: () => boolean): Promise<boolean> {
   const temporary = temporaryFor(path);
   try {
-    const file = await open(temporary, 'wx');
+    const file = await open(temporary, 'wx', FILE_MODE);
     try {
       await file.writeFile(bytes);
       await file.sync();
@@ -65,7 +68,7 @@ export async function writeAtomic(path: string, bytes: Buffer, proceed: () => bo
 export function writeAtomicSync(path: string, bytes: Buffer): void {
   const temporary = temporaryFor(path);
   try {
-    const fd = openSync(temporary, 'wx');
+    const fd = openSync(temporary, 'wx', FILE_MODE);
     try {
       writeFileSync(fd, bytes);
       fsyncSync(fd);

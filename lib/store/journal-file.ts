@@ -1,6 +1,6 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { syncDirectory } from './atomic-write';
+import { FILE_MODE, syncDirectory } from './atomic-write';
 import { parseJournal } from './journal';
 
 const NEWLINE = 0x0a;
@@ -26,7 +26,7 @@ export class JournalFile {
   /** Opens the file for appends unless it is open, first cutting off anything past its last complete line. */
   open(): number {
     if (this.fd !== undefined) return this.fd;
-    const fd = openSync(this.path, 'a+');
+    const fd = openSync(this.path, 'a+', FILE_MODE);
     try {
       const actual = fstatSync(fd).size;
       let complete = actual;

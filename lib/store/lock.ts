@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, linkSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { FILE_MODE } from './atomic-write';
 import { codeOf } from './fs-errors';
 import { exists, holderOf, judge, thisProcess, type Holder } from './lock-holder';
 
@@ -76,7 +77,7 @@ export function acquireLock(dir: string): DirectoryLock {
   if (heldHere.has(path)) throw new DirectoryInUseError(dir, process.pid);
   const text = `${JSON.stringify({ ...thisProcess(), id: randomBytes(8).toString('hex'), started_at: new Date().toISOString() })}\n`;
   const mine = `${path}.new-${process.pid}-${randomBytes(6).toString('hex')}`;
-  writeFileSync(mine, text, { flag: 'wx' });
+  writeFileSync(mine, text, { flag: 'wx', mode: FILE_MODE });
   let tookOverFrom: number | undefined;
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {

@@ -238,7 +238,7 @@ export class StateDirectory {
   private takeLock(opening: boolean): boolean {
     if (this.lock) return true;
     try {
-      mkdirSync(this.dir, { recursive: true });
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 }); // its files hold paths and error messages
       this.lock = acquireLock(realpathSync(this.dir));
     } catch (error) {
       if (opening && !isStorageFault(error)) throw error;
