@@ -187,7 +187,7 @@ describe('snapshots', () => {
     const { store, lines } = open();
     const message =
       `${file('state.json')} was written by a newer express-heartbeat (format 3; this one reads up to 2): ` +
-      'upgrade, or point HEARTBEAT_STATE_DIR elsewhere';
+      "upgrade, or point the store's directory elsewhere";
     expect(() => store.readSnapshot('state', 2)).toThrow(new NewerFormatError(file('state.json'), 3, 2));
     expect(() => store.readSnapshot('state', 2)).toThrow(message);
     expect(read('state.json')).toBe(content);

@@ -65,10 +65,12 @@ function startHolder(): { child: ChildProcess; firstLine: Promise<string> } {
 }
 
 describe('one writer', () => {
-  it('refuses a second StateDirectory in the same process, naming the directory and this PID', () => {
+  it('refuses a second StateDirectory in the same process, naming the directory and saying to close() the other', () => {
     open();
     expect(() => StateDirectory.open({ dir, logger: captureLogger().logger })).toThrow(new DirectoryInUseError(dir, process.pid));
-    expect(() => StateDirectory.open({ dir, logger: captureLogger().logger })).toThrow(inUse(process.pid));
+    expect(() => StateDirectory.open({ dir, logger: captureLogger().logger })).toThrow(
+      `${dir} is in use by this process (${process.pid}): close() the other StateDirectory first, or give this one another directory`,
+    );
   });
 
   it('refuses a second process, which names the directory and the PID holding it', async () => {

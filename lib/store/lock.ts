@@ -55,7 +55,9 @@ export class DirectoryInUseError extends Error {
         ? `${dir} is in use by process ${pid} of another host or PID namespace ` +
             `(${JSON.stringify({ hostname: elsewhere.hostname, pid_ns: elsewhere.pid_ns })}), which this process cannot check; ` +
             `stop it, or if it is gone, delete ${join(dir, LOCK_FILE)}`
-        : `${dir} is in use by process ${pid}; stop it, or give this process another directory`,
+        : pid === process.pid
+          ? `${dir} is in use by this process (${pid}): close() the other StateDirectory first, or give this one another directory`
+          : `${dir} is in use by process ${pid}; stop it, or give this process another directory`,
     );
   }
 }

@@ -17,7 +17,7 @@ export class NewerFormatError extends Error {
   ) {
     super(
       `${path} was written by a newer express-heartbeat (format ${format}; this one reads up to ${supported}): ` +
-        'upgrade, or point HEARTBEAT_STATE_DIR elsewhere',
+        "upgrade, or point the store's directory elsewhere",
     );
   }
 }
