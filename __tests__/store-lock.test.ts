@@ -287,8 +287,47 @@ describe('races and faults of the lock file (injected: they need another process
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it.each(['EPERM', 'ENOTSUP'])(
+    'a file system without hard links (link fails with %s every time): the lock file is created exclusively instead, and works as a lock',
+    async (code) => {
+      writeFileSync(lockPath, JSON.stringify({ pid: deadPid() }));
+      const links = failNext('linkSync', code, { count: Infinity });
+      const { logger, lines } = captureLogger();
+      const store = open(logger);
+      expect(store.status().state).toBe('ok');
+      expect(links.mock.calls.length).toBeGreaterThanOrEqual(2); // refused by the dead holder's file, then by none
+      expect(lines.map((line) => line.msg)).toEqual([expect.stringMatching(/^took over .* which is no longer running$/)]);
+      expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toMatchObject({ pid: process.pid });
+      expect(readdirSync(dir)).toEqual(['heartbeat.lock']);
+      await store.close();
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
+
+  it('on a file system without hard links, starts degraded when creating the lock file fails with a storage fault', () => {
+    failNext('linkSync', 'EPERM', { count: Infinity });
+    failNext('openSync', 'EACCES', { path: lockPath });
+    const store = open();
+    expect(store.status()).toMatchObject({ state: 'degraded', lastError: 'EACCES: injected, openSync' });
+    expect(store.writeSnapshotSync('state', 1, {})).toBe(true);
+    expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toMatchObject({ pid: process.pid });
+  });
+
+  it('on a file system without hard links, gives back, by copying, a lock a live process took between the check and the takeover', () => {
+    writeFileSync(lockPath, JSON.stringify({ pid: deadPid() }));
+    failNext('linkSync', 'EPERM', { count: Infinity });
+    jest.spyOn(fs, 'renameSync').mockImplementationOnce((from, to) => {
+      rmSync(lockPath);
+      writeFileSync(lockPath, JSON.stringify({ pid: process.ppid }));
+      realRename(from, to);
+    });
+    expect(() => open()).toThrow(inUse(process.ppid));
+    expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toEqual({ pid: process.ppid });
+    expect(readdirSync(dir)).toEqual(['heartbeat.lock']);
+  });
+
   it.each([
-    ['linking it (a file system without hard links)', 'linkSync', 'EPERM'],
+    ['linking it', 'linkSync', 'EIO'],
     ['reading the holder', 'openSync', 'EACCES'],
     ['moving a dead holder aside', 'renameSync', 'EROFS'],
   ] as const)('starts degraded when %s fails with a storage fault, and takes the lock at the next write', (_, method, code) => {

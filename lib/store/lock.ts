@@ -16,9 +16,10 @@ import { exists, holderOf, judge, thisProcess, type Holder } from './lock-holder
  *
  * The lock file is created whole, by hard-linking a fully written temporary file to its name
  * (link fails with EEXIST if the name exists, like O_EXCL, and no reader ever sees it half
- * written). Each lock records a random id beside the PID. A dead holder's lock is renamed
- * aside, and the renamed file is compared, inode and content, with the one judged dead: if a
- * live process took the lock in between, its file is linked back and the next attempt refuses.
+ * written; on a file system without hard links it is created with O_EXCL, then written).
+ * Each lock records a random id beside the PID. A dead holder's lock is renamed aside, and the
+ * renamed file is compared, inode and content, with the one judged dead: if a live process
+ * took the lock in between, its file is linked (or copied) back and the next attempt refuses.
  * Only three processes starting on the same directory in the same instant could still both
  * win, one of them after giving a lock back. `close()` removes the lock only if it still holds
  * this lock's id.
@@ -83,7 +84,7 @@ export function acquireLock(dir: string): DirectoryLock {
   let tookOverFrom: number | undefined;
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      if (tryLink(mine, path)) {
+      if (tryCreate(mine, path, text)) {
         removeScratchFiles(dir);
         return heldLock(path, text, tookOverFrom);
       }
@@ -116,9 +117,20 @@ function heldLock(path: string, text: string, tookOverFrom: number | undefined):
   };
 }
 
-function tryLink(from: string, to: string): boolean {
+/** Creates the lock file `to` from the written file `from`; false if it exists. */
+function tryCreate(from: string, to: string, text: string): boolean {
   try {
     linkSync(from, to);
+    return true;
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP') throw error;
+  }
+  // No hard links on this file system (some FUSE and SMB mounts): created exclusively instead,
+  // where a reader in the instant between create and write sees an empty file.
+  try {
+    writeFileSync(to, text, { flag: 'wx', mode: FILE_MODE });
     return true;
   } catch (error) {
     if (codeOf(error) === 'EEXIST') return false;
@@ -158,7 +170,7 @@ function removeIfSame(path: string, seen: LockFile): boolean {
   if (!same) {
     // A live process took the lock after it was read: give it back.
     try {
-      linkSync(aside, path);
+      tryCreate(aside, path, moved?.text ?? '');
     } catch {
       // Yet another process holds it now; both will see their lock, as explained at the top.
     }
