@@ -37,6 +37,13 @@ export function parseJournal(bytes: Buffer): ParsedJournal {
   return { entries, completeBytes, tornBytes: bytes.length - completeBytes, badLines };
 }
 
+/** What is wrong with a journal whose `badLines` did not parse, for the log. */
+export function damageOf(badLines: readonly number[]): string {
+  return badLines.length === 1
+    ? `damaged: line ${badLines[0]} is not a JSON array`
+    : `damaged: lines ${badLines.join(', ')} are not JSON arrays`;
+}
+
 function parseLine(text: string): unknown[] | undefined {
   try {
     const parsed: unknown = JSON.parse(text);

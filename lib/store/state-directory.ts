@@ -1,13 +1,14 @@
-import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { constants, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../util/clock';
 import { OptionReader } from '../util/validate';
-import { isTemporary, syncDirectory, syncFile, writeAtomicSync } from './atomic-write';
+import { isTemporary, syncDirectory, syncFile } from './atomic-write';
+import { asideName, pruneAside } from './aside';
 import { codeOf, isStorageFault, messageOf } from './fs-errors';
 import { guardedLog, type StoreLog } from './guarded-log';
-import { parseJournal, serializeEntries } from './journal';
-import { JournalFile } from './journal-file';
+import { damageOf, parseJournal, serializeEntries } from './journal';
+import { OpenJournals } from './open-journals';
 import { acquireLock, type DirectoryLock } from './lock';
 import { parseSnapshot, serializeSnapshot, type Snapshot } from './snapshot';
 import { SnapshotWrites } from './snapshot-writes';
@@ -30,8 +31,6 @@ interface Unmoved {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
-/** `.corrupt-` copies kept per file, the newest: enough to investigate, bounded on a disk that keeps corrupting. */
-const KEEP_ASIDE = 5;
 const LOCK = 'lock';
 
 /**
@@ -43,7 +42,7 @@ const LOCK = 'lock';
 export class StateDirectory {
   private lock: DirectoryLock | undefined;
   private closing: Promise<void> | undefined;
-  private readonly journals = new Map<string, JournalFile>();
+  private readonly journals = new OpenJournals();
   private readonly snapshots = new SnapshotWrites();
   private readonly unmoved = new Map<string, Unmoved>();
   /** Files left as they are and not replaced until read again, with the reason: a newer format, a storage fault reading them. */
@@ -150,10 +149,9 @@ export class StateDirectory {
     const bytes = this.readFile(path);
     if (bytes === undefined) return [];
     const { entries, completeBytes, tornBytes, badLines } = parseJournal(bytes);
-    this.journalOf(path).reset(completeBytes); // appends go on from what was read
+    this.journals.of(path).reset(completeBytes); // appends go on from what was read
     if (badLines.length > 0) {
-      const lines = badLines.length === 1 ? `line ${badLines[0]} is not a JSON array` : `lines ${badLines.join(', ')} are not JSON arrays`;
-      this.setAside(path, `damaged: ${lines}`, true, entries);
+      this.setAside(path, damageOf(badLines), true, entries);
     } else if (tornBytes > 0) {
       this.logger.warn({ path, bytes: tornBytes }, `${path}: dropped a torn last line (${tornBytes} bytes) left by a crash in mid-append`);
       this.cutTornLine(path);
@@ -173,7 +171,7 @@ export class StateDirectory {
     if (!this.readyToWrite(path, true)) return false;
     if (bytes.length === 0) return true;
     try {
-      this.journalOf(path).append(bytes);
+      this.journals.of(path).append(bytes);
       return this.wrote(path);
     } catch (error) {
       return this.failed(path, error, `appending to ${path}`);
@@ -190,7 +188,7 @@ export class StateDirectory {
     const bytes = serializeEntries(entries);
     if (!this.readyToWrite(path, false)) return false;
     try {
-      this.replaceJournal(path, bytes);
+      this.journals.replace(path, bytes);
       return this.wrote(path);
     } catch (error) {
       return this.failed(path, error, `rewriting ${path}`);
@@ -203,8 +201,7 @@ export class StateDirectory {
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    for (const journal of this.journals.values()) journal.close();
-    this.journals.clear();
+    this.journals.closeAll();
     const release = (): void => {
       this.lock?.release();
       this.lock = undefined;
@@ -309,16 +306,16 @@ export class StateDirectory {
       logUnmoved();
       return false;
     }
-    const aside = this.asideName(path);
+    const aside = asideName(path, this.clock.wallNow());
     try {
       if (copy) {
         copyFileSync(path, aside, constants.COPYFILE_EXCL);
         // The copy is the only whole record of the damaged file once it is replaced: durable first.
         syncFile(aside);
         syncDirectory(this.dir);
-        if (entries) this.replaceJournal(path, serializeEntries(entries));
+        if (entries) this.journals.replace(path, serializeEntries(entries));
       } else {
-        this.forgetJournal(path); // its open descriptor would append to the file set aside
+        this.journals.forget(path);
         renameSync(path, aside);
       }
     } catch (error) {
@@ -326,63 +323,22 @@ export class StateDirectory {
       return this.failed(path, error, `setting ${path} aside`);
     }
     this.unmoved.delete(path);
-    this.pruneAside(path);
+    pruneAside(path);
     const outcome = copy ? `copied aside to ${aside}; the lines that parse are kept` : `moved aside to ${aside}; going on without it`;
     this.logger.warn({ path, moved_to: aside, problem }, `${path} is ${problem}: ${outcome}`);
     this.health.recovered(path);
     return true;
   }
 
-  private asideName(path: string): string {
-    const base = `${path}.corrupt-${new Date(this.clock.wallNow()).toISOString().replace(/:/g, '-')}`;
-    let name = base;
-    for (let n = 2; existsSync(name); n++) name = `${base}-${n}`;
-    return name;
-  }
-
-  /** Removes all but the newest {@link KEEP_ASIDE} `.corrupt-` files of `path`. */
-  private pruneAside(path: string): void {
-    const prefix = `${basename(path)}.corrupt-`;
-    try {
-      // By time, then by the -2, -3 … of files set aside in the same millisecond.
-      const byAge = new Map<string, string>();
-      for (const name of readdirSync(this.dir)) {
-        if (!name.startsWith(prefix)) continue;
-        const key = name.slice(prefix.length).replace(/Z(?:-(\d+))?$/, (_, n: string | undefined) => `Z-${(n ?? '1').padStart(10, '0')}`);
-        byAge.set(key, name);
-      }
-      const aside = [...byAge.keys()].sort().map((key) => byAge.get(key) as string);
-      for (const name of aside.slice(0, -KEEP_ASIDE)) unlinkSync(join(this.dir, name));
-    } catch {
-      // Left for the next file set aside: they take space, nothing more.
-    }
-  }
-
-  private journalOf(path: string): JournalFile {
-    let journal = this.journals.get(path);
-    if (!journal) this.journals.set(path, (journal = new JournalFile(path)));
-    return journal;
-  }
-
-  private forgetJournal(path: string): void {
-    this.journals.get(path)?.close();
-    this.journals.delete(path);
-  }
-
   /** Cuts a torn line off by opening the journal for appends, or leaves that to the first append that can. */
   private cutTornLine(path: string): void {
     if (!this.readyToWrite(path, true)) return;
     try {
-      this.journalOf(path).open();
+      this.journals.of(path).open();
       this.wrote(path);
     } catch (error) {
       this.failed(path, error, `cutting a torn line off ${path}`);
     }
-  }
-
-  private replaceJournal(path: string, bytes: Buffer): void {
-    writeAtomicSync(path, bytes);
-    this.journalOf(path).reset(bytes.length); // the open file descriptor is the file replaced
   }
 
   private wrote(path: string): true {
