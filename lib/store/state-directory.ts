@@ -181,7 +181,7 @@ export class StateDirectory {
   /**
    * Replaces `<name>.log` with `entries`, atomically: compaction, to keep a journal bounded
    * (when is the caller's choice). Synchronous, so no append can fall between the old file
-   * and the new one.
+   * and the new one. Returns whether it was saved; throws, as appendJournal does, only for a caller bug.
    */
   rewriteJournal(name: string, entries: readonly unknown[]): boolean {
     const path = this.pathOf(name, '.log');
