@@ -1,45 +1,21 @@
-import fs, { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Clock } from '../lib/util/clock';
-import { StateDirectory } from '../lib/store';
+import fs, { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { failNext } from './helpers/fs-faults';
-import { captureLogger } from './helpers/logger';
+import { STAMP, useStateDirectory } from './helpers/state-dir';
 import { mountTmpfs, remount, unmount } from './helpers/tmpfs';
 
 // The state directory on a real tmpfs that fills up or turns read-only. Mounting needs root or
 // CAP_SYS_ADMIN (as in CI); without it every test fails with the reason (helpers/tmpfs.ts).
 
-const WALL = Date.parse('2026-11-30T07:40:00.123Z');
-const STAMP = '2026-11-30T07-40-00.123Z';
-const clock: Clock = { now: () => 0, wallNow: () => WALL };
-
-let dir: string;
 let mounted = false;
-const opened: StateDirectory[] = [];
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'heartbeat-store-'));
-});
-
-afterEach(async () => {
-  jest.restoreAllMocks();
-  await Promise.all(opened.splice(0).map((store) => store.close()));
+const state = useStateDirectory((dir) => {
   if (mounted) unmount(dir);
   mounted = false;
-  rmSync(dir, { recursive: true, force: true });
 });
-
-function open(): { store: StateDirectory; messages: () => string[]; lines: ReturnType<typeof captureLogger>['lines'] } {
-  const { logger, lines, messages } = captureLogger();
-  const store = StateDirectory.open({ dir, logger, clock });
-  opened.push(store);
-  return { store, lines, messages };
-}
-
-const file = (name: string): string => join(dir, name);
-const read = (name: string): string => readFileSync(file(name), 'utf8');
-const listing = (): string[] => readdirSync(dir).sort();
+const { open, file, read, listing } = state;
+let dir: string;
+beforeEach(() => {
+  dir = state.dir;
+});
 
 describe('storage faults on a real tmpfs', () => {
   /** Fills the tmpfs on `dir` with a file, then frees `spare` bytes of it. */

@@ -1,41 +1,19 @@
-import fs, { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import fs, { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Clock } from '../lib/util/clock';
 import type { Logger } from 'pino';
 import { NewerFormatError, StateDirectory } from '../lib/store';
 import { codeOf, messageOf } from '../lib/store/fs-errors';
 import { WriteHealth } from '../lib/store/write-health';
 import { failNext } from './helpers/fs-faults';
 import { captureLogger } from './helpers/logger';
+import { STAMP, WALL, useStateDirectory, wallClock as clock } from './helpers/state-dir';
 
-const WALL = Date.parse('2026-11-30T07:40:00.123Z');
-const STAMP = '2026-11-30T07-40-00.123Z';
-const clock: Clock = { now: () => 0, wallNow: () => WALL };
-
+const state = useStateDirectory();
+const { open, file, read, listing } = state;
 let dir: string;
-const opened: StateDirectory[] = [];
-
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'heartbeat-store-'));
+  dir = state.dir;
 });
-
-afterEach(async () => {
-  jest.restoreAllMocks();
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function open(): { store: StateDirectory; messages: () => string[]; lines: ReturnType<typeof captureLogger>['lines'] } {
-  const { logger, lines, messages } = captureLogger();
-  const store = StateDirectory.open({ dir, logger, clock });
-  opened.push(store);
-  return { store, lines, messages };
-}
-
-const file = (name: string): string => join(dir, name);
-const read = (name: string): string => readFileSync(file(name), 'utf8');
-const listing = (): string[] => readdirSync(dir).sort();
 
 describe('snapshots', () => {
   it('read as undefined when missing, and back as written: format, time and data', async () => {
@@ -51,21 +29,15 @@ describe('snapshots', () => {
   });
 
   it('are created readable by their owner only, in a directory created the same way', async () => {
-    const parent = dir;
-    dir = join(parent, 'state');
+    const sub = join(dir, 'state');
+    const store = StateDirectory.open({ dir: sub, logger: captureLogger().logger, clock });
     try {
-      const { store } = open();
       await expect(store.writeSnapshot('state', 1, {})).resolves.toBe(true);
       expect(store.appendJournal('events', [1])).toBe(true);
-      const mode = (name: string): string => (statSync(name).mode & 0o777).toString(8);
-      expect([mode(dir), mode(file('state.json')), mode(file('events.log')), mode(file('heartbeat.lock'))]).toEqual([
-        '700',
-        '600',
-        '600',
-        '600',
-      ]);
+      const mode = (name: string): string => (statSync(join(sub, name)).mode & 0o777).toString(8);
+      expect([mode('.'), mode('state.json'), mode('events.log'), mode('heartbeat.lock')]).toEqual(['700', '600', '600', '600']);
     } finally {
-      dir = parent;
+      await store.close();
     }
   });
 
@@ -156,8 +128,7 @@ describe('snapshots', () => {
   it('keeps the newest 5 files set aside per name, and removes older ones', () => {
     let wall = WALL;
     const { logger } = captureLogger();
-    const store = StateDirectory.open({ dir, logger, clock: { now: () => 0, wallNow: () => wall } });
-    opened.push(store);
+    const { store } = open({ logger, clock: { now: () => 0, wallNow: () => wall } });
     writeFileSync(file('other.json.corrupt-2020-01-01T00-00-00.000Z'), 'not this name');
     for (const [at, content] of [
       [0, 'a'],
@@ -428,8 +399,7 @@ describe('storage faults no test can cause for real (injected)', () => {
     };
     const logger = { ...captureLogger().logger, info: broken, warn: broken, error: broken } as unknown as Logger;
     writeFileSync(file('state.json'), 'garbage');
-    const store = StateDirectory.open({ dir, logger, clock });
-    opened.push(store);
+    const { store } = open({ logger, clock });
     expect(store.readSnapshot('state', 1)).toBeUndefined();
     failNext('renameSync', 'ENOSPC');
     await expect(store.writeSnapshot('state', 1, {})).resolves.toBe(false);
