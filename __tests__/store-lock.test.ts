@@ -69,7 +69,7 @@ describe('one writer', () => {
     open();
     expect(() => StateDirectory.open({ dir, logger: captureLogger().logger })).toThrow(new DirectoryInUseError(dir, process.pid));
     expect(() => StateDirectory.open({ dir, logger: captureLogger().logger })).toThrow(
-      `${dir} is in use by this process (${process.pid}): close() the other StateDirectory first, or give this one another directory`,
+      `${dir} is in use by this process (${process.pid}): close the manager or store that holds it first, or give this one another directory`,
     );
   });
 

@@ -1,4 +1,4 @@
-// express-heartbeat's public API, layer by layer: core (the engine) ← http, metrics, alerts, page, client.
+// express-heartbeat's public API, layer by layer: core (the engine) ← store, http, metrics, alerts, page, client.
 export {
   Heartbeat,
   HeartbeatManager,
@@ -29,7 +29,14 @@ export {
   type ServiceHealth,
   type LastError,
   type ServiceHistory,
+  type DailyRollup,
+  memoryStore,
+  type HeartbeatStore,
+  type SavedState,
+  type StoreContext,
+  type StoreHealth,
 } from './core';
+export { fileStore, DirectoryInUseError, type FileStoreOptions } from './store';
 export { ConfigError, systemClock, formatUptime, type Clock } from './util';
 export {
   healthRouter,

@@ -14,6 +14,8 @@ export interface ServicePort {
   readonly critical: boolean;
   /** The start is a sign of life. */
   start(): void;
+  /** Takes up a saved service after a restart, watched from its saved last heartbeat: not a sign of life. */
+  resume(): void;
   /** An ad-hoc service leaves the status; a configured one stays and goes red. */
   stop(): void;
   /** A sign of life. The hot path: constant time, no allocation beyond the clock read, no I/O. */
@@ -29,6 +31,7 @@ export interface ServicePort {
 /** What a binding asks of the monitor that watches its record: everything beyond the record's own fields. */
 export interface BindingHost {
   started(record: ServiceRecord): void;
+  resumed(record: ServiceRecord): void;
   stopped(record: ServiceRecord): void;
   /** A pulse arrived for a record outside its lane or last reported unhealthy. */
   wake(record: ServiceRecord): void;
@@ -55,6 +58,10 @@ export class ServiceBinding implements ServicePort {
 
   start(): void {
     this.host.started(this.record);
+  }
+
+  resume(): void {
+    this.host.resumed(this.record);
   }
 
   stop(): void {

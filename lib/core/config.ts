@@ -50,6 +50,10 @@ export interface HeartbeatConfig {
   readonly max_services?: number;
   /** Seconds without a pulse after which a service created by `auto_register` is removed; more than `default_interval`. Defaults to `604800` (7 days). */
   readonly auto_register_ttl?: number;
+  /** Seconds between saves of the counters to the manager's `store`, at most; transitions are saved at once. Defaults to `1`. */
+  readonly flush_interval?: number;
+  /** Days of daily rollups kept per service for `/service/{name}/history?days=N`. Defaults to `90`. */
+  readonly retention_days?: number;
   /** Services expected to run, by tag. Defaults to none. */
   readonly services?: Readonly<Record<string, ServiceConfig>>;
 }
@@ -105,6 +109,10 @@ export interface ResolvedHeartbeatConfig {
   readonly max_services: number;
   /** Seconds without a pulse after which a service created by `auto_register` is removed. */
   readonly auto_register_ttl: number;
+  /** Seconds between saves of the counters to the manager's `store`, at most. */
+  readonly flush_interval: number;
+  /** Days of daily rollups kept per service. */
+  readonly retention_days: number;
   /** Services expected to run, by tag. */
   readonly services: Readonly<Record<string, ResolvedServiceConfig>>;
 }
@@ -127,6 +135,8 @@ export const DEFAULT_CONFIG: ResolvedHeartbeatConfig = Object.freeze({
   auto_register: false,
   max_services: 1000,
   auto_register_ttl: 604_800,
+  flush_interval: 1,
+  retention_days: 90,
   services: Object.freeze({}),
 });
 
@@ -135,6 +145,9 @@ export const DEFAULT_GRACE_RATIO = 0.1;
 
 /** Most status changes kept per service: history is memory, so it has a ceiling. */
 export const MAX_HISTORY_SIZE = 100_000;
+
+/** Most days of daily rollups kept: ten years, 3,653 entries of six numbers per service. */
+export const MAX_RETENTION_DAYS = 3653;
 
 /** Longest tag accepted: tags become JSON keys, metric labels and log fields. */
 export const MAX_TAG_LENGTH = 200;
@@ -156,6 +169,8 @@ const CONFIG_KEYS = [
   'auto_register',
   'max_services',
   'auto_register_ttl',
+  'flush_interval',
+  'retention_days',
   'services',
 ] as const;
 const SERVICE_KEYS = ['interval', 'critical', 'grace'] as const;
@@ -227,6 +242,18 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
     read.fail('auto_register_ttl', autoRegisterTtl, `more than default_interval (${defaultInterval}), e.g. 604800 (7 days)`);
   }
 
+  const flushInterval = pick('flush_interval')
+    ? read.positiveNumber('flush_interval', raw.flush_interval, 'of seconds, e.g. 1')
+    : DEFAULT_CONFIG.flush_interval;
+  // A Node timer cannot wait longer, and a save less often than daily would make a crash cost a day of counts.
+  if (flushInterval < 0.01 || flushInterval > 86_400) {
+    read.fail('flush_interval', flushInterval, 'from 0.01 to 86400 seconds, e.g. 1');
+  }
+  const retentionDays = pick('retention_days')
+    ? read.integer('retention_days', raw.retention_days, 1, 'of days, e.g. 90')
+    : DEFAULT_CONFIG.retention_days;
+  if (retentionDays > MAX_RETENTION_DAYS) read.fail('retention_days', retentionDays, `at most ${MAX_RETENTION_DAYS} (ten years)`);
+
   const services: Record<string, ResolvedServiceConfig> = Object.create(null) as Record<string, ResolvedServiceConfig>;
   if (pick('services')) {
     const given = read.object('services', raw.services, null);
@@ -259,6 +286,8 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
     auto_register: autoRegister,
     max_services: maxServices,
     auto_register_ttl: autoRegisterTtl,
+    flush_interval: flushInterval,
+    retention_days: retentionDays,
     services: Object.freeze(services),
   });
 }

@@ -1,5 +1,6 @@
 import { isoTimeOf, type Clock } from '../util/clock';
 import type { ServiceStatus } from './status';
+import type { DailyRollup, DailyRollups } from './rollups';
 import { UPTIME_WINDOWS, type UptimeTracker, type UptimeWindow } from './uptime';
 
 /** One recorded status change of a service. */
@@ -80,13 +81,28 @@ export interface ServiceHistory {
     /** Why, in words, e.g. `missed 3 heartbeats` or `error: disk full`; cut to 200 characters and an ellipsis. */
     reason: string;
   }>;
+  /**
+   * Spans of the last 7 days when the monitor itself was offline (stopped or crashed, until its
+   * restart), oldest first: nobody watched, so they count neither as up nor as down. At most 32.
+   */
+  gaps: Array<{
+    /** ISO 8601 UTC: the last state saved before the monitor went offline. */
+    start: string;
+    /** ISO 8601 UTC: the restart. */
+    end: string;
+    /** Always `monitor offline`. */
+    reason: 'monitor offline';
+  }>;
+  /** Per UTC day, oldest first, when asked for with `?days=N`: the long-term history, kept for `retention_days`. */
+  daily?: DailyRollup[];
 }
 
-/** What a service's recorded past is read from: its tag, its transitions and its downtime. */
+/** What a service's recorded past is read from: its tag, its transitions, its downtime and its daily totals. */
 export interface RecordedPast {
   readonly tag: string;
   readonly history: TransitionLog;
   readonly uptime: UptimeTracker;
+  readonly rollups: DailyRollups | null;
 }
 
 /** Uptime ratios of a record over the exported windows. */
@@ -99,10 +115,21 @@ export function transitionOf(clock: Clock, entry: TransitionRecord): ServiceHist
   return { time: isoTimeOf(clock, entry.at), from: entry.from, to: entry.to, reason: entry.reason };
 }
 
-export function historyOf(record: RecordedPast, clock: Clock, now: number): ServiceHistory {
-  return {
+/** `days`: how many UTC days of daily rollups to add, up to today; none when undefined. */
+export function historyOf(record: RecordedPast, clock: Clock, now: number, days?: number): ServiceHistory {
+  const uptime = record.uptime.state();
+  const history: ServiceHistory = {
     service: record.tag,
     uptime: uptimeRatios(record, now),
     transitions: record.history.toArray().map((entry) => transitionOf(clock, entry)),
+    gaps: uptime.excluded.map(([start, end]) => ({
+      start: isoTimeOf(clock, start),
+      end: isoTimeOf(clock, end),
+      reason: 'monitor offline',
+    })),
   };
+  if (days === undefined || !record.rollups) return history;
+  const offset = clock.wallNow() - now;
+  const downSince = uptime.downSince === null ? null : uptime.downSince + offset;
+  return { ...history, daily: record.rollups.days(days, now + offset, downSince) };
 }

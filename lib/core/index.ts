@@ -28,3 +28,5 @@ export type { CheckOptions, Probe } from './checks';
 export type { ServiceStatus, OverallStatus } from './status';
 export type { ServiceStatusEntry, ServiceHealth, LastError } from './service-record';
 export type { ServiceHistory } from './history';
+export type { DailyRollup } from './rollups';
+export { memoryStore, type HeartbeatStore, type SavedState, type StoreContext, type StoreHealth } from './store';

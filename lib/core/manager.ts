@@ -5,7 +5,7 @@
 import type { ServicePort } from './binding';
 import { checkOptions, runCheck, type CheckOptions, type Probe } from './checks';
 import { checkTag, readConfigFile, readInterval, type ResolvedHeartbeatConfig } from './config';
-import { Monitor } from './monitor';
+import { Monitor, type HeartbeatManagerOptions } from './monitor';
 import { OptionReader } from '../util/validate';
 
 export {
@@ -104,6 +104,17 @@ export class Heartbeat {
   }
 
   /**
+   * @internal Takes up this heartbeat's saved service after a restart without restarting it:
+   * watched from its saved last heartbeat, as a service that runs elsewhere (remote) needs.
+   */
+  resume(): this {
+    if (this.state !== CREATED || !this.port) return this;
+    this.state = RUNNING;
+    this.port.resume();
+    return this;
+  }
+
+  /**
    * Stops the heartbeat. An ad-hoc service leaves the status; one listed in the config stays
    * and goes red, since it is expected to run. Pulses after this are ignored. Safe to call twice.
    */
@@ -176,6 +187,12 @@ export interface Check {
  * and to `status` listeners.
  */
 export class HeartbeatManager extends Monitor<Heartbeat> {
+  constructor(options: HeartbeatManagerOptions = {}) {
+    super(options);
+    // Services that remote calls created run elsewhere: after a restart they are watched again at once.
+    for (const tag of this.remoteToResume()) new Heartbeat({ tag, critical: false, manager: this }).resume();
+  }
+
   /** Creates a heartbeat registered with this manager. Same as `new Heartbeat({ ...options, manager })`. */
   heartbeat(options: Omit<HeartbeatOptions, 'manager'>): Heartbeat {
     return new Heartbeat({ ...options, manager: this });

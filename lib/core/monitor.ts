@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
-import { StableWallOffset, systemClock, type Clock } from '../util/clock';
+import { StableWallOffset, systemClock, wallOffset, type Clock } from '../util/clock';
+import { DailyRollups } from './rollups';
+import { StateKeeper, pruneRecord, type KeeperHost, type RestoreSummary } from './state-keeper';
+import { keepsNothing, type HeartbeatStore, type StoreHealth } from './store';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
 import { HealthLog } from './health-log';
 import { historyOf, type ServiceHistory } from './history';
@@ -32,6 +35,11 @@ export interface HeartbeatManagerOptions {
   readonly logger?: Logger;
   /** Where time is read. Defaults to {@link systemClock}: `performance.now()` and `Date.now()`. */
   readonly clock?: Clock;
+  /**
+   * Where state is kept across restarts: `fileStore({ dir })`, or any {@link HeartbeatStore}.
+   * Defaults to none: everything lives in memory and nothing is written (as `memoryStore()`).
+   */
+  readonly store?: HeartbeatStore;
 }
 
 /** The body of `GET /api/health/status`, in the seed's shape. */
@@ -44,7 +52,7 @@ export interface HealthStatus {
 
 export { MAX_ERROR_LENGTH } from './limits';
 
-const MANAGER_KEYS = ['config', 'logger', 'clock'] as const;
+const MANAGER_KEYS = ['config', 'logger', 'clock', 'store'] as const;
 
 /**
  * The engine behind `HeartbeatManager`: it keeps every service's record, derives each status
@@ -64,6 +72,7 @@ export class Monitor<H extends ServiceOwner> {
   private readonly watcher: TransitionWatcher;
   private readonly closeListeners = new Set<() => void>();
   private readonly wallOffset: StableWallOffset;
+  private readonly keeper: StateKeeper;
   private closed = false;
   /** Bumped whenever a service joins or leaves the status, so the reused view rebuilds its keys. */
   private listedVersion = 0;
@@ -82,21 +91,108 @@ export class Monitor<H extends ServiceOwner> {
     this.logger = log.logger;
     this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
     this.wallOffset = new StableWallOffset(this.clock);
-    this.watcher = new TransitionWatcher(this.clock, this.thresholds, log, () => this.records.values());
+    this.watcher = new TransitionWatcher(
+      this.clock,
+      this.thresholds,
+      log,
+      () => this.records.values(),
+      (record, at, from, to, reason) => {
+        this.keeper.transition(record, at, from, to, reason);
+      },
+    );
+    const store = given.store === undefined ? null : checkStore(read, given.store);
+    this.keeper = new StateKeeper(this.keeperHost(), this.config.enabled && store && !keepsNothing(store) ? store : null);
 
-    if (!this.config.enabled) return;
-    const createdAt = this.clock.now();
-    for (const [tag, service] of Object.entries(this.config.services)) {
-      const record = new ServiceRecord(
-        tag,
-        true,
-        settingsOf(service.interval, service.grace, service.critical),
-        createdAt,
-        this.config.history_size,
-      );
-      this.records.set(tag, record);
-      this.watcher.watch(record);
+    if (this.config.enabled) {
+      const createdAt = this.clock.now();
+      for (const [tag, service] of Object.entries(this.config.services)) {
+        this.records.set(tag, this.newRecord(tag, true, settingsOf(service.interval, service.grace, service.critical), createdAt));
+      }
     }
+    // Restored before anything is watched: a restored service is watched from its saved state.
+    this.keeper.open();
+    for (const record of this.records.values()) if (record.configured) this.watcher.watch(record);
+    this.keeper.wake();
+  }
+
+  /** How the store's writes are going: `memory` without a store. `GET /live` shows it. */
+  storeHealth(): StoreHealth {
+    return this.keeper.health();
+  }
+
+  /** @internal What the start restored from the store, or null without one. */
+  get restored(): RestoreSummary | null {
+    return this.keeper.restored;
+  }
+
+  /** @internal The notes kept in the store under `space` (e.g. the alert incidents), by key. */
+  notesOf(space: string): ReadonlyMap<string, unknown> {
+    return this.keeper.notesOf(space);
+  }
+
+  /** @internal Keeps `value` (JSON; null removes it) under `space` and `key`, saved before this returns. */
+  note(space: string, key: string, value: unknown): void {
+    this.keeper.note(space, key, value);
+  }
+
+  /** @internal The service `tag` was created by a remote call: after a restart it is created again. */
+  markRemote(tag: string): void {
+    const record = this.records.get(tag);
+    if (record && !record.remote) {
+      record.remote = true;
+      record.unsaved = true;
+    }
+  }
+
+  /** @internal The tags of saved services that remote calls created, which nothing runs yet: for the manager to resume. */
+  protected remoteToResume(): string[] {
+    const tags: string[] = [];
+    for (const record of this.records.values()) if (record.remote && !record.listed && record.handle === undefined) tags.push(record.tag);
+    return tags;
+  }
+
+  private newRecord(
+    tag: string,
+    configured: boolean,
+    settings: { intervalMs: number; graceMs: number; critical: boolean },
+    createdAt: number,
+  ): ServiceRecord {
+    const record = new ServiceRecord(tag, configured, settings, createdAt, this.config.history_size);
+    record.rollups = new DailyRollups(this.config.retention_days, this.clock.wallNow(), this.clock);
+    return record;
+  }
+
+  private keeperHost(): KeeperHost {
+    const listed = (): boolean => {
+      for (const record of this.records.values()) if (record.listed) return true;
+      return false;
+    };
+    return {
+      config: this.config,
+      clock: this.clock,
+      logger: this.logger,
+      allRecords: () => this.records.values(),
+      recordOf: (tag) => this.records.get(tag),
+      adopt: (tag, settings) => {
+        const record = this.newRecord(tag, false, settings, this.clock.now());
+        this.records.set(tag, record);
+        return record;
+      },
+      drop: (record) => {
+        if (record.listed) return;
+        this.watcher.unwatch(record);
+        this.records.delete(record.tag);
+      },
+      runAt: (task, at) => {
+        this.watcher.runAt(task, at);
+      },
+      cancel: (task) => {
+        this.watcher.cancel(task);
+      },
+      get watching() {
+        return listed();
+      },
+    };
   }
 
   /** The running or stopped heartbeat for `tag`, if one was created. */
@@ -194,11 +290,15 @@ export class Monitor<H extends ServiceOwner> {
     return this;
   }
 
-  /** A service's uptime ratios and status changes, or `undefined` for an unknown tag. */
-  history(tag: string): ServiceHistory | undefined {
+  /**
+   * A service's uptime ratios, status changes and offline gaps, or `undefined` for an unknown
+   * tag. With `days`, also its daily totals for the last `days` UTC days (at most `retention_days`).
+   */
+  history(tag: string, options: { days?: number } = {}): ServiceHistory | undefined {
+    const days = options.days === undefined ? undefined : checkHistoryDays(options.days, this.config.retention_days);
     const record = this.records.get(tag);
     if (!record?.listed) return undefined;
-    return historyOf(record, this.clock, this.clock.now());
+    return historyOf(record, this.clock, this.clock.now(), days);
   }
 
   /** The history of every service, for export. */
@@ -209,11 +309,13 @@ export class Monitor<H extends ServiceOwner> {
     return all;
   }
 
-  /** Drops history and error details older than `days` from every service. Returns how many entries went. */
+  /** Drops history, daily totals and error details older than `days` from every service, in the store too. Returns how many entries went. */
   cleanupOldData(days: number): number {
     checkDays(days);
+    const cutoff = this.clock.now() - days * 86_400_000;
     let dropped = 0;
-    for (const record of this.records.values()) dropped += this.cleanupRecord(record, days);
+    for (const record of this.records.values()) dropped += pruneRecord(record, cutoff, cutoff + wallOffset(this.clock));
+    this.keeper.pruned(cutoff, null);
     return dropped;
   }
 
@@ -228,6 +330,12 @@ export class Monitor<H extends ServiceOwner> {
     this.closed = true;
     this.watcher.close();
     for (const record of this.records.values()) record.handle?.stop();
+    // The final state is saved before this returns; the store lets go of its files soon after.
+    this.keeper.close().catch((error: unknown) => {
+      this.watcher.safely(() => {
+        this.logger.error({ err: error }, 'The heartbeat store failed to close');
+      });
+    });
     for (const listener of this.closeListeners) this.watcher.safely(listener, 'A heartbeat close listener threw');
     this.closeListeners.clear();
   }
@@ -264,17 +372,18 @@ export class Monitor<H extends ServiceOwner> {
         );
       }
       existing.handle = handle;
-      if (!existing.configured) Object.assign(existing, settingsOf(settings.interval, settings.grace, settings.critical));
+      if (!existing.configured)
+        Object.assign(existing, settingsOf(settings.interval, settings.grace ?? this.config.grace, settings.critical));
+      existing.unsaved = true;
       return new ServiceBinding(existing, this, this.clock);
     }
     const configured = this.config.services[tag];
     const effective = configured ?? settings;
-    const record = new ServiceRecord(
+    const record = this.newRecord(
       tag,
       false,
       settingsOf(effective.interval, effective.grace ?? this.config.grace, effective.critical),
       this.clock.now(),
-      this.config.history_size,
     );
     record.handle = handle;
     this.records.set(tag, record);
@@ -291,8 +400,21 @@ export class Monitor<H extends ServiceOwner> {
     record.signed = true;
     record.errorLevel = NO_ERROR;
     record.errorsSinceSign = 0;
+    record.unsaved = true;
     this.watcher.signed(record);
     this.watcher.evaluate(record, now, { kind: 'recovered', via: 'start' });
+    this.keeper.wake();
+  }
+
+  /**
+   * @internal A saved service that a remote call created is taken up again after a restart:
+   * watched from its saved last heartbeat, not restarted (nothing here runs it).
+   */
+  resumed(record: ServiceRecord): void {
+    record.active = true;
+    this.listedVersion++;
+    this.watcher.watch(record);
+    this.keeper.wake();
   }
 
   /** @internal A heartbeat stopped. A configured service stays watched: it is expected to run. */
@@ -301,7 +423,10 @@ export class Monitor<H extends ServiceOwner> {
     this.listedVersion++;
     if (record.configured && !this.closed) return;
     this.watcher.unwatch(record);
-    if (!this.closed) this.records.delete(record.tag);
+    if (this.closed) return;
+    this.records.delete(record.tag);
+    this.keeper.forget(record);
+    this.keeper.sleep();
   }
 
   /** @internal An error was reported; it is logged and announced at once. */
@@ -314,6 +439,7 @@ export class Monitor<H extends ServiceOwner> {
     record.lastErrorMessage = storedText(message, MAX_ERROR_LENGTH);
     record.lastErrorAt = now;
     record.lastErrorCritical = critical;
+    this.keeper.errorReported(record);
     this.watcher.evaluate(record, now, { kind: 'error', message: record.lastErrorMessage, critical });
   }
 
@@ -342,16 +468,12 @@ export class Monitor<H extends ServiceOwner> {
     if (record.reportedRank !== HEALTHY) this.watcher.soon(record);
   }
 
-  /** @internal Drops one service's history and error details older than `days`. */
+  /** @internal Drops one service's history, daily totals and error details older than `days`, in the store too. */
   cleanupRecord(record: ServiceRecord, days: number): number {
     checkDays(days);
     const cutoff = this.clock.now() - days * 86_400_000;
-    let dropped = record.history.dropBefore(cutoff);
-    record.uptime.dropBefore(cutoff);
-    if (record.lastErrorMessage !== null && record.lastErrorAt < cutoff) {
-      record.lastErrorMessage = null;
-      dropped++;
-    }
+    const dropped = pruneRecord(record, cutoff, cutoff + wallOffset(this.clock));
+    this.keeper.pruned(cutoff, record.tag);
     return dropped;
   }
 }
@@ -365,10 +487,28 @@ function checkEvent(event: unknown): 'status' | 'close' {
   throw new TypeError(`HeartbeatManager emits "status" and "close" events, not ${JSON.stringify(event)}.`);
 }
 
+function checkHistoryDays(days: unknown, retentionDays: number): number {
+  if (typeof days !== 'number' || !Number.isSafeInteger(days) || days < 1 || days > retentionDays) {
+    throw new RangeError(
+      `history(tag, { days }): days is ${String(days)}; expected a whole number from 1 to retention_days (${retentionDays}), e.g. 30.`,
+    );
+  }
+  return days;
+}
+
 function checkDays(days: number): void {
   if (typeof days !== 'number' || !Number.isFinite(days) || days < 0) {
     throw new RangeError(`cleanupOldData(days): days is ${String(days)}; expected a finite number of at least 0, e.g. 7.`);
   }
+}
+
+function checkStore(read: OptionReader, store: unknown): HeartbeatStore {
+  const candidate = store as Partial<HeartbeatStore> | null;
+  const methods = ['load', 'append', 'health', 'close'] as const;
+  if (typeof candidate !== 'object' || candidate === null || methods.some((name) => typeof candidate[name] !== 'function')) {
+    read.fail('store', store, 'a store such as fileStore({ dir }) or memoryStore(): an object with load, append, health and close methods');
+  }
+  return candidate as HeartbeatStore;
 }
 
 function checkClock(read: OptionReader, clock: unknown): Clock {

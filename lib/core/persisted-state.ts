@@ -3,7 +3,7 @@ import { MAX_ERROR_LENGTH, MAX_HISTORY_REASON } from './limits';
 import { DAY, MAX_EXCLUDED_SPANS, MINUTE, UPTIME_MINUTES, type UptimeState } from './uptime';
 import type { DailyRollups, DayTotals, RollupsState } from './rollups';
 import type { ServiceRecord } from './service-record';
-import { STATUS_WORDS, type ServiceStatus, type StatusRank } from './status';
+import { CRITICAL_ERROR, ERROR_REPORTED, NO_ERROR, STATUS_WORDS, type ServiceStatus, type StatusRank } from './status';
 import { StateFormatError, StateReader, join } from './state-check';
 import { wallOffset, type Clock } from '../util/clock';
 
@@ -19,14 +19,13 @@ const STATUSES: readonly ServiceStatus[] = ['healthy', 'warning', 'degraded', 'c
 export type PersistedTransition = [time: number, from: ServiceStatus, to: ServiceStatus, reason: string];
 
 /**
- * What survives a restart of one service (issue 16), as plain JSON: every time is wall-clock
- * ms, since the next process's monotonic clock has another origin.
+ * The counters of one service, as plain JSON in wall-clock ms: what changes with every pulse,
+ * so what the manager saves every `flush_interval` (see `saved-entries.ts`) and what a
+ * {@link PersistedService} begins with.
  */
-export interface PersistedService {
-  /** {@link SERVICE_STATE_VERSION} when written. */
-  readonly v: number;
+export interface ServiceCounters {
   readonly tag: string;
-  /** Registered by a remote pulse under `auto_register`: the next process creates it again. */
+  /** Registered by a remote pulse: the next process creates it again. */
   readonly remote: boolean;
   /** Those of the last run: a remote service is created with them, a configured one takes its config's. */
   readonly settings: { readonly interval_ms: number; readonly grace_ms: number; readonly critical: boolean };
@@ -35,6 +34,17 @@ export interface PersistedService {
   readonly started_at: number | null;
   readonly last_heartbeat: number | null;
   readonly last_error: { readonly message: string; readonly time: number; readonly critical: boolean } | null;
+  /** Errors reported since the last pulse, while there are any: [1 for a warning or 2 for critical, how many]. */
+  readonly open_errors?: readonly [level: 1 | 2, count: number];
+}
+
+/**
+ * What survives a restart of one service (issue 16), as plain JSON: every time is wall-clock
+ * ms, since the next process's monotonic clock has another origin.
+ */
+export interface PersistedService extends ServiceCounters {
+  /** {@link SERVICE_STATE_VERSION} when written. */
+  readonly v: number;
   /** Oldest first, at most `history_size`. */
   readonly transitions: readonly PersistedTransition[];
   readonly uptime: {
@@ -51,6 +61,46 @@ export interface PersistedService {
   readonly rollups?: RollupsState;
 }
 
+/** The counters of `record` in wall ms, `wallOffset` being wall ms − monotonic ms. */
+export function captureCounters(record: ServiceRecord, wallOffset: number, remote: boolean): ServiceCounters {
+  const wall = (monotonic: number): number => Math.round(monotonic + wallOffset);
+  const counters: ServiceCounters = {
+    tag: record.tag,
+    remote,
+    settings: { interval_ms: record.intervalMs, grace_ms: record.graceMs, critical: record.critical },
+    total_pulses: record.totalPulses,
+    error_count: record.errorCount,
+    started_at: Number.isNaN(record.startedAt) ? null : wall(record.startedAt),
+    last_heartbeat: record.signed ? wall(record.lastSignAt) : null,
+    last_error:
+      record.lastErrorMessage === null
+        ? null
+        : { message: record.lastErrorMessage, time: wall(record.lastErrorAt), critical: record.lastErrorCritical },
+  };
+  return record.errorLevel === NO_ERROR ? counters : { ...counters, open_errors: [record.errorLevel, record.errorsSinceSign] };
+}
+
+/**
+ * Puts checked `counters` into `record`; `monotonic` turns a wall time into the record's clock.
+ * Counters are absolute, so applying the same ones twice changes nothing.
+ */
+export function applyCounters(record: ServiceRecord, counters: ServiceCounters, monotonic: (wall: number) => number): void {
+  record.totalPulses = counters.total_pulses;
+  record.errorCount = counters.error_count;
+  record.startedAt = counters.started_at === null ? Number.NaN : monotonic(counters.started_at);
+  record.signed = counters.last_heartbeat !== null;
+  if (counters.last_heartbeat !== null) record.lastSignAt = monotonic(counters.last_heartbeat);
+  if (counters.last_error === null) {
+    record.lastErrorMessage = null;
+  } else {
+    record.lastErrorMessage = counters.last_error.message;
+    record.lastErrorAt = monotonic(counters.last_error.time);
+    record.lastErrorCritical = counters.last_error.critical;
+  }
+  record.errorLevel = counters.open_errors?.[0] ?? NO_ERROR;
+  record.errorsSinceSign = counters.open_errors?.[1] ?? 0;
+}
+
 /** A wall offset (wall ms − monotonic ms, see `wallOffset()` in lib/util/clock.ts) turns each stored time to wall ms. */
 export function captureService(
   record: ServiceRecord,
@@ -63,17 +113,7 @@ export function captureService(
   const uptime = record.uptime.state();
   const state: PersistedService = {
     v: SERVICE_STATE_VERSION,
-    tag: record.tag,
-    remote: extras.remote ?? false,
-    settings: { interval_ms: record.intervalMs, grace_ms: record.graceMs, critical: record.critical },
-    total_pulses: record.totalPulses,
-    error_count: record.errorCount,
-    started_at: Number.isNaN(record.startedAt) ? null : wall(record.startedAt),
-    last_heartbeat: record.signed ? wall(record.lastSignAt) : null,
-    last_error:
-      record.lastErrorMessage === null
-        ? null
-        : { message: record.lastErrorMessage, time: wall(record.lastErrorAt), critical: record.lastErrorCritical },
+    ...captureCounters(record, wallOffset, extras.remote ?? false),
     transitions: record.history.toArray().map((entry) => [wall(entry.at), entry.from, entry.to, entry.reason]),
     uptime: {
       since: wall(uptime.since),
@@ -105,16 +145,7 @@ export function restoreService(record: ServiceRecord, state: unknown, clock: Clo
   // A wall clock stepped back since the capture would put its latest times in the future: they become now.
   const monotonic = (wall: number): number => Math.min(wall - offset, now);
   const lastMinute = Math.floor(now / MINUTE);
-  record.totalPulses = checked.total_pulses;
-  record.errorCount = checked.error_count;
-  record.startedAt = checked.started_at === null ? Number.NaN : monotonic(checked.started_at);
-  record.signed = checked.last_heartbeat !== null;
-  if (checked.last_heartbeat !== null) record.lastSignAt = monotonic(checked.last_heartbeat);
-  if (checked.last_error !== null) {
-    record.lastErrorMessage = checked.last_error.message;
-    record.lastErrorAt = monotonic(checked.last_error.time);
-    record.lastErrorCritical = checked.last_error.critical;
-  }
+  applyCounters(record, checked, monotonic);
   for (const [time, from, to, reason] of checked.transitions) record.history.push({ at: monotonic(time), from, to, reason });
   // The watcher compares each status with the last one reported: without this, a service that
   // was down would recover unannounced (its outage never closed) and a still-critical one be announced again.
@@ -148,35 +179,18 @@ export function readServiceState(value: unknown, tag?: string): PersistedService
       'v',
     );
   }
-  const state = read.object('', value, [...SERVICE_FIELDS], ['rollups']);
+  const state = read.object('', value, ['v', ...COUNTER_FIELDS, 'transitions', 'uptime'], ['open_errors', 'rollups']);
   read.wholeNumber('v', state.v, 1, SERVICE_STATE_VERSION);
   // The rules of the config that created the service: a state it could not have written is not trusted.
-  checkTag(read, 'tag', state.tag);
-  if (tag !== undefined && state.tag !== tag) read.fail('tag', state.tag, JSON.stringify(tag));
-  read.boolean('remote', state.remote);
-  const settings = read.object('settings', state.settings, ['interval_ms', 'grace_ms', 'critical']);
-  read.number('settings.interval_ms', settings.interval_ms, MIN_INTERVAL_SECONDS * 1000, Number.MAX_SAFE_INTEGER);
-  read.number('settings.grace_ms', settings.grace_ms, 0, Number.MAX_SAFE_INTEGER);
-  read.boolean('settings.critical', settings.critical);
-  read.wholeNumber('total_pulses', state.total_pulses, 0);
-  read.wholeNumber('error_count', state.error_count, 0);
-  read.nullOr(state.started_at, (at) => read.wallTime('started_at', at));
-  read.nullOr(state.last_heartbeat, (at) => read.wallTime('last_heartbeat', at));
-  read.nullOr(state.last_error, (error) => {
-    const fields = read.object('last_error', error, ['message', 'time', 'critical']);
-    // The engine cuts messages to MAX_ERROR_LENGTH characters and adds an ellipsis.
-    read.string('last_error.message', fields.message, MAX_ERROR_LENGTH + 1);
-    read.wallTime('last_error.time', fields.time);
-    read.boolean('last_error.critical', fields.critical);
-  });
+  readCounters(read, state, '', tag);
   readTransitions(read, state.transitions);
   readUptime(read, state.uptime);
   if ('rollups' in state) readRollups(read, state.rollups);
   return state as unknown as PersistedService;
 }
 
-const SERVICE_FIELDS = [
-  'v',
+/** The fields every {@link ServiceCounters} has; `open_errors` is there only while errors are open. */
+export const COUNTER_FIELDS = [
   'tag',
   'remote',
   'settings',
@@ -185,9 +199,38 @@ const SERVICE_FIELDS = [
   'started_at',
   'last_heartbeat',
   'last_error',
-  'transitions',
-  'uptime',
 ] as const;
+
+/**
+ * Checks the {@link ServiceCounters} fields of `state` (an object already read), under `prefix`
+ * (e.g. `counters.`), for `tag` if given. Throws {@link StateFormatError} naming the first bad field.
+ */
+export function readCounters(read: StateReader, state: Record<string, unknown>, prefix: string, tag?: string): void {
+  // The rules of the config that created the service: a state it could not have written is not trusted.
+  checkTag(read, `${prefix}tag`, state.tag);
+  if (tag !== undefined && state.tag !== tag) read.fail(`${prefix}tag`, state.tag, JSON.stringify(tag));
+  read.boolean(`${prefix}remote`, state.remote);
+  const settings = read.object(`${prefix}settings`, state.settings, ['interval_ms', 'grace_ms', 'critical']);
+  read.number(`${prefix}settings.interval_ms`, settings.interval_ms, MIN_INTERVAL_SECONDS * 1000, Number.MAX_SAFE_INTEGER);
+  read.number(`${prefix}settings.grace_ms`, settings.grace_ms, 0, Number.MAX_SAFE_INTEGER);
+  read.boolean(`${prefix}settings.critical`, settings.critical);
+  read.wholeNumber(`${prefix}total_pulses`, state.total_pulses, 0);
+  read.wholeNumber(`${prefix}error_count`, state.error_count, 0);
+  read.nullOr(state.started_at, (at) => read.wallTime(`${prefix}started_at`, at));
+  read.nullOr(state.last_heartbeat, (at) => read.wallTime(`${prefix}last_heartbeat`, at));
+  read.nullOr(state.last_error, (error) => {
+    const fields = read.object(`${prefix}last_error`, error, ['message', 'time', 'critical']);
+    // The engine cuts messages to MAX_ERROR_LENGTH characters and adds an ellipsis.
+    read.string(`${prefix}last_error.message`, fields.message, MAX_ERROR_LENGTH + 1);
+    read.wallTime(`${prefix}last_error.time`, fields.time);
+    read.boolean(`${prefix}last_error.critical`, fields.critical);
+  });
+  if (state.open_errors !== undefined) {
+    const [level, count] = read.tuple(`${prefix}open_errors`, state.open_errors, 2);
+    read.wholeNumber(join(`${prefix}open_errors`, 0), level, ERROR_REPORTED, CRITICAL_ERROR);
+    read.wholeNumber(join(`${prefix}open_errors`, 1), count, 1);
+  }
+}
 
 function readTransitions(read: StateReader, value: unknown): void {
   let previous = 0;

@@ -128,6 +128,23 @@ export class DailyRollups {
     }
   }
 
+  /** Replaces one day's totals with `totals`, as saved: absolute, so putting the same day twice changes nothing. */
+  putDay(totals: Readonly<DayTotals>): void {
+    const stored = this.day(totals[0]);
+    if (!stored) return;
+    for (let i = 1; i < 6; i++) (stored[i] as number) = totals[i] as number;
+  }
+
+  /** The totals of the day holding `at` (wall ms) as they stand, or null if it holds nothing yet. */
+  dayOf(at: number): Readonly<DayTotals> | null {
+    return this.totals.get(Math.floor(at / DAY)) ?? null;
+  }
+
+  /** Wall time when watching began. */
+  get watchedSince(): number {
+    return this.since;
+  }
+
   /** Drops the days before the one holding `cutoff`, for `cleanupOldData()`. */
   dropBefore(cutoff: number): void {
     const firstKept = Math.floor(cutoff / DAY);

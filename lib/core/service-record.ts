@@ -3,6 +3,7 @@ import { formatUptime } from '../util/format';
 import { TransitionLog } from './history';
 import { UptimeTracker } from './uptime';
 import type { LaneMember, SignLane } from './lanes';
+import type { DailyRollups } from './rollups';
 import type { Scheduled } from './scheduler';
 import {
   HEALTHY,
@@ -135,6 +136,14 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
   customMetricsWarned = false;
   /** The handle that owns this record now, or last did. */
   handle: ServiceOwner | undefined;
+  /** Created by a remote call: after a restart the manager creates it again, as nobody else will. */
+  remote = false;
+  /** Per-UTC-day totals for the long-term history; the manager creates them with the record. */
+  rollups: DailyRollups | null = null;
+  /** Pulses already added to the rollups (and saved): the next flush adds the ones since. */
+  rolledPulses = 0;
+  /** Changed since the last save by anything but a pulse (a start, an error, a restore); pulses are found by `rolledPulses`. */
+  unsaved = true;
 
   constructor(
     readonly tag: string,
@@ -150,6 +159,22 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
     this.lastSignAt = createdAt;
     this.history = new TransitionLog(historySize);
     this.uptime = new UptimeTracker(createdAt);
+  }
+
+  /**
+   * Records a status change from `from` to `to` at `at` (monotonic ms, `wallOffset` turning it
+   * to wall ms) in the history, the uptime and the rollups. The one place that does: the
+   * watcher announcing a change and the manager replaying a saved one must agree.
+   */
+  recordTransition(at: number, wallOffset: number, from: ServiceStatus, to: ServiceStatus, reason: string): void {
+    this.history.push({ at, from, to, reason });
+    if (to === 'degraded' || to === 'critical') {
+      this.uptime.markDown(at);
+    } else {
+      const downSince = this.uptime.markUp(at);
+      if (downSince !== null) this.rollups?.addDowntime(downSince + wallOffset, at + wallOffset);
+    }
+    this.rollups?.addTransition(at + wallOffset);
   }
 
   /**

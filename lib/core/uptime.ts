@@ -140,10 +140,18 @@ export class UptimeTracker {
     if (this.downSince === null) this.downSince = at;
   }
 
-  markUp(at: number): void {
-    if (this.downSince === null) return;
-    this.addDowntime(this.downSince, at);
+  /** Ends the open outage at `at`; returns when it began (for the daily rollups), or null if none was open. */
+  markUp(at: number): number | null {
+    const since = this.downSince;
+    if (since === null) return null;
+    this.addDowntime(since, at);
     this.downSince = null;
+    return since;
+  }
+
+  /** When watching began, for a service saved before its tracker was: ratios cover at most the time since. */
+  watchedSince(since: number): void {
+    this.since = since;
   }
 
   /**

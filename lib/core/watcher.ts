@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { isoTimeOf, type Clock } from '../util/clock';
+import { isoTimeOf, wallOffset, type Clock } from '../util/clock';
 import type { HealthLog, TransitionCause } from './health-log';
 import { SignLane } from './lanes';
 import { MAX_HISTORY_REASON } from './limits';
-import { DeadlineScheduler } from './scheduler';
+import { DeadlineScheduler, type Scheduled } from './scheduler';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY, rankFromError, rankFromMisses, statusWord, type MissThresholds, type ServiceStatus } from './status';
 import { storedText } from '../util/stored-text';
@@ -50,6 +50,11 @@ export interface MonitorHealth {
 
 export { MAX_HISTORY_REASON } from './limits';
 
+/** Work other than watching that runs on the monitor's one timer (the store's flush). */
+export interface TimedTask extends Scheduled {
+  run(now: number): void;
+}
+
 /** Timer lateness from which the monitor treats itself as stalled: far beyond timer jitter. */
 export const STALL_THRESHOLD_MS = 250;
 
@@ -69,7 +74,7 @@ export const LANE_MIN_GAP_MS = 10;
  * after it.
  */
 export class TransitionWatcher {
-  private readonly scheduler: DeadlineScheduler<ServiceRecord | SignLane<ServiceRecord>>;
+  private readonly scheduler: DeadlineScheduler<ServiceRecord | SignLane<ServiceRecord> | TimedTask>;
   private readonly lanes = new Map<string, SignLane<ServiceRecord>>();
   private readonly listeners = new Set<StatusListener>();
   /** Changes caused inside a listener, waiting for the one being delivered to reach every listener. */
@@ -86,12 +91,18 @@ export class TransitionWatcher {
     private readonly log: HealthLog,
     /** Every service that may be waiting for a beat, for the amnesty after a stall. */
     private readonly records: () => Iterable<ServiceRecord>,
+    /** Saves a change before it is announced (the manager's store); returns once it is durable or failed. */
+    private readonly saveTransition: (record: ServiceRecord, at: number, from: ServiceStatus, to: ServiceStatus, reason: string) => void,
   ) {
-    this.scheduler = new DeadlineScheduler<ServiceRecord | SignLane<ServiceRecord>>(
+    this.scheduler = new DeadlineScheduler<ServiceRecord | SignLane<ServiceRecord> | TimedTask>(
       clock,
       (due, now) => {
         if (due instanceof SignLane) this.sweep(due, now);
-        else this.evaluate(due, now);
+        else if ('run' in due) {
+          this.safely(() => {
+            due.run(now);
+          }, 'A heartbeat timed task failed');
+        } else this.evaluate(due, now);
       },
       (lateMs, dueAt, now) => {
         this.onTimerFired(lateMs, dueAt, now);
@@ -146,6 +157,16 @@ export class TransitionWatcher {
   /** Whether `record` is queued by `soon()`: for no later than its last sign of life. */
   private queuedSoon(record: ServiceRecord): boolean {
     return record.heapIndex !== -1 && record.deadline <= record.lastSignAt;
+  }
+
+  /** Runs `task` at `at` (monotonic ms) on the monitor's one timer, or at once if it is queued for later. */
+  runAt(task: TimedTask, at: number): void {
+    this.scheduler.schedule(task, at);
+  }
+
+  /** Takes `task` off the timer. */
+  cancel(task: TimedTask): void {
+    this.scheduler.remove(task);
   }
 
   unwatch(record: ServiceRecord): void {
@@ -305,9 +326,10 @@ export class TransitionWatcher {
   ): void {
     const reason = describeCause(cause);
     // The full message stays in last_error; a thousand history entries keep a short copy of their own.
-    record.history.push({ at: now, from, to, reason: storedText(reason, MAX_HISTORY_REASON) });
-    if (to === 'degraded' || to === 'critical') record.uptime.markDown(now);
-    else record.uptime.markUp(now);
+    const stored = storedText(reason, MAX_HISTORY_REASON);
+    // Write-ahead: saved before the history, the log or any listener has it.
+    this.saveTransition(record, now, from, to, stored);
+    record.recordTransition(now, wallOffset(this.clock), from, to, stored);
     this.safely(() => {
       this.log.transition(record.tag, from, to, cause, missed);
     });

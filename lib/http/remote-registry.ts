@@ -30,6 +30,12 @@ export class RemoteRegistry {
       this.disarm();
       this.names.clear();
     });
+    // Those a remote call created before a restart, which the manager took up again from its store.
+    for (const record of manager.listedRecords()) {
+      const heartbeat = manager.get(record.tag);
+      if (record.remote && !record.configured && heartbeat && !heartbeat.isReleased) this.names.set(record.tag, heartbeat);
+    }
+    this.arm(0); // some may have expired while the monitor was down
   }
 
   /** Services registered now, those stopped by other means no longer counted: their places are free at once. */
@@ -51,6 +57,7 @@ export class RemoteRegistry {
   /** Creates the service `name`, not critical, and counts it. */
   register(name: string): Heartbeat {
     const heartbeat = this.manager.heartbeat({ tag: name, critical: false });
+    this.manager.markRemote(name);
     this.names.set(name, heartbeat);
     this.arm(this.ttlMs);
     return heartbeat;

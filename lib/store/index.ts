@@ -1,4 +1,5 @@
-// store: the state directory's file mechanics (single-writer lock, atomic snapshots, synced journals, storage faults as status); internal until the engine uses it. Imports lib/util only.
+// store: stores behind the core's store contract. fileStore() keeps state in a directory: a single-writer lock, atomic snapshots, synced journals, storage faults as status. Imports lib/util and lib/core/store.ts only.
+export { fileStore, type FileStoreOptions } from './file-store';
 export { StateDirectory, type StateDirectoryOptions } from './state-directory';
 export { DirectoryInUseError } from './lock';
 export { NewerFormatError, type Snapshot } from './snapshot';

@@ -17,6 +17,11 @@ export class JournalFile {
 
   constructor(private readonly path: string) {}
 
+  /** Bytes of complete lines, or undefined before the file was read or opened. */
+  get completeBytes(): number | undefined {
+    return this.size;
+  }
+
   /** The file now holds `completeBytes` of complete lines (it was just read, or rewritten): it is reopened for the next append. */
   reset(completeBytes: number): void {
     this.close();

@@ -42,11 +42,18 @@ interface LockFile {
   readonly text: string;
 }
 
-/** Thrown by {@link acquireLock} when a live process holds the directory. */
+/**
+ * Thrown by `new HeartbeatManager({ store: fileStore({ dir }) })` when a live process holds
+ * the directory: one writer per state directory. The message names the directory and the PID.
+ */
 export class DirectoryInUseError extends Error {
+  /** Always `DirectoryInUseError`. */
   override readonly name = 'DirectoryInUseError';
+  /** @internal */
   constructor(
+    /** The directory's absolute real path. */
     readonly dir: string,
+    /** The PID of the process that holds it. */
     readonly pid: number,
     /** The holder, when it runs on another host or in another PID namespace. */
     elsewhere?: Holder,
@@ -57,7 +64,7 @@ export class DirectoryInUseError extends Error {
             `(${JSON.stringify({ hostname: elsewhere.hostname, pid_ns: elsewhere.pid_ns })}), which this process cannot check; ` +
             `stop it, or if it is gone, delete ${join(dir, LOCK_FILE)}`
         : pid === process.pid
-          ? `${dir} is in use by this process (${pid}): close() the other StateDirectory first, or give this one another directory`
+          ? `${dir} is in use by this process (${pid}): close the manager or store that holds it first, or give this one another directory`
           : `${dir} is in use by process ${pid}; stop it, or give this process another directory`,
     );
   }

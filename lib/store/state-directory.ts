@@ -1,4 +1,4 @@
-import { constants, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
+import { constants, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../util/clock';
@@ -112,7 +112,7 @@ export class StateDirectory {
    */
   writeSnapshot(name: string, formatVersion: number, data: unknown): Promise<boolean> {
     const path = this.pathOf(name, '.json');
-    const bytes = this.snapshotBytes(formatVersion, data);
+    const bytes = this.serialized(formatVersion, data);
     if (!this.readyToWrite(path, false)) return Promise.resolve(false);
     return this.snapshots.write(path, bytes).then(
       () => this.wrote(path),
@@ -126,7 +126,7 @@ export class StateDirectory {
    */
   writeSnapshotSync(name: string, formatVersion: number, data: unknown): boolean {
     const path = this.pathOf(name, '.json');
-    const bytes = this.snapshotBytes(formatVersion, data);
+    const bytes = this.serialized(formatVersion, data);
     if (!this.readyToWrite(path, false)) return false;
     try {
       this.snapshots.writeSync(path, bytes);
@@ -195,6 +195,56 @@ export class StateDirectory {
     }
   }
 
+  /** Bytes of complete lines in `<name>.log` as last read or appended; 0 before either. */
+  journalSize(name: string): number {
+    return this.journals.of(this.pathOf(name, '.log')).completeBytes ?? 0;
+  }
+
+  /** Bytes in `<name>.json` now, or 0 if there is none. */
+  snapshotSize(name: string): number {
+    try {
+      return statSync(this.pathOf(name, '.json')).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** The names of the files with `extension` (`.json` or `.log`) in the directory, those set aside not included. */
+  names(extension: '.json' | '.log'): string[] {
+    this.checkOpen();
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch (error) {
+      this.health.failed(this.dir, error, `listing ${this.dir}`);
+      return [];
+    }
+    const names: string[] = [];
+    for (const file of files) {
+      if (!file.endsWith(extension)) continue;
+      const name = file.slice(0, -extension.length);
+      if (NAME.test(name)) names.push(name);
+    }
+    return names;
+  }
+
+  /**
+   * Deletes `<name>.json` or `<name>.log` (a journal a snapshot made obsolete). Returns whether
+   * it is gone; a failure is logged and leaves the store degraded, as a failed write does.
+   */
+  remove(name: string, extension: '.json' | '.log'): boolean {
+    const path = this.pathOf(name, extension);
+    if (!this.readyToWrite(path, false)) return false;
+    this.journals.forget(path);
+    try {
+      unlinkSync(path);
+    } catch (error) {
+      if (codeOf(error) !== 'ENOENT') return this.failed(path, error, `removing ${path}`);
+    }
+    this.kept.delete(path);
+    return this.wrote(path);
+  }
+
   /**
    * Closes the journals and releases the lock, once the snapshot writes in flight are done
    * (at once if there are none). Later writes are ignored; calling it again returns the same promise.
@@ -226,7 +276,7 @@ export class StateDirectory {
     if (this.closing) throw new Error(`The state directory ${this.dir} is closed`);
   }
 
-  private snapshotBytes(formatVersion: number, data: unknown): Buffer {
+  private serialized(formatVersion: number, data: unknown): Buffer {
     checkFormat(formatVersion);
     return Buffer.from(serializeSnapshot(formatVersion, this.clock.wallNow(), data), 'utf8');
   }

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HeartbeatManager, fileStore, memoryStore, type HeartbeatConfig } from '../lib';
+import { createTestClock, type TestClock } from './helpers/clock';
+import { captureLogger } from './helpers/logger';
+
+let dir = '';
+let clock: TestClock;
+const open: HeartbeatManager[] = [];
+
+beforeEach(() => {
+  jest.useFakeTimers({ now: Date.parse('2026-11-30T10:00:00Z') });
+  clock = createTestClock();
+  dir = mkdtempSync(join(tmpdir(), 'heartbeat-restart-'));
+});
+afterEach(() => {
+  for (const manager of open.splice(0)) manager.close();
+  jest.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function start(config: HeartbeatConfig = {}): { manager: HeartbeatManager; messages: () => string[] } {
+  const { logger, messages } = captureLogger();
+  const manager = new HeartbeatManager({ config, clock, logger, store: fileStore({ dir }) });
+  open.push(manager);
+  return { manager, messages };
+}
+
+function restart(manager: HeartbeatManager, offlineMs: number, config: HeartbeatConfig = {}) {
+  manager.close();
+  clock.skip(offlineMs);
+  return start(config);
+}
+
+describe('a file store', () => {
+  it('brings back counters, the last error, history and downtime after a clean stop', () => {
+    const { manager } = start();
+    const worker = manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      worker.pulse();
+    }
+    worker.error('disk full');
+    clock.advance(10_000); // misses: degraded, then critical
+    worker.pulse();
+    clock.advance(1000);
+    const before = manager.service('save_worker');
+    const history = manager.history('save_worker');
+    expect(history?.transitions.map((t) => t.to)).toEqual(['warning', 'degraded', 'critical', 'healthy']);
+
+    const { manager: next } = restart(manager, 60_000);
+    const again = next.heartbeat({ tag: 'save_worker', interval: 1 }).start();
+    const after = next.service('save_worker');
+    expect(after?.total_pulses).toBe(before?.total_pulses);
+    expect(after?.error_count).toBe(1);
+    expect(after?.last_error).toEqual(before?.last_error);
+    const restored = next.history('save_worker');
+    expect(restored?.transitions).toEqual(history?.transitions);
+    // The 60 s offline are left out of the ratio: downtime over watched time stays as it was.
+    expect(restored?.uptime['24h']).toBeCloseTo(history?.uptime['24h'] ?? 0, 2);
+    again.pulse();
+  });
+
+  it('stays in memory with memoryStore(), and writes nothing', () => {
+    const manager = new HeartbeatManager({ clock, store: memoryStore(), logger: captureLogger().logger });
+    open.push(manager);
+    manager.heartbeat({ tag: 'a', interval: 1 }).start().pulse();
+    expect(manager.storeHealth().state).toBe('memory');
+  });
+
+  it('refuses a second manager on the same directory, naming it and the PID', () => {
+    start();
+    expect(() => start()).toThrow(new RegExp(`${dir}.*${process.pid}|${process.pid}.*${dir}`));
+  });
+});

@@ -1,0 +1,177 @@
+import type { HeartbeatStore, SavedState, StoreContext, StoreHealth } from '../core/store';
+import { OptionReader } from '../util/validate';
+import { NewerFormatError } from './snapshot';
+import { StateDirectory } from './state-directory';
+
+/** What `fileStore()` takes. */
+export interface FileStoreOptions {
+  /** The state directory: created (mode 0700) if missing, and owned by one process at a time. */
+  readonly dir: string;
+  /**
+   * Bytes the journal may reach before the state is compacted into a new snapshot; the journal
+   * may also grow to twice the last snapshot, so compaction costs at most one snapshot per two
+   * snapshots' worth of appends. Defaults to 8 MiB.
+   */
+  readonly compactAfterBytes?: number;
+}
+
+/** The snapshot file's name (`state.json`) and format; the data holds the generation of the journal that follows it. */
+const SNAPSHOT = 'state';
+const FORMAT = 1;
+/** Journals are `journal-<generation>.log`: a compaction starts the next generation. */
+const JOURNAL = /^journal-(\d{1,15})$/;
+const DEFAULT_COMPACT_AFTER = 8 * 1024 * 1024;
+
+interface SnapshotData {
+  /** The first journal generation whose entries come after this snapshot. */
+  readonly generation: number;
+  readonly state: unknown;
+}
+
+/**
+ * A store in a local directory, for one process (see docs/persistence.md): `state.json`, the
+ * latest snapshot, replaced atomically; `journal-<n>.log`, the entries appended since, each
+ * batch synced before the manager goes on; and `heartbeat.lock`, naming the process that owns
+ * the directory. A compaction writes a new snapshot in the background and starts the next
+ * journal; the old one is deleted once the snapshot is on disk, and read again if it is not.
+ *
+ * ```ts
+ * const manager = new HeartbeatManager({ store: fileStore({ dir: './.heartbeat' }) });
+ * ```
+ */
+export function fileStore(options: FileStoreOptions): HeartbeatStore {
+  const read = new OptionReader('Invalid fileStore options');
+  const given = read.object('', options, ['dir', 'compactAfterBytes']);
+  if (typeof given.dir !== 'string' || given.dir === '') read.fail('dir', given.dir, 'a directory path, e.g. "./.heartbeat"');
+  const compactAfterBytes =
+    given.compactAfterBytes === undefined
+      ? DEFAULT_COMPACT_AFTER
+      : read.integer('compactAfterBytes', given.compactAfterBytes, 1024, 'of bytes, e.g. 8388608 (8 MiB)');
+  return new FileStore(given.dir as string, compactAfterBytes);
+}
+
+class FileStore implements HeartbeatStore {
+  readonly kind = 'file';
+  private directory: StateDirectory | undefined;
+  /** Why nothing may be written, when the directory holds state this version cannot read. */
+  private readOnly: string | null = null;
+  private generation = 0;
+  /** Journals older than `generation` that a snapshot in flight will make obsolete. */
+  private compacting = false;
+  private lastSnapshotBytes = 0;
+  private closed = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly compactAfterBytes: number,
+  ) {}
+
+  load(context: StoreContext): SavedState {
+    if (this.directory || this.closed) {
+      throw new Error(
+        `This fileStore({ dir: ${JSON.stringify(this.dir)} }) is already used by a HeartbeatManager: give each manager its own store.`,
+      );
+    }
+    const directory = StateDirectory.open({ dir: this.dir, logger: context.logger, clock: context.clock });
+    this.directory = directory;
+    let data: SnapshotData | null = null;
+    try {
+      const snapshot = directory.readSnapshot(SNAPSHOT, FORMAT);
+      if (snapshot) data = snapshotData(snapshot.data);
+      if (snapshot && !data)
+        context.logger.warn({ dir: directory.dir }, `${directory.dir}/state.json holds no journal generation: its state is ignored`);
+    } catch (error) {
+      if (!(error instanceof NewerFormatError)) throw error;
+      // Nothing is written over state a newer version made: monitoring runs in memory until it is upgraded.
+      this.readOnly = error.message;
+      context.logger.error({ dir: directory.dir }, `${error.message}; the store is read-only, and monitoring runs in memory`);
+      return { snapshot: null, entries: [] };
+    }
+    this.generation = data?.generation ?? 0;
+    this.lastSnapshotBytes = directory.snapshotSize(SNAPSHOT);
+    const entries: unknown[] = [];
+    for (const generation of this.journalGenerations()) {
+      if (generation < this.generation) {
+        directory.remove(journalName(generation), '.log'); // a compaction that landed before the crash
+        continue;
+      }
+      for (const entry of directory.readJournal(journalName(generation))) entries.push(entry);
+      this.generation = generation; // appends go on in the newest
+    }
+    return { snapshot: data?.state ?? null, entries };
+  }
+
+  append(entries: readonly unknown[], snapshot: () => unknown): boolean {
+    const directory = this.directory;
+    if (!directory || this.closed || this.readOnly !== null) return false;
+    const saved = directory.appendJournal(journalName(this.generation), entries);
+    if (saved && !this.compacting && directory.journalSize(journalName(this.generation)) > this.compactionThreshold()) {
+      this.compact(directory, snapshot());
+    }
+    return saved;
+  }
+
+  health(): StoreHealth {
+    if (!this.directory) return { state: 'ok', lastError: null, errors: 0, lastWriteAt: null };
+    const status = this.directory.status();
+    if (this.readOnly !== null) return { ...status, state: 'degraded', lastError: this.readOnly };
+    return status;
+  }
+
+  close(snapshot: unknown): Promise<void> {
+    const directory = this.directory;
+    if (!directory || this.closed) return Promise.resolve();
+    this.closed = true;
+    if (this.readOnly === null) {
+      const previous = this.generation;
+      const next = previous + 1;
+      // The final state, synchronously: the process may exit as soon as close() returns.
+      if (directory.writeSnapshotSync(SNAPSHOT, FORMAT, { generation: next, state: snapshot } satisfies SnapshotData)) {
+        for (const generation of this.journalGenerations()) if (generation < next) directory.remove(journalName(generation), '.log');
+      }
+    }
+    return directory.close();
+  }
+
+  private compactionThreshold(): number {
+    return Math.max(this.compactAfterBytes, 2 * this.lastSnapshotBytes);
+  }
+
+  /**
+   * Starts the next journal at once and writes `state` as the snapshot that precedes it, in the
+   * background. Until the snapshot lands, a restart reads the old snapshot and every journal
+   * since; once it lands, the older journals go.
+   */
+  private compact(directory: StateDirectory, state: unknown): void {
+    const next = this.generation + 1;
+    this.generation = next;
+    this.compacting = true;
+    void directory.writeSnapshot(SNAPSHOT, FORMAT, { generation: next, state } satisfies SnapshotData).then((saved) => {
+      this.compacting = false;
+      if (!saved || this.closed) return;
+      this.lastSnapshotBytes = directory.snapshotSize(SNAPSHOT);
+      for (const generation of this.journalGenerations()) if (generation < next) directory.remove(journalName(generation), '.log');
+    });
+  }
+
+  /** The generations of the journals in the directory, oldest first. */
+  private journalGenerations(): number[] {
+    const generations: number[] = [];
+    for (const name of (this.directory as StateDirectory).names('.log')) {
+      const match = JOURNAL.exec(name);
+      if (match) generations.push(Number(match[1]));
+    }
+    return generations.sort((a, b) => a - b);
+  }
+}
+
+function journalName(generation: number): string {
+  return `journal-${generation}`;
+}
+
+function snapshotData(data: unknown): SnapshotData | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const { generation, state } = data as Partial<SnapshotData>;
+  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) return null;
+  return { generation, state: state ?? null };
+}
