@@ -166,7 +166,11 @@ export class StateKeeper {
     const offset = wallOffset(this.host.clock);
     const services = [];
     for (const record of this.host.allRecords()) {
-      this.roll(record, offset);
+      // The snapshot may never land (a crash, a full disk): what it rolls is still saved by the next flush.
+      if (record.totalPulses > record.rolledPulses) {
+        this.roll(record, offset);
+        record.unsaved = true;
+      }
       services.push(captureService(record, offset, { remote: record.remote, ...(record.rollups ? { rollups: record.rollups } : {}) }));
     }
     const notes: Record<string, Record<string, unknown>> = {};
