@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
-import fs, { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryInUseError, StateDirectory } from '../lib/store';
+import { LOCK_RENEW_MS, LOCK_STALE_MS } from '../lib/store/lock';
 import { spawnTs, waitForExit } from './helpers/child';
 import { failNext } from './helpers/fs-faults';
 import { captureLogger } from './helpers/logger';
@@ -198,9 +199,39 @@ describe('a holder in another host or PID namespace, or whose PID was reused', (
     const recorded = JSON.stringify({ hostname: theirs.hostname, pid_ns: theirs.pid_ns });
     expect(() => open()).toThrow(
       `${dir} is in use by process ${process.pid} of another host or PID namespace (${recorded}), which this process cannot check; ` +
-        `stop it, or if it is gone, delete ${lockPath}`,
+        `if it is gone, its lock is taken over 35 s after its last renewal (start again then, or delete ${lockPath} now)`,
     );
     expect(readFileSync(lockPath, 'utf8')).toBe(written);
+  });
+
+  it('is taken over once its lease ran out: 35 s without a renewal (a container restarted in a new PID namespace after a crash)', () => {
+    const theirs = JSON.stringify({ ...here(), pid_ns: 'pid:[4026530000]', id: 'theirs' });
+    writeFileSync(lockPath, theirs);
+    const renewedAt = (Date.now() - LOCK_STALE_MS + 2000) / 1000;
+    utimesSync(lockPath, renewedAt, renewedAt);
+    expect(() => open()).toThrow(/in use by process/);
+    const expiredAt = (Date.now() - LOCK_STALE_MS - 1000) / 1000;
+    utimesSync(lockPath, expiredAt, expiredAt);
+    const { logger, lines } = captureLogger();
+    expect(open(logger).status().state).toBe('ok');
+    expect(lines.map((line) => line.msg)).toEqual([
+      `took over ${dir} from process ${process.pid}, of another host or PID namespace, whose lock was not renewed for 35 s`,
+    ]);
+  });
+
+  it("renews its own lock's mtime every 10 s while held, and stops at close()", async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    try {
+      const store = StateDirectory.open({ dir, logger: captureLogger().logger });
+      const old = (Date.now() - 60_000) / 1000;
+      utimesSync(lockPath, old, old);
+      jest.advanceTimersByTime(LOCK_RENEW_MS);
+      expect(statSync(lockPath).mtimeMs).toBeGreaterThan(Date.now() - 5000);
+      await store.close();
+      expect(jest.getTimerCount()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('is taken over when its PID runs but started at another time (a dead holder whose PID was reused)', () => {

@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, linkSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { FILE_MODE } from './atomic-write';
 import { codeOf } from './fs-errors';
@@ -24,13 +35,21 @@ import { exists, holderOf, judge, thisProcess, type Holder } from './lock-holder
  * win, one of them after giving a lock back. `close()` removes the lock only if it still holds
  * this lock's id.
  *
- * PIDs are local to a host and a PID namespace: a holder elsewhere is refused, not judged, and
- * a holder here is gone when its recorded start time or boot id no longer matches (lock-holder.ts).
+ * PIDs are local to a host and a PID namespace: a holder elsewhere cannot be asked, and a holder
+ * here is gone when its recorded start time or boot id no longer matches (lock-holder.ts). So a
+ * holder also renews its lock's mtime every {@link LOCK_RENEW_MS}, and a lock from elsewhere
+ * that has not been renewed for {@link LOCK_STALE_MS} is taken over: a container restarted
+ * after a crash gets a new PID namespace on the same volume, and must not be locked out forever
+ * by the lock its dead predecessor left. Judged by PID where it can be, by lease only where not.
  * A lock naming this very PID but not held in this process was left by an earlier process
  * that had the same PID.
  */
 
 const LOCK_FILE = 'heartbeat.lock';
+/** How often a holder renews its lock's mtime, for processes that cannot check its PID. */
+export const LOCK_RENEW_MS = 10_000;
+/** How long a lock from another host or PID namespace stays valid without a renewal: three missed renewals. */
+export const LOCK_STALE_MS = 3 * LOCK_RENEW_MS + 5_000;
 const ATTEMPTS = 5;
 
 /** Lock files held by this process, by path: a second holder in the same process is refused too. */
@@ -40,6 +59,8 @@ const heldHere = new Set<string>();
 interface LockFile {
   readonly ino: number;
   readonly text: string;
+  /** Wall ms of its last renewal. */
+  readonly mtimeMs: number;
 }
 
 /**
@@ -62,7 +83,8 @@ export class DirectoryInUseError extends Error {
       elsewhere
         ? `${dir} is in use by process ${pid} of another host or PID namespace ` +
             `(${JSON.stringify({ hostname: elsewhere.hostname, pid_ns: elsewhere.pid_ns })}), which this process cannot check; ` +
-            `stop it, or if it is gone, delete ${join(dir, LOCK_FILE)}`
+            `if it is gone, its lock is taken over ${LOCK_STALE_MS / 1000} s after its last renewal ` +
+            `(start again then, or delete ${join(dir, LOCK_FILE)} now)`
         : pid === process.pid
           ? `${dir} is in use by this process (${pid}): close the manager or store that holds it first, or give this one another directory`
           : `${dir} is in use by process ${pid}; stop it, or give this process another directory`,
@@ -73,6 +95,8 @@ export class DirectoryInUseError extends Error {
 export interface DirectoryLock {
   /** The PID whose lock was taken over because that process is gone, if any. */
   readonly tookOverFrom: number | undefined;
+  /** Whether that lock was taken over because its lease ran out (a holder elsewhere), not because its PID is gone. */
+  readonly leaseExpired: boolean;
   /** Removes the lock file if it is still this lock's; calling it again does nothing. */
   release(): void;
 }
@@ -89,18 +113,24 @@ export function acquireLock(dir: string): DirectoryLock {
   const mine = `${path}.new-${process.pid}-${randomBytes(6).toString('hex')}`;
   writeFileSync(mine, text, { flag: 'wx', mode: FILE_MODE });
   let tookOverFrom: number | undefined;
+  let leaseExpired = false;
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (tryCreate(mine, path, text)) {
         removeScratchFiles(dir);
-        return heldLock(path, text, tookOverFrom);
+        return heldLock(path, text, tookOverFrom, leaseExpired);
       }
       const seen = readLockFile(path);
       if (!seen) continue; // released in between: try again
       const holder = holderOf(seen.text);
       const verdict = holder ? judge(holder) : 'gone';
-      if (holder && verdict !== 'gone') throw new DirectoryInUseError(dir, holder.pid, verdict === 'elsewhere' ? holder : undefined);
-      if (removeIfSame(path, seen)) tookOverFrom = holder?.pid;
+      const expired = verdict === 'elsewhere' && Date.now() - seen.mtimeMs > LOCK_STALE_MS;
+      if (holder && verdict !== 'gone' && !expired)
+        throw new DirectoryInUseError(dir, holder.pid, verdict === 'elsewhere' ? holder : undefined);
+      if (removeIfSame(path, seen)) {
+        tookOverFrom = holder?.pid;
+        leaseExpired = expired;
+      }
     }
     throw new Error(`${dir}: could not take ${path} in ${ATTEMPTS} attempts; other processes keep taking and releasing it`);
   } finally {
@@ -108,11 +138,17 @@ export function acquireLock(dir: string): DirectoryLock {
   }
 }
 
-function heldLock(path: string, text: string, tookOverFrom: number | undefined): DirectoryLock {
+function heldLock(path: string, text: string, tookOverFrom: number | undefined, leaseExpired: boolean): DirectoryLock {
   heldHere.add(path);
+  const renewal = setInterval(() => {
+    renew(path, text);
+  }, LOCK_RENEW_MS);
+  renewal.unref(); // a lock never keeps a process alive
   return {
     tookOverFrom,
+    leaseExpired,
     release() {
+      clearInterval(renewal);
       heldHere.delete(path);
       try {
         // Never remove a lock that is no longer ours.
@@ -122,6 +158,17 @@ function heldLock(path: string, text: string, tookOverFrom: number | undefined):
       }
     },
   };
+}
+
+/** Renews the lock's mtime, if it is still this one: a failure (a read-only disk) is retried at the next renewal. */
+function renew(path: string, text: string): void {
+  try {
+    if (readLockFile(path)?.text !== text) return;
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // The lease runs out only for processes elsewhere, after three renewals missed in a row.
+  }
 }
 
 /** Creates the lock file `to` from the written file `from`; false if it exists. */
@@ -157,7 +204,8 @@ function readLockFile(path: string): LockFile | undefined {
   try {
     const buffer = Buffer.alloc(4096);
     const length = readSync(fd, buffer, 0, buffer.length, 0);
-    return { ino: fstatSync(fd).ino, text: buffer.toString('utf8', 0, length) };
+    const stat = fstatSync(fd);
+    return { ino: stat.ino, text: buffer.toString('utf8', 0, length), mtimeMs: stat.mtimeMs };
   } finally {
     closeSync(fd);
   }

@@ -9,7 +9,7 @@ import { codeOf, isStorageFault, messageOf } from './fs-errors';
 import { guardedLog, type StoreLog } from './guarded-log';
 import { damageOf, parseJournal, serializeEntries } from './journal';
 import { OpenJournals } from './open-journals';
-import { acquireLock, type DirectoryLock } from './lock';
+import { LOCK_STALE_MS, acquireLock, type DirectoryLock } from './lock';
 import { parseSnapshot, serializeSnapshot, type Snapshot } from './snapshot';
 import { SnapshotWrites } from './snapshot-writes';
 import { WriteHealth, type StoreStatus } from './write-health';
@@ -295,7 +295,10 @@ export class StateDirectory {
     this.health.recovered(LOCK);
     const previous = this.lock.tookOverFrom;
     if (previous !== undefined) {
-      this.logger.warn({ dir: this.dir, pid: previous }, `took over ${this.dir} from process ${previous}, which is no longer running`);
+      const why = this.lock.leaseExpired
+        ? `of another host or PID namespace, whose lock was not renewed for ${LOCK_STALE_MS / 1000} s`
+        : 'which is no longer running';
+      this.logger.warn({ dir: this.dir, pid: previous }, `took over ${this.dir} from process ${previous}, ${why}`);
     }
     this.removeTemporaryFiles();
     return true;
