@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ROOT } from './helpers/child';
 import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
@@ -213,9 +216,10 @@ describe('npm start', () => {
 it('writes readable lines on a terminal and JSON lines elsewhere', async () => {
   // `script` gives the demo a pseudo-terminal as stdout, as a person's shell would.
   const command = `${process.execPath} --import tsx demo-app/server.ts`;
+  const stateDir = mkdtempSync(join(tmpdir(), 'heartbeat-demo-tty-'));
   const child = spawn('script', ['-qfec', command, '/dev/null'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', WEB_PORT: '0', HOST: '127.0.0.1' },
+    env: { ...process.env, PORT: '0', WEB_PORT: '0', HOST: '127.0.0.1', HEARTBEAT_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -226,6 +230,7 @@ it('writes readable lines on a terminal and JSON lines elsewhere', async () => {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
+    rmSync(stateDir, { recursive: true, force: true });
   }
   expect(output).toMatch(/INFO.*\(demo\/\d+\).*Bridge server listening/);
   expect(output).not.toContain('{"level"');

@@ -6,11 +6,23 @@
 //
 // Environment: PORT (bridge, default 5001), WEB_PORT (web listener, default 5000),
 // HOST (default 127.0.0.1), HEARTBEAT_CONFIG (path of a JSON config; default the seed's config),
-// ALERT_WEBHOOK_URL (alerts are POSTed there), HEARTBEAT_TOKEN (turns remote pulses on).
+// ALERT_WEBHOOK_URL (alerts are POSTed there), HEARTBEAT_TOKEN (turns remote pulses on),
+// HEARTBEAT_STATE_DIR (where the history, counters and remote services are kept across
+// restarts; default ./.heartbeat, relative to the working directory; one demo per directory).
 import type { Server } from 'node:http';
+import { resolve } from 'node:path';
 import express from 'express';
 import type { Logger } from 'pino';
-import { AlertDispatcher, CONFIG_ENV, HeartbeatManager, healthRouter, pulseMiddleware, readConfigFile } from '../lib';
+import {
+  AlertDispatcher,
+  CONFIG_ENV,
+  DirectoryInUseError,
+  HeartbeatManager,
+  fileStore,
+  healthRouter,
+  pulseMiddleware,
+  readConfigFile,
+} from '../lib';
 import { demoControls } from './controls';
 import { demoLogger, requestLogger } from './logging';
 import { SEED_CONFIG } from './seed-config';
@@ -19,6 +31,10 @@ import { SimulatedWorker } from './workers';
 const SELF_PING_HEADER = 'x-demo-self-ping';
 /** Longest wait a Node timer takes (about 24.8 days); past it, timers fire after 1 ms. */
 const MAX_PING_EVERY_MS = 2 ** 31 - 1;
+/** The environment variable naming the demo's state directory. */
+const STATE_DIR_ENV = 'HEARTBEAT_STATE_DIR';
+/** The state directory when HEARTBEAT_STATE_DIR is unset: beside wherever `npm start` runs, and gitignored. */
+const DEFAULT_STATE_DIR = '.heartbeat';
 
 export interface Demo {
   manager: HeartbeatManager;
@@ -33,10 +49,15 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const webPort = portFrom(env, 'WEB_PORT', 5000);
   const configPath = env[CONFIG_ENV];
   const config = configPath ? readConfigFile(configPath, CONFIG_ENV) : SEED_CONFIG;
+  // The library writes nothing unless given a store; the demo keeps its state so a restart
+  // shows the history it had. Throws DirectoryInUseError if another demo holds the directory.
+  const stateDir = resolve(env[STATE_DIR_ENV] || DEFAULT_STATE_DIR);
   const manager = new HeartbeatManager({
     config: env.HEARTBEAT_TOKEN ? { ...config, remote_token: env.HEARTBEAT_TOKEN } : config,
     logger: demoLogger('smrthub.heartbeat'),
+    store: fileStore({ dir: stateDir }),
   });
+  logger.info({ state_dir: stateDir }, `State kept in ${stateDir} (${STATE_DIR_ENV})`);
   if (env.ALERT_WEBHOOK_URL) new AlertDispatcher(manager, { targets: [{ url: env.ALERT_WEBHOOK_URL, name: 'demo-webhook' }] });
 
   const workers = new Map<string, SimulatedWorker>();
@@ -69,8 +90,24 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
     res.json({ service: 'web listener' });
   });
 
-  const bridgeServer = await listen(bridge, bridgePort, host, 'PORT');
-  const webServer = await listen(web, webPort, host, 'WEB_PORT');
+  const stopWatching = (): void => {
+    for (const worker of workers.values()) worker.stop();
+    // Writes the final snapshot before it returns, and lets go of the state directory.
+    manager.close();
+  };
+  let bridgeServer: Server;
+  let webServer: Server;
+  try {
+    bridgeServer = await listen(bridge, bridgePort, host, 'PORT');
+    webServer = await listen(web, webPort, host, 'WEB_PORT').catch(async (error: unknown) => {
+      await closeServer(bridgeServer);
+      throw error;
+    });
+  } catch (error) {
+    // A port in use must not leave the workers running and the state directory held.
+    stopWatching();
+    throw error;
+  }
   const bridgeUrl = urlOf(bridgeServer, host);
   const webUrl = urlOf(webServer, host);
 
@@ -108,8 +145,7 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(selfPing);
-      for (const worker of workers.values()) worker.stop();
-      manager.close();
+      stopWatching();
       await Promise.all([closeServer(bridgeServer), closeServer(webServer)]);
     })();
     return closing;
@@ -185,9 +221,21 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** The one line a failed start prints: what went wrong and what to do, without a stack trace. */
+function startFailure(error: unknown): string {
+  if (error instanceof DirectoryInUseError) {
+    // The library's message names the directory and the PID; the demo adds how to pick another one.
+    return (
+      `Cannot start the demo: ${error.message}. The demo keeps its state in ${STATE_DIR_ENV} ` +
+      `(default ./${DEFAULT_STATE_DIR}): to run a second demo, set it to another directory.`
+    );
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 if (require.main === module) {
   main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
+    console.error(startFailure(error));
     process.exit(1);
   });
 }

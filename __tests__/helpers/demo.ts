@@ -28,7 +28,11 @@ export function fastDemoConfig(seconds: number): HeartbeatConfig {
   return { default_interval: seconds, services };
 }
 
-/** Starts `npm start`'s program on free loopback ports with `config`, and waits until both listeners answer. */
+/**
+ * Starts `npm start`'s program on free loopback ports with `config`, and waits until both
+ * listeners answer. Its state goes to a temporary directory, removed at `stop()`, unless `env`
+ * names a `HEARTBEAT_STATE_DIR`, which is left for the caller.
+ */
 export async function startDemoProcess(
   config: HeartbeatConfig,
   env: NodeJS.ProcessEnv = {},
@@ -38,7 +42,16 @@ export async function startDemoProcess(
   const dir = mkdtempSync(join(tmpdir(), 'heartbeat-demo-'));
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(config));
-  const demoEnv = { PORT: '0', WEB_PORT: '0', HOST: '127.0.0.1', HEARTBEAT_CONFIG: configPath, ...env };
+  // A state directory of its own unless the test gives one: the demo's default, ./.heartbeat in
+  // the repository, would be shared by demos running at once, and the second would be refused.
+  const demoEnv = {
+    PORT: '0',
+    WEB_PORT: '0',
+    HOST: '127.0.0.1',
+    HEARTBEAT_CONFIG: configPath,
+    HEARTBEAT_STATE_DIR: join(dir, 'state'),
+    ...env,
+  };
   const child = launch.viaNpm
     ? spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, ...demoEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
     : spawnTs('demo-app/server.ts', demoEnv);
