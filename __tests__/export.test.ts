@@ -41,6 +41,11 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
+/** What the JSON export holds, built whole: every service's history with all its retained days, in the order of the status. */
+function wholeHistories() {
+  return [...manager.listedRecords()].map((record) => manager.history(record.tag, { days: manager.config.retention_days }));
+}
+
 /** Notes every write of the export's response, and when the response closes. */
 function recordWrites(req: Request, res: Response, next: NextFunction): void {
   if (req.path !== '/api/health/export') {
@@ -106,7 +111,17 @@ describe('GET /api/health/export, streamed', () => {
     expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(json.headers['cache-control']).toBe('no-store');
     // What the endpoint answered before it streamed: res.json() of the whole body.
-    expect(json.text).toBe(JSON.stringify({ generated_at: '2024-05-01T12:00:01.501Z', services: manager.exportHistory() }));
+    expect(json.text).toBe(JSON.stringify({ generated_at: '2024-05-01T12:00:01.501Z', services: wholeHistories() }));
+    // With the gaps and every retained day: here, today, the one day watched so far. The pulse
+    // of 1 ms ago is not in it yet: pulses join the day's totals at the next flush_interval.
+    const services = JSON.parse(json.text).services as { gaps: unknown[]; daily: { date: string; pulses: number; errors: number }[] }[];
+    expect(services.map((service) => service.gaps)).toEqual([[], [], [], []]);
+    expect(services.map((service) => service.daily.map(({ date, pulses, errors }) => [date, pulses, errors]))).toEqual([
+      [['2024-05-01', 0, 0]],
+      [['2024-05-01', 0, 1]],
+      [['2024-05-01', 0, 0]],
+      [['2024-05-01', 0, 1]],
+    ]);
 
     const csv = await request(app).get('/api/health/export?format=csv');
     expect(csv.status).toBe(200);
@@ -137,7 +152,7 @@ describe('GET /api/health/export, streamed', () => {
     expect(response.text.length).toBeGreaterThan(4_000_000);
     if (format === 'json') {
       const generatedAt = new Date(clock.wallNow()).toISOString();
-      expect(response.text).toBe(JSON.stringify({ generated_at: generatedAt, services: manager.exportHistory() }));
+      expect(response.text).toBe(JSON.stringify({ generated_at: generatedAt, services: wholeHistories() }));
     } else {
       expect(response.text.split('\r\n')).toHaveLength(1 + 4 * 5000 + 1);
     }

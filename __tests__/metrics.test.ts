@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { Gauge, Registry, register as globalRegister, type OpenMetricsContentType } from 'prom-client';
 import request from 'supertest';
@@ -5,7 +8,9 @@ import { HeartbeatManager } from '../lib/core/manager';
 import { registerMetrics } from '../lib/metrics/prometheus';
 import { healthRouter } from '../lib/http/router';
 import { createTestClock, type TestClock } from './helpers/clock';
+import { failNext } from './helpers/fs-faults';
 import { captureLogger } from './helpers/logger';
+import { fileStore } from '../lib/store';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
 
 let clock: TestClock;
@@ -185,6 +190,83 @@ describe('GET /metrics through the router', () => {
     expect(response.status).toBe(500);
     expect(response.body).toEqual({ error: 'Collecting metrics failed; see the server log.' });
     expect((await request(app).get('/api/health/live')).status).toBe(200);
+  });
+});
+
+describe('the store metrics', () => {
+  const dirs: string[] = [];
+  const stored: HeartbeatManager[] = [];
+  afterEach(() => {
+    for (const opened of stored.splice(0)) opened.close();
+    jest.restoreAllMocks();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A manager on a file store in a new temporary directory, closed after the test. */
+  function onFileStore(): HeartbeatManager {
+    const dir = mkdtempSync(join(tmpdir(), 'heartbeat-metrics-'));
+    dirs.push(dir);
+    const opened = new HeartbeatManager({ clock, config: { log_level: 'silent' }, store: fileStore({ dir }) });
+    stored.push(opened);
+    return opened;
+  }
+
+  it('export no errors and no last flush for a memory store: absent, not a flush in 1970', async () => {
+    registerMetrics(manager, { registry });
+    manager.heartbeat({ tag: 'a', interval: 1 }).pulse();
+    clock.advance(2000);
+    const samples = parseSamples(await registry.metrics());
+    expect(samples.get('heartbeat_store_errors_total')).toBe(0);
+    expect(samples.has('heartbeat_store_last_flush_timestamp_seconds')).toBe(false);
+  });
+
+  it('export the time of the last write, and count failed writes, over /metrics, passing promtool', async () => {
+    const onDisk = onFileStore();
+    const app = express().use(healthRouter({ manager: onDisk, registry }));
+    const worker = onDisk.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+    let samples = parseSamples((await request(app).get('/metrics')).text);
+    expect(samples.has('heartbeat_store_last_flush_timestamp_seconds')).toBe(false); // nothing written yet
+
+    worker.pulse();
+    clock.advance(2000); // a flush saves the pulse
+    const lastWriteAt = onDisk.storeHealth().lastWriteAt as number;
+    expect(lastWriteAt).toBeGreaterThan(clock.wallNow() - 2000);
+    samples = parseSamples((await request(app).get('/metrics')).text);
+    expect(samples.get('heartbeat_store_last_flush_timestamp_seconds')).toBe(lastWriteAt / 1000);
+    expect(samples.get('heartbeat_store_errors_total')).toBe(0);
+
+    failNext('fdatasyncSync', 'EIO', { count: 2 }); // a failing disk: EIO cannot be caused for real
+    worker.error('disk full'); // a status change, saved before it is announced
+    worker.error('disk full', { critical: true });
+    const text = (await request(app).get('/metrics')).text;
+    samples = parseSamples(text);
+    expect(samples.get('heartbeat_store_errors_total')).toBe(2);
+    expect(samples.get('heartbeat_store_last_flush_timestamp_seconds')).toBe(lastWriteAt / 1000);
+    expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
+  });
+
+  it('sum the errors of several managers on one registry, and give the latest write', async () => {
+    const first = onFileStore();
+    const second = onFileStore();
+    registerMetrics(first, { registry });
+    registerMetrics(second, { registry });
+    registerMetrics(manager, { registry }); // a memory store adds nothing to either
+    const a = first.heartbeat({ tag: 'a', interval: 30 }).start();
+    a.pulse();
+    clock.advance(2000);
+    const b = second.heartbeat({ tag: 'b', interval: 30 }).start();
+    b.pulse();
+    clock.advance(2000);
+    failNext('fdatasyncSync', 'EIO', { count: 3 });
+    a.error('one');
+    b.error('two');
+    b.error('three', { critical: true });
+    const samples = parseSamples(await registry.metrics());
+    expect([first.storeHealth().errors, second.storeHealth().errors]).toEqual([1, 2]);
+    expect(samples.get('heartbeat_store_errors_total')).toBe(3);
+    const latest = Math.max(first.storeHealth().lastWriteAt as number, second.storeHealth().lastWriteAt as number);
+    expect(latest).toBe(second.storeHealth().lastWriteAt);
+    expect(samples.get('heartbeat_store_last_flush_timestamp_seconds')).toBe(latest / 1000);
   });
 });
 

@@ -1,12 +1,18 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingHttpHeaders, Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import type { HeartbeatConfig } from '../lib/core/config';
 import { HeartbeatManager } from '../lib/core/manager';
+import type { HeartbeatStore } from '../lib/core/store';
+import { fileStore } from '../lib/store';
 import { healthRouter, type HealthRouterOptions } from '../lib/http/router';
 import { createTestClock, type TestClock } from './helpers/clock';
+import { failNext } from './helpers/fs-faults';
 import { Contract, type Observed } from './helpers/openapi';
 import { openStream, type SseClient } from './helpers/sse';
 
@@ -27,12 +33,20 @@ let fixture: Fixture | undefined;
 /** A real server for the event stream, which supertest cannot read while it stays open. */
 let server: Server | undefined;
 const streams: SseClient[] = [];
+/** State directories of the file store fixtures, removed after each test. */
+const stateDirs: string[] = [];
+
+/** A new state directory for a file store, removed after the test. */
+function stateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'heartbeat-contract-'));
+  stateDirs.push(dir);
+  return dir;
+}
 
 type RouterOptions = Omit<HealthRouterOptions, 'manager' | 'registry'>;
 
-function setup(config: HeartbeatConfig = {}, options: RouterOptions = {}): Fixture {
-  const clock = createTestClock();
-  const manager = new HeartbeatManager({ config: { log_level: 'silent', ...config }, clock });
+function setup(config: HeartbeatConfig = {}, options: RouterOptions = {}, store?: HeartbeatStore, clock = createTestClock()): Fixture {
+  const manager = new HeartbeatManager({ config: { log_level: 'silent', ...config }, clock, ...(store ? { store } : {}) });
   const registry = new Registry();
   const app = express();
   app.use(healthRouter({ manager, registry, ...options }));
@@ -77,6 +91,7 @@ afterEach(async () => {
   }
   jest.restoreAllMocks();
   jest.useRealTimers();
+  for (const dir of stateDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -401,7 +416,43 @@ describe('GET /api/health/service/{name}/history', () => {
   it('answers 200 with no transitions and full uptime for a configured service that never started', async () => {
     setup({ services: { idle_worker: { interval: 60 } } });
     const response = await call('get', '/api/health/service/idle_worker/history', 200);
-    expect(response.body).toEqual({ service: 'idle_worker', uptime: { '24h': 1, '7d': 1 }, transitions: [] });
+    expect(response.body).toEqual({ service: 'idle_worker', uptime: { '24h': 1, '7d': 1 }, transitions: [], gaps: [] });
+  });
+
+  it('answers days=N with 200 and the daily rollups, and a monitor offline gap after a restart on a file store', async () => {
+    const dir = stateDir();
+    const { manager, clock } = setup({}, {}, fileStore({ dir }));
+    manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
+    clock.advance(3500); // missed beats: a status change of today
+    manager.close();
+    clock.skip(120_000);
+    setup({}, {}, fileStore({ dir }), clock).manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
+    const response = await call('get', '/api/health/service/save_worker/history?days=7', 200);
+    expect(response.body.gaps).toEqual([{ start: expect.any(String), end: expect.any(String), reason: 'monitor offline' }]);
+    // Today, the one day watched, with every status change of the (restored) history.
+    expect(response.body.daily).toEqual([
+      expect.objectContaining({
+        date: new Date(clock.wallNow()).toISOString().slice(0, 10),
+        transitions: response.body.transitions.length,
+        errors: 0,
+      }),
+    ]);
+    expect(response.body.transitions.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each([
+    ['zero', '?days=0'],
+    ['a word', '?days=abc'],
+    ['a fraction', '?days=1.5'],
+    ['more than retention_days', '?days=91'],
+    ['a repeated parameter', '?days=1&days=2'],
+  ])('answers %s for days with 400 naming the parameter, the value and the range', async (_label, query) => {
+    setup().manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+    const response = await call('get', `/api/health/service/save_worker/history${query}`, 400);
+    expect(response.body).toMatchObject({ parameter: 'days', minimum: 1, maximum: 90 });
+    expect(response.body.error).toContain(
+      `The days parameter is ${JSON.stringify(response.body.value)}; expected a whole number from 1 to 90`,
+    );
   });
 
   it('finds a name that needs percent-encoding', async () => {
@@ -448,6 +499,8 @@ describe('GET /api/health/export', () => {
     expect(response.body.generated_at).toBe(new Date(clock.wallNow()).toISOString());
     expect(response.body.services.map((s: { service: string }) => s.service)).toEqual(['idle_worker', 'save_worker', 'flaky']);
     expect(response.body.services[0].transitions).toEqual([]);
+    // The JSON carries everything: the gaps, and a rollup for every retained day (here the one day watched).
+    for (const service of response.body.services) expect([service.gaps, service.daily.length]).toEqual([[], 1]);
     expect(response.body.services[2].transitions).toEqual([
       expect.objectContaining({ to: 'critical', reason: 'critical error: disk full' }),
     ]);
@@ -626,7 +679,35 @@ describe('probes', () => {
     manager.heartbeat({ tag: 'core', interval: 1 }).error('x', { critical: true });
     clock.advance(1500);
     const response = await call('get', '/api/health/live', 200);
-    expect(response.body).toEqual({ status: 'ok', event_loop_lag_seconds: expect.any(Number), stalls: 0, last_stall: null });
+    expect(response.body).toEqual({
+      status: 'ok',
+      event_loop_lag_seconds: expect.any(Number),
+      stalls: 0,
+      last_stall: null,
+      store: { state: 'memory', last_error: null, errors: 0, last_write: null },
+    });
+  });
+
+  it("live answers 200 with a file store's last write, and still 200 once a failed write degrades it", async () => {
+    const dir = stateDir();
+    const { manager, clock } = setup({}, {}, fileStore({ dir }));
+    const worker = manager.heartbeat({ tag: 'core', interval: 30 }).start();
+    worker.pulse();
+    clock.advance(2000); // a flush (every flush_interval, 1 s, on the monitor's timer) saves the pulse's counters
+    const ok = await call('get', '/api/health/live', 200);
+    expect(ok.body.store).toEqual({ state: 'ok', last_error: null, errors: 0, last_write: expect.any(String) as string });
+    expect(Date.parse(ok.body.store.last_write)).toBeGreaterThan(clock.wallNow() - 2000);
+
+    // EIO from the disk: no test can cause it for real.
+    failNext('fdatasyncSync', 'EIO');
+    worker.error('disk full'); // a status change, saved before it is announced: the write fails
+    const degraded = await call('get', '/api/health/live', 200);
+    expect(degraded.body.store).toEqual({
+      state: 'degraded',
+      last_error: expect.stringContaining('EIO') as string,
+      errors: 1,
+      last_write: ok.body.store.last_write,
+    });
   });
 
   it("live answers 200 naming the monitor's own stall", async () => {
@@ -1207,6 +1288,46 @@ describe('the check itself', () => {
     const { started_at: _startedAt, ...withoutStartedAt } = service.body as Record<string, unknown>;
     expect(probe.problems({ ...service, body: withoutStartedAt }).join('\n')).toMatch(/must have required property 'started_at'/);
     expect(probe.problems({ ...service, body: { ...(service.body as object), started_at: 'yesterday' } })).not.toEqual([]);
+  });
+
+  it('rejects a gap or a day off its schema, an exported service without daily, a bad days 400 and a live without its store', async () => {
+    const { manager, clock } = setup();
+    manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
+    clock.advance(1200);
+    const observed = await realAnswer('/api/health/service/save_worker/history?days=3');
+    type Day = Record<string, unknown>;
+    const body = observed.body as { daily: Day[] };
+    const problems = (changed: unknown) => probe.problems({ ...observed, body: changed }).join('\n');
+    const gap = { start: '2024-05-01T12:00:00.000Z', end: '2024-05-01T12:05:00.000Z', reason: 'monitor offline' };
+    expect(problems({ ...body, gaps: [gap] })).toBe('');
+    expect(problems({ ...body, gaps: [{ ...gap, reason: 'restart' }] })).toMatch(/\/gaps\/0\/reason must be equal to constant/);
+    expect(problems({ ...body, gaps: [{ ...gap, end: 'later' }] })).toMatch(/\/gaps\/0\/end must match/);
+    const { gaps: _gaps, ...withoutGaps } = body as Record<string, unknown>;
+    expect(problems(withoutGaps)).toMatch(/must have required property 'gaps'/);
+    const day = body.daily[0] as Day;
+    expect(problems({ ...body, daily: [{ ...day, uptime: 1.2 }] })).toMatch(/\/daily\/0\/uptime must be <= 1/);
+    expect(problems({ ...body, daily: [{ ...day, date: '1 May 2024' }] })).toMatch(/\/daily\/0\/date must match/);
+    expect(problems({ ...body, daily: [{ ...day, downtime_seconds: 0.5 }] })).toMatch(/\/daily\/0\/downtime_seconds must be integer/);
+    const { pulses: _pulses, ...withoutPulses } = day;
+    expect(problems({ ...body, daily: [withoutPulses] })).toMatch(/must have required property 'pulses'/);
+
+    const exported = await realAnswer('/api/health/export');
+    const services = (exported.body as { services: Record<string, unknown>[] }).services;
+    const { daily: _daily, ...withoutDaily } = services[0] as Record<string, unknown>;
+    expect(probe.problems({ ...exported, body: { ...(exported.body as object), services: [withoutDaily] } }).join('\n')).toMatch(
+      /must have required property 'daily'/,
+    );
+
+    const refused = await realAnswer('/api/health/service/save_worker/history?days=0');
+    expect(probe.problems({ ...refused, body: { error: 'x' } }).join('\n')).toMatch(/must have required property 'parameter'/);
+    expect(probe.problems({ ...refused, body: { ...(refused.body as object), parameter: 'format' } }).join('\n')).toMatch(/parameter/);
+
+    const live = await realAnswer('/api/health/live');
+    const liveBody = live.body as { store: Record<string, unknown> };
+    const { store: _store, ...withoutStore } = liveBody;
+    expect(probe.problems({ ...live, body: withoutStore }).join('\n')).toMatch(/must have required property 'store'/);
+    expect(probe.problems({ ...live, body: { ...liveBody, store: { ...liveBody.store, state: 'broken' } } })).not.toEqual([]);
+    expect(probe.problems({ ...live, body: { ...liveBody, store: { ...liveBody.store, last_write: 'yesterday' } } })).not.toEqual([]);
   });
 
   it('rejects a CSV export with LF line ends, an unguarded formula, an unquoted field, a missing column or a bad ratio', async () => {

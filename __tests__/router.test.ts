@@ -136,7 +136,17 @@ describe('probes', () => {
     fixture = createApp();
     fixture.manager.heartbeat({ tag: 'w', interval: 1 }).error('x', { critical: true });
     const response = await request(fixture.app).get('/api/health/live');
-    expect([response.status, response.body]).toEqual([200, { status: 'ok', event_loop_lag_seconds: 0, stalls: 0, last_stall: null }]);
+    // No store given: nothing is saved, and /live says so.
+    expect([response.status, response.body]).toEqual([
+      200,
+      {
+        status: 'ok',
+        event_loop_lag_seconds: 0,
+        stalls: 0,
+        last_stall: null,
+        store: { state: 'memory', last_error: null, errors: 0, last_write: null },
+      },
+    ]);
     expectJsonNoStore(response);
   });
 

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Clock } from '../util/clock';
-import { transitionOf, uptimeRatios, type ServiceHistory, type TransitionRecord } from '../core/history';
+import { historyOf, transitionOf, uptimeRatios, type ServiceHistory } from '../core/history';
 import type { HeartbeatManager } from '../core/manager';
 import { sendError } from './respond';
 import type { ServiceRecord } from '../core/service-record';
@@ -31,46 +31,47 @@ export function csvField(value: string | number): string {
   return `"${text.replace(/"/g, '""')}"`;
 }
 
-/** A service as the export reads it: its uptime, and its entries copied when the export reached it. */
-interface ServiceRows {
-  service: string;
-  uptime: ServiceHistory['uptime'];
-  entries: TransitionRecord[];
+/**
+ * Each service's whole history, built one service at a time as the export reaches it: a
+ * service's parts are consistent with each other, and the export never holds more than one
+ * service's copy of its history. The daily rollups cover every retained day (`retentionDays`),
+ * from the day the service was first watched.
+ */
+function* serviceHistories(records: readonly ServiceRecord[], clock: Clock, retentionDays: number): Generator<ServiceHistory> {
+  for (const record of records) yield historyOf(record, clock, clock.now(), retentionDays);
 }
 
 /**
- * Each service's rows, read one service at a time as the export reaches it: a service's
- * entries and uptime are consistent with each other, and the export never holds more than one
- * service's copy of its history.
+ * Exactly `JSON.stringify({ generated_at, services })` of the services' histories with all
+ * their retained days, in pieces: a transition or a day per piece, since a service may have
+ * thousands of each.
  */
-function* serviceRows(records: readonly ServiceRecord[], clock: Clock): Generator<ServiceRows> {
-  for (const record of records) {
-    yield { service: record.tag, uptime: uptimeRatios(record, clock.now()), entries: record.history.toArray() };
-  }
-}
-
-/** Exactly `JSON.stringify({ generated_at, services })` of the services' histories, in pieces. */
-function* jsonPieces(records: readonly ServiceRecord[], clock: Clock, generatedAt: string): Generator<string> {
+function* jsonPieces(records: readonly ServiceRecord[], clock: Clock, retentionDays: number, generatedAt: string): Generator<string> {
   yield `{"generated_at":${JSON.stringify(generatedAt)},"services":[`;
   let separator = '';
-  for (const { service, uptime, entries } of serviceRows(records, clock)) {
+  for (const { service, uptime, transitions, gaps, daily = [] } of serviceHistories(records, clock, retentionDays)) {
     yield `${separator}{"service":${JSON.stringify(service)},"uptime":${JSON.stringify(uptime)},"transitions":[`;
     separator = ',';
-    for (let i = 0; i < entries.length; i++) {
-      yield `${i === 0 ? '' : ','}${JSON.stringify(transitionOf(clock, entries[i] as TransitionRecord))}`;
-    }
+    for (let i = 0; i < transitions.length; i++) yield `${i === 0 ? '' : ','}${JSON.stringify(transitions[i])}`;
+    yield `],"gaps":${JSON.stringify(gaps)},"daily":[`;
+    for (let i = 0; i < daily.length; i++) yield `${i === 0 ? '' : ','}${JSON.stringify(daily[i])}`;
     yield ']}';
   }
   yield ']}';
 }
 
-/** The CSV export in pieces: the header row, then one row per status change, uptime ratios repeated per row. */
+/**
+ * The CSV export in pieces: the header row, then one row per status change, uptime ratios
+ * repeated per row. One table of one row shape, as a spreadsheet expects: the offline gaps and
+ * the daily rollups, which have other columns, are in the JSON export only.
+ */
 function* csvPieces(records: readonly ServiceRecord[], clock: Clock): Generator<string> {
   yield `${CSV_COLUMNS.map(csvField).join(',')}\r\n`;
-  for (const { service, uptime, entries } of serviceRows(records, clock)) {
-    const name = csvField(service);
+  for (const record of records) {
+    const name = csvField(record.tag);
+    const uptime = uptimeRatios(record, clock.now());
     const ratios = `${csvField(uptime['24h'])},${csvField(uptime['7d'])}`;
-    for (const entry of entries) {
+    for (const entry of record.history.toArray()) {
       const change = transitionOf(clock, entry);
       yield `${name},${csvField(change.time)},${csvField(change.from)},${csvField(change.to)},${csvField(change.reason)},${ratios}\r\n`;
     }
@@ -78,7 +79,9 @@ function* csvPieces(records: readonly ServiceRecord[], clock: Clock): Generator<
 }
 
 /**
- * `GET {basePath}/export?format=json|csv`: the history of all services, for external tools.
+ * `GET {basePath}/export?format=json|csv`: the history of all services, for external tools: in
+ * JSON each service's history with its gaps and its daily rollups over `retention_days`; in
+ * CSV its status changes.
  * Streamed: at the default caps the export holds a million entries, and building it whole
  * would block the event loop for seconds (200,000 entries took about 2 s). It is written in
  * chunks of about 64 KB with a turn of the event loop between them, at the pace the client
@@ -113,7 +116,10 @@ export function exportHandler(manager: HeartbeatManager) {
     }
     const records = [...manager.listedRecords()];
     const clock = manager.clock;
-    const pieces = format === 'json' ? jsonPieces(records, clock, new Date(clock.wallNow()).toISOString()) : csvPieces(records, clock);
+    const pieces =
+      format === 'json'
+        ? jsonPieces(records, clock, manager.config.retention_days, new Date(clock.wallNow()).toISOString())
+        : csvPieces(records, clock);
     writeInChunks(res, pieces, {
       start,
       failed: (error) => {

@@ -1,8 +1,10 @@
 import type { Request, Response, Router } from 'express';
 import { statusSummary, serviceSummary, type DetailsGate } from './details';
+import { readDaysParam } from './days-param';
 import { exportHandler } from './export';
 import type { HeartbeatManager } from '../core/manager';
 import { sendError, sendJson } from './respond';
+import type { StoreHealth } from '../core/store';
 
 export interface StatusRouteSettings {
   manager: HeartbeatManager;
@@ -49,7 +51,14 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
 
   router.get(`${basePath}/service/:name/history`, detailsOnly, (req: Request, res: Response) => {
     const name = String(req.params.name);
-    const body = manager.history(name);
+    // The query is checked before the name: a bad days is the same mistake for any service.
+    const days = readDaysParam(req.query.days, manager.config.retention_days);
+    if ('error' in days) {
+      const { error, ...named } = days;
+      sendError(res, 400, error, { parameter: 'days', ...named });
+      return;
+    }
+    const body = manager.history(name, days.days === undefined ? {} : { days: days.days });
     if (body) sendJson(res, 200, body);
     else notMonitored(res, name);
   });
@@ -57,8 +66,10 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
   router.get(`${basePath}/export`, detailsOnly, exportHandler(manager));
 
   // Answering at all proves the process lives; the lag says whether its event loop keeps up.
+  // A degraded store is shown, not failed: monitoring goes on in memory, and a restart (what
+  // a failed liveness probe brings) would not mend a full or read-only disk, only lose that memory.
   router.get(`${basePath}/live`, (_req: Request, res: Response) => {
-    sendJson(res, 200, { status: 'ok', ...manager.monitorHealth() });
+    sendJson(res, 200, { status: 'ok', ...manager.monitorHealth(), store: storeView(manager.storeHealth()) });
   });
 
   router.get(`${basePath}/ready`, (req: Request, res: Response) => {
@@ -70,4 +81,19 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
     const body = { status: ready ? 'ready' : 'not_ready', overall_status, failing: details.allows(req) ? failing : [] };
     sendJson(res, ready ? 200 : 503, body);
   });
+}
+
+/** The store's health as `/live` shows it: snake_case keys and an ISO time, like the rest of the API. */
+function storeView(health: StoreHealth): {
+  state: StoreHealth['state'];
+  last_error: string | null;
+  errors: number;
+  last_write: string | null;
+} {
+  return {
+    state: health.state,
+    last_error: health.lastError,
+    errors: health.errors,
+    last_write: health.lastWriteAt === null ? null : new Date(health.lastWriteAt).toISOString(),
+  };
 }

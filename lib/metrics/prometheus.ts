@@ -41,8 +41,12 @@ interface Family {
   value?: ServiceValue;
   /** Any number of samples per service, with labels of their own. */
   samples?: ServiceSamples;
-  /** One value per manager, without labels; several managers on a registry export the largest. */
-  managerValue?: (manager: HeartbeatManager) => number;
+  /** One value per manager, without labels, or `undefined` for none; several managers on a registry export the largest. */
+  managerValue?: (manager: HeartbeatManager) => number | undefined;
+  /** How the values of several managers on one registry combine into the one sample. Defaults to the largest. */
+  combine?: (values: number[]) => number;
+  /** The sample while no manager gives a value; without it, the series is absent. */
+  whenNone?: number;
 }
 
 const FAMILIES: readonly Family[] = [
@@ -115,6 +119,7 @@ const FAMILIES: readonly Family[] = [
       const overall = manager.overallStatus();
       return overall === 'offline' ? OFFLINE : STATUS_WORDS.indexOf(overall);
     },
+    whenNone: HEALTHY,
   },
   {
     suffix: 'event_loop_lag_seconds',
@@ -122,6 +127,26 @@ const FAMILIES: readonly Family[] = [
     type: 'gauge',
     aggregator: 'max',
     managerValue: (manager) => manager.monitorHealth().event_loop_lag_seconds,
+    whenNone: 0,
+  },
+  {
+    suffix: 'store_errors_total',
+    help: 'Writes to the heartbeat store that failed since the manager started; 0 for a memory store.',
+    type: 'counter',
+    aggregator: 'sum',
+    managerValue: (manager) => manager.storeHealth().errors,
+    combine: (values) => values.reduce((sum, value) => sum + value, 0),
+  },
+  {
+    // Absent, not 0, until a write lands and for a memory store: 0 would read as a store stale since 1970.
+    suffix: 'store_last_flush_timestamp_seconds',
+    help: 'Unix time of the last successful write to the heartbeat store. Absent before the first and for a memory store.',
+    type: 'gauge',
+    aggregator: 'max',
+    managerValue: (manager) => {
+      const { lastWriteAt } = manager.storeHealth();
+      return lastWriteAt === null ? undefined : lastWriteAt / 1000;
+    },
   },
 ];
 
@@ -150,14 +175,15 @@ class StateMetric {
 
   private collect(): Sample[] {
     const values: Sample[] = [];
-    const { value: read, samples, managerValue } = this.family;
+    const { value: read, samples, managerValue, combine = largest, whenNone } = this.family;
     for (const manager of this.managers) {
       if (manager.isClosed) {
         this.managers.delete(manager);
         continue;
       }
       if (managerValue) {
-        values.push({ labels: {}, value: managerValue(manager), sharedLabels: NO_SHARED_LABELS });
+        const value = managerValue(manager);
+        if (value !== undefined) values.push({ labels: {}, value, sharedLabels: NO_SHARED_LABELS });
         continue;
       }
       const now = manager.clock.now();
@@ -171,12 +197,17 @@ class StateMetric {
         }
       }
     }
-    // Several managers on one registry share a single unlabelled gauge: the worst of them.
+    // Several managers on one registry share a single unlabelled series: the worst of them, or the sum of a count.
     if (managerValue && values.length > 1)
-      return [{ labels: {}, value: Math.max(...values.map((sample) => sample.value)), sharedLabels: NO_SHARED_LABELS }];
-    if (managerValue && values.length === 0) return [{ labels: {}, value: HEALTHY, sharedLabels: NO_SHARED_LABELS }];
+      return [{ labels: {}, value: combine(values.map((sample) => sample.value)), sharedLabels: NO_SHARED_LABELS }];
+    if (managerValue && values.length === 0 && whenNone !== undefined)
+      return [{ labels: {}, value: whenNone, sharedLabels: NO_SHARED_LABELS }];
     return values;
   }
+}
+
+function largest(values: number[]): number {
+  return Math.max(...values);
 }
 
 /** The managers exported through each registry, by prefix. */
@@ -198,8 +229,9 @@ export function readMetricPrefix(read: OptionReader, key: string, value: unknown
  * `heartbeat_last_pulse_timestamp_seconds`, `heartbeat_interval_seconds`,
  * `heartbeat_consecutive_failures`, `heartbeat_pulses_total`, `heartbeat_errors_total` (all
  * labelled `service`), `heartbeat_uptime_ratio{service,window}`,
- * `heartbeat_service_metric{service,metric}`, `heartbeat_overall_status` and
- * `heartbeat_event_loop_lag_seconds`. Values are computed at scrape time from
+ * `heartbeat_service_metric{service,metric}`, `heartbeat_overall_status`,
+ * `heartbeat_event_loop_lag_seconds`, `heartbeat_store_errors_total` and
+ * `heartbeat_store_last_flush_timestamp_seconds`. Values are computed at scrape time from
  * the same state as the JSON. Registering again, or several managers on one registry, is fine.
  */
 export function registerMetrics(manager: HeartbeatManager, options: MetricsOptions = {}): MetricsRegistration {
