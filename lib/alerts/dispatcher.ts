@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
 import { isoTimeOf } from '../util/clock';
+import { graceMs } from '../core/config';
 import type { HeartbeatManager, StatusChange } from '../core/manager';
 import { DeadlineScheduler, type Scheduled } from '../core/scheduler';
 import { STATUS_WORDS, type ServiceStatus } from '../core/status';
+import { DAY } from '../core/uptime';
 import { OptionReader } from '../util/validate';
 import type { Alert, AlertLevel, AlertStatus, Notifier } from './alert';
 import { TargetQueue, type DeliverySettings } from './delivery';
+import { SavedIncidents, type Incident } from './saved-incidents';
 import { webhookNotifier } from './webhook';
 
 /** Where alerts go: a webhook URL, or any notifier. */
@@ -50,13 +53,6 @@ const LEVELS: readonly AlertLevel[] = ['warning', 'degraded', 'critical'];
 /** States kept before the first sweep; later sweeps wait for twice what the last one kept, so idle states stay bounded whatever tags come and go. */
 const MAX_IDLE_STATES = 2000;
 
-interface Incident {
-  /** Monotonic ms of the first alert. */
-  since: number;
-  alertedRank: number;
-  reminders: number;
-}
-
 /** What the dispatcher remembers of one service; also its entry in the dispatcher's timer heap. */
 class ServiceAlertState implements Scheduled {
   deadline = 0;
@@ -73,6 +69,11 @@ class ServiceAlertState implements Scheduled {
   recoverFromPulses = 0;
   remindAt: number | null = null;
   stableAt: number | null = null;
+  /**
+   * Its incidents were restored for a service nothing ran at the restart: its status is
+   * unknown until its first change (see `onStatus`).
+   */
+  unconfirmed = false;
 
   constructor(readonly service: string) {}
 
@@ -94,6 +95,8 @@ const rankOf = (status: ServiceStatus): number => STATUS_WORDS.indexOf(status);
  */
 export class AlertDispatcher {
   private readonly queues: TargetQueue[];
+  /** The open incidents, as kept in the manager's store. */
+  private readonly saved: SavedIncidents<TargetQueue>;
   private readonly states = new Map<string, ServiceAlertState>();
   private readonly scheduler: DeadlineScheduler<ServiceAlertState>;
   private readonly logger: Logger;
@@ -155,9 +158,15 @@ export class AlertDispatcher {
       this.counters.failed.inc({ target: notifier.name }, 0);
       return new TargetQueue(notifier, minLevel, settings, events);
     });
+    this.saved = new SavedIncidents(
+      manager,
+      this.logger,
+      this.queues.map((queue) => [queue, queue.notifier.name]),
+    );
     this.scheduler = new DeadlineScheduler(manager.clock, (state, now) => {
       this.onDue(state, now);
     });
+    this.restoreIncidents();
     manager.on('status', this.onStatus);
     manager.on('close', () => {
       this.close();
@@ -181,6 +190,12 @@ export class AlertDispatcher {
   private readonly onStatus = (change: StatusChange): void => {
     const now = this.manager.clock.now();
     const state = this.stateOf(change.service);
+    if (state.unconfirmed) {
+      state.unconfirmed = false;
+      // The manager had the service healthy: it recovered before the restart (the process
+      // died between saving the recovery and closing the incident), so the incident is over.
+      if (change.from === 'healthy') this.resolve(state, now, change.time);
+    }
     state.current = change.to;
     state.lastChange = change;
     state.recoverAt = null;
@@ -211,10 +226,16 @@ export class AlertDispatcher {
     const rank = rankOf(state.current);
     for (const queue of this.queues) {
       if (rank < rankOf(queue.minLevel)) continue;
-      const incident = state.incidents.get(queue);
+      let incident = state.incidents.get(queue);
       if (incident && rank <= incident.alertedRank) continue;
-      if (incident) incident.alertedRank = rank;
-      else state.incidents.set(queue, { since: now, alertedRank: rank, reminders: 0 });
+      if (incident) {
+        incident.alertedRank = rank;
+        incident.lastAlertAt = now;
+      } else {
+        incident = { since: now, alertedRank: rank, reminders: 0, lastAlertAt: now };
+        state.incidents.set(queue, incident);
+      }
+      this.saved.save(state.service, queue, incident);
       queue.push(this.alert(state.service, state.current as AlertLevel, previous, reason, time));
     }
     const repeat = this.manager.config.repeat_every;
@@ -222,7 +243,7 @@ export class AlertDispatcher {
   }
 
   /** Healthy again: resolve at once, or after `recover_after` on-time pulses. */
-  private recovering(state: ServiceAlertState, now: number, time: string): void {
+  private recovering(state: ServiceAlertState, now: number, time?: string): void {
     state.remindAt = null;
     if (state.incidents.size === 0) return;
     const pulses = this.manager.config.recover_after;
@@ -236,8 +257,9 @@ export class AlertDispatcher {
   }
 
   private resolve(state: ServiceAlertState, now: number, time?: string): void {
-    const previous = state.lastChange?.from ?? 'critical';
+    const previous = state.lastChange?.from ?? worstAlerted(state);
     for (const [queue, incident] of state.incidents) {
+      this.saved.save(state.service, queue, null);
       const alert = this.alert(state.service, 'resolved', previous, state.lastChange?.reason ?? 'recovered', time);
       alert.down_seconds = Math.round((now - incident.since) / 1000);
       queue.push(alert);
@@ -276,12 +298,64 @@ export class AlertDispatcher {
             `still critical: ${state.lastChange?.reason ?? ''}`,
           );
           alert.reminder = ++incident.reminders;
+          incident.lastAlertAt = now;
+          this.saved.save(state.service, queue, incident);
           queue.push(alert);
         }
         state.remindAt = now + this.manager.config.repeat_every * 1000;
       }
     }
     this.reschedule(state);
+  }
+
+  /** Takes up the incidents the manager's store kept for these targets; each service goes on from its status now. */
+  private restoreIncidents(): void {
+    const restored = new Set<ServiceAlertState>();
+    for (const { service, target, incident } of this.saved.restore()) {
+      const state = this.stateOf(service);
+      state.incidents.set(target, incident);
+      restored.add(state);
+    }
+    const now = this.manager.clock.now();
+    for (const state of restored) this.resume(state, now);
+    if (restored.size > 0) {
+      this.logger.info(
+        { services: restored.size },
+        `Restored the open alert incidents of ${restored.size} service${restored.size === 1 ? '' : 's'}`,
+      );
+    }
+  }
+
+  /** Goes on with a service's restored incidents from its status now, which the manager restored too. */
+  private resume(state: ServiceAlertState, now: number): void {
+    const health = this.manager.service(state.service);
+    if (!health) {
+      // Nothing runs it yet (an in-process service its app has not started again): its start
+      // or its next change tells. One unseen for retention_days is gone, as the manager forgets it.
+      state.current = worstAlerted(state);
+      if (latestAlertAt(state) >= now - this.manager.config.retention_days * DAY) state.unconfirmed = true;
+      else this.forget(state);
+      return;
+    }
+    state.current = health.status;
+    const repeat = this.manager.config.repeat_every;
+    if (health.status === 'healthy') this.recovering(state, now);
+    else if (health.status === 'critical' && repeat > 0) {
+      // Reminders go on where they were, but none before the service had an interval and its
+      // grace to show it is back: the manager counts no miss before then either. (The grace is
+      // the config's: a heartbeat's own grace option is not known here.)
+      const configured = this.manager.config.services[state.service];
+      const amnestyMs = health.interval * 1000 + graceMs(configured ? configured.grace : this.manager.config.grace, health.interval);
+      state.remindAt = Math.max(latestAlertAt(state) + repeat * 1000, now + amnestyMs);
+    }
+    this.reschedule(state);
+  }
+
+  /** Drops `state`'s incidents, in the store too, without a word to the targets. */
+  private forget(state: ServiceAlertState): void {
+    for (const queue of state.incidents.keys()) this.saved.save(state.service, queue, null);
+    state.incidents.clear();
+    this.states.delete(state.service);
   }
 
   /** Sends one alert to every target whose level it reaches (used for flapping). */
@@ -335,6 +409,20 @@ export class AlertDispatcher {
   private sweep(): void {
     for (const [service, state] of this.states) if (state.idle && state.heapIndex === -1) this.states.delete(service);
   }
+}
+
+/** Monotonic ms of the latest alert about any of `state`'s open incidents. */
+function latestAlertAt(state: ServiceAlertState): number {
+  let latest = -Infinity;
+  for (const incident of state.incidents.values()) latest = Math.max(latest, incident.lastAlertAt);
+  return latest;
+}
+
+/** The most severe level `state`'s open incidents were alerted at. */
+function worstAlerted(state: ServiceAlertState): AlertLevel {
+  let rank = rankOf('warning');
+  for (const incident of state.incidents.values()) rank = Math.max(rank, incident.alertedRank);
+  return STATUS_WORDS[rank] as AlertLevel;
 }
 
 function targetName(read: OptionReader, key: string, name: unknown, index: number): string {
