@@ -227,6 +227,29 @@ function cellsAsRead(text: string, separator: string, quotes: boolean): string[]
   return cells;
 }
 
+describe('GET /api/health/export, the long-term history', () => {
+  it('gives each service in the JSON a rollup for every retained day, and keeps them out of the CSV', async () => {
+    const local = trackManager(new HeartbeatManager({ clock, config: { log_level: 'silent', retention_days: 2 } }));
+    const localApp = express().use(healthRouter({ manager: local, registry: new Registry() }));
+    const worker = local.heartbeat({ tag: 'save_worker', interval: 60 }).start(); // 2024-05-01 12:00
+    worker.error('disk full');
+    for (let day = 0; day < 2; day++) {
+      clock.skip(86_400_000); // a day later, with nothing in between
+      worker.pulse();
+    }
+    const json = await request(localApp).get('/api/health/export');
+    const [service] = JSON.parse(json.text).services as { daily: { date: string; errors: number }[] }[];
+    // Three days watched, two retained: the first day, with its error, has gone.
+    expect(service?.daily.map(({ date, errors }) => [date, errors])).toEqual([
+      ['2024-05-02', 0],
+      ['2024-05-03', 0],
+    ]);
+    const csv = await request(localApp).get('/api/health/export?format=csv');
+    expect(csv.text.split('\r\n')[0]).toBe('"service","time","from","to","reason","uptime_24h","uptime_7d"');
+    expect(csv.text).not.toContain('2024-05-02",');
+  });
+});
+
 describe('GET /api/health/export?format=csv, formula-safe', () => {
   const names = ['=HYPERLINK("http://x")', 'a;=1+1', ' @SUM(A1)', '\tcmd', 'x|-2+3', 'plain'];
   const messages = ['disk full; =1+1', "line one\r\n=cmd|' /C calc'!A0", '"quoted", +1', '@here', 'tab\t-1', ' "=2"'];
