@@ -41,7 +41,7 @@ interface Family {
   value?: ServiceValue;
   /** Any number of samples per service, with labels of their own. */
   samples?: ServiceSamples;
-  /** One value per manager, without labels, or `undefined` for none; several managers on a registry export the largest. */
+  /** One value per manager, without labels, or `undefined` for none; several managers on a registry export one sample (`combine`). */
   managerValue?: (manager: HeartbeatManager) => number | undefined;
   /** How the values of several managers on one registry combine into the one sample. Defaults to the largest. */
   combine?: (values: number[]) => number;
@@ -206,6 +206,7 @@ class StateMetric {
   }
 }
 
+/** The worst of several managers' values, as the status and lag families export them. */
 function largest(values: number[]): number {
   return Math.max(...values);
 }
