@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ let dir: string;
 let clock: TestClock;
 const managers: HeartbeatManager[] = [];
 const receivers: Receiver[] = [];
+const children: ChildProcess[] = [];
 
 interface Run {
   manager: HeartbeatManager;
@@ -43,7 +44,8 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'heartbeat-alert-restart-'));
 });
 afterEach(async () => {
-  for (const manager of managers.splice(0)) manager.close();
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(managers.splice(0).map(closed));
   jest.useRealTimers();
   await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
   rmSync(dir, { recursive: true, force: true });
@@ -64,9 +66,12 @@ function start(targets: AlertTarget[], config: HeartbeatConfig = CONFIG): Run {
   return { manager, dispatcher, lines };
 }
 
+/** Closes `manager` and waits until its store has let go of the directory, which may then be opened again. */
+const closed = (manager: HeartbeatManager): Promise<unknown> => Promise.resolve(manager.close());
+
 /** A clean stop, then `OFFLINE_MS` with no monitor, then a new manager and dispatcher on the same directory. */
-function restart(run: Run, targets: AlertTarget[], config: HeartbeatConfig = CONFIG): Run {
-  run.manager.close();
+async function restart(run: Run, targets: AlertTarget[], config: HeartbeatConfig = CONFIG): Promise<Run> {
+  await closed(run.manager);
   clock.skip(OFFLINE_MS);
   return start(targets, config);
 }
@@ -108,7 +113,7 @@ describe('after a clean stop', () => {
     expect(statuses(ops)).toEqual(['critical']);
     const firstAlert = ops.received[0]?.body as { time: string };
 
-    const second = restart(first, targets);
+    const second = await restart(first, targets);
     expect(second.manager.service('save_worker')?.status).toBe('critical');
     clock.advance(5 * 60_000);
     await delivered(second);
@@ -139,7 +144,7 @@ describe('after a clean stop', () => {
     await delivered(first);
     expect(ops.received.map((request) => request.body.reminder as number | undefined)).toEqual([undefined, 1, 2]);
 
-    const second = restart(first, targets, config);
+    const second = await restart(first, targets, config);
     // The reminder due while the monitor was offline waits for save_worker's interval and grace (11 s).
     clock.advance(10_000);
     await delivered(second);
@@ -170,7 +175,7 @@ describe('after a clean stop', () => {
     await delivered(first);
     expect(statuses(ops)).toEqual(['critical']);
 
-    const second = restart(first, targets, config);
+    const second = await restart(first, targets, config);
     const again = second.manager.heartbeat({ tag: 'save_worker' }).start();
     clock.advance(9000);
     again.pulse();
@@ -195,7 +200,7 @@ describe('after a clean stop', () => {
     await delivered(first);
     expect([statuses(ops), statuses(pager)]).toEqual([['critical'], ['critical']]);
 
-    const second = restart(first, [both[0] as AlertTarget]);
+    const second = await restart(first, [both[0] as AlertTarget]);
     expect(second.lines.map((line) => line.msg)).toContain(
       "Left the saved incidents of 1 alert target alone that this dispatcher does not have (removed or renamed since, or another dispatcher's)",
     );
@@ -217,7 +222,7 @@ describe('after a clean stop', () => {
     first.manager.note(INCIDENT_NOTES, 'not-a-key', { since: 0 });
     await delivered(first);
 
-    const second = restart(first, targets, config);
+    const second = await restart(first, targets, config);
     const warnings = second.lines.filter((line) => line.level === 40).map((line) => line.msg);
     expect(warnings).toEqual([
       'Skipped a saved alert incident that could not be read ("since" is not a wall-clock time in ms): no resolved alert will follow for it',
@@ -248,7 +253,7 @@ describe('a service nothing runs at the restart', () => {
     expect(statuses(ops)).toEqual(['critical']);
 
     // The dispatcher comes first, as in most apps: the in-process service is not running yet.
-    const second = restart(first, targets, AD_HOC);
+    const second = await restart(first, targets, AD_HOC);
     expect(second.manager.service('mailer')).toBeUndefined();
     clock.advance(60_000);
     second.manager.heartbeat({ tag: 'mailer', interval: 10 }).start();
@@ -273,7 +278,7 @@ describe('a service nothing runs at the restart', () => {
       alerted_at: wallNow - 60_000,
     });
 
-    const second = restart(first, targets, AD_HOC);
+    const second = await restart(first, targets, AD_HOC);
     const mailer = second.manager.heartbeat({ tag: 'mailer', interval: 10 }).start();
     await delivered(second);
     expect(statuses(ops)).toEqual([]);
@@ -290,7 +295,7 @@ describe('a service nothing runs at the restart', () => {
     const first = start(targets, config);
     first.manager.heartbeat({ tag: 'mailer', interval: 10 }).error('smtp refused', { critical: true });
     await delivered(first);
-    first.manager.close();
+    await closed(first.manager);
     clock.skip(2 * 86_400_000);
     const second = start(targets, config);
     expect(second.manager.notesOf(INCIDENT_NOTES).size).toBe(0);
@@ -315,7 +320,7 @@ describe('targets of the same name', () => {
     await delivered(first);
     expect(first.manager.notesOf(INCIDENT_NOTES).size).toBe(2);
 
-    const second = restart(first, targets);
+    const second = await restart(first, targets);
     second.manager.heartbeat({ tag: 'save_worker' }).start();
     await delivered(second);
     expect([statuses(one), statuses(two)]).toEqual([
@@ -336,6 +341,7 @@ describe('after a crash', () => {
       env: { ...process.env, STATE_DIR: dir, WEBHOOK_URL: ops.url },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    children.push(child);
     const exited = waitForExit(child);
     for (let waited = 0; ops.received.length === 0; waited += 10) {
       if (waited > 20_000 || child.exitCode !== null) throw new Error(`the child sent no alert: ${JSON.stringify(await exited)}`);
