@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as realDelay } from 'node:timers/promises';
@@ -114,6 +114,10 @@ describe('after a clean stop', () => {
     const firstAlert = ops.received[0]?.body as { time: string };
 
     const second = await restart(first, targets);
+    // The incident is saved under the target's name: the webhook URL, a secret, is in no file.
+    const files = readdirSync(dir).map((name) => readFileSync(join(dir, name), 'utf8'));
+    expect(files.some((text) => text.includes(JSON.stringify(incidentKey('save_worker', 'ops'))))).toBe(true);
+    expect(files.filter((text) => text.includes('SECRET-TOKEN'))).toEqual([]);
     expect(second.manager.service('save_worker')?.status).toBe('critical');
     clock.advance(5 * 60_000);
     await delivered(second);
