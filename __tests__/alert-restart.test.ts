@@ -3,11 +3,14 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as realDelay } from 'node:timers/promises';
+import express from 'express';
 import { Registry } from 'prom-client';
+import request from 'supertest';
 import { AlertDispatcher, type AlertTarget } from '../lib/alerts/dispatcher';
 import { INCIDENT_NOTES, incidentKey } from '../lib/alerts/saved-incidents';
 import type { HeartbeatConfig } from '../lib/core/config';
 import { HeartbeatManager } from '../lib/core/manager';
+import { healthRouter } from '../lib/http/router';
 import { fileStore } from '../lib/store';
 import { ROOT, waitForExit } from './helpers/child';
 import { createTestClock, type TestClock } from './helpers/clock';
@@ -241,6 +244,47 @@ describe('after a clean stop', () => {
       'save_worker:critical',
       'save_worker:resolved',
     ]);
+  });
+});
+
+describe('a service that remote calls registered', () => {
+  beforeEach(useFakeTime);
+  const TOKEN = 'test-token-0123456789abcdef';
+  const REMOTE: HeartbeatConfig = { remote_token: TOKEN, auto_register: true, default_interval: 10 };
+
+  /** The app a remote caller pulses, on `run`'s manager: the router takes up the services it registered. */
+  function appOf(run: Run): express.Express {
+    const app = express();
+    app.use(healthRouter({ manager: run.manager, registry: new Registry() }));
+    return app;
+  }
+  const pulse = (app: express.Express) =>
+    request(app)
+      .post('/api/health/service/billing/pulse')
+      .set({ Authorization: `Bearer ${TOKEN}` });
+
+  it('stays alerted while it stays silent after the restart, and is resolved by its next pulse', async () => {
+    const ops = await receiver();
+    const targets: AlertTarget[] = [{ url: ops.url, name: 'ops', minLevel: 'critical' }];
+    const first = start(targets, REMOTE);
+    expect((await pulse(appOf(first))).status).toBe(204);
+    clock.advance(60_000); // silent: critical
+    await delivered(first);
+    expect(statuses(ops)).toEqual(['critical']);
+
+    const second = await restart(first, targets, REMOTE);
+    const app = appOf(second);
+    // Past the interval and grace the restart gives it, its misses count again: still critical, no new alert.
+    clock.advance(5 * 60_000);
+    await delivered(second);
+    expect(second.manager.service('billing')?.status).toBe('critical');
+    expect(statuses(ops)).toEqual(['critical']);
+
+    expect((await pulse(app)).status).toBe(204);
+    clock.advance(1);
+    await delivered(second);
+    expect(statuses(ops)).toEqual(['critical', 'resolved']);
+    expect(ops.received[1]?.body.down_seconds).toBeGreaterThan(OFFLINE_MS / 1000 + 5 * 60);
   });
 });
 
