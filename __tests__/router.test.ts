@@ -1,3 +1,6 @@
+import fs, { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { Registry } from 'prom-client';
 import { connect, type AddressInfo } from 'node:net';
@@ -5,6 +8,8 @@ import request from 'supertest';
 import { healthRouter } from '../lib/http/router';
 import { HeartbeatManager } from '../lib/core/manager';
 import { ConfigError } from '../lib/util/validate';
+import { HIDDEN_STORE_ERROR, withoutDirectories } from '../lib/http/store-view';
+import { fileStore } from '../lib/store';
 import { createApp, type AppFixture } from './helpers/app';
 import { createTestClock } from './helpers/clock';
 import { closeManagers, trackManager } from './helpers/managers';
@@ -148,6 +153,73 @@ describe('probes', () => {
       },
     ]);
     expectJsonNoStore(response);
+  });
+
+  describe("live's store", () => {
+    const TOKEN = 'live-token-0123456789abcdef';
+    let dir = '';
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'heartbeat-live-'));
+    });
+    afterEach(() => {
+      closeManagers();
+      jest.restoreAllMocks();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** An app on a file store whose next journal sync fails as a failing disk's does, naming the file with its directory. */
+    function failingStore(details: 'always' | 'when-authorized') {
+      const clock = createTestClock();
+      const manager = trackManager(
+        new HeartbeatManager({ clock, config: { log_level: 'silent', remote_token: TOKEN }, store: fileStore({ dir }) }),
+      );
+      const app = express().use(healthRouter({ manager, registry: new Registry(), details }));
+      const worker = manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+      // EIO cannot be caused for real; the message is Node's own shape for it.
+      jest.spyOn(fs, 'fdatasyncSync').mockImplementationOnce(() => {
+        throw Object.assign(new Error(`EIO: i/o error, fdatasync '${join(dir, 'journal-1.log')}'`), { code: 'EIO' });
+      });
+      worker.error('disk full'); // a status change, saved before it is announced: the sync fails
+      expect(manager.storeHealth()).toMatchObject({ state: 'degraded', errors: 1, lastError: expect.stringContaining(dir) as string });
+      return app;
+    }
+
+    it('stays 200 while degraded, naming the failed file but not its directory', async () => {
+      const response = await request(failingStore('always')).get('/api/health/live');
+      expect(response.status).toBe(200);
+      expect(response.body.store).toEqual({
+        state: 'degraded',
+        last_error: "EIO: i/o error, fdatasync 'journal-1.log'",
+        errors: 1,
+        last_write: null,
+      });
+      expect(response.text).not.toContain(dir);
+    });
+
+    it('shows the failure only to callers the details policy admits', async () => {
+      const app = failingStore('when-authorized');
+      const anonymous = await request(app).get('/api/health/live');
+      expect([anonymous.status, anonymous.body.store]).toEqual([
+        200,
+        { state: 'degraded', last_error: HIDDEN_STORE_ERROR, errors: 1, last_write: null },
+      ]);
+      const admitted = await request(app).get('/api/health/live').set('Authorization', `Bearer ${TOKEN}`);
+      expect(admitted.body.store.last_error).toBe("EIO: i/o error, fdatasync 'journal-1.log'");
+    });
+
+    it.each([
+      ["EACCES: permission denied, open '/var/lib/app/.heartbeat/state.json.tmp'", "EACCES: permission denied, open 'state.json.tmp'"],
+      [
+        "EXDEV: cross-device link not permitted, rename '/a/b/c.tmp' -> '/a/b/c'",
+        "EXDEV: cross-device link not permitted, rename 'c.tmp' -> 'c'",
+      ],
+      ["EROFS: read-only file system, open 'C:\\data\\heartbeat\\journal-2.log'", "EROFS: read-only file system, open 'journal-2.log'"],
+      ['state directory /srv/app/state: listing failed', 'state directory state: listing failed'],
+      ['ENOSPC: no space left on device, write', 'ENOSPC: no space left on device, write'],
+      ["EIO: i/o error, write 'journal-1.log'", "EIO: i/o error, write 'journal-1.log'"],
+    ])('cuts every path in %j to its file name', (message, shown) => {
+      expect(withoutDirectories(message)).toBe(shown);
+    });
   });
 
   it('ready answers 503 only when a critical service is critical', async () => {

@@ -4,7 +4,7 @@ import { readDaysParam } from './days-param';
 import { exportHandler } from './export';
 import type { HeartbeatManager } from '../core/manager';
 import { sendError, sendJson } from './respond';
-import type { StoreHealth } from '../core/store';
+import { storeView } from './store-view';
 
 export interface StatusRouteSettings {
   manager: HeartbeatManager;
@@ -68,8 +68,8 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
   // Answering at all proves the process lives; the lag says whether its event loop keeps up.
   // A degraded store is shown, not failed: monitoring goes on in memory, and a restart (what
   // a failed liveness probe brings) would not mend a full or read-only disk, only lose that memory.
-  router.get(`${basePath}/live`, (_req: Request, res: Response) => {
-    sendJson(res, 200, { status: 'ok', ...manager.monitorHealth(), store: storeView(manager.storeHealth()) });
+  router.get(`${basePath}/live`, (req: Request, res: Response) => {
+    sendJson(res, 200, { status: 'ok', ...manager.monitorHealth(), store: storeView(manager.storeHealth(), details.allows(req)) });
   });
 
   router.get(`${basePath}/ready`, (req: Request, res: Response) => {
@@ -81,19 +81,4 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
     const body = { status: ready ? 'ready' : 'not_ready', overall_status, failing: details.allows(req) ? failing : [] };
     sendJson(res, ready ? 200 : 503, body);
   });
-}
-
-/** The store's health as `/live` shows it: snake_case keys and an ISO time, like the rest of the API. */
-function storeView(health: StoreHealth): {
-  state: StoreHealth['state'];
-  last_error: string | null;
-  errors: number;
-  last_write: string | null;
-} {
-  return {
-    state: health.state,
-    last_error: health.lastError,
-    errors: health.errors,
-    last_write: health.lastWriteAt === null ? null : new Date(health.lastWriteAt).toISOString(),
-  };
 }
