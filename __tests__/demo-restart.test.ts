@@ -2,7 +2,8 @@
 // Issue 16's "Done when", run as a person would: `npm start` on a state directory, a worker
 // stalled to critical, Ctrl-C, `npm start` again, and the same history at /history and the
 // same saved state on the status page, in Debian's Chromium. Then the same after a kill -9,
-// a second demo on the directory refused in one line, and the default directory.
+// a second demo on the directory refused in one line, the default directory, and no token in
+// the state files.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

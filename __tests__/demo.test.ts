@@ -27,12 +27,15 @@ it('serves the five seed services (and its dependency check) on /api/health/stat
   const { status, body } = await getJson(`${demo.bridgeUrl}/api/health/status`);
   expect(status).toBe(200);
   expect(Object.keys(body.services).sort()).toEqual([...SEED_SERVICES, 'web_listener_check'].sort());
-  expect(body.overall_status).toBe('healthy');
+  // Healthy once the first pulses are in: on a busy machine a 0.5 s service may start with a
+  // missed beat (while tsx compiles, its first self-call is late), and that is no failure here.
+  const overall = async () => (await getJson(`${demo?.bridgeUrl}/api/health/status`)).body.overall_status;
+  await pollUntil(overall, (word) => word === 'healthy');
 
-  const metrics = await (await fetch(`${demo.bridgeUrl}/metrics`)).text();
+  const allHealthy = (text: string) =>
+    SEED_SERVICES.every((tag) => parseSamples(text).get(`heartbeat_service_status{service="${tag}"}`) === 0);
+  const metrics = (await pollUntil(async () => (await fetch(`${demo?.bridgeUrl}/metrics`)).text(), allHealthy)).at(-1) ?? '';
   expect(promtoolCheckMetrics(metrics)).toEqual({ status: 0, output: '' });
-  const samples = parseSamples(metrics);
-  for (const tag of SEED_SERVICES) expect(samples.get(`heartbeat_service_status{service="${tag}"}`)).toBe(0);
 
   // The bridge's pino-http log and the pulse middleware both saw the request.
   await fetch(`${demo.bridgeUrl}/`);
