@@ -4,7 +4,7 @@ import { DAY, MAX_EXCLUDED_SPANS, MINUTE, UPTIME_MINUTES, type UptimeState } fro
 import type { DailyRollups, DayTotals, RollupsState } from './rollups';
 import type { ServiceRecord } from './service-record';
 import { CRITICAL_ERROR, ERROR_REPORTED, NO_ERROR, STATUS_WORDS, type ServiceStatus, type StatusRank } from './status';
-import { StateFormatError, StateReader, join } from './state-check';
+import { NewerStateError, StateReader, join } from './state-check';
 import { wallOffset, type Clock } from '../util/clock';
 
 /** The version {@link captureService} writes; {@link restoreService} reads it and refuses newer ones. */
@@ -131,7 +131,7 @@ export function captureService(
  * on `clock`: times before this process began become negative monotonic ms, which the record,
  * its log and its tracker handle, and times after the clock's now (a wall clock stepped back)
  * become now. `rollups`, if given, takes the state's rollups. Everything is checked before anything is applied: a
- * bad state throws {@link StateFormatError} naming the field and leaves the record untouched.
+ * bad state throws `StateFormatError` (state-check.ts) naming the field and leaves the record untouched.
  *
  * The record's settings are not changed: whoever creates it picks them (see {@link PersistedService.settings}).
  */
@@ -146,6 +146,8 @@ export function restoreService(record: ServiceRecord, state: unknown, clock: Clo
   const monotonic = (wall: number): number => Math.min(wall - offset, now);
   const lastMinute = Math.floor(now / MINUTE);
   applyCounters(record, checked, monotonic);
+  // Never pulsed: misses count from when watching began, as they did before the restart.
+  if (!record.signed) record.lastSignAt = monotonic(checked.uptime.since);
   for (const [time, from, to, reason] of checked.transitions) record.history.push({ at: monotonic(time), from, to, reason });
   // The watcher compares each status with the last one reported: without this, a service that
   // was down would recover unannounced (its outage never closed) and a still-critical one be announced again.
@@ -167,14 +169,14 @@ export function restoreService(record: ServiceRecord, state: unknown, clock: Clo
 
 /**
  * Checks that `value` is a {@link PersistedService} this version can read, for `tag` if given,
- * and returns it typed. Throws {@link StateFormatError} naming the first bad field.
+ * and returns it typed. Throws `StateFormatError` (state-check.ts) naming the first bad field.
  */
 export function readServiceState(value: unknown, tag?: string): PersistedService {
   const read = new StateReader(tag === undefined ? 'Service state' : `Service state for ${JSON.stringify(tag)}`);
   const version = (typeof value === 'object' && value !== null ? (value as { v?: unknown }).v : undefined) ?? null;
   // Checked first: a newer version may have changed the other fields.
   if (typeof version === 'number' && Number.isSafeInteger(version) && version > SERVICE_STATE_VERSION) {
-    throw new StateFormatError(
+    throw new NewerStateError(
       `${read.context}: written by a newer express-heartbeat (version ${version}; this one reads up to ${SERVICE_STATE_VERSION}); upgrade to read it.`,
       'v',
     );
@@ -203,7 +205,7 @@ export const COUNTER_FIELDS = [
 
 /**
  * Checks the {@link ServiceCounters} fields of `state` (an object already read), under `prefix`
- * (e.g. `counters.`), for `tag` if given. Throws {@link StateFormatError} naming the first bad field.
+ * (e.g. `counters.`), for `tag` if given. Throws `StateFormatError` (state-check.ts) naming the first bad field.
  */
 export function readCounters(read: StateReader, state: Record<string, unknown>, prefix: string, tag?: string): void {
   // The rules of the config that created the service: a state it could not have written is not trusted.

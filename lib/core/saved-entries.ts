@@ -1,10 +1,14 @@
 // What the manager gives its store, as JSON: the entries it appends as things change, and the
 // snapshot of everything a store may keep instead of the entries before it. Every time is
 // wall-clock ms. Reading checks each value again: a store hands back whatever its medium held.
+//
+// A store may take a snapshot just before any batch, and replay the batch after it. So each
+// entry is either appended before the manager applies it (t, o) or absolute (c, x, n, p:
+// applying it twice changes nothing), and nothing is ever counted twice.
 import { checkTag } from './config';
 import { COUNTER_FIELDS, readCounters, readServiceState, type PersistedService, type ServiceCounters } from './persisted-state';
 import type { DayTotals } from './rollups';
-import { StateFormatError, StateReader, join } from './state-check';
+import { NewerStateError, StateReader, join } from './state-check';
 import type { ServiceStatus } from './status';
 import { DAY } from './uptime';
 import { MAX_HISTORY_REASON } from './limits';
@@ -52,7 +56,7 @@ export function readSnapshotBody(value: unknown): { savedAt: number; services: u
   const read = new StateReader('Saved snapshot');
   const version = typeof value === 'object' && value !== null ? (value as { v?: unknown }).v : undefined;
   if (typeof version === 'number' && Number.isSafeInteger(version) && version > SNAPSHOT_VERSION) {
-    throw new StateFormatError(
+    throw new NewerStateError(
       `Saved snapshot: written by a newer express-heartbeat (version ${version}; this one reads up to ${SNAPSHOT_VERSION}); upgrade to read it.`,
       'v',
     );
@@ -131,6 +135,13 @@ export function readEntry(value: unknown): SavedEntry {
       return value as AliveEntry;
     }
     default:
+      if (Array.isArray(value) && typeof kind === 'string' && /^[a-z]$/.test(kind)) {
+        // One letter, as every kind is: most likely a kind a newer version added.
+        throw new NewerStateError(
+          `Saved entry: of kind ${JSON.stringify(kind)}, which this express-heartbeat does not know (it reads c, t, x, n, p, o and a): written by a newer one; upgrade to read it.`,
+          '0',
+        );
+      }
       return read.refuse('0', Array.isArray(value) ? 'an unknown kind' : 'not an array', 'an entry kind: c, t, x, n, p, o or a');
   }
 }

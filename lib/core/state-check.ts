@@ -16,6 +16,13 @@ export class StateFormatError extends Error {
   }
 }
 
+/**
+ * Saved state this version cannot read because a newer one wrote it: a snapshot or service of a
+ * higher version, or an entry of a kind it does not know. The manager then saves nothing, so
+ * that what the newer version wrote is not overwritten.
+ */
+export class NewerStateError extends StateFormatError {}
+
 /** Latest wall time a JavaScript Date can hold (year 275760): anything later is not a time. */
 const MAX_WALL_MS = 8.64e15;
 

@@ -12,6 +12,7 @@ import {
   type SnapshotBody,
 } from './saved-entries';
 import type { ServiceRecord } from './service-record';
+import { NewerStateError } from './state-check';
 import { STATUS_WORDS, type ServiceStatus, type StatusRank } from './status';
 import type { HeartbeatStore, SavedState, StoreHealth } from './store';
 import { DAY } from './uptime';
@@ -75,6 +76,8 @@ export class StateKeeper {
   private closed = false;
   /** What the start found; null without a store. */
   restored: RestoreSummary | null = null;
+  /** Why nothing is saved: the store holds state a newer version wrote, which saving would overwrite. */
+  private refused: string | null = null;
 
   constructor(
     private readonly host: KeeperHost,
@@ -102,7 +105,14 @@ export class StateKeeper {
   }
 
   health(): StoreHealth {
-    return this.store ? this.store.health() : MEMORY;
+    if (!this.store) return MEMORY;
+    const health = this.store.health();
+    return this.refused === null ? health : { ...health, state: 'degraded', lastError: this.refused };
+  }
+
+  /** Whether entries go to the store: there is one, it is open, and it holds nothing this version must not overwrite. */
+  private get saving(): boolean {
+    return this.store !== null && !this.closed && this.refused === null;
   }
 
   /** The kind of store (`memory` without one). */
@@ -112,7 +122,7 @@ export class StateKeeper {
 
   /** Saves a status change and the service's counters before the change is announced. */
   transition(record: ServiceRecord, at: number, from: ServiceStatus, to: ServiceStatus, reason: string): void {
-    if (!this.store || this.closed) return;
+    if (!this.saving) return;
     const offset = wallOffset(this.host.clock);
     this.append([this.countersEntry(record, offset), ['t', record.tag, Math.round(at + offset), from, to, reason]]);
   }
@@ -125,12 +135,12 @@ export class StateKeeper {
 
   /** A service left for good: its saved state goes. */
   forget(record: ServiceRecord): void {
-    if (this.store && !this.closed) this.append([['x', record.tag, this.host.clock.wallNow()]]);
+    if (this.saving) this.append([['x', record.tag, this.host.clock.wallNow()]]);
   }
 
   /** `cleanupOldData()` ran with this cutoff (monotonic ms), for one service or all (null): the saved state drops the same. */
   pruned(cutoff: number, tag: string | null): void {
-    if (!this.store || this.closed) return;
+    if (!this.saving) return;
     this.append([['p', Math.round(cutoff + wallOffset(this.host.clock)), this.host.clock.wallNow(), tag]]);
   }
 
@@ -142,7 +152,7 @@ export class StateKeeper {
   /** Keeps `value` under `space` and `key` (removes it for null), saved before this returns. */
   note(space: string, key: string, value: unknown): void {
     this.keepNote(space, key, value);
-    if (this.store && !this.closed) this.append([['n', space, key, value, this.host.clock.wallNow()]]);
+    if (this.saving) this.append([['n', space, key, value, this.host.clock.wallNow()]]);
   }
 
   /** Rolls pulses into the daily totals, and saves the counters of every service that changed. */
@@ -152,10 +162,10 @@ export class StateKeeper {
     const entries: SavedEntry[] = [];
     for (const record of this.host.allRecords()) {
       if (!record.unsaved && record.rolledPulses === record.totalPulses) continue;
-      if (this.store) entries.push(this.countersEntry(record, offset));
+      if (this.saving) entries.push(this.countersEntry(record, offset));
       else this.roll(record, offset);
     }
-    if (!this.store) return;
+    if (!this.saving) return;
     const now = this.host.clock.wallNow();
     if (entries.length === 0 && now - this.lastAppendAt >= ALIVE_MARK_MS) entries.push(['a', now]);
     if (entries.length > 0) this.append(entries);
@@ -186,7 +196,8 @@ export class StateKeeper {
       this.closed = true;
       return Promise.resolve();
     }
-    const snapshot = this.snapshot();
+    // With state a newer version wrote, the store is released without a word saved.
+    const snapshot = this.refused === null ? this.snapshot() : undefined;
     this.closed = true;
     return this.store.close(snapshot);
   }
@@ -233,6 +244,12 @@ export class StateKeeper {
     let skipped = 0;
     const skip = (what: string, error: unknown): void => {
       skipped++;
+      if (error instanceof NewerStateError) {
+        if (this.refused !== null) return;
+        this.refused = `${error.message} Nothing is saved meanwhile, so that it is not overwritten`;
+        this.host.logger.error({ store: this.kind }, `${this.refused}: monitoring runs in memory`);
+        return;
+      }
       if (skipped <= 5)
         this.host.logger.warn({ err: (error as Error).message }, `Skipped ${what} that could not be read: ${(error as Error).message}`);
     };
@@ -274,6 +291,8 @@ export class StateKeeper {
     const wallNow = clock.wallNow();
     const offlineMs = savedAt === null ? 0 : Math.max(0, wallNow - savedAt);
     this.dropStale(wallNow);
+    // Saved before it is applied, as a transition is: a snapshot taken at this append must not hold it already.
+    if (savedAt !== null && offlineMs > 0 && this.saving) this.append([['o', savedAt, wallNow]]);
     let services = 0;
     for (const record of this.host.allRecords()) {
       services++;
@@ -285,7 +304,6 @@ export class StateKeeper {
       record.amnestyUntil = now + record.intervalMs + record.graceMs;
       record.reportedMissed = record.missedAt(now);
     }
-    if (savedAt !== null && offlineMs > 0) this.append([['o', savedAt, wallNow]]);
     const summary = { services, entries: saved.entries.length, skipped, savedAt, offlineMs };
     if (savedAt !== null) {
       this.host.logger.info(
@@ -302,6 +320,8 @@ export class StateKeeper {
         const [, , counters, watchedSince, today] = entry;
         const record = this.recordFor(counters.tag, counters.settings);
         applyCounters(record, counters, monotonic);
+        // Never pulsed: misses count from when watching began, as they did before the restart.
+        if (!record.signed) record.lastSignAt = monotonic(watchedSince);
         record.remote = counters.remote;
         record.rolledPulses = record.totalPulses;
         record.uptime.watchedSince(monotonic(watchedSince));

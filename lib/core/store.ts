@@ -63,7 +63,8 @@ export interface HeartbeatStore {
   health(): StoreHealth;
   /**
    * Saves `snapshot`, the manager's final state, and releases the store. The snapshot is saved
-   * before this returns; the promise settles once everything is released.
+   * before this returns; the promise settles once everything is released. `snapshot` is
+   * undefined when nothing may be saved: `load()` returned state a newer version wrote.
    */
   close(snapshot: unknown): Promise<void>;
 }

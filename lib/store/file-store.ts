@@ -59,6 +59,10 @@ class FileStore implements HeartbeatStore {
   /** Journals older than `generation` that a snapshot in flight will make obsolete. */
   private compacting = false;
   private lastSnapshotBytes = 0;
+  /** An append failed, and no snapshot has saved the state since. */
+  private lost = false;
+  /** Writes work again after `lost`: the next append is preceded by a snapshot. */
+  private resave = false;
   private closed = false;
 
   constructor(
@@ -104,9 +108,19 @@ class FileStore implements HeartbeatStore {
   append(entries: readonly unknown[], snapshot: () => unknown): boolean {
     const directory = this.directory;
     if (!directory || this.closed || this.readOnly !== null) return false;
-    const saved = directory.appendJournal(journalName(this.generation), entries);
-    if (saved && !this.compacting && directory.journalSize(journalName(this.generation)) > this.compactionThreshold()) {
+    // Compacted before a batch is written, never after: the manager applies a status change
+    // only once it is saved, so a snapshot taken after the batch would lack the change its
+    // journal held, and the journal is deleted once the snapshot lands.
+    if (!this.compacting && (this.resave || directory.journalSize(journalName(this.generation)) > this.compactionThreshold())) {
       this.compact(directory, snapshot());
+    }
+    const saved = directory.appendJournal(journalName(this.generation), entries);
+    if (!saved) {
+      this.lost = true;
+    } else if (this.lost) {
+      // Writes work again, but what failed to save is only in memory: the next batch is preceded by a snapshot.
+      this.lost = false;
+      this.resave = true;
     }
     return saved;
   }
@@ -122,7 +136,7 @@ class FileStore implements HeartbeatStore {
     const directory = this.directory;
     if (!directory || this.closed) return Promise.resolve();
     this.closed = true;
-    if (this.readOnly === null) {
+    if (this.readOnly === null && snapshot !== undefined) {
       const previous = this.generation;
       const next = previous + 1;
       // The final state, synchronously: the process may exit as soon as close() returns.
@@ -146,8 +160,11 @@ class FileStore implements HeartbeatStore {
     const next = this.generation + 1;
     this.generation = next;
     this.compacting = true;
+    const resaving = this.resave;
+    this.resave = false;
     void directory.writeSnapshot(SNAPSHOT, FORMAT, { generation: next, state } satisfies SnapshotData).then((saved) => {
       this.compacting = false;
+      if (!saved && resaving) this.lost = true; // tried again once an append succeeds
       if (!saved || this.closed) return;
       this.lastSnapshotBytes = directory.snapshotSize(SNAPSHOT);
       for (const generation of this.journalGenerations()) if (generation < next) directory.remove(journalName(generation), '.log');
