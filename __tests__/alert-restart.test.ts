@@ -48,7 +48,7 @@ beforeEach(() => {
 });
 afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await Promise.all(managers.splice(0).map(closed));
+  for (const manager of managers.splice(0)) manager.close();
   jest.useRealTimers();
   await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
   rmSync(dir, { recursive: true, force: true });
@@ -69,12 +69,9 @@ function start(targets: AlertTarget[], config: HeartbeatConfig = CONFIG): Run {
   return { manager, dispatcher, lines };
 }
 
-/** Closes `manager` and waits until its store has let go of the directory, which may then be opened again. */
-const closed = (manager: HeartbeatManager): Promise<unknown> => Promise.resolve(manager.close());
-
 /** A clean stop, then `OFFLINE_MS` with no monitor, then a new manager and dispatcher on the same directory. */
-async function restart(run: Run, targets: AlertTarget[], config: HeartbeatConfig = CONFIG): Promise<Run> {
-  await closed(run.manager);
+function restart(run: Run, targets: AlertTarget[], config: HeartbeatConfig = CONFIG): Run {
+  run.manager.close();
   clock.skip(OFFLINE_MS);
   return start(targets, config);
 }
@@ -116,7 +113,7 @@ describe('after a clean stop', () => {
     expect(statuses(ops)).toEqual(['critical']);
     const firstAlert = ops.received[0]?.body as { time: string };
 
-    const second = await restart(first, targets);
+    const second = restart(first, targets);
     // The incident is saved under the target's name: the webhook URL, a secret, is in no file.
     const files = readdirSync(dir).map((name) => readFileSync(join(dir, name), 'utf8'));
     expect(files.some((text) => text.includes(JSON.stringify(incidentKey('save_worker', 'ops'))))).toBe(true);
@@ -151,7 +148,7 @@ describe('after a clean stop', () => {
     await delivered(first);
     expect(ops.received.map((request) => request.body.reminder as number | undefined)).toEqual([undefined, 1, 2]);
 
-    const second = await restart(first, targets, config);
+    const second = restart(first, targets, config);
     // The reminder due while the monitor was offline waits for save_worker's interval and grace (11 s).
     clock.advance(10_000);
     await delivered(second);
@@ -182,7 +179,7 @@ describe('after a clean stop', () => {
     await delivered(first);
     expect(statuses(ops)).toEqual(['critical']);
 
-    const second = await restart(first, targets, config);
+    const second = restart(first, targets, config);
     const again = second.manager.heartbeat({ tag: 'save_worker' }).start();
     clock.advance(9000);
     again.pulse();
@@ -207,7 +204,7 @@ describe('after a clean stop', () => {
     await delivered(first);
     expect([statuses(ops), statuses(pager)]).toEqual([['critical'], ['critical']]);
 
-    const second = await restart(first, [both[0] as AlertTarget]);
+    const second = restart(first, [both[0] as AlertTarget]);
     expect(second.lines.map((line) => line.msg)).toContain(
       "Left the saved incidents of 1 alert target alone that this dispatcher does not have (removed or renamed since, or another dispatcher's)",
     );
@@ -229,7 +226,7 @@ describe('after a clean stop', () => {
     first.manager.note(INCIDENT_NOTES, 'not-a-key', { since: 0 });
     await delivered(first);
 
-    const second = await restart(first, targets, config);
+    const second = restart(first, targets, config);
     const warnings = second.lines.filter((line) => line.level === 40).map((line) => line.msg);
     expect(warnings).toEqual([
       'Skipped a saved alert incident that could not be read ("since" is not a wall-clock time in ms): no resolved alert will follow for it',
@@ -272,7 +269,7 @@ describe('a service that remote calls registered', () => {
     await delivered(first);
     expect(statuses(ops)).toEqual(['critical']);
 
-    const second = await restart(first, targets, REMOTE);
+    const second = restart(first, targets, REMOTE);
     const app = appOf(second);
     // Past the interval and grace the restart gives it, its misses count again: still critical, no new alert.
     clock.advance(5 * 60_000);
@@ -301,7 +298,7 @@ describe('a service nothing runs at the restart', () => {
     expect(statuses(ops)).toEqual(['critical']);
 
     // The dispatcher comes first, as in most apps: the in-process service is not running yet.
-    const second = await restart(first, targets, AD_HOC);
+    const second = restart(first, targets, AD_HOC);
     expect(second.manager.service('mailer')).toBeUndefined();
     clock.advance(60_000);
     second.manager.heartbeat({ tag: 'mailer', interval: 10 }).start();
@@ -326,7 +323,7 @@ describe('a service nothing runs at the restart', () => {
       alerted_at: wallNow - 60_000,
     });
 
-    const second = await restart(first, targets, AD_HOC);
+    const second = restart(first, targets, AD_HOC);
     const mailer = second.manager.heartbeat({ tag: 'mailer', interval: 10 }).start();
     await delivered(second);
     expect(statuses(ops)).toEqual([]);
@@ -343,7 +340,7 @@ describe('a service nothing runs at the restart', () => {
     const first = start(targets, config);
     first.manager.heartbeat({ tag: 'mailer', interval: 10 }).error('smtp refused', { critical: true });
     await delivered(first);
-    await closed(first.manager);
+    first.manager.close();
     clock.skip(2 * 86_400_000);
     const second = start(targets, config);
     expect(second.manager.notesOf(INCIDENT_NOTES).size).toBe(0);
@@ -368,7 +365,7 @@ describe('targets of the same name', () => {
     await delivered(first);
     expect(first.manager.notesOf(INCIDENT_NOTES).size).toBe(2);
 
-    const second = await restart(first, targets);
+    const second = restart(first, targets);
     second.manager.heartbeat({ tag: 'save_worker' }).start();
     await delivered(second);
     expect([statuses(one), statuses(two)]).toEqual([
