@@ -100,6 +100,18 @@ describe('a remote service whose deadline passed while the monitor was down', ()
     expect(await statusOf(second.app, 'csharp_client')).toBe('critical');
   });
 
+  // Core bug, kept here until lib/core fixes it (then make this an it): a pulse in the same
+  // millisecond as the final save is not "before the crash" to the restore (state-keeper sets
+  // frozenAt to the save's time, and ServiceRecord.frozen() asks lastSignAt < frozenAt), so the
+  // service gets no amnesty and turns critical at the restart, "missed 12 heartbeats". With the
+  // real clock, a pulse within a millisecond of the save does it: its wall time is rounded up.
+  it.failing('gets its amnesty too when its last pulse came in the millisecond of the final save', async () => {
+    const first = start();
+    await pulse(first.app, 'csharp_client');
+    const second = restart(first.manager, 12 * INTERVAL_MS);
+    expect(await statusOf(second.app, 'csharp_client')).toBe('healthy');
+  });
+
   it('stays healthy, without a status change, when a pulse comes within that time', async () => {
     const first = start();
     await pulse(first.app, 'csharp_client');
