@@ -76,6 +76,8 @@ export class StateKeeper {
   private closed = false;
   /** What the start found; null without a store. */
   restored: RestoreSummary | null = null;
+  /** Notes waiting for this turn's batch (see {@link note}). */
+  private readonly pendingNotes: SavedEntry[] = [];
   /** Why nothing is saved: the store holds state a newer version wrote, which saving would overwrite. */
   private refused: string | null = null;
 
@@ -149,10 +151,25 @@ export class StateKeeper {
     return this.notes.get(space) ?? new Map();
   }
 
-  /** Keeps `value` under `space` and `key` (removes it for null), saved before this returns. */
+  /**
+   * Keeps `value` under `space` and `key` (removes it for null). Saved in one batch with the
+   * other notes of this turn of the event loop, in a microtask: before any I/O the caller starts
+   * (an alert's request) can reach the wire, and with one sync for a whole outage's notes.
+   */
   note(space: string, key: string, value: unknown): void {
     this.keepNote(space, key, value);
-    if (this.saving) this.append([['n', space, key, value, this.host.clock.wallNow()]]);
+    if (!this.saving) return;
+    this.pendingNotes.push(['n', space, key, value, this.host.clock.wallNow()]);
+    if (this.pendingNotes.length === 1) {
+      queueMicrotask(() => {
+        this.saveNotes();
+      });
+    }
+  }
+
+  private saveNotes(): void {
+    if (this.pendingNotes.length === 0 || !this.saving) return;
+    this.append(this.pendingNotes.splice(0));
   }
 
   /** Rolls pulses into the daily totals, and saves the counters of every service that changed. */
@@ -196,6 +213,7 @@ export class StateKeeper {
       this.closed = true;
       return Promise.resolve();
     }
+    this.saveNotes();
     // With state a newer version wrote, the store is released without a word saved.
     const snapshot = this.refused === null ? this.snapshot() : undefined;
     this.closed = true;
@@ -300,7 +318,8 @@ export class StateKeeper {
       if (savedAt === null) continue;
       this.leaveOut(record, savedAt, wallNow, offset);
       // Misses count as they stood at the crash until an interval and its grace from now.
-      record.frozenAt = monotonic(savedAt);
+      // Just past the save's millisecond: a pulse in that very millisecond (its time rounded to it) came before it.
+      record.frozenAt = monotonic(savedAt) + 1;
       record.amnestyUntil = now + record.intervalMs + record.graceMs;
       record.reportedMissed = record.missedAt(now);
     }
