@@ -46,8 +46,9 @@ const MAX_LOGGED = 5;
 
 /**
  * The open incidents of one dispatcher's targets, as notes in its manager's store: `save()`
- * writes one before the alert about it is queued (write-ahead, as the manager saves a status
- * change before announcing it), and `restore()` reads them back at the start.
+ * hands one to the manager before the alert about it is queued, and the manager saves the
+ * turn's notes before any request can leave (write-ahead, as it saves a status change before
+ * announcing it); `restore()` reads them back at the start.
  */
 export class SavedIncidents<Target> {
   private readonly idOf = new Map<Target, string>();
