@@ -71,7 +71,7 @@ export class Monitor<H extends ServiceOwner> {
   private readonly records = new Map<string, ServiceRecord>();
   private readonly watcher: TransitionWatcher;
   private readonly closeListeners = new Set<() => void>();
-  private readonly wallOffset: StableWallOffset;
+  private readonly wallOffset: Pick<StableWallOffset, 'read'>;
   private readonly keeper: StateKeeper;
   private closed = false;
   /** Bumped whenever a service joins or leaves the status, so the reused view rebuilds its keys. */
@@ -90,7 +90,7 @@ export class Monitor<H extends ServiceOwner> {
     const log = new HealthLog(given.logger as Logger | undefined, this.config.log_level, this.config.timeout_multiplier);
     this.logger = log.logger;
     this.thresholds = { degradedAfter: this.config.timeout_multiplier, criticalAfter: this.config.critical_after };
-    this.wallOffset = new StableWallOffset(this.clock);
+    this.wallOffset = { read: () => wallOffset(this.clock) }; // one stable offset per clock: see wallOffset()
     this.watcher = new TransitionWatcher(
       this.clock,
       this.thresholds,

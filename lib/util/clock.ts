@@ -23,32 +23,41 @@ export const systemClock: Clock = {
  * Stored timestamps stay monotonic; converting on read keeps `pulse()` to one clock call.
  */
 export function wallTimeOf(clock: Clock, monotonicAt: number): number {
-  return clock.wallNow() - (clock.now() - monotonicAt);
+  return wallOffset(clock) + monotonicAt;
 }
 
 export function isoTimeOf(clock: Clock, monotonicAt: number): string {
   return new Date(Math.round(wallTimeOf(clock, monotonicAt))).toISOString();
 }
 
-/** Wall time minus monotonic time, now: read once to convert many timestamps in one view. */
+/**
+ * Wall time minus monotonic time, as a {@link StableWallOffset} of `clock` reads it: read once
+ * to convert many timestamps in one view. Every conversion of one clock goes through the same
+ * one, so a time saved as wall ms and read back (a restart's restore) comes out to the
+ * millisecond, and two reads of one timestamp never differ.
+ */
 export function wallOffset(clock: Clock): number {
-  return clock.wallNow() - clock.now();
+  let stable = stableOffsets.get(clock);
+  if (!stable) stableOffsets.set(clock, (stable = new StableWallOffset(clock)));
+  return stable.read();
 }
 
+const stableOffsets = new WeakMap<Clock, StableWallOffset>();
+
 /**
- * A {@link wallOffset} that stays put unless the wall clock really moved. A fresh reading
- * wobbles by up to a millisecond (whole-ms wall time against fractional monotonic time), which
- * would format every timestamp anew on every read; a jump of more than 2 ms is taken at once.
+ * A wall offset that stays put unless the wall clock really moved. A fresh reading wobbles by
+ * up to a millisecond (whole-ms wall time against fractional monotonic time), which would
+ * format every timestamp anew on every read; a jump of more than 2 ms is taken at once.
  */
 export class StableWallOffset {
   private offset: number;
 
   constructor(private readonly clock: Clock) {
-    this.offset = wallOffset(clock);
+    this.offset = clock.wallNow() - clock.now();
   }
 
   read(): number {
-    const fresh = wallOffset(this.clock);
+    const fresh = this.clock.wallNow() - this.clock.now();
     if (Math.abs(fresh - this.offset) > 2) this.offset = fresh;
     return this.offset;
   }
