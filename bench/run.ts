@@ -13,6 +13,7 @@ import { benchPulse } from './pulse';
 import { formatLine, renderReport, type Section } from './report';
 import { benchRequestOverhead } from './request-overhead';
 import { benchScale } from './scale';
+import { benchStore } from './store';
 import { benchThroughput } from './throughput';
 
 interface Benchmark {
@@ -30,6 +31,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   throughput: { title: '7. Throughput under load', run: benchThroughput },
   alerts: { title: '8. Mass outage with alerts', run: benchAlerts },
   export: { title: '9. Export of a large history', run: benchExport },
+  store: { title: '10. File store', run: benchStore },
 };
 
 async function main(): Promise<void> {
