@@ -3,7 +3,7 @@ import express from 'express';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import { HeartbeatManager } from '../lib/core/manager';
-import { renderPage } from '../lib/page';
+import { renderPage, statusPage } from '../lib/page';
 import { healthRouter } from '../lib/http/router';
 
 let manager: HeartbeatManager;
@@ -36,6 +36,7 @@ it('serves one self-contained page under a strict CSP', async () => {
   // Nothing is fetched from anywhere else: no external scripts, styles, fonts or images.
   expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
   expect(html).toContain('data-stream="/api/health/stream"');
+  expect(html).toContain('data-services="/api/health/service/"');
 });
 
 it('points the page at its stream under any mount path', async () => {
@@ -43,8 +44,18 @@ it('points the page at its stream under any mount path', async () => {
   const response = await request(app).get('/ops/dashboard');
   expect(response.status).toBe(200);
   expect(response.text).toContain('data-stream="/ops/api/health/stream"');
+  // Each card reads its service's history from beside the stream.
+  expect(response.text).toContain('data-services="/ops/api/health/service/"');
 });
 
-it('escapes the stream URL it writes into the page', () => {
-  expect(renderPage('/x"><script>alert(1)</script>')).toContain('data-stream="/x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"');
+it('needs the stream at {basePath}/stream, to find the histories beside it', () => {
+  expect(() => statusPage('/api/health/events')).toThrow(
+    'The status page needs the stream at {basePath}/stream, not at /api/health/events.',
+  );
+});
+
+it('escapes the URLs it writes into the page', () => {
+  expect(renderPage('/x"><script>alert(1)</script>', '/y"><b>')).toContain(
+    'data-stream="/x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" data-services="/y&quot;&gt;&lt;b&gt;"',
+  );
 });

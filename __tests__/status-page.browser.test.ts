@@ -1,12 +1,17 @@
 /// <reference lib="dom" />
 // The status page in a real browser: Debian's Chromium driven by playwright-core, against the
 // demo server started as `npm start` starts it, with short intervals.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import express from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { Registry } from 'prom-client';
+import { HeartbeatManager, fileStore, healthRouter, type HeartbeatConfig, type ServiceHistory, type StatusChange } from '../lib';
+import { HISTORY_SHOWN } from '../lib/page/history-script';
 import { ROOT } from './helpers/child';
-import { fastDemoConfig, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -140,3 +145,211 @@ it('shows live status, escapes names, survives losing the server and recovers', 
   expect(dialogs).toEqual([]);
   expect(pageErrors).toEqual([]);
 }, 60_000);
+
+describe('each card’s recent changes', () => {
+  const HOSTILE_ERROR = '<img src=x onerror=alert(2)> disk full';
+  const TOKEN = 'page-history-token-0123456789';
+  let dir = '';
+  const managers: HeartbeatManager[] = [];
+  const servers: Server[] = [];
+  const pages: Page[] = [];
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'heartbeat-page-history-'));
+  });
+  afterEach(async () => {
+    for (const page of pages.splice(0)) await page.close();
+    for (const server of servers.splice(0)) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+    for (const manager of managers.splice(0)) manager.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function open(config: HeartbeatConfig = {}): HeartbeatManager {
+    const manager = new HeartbeatManager({ config: { log_level: 'silent', ...config }, store: fileStore({ dir }) });
+    managers.push(manager);
+    return manager;
+  }
+
+  /** The manager's health API on a loopback port, as an app mounts it; returns the page's URL. */
+  async function serve(manager: HeartbeatManager, details: 'always' | 'when-authorized' | 'never' = 'always'): Promise<string> {
+    const app = express().use(healthRouter({ manager, registry: new Registry(), details }));
+    const server = app.listen(0, '127.0.0.1');
+    servers.push(server);
+    await new Promise((resolve) => server.once('listening', resolve));
+    return `http://127.0.0.1:${String((server.address() as { port: number }).port)}/api/health/ui`;
+  }
+
+  /** Resolves with the manager's next status change of `tag` to `to`. */
+  const changeTo = (manager: HeartbeatManager, tag: string, to: string) =>
+    new Promise<StatusChange>((resolve) => {
+      const listener = (change: StatusChange) => {
+        if (change.service !== tag || change.to !== to) return;
+        manager.off('status', listener);
+        resolve(change);
+      };
+      manager.on('status', listener);
+    });
+
+  /** A page that records every script error, dialog, console error and history request. */
+  async function openPage(url: string) {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 820 } });
+    pages.push(page);
+    const problems: string[] = [];
+    const historyRequests: string[] = [];
+    page.on('dialog', (dialog) => {
+      problems.push(`dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('request', (sent) => {
+      if (sent.url().endsWith('/history')) historyRequests.push(decodeURIComponent(new URL(sent.url()).pathname));
+    });
+    await page.goto(url);
+    return { page, problems, historyRequests };
+  }
+
+  interface ListedItem {
+    time: string | null;
+    move: string | null;
+    reason: string | null;
+    gap: boolean;
+  }
+
+  /** What a card's list shows, oldest first. */
+  const listOf = (page: Page, service: string): Promise<ListedItem[]> =>
+    page.evaluate((name) => {
+      const card = Array.from(document.querySelectorAll('article.card')).find((node) => node.getAttribute('data-service') === name);
+      return Array.from(card?.querySelectorAll('.changes li') ?? []).map((item) => ({
+        time: item.querySelector('time')?.getAttribute('datetime') ?? null,
+        move: item.querySelector('.move')?.textContent ?? null,
+        reason: item.querySelector('.reason')?.textContent ?? null,
+        gap: item.classList.contains('gap'),
+      }));
+    }, service);
+
+  const waitForItems = (page: Page, service: string, count: number) =>
+    pollUntil(
+      () => listOf(page, service),
+      (items) => items.length === count,
+    );
+
+  /** The transitions as a card lists them. */
+  const listed = (transitions: ServiceHistory['transitions']): ListedItem[] =>
+    transitions.map(({ time, from, to, reason }) => ({ time, move: `${from} → ${to}`, reason, gap: false }));
+
+  /**
+   * The times of a change the stream brought may be a millisecond off those /history serves
+   * (read through the wall clock's offset anew): the same changes, in order, to within 2 ms.
+   */
+  function expectSameItems(shown: ListedItem[], expected: ListedItem[]): void {
+    const withoutTime = (items: ListedItem[]) => items.map(({ move, reason, gap }) => ({ move, reason, gap }));
+    expect(withoutTime(shown)).toEqual(withoutTime(expected));
+    const drift = shown.map((item, i) => Math.abs(Date.parse(item.time ?? '') - Date.parse(expected[i]?.time ?? '')));
+    expect(drift.filter((ms) => !(ms <= 2))).toEqual([]);
+  }
+
+  it('lists the saved changes and the offline gap after a restart, escaped, then appends live ones without fetching again', async () => {
+    const first = open();
+    const worker = first.heartbeat({ tag: 'save_worker', interval: 3600 }).start();
+    const critical = changeTo(first, 'save_worker', 'critical');
+    worker.error(HOSTILE_ERROR, { critical: true });
+    await critical;
+    const recovered = changeTo(first, 'save_worker', 'healthy');
+    worker.pulse();
+    await recovered;
+    const before = first.history('save_worker')?.transitions ?? [];
+    expect(before.map(({ from, to }) => `${from} → ${to}`)).toEqual(['healthy → critical', 'critical → healthy']);
+    first.close();
+
+    const second = open();
+    const again = second.heartbeat({ tag: 'save_worker', interval: 3600 }).start();
+    second.heartbeat({ tag: 'flask_bridge', interval: 3600 }).start();
+    const { page, problems, historyRequests } = await openPage(await serve(second));
+
+    // The two saved changes, then the time the monitor was down, as /history has them.
+    const [shown] = (await waitForItems(page, 'save_worker', 3)).slice(-1) as [ListedItem[]];
+    const history = second.history('save_worker') as ServiceHistory;
+    expect(history.gaps).toHaveLength(1);
+    const [gap] = history.gaps as [ServiceHistory['gaps'][number]];
+    expect(shown.slice(0, 2)).toEqual(listed(before));
+    expect(shown[2]).toEqual({ time: gap.start, move: 'monitor offline', reason: expect.stringMatching(/^for \d+s, until /), gap: true });
+    // The error's HTML is text: shown as written, never parsed into an element.
+    expect(shown[0]?.reason).toBe(`critical error: ${HOSTILE_ERROR}`);
+    expect(await page.$$eval('img', (images) => images.length)).toBe(0);
+    // A service with no change says so, rather than showing an empty box.
+    await pollUntil(
+      () => page.textContent('article.card[data-service="flask_bridge"] .history-state'),
+      (text) => text === 'No status changes yet.',
+    );
+
+    // Live changes come from the stream: appended in order, with no request per change.
+    const warned = changeTo(second, 'save_worker', 'warning');
+    again.error('disk full again');
+    await warned;
+    await waitForItems(page, 'save_worker', 4);
+    const healthy = changeTo(second, 'save_worker', 'healthy');
+    again.pulse();
+    await healthy;
+    const [live] = (await waitForItems(page, 'save_worker', 5)).slice(-1) as [ListedItem[]];
+    expect(live.slice(3).map(({ move, reason }) => ({ move, reason }))).toEqual([
+      { move: 'healthy → warning', reason: 'error: disk full again' },
+      { move: 'warning → healthy', reason: 'pulse received' },
+    ]);
+    expectSameItems(live.slice(3), listed((second.history('save_worker') as ServiceHistory).transitions.slice(2)));
+    expect(historyRequests.filter((path) => path.endsWith('/save_worker/history'))).toHaveLength(1);
+
+    // The list keeps the last few; a long reason is cut as the history cuts it, and wraps on a phone.
+    for (const message of ['a'.repeat(300), 'b', 'c']) {
+      const down = changeTo(second, 'save_worker', 'warning');
+      again.error(message);
+      await down;
+      const up = changeTo(second, 'save_worker', 'healthy');
+      again.pulse();
+      await up;
+    }
+    const all = (second.history('save_worker') as ServiceHistory).transitions;
+    expect(all).toHaveLength(2 + 2 + 6);
+    const lastShown = listed(all.slice(-HISTORY_SHOWN));
+    await pollUntil(
+      () => listOf(page, 'save_worker'),
+      (items) => items.at(-1)?.move === 'warning → healthy' && items.filter((item) => item.reason === 'error: c').length === 1,
+    );
+    expectSameItems(await listOf(page, 'save_worker'), lastShown);
+    expect(lastShown.some((item) => item.reason === `error: ${'a'.repeat(193)}…`)).toBe(true);
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+
+    // A reload reads the same list from /history alone.
+    await page.reload();
+    await waitForItems(page, 'save_worker', HISTORY_SHOWN);
+    expect(await listOf(page, 'save_worker')).toEqual(lastShown);
+    expect(problems).toEqual([]);
+  }, 30_000);
+
+  it.each(['never', 'when-authorized'] as const)(
+    'with details: %s, shows status words and a note, and asks for no history',
+    async (details) => {
+      const manager = open({ remote_token: TOKEN });
+      const worker = manager.heartbeat({ tag: 'save_worker', interval: 3600 }).start();
+      worker.error(HOSTILE_ERROR, { critical: true });
+      const { page, problems, historyRequests } = await openPage(await serve(manager, details));
+      await page.waitForFunction(() => document.querySelector('article.card .word')?.textContent === 'critical');
+      expect(await page.isVisible('#details-note')).toBe(true);
+
+      const recovered = changeTo(manager, 'save_worker', 'healthy');
+      worker.pulse();
+      await recovered;
+      await page.waitForFunction(() => document.querySelector('article.card .word')?.textContent === 'healthy');
+      expect(await page.$$eval('.history', (sections) => sections.length)).toBe(0);
+      expect(await page.textContent('#cards')).not.toContain('disk full');
+      expect(historyRequests).toEqual([]);
+      expect(problems).toEqual([]);
+    },
+  );
+});

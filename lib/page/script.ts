@@ -1,7 +1,10 @@
+import { CARD_HISTORY_SCRIPT } from './history-script';
+
 /**
  * The status page's script, served inline under a CSP hash. Plain ES2017 for any browser.
- * Every service name and error message goes into the page through `textContent`, never as
- * HTML, so `<img src=x onerror=…>` shows as the text it is.
+ * Every service name, error message and reason goes into the page through `textContent`, never
+ * as HTML, so `<img src=x onerror=…>` shows as the text it is. Each card's list of recent
+ * changes is {@link CARD_HISTORY_SCRIPT}, which shares this script's scope.
  */
 export const PAGE_SCRIPT: string = `
 (function () {
@@ -27,6 +30,8 @@ export const PAGE_SCRIPT: string = `
   var overall = null;
   var source = null;
   var retryTimer = null;
+  var freshStream = false;
+${CARD_HISTORY_SCRIPT}
 
   function serverNow() { return Date.now() + clockOffset; }
 
@@ -84,9 +89,11 @@ export const PAGE_SCRIPT: string = `
       uptime: field(list, 'Uptime', 'uptime'),
       pulses: field(list, 'Pulses', 'pulses'),
       error: field(list, 'Last error', 'error'),
-      data: null
+      data: null,
+      name: name
     };
     card.appendChild(list);
+    watchCard(entry);
     card.addEventListener('animationend', function (event) {
       if (event.animationName === 'beat') card.classList.remove('beat');
       if (event.animationName === 'flash') card.classList.remove('flash');
@@ -107,6 +114,7 @@ export const PAGE_SCRIPT: string = `
       services.set(health.service, entry);
       place(health.service, entry);
     }
+    if (detailsIn(health) && !entry.history) addHistory(entry);
     var previous = entry.data ? entry.data.status : null;
     // Under a details policy the server may send status words only: keep what is known.
     entry.data = Object.assign({}, entry.data || {}, health);
@@ -123,6 +131,7 @@ export const PAGE_SCRIPT: string = `
     entry.pulses.textContent = known(health.total_pulses) ? String(health.total_pulses) : DASH;
     entry.error.textContent = health.last_error ? health.last_error.message : DASH;
     refreshTimes(entry);
+    return entry;
   }
 
   function refreshTimes(entry) {
@@ -155,18 +164,35 @@ export const PAGE_SCRIPT: string = `
   function onSnapshot(event) {
     var snapshot = JSON.parse(event.data);
     clockOffset = Date.parse(snapshot.time) - Date.now();
+    // After a reconnect every list may have missed changes; otherwise only a card whose status
+    // changed without a status event (a mass change comes as one snapshot) has.
+    var fresh = freshStream;
+    freshStream = false;
     var seen = new Set();
-    snapshot.services.forEach(function (health) { seen.add(health.service); update(health); });
-    services.forEach(function (entry, name) {
-      if (!seen.has(name)) { entry.card.remove(); services.delete(name); }
+    snapshot.services.forEach(function (health) {
+      seen.add(health.service);
+      var known = services.get(health.service);
+      var before = known && known.data ? known.data.status : null;
+      var entry = update(health);
+      if (entry.history && (fresh || (before !== null && before !== health.status))) markStale(entry);
     });
+    services.forEach(function (entry, name) {
+      if (!seen.has(name)) {
+        unwatchCard(entry);
+        entry.card.remove();
+        services.delete(name);
+      }
+    });
+    // With no service listed a snapshot says nothing of details: keep what is known.
+    if (snapshot.services.length > 0) setDetailed(snapshot.services.some(detailsIn));
     setOverall(snapshot.overall_status);
   }
 
   function onStatus(event) {
     var change = JSON.parse(event.data);
     // With details: the change and the health after it; without: the status word alone.
-    update(change.health || { service: change.service, status: change.status || change.to });
+    var entry = update(change.health || { service: change.service, status: change.status || change.to });
+    if (change.from !== undefined && entry.history) addChange(entry, change);
     setOverall(change.overall_status);
   }
 
@@ -188,6 +214,7 @@ export const PAGE_SCRIPT: string = `
 
   function connect() {
     retryTimer = null;
+    freshStream = true;
     source = new EventSource(streamUrl);
     source.addEventListener('snapshot', onSnapshot);
     source.addEventListener('status', onStatus);

@@ -24,8 +24,12 @@ function escapeAttribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** The whole page: inline CSS and JS, no external assets, so it works on an offline bridge. */
-export function renderPage(streamUrl: string): string {
+/**
+ * The whole page: inline CSS and JS, no external assets, so it works on an offline bridge.
+ * `streamUrl` is the event stream's URL; `serviceUrl`, the prefix each service's history is
+ * under (`{serviceUrl}{name}/history`).
+ */
+export function renderPage(streamUrl: string, serviceUrl: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -35,18 +39,26 @@ export function renderPage(streamUrl: string): string {
 <link rel="icon" href="data:,">
 <style>${PAGE_STYLE}</style>
 </head>
-<body data-stream="${escapeAttribute(streamUrl)}">
+<body data-stream="${escapeAttribute(streamUrl)}" data-services="${escapeAttribute(serviceUrl)}">
 <header id="banner" class="banner" role="status" aria-live="polite"><span id="banner-icon" class="icon" aria-hidden="true">\u25CB</span><span id="banner-text">Connecting\u2026</span><span id="banner-time" class="time"></span></header>
 <main id="cards" class="cards" aria-label="Services"></main>
-<footer>Live from the heartbeat event stream. Status words: healthy, warning, degraded, critical.</footer>
+<footer><p>Live from the heartbeat event stream. Status words: healthy, warning, degraded, critical.</p><p id="details-note" hidden>This server shows this page status words only: history, errors and counters are details it keeps for authorized callers.</p></footer>
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>
 `;
 }
 
-/** The Express handler for the status page; `streamPath` is the stream's path inside the router. */
+const STREAM_SUFFIX = '/stream';
+
+/**
+ * The Express handler for the status page; `streamPath` is the stream's path inside the router,
+ * `{basePath}/stream`, so the services' histories are under `{basePath}/service/`.
+ */
 export function statusPage(streamPath: string) {
+  if (!streamPath.endsWith(STREAM_SUFFIX))
+    throw new Error(`The status page needs the stream at {basePath}${STREAM_SUFFIX}, not at ${streamPath}.`);
+  const servicePath = `${streamPath.slice(0, -STREAM_SUFFIX.length)}/service/`;
   return (req: Request, res: Response): void => {
     res.status(200);
     res.set({
@@ -57,7 +69,8 @@ export function statusPage(streamPath: string) {
       'X-Frame-Options': 'DENY',
       'Referrer-Policy': 'no-referrer',
     });
-    // req.baseUrl is where the app mounted the router, so the page finds its stream under any prefix.
-    res.send(renderPage(`${req.baseUrl}${streamPath}`));
+    // req.baseUrl is where the app mounted the router, so the page finds its stream and the
+    // histories under any prefix.
+    res.send(renderPage(`${req.baseUrl}${streamPath}`, `${req.baseUrl}${servicePath}`));
   };
 }

@@ -30,8 +30,20 @@ body { margin: 0; font: 16px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, s
 .status-critical .badge { color: #fff; background: var(--critical); border-color: var(--critical); } .status-critical .dot { background: var(--critical); }
 .flash { animation: flash .9s ease-out 2; }
 .beat .dot { animation: beat .45s ease-out; }
+.history { margin-top: .7rem; border-top: 1px solid var(--line); padding-top: .5rem; font-size: .85rem; }
+.history h3 { font-size: .85rem; font-weight: 600; margin: 0 0 .3rem; color: var(--muted); }
+.changes { list-style: none; margin: 0; padding: 0; display: grid; gap: .25rem; }
+.changes li { display: grid; grid-template-columns: auto 1fr; gap: 0 .6rem; min-width: 0; }
+.changes time { color: var(--muted); white-space: nowrap; font-variant-numeric: tabular-nums; }
+.changes .move { font-weight: 600; border-left: .25rem solid var(--offline); padding-left: .35rem; }
+.changes .reason { grid-column: 2; overflow-wrap: anywhere; min-width: 0; }
+.to-healthy .move { border-left-color: var(--healthy); } .to-warning .move { border-left-color: var(--warning); }
+.to-degraded .move { border-left-color: var(--degraded); } .to-critical .move { border-left-color: var(--critical); }
+.changes .gap .move { border-left-style: dotted; font-style: italic; }
+.history-state { margin: 0; color: var(--muted); }
 body.no-signal .card { opacity: .55; filter: grayscale(.8); }
 footer { padding: 0 1rem 1.5rem; color: var(--muted); font-size: .85rem; }
+footer p { margin: 0 0 .4rem; }
 @keyframes beat { 0% { transform: scale(1); } 30% { transform: scale(1.7); box-shadow: 0 0 0 .35rem rgba(22,129,58,.25); } 100% { transform: scale(1); } }
 @keyframes flash { 0%, 100% { background: var(--card); } 40% { background: rgba(240,180,41,.35); } }
 @keyframes alert { 0%, 100% { filter: none; } 50% { filter: brightness(1.15) saturate(1.2); } }
