@@ -6,12 +6,12 @@
 // The restart and the months at the caps run in child processes (this file, forked): a
 // restart is a fresh process, and the simulated months replace the global setTimeout.
 import { createHook } from 'node:async_hooks';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { HeartbeatManager, fileStore, type Clock, type Heartbeat, type HeartbeatStore } from '../lib';
+import { HeartbeatManager, fileStore, type Clock, type Heartbeat, type HeartbeatConfig, type HeartbeatStore } from '../lib';
 import { allocatedBytesPerOp, cpuMicros, figure, forkBenchmark, interleave, type Figure } from './measure';
 
 const FLUSH_SIZES = [1_000, 10_000];
@@ -375,6 +375,7 @@ interface MonthResult {
   downMinutesKept: number;
   rollupDaysKept: number;
   loadMs: number;
+  copies: Copies;
 }
 
 /**
@@ -446,6 +447,7 @@ async function simulateMonths(services: number, historySize: number): Promise<Mo
   const loadMs = performance.now() - started;
   const downMinutesKept = downMinutesOf(dir);
   restarted.close();
+  const copies = copiesAtTheCaps(dir, services * 10, config, time.clock);
   rmSync(dir, { recursive: true, force: true });
   return {
     services,
@@ -457,7 +459,45 @@ async function simulateMonths(services: number, historySize: number): Promise<Mo
     downMinutesKept,
     rollupDaysKept,
     loadMs,
+    copies,
   };
+}
+
+interface Copies {
+  services: number;
+  bytes: number;
+  loadMs: number;
+  /** `close()` writes the whole state before it returns: what a compaction's snapshot takes in one turn, plus the write. */
+  closeMs: number;
+}
+
+/**
+ * The services of `dir`'s state.json copied under new tags up to `count`, then loaded and
+ * closed: the cost of a restart and of a final snapshot per service at the caps, at a scale
+ * the simulation itself (an fsync'd append per transition) would take many minutes to reach.
+ */
+function copiesAtTheCaps(dir: string, count: number, config: HeartbeatConfig, clock: Clock): Copies {
+  const file = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { data: { state: { services: object[] } } };
+  const originals = file.data.state.services;
+  file.data.state.services = Array.from({ length: count }, (_, i) => ({
+    ...(originals[i % originals.length] as object),
+    tag: `copy_${i}`,
+  }));
+  const copyDir = temporaryDirectory();
+  try {
+    writeFileSync(join(copyDir, 'state.json'), `${JSON.stringify(file)}\n`);
+    const bytes = statSync(join(copyDir, 'state.json')).size;
+    const started = performance.now();
+    const manager = new HeartbeatManager({ config, store: fileStore({ dir: copyDir }), clock });
+    const loaded = performance.now();
+    const restored = manager.restored?.services ?? 0;
+    manager.close();
+    const closed = performance.now();
+    if (restored !== count) throw new Error(`Loaded ${restored} of ${count} copies of services at the caps`);
+    return { services: count, bytes, loadMs: loaded - started, closeMs: closed - loaded };
+  } finally {
+    rmSync(copyDir, { recursive: true, force: true });
+  }
 }
 
 /** The minutes with downtime that state.json holds for its first service: the 7-day cap is 10,080. */
@@ -484,6 +524,10 @@ async function monthFigures(quick: boolean): Promise<Figure[]> {
       figures.push(figure('daily rollups kept per service', 'days', [result.rollupDaysKept]));
       figures.push(figure(`compactions over ${SIMULATED_DAYS} days at ${services} services`, 'count', [result.compactions]));
       figures.push(figure(`load of ${services} services at the caps`, 'ms', [result.loadMs]));
+      const { copies } = result;
+      const scale = `${copies.services} services at the caps (copies, ${(copies.bytes / 1024 / 1024).toFixed(0)} MB)`;
+      figures.push(figure(`load of ${scale}`, 'ms', [copies.loadMs]));
+      figures.push(figure(`close() of ${scale}, one synchronous snapshot`, 'ms', [copies.closeMs]));
     }
   }
   return figures;
