@@ -21,8 +21,17 @@ type Restored = Line<'restored'>;
 type Transition = NonNullable<Restored['services'][string]['history']>['transitions'][number];
 
 const KILLS = 50;
-/** Replay a failure with HEARTBEAT_KILL_LOOP_SEED=<the seed it printed>. */
-const SEED = process.env.HEARTBEAT_KILL_LOOP_SEED ? Number(process.env.HEARTBEAT_KILL_LOOP_SEED) : Math.floor(Math.random() * 2 ** 31);
+/** Replay a failure's random choices with HEARTBEAT_KILL_LOOP_SEED=<the seed it printed>; the timing of a run is its own. */
+const SEED = readSeed(process.env.HEARTBEAT_KILL_LOOP_SEED);
+
+function readSeed(given: string | undefined): number {
+  if (given === undefined || given === '') return Math.floor(Math.random() * 2 ** 31);
+  if (!/^\d{1,10}$/.test(given))
+    throw new Error(
+      `HEARTBEAT_KILL_LOOP_SEED is ${JSON.stringify(given)}; expected the whole number a failed run printed, e.g. 1251871186.`,
+    );
+  return Number(given);
+}
 /** A run is killed after a random number of lines below this past its restored state (about 100 a second): up to 0.4 s. */
 const MAX_LINES_PER_RUN = 40;
 /**
@@ -324,43 +333,47 @@ async function killLoop(dir: string): Promise<LoopResult> {
   return { ...found, announced: ledger.announced, maxMovedMs: ledger.maxMovedMs, surelyFlushed, remote };
 }
 
-describe(`a file store killed with SIGKILL ${KILLS} times at random points (seed ${SEED}; HEARTBEAT_KILL_LOOP_SEED replays it)`, () => {
+/** `problems` with the seed beside them, so that a failure says how to replay it. */
+const seeded = (problems: readonly string[]) => ({ replay: `HEARTBEAT_KILL_LOOP_SEED=${SEED}`, problems });
+
+describe(`a file store killed with SIGKILL ${KILLS} times at random points`, () => {
   let found: LoopResult;
   beforeAll(async () => {
+    console.info(`store kill loop: seed ${SEED} (HEARTBEAT_KILL_LOOP_SEED=${SEED} replays its random choices)`);
     found = await killLoop(stateDir('kill-loop'));
   }, 180_000);
 
   it('never lets total_pulses or error_count go backwards across a restart', () => {
-    expect(found.backwards).toEqual([]);
+    expect(seeded(found.backwards)).toEqual(seeded([]));
   });
 
   it('loses at most the counters of one flush interval: what was saved, and what stood a flush before the kill, comes back', () => {
     // Most runs live long enough to print a line a flush before their kill (the shortest do not).
     expect(found.surelyFlushed).toBeGreaterThanOrEqual(KILLS / 5);
-    expect(found.lostMoreThanAFlush).toEqual([]);
+    expect(seeded(found.lostMoreThanAFlush)).toEqual(seeded([]));
   });
 
   it('brings back the remote services registered before the kill', () => {
     expect(found.remote).toBeGreaterThan(0);
-    expect(found.remoteLost).toEqual([]);
+    expect(seeded(found.remoteLost)).toEqual(seeded([]));
   });
 
   it('keeps every announced status change in the restored history, exactly once', () => {
     expect(found.announced).toBeGreaterThan(KILLS); // the runs did change status, so the check below checked something
-    expect(found.transitions).toEqual([]);
+    expect(seeded(found.transitions)).toEqual(seeded([]));
   });
 
   it('shows each restored status change at the time it was announced', () => {
-    const moved = { changes: found.movedTimes.length, largestMs: found.maxMovedMs, first: found.movedTimes.slice(0, 10) };
-    expect(moved).toEqual({ changes: 0, largestMs: 0, first: [] });
+    const moved = { ...seeded(found.movedTimes.slice(0, 10)), changes: found.movedTimes.length, largestMs: found.maxMovedMs };
+    expect(moved).toEqual({ ...seeded([]), changes: 0, largestMs: 0 });
   });
 
   it('keeps uptime ratios within 0-1, the store ok, and every saved value readable', () => {
-    expect(found.state).toEqual([]);
+    expect(seeded(found.state)).toEqual(seeded([]));
   });
 
   it('loses nothing at a clean stop (SIGTERM, close()) after the kills', () => {
-    expect(found.cleanStop).toEqual([]);
+    expect(seeded(found.cleanStop)).toEqual(seeded([]));
   });
 });
 
