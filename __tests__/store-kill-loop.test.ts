@@ -173,7 +173,9 @@ function checkRestart(restart: number, restored: Restored, before: Restored, lin
  * changes the killed run saved, in order. Those are the ones it announced (printed after its
  * restored state), and perhaps one more, saved but killed before it was announced (write-ahead),
  * then the changes of this start, announced before its restored state was printed (`started`).
- * So every change announced is found once, at its place, whatever time the history shows.
+ * So every change announced is found once, at its place, whatever time the history shows; and
+ * as each change starts from the status the one before it ended in, a restart that forgot a
+ * service's status would announce a change from the wrong one.
  */
 class HistoryLedger {
   /** By service: the wall ms each kept change was announced at, by its place in the history (null if it was not). */
@@ -226,6 +228,12 @@ class HistoryLedger {
         ...atStart.map(({ at }) => at),
       ]);
       this.announced += announced.length;
+      // Each change starts where the one before it ended: none lost, none announced again after a restart.
+      now.forEach((kept, index) => {
+        const previous = now[index - 1];
+        if (previous && kept.from !== previous.to)
+          problem(`${tag}: change #${index}, ${changeOf(kept)} at ${kept.time}, follows ${changeOf(previous)} at ${previous.time}`);
+      });
     }
     // Only the one change being saved when the kill came can be saved and not announced.
     if (unannounced > 1) problem(`${unannounced} restored changes were never announced; at most one can be`);
@@ -358,7 +366,7 @@ describe(`a file store killed with SIGKILL ${KILLS} times at random points`, () 
     expect(seeded(found.remoteLost)).toEqual(seeded([]));
   });
 
-  it('keeps every announced status change in the restored history, exactly once', () => {
+  it('keeps every announced status change in the restored history, exactly once and in order', () => {
     expect(found.announced).toBeGreaterThan(KILLS); // the runs did change status, so the check below checked something
     expect(seeded(found.transitions)).toEqual(seeded([]));
   });
