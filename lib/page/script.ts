@@ -214,8 +214,10 @@ ${CARD_HISTORY_SCRIPT}
 
   function connect() {
     retryTimer = null;
-    freshStream = true;
     source = new EventSource(streamUrl);
+    // Each connection, EventSource's own reconnects too, starts with a snapshot of a state the
+    // lists may have missed changes of.
+    source.onopen = function () { freshStream = true; };
     source.addEventListener('snapshot', onSnapshot);
     source.addEventListener('status', onStatus);
     source.addEventListener('pulse', onPulse);
