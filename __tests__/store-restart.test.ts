@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeartbeatManager, fileStore, memoryStore, type HeartbeatConfig } from '../lib';
@@ -72,5 +72,24 @@ describe('a file store', () => {
   it('refuses a second manager on the same directory, naming it and the PID', () => {
     start();
     expect(() => start()).toThrow(new RegExp(`${dir}.*${process.pid}|${process.pid}.*${dir}`));
+  });
+});
+
+describe('a storm of status changes', () => {
+  it('found in one firing of the timer is saved in one synced append, before any of it is announced', () => {
+    const { manager } = start();
+    const tags = Array.from({ length: 20 }, (_, i) => `remote_${i}`);
+    for (const tag of tags) manager.heartbeat({ tag, interval: 1 }).start();
+    clock.advance(1050); // the flush (1 s after the starts) saves them
+    const journal = (): string[] => readFileSync(join(dir, 'journal-0.log'), 'utf8').trim().split('\n');
+    const linesBefore = journal().length;
+    const heard: number[] = [];
+    manager.on('status', () => heard.push(journal().length));
+    clock.advance(100); // every deadline (1 s + 0.1 s grace after the start) passes in the same firing
+    expect(heard).toHaveLength(20);
+    // One more line (the batch) by the time the first listener heard, and none after.
+    expect(heard).toEqual(Array(20).fill(linesBefore + 1));
+    const batch = JSON.parse(journal()[linesBefore] as string) as unknown[][];
+    expect(batch.filter((entry) => entry[0] === 't').map((entry) => entry[1])).toEqual(tags);
   });
 });

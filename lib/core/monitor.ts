@@ -96,8 +96,8 @@ export class Monitor<H extends ServiceOwner> {
       this.thresholds,
       log,
       () => this.records.values(),
-      (record, at, from, to, reason) => {
-        this.keeper.transition(record, at, from, to, reason);
+      (changes) => {
+        this.keeper.transitions(changes);
       },
     );
     const store = given.store === undefined ? null : checkStore(read, given.store);
@@ -192,6 +192,7 @@ export class Monitor<H extends ServiceOwner> {
       get watching() {
         return listed();
       },
+      wallOffset: () => this.wallOffset.read(),
     };
   }
 

@@ -29,6 +29,8 @@ export class DeadlineScheduler<T extends Scheduled> {
     private readonly onDue: (item: T, now: number) => void,
     /** Told how late each firing was, before the due items are handed over: a late timer means a blocked event loop. */
     private readonly onFired?: (lateMs: number, dueAt: number, now: number) => void,
+    /** Told once every item due in a firing has been handed over, before the timer is armed again. */
+    private readonly onSettled?: () => void,
   ) {}
 
   get size(): number {
@@ -109,6 +111,7 @@ export class DeadlineScheduler<T extends Scheduled> {
       }
     } finally {
       this.firing = false;
+      this.onSettled?.();
       this.arm();
     }
   };

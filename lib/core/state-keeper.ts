@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { wallOffset, type Clock } from '../util/clock';
+import type { Clock } from '../util/clock';
 import type { ResolvedHeartbeatConfig } from './config';
 import { applyCounters, captureCounters, captureService, readServiceState, restoreService } from './persisted-state';
 import {
@@ -13,10 +13,10 @@ import {
 } from './saved-entries';
 import type { ServiceRecord } from './service-record';
 import { NewerStateError } from './state-check';
-import { STATUS_WORDS, type ServiceStatus, type StatusRank } from './status';
+import { STATUS_WORDS, type StatusRank } from './status';
 import type { HeartbeatStore, SavedState, StoreHealth } from './store';
 import { DAY } from './uptime';
-import type { TimedTask } from './watcher';
+import type { FoundChange, TimedTask } from './watcher';
 
 /** What the keeper needs of the monitor: its records, and a way to make one for a saved service. */
 export interface KeeperHost {
@@ -35,6 +35,8 @@ export interface KeeperHost {
   cancel(task: TimedTask): void;
   /** Whether any service is shown: the flush runs only while one is. */
   readonly watching: boolean;
+  /** Wall ms minus monotonic ms, as every view of the manager converts times: one stable offset. */
+  wallOffset(): number;
 }
 
 /** How long nothing may be saved before a running monitor says so: bounds the offline time found at a restart. */
@@ -122,11 +124,15 @@ export class StateKeeper {
     return this.store?.kind ?? 'memory';
   }
 
-  /** Saves a status change and the service's counters before the change is announced. */
-  transition(record: ServiceRecord, at: number, from: ServiceStatus, to: ServiceStatus, reason: string): void {
+  /** Saves status changes, each with its service's counters, in one append, before they are announced. */
+  transitions(changes: readonly FoundChange[]): void {
     if (!this.saving) return;
-    const offset = wallOffset(this.host.clock);
-    this.append([this.countersEntry(record, offset), ['t', record.tag, Math.round(at + offset), from, to, reason]]);
+    const offset = this.host.wallOffset();
+    const entries: SavedEntry[] = [];
+    for (const { record, at, from, to, reason } of changes) {
+      entries.push(this.countersEntry(record, offset), ['t', record.tag, Math.round(at + offset), from, to, reason]);
+    }
+    this.append(entries);
   }
 
   /** An error was reported: counted in today's totals, saved at the next flush. */
@@ -143,7 +149,7 @@ export class StateKeeper {
   /** `cleanupOldData()` ran with this cutoff (monotonic ms), for one service or all (null): the saved state drops the same. */
   pruned(cutoff: number, tag: string | null): void {
     if (!this.saving) return;
-    this.append([['p', Math.round(cutoff + wallOffset(this.host.clock)), this.host.clock.wallNow(), tag]]);
+    this.append([['p', Math.round(cutoff + this.host.wallOffset()), this.host.clock.wallNow(), tag]]);
   }
 
   /** The notes kept in `space` (e.g. the alert incidents), by key. */
@@ -175,7 +181,7 @@ export class StateKeeper {
   /** Rolls pulses into the daily totals, and saves the counters of every service that changed. */
   flush(): void {
     if (this.closed) return;
-    const offset = wallOffset(this.host.clock);
+    const offset = this.host.wallOffset();
     const entries: SavedEntry[] = [];
     for (const record of this.host.allRecords()) {
       if (!record.unsaved && record.rolledPulses === record.totalPulses) continue;
@@ -190,7 +196,7 @@ export class StateKeeper {
 
   /** The whole state, as a store keeps it instead of the entries before it. */
   snapshot(): SnapshotBody {
-    const offset = wallOffset(this.host.clock);
+    const offset = this.host.wallOffset();
     const services = [];
     for (const record of this.host.allRecords()) {
       // The snapshot may never land (a crash, a full disk): what it rolls is still saved by the next flush.
@@ -255,7 +261,7 @@ export class StateKeeper {
    */
   private restore(saved: SavedState): RestoreSummary {
     const clock = this.host.clock;
-    const offset = wallOffset(clock);
+    const offset = this.host.wallOffset();
     const now = clock.now();
     const monotonic = (wall: number): number => Math.min(wall - offset, now);
     let savedAt: number | null = null;
@@ -406,7 +412,7 @@ export class StateKeeper {
    * while running. The rest is bounded by what ran: a service that stops is forgotten.
    */
   private dropStale(wallNow: number): void {
-    const offset = wallOffset(this.host.clock);
+    const offset = this.host.wallOffset();
     const cutoff = wallNow - this.host.config.retention_days * DAY;
     const remote: ServiceRecord[] = [];
     for (const record of this.host.allRecords()) {

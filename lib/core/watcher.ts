@@ -50,6 +50,21 @@ export interface MonitorHealth {
 
 export { MAX_HISTORY_REASON } from './limits';
 
+/** A status change found, as it is saved and then announced. */
+export interface FoundChange {
+  readonly record: ServiceRecord;
+  readonly from: ServiceStatus;
+  readonly to: ServiceStatus;
+  /** Monotonic ms. */
+  readonly at: number;
+  /** As the history keeps it: cut to {@link MAX_HISTORY_REASON} characters. */
+  readonly reason: string;
+  /** As listeners get it. */
+  readonly fullReason: string;
+  readonly cause: TransitionCause;
+  readonly missed: number;
+}
+
 /** Work other than watching that runs on the monitor's one timer (the store's flush). */
 export interface TimedTask extends Scheduled {
   run(now: number): void;
@@ -81,6 +96,9 @@ export class TransitionWatcher {
   private readonly undelivered: StatusChange[] = [];
   private delivering = false;
   private closed = false;
+  /** Inside a firing of the timer: the changes it finds wait in `found` until it settles. */
+  private firing = false;
+  private readonly found: FoundChange[] = [];
   private lagMs = 0;
   private stalls = 0;
   private lastStall: { at: number; ms: number } | null = null;
@@ -91,8 +109,8 @@ export class TransitionWatcher {
     private readonly log: HealthLog,
     /** Every service that may be waiting for a beat, for the amnesty after a stall. */
     private readonly records: () => Iterable<ServiceRecord>,
-    /** Saves a change before it is announced (the manager's store); returns once it is durable or failed. */
-    private readonly saveTransition: (record: ServiceRecord, at: number, from: ServiceStatus, to: ServiceStatus, reason: string) => void,
+    /** Saves changes before they are announced (the manager's store), all at once; returns once they are durable or failed. */
+    private readonly saveTransitions: (changes: readonly FoundChange[]) => void,
   ) {
     this.scheduler = new DeadlineScheduler<ServiceRecord | SignLane<ServiceRecord> | TimedTask>(
       clock,
@@ -105,7 +123,12 @@ export class TransitionWatcher {
         } else this.evaluate(due, now);
       },
       (lateMs, dueAt, now) => {
+        this.firing = true;
         this.onTimerFired(lateMs, dueAt, now);
+      },
+      () => {
+        this.firing = false;
+        this.announceFound();
       },
     );
   }
@@ -316,6 +339,11 @@ export class TransitionWatcher {
     else this.scheduler.schedule(lane, Math.max(lane.headDeadline(), now + LANE_MIN_GAP_MS));
   }
 
+  /**
+   * Reports a change: saved, recorded in the history, logged and given to the listeners. One
+   * found by the timer waits for the rest of its firing, so that a storm (every remote service
+   * missing at once after a network blip) is saved with one sync, not one per service.
+   */
   private announce(
     record: ServiceRecord,
     from: ServiceStatus,
@@ -326,15 +354,25 @@ export class TransitionWatcher {
   ): void {
     const reason = describeCause(cause);
     // The full message stays in last_error; a thousand history entries keep a short copy of their own.
-    const stored = storedText(reason, MAX_HISTORY_REASON);
-    // Write-ahead: saved before the history, the log or any listener has it.
-    this.saveTransition(record, now, from, to, stored);
-    record.recordTransition(now, wallOffset(this.clock), from, to, stored);
-    this.safely(() => {
-      this.log.transition(record.tag, from, to, cause, missed);
-    });
-    if (this.listeners.size === 0) return;
-    this.deliver({ service: record.tag, from, to, time: isoTimeOf(this.clock, now), reason, cause: cause.kind, missed });
+    this.found.push({ record, from, to, at: now, reason: storedText(reason, MAX_HISTORY_REASON), fullReason: reason, cause, missed });
+    if (!this.firing) this.announceFound();
+  }
+
+  private announceFound(): void {
+    if (this.found.length === 0 || this.closed) return;
+    const changes = this.found.splice(0);
+    // Write-ahead: saved before the history, the log or any listener has them.
+    this.saveTransitions(changes);
+    const offset = wallOffset(this.clock);
+    for (const change of changes) change.record.recordTransition(change.at, offset, change.from, change.to, change.reason);
+    for (const { record, from, to, at, fullReason, cause, missed } of changes) {
+      this.safely(() => {
+        this.log.transition(record.tag, from, to, cause, missed);
+      });
+      if (this.listeners.size > 0) {
+        this.deliver({ service: record.tag, from, to, time: isoTimeOf(this.clock, at), reason: fullReason, cause: cause.kind, missed });
+      }
+    }
   }
 
   /**
