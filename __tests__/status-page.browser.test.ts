@@ -279,6 +279,11 @@ describe('each card’s recent changes', () => {
     const [gap] = history.gaps as [ServiceHistory['gaps'][number]];
     expect(shown.slice(0, 2)).toEqual(listed(before));
     expect(shown[2]).toEqual({ time: gap.start, move: 'monitor offline', reason: expect.stringMatching(/^for \d+s, until /), gap: true });
+    // As assistive technology reads it: a titled list of items, each a time and a sentence.
+    const tree = await page.locator('article.card[data-service="save_worker"] .history').ariaSnapshot();
+    expect(tree).toContain('- heading "Recent changes" [level=3]');
+    expect(tree.match(/- listitem:\n\s+- time: \S/g)).toHaveLength(3);
+    expect(tree).toContain(`"healthy → critical : critical error: ${HOSTILE_ERROR}"`);
     // The error's HTML is text: shown as written, never parsed into an element.
     expect(shown[0]?.reason).toBe(`critical error: ${HOSTILE_ERROR}`);
     expect(await page.$$eval('img', (images) => images.length)).toBe(0);

@@ -189,6 +189,8 @@ export const CARD_HISTORY_SCRIPT: string = `
     var node = make('li', 'change to-' + item.to);
     node.appendChild(timeOf(item.time));
     node.appendChild(make('span', 'move', item.from + ARROW + item.to));
+    // Heard, not seen: the reason sits on a line of its own.
+    node.appendChild(make('span', 'said', ': '));
     node.appendChild(make('span', 'reason', item.reason));
     return node;
   }

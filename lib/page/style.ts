@@ -41,6 +41,7 @@ body { margin: 0; font: 16px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, s
 .to-degraded .move { border-left-color: var(--degraded); } .to-critical .move { border-left-color: var(--critical); }
 .changes .gap .move { border-left-style: dotted; font-style: italic; }
 .history-state { margin: 0; color: var(--muted); }
+.changes .said { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 body.no-signal .card { opacity: .55; filter: grayscale(.8); }
 footer { padding: 0 1rem 1.5rem; color: var(--muted); font-size: .85rem; }
 footer p { margin: 0 0 .4rem; }
