@@ -132,8 +132,9 @@ async function measureFlushes(size: number, rounds: number): Promise<FlushTurn[]
 async function flushFigures(quick: boolean): Promise<Figure[]> {
   const figures: Figure[] = [];
   for (const size of FLUSH_SIZES) {
-    const warmUp = 2;
-    const turns = (await measureFlushes(size, warmUp + (quick ? 6 : 30))).slice(warmUp);
+    // A flush comes once a second: the quick run, a smoke test, waits for few.
+    const warmUp = quick ? 1 : 2;
+    const turns = (await measureFlushes(size, warmUp + (quick ? 3 : 30))).slice(warmUp);
     const label = size.toLocaleString('en-US');
     const plain = turns.filter((turn) => !turn.compacted);
     const compacting = turns.filter((turn) => turn.compacted);
@@ -250,7 +251,7 @@ async function restartFigures(quick: boolean): Promise<Figure[]> {
 
     const kinds = { 'after kill -9': crashed, 'after close()': clean };
     const observed = await interleave(
-      quick ? 3 : 11,
+      quick ? 2 : 11,
       {
         'after kill -9': () => loadCopyInChild(kinds['after kill -9']),
         'after close()': () => loadCopyInChild(kinds['after close()']),
@@ -509,7 +510,7 @@ function downMinutesOf(dir: string): number {
 }
 
 async function monthFigures(quick: boolean): Promise<Figure[]> {
-  const services = quick ? 4 : 10;
+  const services = quick ? 2 : 10;
   const figures: Figure[] = [];
   for (const historySize of [1000, 100]) {
     const result = await forkBenchmark<MonthResult>(__filename, ['months', String(services), String(historySize)], []).received;
