@@ -9,7 +9,7 @@ import { createHook } from 'node:async_hooks';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HeartbeatManager, fileStore, type Clock, type Heartbeat, type HeartbeatConfig, type HeartbeatStore } from '../lib';
 import { allocatedBytesPerOp, cpuMicros, figure, forkBenchmark, interleave, type Figure } from './measure';
@@ -535,6 +535,63 @@ async function monthFigures(quick: boolean): Promise<Figure[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A mass outage, written ahead
+
+const OUTAGE_SIZE = 10_000;
+const OUTAGE_GIVE_UP_MS = 60_000;
+
+/**
+ * `OUTAGE_SIZE` services with a 1 s interval pulse once in one loop and stop, so that one
+ * timer turn finds them all late (the outage of bench/alerts.ts), with a file store or none:
+ * the longest event-loop delay until every one is `warning`. Each change is saved before it
+ * is announced, so the store's cost lands inside that turn.
+ */
+function massOutage(withStore: boolean): () => Promise<number> {
+  return async () => {
+    const dir = temporaryDirectory();
+    const manager = new HeartbeatManager({ config: { log_level: 'silent' }, ...(withStore ? { store: fileStore({ dir }) } : {}) });
+    const heartbeats = tags(OUTAGE_SIZE).map((tag) => manager.heartbeat({ tag, interval: 1 }).start());
+    let warned = 0;
+    // The library's timer is unref'd: this one keeps the process alive, and gives up on a hang.
+    let giveUp: NodeJS.Timeout | undefined;
+    const allWarned = new Promise<void>((resolve, reject) => {
+      giveUp = setTimeout(() => {
+        reject(new Error(`${warned} of ${OUTAGE_SIZE} services turned warning within ${OUTAGE_GIVE_UP_MS} ms`));
+      }, OUTAGE_GIVE_UP_MS);
+      manager.on('status', (change) => {
+        if (change.to === 'warning' && ++warned === OUTAGE_SIZE) resolve();
+      });
+    });
+    for (const heartbeat of heartbeats) heartbeat.pulse();
+    await nextTurn();
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    try {
+      await allWarned;
+      await nextTurn();
+    } finally {
+      delay.disable();
+      clearTimeout(giveUp);
+      manager.close();
+      await nextTurn();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return delay.max / 1e6;
+  };
+}
+
+async function outageFigures(quick: boolean): Promise<Figure[]> {
+  const rounds = await interleave(quick ? 1 : 3, { bare: massOutage(false), stored: massOutage(true) }, false);
+  const n = OUTAGE_SIZE.toLocaleString('en-US');
+  return [
+    figure(`${n} services miss a beat together, no store: longest event-loop block`, 'ms', rounds.bare),
+    figure(`${n} services miss a beat together, file store: longest event-loop block`, 'ms', rounds.stored, {
+      anchor: `${n} services miss a beat together, no store: longest event-loop block`,
+    }),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
 // pulse() with a file store
 
 /** The loop of the pulse benchmark (bench/pulse.ts), on a manager with a file store and on one without. */
@@ -591,6 +648,7 @@ export async function benchStore(quick: boolean): Promise<Figure[]> {
     ...(await flushFigures(quick)),
     ...(await restartFigures(quick)),
     ...(await monthFigures(quick)),
+    ...(await outageFigures(quick)),
     ...(await pulseFigures(quick)),
   ];
   console.log(`(1-minute load average ${before} before, ${load()} after)`);
