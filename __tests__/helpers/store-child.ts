@@ -12,6 +12,14 @@ export const CHILD_FLUSH_INTERVAL = 0.05;
 /** The child's `remote_token`: its own remote services pulse with it over loopback. */
 export const CHILD_REMOTE_TOKEN = 'kill-loop-token-0123456789abcdef';
 
+/** A status change as an append saved it (before it is announced). */
+export interface SavedChange {
+  service: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
 /** total_pulses and error_count of one service. */
 export type Counts = readonly [totalPulses: number, errorCount: number];
 
@@ -33,7 +41,7 @@ export type ChildLine =
   /** The counters of every listed service, as they stand. */
   | { kind: 'counters'; mono: number; services: Record<string, Counts> }
   /** The store's append() returned true: these entries are on disk. `counters`: those of the services saved in it. */
-  | { kind: 'saved'; mono: number; counters: Record<string, Counts>; remote: string[] }
+  | { kind: 'saved'; mono: number; counters: Record<string, Counts>; remote: string[]; changes: SavedChange[] }
   /** A remote service this run created answered 204 to its first pulse. */
   | { kind: 'registered'; mono: number; service: string }
   /** SIGTERM: the counters as they stood when everything stopped, just before `manager.close()`. */
