@@ -32,6 +32,7 @@ function readSeed(given: string | undefined): number {
     );
   return Number(given);
 }
+
 /** A run is killed after a random number of lines below this past its restored state (about 100 a second): up to 0.4 s. */
 const MAX_LINES_PER_RUN = 40;
 /**
