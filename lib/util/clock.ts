@@ -47,19 +47,44 @@ const stableOffsets = new WeakMap<Clock, StableWallOffset>();
 /**
  * A wall offset that stays put unless the wall clock really moved. A fresh reading wobbles by
  * up to a millisecond (whole-ms wall time against fractional monotonic time), which would
- * format every timestamp anew on every read; a jump of more than 2 ms is taken at once.
+ * format every timestamp anew on every read. A reading is taken between two monotonic reads,
+ * and not used if the process was preempted in between (they are more than 1 ms apart); a move
+ * of more than 2 ms (NTP stepping the clock, a suspended VM) is taken once a second reading
+ * agrees with it, so one reading gone wrong never shifts every time shown and saved.
  */
 export class StableWallOffset {
   private offset: number;
+  /** A reading more than 2 ms from `offset`, waiting for a second one to agree. */
+  private moved: number | undefined;
 
   constructor(private readonly clock: Clock) {
-    this.offset = clock.wallNow() - clock.now();
+    this.offset = this.measure() ?? clock.wallNow() - clock.now();
   }
 
   read(): number {
-    const fresh = this.clock.wallNow() - this.clock.now();
-    if (Math.abs(fresh - this.offset) > 2) this.offset = fresh;
+    const fresh = this.measure();
+    if (fresh === undefined || Math.abs(fresh - this.offset) <= 2) {
+      if (fresh !== undefined) this.moved = undefined;
+      return this.offset;
+    }
+    if (this.moved !== undefined && Math.abs(fresh - this.moved) <= 2) {
+      this.offset = fresh;
+      this.moved = undefined;
+    } else {
+      this.moved = fresh;
+    }
     return this.offset;
+  }
+
+  /** Wall minus monotonic time, or undefined if every try was preempted between its reads. */
+  private measure(): number | undefined {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = this.clock.now();
+      const wall = this.clock.wallNow();
+      const after = this.clock.now();
+      if (after - before <= 1) return wall - after;
+    }
+    return undefined;
   }
 }
 
