@@ -112,13 +112,13 @@ describe('GET /api/health/export, streamed', () => {
     expect(json.headers['cache-control']).toBe('no-store');
     // What the endpoint answered before it streamed: res.json() of the whole body.
     expect(json.text).toBe(JSON.stringify({ generated_at: '2024-05-01T12:00:01.501Z', services: wholeHistories() }));
-    // With the gaps and every retained day: here, today, the one day watched so far. The pulse
-    // of 1 ms ago is not in it yet: pulses join the day's totals at the next flush_interval.
+    // With the gaps and every retained day: here, today, the one day watched so far, with the
+    // pulse of 1 ms ago in it: the export brings the totals up to the latest pulse first.
     const services = JSON.parse(json.text).services as { gaps: unknown[]; daily: { date: string; pulses: number; errors: number }[] }[];
     expect(services.map((service) => service.gaps)).toEqual([[], [], [], []]);
     expect(services.map((service) => service.daily.map(({ date, pulses, errors }) => [date, pulses, errors]))).toEqual([
       [['2024-05-01', 0, 0]],
-      [['2024-05-01', 0, 1]],
+      [['2024-05-01', 1, 1]],
       [['2024-05-01', 0, 0]],
       [['2024-05-01', 0, 1]],
     ]);

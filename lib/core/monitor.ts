@@ -299,6 +299,7 @@ export class Monitor<H extends ServiceOwner> {
     const days = options.days === undefined ? undefined : checkHistoryDays(options.days, this.config.retention_days);
     const record = this.records.get(tag);
     if (!record?.listed) return undefined;
+    if (days !== undefined) this.keeper.rollPending(record);
     return historyOf(record, this.clock, this.clock.now(), days);
   }
 
@@ -350,6 +351,11 @@ export class Monitor<H extends ServiceOwner> {
   *listedRecords(): IterableIterator<ServiceRecord> {
     if (!this.config.enabled) return;
     for (const record of this.records.values()) if (record.listed) yield record;
+  }
+
+  /** @internal Brings every service's daily totals up to its latest pulse, before they are read (the export). */
+  rollPending(): void {
+    for (const record of this.listedRecords()) this.keeper.rollPending(record);
   }
 
   /** @internal The status rank of a record at `now`. */

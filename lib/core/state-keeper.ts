@@ -39,6 +39,9 @@ export interface KeeperHost {
   wallOffset(): number;
 }
 
+/** How often pulses are rolled into the daily totals without a store. */
+export const MEMORY_ROLL_MS = 60_000;
+
 /** How long nothing may be saved before a running monitor says so: bounds the offline time found at a restart. */
 export const ALIVE_MARK_MS = 10_000;
 
@@ -98,7 +101,17 @@ export class StateKeeper {
   /** Queues the next flush, if none is queued and a service is shown; called as services start. */
   wake(): void {
     if (this.closed || this.flushTask.heapIndex !== -1 || !this.host.watching) return;
-    this.host.runAt(this.flushTask, this.host.clock.now() + this.host.config.flush_interval * 1000);
+    this.host.runAt(this.flushTask, this.host.clock.now() + this.flushEveryMs());
+  }
+
+  /**
+   * Without a store, the flush only rolls pulses into the daily totals: once a minute is enough
+   * (a pulse near midnight may count for the next day), and a timer every second for nothing
+   * would cost an idle process its sleep.
+   */
+  private flushEveryMs(): number {
+    const ms = this.host.config.flush_interval * 1000;
+    return this.store ? ms : Math.max(ms, MEMORY_ROLL_MS);
   }
 
   /** No service is shown any more: saves what changed, and leaves the timer alone until one is. */
@@ -200,10 +213,7 @@ export class StateKeeper {
     const services = [];
     for (const record of this.host.allRecords()) {
       // The snapshot may never land (a crash, a full disk): what it rolls is still saved by the next flush.
-      if (record.totalPulses > record.rolledPulses) {
-        this.roll(record, offset);
-        record.unsaved = true;
-      }
+      this.rollPending(record, offset);
       services.push(captureService(record, offset, { remote: record.remote, ...(record.rollups ? { rollups: record.rollups } : {}) }));
     }
     const notes: Record<string, Record<string, unknown>> = {};
@@ -232,6 +242,17 @@ export class StateKeeper {
   }
 
   /** Adds the pulses since the last roll to today's totals. */
+  /**
+   * Adds the pulses not yet rolled into `record`'s daily totals, for a read of them (or a
+   * snapshot, which may never land): the counters stay unsaved, for the next flush to save.
+   */
+  rollPending(record: ServiceRecord, offset = this.host.wallOffset()): void {
+    if (record.totalPulses === record.rolledPulses) return;
+    const unsaved = record.unsaved;
+    this.roll(record, offset);
+    record.unsaved = unsaved || this.store !== null;
+  }
+
   private roll(record: ServiceRecord, offset: number): void {
     if (record.totalPulses > record.rolledPulses) {
       record.rollups?.addPulses(Math.round(record.lastSignAt + offset), record.totalPulses - record.rolledPulses);

@@ -114,6 +114,7 @@ export function exportHandler(manager: HeartbeatManager) {
       res.end();
       return;
     }
+    manager.rollPending(); // the daily totals up to the latest pulse
     const records = [...manager.listedRecords()];
     const clock = manager.clock;
     const pieces =
