@@ -194,9 +194,10 @@ flush: the walk over the services, the JSON, the write and the fdatasync. A flus
 the journal past its threshold (max(8 MiB, 2 × state.json)) also takes the whole state for a
 background snapshot: those are counted apart, with their share. **Load:** \`new
 HeartbeatManager({ store: fileStore({ dir }) })\` timed in a fresh process (a restart is one),
-each round on a fresh copy of the same directory: one left by a \`kill -9\` of a process that
-ran 10,000 services with two transitions each until its journal passed the threshold (snapshot
-in flight, so every journal is replayed), and the same state after a clean \`close()\`.
+each round on a fresh copy of the same directory: one left by a \`kill -9\` of a process whose
+10,000 services each reported an error and recovered (a journal of 40,000 entries, just under
+the 8 MiB that would compact it, so all of it is replayed), and the same state after a clean
+\`close()\` (state.json alone).
 **Months at the caps:** in a child process whose setTimeout runs on a simulated clock, a few
 services pulse hourly for 92 days, and in the last 7 go critical (a reported error) and back
 520 times, each outage covering the gap to the next but for seconds: then \`history_size\`
@@ -288,13 +289,13 @@ state (more than twice a flush's CPU).`,
       figures: /^load of/,
       text: `**Missed here: compare the CPU figure beside it, and the load average.** The fsyncs of a
 restart take under a millisecond on this disk, so wall time well above the CPU time is time
-spent waiting for a core other processes held. When the \`kill -9\` came just before a compaction
-was due (a journal past 8 MiB in the figure's name), the restart's first append (the offline
-span) compacts first: capturing and
-serializing the whole state inside \`new HeartbeatManager\` is about a quarter of that
-restart's CPU profile, beside \`JSON.parse\` of the journal and the replay of its 50,000
-entries. Leaving that compaction to the first flush (its write is in the background anyway)
-would take it off the restart. The readers of saved state (\`join\` in
+spent waiting for a core other processes held. A crash can also leave the journal past its
+threshold (by up to one batch: a compaction runs before an append), and then the restart's
+first append (the offline span) compacts first: in such a run (an 11 MB journal) capturing and
+serializing the whole state inside \`new HeartbeatManager\` was about a quarter of the
+restart's CPU profile (493 ms of CPU in all), beside \`JSON.parse\` of the journal and the
+replay of its 50,000 entries. Leaving that compaction to the first flush (its write is in the
+background anyway) would take it off the restart. The readers of saved state (\`join\` in
 lib/core/state-check.ts) also build a field path string for every value they read, for an
 error message that is almost never needed: 8% of the restart's profile.`,
     },

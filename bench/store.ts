@@ -196,30 +196,25 @@ interface Loaded {
 }
 
 /**
- * Child: fills `dir` with `size` services as a running monitor leaves it at a `kill -9`: a
- * snapshot, and a journal of flushes grown to just under the size that compacts it (half of
- * the default 8 MiB threshold is reached after a few flushes at 10,000 services). Each service
- * changed status twice, so history is replayed too. Answers once the journal is that long,
- * and waits to be killed.
+ * Child: fills `dir` as a `kill -9` leaves it, the same on every run: `size` services that
+ * each reported an error and recovered, every change and its counters in the journal, which
+ * ends just under the 8 MiB that would compact it (at 10,000 services), so a restart replays
+ * all of it and compacts nothing. The errors are saved one append each, the recoveries in the
+ * one append of the timer turn that finds them; the hourly flush stays out of the way. Answers
+ * once the recoveries are saved, and waits to be killed.
  */
 function fillForCrash(dir: string, size: number): void {
-  const manager = new HeartbeatManager({ config: { log_level: 'silent' }, store: fileStore({ dir }) });
+  const manager = new HeartbeatManager({ config: { log_level: 'silent', flush_interval: 3600 }, store: fileStore({ dir }) });
   const heartbeats = tags(size).map((tag) => manager.heartbeat({ tag, interval: QUIET_INTERVAL_S }).start());
   for (const heartbeat of heartbeats) heartbeat.error('disk full');
-  for (const heartbeat of heartbeats) heartbeat.pulse();
-  const journalBytes = (): number =>
-    readdirSync(dir)
-      .filter((name) => name.endsWith('.log'))
-      .reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
-  const waitForJournal = (): void => {
-    if (journalBytes() >= 6 * 1024 * 1024) {
+  let recovered = 0;
+  manager.on('status', (change) => {
+    if (change.to === 'healthy' && ++recovered === size) {
+      // Saved before this listener heard of any of them.
       process.send?.({ dirBytes: directoryBytes(dir) });
-      return;
     }
-    for (const heartbeat of heartbeats) heartbeat.pulse();
-    setTimeout(waitForJournal, 100);
-  };
-  waitForJournal();
+  });
+  for (const heartbeat of heartbeats) heartbeat.pulse();
   // Kept alive until killed: the monitor's timer is unref'd.
   setInterval(() => undefined, 60_000);
 }
