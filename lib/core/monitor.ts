@@ -140,7 +140,8 @@ export class Monitor<H extends ServiceOwner> {
     const record = this.records.get(tag);
     if (record && !record.remote) {
       record.remote = true;
-      record.unsaved = true;
+      // Saved now, not at the next flush: the caller was told it is registered, and only this process can re-create it.
+      this.keeper.saveNow(record);
     }
   }
 

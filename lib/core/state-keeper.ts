@@ -148,6 +148,12 @@ export class StateKeeper {
     this.append(entries);
   }
 
+  /** Saves `record`'s counters at once, for a change that must not wait for the flush (a remote registration). */
+  saveNow(record: ServiceRecord): void {
+    if (this.saving) this.append([this.countersEntry(record, this.host.wallOffset())]);
+    else record.unsaved = true;
+  }
+
   /** An error was reported: counted in today's totals, saved at the next flush. */
   errorReported(record: ServiceRecord): void {
     record.rollups?.addErrors(this.host.clock.wallNow(), 1);
