@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeartbeatManager, fileStore, memoryStore, type HeartbeatConfig } from '../lib';
@@ -91,5 +91,41 @@ describe('a storm of status changes', () => {
     expect(heard).toEqual(Array(20).fill(linesBefore + 1));
     const batch = JSON.parse(journal()[linesBefore] as string) as unknown[][];
     expect(batch.filter((entry) => entry[0] === 't').map((entry) => entry[1])).toEqual(tags);
+  });
+});
+
+describe('the flush', () => {
+  it('saves a service that only pulsed since its last save as a small pulses entry, which a restart restores', () => {
+    const { manager } = start({ services: { save_worker: { interval: 10 } } });
+    const worker = manager.heartbeat({ tag: 'save_worker' }).start();
+    worker.error('disk full');
+    clock.advance(1001); // saved in full: the start and the error
+    worker.pulse(); // its recovery is saved in full with its counters
+    clock.advance(1001);
+    for (let i = 0; i < 4; i++) worker.pulse(); // only pulses since
+    clock.advance(1001);
+    const lines = readFileSync(join(dir, 'journal-0.log'), 'utf8').trim().split('\n');
+    const last = JSON.parse(lines.at(-1) as string) as unknown[][];
+    expect(last.map((entry) => entry.slice(0, 5))).toEqual([
+      ['u', clock.wallNow(), 'save_worker', 5, Date.parse(manager.service('save_worker')?.last_heartbeat ?? '')],
+    ]);
+    expect((lines.at(-1) as string).length).toBeLessThan(100);
+
+    // What a kill -9 now leaves on disk, opened by the next process.
+    const copy = mkdtempSync(join(tmpdir(), 'heartbeat-restart-copy-'));
+    try {
+      cpSync(dir, copy, { recursive: true });
+      const next = new HeartbeatManager({
+        config: { services: { save_worker: { interval: 10 } } },
+        clock,
+        logger: captureLogger().logger,
+        store: fileStore({ dir: copy }),
+      });
+      open.push(next);
+      expect(next.service('save_worker')).toMatchObject({ status: 'healthy', total_pulses: 5, error_count: 1, consecutive_failures: 0 });
+      expect(next.service('save_worker')?.last_heartbeat).toBe(manager.service('save_worker')?.last_heartbeat);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@
 // wall-clock ms. Reading checks each value again: a store hands back whatever its medium held.
 //
 // A store may take a snapshot just before any batch, and replay the batch after it. So each
-// entry is either appended before the manager applies it (t, o) or absolute (c, x, n, p:
+// entry is either appended before the manager applies it (t, o) or absolute (c, u, x, n, p:
 // applying it twice changes nothing), and nothing is ever counted twice.
 import { checkTag } from './config';
 import { COUNTER_FIELDS, readCounters, readServiceState, type PersistedService, type ServiceCounters } from './persisted-state';
@@ -18,6 +18,12 @@ export const SNAPSHOT_VERSION = 1;
 
 /** A service's counters: appended every `flush_interval` while they change, and with each of its transitions. */
 export type CountersEntry = [kind: 'c', at: number, counters: ServiceCounters, watchedSince: number, today: DayTotals | null];
+/**
+ * What pulses alone changed since the service's last save: its pulse count, its last pulse
+ * (which also cleared any open error) and today's totals. A quarter of a `c` entry, for the
+ * flush that saves every pulsing service each `flush_interval`.
+ */
+export type PulsesEntry = [kind: 'u', at: number, tag: string, totalPulses: number, lastHeartbeat: number, today: DayTotals | null];
 /** A status change, appended before anyone hears of it. */
 export type TransitionEntry = [kind: 't', tag: string, at: number, from: ServiceStatus, to: ServiceStatus, reason: string];
 /** A service removed (stopped while not configured, deleted or expired): its saved state goes too. */
@@ -31,7 +37,7 @@ export type OfflineEntry = [kind: 'o', start: number, end: number];
 /** Nothing changed, but the monitor was running at `at`: bounds the offline time found at the next start. */
 export type AliveEntry = [kind: 'a', at: number];
 
-export type SavedEntry = CountersEntry | TransitionEntry | ForgetEntry | NoteEntry | PruneEntry | OfflineEntry | AliveEntry;
+export type SavedEntry = CountersEntry | PulsesEntry | TransitionEntry | ForgetEntry | NoteEntry | PruneEntry | OfflineEntry | AliveEntry;
 
 /** The whole state, as `snapshot()` gives it to a store. */
 export interface SnapshotBody {
@@ -94,6 +100,15 @@ export function readEntry(value: unknown): SavedEntry {
       if (today !== null) readDay(read, '4', today);
       return value as CountersEntry;
     }
+    case 'u': {
+      const [, at, tag, totalPulses, lastHeartbeat, today] = read.tuple('', value, 6);
+      read.wallTime('1', at);
+      checkTag(read, '2', tag);
+      read.wholeNumber('3', totalPulses, 1);
+      read.wallTime('4', lastHeartbeat);
+      if (today !== null) readDay(read, '5', today);
+      return value as PulsesEntry;
+    }
     case 't': {
       const [, tag, at, from, to, reason] = read.tuple('', value, 6);
       checkTag(read, '1', tag);
@@ -138,11 +153,11 @@ export function readEntry(value: unknown): SavedEntry {
       if (Array.isArray(value) && typeof kind === 'string' && /^[a-z]$/.test(kind)) {
         // One letter, as every kind is: most likely a kind a newer version added.
         throw new NewerStateError(
-          `Saved entry: of kind ${JSON.stringify(kind)}, which this express-heartbeat does not know (it reads c, t, x, n, p, o and a): written by a newer one; upgrade to read it.`,
+          `Saved entry: of kind ${JSON.stringify(kind)}, which this express-heartbeat does not know (it reads c, u, t, x, n, p, o and a): written by a newer one; upgrade to read it.`,
           '0',
         );
       }
-      return read.refuse('0', Array.isArray(value) ? 'an unknown kind' : 'not an array', 'an entry kind: c, t, x, n, p, o or a');
+      return read.refuse('0', Array.isArray(value) ? 'an unknown kind' : 'not an array', 'an entry kind: c, u, t, x, n, p, o or a');
   }
 }
 
@@ -150,6 +165,7 @@ export function readEntry(value: unknown): SavedEntry {
 export function entryTime(entry: SavedEntry): number {
   switch (entry[0]) {
     case 'c':
+    case 'u':
     case 'a':
       return entry[1];
     case 't':

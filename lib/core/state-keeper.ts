@@ -8,12 +8,13 @@ import {
   readEntry,
   readSnapshotBody,
   type CountersEntry,
+  type PulsesEntry,
   type SavedEntry,
   type SnapshotBody,
 } from './saved-entries';
 import type { ServiceRecord } from './service-record';
 import { NewerStateError } from './state-check';
-import { STATUS_WORDS, type StatusRank } from './status';
+import { NO_ERROR, STATUS_WORDS, type StatusRank } from './status';
 import type { HeartbeatStore, SavedState, StoreHealth } from './store';
 import { DAY } from './uptime';
 import type { FoundChange, TimedTask } from './watcher';
@@ -204,8 +205,9 @@ export class StateKeeper {
     const entries: SavedEntry[] = [];
     for (const record of this.host.allRecords()) {
       if (!record.unsaved && record.rolledPulses === record.totalPulses) continue;
-      if (this.saving) entries.push(this.countersEntry(record, offset));
-      else this.roll(record, offset);
+      if (!this.saving) this.roll(record, offset);
+      else if (record.unsaved) entries.push(this.countersEntry(record, offset));
+      else entries.push(this.pulsesEntry(record, offset));
     }
     if (!this.saving) return;
     const now = this.host.clock.wallNow();
@@ -265,6 +267,14 @@ export class StateKeeper {
     }
     record.rolledPulses = record.totalPulses;
     record.unsaved = false;
+  }
+
+  /** Only what pulses change, for a service whose other counters were saved since. */
+  private pulsesEntry(record: ServiceRecord, offset: number): PulsesEntry {
+    this.roll(record, offset);
+    const now = this.host.clock.wallNow();
+    const today = record.rollups?.dayOf(now) ?? null;
+    return ['u', now, record.tag, record.totalPulses, Math.round(record.lastSignAt + offset), today === null ? null : [...today]];
   }
 
   private countersEntry(record: ServiceRecord, offset: number): CountersEntry {
@@ -377,6 +387,19 @@ export class StateKeeper {
         record.remote = counters.remote;
         record.rolledPulses = record.totalPulses;
         record.uptime.watchedSince(monotonic(watchedSince));
+        if (today) record.rollups?.putDay(today);
+        return;
+      }
+      case 'u': {
+        const [, , tag, totalPulses, lastHeartbeat, today] = entry;
+        const record = this.host.recordOf(tag);
+        if (!record) return; // its counters always come first; without them the service was forgotten
+        record.totalPulses = record.rolledPulses = totalPulses;
+        record.signed = true;
+        record.lastSignAt = monotonic(lastHeartbeat);
+        // A pulse clears the errors reported before it.
+        record.errorLevel = NO_ERROR;
+        record.errorsSinceSign = 0;
         if (today) record.rollups?.putDay(today);
         return;
       }
