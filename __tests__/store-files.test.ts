@@ -296,6 +296,19 @@ describe('journals', () => {
 });
 
 describe('storage faults no test can cause for real (injected)', () => {
+  it('a state past the longest string V8 makes (about 512 MB): the snapshot write fails as a write does, and the old one stays', async () => {
+    const { store, messages } = open();
+    expect(store.writeSnapshotSync('state', 1, { services: 1 })).toBe(true);
+    const tooLong = { toJSON: () => 'x'.repeat(2 ** 29 - 24 + 1) }; // one character past V8's limit
+    expect(store.writeSnapshotSync('state', 1, tooLong)).toBe(false);
+    await expect(store.writeSnapshot('state', 1, tooLong)).resolves.toBe(false);
+    expect(store.status()).toMatchObject({ state: 'degraded', lastError: 'Invalid string length', errors: 2 });
+    expect(messages()).toEqual([
+      `state directory ${state.dir}: serializing ${state.file('state.json')} (the state is too large for one JSON string) failed (Invalid string length); monitoring goes on in memory, and each later write tries again`,
+    ]);
+    expect(store.readSnapshot('state', 1)?.data).toEqual({ services: 1 });
+  });
+
   it('an EIO on the sync of an append: degraded, the unsynced line cut off, ok at the next append', () => {
     const { store } = open();
     expect(store.appendJournal('events', [{ n: 1 }])).toBe(true);

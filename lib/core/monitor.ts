@@ -334,11 +334,16 @@ export class Monitor<H extends ServiceOwner> {
     this.watcher.close();
     for (const record of this.records.values()) record.handle?.stop();
     // The final state is saved before this returns; the store lets go of its files soon after.
-    this.keeper.close().catch((error: unknown) => {
+    const failed = (error: unknown): void => {
       this.watcher.safely(() => {
         this.logger.error({ err: error }, 'The heartbeat store failed to close');
       });
-    });
+    };
+    try {
+      this.keeper.close().catch(failed);
+    } catch (error) {
+      failed(error); // a store that throws at once: the heartbeats are stopped all the same
+    }
     for (const listener of this.closeListeners) this.watcher.safely(listener, 'A heartbeat close listener threw');
     this.closeListeners.clear();
   }

@@ -112,8 +112,8 @@ export class StateDirectory {
    */
   writeSnapshot(name: string, formatVersion: number, data: unknown): Promise<boolean> {
     const path = this.pathOf(name, '.json');
-    const bytes = this.serialized(formatVersion, data);
-    if (!this.readyToWrite(path, false)) return Promise.resolve(false);
+    const bytes = this.serialized(path, formatVersion, data);
+    if (!bytes || !this.readyToWrite(path, false)) return Promise.resolve(false);
     return this.snapshots.write(path, bytes).then(
       () => this.wrote(path),
       (error: unknown) => this.failed(path, error, `writing ${path}`),
@@ -126,8 +126,8 @@ export class StateDirectory {
    */
   writeSnapshotSync(name: string, formatVersion: number, data: unknown): boolean {
     const path = this.pathOf(name, '.json');
-    const bytes = this.serialized(formatVersion, data);
-    if (!this.readyToWrite(path, false)) return false;
+    const bytes = this.serialized(path, formatVersion, data);
+    if (!bytes || !this.readyToWrite(path, false)) return false;
     try {
       this.snapshots.writeSync(path, bytes);
       return this.wrote(path);
@@ -276,9 +276,16 @@ export class StateDirectory {
     if (this.closing) throw new Error(`The state directory ${this.dir} is closed`);
   }
 
-  private serialized(formatVersion: number, data: unknown): Buffer {
+  /** The snapshot's bytes, or undefined (a failed write) for data past the longest string V8 makes (about 512 MB). */
+  private serialized(path: string, formatVersion: number, data: unknown): Buffer | undefined {
     checkFormat(formatVersion);
-    return Buffer.from(serializeSnapshot(formatVersion, this.clock.wallNow(), data), 'utf8');
+    try {
+      return Buffer.from(serializeSnapshot(formatVersion, this.clock.wallNow(), data), 'utf8');
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error; // not JSON: a caller bug
+      this.failed(path, error, `serializing ${path} (the state is too large for one JSON string)`);
+      return undefined;
+    }
   }
 
   /** Takes the lock if it is not held yet; at `open`, anything but a storage fault throws. */
