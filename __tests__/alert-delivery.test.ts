@@ -33,7 +33,7 @@ beforeEach(() => {
   registry = new Registry();
 });
 afterEach(async () => {
-  manager.close();
+  void manager.close();
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 
@@ -118,7 +118,7 @@ it('keeps a bounded queue, dropping the oldest and counting it', async () => {
   const target = await receiver();
   target.behave('hang');
   // Seven status changes in a row would count as flapping with the default threshold.
-  manager.close();
+  void manager.close();
   manager = new HeartbeatManager({ logger: logs.logger, config: { log_level: 'info', flap_threshold: 100 } });
   const alerts = dispatcher([{ url: target.url, name: 'stuck' }], { timeoutMs: 5000, queueSize: 2 });
   const worker = manager.heartbeat({ tag: 'w', interval: 30 });
@@ -245,7 +245,7 @@ it('keeps delivering when the log destination throws', async () => {
   // Every "Alert sent" line throws: no unhandled rejection (jest would fail the test), and the
   // queue goes on to the next alert.
   const target = await receiver();
-  manager.close();
+  void manager.close();
   const throwing = {
     write: () => {
       throw new Error('EPIPE');

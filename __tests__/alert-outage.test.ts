@@ -37,7 +37,7 @@ const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] }));
 afterEach(() => {
-  manager.close();
+  void manager.close();
   jest.restoreAllMocks();
   jest.useRealTimers();
 });

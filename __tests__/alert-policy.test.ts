@@ -40,7 +40,7 @@ const summary = (alerts: Alert[]) => alerts.map((a) => `${a.service}:${a.status}
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }));
 afterEach(() => {
-  manager.close();
+  void manager.close();
   jest.useRealTimers();
 });
 
@@ -152,7 +152,7 @@ it('sends reminders while a service stays critical, only when asked', async () =
 it('sends nothing while the manager shuts down, and a restart sends no recovery', async () => {
   const { inboxes } = setup({ services: { save_worker: { interval: 1 } } });
   manager.heartbeat({ tag: 'save_worker' }).start();
-  manager.close();
+  void manager.close();
   clock.advance(60_000);
   await flush();
   expect(inboxes[0]?.alerts).toEqual([]);

@@ -48,7 +48,7 @@ beforeEach(() => {
 });
 afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const manager of managers.splice(0)) manager.close();
+  for (const manager of managers.splice(0)) void manager.close();
   jest.useRealTimers();
   await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
   rmSync(dir, { recursive: true, force: true });
@@ -71,7 +71,7 @@ function start(targets: AlertTarget[], config: HeartbeatConfig = CONFIG): Run {
 
 /** A clean stop, then `OFFLINE_MS` with no monitor, then a new manager and dispatcher on the same directory. */
 function restart(run: Run, targets: AlertTarget[], config: HeartbeatConfig = CONFIG): Run {
-  run.manager.close();
+  void run.manager.close();
   clock.skip(OFFLINE_MS);
   return start(targets, config);
 }
@@ -340,7 +340,7 @@ describe('a service nothing runs at the restart', () => {
     const first = start(targets, config);
     first.manager.heartbeat({ tag: 'mailer', interval: 10 }).error('smtp refused', { critical: true });
     await delivered(first);
-    first.manager.close();
+    void first.manager.close();
     clock.skip(2 * 86_400_000);
     const second = start(targets, config);
     expect(second.manager.notesOf(INCIDENT_NOTES).size).toBe(0);

@@ -11,7 +11,7 @@ beforeEach(() => {
   manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
 });
 afterEach(() => {
-  manager.close();
+  void manager.close();
   jest.useRealTimers();
 });
 
@@ -114,7 +114,7 @@ it('stops with stop() and with the manager, leaving no timer', async () => {
   await settle();
   check.stop();
   expect(manager.service('db')).toBeUndefined();
-  manager.close();
+  void manager.close();
   other.stop();
   expect(jest.getTimerCount()).toBe(0);
 });
@@ -131,7 +131,7 @@ it('abandons a run in flight on stop() and on close(): its timeout goes and its 
   expect(signals).toHaveLength(2);
   check.stop();
   expect(signals[0]?.aborted).toBe(true);
-  manager.close();
+  void manager.close();
   expect(signals[1]?.aborted).toBe(true);
   expect(jest.getTimerCount()).toBe(0);
 });

@@ -129,7 +129,7 @@ afterAll(async () => {
   const started: Array<Served | undefined> = [healthy, critical];
   for (const served of started) {
     if (served === undefined) continue;
-    served.manager.close();
+    void served.manager.close();
     await close(served.server);
   }
   const fault: Server | undefined = faulty;

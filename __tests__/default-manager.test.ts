@@ -33,7 +33,7 @@ it('registers heartbeats without a manager with the default one', () => {
   const heartbeat = new lib.Heartbeat({ tag: 'save_worker', interval: 30 });
   expect(heartbeat.manager).toBe(lib.getDefaultManager());
   expect(lib.getConfig().heartbeat.enabled).toBe(true);
-  lib.getDefaultManager().close();
+  void lib.getDefaultManager().close();
 });
 
 it('reads the HEARTBEAT_CONFIG file, as the seed troubleshooting shows', () => {
@@ -52,8 +52,8 @@ it('creates a fresh default manager after the old one is closed', () => {
   delete process.env.HEARTBEAT_CONFIG;
   const lib = freshLib();
   const first = lib.getDefaultManager();
-  first.close();
+  void first.close();
   const second = lib.getDefaultManager();
   expect(second).not.toBe(first);
-  second.close();
+  void second.close();
 });

@@ -122,5 +122,5 @@ it('refuses when-authorized without a token to check against', () => {
     '"details" is "when-authorized"; expected a remote_token in the heartbeat config',
   );
   expect(() => healthRouter({ manager, registry: new Registry(), details: 'sometimes' as never })).toThrow('"details" is "sometimes"');
-  manager.close();
+  void manager.close();
 });

@@ -64,7 +64,7 @@ it('takes its level from log_level, in the seed words', () => {
   heartbeat.start();
   heartbeat.error('only a warning');
   heartbeat.error('critical', { critical: true });
-  manager.close();
+  void manager.close();
   expect(lines.map((line) => line.msg)).toEqual(['Service w reported a critical error: critical']);
   expect(manager.logger.level).toBe('error');
 });
@@ -72,7 +72,7 @@ it('takes its level from log_level, in the seed words', () => {
 it('names the default logger "heartbeat"', () => {
   const manager = new HeartbeatManager({ config: { log_level: 'silent' } });
   expect(manager.logger.bindings()).toMatchObject({ name: 'heartbeat' });
-  manager.close();
+  void manager.close();
 });
 
 it('survives a log destination that throws', () => {
@@ -92,5 +92,5 @@ it('survives a log destination that throws', () => {
     jest.advanceTimersByTime(10_000);
   }).not.toThrow();
   expect(manager.status().services.w?.status).toBe('critical');
-  manager.close();
+  void manager.close();
 });

@@ -10,7 +10,7 @@ beforeEach(() => {
   manager = new HeartbeatManager({ clock: createTestClock(), config: { log_level: 'silent', default_interval: 25 } });
 });
 afterEach(() => {
-  manager.close();
+  void manager.close();
   jest.useRealTimers();
 });
 

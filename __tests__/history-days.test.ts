@@ -148,7 +148,7 @@ describe('history gaps', () => {
     first.manager.heartbeat({ tag: 'save_worker', interval: 10 }).start();
     clock.advance(5000);
     const stoppedAt = new Date(clock.wallNow()).toISOString();
-    first.manager.close();
+    void first.manager.close();
     clock.skip(600_000); // ten minutes offline, across midnight
     const restartedAt = new Date(clock.wallNow()).toISOString();
 

@@ -140,7 +140,7 @@ describe('watching through lanes', () => {
               expect(jest.getTimerCount()).toBeLessThanOrEqual(1);
             }
           } finally {
-            manager.close(); // a failing run must not leave its timer to the next
+            void manager.close(); // a failing run must not leave its timer to the next
           }
         },
       ),

@@ -450,8 +450,8 @@ describe('close()', () => {
     const heartbeat = fixture.manager.heartbeat({ tag: 'job', interval: 1 });
     heartbeat.start();
     expect(jest.getTimerCount()).toBe(1);
-    fixture.manager.close();
-    fixture.manager.close();
+    void fixture.manager.close();
+    void fixture.manager.close();
     expect(jest.getTimerCount()).toBe(0);
     expect(heartbeat.isActive).toBe(false);
     heartbeat.pulse();

@@ -24,7 +24,7 @@ beforeEach(() => {
   registry = new Registry();
 });
 afterEach(() => {
-  manager.close();
+  void manager.close();
   jest.useRealTimers();
 });
 
@@ -57,7 +57,7 @@ it('reports offline as 4', async () => {
   const offline = new HeartbeatManager({ clock, config: { enabled: false, log_level: 'silent' } });
   registerMetrics(offline, { registry });
   expect(parseSamples(await registry.metrics()).get('heartbeat_overall_status')).toBe(4);
-  offline.close();
+  void offline.close();
 });
 
 it('passes promtool check metrics, with names that need escaping', async () => {
@@ -87,7 +87,7 @@ it('registers twice, and two managers on one registry, without "already register
   expect(samples.get('heartbeat_service_status{service="a"}')).toBe(0);
   expect(samples.get('heartbeat_service_status{service="b"}')).toBe(3);
   expect(samples.get('heartbeat_overall_status')).toBe(3); // the worst of both managers
-  other.close();
+  void other.close();
   expect(parseSamples(await registry.metrics()).has('heartbeat_service_status{service="b"}')).toBe(false);
 });
 
@@ -197,7 +197,7 @@ describe('the store metrics', () => {
   const dirs: string[] = [];
   const stored: HeartbeatManager[] = [];
   afterEach(() => {
-    for (const opened of stored.splice(0)) opened.close();
+    for (const opened of stored.splice(0)) void opened.close();
     jest.restoreAllMocks();
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
@@ -296,6 +296,6 @@ describe('custom metrics', () => {
     expect(metrics.m20).toBeUndefined();
     expect(local.service('w')?.total_pulses).toBe(3);
     expect(lines.filter((line) => line.msg.includes('custom metrics that were ignored'))).toHaveLength(1);
-    local.close();
+    void local.close();
   });
 });

@@ -32,7 +32,7 @@ it('brings a stalled bridge back to healthy on the next request', async () => {
   expect(local.status().services.flask_bridge?.status).toBe('degraded');
   await request(app).get('/');
   expect(local.status().services.flask_bridge?.status).toBe('healthy');
-  local.close();
+  void local.close();
 });
 
 it('exposes the heartbeat it pulses', () => {

@@ -77,7 +77,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   for (const client of streams.splice(0)) client.close();
-  fixture?.manager.close();
+  void fixture?.manager.close();
   fixture = undefined;
   if (server) {
     const closing = server;
@@ -424,7 +424,7 @@ describe('GET /api/health/service/{name}/history', () => {
     const { manager, clock } = setup({}, {}, fileStore({ dir }));
     manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
     clock.advance(3500); // missed beats: a status change of today
-    manager.close();
+    void manager.close();
     clock.skip(120_000);
     setup({}, {}, fileStore({ dir }), clock).manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
     const response = await call('get', '/api/health/service/save_worker/history?days=7', 200);
@@ -643,7 +643,7 @@ describe('GET /api/health/stream', () => {
   });
 
   it('answers 503 without a limit after the manager closed', async () => {
-    setup().manager.close();
+    void setup().manager.close();
     const response = await call('get', STREAM_PATH, 503);
     expect(response.body).toEqual({ error: expect.any(String) });
     expect(response.headers['retry-after']).toBeUndefined();
@@ -1356,7 +1356,7 @@ describe('the check itself', () => {
     setup();
     const refused = await realAnswer('/api/health/export?format=xml');
     expect(probe.problems({ ...refused, body: { error: 'x' } }).join('\n')).toMatch(/must have required property 'format'/);
-    fixture?.manager.close();
+    void fixture?.manager.close();
     const closed = await realAnswer(STREAM_PATH);
     expect(probe.problems({ ...closed, body: { error: 'x', limit: 0 } }).join('\n')).toMatch(/must match exactly one schema in oneOf/);
     expect(probe.problems({ ...closed, body: { limit: 3 } }).join('\n')).toMatch(/must have required property 'error'/);
@@ -1535,7 +1535,7 @@ describe('the check itself', () => {
     expect(probe.problems({ ...forbidden, body: { error: 'x', services: [] } }).join('\n')).toMatch(/must NOT have additional properties/);
     expect(() => probe.problems({ ...forbidden, path: '/api/health/live' })).toThrow(/does not document status 403/);
 
-    fixture?.manager.close();
+    void fixture?.manager.close();
     setup({ remote_token: TOKEN }, { details: 'when-authorized' });
     const unauthorized = await realAnswer('/api/health/service/x/history');
     expect(unauthorized.status).toBe(401);

@@ -11,7 +11,7 @@ beforeEach(() => {
   manager = new HeartbeatManager({ config: { log_level: 'silent' } });
 });
 afterEach(() => {
-  manager.close();
+  void manager.close();
 });
 
 it('serves one self-contained page under a strict CSP', async () => {

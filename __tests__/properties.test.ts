@@ -15,7 +15,7 @@ beforeEach(() => {
   fixture = createApp({ remote_token: TOKEN, auto_register: true, max_services: 100_000, log_level: 'silent' });
 });
 afterEach(() => {
-  fixture.manager.close();
+  void fixture.manager.close();
 });
 
 /** Names as people and attackers write them. */
@@ -115,7 +115,7 @@ it('writes one log line per event, whatever the name and message hold', async ()
     ),
     { numRuns: 100 },
   );
-  manager.close();
+  void manager.close();
   expect(raw.length).toBe(100);
   // Repeated names may find their service still in warning (its recovery is reported by the
   // timer), so not every call logs; most must, or this test exercised nothing.

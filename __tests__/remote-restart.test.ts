@@ -47,7 +47,7 @@ function start(config: HeartbeatConfig = {}) {
 
 /** Stops the process, lets `offlineMs` pass with nothing running, and starts it again on the same directory. */
 function restart(manager: HeartbeatManager, offlineMs: number, config: HeartbeatConfig = {}) {
-  manager.close();
+  void manager.close();
   clock.skip(offlineMs);
   return start(config);
 }

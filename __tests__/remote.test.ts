@@ -129,7 +129,7 @@ describe('which services', () => {
     const response = await request(server).post(`/api/health/service/${name}/pulse`).set(auth);
     expect(response.status).toBe(404);
     expect(response.body.service).toBe(decodeURIComponent(name));
-    fixture.manager.close();
+    void fixture.manager.close();
     const registered = await request(app({ auto_register: true }))
       .post(`/api/health/service/${name}/pulse`)
       .set(auth);
@@ -219,7 +219,7 @@ describe('services registered by remote calls', () => {
     expect(fixture.manager.service('a')).toBeUndefined();
     expect(jest.getTimerCount()).toBe(0);
     await pulse(server, 'b');
-    fixture.manager.close();
+    void fixture.manager.close();
     expect(jest.getTimerCount()).toBe(0);
   });
 
@@ -473,7 +473,7 @@ describe('the remote_token', () => {
 
 it('answers 503 once the manager is closed, instead of failing', async () => {
   const server = app();
-  fixture.manager.close();
+  void fixture.manager.close();
   const response = await request(server).post('/api/health/service/csharp_client/pulse').set(auth);
   expect(response.status).toBe(503);
   expect(response.body.error).toBe('The heartbeat manager is closed: the server is shutting down.');

@@ -65,7 +65,7 @@ describe('GET /api/health/status', () => {
     const lenient = createApp({}, { criticalStatusCode: 200 });
     lenient.manager.heartbeat({ tag: 'w', interval: 1 }).error('boom', { critical: true });
     expect((await request(lenient.app).get('/api/health/status')).status).toBe(200);
-    lenient.manager.close();
+    void lenient.manager.close();
   });
 
   it('answers 200 for degraded', async () => {
@@ -380,7 +380,7 @@ describe('everything else', () => {
     fixture = createApp();
     const manager = new HeartbeatManager({ config: { log_level: 'silent' } });
     expect(healthRouter({ manager, metrics: false }).manager).toBe(manager);
-    manager.close();
+    void manager.close();
   });
 
   it.each([

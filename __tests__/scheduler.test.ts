@@ -126,5 +126,5 @@ it('marks a monthly heartbeat late only after its interval and grace', () => {
   expect(changes).toEqual([]);
   clock.advance(1);
   expect(changes).toEqual(['warning']);
-  manager.close();
+  void manager.close();
 });

@@ -32,7 +32,7 @@ it('keeps memory flat over millions of pulses', () => {
   reportFigure(`3,000,000 pulses on 100 services: heap ${before.toFixed(1)} MB before, ${after.toFixed(1)} MB after`);
   expect(manager.service('svc_0')?.total_pulses).toBe(31_000);
   expect(after - before).toBeLessThan(5);
-  manager.close();
+  void manager.close();
 });
 
 it('keeps memory bounded over a simulated month of status changes', async () => {
@@ -72,5 +72,5 @@ it('keeps memory bounded over a simulated month of status changes', async () => 
   }
   expect(alerts.pending).toBe(51); // one in flight, fifty queued
   expect(after - before).toBeLessThan(5);
-  manager.close();
+  void manager.close();
 });

@@ -17,7 +17,7 @@ beforeEach(() => {
   fixture.manager.on('status', (change) => changes.push(change));
 });
 afterEach(() => {
-  fixture.manager.close();
+  void fixture.manager.close();
   jest.useRealTimers();
 });
 

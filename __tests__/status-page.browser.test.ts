@@ -163,7 +163,7 @@ describe('each card’s recent changes', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
-    for (const manager of managers.splice(0)) manager.close();
+    for (const manager of managers.splice(0)) void manager.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -265,7 +265,7 @@ describe('each card’s recent changes', () => {
     await recovered;
     const before = first.history('save_worker')?.transitions ?? [];
     expect(before.map(({ from, to }) => `${from} → ${to}`)).toEqual(['healthy → critical', 'critical → healthy']);
-    first.close();
+    void first.close();
 
     const second = open();
     const again = second.heartbeat({ tag: 'save_worker', interval: 3600 }).start();

@@ -85,7 +85,7 @@ describe('a journal', () => {
     const first = start(ORDERS);
     runOrders(first);
     const expected = savedPart(first, 'orders');
-    first.manager.close();
+    void first.manager.close();
     expect(listing()).toEqual(['state.json']);
     writeFileSync(join(fixture.dir, 'journal-1.log'), '');
 
@@ -200,7 +200,7 @@ describe('a snapshot (state.json)', () => {
     const billing = first.manager.heartbeat({ tag: 'billing', interval: 5 }).start();
     billing.pulse();
     const orders = savedPart(first, 'orders');
-    first.manager.close();
+    void first.manager.close();
     const secret = 'redis://:s3cret-token@cache:6379';
     const state = JSON.parse(read('state.json')) as { data: { state: { services: Array<Record<string, unknown>> } } };
     const services = state.data.state.services;
@@ -232,7 +232,7 @@ describe('a snapshot (state.json)', () => {
     runOrders(run); // monitoring goes on: every transition of runOrders happens
     clock.advance(15_000); // flushes and an alive mark, none of them written
     expect(run.manager.service('orders')?.total_pulses).toBe(7);
-    run.manager.close();
+    void run.manager.close();
     expect(read('state.json')).toBe(newer);
     expect(listing()).toEqual(['state.json']);
   });
@@ -249,7 +249,7 @@ describe('a snapshot (state.json)', () => {
     expect(run.manager.storeHealth()).toMatchObject({ state: 'degraded', lastError: refusal });
     runOrders(run);
     expect(run.changes).toHaveLength(6);
-    run.manager.close();
+    void run.manager.close();
     expect(read('state.json')).toBe(newer);
     expect(listing()).toEqual(['state.json']);
     expect(run.manager.storeHealth().state).toBe('degraded');
@@ -342,7 +342,7 @@ describe('compaction', () => {
 
     const crashed = start(CONFIG, { dir: crashCopy() });
     const afterCrash = savedParts(crashed);
-    crashed.manager.close();
+    void crashed.manager.close();
     // The snapshot landed, and the crash came before the old journal was deleted.
     const lateCopy = crashCopy();
     writeFileSync(join(lateCopy, oldJournal as string), oldJournalText);

@@ -285,7 +285,7 @@ describe('flush_interval', () => {
       const crashed = start({ flush_interval: 5 }, { dir: crashCopy() });
       crashed.manager.heartbeat({ tag: 'ingest', interval: 10 }).start();
       const total = crashed.manager.service('ingest')?.total_pulses;
-      crashed.manager.close();
+      void crashed.manager.close();
       return total;
     };
     expect(pulsesAfterCrash()).toBe(2);
@@ -315,7 +315,7 @@ describe('a transition announced', () => {
     copies.forEach((copy, index) => {
       const crashed = start(services, { dir: copy });
       expect(crashed.manager.history('payments')?.transitions).toEqual(announced.slice(0, index + 1));
-      crashed.manager.close();
+      void crashed.manager.close();
     });
   });
 });

@@ -15,7 +15,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'heartbeat-restart-'));
 });
 afterEach(() => {
-  for (const manager of open.splice(0)) manager.close();
+  for (const manager of open.splice(0)) void manager.close();
   jest.useRealTimers();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -28,7 +28,7 @@ function start(config: HeartbeatConfig = {}): { manager: HeartbeatManager; messa
 }
 
 function restart(manager: HeartbeatManager, offlineMs: number, config: HeartbeatConfig = {}) {
-  manager.close();
+  void manager.close();
   clock.skip(offlineMs);
   return start(config);
 }

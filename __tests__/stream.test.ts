@@ -41,7 +41,7 @@ beforeEach(() => {
 });
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
-  manager.close();
+  void manager.close();
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   jest.useRealTimers();
@@ -310,7 +310,7 @@ it('ends every stream when the manager closes, and leaves no timer', async () =>
   await start();
   const client = await connect();
   await client.waitFor(1, 'snapshot');
-  manager.close();
+  void manager.close();
   for (let i = 0; i < 20 && !client.ended(); i++) await settle();
   expect(client.ended()).toBe(true);
   expect(jest.getTimerCount()).toBe(0);

@@ -58,7 +58,7 @@ function outage(alerts: boolean, cause: 'missed' | 'error'): () => Promise<numbe
       while (dispatcher && dispatcher.pending > 0) await nextTurn();
     });
     clearTimeout(giveUp);
-    manager.close();
+    void manager.close();
     return ms;
   };
 }

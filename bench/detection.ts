@@ -23,7 +23,7 @@ function detect(size: number): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const giveUp = setTimeout(
       () => {
-        manager.close();
+        void manager.close();
         reject(new Error(`${size} services: ${latencies.length} reported late within ${STAGGER_MS + DEADLINE_MS + 5000} ms`));
       },
       STAGGER_MS + DEADLINE_MS + 5000,
@@ -34,7 +34,7 @@ function detect(size: number): Promise<number[]> {
       latencies.push(now - (deadlines[indexOf.get(change.service) as number] as number));
       if (latencies.length < size) return;
       clearTimeout(giveUp);
-      manager.close();
+      void manager.close();
       resolve(latencies);
     });
 

@@ -114,7 +114,7 @@ async function measureExport(quick: boolean): Promise<Figure[]> {
       figure(`GET /export built whole, ${label}: whole download over loopback`, 'ms', pick(runs.whole, 'totalMs')),
     ];
   } finally {
-    manager.close();
+    void manager.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }

@@ -82,7 +82,7 @@ function observe(size: number, withLibrary: boolean, { settle, ticks }: Window):
       // The loop's own interval is the application's, not the library's.
       const observation = { cpuPercent: (100 * cpu) / wallMicros, timers: census.count - 1, refTimers: refTimers() - 1 };
       clearInterval(loop);
-      manager?.close();
+      void manager?.close();
       census.stop();
       resolve(observation);
     }, TICK_MS);

@@ -63,7 +63,7 @@ async function heldBy(create: () => Monitor[]): Promise<number> {
   const before = await liveHeap();
   const monitors = create();
   const held = (await liveHeap()) - before;
-  for (const { manager } of monitors) manager.close();
+  for (const { manager } of monitors) void manager.close();
   return held;
 }
 

@@ -33,7 +33,7 @@ export async function benchPulse(quick: boolean): Promise<Figure[]> {
   const pulseBytes = allocatedBytesPerOp((n) => {
     for (let i = 0; i < n; i++) heartbeat.pulse();
   });
-  manager.close();
+  void manager.close();
   if (sink === 42) console.log(''); // keeps the floor loop from being optimised away
   return [
     figure('performance.now() (floor)', 'ns/op', nsPerOp['performance.now()']),

@@ -61,7 +61,7 @@ export async function benchRequestOverhead(quick: boolean): Promise<Figure[]> {
     configurations[name] = () => microsPerCall(100, request);
   }
   const perRequest = await interleave(quick ? 40 : 400, configurations);
-  manager.close();
+  void manager.close();
 
   const figures: Figure[] = [figure('Express 5, bare', 'µs/request', perRequest.bare)];
   for (const [name, label] of Object.entries(LABELS) as [keyof typeof LABELS, string][]) {

@@ -105,7 +105,7 @@ export async function benchScale(quick: boolean): Promise<Figure[]> {
     }
     // callsFilling() has warmed every operation up; a smoke test skips the discarded round too.
     const perCall = await interleave(quick ? 3 : 21, configurations as Record<keyof typeof operations, () => Promise<number>>, !quick);
-    manager.close();
+    void manager.close();
     if (length === 0) throw new Error('nothing was produced');
 
     const n = size.toLocaleString('en-US');

@@ -122,7 +122,7 @@ async function measureFlushes(size: number, rounds: number): Promise<FlushTurn[]
   } finally {
     hook.disable();
     clearInterval(keepAlive);
-    manager.close();
+    void manager.close();
     await nextTurn();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -228,7 +228,7 @@ function loadOnce(dir: string): Loaded {
   const wallMs = performance.now() - started;
   const cpuMs = (cpuMicros() - cpuBefore) / 1000;
   const restored = manager.restored;
-  manager.close();
+  void manager.close();
   return { wallMs, cpuMs, services: restored?.services ?? 0, entries: restored?.entries ?? 0, dirBytes };
 }
 
@@ -433,7 +433,7 @@ async function simulateMonths(services: number, historySize: number): Promise<Mo
   const history = manager.history('service_0', { days: 90 });
   const transitionsKept = history?.transitions.length ?? 0;
   const rollupDaysKept = history?.daily?.length ?? 0;
-  manager.close();
+  void manager.close();
   for (let i = 0; i < 20; i++) await nextTurn();
   const stateBytes = statSync(join(dir, 'state.json')).size;
   const dirBytesAfterClose = directoryBytes(dir);
@@ -442,7 +442,7 @@ async function simulateMonths(services: number, historySize: number): Promise<Mo
   const restarted = new HeartbeatManager({ config, store: fileStore({ dir }), clock: time.clock });
   const loadMs = performance.now() - started;
   const downMinutesKept = downMinutesOf(dir);
-  restarted.close();
+  void restarted.close();
   const copies = copiesAtTheCaps(dir, services * 10, config, time.clock);
   rmSync(dir, { recursive: true, force: true });
   return {
@@ -487,7 +487,7 @@ function copiesAtTheCaps(dir: string, count: number, config: HeartbeatConfig, cl
     const manager = new HeartbeatManager({ config, store: fileStore({ dir: copyDir }), clock });
     const loaded = performance.now();
     const restored = manager.restored?.services ?? 0;
-    manager.close();
+    void manager.close();
     const closed = performance.now();
     if (restored !== count) throw new Error(`Loaded ${restored} of ${count} copies of services at the caps`);
     return { services: count, bytes, loadMs: loaded - started, closeMs: closed - loaded };
@@ -567,7 +567,7 @@ function massOutage(withStore: boolean): () => Promise<number> {
     } finally {
       delay.disable();
       clearTimeout(giveUp);
-      manager.close();
+      void manager.close();
       await nextTurn();
       rmSync(dir, { recursive: true, force: true });
     }
@@ -628,8 +628,8 @@ async function pulseFigures(quick: boolean): Promise<Figure[]> {
       }),
     ];
   } finally {
-    bare.close();
-    stored.close();
+    void bare.close();
+    void stored.close();
     await nextTurn();
     rmSync(dir, { recursive: true, force: true });
   }

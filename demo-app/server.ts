@@ -90,10 +90,10 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
     res.json({ service: 'web listener' });
   });
 
-  const stopWatching = (): void => {
+  /** Writes the final snapshot at once; the promise settles once the state directory is let go. */
+  const stopWatching = (): Promise<void> => {
     for (const worker of workers.values()) worker.stop();
-    // Writes the final snapshot before it returns, and lets go of the state directory.
-    manager.close();
+    return manager.close();
   };
   let bridgeServer: Server;
   let webServer: Server;
@@ -105,7 +105,7 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
     });
   } catch (error) {
     // A port in use must not leave the workers running and the state directory held.
-    stopWatching();
+    await stopWatching();
     throw error;
   }
   const bridgeUrl = urlOf(bridgeServer, host);
@@ -145,8 +145,7 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(selfPing);
-      stopWatching();
-      await Promise.all([closeServer(bridgeServer), closeServer(webServer)]);
+      await Promise.all([stopWatching(), closeServer(bridgeServer), closeServer(webServer)]);
     })();
     return closing;
   };

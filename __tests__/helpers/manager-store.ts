@@ -60,7 +60,7 @@ export function useManagerStore(startAt: number, beforeRemove: (dir: string) => 
   });
   afterEach(() => {
     jest.restoreAllMocks();
-    for (const run of runs.splice(0)) run.manager.close();
+    for (const run of runs.splice(0)) void run.manager.close();
     jest.useRealTimers();
     beforeRemove(dir);
     for (const made of dirs.splice(0)) rmSync(made, { recursive: true, force: true });
@@ -87,7 +87,7 @@ export function useManagerStore(startAt: number, beforeRemove: (dir: string) => 
       return run;
     },
     restart: (run, offlineMs, config = {}) => {
-      run.manager.close();
+      void run.manager.close();
       (clock as TestClock).skip(offlineMs);
       return fixture.start(config, { dir: run.dir });
     },

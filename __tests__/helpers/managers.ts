@@ -10,6 +10,6 @@ export function trackManager<T extends HeartbeatManager>(manager: T): T {
 
 /** Closes every manager the fixtures created since the last call: no timer outlives its test. */
 export function closeManagers(): void {
-  for (const manager of open) manager.close();
+  for (const manager of open) void manager.close();
   open.clear();
 }

@@ -22,7 +22,7 @@ export function exportedMetricNames(): string[] {
       .map((metric) => metric.name)
       .sort();
   } finally {
-    manager.close();
+    void manager.close();
   }
 }
 

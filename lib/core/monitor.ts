@@ -74,6 +74,7 @@ export class Monitor<H extends ServiceOwner> {
   private readonly wallOffset: Pick<StableWallOffset, 'read'>;
   private readonly keeper: StateKeeper;
   private closed = false;
+  private closing: Promise<void> | undefined;
   /** Bumped whenever a service joins or leaves the status, so the reused view rebuilds its keys. */
   private listedVersion = 0;
   private reusedView: HealthStatus | null = null;
@@ -327,25 +328,32 @@ export class Monitor<H extends ServiceOwner> {
     return this.watcher.health();
   }
 
-  /** Stops every heartbeat and the timer, and forgets the listeners. Safe to call twice. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Stops every heartbeat and the timer, forgets the listeners, and saves the final state to the
+   * store before it returns. The promise settles once the store has let go of its files: at
+   * once without a store, and with `fileStore()` once a compaction in flight is done. Await it
+   * before opening the same directory again in this process. It never rejects; a failure is
+   * logged. Safe to call twice: the second call returns the first one's promise.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
     this.closed = true;
     this.watcher.close();
     for (const record of this.records.values()) record.handle?.stop();
-    // The final state is saved before this returns; the store lets go of its files soon after.
     const failed = (error: unknown): void => {
       this.watcher.safely(() => {
         this.logger.error({ err: error }, 'The heartbeat store failed to close');
       });
     };
     try {
-      this.keeper.close().catch(failed);
+      this.closing = this.keeper.close().catch(failed);
     } catch (error) {
       failed(error); // a store that throws at once: the heartbeats are stopped all the same
+      this.closing = Promise.resolve();
     }
     for (const listener of this.closeListeners) this.watcher.safely(listener, 'A heartbeat close listener threw');
     this.closeListeners.clear();
+    return this.closing;
   }
 
   /** Whether `close()` was called: a closed manager creates no more heartbeats. */
