@@ -228,6 +228,19 @@ it('restores no time later than now when the wall clock was stepped back before 
 });
 
 describe('captureService() writes only what readServiceState() reads back', () => {
+  it('folds a long outage into one run of minutes, and restores the same ratios from it', () => {
+    const record = new ServiceRecord('save_worker', false, SETTINGS, 0, 50);
+    record.uptime.markDown(DAY);
+    record.uptime.markUp(4 * DAY);
+    const state = captureService(record, 1_700_000_000_020);
+    // One entry for the three days, where 4,320 pairs were.
+    expect(state.uptime.minutes).toEqual([[Math.round(1_700_000_000_020 / MINUTE) + 24 * 60, 60, 3 * 24 * 60]]);
+    const restored = new ServiceRecord('save_worker', false, SETTINGS, 0, 50);
+    restoreService(restored, throughJson(state), { now: () => 5 * DAY, wallNow: () => 1_700_000_000_020 + 5 * DAY });
+    for (const window of [DAY, 7 * DAY]) expect(restored.uptime.ratio(5 * DAY, window)).toBe(record.uptime.ratio(5 * DAY, window));
+    expect(restored.uptime.ratio(5 * DAY, 7 * DAY)).toBeCloseTo(2 / 5, 10);
+  });
+
   it('drops an offline span shorter than a millisecond, which would round to nothing', () => {
     const record = livedService();
     const at = fixture.clock.now() - HOUR;
@@ -357,6 +370,30 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
       /"uptime.minutes\[1\]\[0\]" is 5; expected more than the entry before it/,
     ],
     ['a fractional minute', ['uptime', 'minutes'], [[1.5, 10]], /"uptime.minutes\[0\]\[0\]" is 1.5/],
+    [
+      'a minute inside the run before it',
+      ['uptime', 'minutes'],
+      [
+        [5, 60, 3],
+        [7, 10],
+      ],
+      /"uptime.minutes\[1\]\[0\]" is 7; expected more than the entry before it \(7\)/,
+    ],
+    [
+      'a run of one minute',
+      ['uptime', 'minutes'],
+      [[5, 60, 1]],
+      /"uptime.minutes\[0\]\[2\]" is 1; expected a whole number from 2 to 10080/,
+    ],
+    [
+      'runs of more than 7 days in all',
+      ['uptime', 'minutes'],
+      [
+        [0, 60, 10_080],
+        [20_000, 60],
+      ],
+      /"uptime.minutes\[1\]" is a run reaching 10081 minutes in all; expected at most 10080 \(7 days\)/,
+    ],
     [
       'a reversed offline span',
       ['uptime', 'offline'],

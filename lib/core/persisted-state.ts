@@ -52,8 +52,12 @@ export interface PersistedService extends ServiceCounters {
     readonly since: number;
     /** Start of an outage still open at the capture, or null. */
     readonly down_since: number | null;
-    /** Minutes of the last 7 days holding downtime, oldest first, as [wall minute (wall ms / 60,000), seconds]. */
-    readonly minutes: ReadonlyArray<readonly [number, number]>;
+    /**
+     * Minutes of the last 7 days holding downtime, oldest first, as [wall minute (wall ms /
+     * 60,000), seconds], or [first minute, seconds, count] for a run of `count` minutes that
+     * each hold the same seconds: a week-long outage is one entry, not 10,080.
+     */
+    readonly minutes: ReadonlyArray<readonly [number, number] | readonly [number, number, number]>;
     /** Spans the monitor was offline, oldest first, as [start, end). */
     readonly offline: ReadonlyArray<readonly [number, number]>;
   };
@@ -118,7 +122,7 @@ export function captureService(
     uptime: {
       since: wall(uptime.since),
       down_since: uptime.downSince === null ? null : wall(uptime.downSince),
-      minutes: uptime.minutes.map(([minute, seconds]) => [wallMinute(minute), seconds]),
+      minutes: runsOf(uptime.minutes.map(([minute, seconds]) => [wallMinute(minute), seconds])),
       // A span shorter than a millisecond rounds to nothing, which no reader takes for a span.
       offline: uptime.excluded.map(([start, end]) => [wall(start), wall(end)] as const).filter(([start, end]) => end > start),
     },
@@ -157,7 +161,7 @@ export function restoreService(record: ServiceRecord, state: unknown, clock: Clo
   const uptime: UptimeState = {
     since: monotonic(checked.uptime.since),
     downSince: checked.uptime.down_since === null ? null : monotonic(checked.uptime.down_since),
-    minutes: checked.uptime.minutes
+    minutes: expandRuns(checked.uptime.minutes)
       .map(([minute, seconds]): [number, number] => [Math.round(minute - offset / MINUTE), seconds])
       .filter(([minute]) => minute <= lastMinute),
     // A span wholly in the future comes out empty, and the tracker ignores it.
@@ -248,18 +252,41 @@ function readTransitions(read: StateReader, value: unknown): void {
   });
 }
 
+/** Folds consecutive minutes holding the same seconds into [first, seconds, count] runs. */
+function runsOf(minutes: ReadonlyArray<readonly [number, number]>): Array<[number, number] | [number, number, number]> {
+  const out: Array<[number, number] | [number, number, number]> = [];
+  for (const [minute, seconds] of minutes) {
+    const last = out[out.length - 1];
+    const count = last?.[2] ?? 1;
+    if (last !== undefined && last[1] === seconds && minute === last[0] + count) last[2] = count + 1;
+    else out.push([minute, seconds]);
+  }
+  return out;
+}
+
+function expandRuns(entries: PersistedService['uptime']['minutes']): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [minute, seconds, count = 1] of entries) for (let i = 0; i < count; i++) out.push([minute + i, seconds]);
+  return out;
+}
+
 function readUptime(read: StateReader, value: unknown): void {
   const uptime = read.object('uptime', value, ['since', 'down_since', 'minutes', 'offline']);
   read.wallTime('uptime.since', uptime.since);
   read.nullOr(uptime.down_since, (at) => read.wallTime('uptime.down_since', at));
   let previous = -1;
+  let covered = 0;
   read.array('uptime.minutes', uptime.minutes, UPTIME_MINUTES).forEach((entry, index) => {
     const field = join('uptime.minutes', index);
-    const [minute, seconds] = read.tuple(field, entry, 2);
+    const length = Array.isArray(entry) && entry.length === 3 ? 3 : 2;
+    const [minute, seconds, count = 1] = read.tuple(field, entry, length);
     const at = read.wholeNumber(join(field, 0), minute, 0, 8.64e15 / MINUTE);
     read.ordered(join(field, 0), at, previous, true);
-    previous = at;
     read.wholeNumber(join(field, 1), seconds, 1, 60);
+    const run = length === 3 ? read.wholeNumber(join(field, 2), count, 2, UPTIME_MINUTES) : 1;
+    covered += run;
+    if (covered > UPTIME_MINUTES) read.refuse(field, `a run reaching ${covered} minutes in all`, `at most ${UPTIME_MINUTES} (7 days)`);
+    previous = at + run - 1;
   });
   let previousEnd = 0;
   read.array('uptime.offline', uptime.offline, MAX_EXCLUDED_SPANS).forEach((entry, index) => {
