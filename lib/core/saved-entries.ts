@@ -157,7 +157,8 @@ export function readEntry(value: unknown): SavedEntry {
           '0',
         );
       }
-      return read.refuse('0', Array.isArray(value) ? 'an unknown kind' : 'not an array', 'an entry kind: c, u, t, x, n, p, o or a');
+      if (!Array.isArray(value)) return read.fail('', value, 'an array whose first item is its kind: c, u, t, x, n, p, o or a');
+      return read.refuse('0', 'an unknown kind', 'an entry kind: c, u, t, x, n, p, o or a');
   }
 }
 
