@@ -1,0 +1,129 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HeartbeatManager, fileStore, memoryStore, type HeartbeatStore } from '../lib';
+import { captureLogger } from './helpers/logger';
+
+let dir = '';
+const managers: HeartbeatManager[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'heartbeat-store-options-'));
+});
+afterEach(async () => {
+  await Promise.all(managers.splice(0).map((manager) => manager.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function manager(options: ConstructorParameters<typeof HeartbeatManager>[0]): HeartbeatManager {
+  const created = new HeartbeatManager({ logger: captureLogger().logger, ...options });
+  managers.push(created);
+  return created;
+}
+
+describe('the store option', () => {
+  it('refuses what is not a store, saying what one is', () => {
+    expect(() => new HeartbeatManager({ store: { kind: 'file' } as unknown as HeartbeatStore })).toThrow(
+      'Invalid HeartbeatManager options: "store" is an object; expected a store such as fileStore({ dir }) or memoryStore(): an object with load, append, health and close methods.',
+    );
+  });
+
+  it('memoryStore() keeps nothing and says so, as no store does', async () => {
+    const store = memoryStore();
+    expect(store.load({ logger: captureLogger().logger, clock: { now: () => 0, wallNow: () => 0 } })).toEqual({
+      snapshot: null,
+      entries: [],
+    });
+    expect(store.append([['a', 1]], () => ({}))).toBe(true);
+    await expect(store.close({})).resolves.toBeUndefined();
+    const inMemory = manager({ store });
+    inMemory.heartbeat({ tag: 'a', interval: 1 }).start().error('x');
+    expect(inMemory.storeHealth()).toEqual({ state: 'memory', lastError: null, errors: 0, lastWriteAt: null });
+    expect(manager({}).storeHealth()).toEqual(inMemory.storeHealth());
+  });
+
+  it('opens no store while heartbeats are disabled: nothing is watched, nothing written', () => {
+    const disabled = manager({ config: { enabled: false }, store: fileStore({ dir: join(dir, 'state') }) });
+    disabled.heartbeat({ tag: 'a' }).pulse();
+    expect(existsSync(join(dir, 'state'))).toBe(false);
+    expect(disabled.storeHealth().state).toBe('memory');
+  });
+});
+
+describe('fileStore()', () => {
+  it.each<[string, unknown, string]>([
+    ['no dir', {}, 'Invalid fileStore options: "dir" is undefined; expected a directory path, e.g. "./.heartbeat".'],
+    ['an empty dir', { dir: '' }, 'Invalid fileStore options: "dir" is ""; expected a directory path, e.g. "./.heartbeat".'],
+    ['a tiny compaction threshold', { dir: 'x', compactAfterBytes: 10 }, 'Invalid fileStore options: "compactAfterBytes" is 10'],
+    [
+      'an unknown option',
+      { dir: 'x', path: 'y' },
+      'Invalid fileStore options: unknown key "path"; expected one of dir, compactAfterBytes.',
+    ],
+  ])('refuses %s, naming the option', (_, options, message) => {
+    expect(() => fileStore(options as Parameters<typeof fileStore>[0])).toThrow(message);
+  });
+
+  it('serves one manager: a second one given the same store is told to use its own', async () => {
+    const store = fileStore({ dir });
+    const first = manager({ store });
+    expect(() => new HeartbeatManager({ store, logger: captureLogger().logger })).toThrow(
+      `This fileStore({ dir: ${JSON.stringify(dir)} }) is already used by a HeartbeatManager: give each manager its own store.`,
+    );
+    await first.close();
+    expect(() => new HeartbeatManager({ store, logger: captureLogger().logger })).toThrow(/already used by a HeartbeatManager/);
+  });
+
+  it('ignores, with a warning, a state.json that holds no journal generation, and starts from the journal', () => {
+    writeFileSync(
+      join(dir, 'state.json'),
+      `${JSON.stringify({ format: 1, written_at: '2026-11-30T10:00:00.000Z', data: { state: null } })}\n`,
+    );
+    const { logger, messages } = captureLogger();
+    const started = new HeartbeatManager({ logger, store: fileStore({ dir }) });
+    managers.push(started);
+    expect(messages()).toContain(`${dir}/state.json holds no journal generation: its state is ignored`);
+    expect(started.storeHealth().state).toBe('ok');
+  });
+});
+
+describe('close()', () => {
+  it('returns one promise however often it is called, settled once the directory is let go', async () => {
+    const closing = manager({ store: fileStore({ dir }) });
+    closing.heartbeat({ tag: 'a', interval: 1 }).start();
+    const first = closing.close();
+    expect(closing.close()).toBe(first);
+    await first;
+    expect(readdirSync(dir)).toEqual(['state.json']);
+  });
+
+  it('stops every heartbeat and settles even when the store throws at once, and logs it', async () => {
+    const { logger, lines } = captureLogger();
+    const throwing: HeartbeatStore = {
+      kind: 'broken',
+      load: () => ({ snapshot: null, entries: [] }),
+      append: () => true,
+      health: () => ({ state: 'ok', lastError: null, errors: 0, lastWriteAt: null }),
+      close: () => {
+        throw new Error('the connection is gone');
+      },
+    };
+    const broken = new HeartbeatManager({ logger, store: throwing });
+    const heartbeat = broken.heartbeat({ tag: 'a', interval: 1 }).start();
+    await expect(broken.close()).resolves.toBeUndefined();
+    expect(heartbeat.isActive).toBe(false);
+    expect(lines.filter((line) => line.level === 50).map((line) => [line.msg, (line.err as { message: string }).message])).toEqual([
+      ['The heartbeat store failed to close', 'the connection is gone'],
+    ]);
+  });
+});
+
+describe('history(tag, { days })', () => {
+  it.each([0, -1, 1.5, 91, Number.NaN])('refuses days of %p, naming the range', (days) => {
+    const watched = manager({});
+    watched.heartbeat({ tag: 'a' }).start();
+    expect(() => watched.history('a', { days })).toThrow(
+      `history(tag, { days }): days is ${String(days)}; expected a whole number from 1 to retention_days (90), e.g. 30.`,
+    );
+  });
+});
