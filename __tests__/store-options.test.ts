@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeartbeatManager, fileStore, memoryStore, type HeartbeatStore } from '../lib';
@@ -125,5 +125,71 @@ describe('history(tag, { days })', () => {
     expect(() => watched.history('a', { days })).toThrow(
       `history(tag, { days }): days is ${String(days)}; expected a whole number from 1 to retention_days (90), e.g. 30.`,
     );
+  });
+});
+
+describe('what a restart brings back is bounded', () => {
+  /** A journal as a manager leaves it: the counters of each service, one batch. */
+  function journalOf(services: Array<{ tag: string; remote: boolean; lastHeartbeat: number }>): void {
+    const entries = services.map(({ tag, remote, lastHeartbeat }) => [
+      'c',
+      lastHeartbeat,
+      {
+        tag,
+        remote,
+        settings: { interval_ms: 30_000, grace_ms: 3000, critical: false },
+        total_pulses: 1,
+        error_count: 0,
+        started_at: lastHeartbeat,
+        last_heartbeat: lastHeartbeat,
+        last_error: null,
+      },
+      lastHeartbeat,
+      null,
+    ]);
+    writeFileSync(join(dir, 'journal-0.log'), `${JSON.stringify(entries)}\n`);
+  }
+
+  it('keeps the max_services remote services heard from last, and none silent for retention_days', () => {
+    const now = Date.now();
+    journalOf([
+      { tag: 'oldest', remote: true, lastHeartbeat: now - 3000 },
+      { tag: 'newest', remote: true, lastHeartbeat: now - 1000 },
+      { tag: 'middle', remote: true, lastHeartbeat: now - 2000 },
+      { tag: 'forgotten', remote: true, lastHeartbeat: now - 3 * 86_400_000 },
+    ]);
+    const restored = manager({ config: { max_services: 2, retention_days: 2 }, store: fileStore({ dir }) });
+    expect(restored.tags().sort()).toEqual(['middle', 'newest']);
+    expect(restored.restored).toMatchObject({ services: 2, skipped: 0 });
+  });
+
+  it('does not bring back a service removed before the crash', () => {
+    const running = manager({ store: fileStore({ dir }) });
+    running.heartbeat({ tag: 'short_lived', interval: 1 }).start().error('disk full'); // saved at once, with its counters
+    running.heartbeat({ tag: 'staying', interval: 1 }).start().error('disk full');
+    running.get('short_lived')?.stop(); // an ad-hoc service leaves: saved as removed
+    const copy = mkdtempSync(join(tmpdir(), 'heartbeat-store-options-copy-'));
+    try {
+      // The files as a kill -9 now leaves them: the flush has not run, the removal was saved at once.
+      for (const name of readdirSync(dir)) writeFileSync(join(copy, name), readFileSync(join(dir, name)));
+      const next = manager({ store: fileStore({ dir: copy }) });
+      expect(next.restored).toMatchObject({ services: 1, skipped: 0 });
+      next.heartbeat({ tag: 'staying', interval: 1 }).start();
+      expect(next.service('staying')?.error_count).toBe(1);
+      next.heartbeat({ tag: 'short_lived', interval: 1 }).start();
+      expect(next.service('short_lived')?.error_count).toBe(0);
+      expect(next.history('short_lived')?.transitions).toEqual([]);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('exportHistory()', () => {
+  it("gives every shown service's history, as history(tag) does", () => {
+    const watched = manager({});
+    watched.heartbeat({ tag: 'a', interval: 1 }).start().error('disk full');
+    watched.heartbeat({ tag: 'b', interval: 1 }).start();
+    expect(watched.exportHistory()).toEqual([watched.history('a'), watched.history('b')]);
   });
 });
