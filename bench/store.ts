@@ -496,12 +496,15 @@ function copiesAtTheCaps(dir: string, count: number, config: HeartbeatConfig, cl
   }
 }
 
-/** The minutes with downtime that state.json holds for its first service: the 7-day cap is 10,080. */
+/**
+ * The minutes with downtime that state.json holds for its first service (the 7-day cap is
+ * 10,080), counted through the runs they are saved as ([first, seconds, count]).
+ */
 function downMinutesOf(dir: string): number {
   const file = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
-    data: { state: { services: { uptime: { minutes: unknown[] } }[] } };
+    data: { state: { services: { uptime: { minutes: number[][] } }[] } };
   };
-  return file.data.state.services[0]?.uptime.minutes.length ?? 0;
+  return (file.data.state.services[0]?.uptime.minutes ?? []).reduce((total, entry) => total + (entry[2] ?? 1), 0);
 }
 
 async function monthFigures(quick: boolean): Promise<Figure[]> {
