@@ -164,3 +164,35 @@ describe('history gaps', () => {
     ]);
   });
 });
+
+describe('history?limit=N', () => {
+  it('lists only the newest N status changes, oldest first, with the rest of the body unchanged', async () => {
+    const { manager, app } = serve();
+    outageAcrossMidnight(manager);
+    const whole = await request(app).get(HISTORY);
+    expect(whole.body.transitions).toHaveLength(2);
+    const last = await request(app).get(`${HISTORY}?limit=1&days=2`);
+    expect(last.status).toBe(200);
+    expect(last.body).toEqual({ ...whole.body, transitions: whole.body.transitions.slice(-1), daily: expect.any(Array) });
+    expect((await request(app).get(`${HISTORY}?limit=100000`)).body).toEqual(whole.body);
+  });
+
+  it.each([
+    ['zero', 'limit=0', '0'],
+    ['a word', 'limit=all', 'all'],
+    ['more than history_size may be', 'limit=100001', '100001'],
+    ['a repeated parameter', 'limit=1&limit=2', '["1","2"]'],
+  ])('answers %s with 400 naming the parameter, the value and the range', async (_label, query, value) => {
+    const { manager, app } = serve();
+    manager.heartbeat({ tag: 'save_worker', interval: 10 }).start();
+    const response = await request(app).get(`${HISTORY}?${query}`);
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      error: `The limit parameter is ${JSON.stringify(value)}; expected a whole number from 1 to 100000 (the most history_size allows), given once, e.g. limit=7.`,
+      parameter: 'limit',
+      value,
+      minimum: 1,
+      maximum: 100000,
+    });
+  });
+});

@@ -208,7 +208,8 @@ describe('each card’s recent changes', () => {
       if (message.type() === 'error') problems.push(`console: ${message.text()}`);
     });
     page.on('request', (sent) => {
-      if (sent.url().endsWith('/history')) historyRequests.push(decodeURIComponent(new URL(sent.url()).pathname));
+      const url = new URL(sent.url());
+      if (url.pathname.endsWith('/history')) historyRequests.push(`${decodeURIComponent(url.pathname)}${url.search}`);
     });
     await page.goto(url);
     return { page, problems, historyRequests };
@@ -307,7 +308,7 @@ describe('each card’s recent changes', () => {
       { move: 'warning → healthy', reason: 'pulse received' },
     ]);
     expectSameItems(live.slice(3), listed((second.history('save_worker') as ServiceHistory).transitions.slice(2)));
-    expect(historyRequests.filter((path) => path.endsWith('/save_worker/history'))).toHaveLength(1);
+    expect(historyRequests.filter((path) => path.endsWith('/save_worker/history?limit=8'))).toHaveLength(1);
 
     // The list keeps the last few; a long reason is cut as the history cuts it, and wraps on a phone.
     for (const message of ['a'.repeat(300), 'b', 'c']) {
@@ -347,7 +348,7 @@ describe('each card’s recent changes', () => {
       (items) => items.at(-2)?.reason === 'error: while the page was away',
     );
     expectSameItems(await listOf(page, 'save_worker'), lastShown);
-    expect(historyRequests.filter((path) => path.endsWith('/save_worker/history'))).toHaveLength(2);
+    expect(historyRequests.filter((path) => path.endsWith('/save_worker/history?limit=8'))).toHaveLength(2);
 
     // A reload reads the same list from /history alone.
     await page.reload();

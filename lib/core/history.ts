@@ -40,10 +40,11 @@ export class TransitionLog {
     }
   }
 
-  /** Oldest first. */
-  toArray(): TransitionRecord[] {
+  /** Oldest first; only the newest `limit` of them when given. */
+  toArray(limit = this.count): TransitionRecord[] {
     const out: TransitionRecord[] = [];
-    for (let i = 0; i < this.count; i++) out.push(this.entries[(this.start + i) % this.capacity] as TransitionRecord);
+    for (let i = Math.max(0, this.count - limit); i < this.count; i++)
+      out.push(this.entries[(this.start + i) % this.capacity] as TransitionRecord);
     return out;
   }
 
@@ -115,13 +116,13 @@ export function transitionOf(clock: Clock, entry: TransitionRecord): ServiceHist
   return { time: isoTimeOf(clock, entry.at), from: entry.from, to: entry.to, reason: entry.reason };
 }
 
-/** `days`: how many UTC days of daily rollups to add, up to today; none when undefined. */
-export function historyOf(record: RecordedPast, clock: Clock, now: number, days?: number): ServiceHistory {
+/** `days`: how many UTC days of daily rollups to add, up to today; none when undefined. `limit`: the newest status changes to give; all when undefined. */
+export function historyOf(record: RecordedPast, clock: Clock, now: number, days?: number, limit?: number): ServiceHistory {
   const uptime = record.uptime.state();
   const history: ServiceHistory = {
     service: record.tag,
     uptime: uptimeRatios(record, now),
-    transitions: record.history.toArray().map((entry) => transitionOf(clock, entry)),
+    transitions: record.history.toArray(limit).map((entry) => transitionOf(clock, entry)),
     gaps: uptime.excluded.map(([start, end]) => ({
       start: isoTimeOf(clock, start),
       end: isoTimeOf(clock, end),

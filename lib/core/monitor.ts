@@ -295,14 +295,16 @@ export class Monitor<H extends ServiceOwner> {
 
   /**
    * A service's uptime ratios, status changes and offline gaps, or `undefined` for an unknown
-   * tag. With `days`, also its daily totals for the last `days` UTC days (at most `retention_days`).
+   * tag. With `days`, also its daily totals for the last `days` UTC days (at most
+   * `retention_days`); with `limit`, only its last `limit` status changes.
    */
-  history(tag: string, options: { days?: number } = {}): ServiceHistory | undefined {
-    const days = options.days === undefined ? undefined : checkHistoryDays(options.days, this.config.retention_days);
+  history(tag: string, options: { days?: number; limit?: number } = {}): ServiceHistory | undefined {
+    const days = options.days === undefined ? undefined : checkCount('days', options.days, this.config.retention_days, 'retention_days');
+    const limit = options.limit === undefined ? undefined : checkCount('limit', options.limit, Number.MAX_SAFE_INTEGER, 'any');
     const record = this.records.get(tag);
     if (!record?.listed) return undefined;
     if (days !== undefined) this.keeper.rollPending(record);
-    return historyOf(record, this.clock, this.clock.now(), days);
+    return historyOf(record, this.clock, this.clock.now(), days, limit);
   }
 
   /** The history of every service, for export. */
@@ -508,13 +510,12 @@ function checkEvent(event: unknown): 'status' | 'close' {
   throw new TypeError(`HeartbeatManager emits "status" and "close" events, not ${JSON.stringify(event)}.`);
 }
 
-function checkHistoryDays(days: unknown, retentionDays: number): number {
-  if (typeof days !== 'number' || !Number.isSafeInteger(days) || days < 1 || days > retentionDays) {
-    throw new RangeError(
-      `history(tag, { days }): days is ${String(days)}; expected a whole number from 1 to retention_days (${retentionDays}), e.g. 30.`,
-    );
+function checkCount(name: 'days' | 'limit', value: unknown, maximum: number, bound: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > maximum) {
+    const range = bound === 'any' ? 'a whole number of at least 1, e.g. 10' : `a whole number from 1 to ${bound} (${maximum}), e.g. 30`;
+    throw new RangeError(`history(tag, { ${name} }): ${name} is ${String(value)}; expected ${range}.`);
   }
-  return days;
+  return value;
 }
 
 function checkDays(days: number): void {

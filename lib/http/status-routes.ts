@@ -1,7 +1,8 @@
 import type { Request, Response, Router } from 'express';
 import { statusSummary, serviceSummary, type DetailsGate } from './details';
-import { readDaysParam } from './days-param';
+import { readCountParam } from './history-params';
 import { exportHandler } from './export';
+import { MAX_HISTORY_SIZE } from '../core/config';
 import type { HeartbeatManager } from '../core/manager';
 import { sendError, sendJson } from './respond';
 import { storeView } from './store-view';
@@ -51,14 +52,18 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
 
   router.get(`${basePath}/service/:name/history`, detailsOnly, (req: Request, res: Response) => {
     const name = String(req.params.name);
-    // The query is checked before the name: a bad days is the same mistake for any service.
-    const days = readDaysParam(req.query.days, manager.config.retention_days);
-    if ('error' in days) {
-      const { error, ...named } = days;
-      sendError(res, 400, error, { parameter: 'days', ...named });
+    // The query is checked before the name: a bad days or limit is the same mistake for any service.
+    const days = readCountParam('days', req.query.days, manager.config.retention_days, 'retention_days');
+    const limit = readCountParam('limit', req.query.limit, MAX_HISTORY_SIZE, 'the most history_size allows');
+    if ('error' in days || 'error' in limit) {
+      const { error, ...named } = 'error' in days ? days : (limit as Extract<typeof limit, { error: string }>);
+      sendError(res, 400, error, named);
       return;
     }
-    const body = manager.history(name, days.days === undefined ? {} : { days: days.days });
+    const options: { days?: number; limit?: number } = {};
+    if (days.value !== undefined) options.days = days.value;
+    if (limit.value !== undefined) options.limit = limit.value;
+    const body = manager.history(name, options);
     if (body) sendJson(res, 200, body);
     else notMonitored(res, name);
   });

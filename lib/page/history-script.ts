@@ -103,7 +103,8 @@ export const CARD_HISTORY_SCRIPT: string = `
     historyFetches++;
     // Changes the stream brings while the request is out: the answer may or may not hold them.
     var pending = entry.pending = [];
-    fetch(serviceUrl + encodeURIComponent(entry.name) + '/history', { headers: { Accept: 'application/json' }, cache: 'no-store' })
+    // Only the changes a card shows: a service keeps up to history_size (1,000) of them.
+    fetch(serviceUrl + encodeURIComponent(entry.name) + '/history?limit=' + HISTORY_SHOWN, { headers: { Accept: 'application/json' }, cache: 'no-store' })
       .then(function (response) { return response.ok ? response.json() : null; })
       .catch(function () { return null; })
       .then(function (past) {
