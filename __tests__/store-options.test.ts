@@ -118,6 +118,33 @@ describe('close()', () => {
   });
 });
 
+describe('a store that throws from append(), against its contract', () => {
+  it('does not stop a change from being recorded and announced, and is logged', () => {
+    const { logger, lines } = captureLogger();
+    const throwing: HeartbeatStore = {
+      kind: 'broken',
+      load: () => ({ snapshot: null, entries: [] }),
+      append: () => {
+        throw new Error('the connection is gone');
+      },
+      health: () => ({ state: 'ok', lastError: null, errors: 0, lastWriteAt: null }),
+      close: () => Promise.resolve(),
+    };
+    const watched = new HeartbeatManager({ logger, store: throwing });
+    managers.push(watched);
+    const heard: string[] = [];
+    watched.on('status', (change) => heard.push(`${change.from}->${change.to}`));
+    expect(() => {
+      watched.heartbeat({ tag: 'a', interval: 1 }).start().error('disk full');
+    }).not.toThrow();
+    expect(heard).toEqual(['healthy->warning']);
+    expect(watched.history('a')?.transitions.map((t) => t.to)).toEqual(['warning']);
+    expect(lines.filter((line) => line.level === 50).map((line) => line.msg)).toEqual([
+      'The broken store threw from append(); what it was given is kept in memory only',
+    ]);
+  });
+});
+
 describe('history(tag, { days })', () => {
   it.each([0, -1, 1.5, 91, Number.NaN])('refuses days of %p, naming the range', (days) => {
     const watched = manager({});

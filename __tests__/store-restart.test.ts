@@ -129,3 +129,31 @@ describe('the flush', () => {
     }
   });
 });
+
+describe('after a crash, on a later day', () => {
+  it('still serves the days before it: a service known only from the journal keeps when watching began', () => {
+    const { manager } = start();
+    const worker = manager.heartbeat({ tag: 'save_worker', interval: 60 }).start();
+    for (let i = 0; i < 10; i++) worker.pulse();
+    worker.error('disk full');
+    clock.advance(1001); // flushed to the journal; no snapshot yet
+    const before = manager.history('save_worker', { days: 1 })?.daily;
+    expect(before).toEqual([expect.objectContaining({ date: '2026-11-30', pulses: 10, errors: 1, transitions: 1 })]);
+
+    const copy = mkdtempSync(join(tmpdir(), 'heartbeat-restart-copy-'));
+    try {
+      cpSync(dir, copy, { recursive: true }); // what a kill -9 leaves
+      clock.skip(86_400_000); // back the next day
+      const next = new HeartbeatManager({ clock, logger: captureLogger().logger, store: fileStore({ dir: copy }) });
+      open.push(next);
+      next.heartbeat({ tag: 'save_worker', interval: 60 }).start();
+      const days = next.history('save_worker', { days: 2 })?.daily ?? [];
+      expect(days.map(({ date, pulses, errors, transitions }) => [date, pulses, errors, transitions])).toEqual([
+        ['2026-11-30', 10, 1, 1],
+        ['2026-12-01', 0, 0, 1], // its restart clears the warning its error left: "started"
+      ]);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});

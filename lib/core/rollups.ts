@@ -148,6 +148,11 @@ export class DailyRollups {
     return this.since;
   }
 
+  /** Sets when watching began, for a service saved before these rollups were created (a restart). */
+  set watchedSince(since: number) {
+    this.since = since;
+  }
+
   /** Drops the days before the one holding `cutoff`, for `cleanupOldData()`. */
   dropBefore(cutoff: number): void {
     const firstKept = Math.floor(cutoff / DAY);

@@ -246,7 +246,16 @@ export class StateKeeper {
 
   private append(entries: readonly SavedEntry[]): void {
     this.lastAppendAt = this.host.clock.wallNow();
-    (this.store as HeartbeatStore).append(entries, () => this.snapshot());
+    try {
+      (this.store as HeartbeatStore).append(entries, () => this.snapshot());
+    } catch (error) {
+      // The contract says a store reports failures through health(), never by throwing; one
+      // that throws anyway must not stop the change from being recorded and announced.
+      this.host.logger.error(
+        { err: error, store: this.kind },
+        `The ${this.kind} store threw from append(); what it was given is kept in memory only`,
+      );
+    }
   }
 
   /** Adds the pulses since the last roll to today's totals. */
@@ -387,6 +396,7 @@ export class StateKeeper {
         record.remote = counters.remote;
         record.rolledPulses = record.totalPulses;
         record.uptime.watchedSince(monotonic(watchedSince));
+        if (record.rollups) record.rollups.watchedSince = watchedSince;
         if (today) record.rollups?.putDay(today);
         return;
       }
@@ -467,13 +477,19 @@ export class StateKeeper {
     const remote: ServiceRecord[] = [];
     for (const record of this.host.allRecords()) {
       if (record.configured) continue;
-      if (record.lastSignAt + offset < cutoff) this.host.drop(record);
+      if (record.lastSignAt + offset < cutoff) this.dropSaved(record);
       else if (record.remote) remote.push(record);
     }
     const limit = this.host.config.max_services;
     if (remote.length <= limit) return;
     remote.sort((a, b) => b.lastSignAt - a.lastSignAt);
-    for (const record of remote.slice(limit)) this.host.drop(record);
+    for (const record of remote.slice(limit)) this.dropSaved(record);
+  }
+
+  /** Drops a restored service for good: saved as removed, so a crash before the next snapshot does not bring it back. */
+  private dropSaved(record: ServiceRecord): void {
+    this.host.drop(record);
+    if (this.saving) this.append([['x', record.tag, this.host.clock.wallNow()]]);
   }
 }
 

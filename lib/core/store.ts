@@ -55,8 +55,10 @@ export interface HeartbeatStore {
    * Saves `entries` (JSON values) after those saved before, durably before returning: the
    * manager announces a status change only after this. Returns whether they were saved; a
    * failure is reported by {@link health}, never thrown. `snapshot()` returns the manager's
-   * whole state, for a store that compacts: after saving a snapshot, `load()` returns it and
-   * only the entries appended after the call.
+   * whole state as it stands before `entries` (their status changes are applied only once this
+   * returns), for a store that compacts: it saves that snapshot, then `entries` after it, and
+   * `load()` returns the snapshot and only what was appended after it. Never the other way
+   * round: a snapshot taken after `entries`, replacing them, would lose their status changes.
    */
   append(entries: readonly unknown[], snapshot: () => unknown): boolean;
   /** How writes are going. */

@@ -59,10 +59,10 @@ class FileStore implements HeartbeatStore {
   /** Journals older than `generation` that a snapshot in flight will make obsolete. */
   private compacting = false;
   private lastSnapshotBytes = 0;
-  /** An append failed, and no snapshot has saved the state since. */
-  private lost = false;
-  /** Writes work again after `lost`: the next append is preceded by a snapshot. */
+  /** An append failed, and no snapshot has saved the state since: the next append is preceded by one. */
   private resave = false;
+  /** The directory could not be listed at the start: its journals may not all have been read. */
+  private unlisted = false;
   private closed = false;
 
   constructor(
@@ -102,6 +102,14 @@ class FileStore implements HeartbeatStore {
       for (const entry of directory.readJournal(journalName(generation))) entries.push(entry);
       this.generation = generation; // appends go on in the newest
     }
+    const unreadable = directory.unreadable();
+    if (this.unlisted) unreadable.unshift(`the list of ${directory.dir}`);
+    if (unreadable.length > 0) {
+      // A later compaction would make them obsolete and delete them unread: nothing is written
+      // this run, and the next start reads them again.
+      this.readOnly = `${unreadable.join(', ')} could not be read at the start; nothing is saved until a restart can read it`;
+      context.logger.error({ dir: directory.dir }, `${this.readOnly}: monitoring runs in memory`);
+    }
     return { snapshot: data?.state ?? null, entries };
   }
 
@@ -111,17 +119,21 @@ class FileStore implements HeartbeatStore {
     // Compacted before a batch is written, never after: the manager applies a status change
     // only once it is saved, so a snapshot taken after the batch would lack the change its
     // journal held, and the journal is deleted once the snapshot lands.
-    if (!this.compacting && (this.resave || directory.journalSize(journalName(this.generation)) > this.compactionThreshold())) {
-      this.compact(directory, snapshot());
+    // After a failed append, only a snapshot taken since may precede the next journaled batch.
+    if (this.resave && this.compacting) return false;
+    if (!this.compacting) {
+      if (this.resave) {
+        // An append failed: what it held is only in memory, and a journal that went on without
+        // it would replay later batches over a gap. So every batch is preceded by a snapshot of
+        // the whole state until one lands (while a disk stays full, each try costs a snapshot's
+        // serialization, and fails at its first write).
+        this.compact(directory, snapshot());
+      } else if (directory.journalSize(journalName(this.generation)) > this.compactionThreshold()) {
+        this.compact(directory, snapshot());
+      }
     }
     const saved = directory.appendJournal(journalName(this.generation), entries);
-    if (!saved) {
-      this.lost = true;
-    } else if (this.lost) {
-      // Writes work again, but what failed to save is only in memory: the next batch is preceded by a snapshot.
-      this.lost = false;
-      this.resave = true;
-    }
+    if (!saved) this.resave = true;
     return saved;
   }
 
@@ -158,23 +170,29 @@ class FileStore implements HeartbeatStore {
    */
   private compact(directory: StateDirectory, state: unknown): void {
     const next = this.generation + 1;
+    const resaving = this.resave;
+    const writing = directory.writeSnapshot(SNAPSHOT, FORMAT, { generation: next, state } satisfies SnapshotData);
     this.generation = next;
     this.compacting = true;
-    const resaving = this.resave;
     this.resave = false;
-    void directory.writeSnapshot(SNAPSHOT, FORMAT, { generation: next, state } satisfies SnapshotData).then((saved) => {
+    void writing.then((saved) => {
       this.compacting = false;
-      if (!saved && resaving) this.lost = true; // tried again once an append succeeds
+      if (!saved && resaving) this.resave = true;
       if (!saved || this.closed) return;
       this.lastSnapshotBytes = directory.snapshotSize(SNAPSHOT);
       for (const generation of this.journalGenerations()) if (generation < next) directory.remove(journalName(generation), '.log');
     });
   }
 
-  /** The generations of the journals in the directory, oldest first. */
+  /** The generations of the journals in the directory, oldest first; none (nothing deleted) if it cannot be listed. */
   private journalGenerations(): number[] {
     const generations: number[] = [];
-    for (const name of (this.directory as StateDirectory).names('.log')) {
+    const names = (this.directory as StateDirectory).names('.log');
+    if (names === undefined) {
+      this.unlisted = true;
+      return generations;
+    }
+    for (const name of names) {
       const match = JOURNAL.exec(name);
       if (match) generations.push(Number(match[1]));
     }

@@ -109,6 +109,15 @@ export interface DirectoryLock {
 export function acquireLock(dir: string): DirectoryLock {
   const path = join(dir, LOCK_FILE);
   if (heldHere.has(path)) throw new DirectoryInUseError(dir, process.pid);
+  // A live holder is refused before anything is written: on a full disk the scratch file below
+  // fails, and that storage fault must not let this process open beside the holder, degraded.
+  const held = readLockFile(path);
+  const holder = held && holderOf(held.text);
+  if (held && holder) {
+    const verdict = judge(holder);
+    const expired = verdict === 'elsewhere' && Date.now() - held.mtimeMs > LOCK_STALE_MS;
+    if (verdict !== 'gone' && !expired) throw new DirectoryInUseError(dir, holder.pid, verdict === 'elsewhere' ? holder : undefined);
+  }
   const text = `${JSON.stringify({ ...thisProcess(), id: randomBytes(8).toString('hex'), started_at: new Date().toISOString() })}\n`;
   const mine = `${path}.new-${process.pid}-${randomBytes(6).toString('hex')}`;
   writeFileSync(mine, text, { flag: 'wx', mode: FILE_MODE });

@@ -195,6 +195,11 @@ export class StateDirectory {
     }
   }
 
+  /** The files a read failed on with a storage fault (no permission, EIO, out of descriptors): left as they are, and not to be replaced. */
+  unreadable(): string[] {
+    return [...this.kept.entries()].filter(([, error]) => isStorageFault(error)).map(([path]) => path);
+  }
+
   /** Bytes of complete lines in `<name>.log` as last read or appended; 0 before either. */
   journalSize(name: string): number {
     return this.journals.of(this.pathOf(name, '.log')).completeBytes ?? 0;
@@ -209,15 +214,18 @@ export class StateDirectory {
     }
   }
 
-  /** The names of the files with `extension` (`.json` or `.log`) in the directory, those set aside not included. */
-  names(extension: '.json' | '.log'): string[] {
+  /**
+   * The names of the files with `extension` (`.json` or `.log`) in the directory, those set
+   * aside not included; undefined if the directory could not be listed (logged, degraded).
+   */
+  names(extension: '.json' | '.log'): string[] | undefined {
     this.checkOpen();
     let files: string[];
     try {
       files = readdirSync(this.dir);
     } catch (error) {
       this.health.failed(this.dir, error, `listing ${this.dir}`);
-      return [];
+      return undefined;
     }
     const names: string[] = [];
     for (const file of files) {
