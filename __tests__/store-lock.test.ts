@@ -84,6 +84,13 @@ describe('one writer', () => {
     expect(code).toBe(3);
   });
 
+  it('is refused while another process holds the directory even when the disk is full (nothing is written before the holder is judged)', async () => {
+    const { child, firstLine } = startHolder();
+    expect(await firstLine).toBe(`holding ${child.pid}`);
+    failNext('writeFileSync', 'ENOSPC'); // the scratch lock file would fail, a storage fault that opens degraded
+    expect(() => StateDirectory.open({ dir, logger: captureLogger().logger })).toThrow(inUse(child.pid as number));
+  }, 40_000);
+
   it('is refused while another process holds the directory, and takes it over at once when that process is killed with SIGKILL', async () => {
     const { child, firstLine } = startHolder();
     expect(await firstLine).toBe(`holding ${child.pid}`);

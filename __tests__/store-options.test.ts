@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeartbeatManager, fileStore, memoryStore, type HeartbeatStore } from '../lib';
+import { failNext } from './helpers/fs-faults';
 import { captureLogger } from './helpers/logger';
 
 let dir = '';
@@ -218,5 +219,35 @@ describe('exportHistory()', () => {
     watched.heartbeat({ tag: 'a', interval: 1 }).start().error('disk full');
     watched.heartbeat({ tag: 'b', interval: 1 }).start();
     expect(watched.exportHistory()).toEqual([watched.history('a'), watched.history('b')]);
+  });
+});
+
+describe('a journal the start could not read (injected: a failing disk)', () => {
+  it('makes the store save nothing this run, so that no compaction deletes it unread; the next start reads it', async () => {
+    const first = manager({ store: fileStore({ dir }) });
+    first.heartbeat({ tag: 'a', interval: 1 }).start().error('disk full'); // journaled at once
+    const journal = join(dir, 'journal-0.log');
+    const saved = readFileSync(journal);
+    // What a kill -9 leaves: the journal, and the lock of a process that is gone.
+    const copy = mkdtempSync(join(tmpdir(), 'heartbeat-store-options-copy-'));
+    try {
+      for (const name of readdirSync(dir)) writeFileSync(join(copy, name), readFileSync(join(dir, name)));
+      failNext('readFileSync', 'EIO', { path: join(copy, 'journal-0.log') });
+      const blind = manager({ store: fileStore({ dir: copy }) });
+      expect(blind.storeHealth()).toMatchObject({
+        state: 'degraded',
+        lastError: `${join(copy, 'journal-0.log')} could not be read at the start; nothing is saved until a restart can read it`,
+      });
+      blind.heartbeat({ tag: 'a', interval: 1 }).start().pulse();
+      await blind.close();
+      expect(readdirSync(copy).sort()).toEqual(['journal-0.log']);
+      expect(readFileSync(join(copy, 'journal-0.log'))).toEqual(saved);
+      jest.restoreAllMocks();
+      const next = manager({ store: fileStore({ dir: copy }) });
+      next.heartbeat({ tag: 'a', interval: 1 }).start();
+      expect(next.service('a')?.error_count).toBe(1);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

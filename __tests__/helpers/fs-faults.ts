@@ -1,6 +1,15 @@
 import fs from 'node:fs';
 
-type FsFunction = 'linkSync' | 'openSync' | 'renameSync' | 'readFileSync' | 'readdirSync' | 'writeSync' | 'fdatasyncSync' | 'ftruncateSync';
+type FsFunction =
+  | 'linkSync'
+  | 'writeFileSync'
+  | 'openSync'
+  | 'renameSync'
+  | 'readFileSync'
+  | 'readdirSync'
+  | 'writeSync'
+  | 'fdatasyncSync'
+  | 'ftruncateSync';
 
 /**
  * Makes the next `count` calls of `fs[method]` (those whose first argument is `path`, if given)
