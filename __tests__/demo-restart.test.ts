@@ -9,11 +9,12 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import type { ServiceHealth, ServiceHistory } from '../lib';
 import { HISTORY_SHOWN } from '../lib/page/history-script';
 import { ROOT, spawnTs, waitForExit } from './helpers/child';
 import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { listOf, type ListedItem } from './helpers/page-lists';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Fast enough to reach critical in about a second (5 intervals and a grace), slow enough for a busy machine. */
@@ -115,26 +116,6 @@ async function expectRestored(demo: DemoProcess, before: Awaited<ReturnType<type
   expect(indexerService.last_error).toEqual(before.indexerService.last_error);
   expect(demo.logs.some((line) => /^Restored \d+ services from the file store/.test(String(line.msg)))).toBe(true);
 }
-
-/** One line of a card's list of recent changes, as the page shows it. */
-interface ListedItem {
-  time: string | null;
-  move: string | null;
-  reason: string | null;
-  gap: boolean;
-}
-
-/** What the status page's card of `service` lists, oldest first. */
-const listOf = (page: Page, service: string): Promise<ListedItem[]> =>
-  page.evaluate((name) => {
-    const card = Array.from(document.querySelectorAll('article.card')).find((node) => node.getAttribute('data-service') === name);
-    return Array.from(card?.querySelectorAll('.changes li') ?? []).map((item) => ({
-      time: item.querySelector('time')?.getAttribute('datetime') ?? null,
-      move: item.querySelector('.move')?.textContent ?? null,
-      reason: item.querySelector('.reason')?.textContent ?? null,
-      gap: item.classList.contains('gap'),
-    }));
-  }, service);
 
 /** What a card should list from `history`: its changes and offline gaps by time (a gap after the change at its start), the last few. */
 function expectedList(history: ServiceHistory): ListedItem[] {

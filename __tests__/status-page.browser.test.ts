@@ -12,6 +12,7 @@ import { HeartbeatManager, fileStore, healthRouter, type HeartbeatConfig, type S
 import { HISTORY_SHOWN } from '../lib/page/history-script';
 import { ROOT } from './helpers/child';
 import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { listOf, type ListedItem } from './helpers/page-lists';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -214,25 +215,6 @@ describe('each card’s recent changes', () => {
     await page.goto(url);
     return { page, problems, historyRequests };
   }
-
-  interface ListedItem {
-    time: string | null;
-    move: string | null;
-    reason: string | null;
-    gap: boolean;
-  }
-
-  /** What a card's list shows, oldest first. */
-  const listOf = (page: Page, service: string): Promise<ListedItem[]> =>
-    page.evaluate((name) => {
-      const card = Array.from(document.querySelectorAll('article.card')).find((node) => node.getAttribute('data-service') === name);
-      return Array.from(card?.querySelectorAll('.changes li') ?? []).map((item) => ({
-        time: item.querySelector('time')?.getAttribute('datetime') ?? null,
-        move: item.querySelector('.move')?.textContent ?? null,
-        reason: item.querySelector('.reason')?.textContent ?? null,
-        gap: item.classList.contains('gap'),
-      }));
-    }, service);
 
   const waitForItems = (page: Page, service: string, count: number) =>
     pollUntil(
