@@ -5,18 +5,18 @@
 // a second demo on the directory refused in one line, the default directory, and no token in
 // the state files.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { ServiceHealth, ServiceHistory } from '../lib';
 import { HISTORY_SHOWN } from '../lib/page/history-script';
 import { ROOT, spawnTs, waitForExit } from './helpers/child';
 import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { launchChromium } from './helpers/chromium';
 import { listOf, type ListedItem } from './helpers/page-lists';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** Fast enough to reach critical in about a second (5 intervals and a grace), slow enough for a busy machine. */
 const config = fastDemoConfig(0.2);
 
@@ -145,19 +145,7 @@ function sameList(shown: ListedItem[], expected: ListedItem[]): boolean {
 }
 
 async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: npm test installs it (scripts/ensure-system-deps.js), or run apt-get install chromium.`);
-  browser ??= await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser ??= await launchChromium();
   return browser;
 }
 

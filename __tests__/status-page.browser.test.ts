@@ -1,20 +1,20 @@
 /// <reference lib="dom" />
 // The status page in a real browser: Debian's Chromium driven by playwright-core, against the
 // demo server started as `npm start` starts it, with short intervals.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { HeartbeatManager, fileStore, healthRouter, type HeartbeatConfig, type ServiceHistory, type StatusChange } from '../lib';
 import { HISTORY_SHOWN } from '../lib/page/history-script';
 import { ROOT } from './helpers/child';
 import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { launchChromium } from './helpers/chromium';
 import { listOf, type ListedItem } from './helpers/page-lists';
 
-const CHROMIUM = '/usr/bin/chromium';
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const config = fastDemoConfig(0.5);
 const withHostile = { ...config, services: { ...config.services, [HOSTILE]: { interval: 3600, critical: false } } };
@@ -23,19 +23,7 @@ let browser: Browser;
 let demo: DemoProcess | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: npm test installs it (scripts/ensure-system-deps.js), or run apt-get install chromium.`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await demo?.stop();

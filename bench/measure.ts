@@ -4,6 +4,7 @@ import { createHook } from 'node:async_hooks';
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { xoroshiro128plus } from 'pure-rand';
 import inject, { type DispatchFunc, type Response } from 'light-my-request';
 
 /** What the issue asks of a figure: a ceiling on its median, or on its median's ratio to the anchor. */
@@ -79,16 +80,10 @@ export async function interleave<K extends string, T>(
   return observations;
 }
 
-/** A small deterministic generator (mulberry32): the same orders on every run, so runs compare. */
+/** A deterministic generator of numbers in [0, 1) (pure-rand's xoroshiro128+): the same orders on every run, so runs compare. */
 function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = xoroshiro128plus(seed);
+  return () => (generator.unsafeNext() >>> 0) / 2 ** 32;
 }
 
 /** A Fisher–Yates shuffle of a copy of `items`. */

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { xoroshiro128plus } from 'pure-rand';
 import { buildSync } from 'esbuild';
 import type { RestoreSummary } from '../../lib/core/state-keeper';
 import type { ServiceHealth, ServiceHistory, StatusChange, StoreHealth } from '../../lib';
@@ -190,16 +191,10 @@ function describeExit(child: ChildProcess): string {
 }
 
 /**
- * A small seeded generator (mulberry32): the same seed gives the same numbers in the parent
- * and the child, so a failing run can be replayed from its seed.
+ * A seeded generator of numbers in [0, 1) (pure-rand's xoroshiro128+): the same seed gives the
+ * same numbers in the parent and the child, so a failing run can be replayed from its seed.
  */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const generator = xoroshiro128plus(seed);
+  return () => (generator.unsafeNext() >>> 0) / 2 ** 32;
 }
