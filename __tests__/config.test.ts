@@ -19,12 +19,32 @@ describe('resolveConfig', () => {
     const config = resolveConfig(SEED_CONFIG);
     expect(config.log_level).toBe('info');
     expect(config.critical_after).toBe(5);
-    expect(config.services.web_listener).toEqual({ interval: 20, critical: false, grace: null });
+    expect(config.services.web_listener).toEqual({
+      interval: 20,
+      critical: false,
+      grace: null,
+      schedule: null,
+      timezone: null,
+      critical_after: 5,
+      max_runtime: null,
+      min_runtime: null,
+      depends_on: [],
+    });
   });
 
   it('fills service defaults from the top level', () => {
     const config = resolveConfig({ default_interval: 12, grace: 1, services: { a: {} } });
-    expect(config.services.a).toEqual({ interval: 12, critical: true, grace: 1 });
+    expect(config.services.a).toEqual({
+      interval: 12,
+      critical: true,
+      grace: 1,
+      schedule: null,
+      timezone: null,
+      critical_after: 5,
+      max_runtime: null,
+      min_runtime: null,
+      depends_on: [],
+    });
   });
 
   it.each([

@@ -19,7 +19,10 @@ afterEach(() => {
 
 describe('SignLane', () => {
   const recordAt = (tag: string, lastSignAt: number) =>
-    new ServiceRecord(tag, false, { intervalMs: 1000, graceMs: 100, critical: true }, lastSignAt, 10);
+    new ServiceRecord(tag, false, { intervalMs: 1000, graceMs: 100, critical: true }, lastSignAt, 10, {
+      degradedAfter: 3,
+      criticalAfter: 5,
+    });
 
   function order(lane: SignLane<ServiceRecord>): string[] {
     const forward: string[] = [];

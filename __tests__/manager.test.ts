@@ -345,6 +345,9 @@ describe('service()', () => {
       active: true,
       last_error: null,
       metrics: {},
+      run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null },
+      paused: null,
+      suppressed_by: null,
     });
   });
 

@@ -37,9 +37,8 @@ function recordOf(manager: HeartbeatManager, tag: string): ServiceRecord {
   return (manager as unknown as { records: Map<string, ServiceRecord> }).records.get(tag) as ServiceRecord;
 }
 
-function thresholdsOf(manager: HeartbeatManager): MissThresholds {
-  return (manager as unknown as { thresholds: MissThresholds }).thresholds;
-}
+/** The thresholds of the default config, as the manager gives its records. */
+const DEFAULT_THRESHOLDS: MissThresholds = { degradedAfter: 3, criticalAfter: 5 };
 
 /** The next process's clock: the same wall time, a monotonic time `SHIFT` behind. */
 function restartedClock(clock: Clock): Clock {
@@ -74,11 +73,11 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const record = livedService();
     const state = throughJson(captureService(record, wallOffset(fixture.clock)));
     const clock = restartedClock(fixture.clock);
-    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
+    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50, DEFAULT_THRESHOLDS);
     restoreService(restored, state, clock);
 
     const before = fixture.manager.service('save_worker');
-    const after = restored.health(wallOffset(clock), clock.now(), thresholdsOf(fixture.manager));
+    const after = restored.health(wallOffset(clock), clock.now(), null);
     const fields = ['total_pulses', 'error_count', 'started_at', 'last_error', 'last_heartbeat', 'uptime'] as const;
     for (const field of fields) expect([field, after[field]]).toEqual([field, before?.[field]]);
     expect(before?.total_pulses).toBe(151);
@@ -93,7 +92,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const before = fixture.manager.history('save_worker');
     const state = throughJson(captureService(record, wallOffset(fixture.clock)));
     const clock = restartedClock(fixture.clock);
-    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
+    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50, DEFAULT_THRESHOLDS);
     restoreService(restored, state, clock);
 
     const after = historyOf(restored, clock, clock.now());
@@ -110,7 +109,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const record = livedService();
     const state = throughJson(captureService(record, wallOffset(fixture.clock)));
     const clock = restartedClock(fixture.clock);
-    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
+    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50, DEFAULT_THRESHOLDS);
     restoreService(restored, state, clock);
     fixture.clock.skip(2 * HOUR);
     const windows = historyOf(restored, clock, clock.now()).uptime;
@@ -122,7 +121,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     const record = livedService();
     const state = throughJson(captureService(record, wallOffset(fixture.clock)));
     const clock = restartedClock(fixture.clock);
-    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 2);
+    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 2, DEFAULT_THRESHOLDS);
     restoreService(restored, state, clock);
     expect(restored.history.toArray().map((entry) => entry.to)).toEqual(['degraded', 'critical']);
   });
@@ -142,7 +141,7 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
     expect(captured.uptime.offline).toHaveLength(1);
 
     const clock = restartedClock(fixture.clock);
-    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
+    const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50, DEFAULT_THRESHOLDS);
     const restoredRollups = new DailyRollups(90, clock.wallNow(), clock);
     restoreService(restored, throughJson(captured), clock, restoredRollups);
     expect(captureService(restored, wallOffset(clock), { remote: true, rollups: restoredRollups })).toEqual(captured);
@@ -151,12 +150,12 @@ describe('captureService() then restoreService() on a clock shifted by hours', (
 
   it('restores a service that never started nor failed as it was', () => {
     const clock = restartedClock(fixture.clock);
-    const idle = new ServiceRecord('idle', true, SETTINGS, fixture.clock.now(), 50);
+    const idle = new ServiceRecord('idle', true, SETTINGS, fixture.clock.now(), 50, DEFAULT_THRESHOLDS);
     const state = captureService(idle, wallOffset(fixture.clock));
     expect(state).toMatchObject({ started_at: null, last_heartbeat: null, last_error: null, transitions: [] });
-    const restored = new ServiceRecord('idle', true, SETTINGS, clock.now(), 50);
+    const restored = new ServiceRecord('idle', true, SETTINGS, clock.now(), 50, DEFAULT_THRESHOLDS);
     restoreService(restored, throughJson(state), clock);
-    const health = restored.health(wallOffset(clock), clock.now(), thresholdsOf(fixture.manager));
+    const health = restored.health(wallOffset(clock), clock.now(), null);
     expect(health).toMatchObject({ started_at: null, last_heartbeat: null, last_error: null, total_pulses: 0, uptime: '0s' });
   });
 
@@ -210,7 +209,7 @@ it('restores no time later than now when the wall clock was stepped back before 
   // The next process's wall clock reads an hour earlier: the last 15 min of pulses, the last
   // transitions and half the offline span now lie in its future.
   const clock: Clock = { now: () => fixture.clock.now() - SHIFT, wallNow: () => fixture.clock.wallNow() - HOUR };
-  const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50);
+  const restored = new ServiceRecord('save_worker', false, SETTINGS, clock.now(), 50, DEFAULT_THRESHOLDS);
   restoreService(restored, state, clock);
 
   const now = clock.now();
@@ -222,20 +221,18 @@ it('restores no time later than now when the wall clock was stepped back before 
   expect(uptime.downSince).toBe(now);
   expect(uptime.excluded).toEqual([[now - 30 * MINUTE, now]]);
   expect(Math.max(...uptime.minutes.map(([minute]) => minute))).toBeLessThanOrEqual(Math.floor(now / MINUTE));
-  expect(restored.health(wallOffset(clock), now, thresholdsOf(fixture.manager)).last_heartbeat).toBe(
-    new Date(clock.wallNow()).toISOString(),
-  );
+  expect(restored.health(wallOffset(clock), now, null).last_heartbeat).toBe(new Date(clock.wallNow()).toISOString());
 });
 
 describe('captureService() writes only what readServiceState() reads back', () => {
   it('folds a long outage into one run of minutes, and restores the same ratios from it', () => {
-    const record = new ServiceRecord('save_worker', false, SETTINGS, 0, 50);
+    const record = new ServiceRecord('save_worker', false, SETTINGS, 0, 50, DEFAULT_THRESHOLDS);
     record.uptime.markDown(DAY);
     record.uptime.markUp(4 * DAY);
     const state = captureService(record, 1_700_000_000_020);
     // One entry for the three days, where 4,320 pairs were.
     expect(state.uptime.minutes).toEqual([[Math.round(1_700_000_000_020 / MINUTE) + 24 * 60, 60, 3 * 24 * 60]]);
-    const restored = new ServiceRecord('save_worker', false, SETTINGS, 0, 50);
+    const restored = new ServiceRecord('save_worker', false, SETTINGS, 0, 50, DEFAULT_THRESHOLDS);
     restoreService(restored, throughJson(state), { now: () => 5 * DAY, wallNow: () => 1_700_000_000_020 + 5 * DAY });
     for (const window of [DAY, 7 * DAY]) expect(restored.uptime.ratio(5 * DAY, window)).toBe(record.uptime.ratio(5 * DAY, window));
     expect(restored.uptime.ratio(5 * DAY, 7 * DAY)).toBeCloseTo(2 / 5, 10);
@@ -285,7 +282,7 @@ it('TransitionLog keeps and drops entries at negative monotonic times', () => {
 
 describe('restoreService() refuses bad input whole, naming the field', () => {
   function validState(): Record<string, unknown> {
-    const record = new ServiceRecord('save_worker', false, SETTINGS, 0, 50);
+    const record = new ServiceRecord('save_worker', false, SETTINGS, 0, 50, DEFAULT_THRESHOLDS);
     record.history.push({ at: 1000, from: 'healthy', to: 'critical', reason: 'missed 5 heartbeats' });
     record.uptime.markDown(1000);
     record.uptime.markUp(5 * MINUTE);
@@ -422,7 +419,7 @@ describe('restoreService() refuses bad input whole, naming the field', () => {
   ];
 
   it.each(cases)('%s', (_name, path, value, message) => {
-    const record = new ServiceRecord('save_worker', false, SETTINGS, 0, 50);
+    const record = new ServiceRecord('save_worker', false, SETTINGS, 0, 50, DEFAULT_THRESHOLDS);
     let thrown: unknown;
     try {
       restoreService(record, withValue(path, value), fixture.clock);

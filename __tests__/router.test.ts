@@ -101,6 +101,9 @@ describe('GET /api/health/service/{name}', () => {
       active: true,
       last_error: { message: 'disk full', time: new Date(fixture.clock.wallNow()).toISOString(), critical: false },
       metrics: {},
+      run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null },
+      paused: null,
+      suppressed_by: null,
     });
   });
 

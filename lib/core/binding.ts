@@ -1,4 +1,5 @@
 import type { Clock } from '../util/clock';
+import type { RunOutcome } from './runs';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY, NO_ERROR } from './status';
 
@@ -26,6 +27,18 @@ export interface ServicePort {
   metrics(values: unknown): void;
   /** Drops history and error details older than `days`; returns how many entries went. */
   cleanup(days: number): number;
+  /** A job run began under `rid` (null: the unnamed run, which a new one replaces). A sign of life, not a pulse. */
+  begin(rid: string | null): void;
+  /** The run `rid` (null: the unnamed or oldest open one) ended: a success is a pulse, a failure an error. */
+  end(rid: string | null, ending: RunEnding): void;
+}
+
+/** How a job run ended, as the binding takes it. */
+export interface RunEnding extends RunOutcome {
+  /** With a failure: the error's message. */
+  readonly message?: string;
+  /** With a failure: whether it is critical (as `error({ critical })`). */
+  readonly critical?: boolean;
 }
 
 /** What a binding asks of the monitor that watches its record: everything beyond the record's own fields. */
@@ -38,6 +51,8 @@ export interface BindingHost {
   reportError(record: ServiceRecord, message: string, critical: boolean): void;
   recordMetrics(record: ServiceRecord, values: unknown): void;
   cleanupRecord(record: ServiceRecord, days: number): number;
+  runBegan(record: ServiceRecord, rid: string | null): void;
+  runEnded(record: ServiceRecord, rid: string | null, ending: RunEnding): void;
 }
 
 /** The port of one handle: the record it drives, and the monitor that watches it. */
@@ -90,5 +105,20 @@ export class ServiceBinding implements ServicePort {
 
   cleanup(days: number): number {
     return this.host.cleanupRecord(this.record, days);
+  }
+
+  begin(rid: string | null): void {
+    this.host.runBegan(this.record, rid);
+  }
+
+  end(rid: string | null, ending: RunEnding): void {
+    this.host.runEnded(this.record, rid, ending);
+    if (ending.ok) this.pulse();
+    else
+      this.host.reportError(
+        this.record,
+        ending.message ?? (ending.exitCode === null ? 'run failed' : `exited with code ${ending.exitCode}`),
+        ending.critical === true,
+      );
   }
 }

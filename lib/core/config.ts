@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, OptionReader } from '../util/validate';
+import { checkDependencies } from './dependencies';
+import { readMaintenance, type MaintenanceWindow, type ResolvedMaintenanceWindow } from './maintenance';
+import { readSchedule, typicalGapSeconds } from './schedule';
+
+export type { MaintenanceWindow, ResolvedMaintenanceWindow } from './maintenance';
 
 /** Per-service settings in the config's `services` map. */
 export interface ServiceConfig {
@@ -10,6 +15,22 @@ export interface ServiceConfig {
   readonly critical?: boolean;
   /** Seconds of slack after each interval before a beat counts as missed. Defaults to the global `grace`. */
   readonly grace?: number;
+  /**
+   * A cron expression (five fields, or six with seconds first), e.g. `0 3 * * *`: the service is
+   * expected at each occurrence plus its grace instead of every interval, and each missed
+   * occurrence is one missed beat. Replaces `interval`. Defaults to none.
+   */
+  readonly schedule?: string;
+  /** The IANA time zone `schedule` is written in, e.g. `Europe/Berlin`. Defaults to the server's local time. */
+  readonly timezone?: string;
+  /** Missed beats from which this service is critical, e.g. `1` for a daily job. Defaults to the global `critical_after`. */
+  readonly critical_after?: number;
+  /** Seconds a job run may stay open: past it the service is warning, past twice it critical. Defaults to none. */
+  readonly max_runtime?: number;
+  /** Seconds a successful job run should take at least: a faster one leaves the service warning until a run of normal length. Defaults to none. */
+  readonly min_runtime?: number;
+  /** Services this one needs, by tag: while one of them is degraded or critical, this one's alerts are held. Defaults to none. */
+  readonly depends_on?: readonly string[];
 }
 
 /**
@@ -56,6 +77,8 @@ export interface HeartbeatConfig {
   readonly retention_days?: number;
   /** Services expected to run, by tag. Defaults to none. */
   readonly services?: Readonly<Record<string, ServiceConfig>>;
+  /** Times when services are paused for maintenance: recurring (`cron`, `duration`) or once (`start`, `end`). Defaults to none. */
+  readonly maintenance?: readonly MaintenanceWindow[];
 }
 
 /**
@@ -73,6 +96,18 @@ export interface ResolvedServiceConfig {
   readonly critical: boolean;
   /** `null` means 10% of the interval. */
   readonly grace: number | null;
+  /** The cron expression it is expected on, or `null` for every `interval`. */
+  readonly schedule: string | null;
+  /** The time zone of `schedule`, or `null` for the server's local time. */
+  readonly timezone: string | null;
+  /** Missed beats from which this service is critical: its own, or the global `critical_after`. */
+  readonly critical_after: number;
+  /** Seconds a job run may stay open before the service is warning, or `null` for no limit. */
+  readonly max_runtime: number | null;
+  /** Seconds a successful job run should take at least, or `null`. */
+  readonly min_runtime: number | null;
+  /** The services whose outage holds this one's alerts. */
+  readonly depends_on: readonly string[];
 }
 
 /** The effective config: every key present, as `getConfig().heartbeat` shows it. */
@@ -115,6 +150,8 @@ export interface ResolvedHeartbeatConfig {
   readonly retention_days: number;
   /** Services expected to run, by tag. */
   readonly services: Readonly<Record<string, ResolvedServiceConfig>>;
+  /** The maintenance windows. */
+  readonly maintenance: readonly ResolvedMaintenanceWindow[];
 }
 
 /** The effective config when nothing is configured: what `resolveConfig({})` returns. Frozen. */
@@ -138,6 +175,7 @@ export const DEFAULT_CONFIG: ResolvedHeartbeatConfig = Object.freeze({
   flush_interval: 1,
   retention_days: 90,
   services: Object.freeze({}),
+  maintenance: Object.freeze([]),
 });
 
 /** The share of an interval allowed as slack when no grace is configured. */
@@ -172,8 +210,19 @@ const CONFIG_KEYS = [
   'flush_interval',
   'retention_days',
   'services',
+  'maintenance',
 ] as const;
-const SERVICE_KEYS = ['interval', 'critical', 'grace'] as const;
+const SERVICE_KEYS = [
+  'interval',
+  'critical',
+  'grace',
+  'schedule',
+  'timezone',
+  'critical_after',
+  'max_runtime',
+  'min_runtime',
+  'depends_on',
+] as const;
 
 /** Python's level names (as in the seed) and pino's, case-insensitive. */
 const LEVELS: Readonly<Record<string, PinoLevel>> = {
@@ -259,15 +308,11 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
     const given = read.object('services', raw.services, null);
     for (const tag of Object.keys(given)) {
       checkTag(read, `services`, tag);
-      const key = `services.${tag}`;
-      const entry = read.object(key, given[tag], SERVICE_KEYS);
-      services[tag] = Object.freeze({
-        interval: entry.interval !== undefined ? readInterval(read, `${key}.interval`, entry.interval) : defaultInterval,
-        critical: entry.critical !== undefined ? read.boolean(`${key}.critical`, entry.critical) : true,
-        grace: entry.grace !== undefined ? read.nonNegativeNumber(`${key}.grace`, entry.grace, 'of seconds, e.g. 3') : grace,
-      });
+      services[tag] = readService(read, `services.${tag}`, given[tag], { defaultInterval, grace, criticalAfter });
     }
+    checkDependencies(read, new Map(Object.entries(services).map(([tag, service]) => [tag, service.depends_on])));
   }
+  const maintenance = pick('maintenance') ? readMaintenance(read, raw.maintenance, new Set(Object.keys(services))) : [];
 
   return Object.freeze({
     enabled,
@@ -289,7 +334,58 @@ export function resolveConfig(input: unknown, source = 'heartbeat config'): Reso
     flush_interval: flushInterval,
     retention_days: retentionDays,
     services: Object.freeze(services),
+    maintenance: Object.freeze(maintenance),
   });
+}
+
+/** Reads one entry of `services`, filling in the global settings it does not override. */
+function readService(
+  read: OptionReader,
+  key: string,
+  value: unknown,
+  globals: { defaultInterval: number; grace: number | null; criticalAfter: number },
+): ResolvedServiceConfig {
+  const entry = read.object(key, value, SERVICE_KEYS);
+  const given = (name: (typeof SERVICE_KEYS)[number]): boolean => entry[name] !== undefined;
+  let interval = given('interval') ? readInterval(read, `${key}.interval`, entry.interval) : globals.defaultInterval;
+  let schedule: string | null = null;
+  if (given('schedule')) {
+    if (given('interval')) {
+      read.fail(`${key}.interval`, entry.interval, 'no interval beside schedule: a scheduled service is expected at each occurrence');
+    }
+    const parsed = readSchedule(read, key, entry.schedule, entry.timezone);
+    schedule = parsed.expression;
+    // What it shows as its interval, and what its default grace (10%) and amnesty come from.
+    interval = typicalGapSeconds(parsed, Date.now());
+  } else if (given('timezone')) {
+    read.fail(`${key}.timezone`, entry.timezone, 'no timezone without a schedule: it says which zone the schedule is written in');
+  }
+  const maxRuntime = given('max_runtime') ? read.positiveNumber(`${key}.max_runtime`, entry.max_runtime, 'of seconds, e.g. 600') : null;
+  const minRuntime = given('min_runtime') ? read.positiveNumber(`${key}.min_runtime`, entry.min_runtime, 'of seconds, e.g. 5') : null;
+  if (maxRuntime !== null && minRuntime !== null && minRuntime >= maxRuntime) {
+    read.fail(`${key}.min_runtime`, minRuntime, `less than max_runtime (${maxRuntime})`);
+  }
+  return Object.freeze({
+    interval,
+    critical: given('critical') ? read.boolean(`${key}.critical`, entry.critical) : true,
+    grace: given('grace') ? read.nonNegativeNumber(`${key}.grace`, entry.grace, 'of seconds, e.g. 3') : globals.grace,
+    schedule,
+    timezone: schedule !== null && given('timezone') ? (entry.timezone as string) : null,
+    critical_after: given('critical_after')
+      ? read.integer(`${key}.critical_after`, entry.critical_after, 1, 'of missed beats, e.g. 1 for a daily job')
+      : globals.criticalAfter,
+    max_runtime: maxRuntime,
+    min_runtime: minRuntime,
+    depends_on: given('depends_on') ? readNames(read, `${key}.depends_on`, entry.depends_on) : Object.freeze([]),
+  });
+}
+
+function readNames(read: OptionReader, key: string, value: unknown): readonly string[] {
+  if (!Array.isArray(value)) read.fail(key, value, 'an array of service names, e.g. ["save_worker"]');
+  for (const [index, name] of (value as unknown[]).entries()) {
+    if (typeof name !== 'string') read.fail(`${key}[${index}]`, name, 'a service name, e.g. "save_worker"');
+  }
+  return Object.freeze([...new Set(value as string[])]);
 }
 
 function resolveLevel(read: OptionReader, value: unknown): PinoLevel {

@@ -6,7 +6,9 @@ import type { ServiceStatus } from './status';
 export type TransitionCause =
   | { readonly kind: 'missed'; readonly missed: number }
   | { readonly kind: 'error'; readonly message: string; readonly critical: boolean }
-  | { readonly kind: 'recovered'; readonly via: 'pulse' | 'start' };
+  | { readonly kind: 'runtime'; readonly message: string }
+  | { readonly kind: 'recovered'; readonly via: 'pulse' | 'start' }
+  | { readonly kind: 'recovered'; readonly via: 'pause'; readonly reason: string };
 
 /**
  * Writes the seed's health log lines, and only on status changes (never per pulse), with
@@ -34,6 +36,10 @@ export class HealthLog {
         if (cause.critical)
           this.logger.error({ ...fields, error: cause.message }, `Service ${service} reported a critical error: ${cause.message}`);
         else this.logger.warn({ ...fields, error: cause.message }, `Service ${service} reported an error: ${cause.message}`);
+        return;
+      case 'runtime':
+        if (status === 'critical') this.logger.error(fields, `Service ${service} job ${cause.message} - marking as critical`);
+        else this.logger.warn(fields, `Service ${service} job ${cause.message}`);
         return;
       case 'missed':
         if (status === 'critical') this.logger.error(fields, `Service ${service} is unresponsive - marking as critical`);

@@ -14,7 +14,11 @@ export {
   type StatusListener,
   type MonitorHealth,
   type Check,
+  type PauseChange,
+  type PauseListener,
+  type PauseOptions,
 } from './manager';
+export { JobRun, type RunFailOptions } from './job-run';
 export {
   resolveConfig,
   readConfigFile,
@@ -23,10 +27,12 @@ export {
   type ServiceConfig,
   type ResolvedHeartbeatConfig,
   type ResolvedServiceConfig,
+  type MaintenanceWindow,
+  type ResolvedMaintenanceWindow,
 } from './config';
 export type { CheckOptions, Probe } from './checks';
 export type { ServiceStatus, OverallStatus } from './status';
-export type { ServiceStatusEntry, ServiceHealth, LastError } from './service-record';
+export type { ServiceStatusEntry, ServiceHealth, LastError, ServiceRun, ServicePause } from './service-record';
 export type { ServiceHistory } from './history';
 export type { DailyRollup } from './rollups';
 export { memoryStore, type HeartbeatStore, type SavedState, type StoreContext, type StoreHealth } from './store';

@@ -5,6 +5,7 @@
 import type { ServicePort } from './binding';
 import { checkOptions, runCheck, type CheckOptions, type Probe } from './checks';
 import { checkTag, readConfigFile, readInterval, type ResolvedHeartbeatConfig } from './config';
+import { JobRun } from './job-run';
 import { Monitor, type HeartbeatManagerOptions } from './monitor';
 import { OptionReader } from '../util/validate';
 
@@ -13,6 +14,9 @@ export {
   type HealthStatus,
   type HeartbeatManagerOptions,
   type MonitorHealth,
+  type PauseChange,
+  type PauseListener,
+  type PauseOptions,
   type StatusChange,
   type StatusListener,
 } from './monitor';
@@ -59,6 +63,8 @@ export class Heartbeat {
   readonly manager: HeartbeatManager;
   private readonly port: ServicePort | undefined;
   private state: typeof CREATED | typeof RUNNING | typeof STOPPED = CREATED;
+  /** In-process runs get ids of their own, which no remote `rid` can be (they start with a NUL). */
+  private nextRunId = 1;
 
   constructor(options: HeartbeatOptions) {
     const read = new OptionReader('Invalid Heartbeat options');
@@ -153,6 +159,55 @@ export class Heartbeat {
     if (this.state === STOPPED || !this.port) return;
     if (this.state === CREATED) this.start();
     this.port.error(messageText(message), options.critical === true);
+  }
+
+  /**
+   * Marks a job run in progress and returns it: end it with `run.success()` (a pulse, with the
+   * run's duration), `run.fail(error)` or `run.exit(code)`. The start is a sign of life, though
+   * not a pulse. With a `max_runtime` in the config, a run still open past it makes the service
+   * warning, and past twice it critical; misses are not counted while it runs. Runs may overlap.
+   */
+  begin(): JobRun {
+    const rid = `\u0000${this.nextRunId++}`;
+    if (this.state === STOPPED || !this.port) return new JobRun(undefined, rid, messageText);
+    if (this.state === CREATED) this.start();
+    this.port.begin(rid);
+    return new JobRun(this.port, rid, messageText);
+  }
+
+  /**
+   * Runs `work` as a job run: `begin()`, then `success()` when it resolves or `fail(error)` when
+   * it throws or rejects, and the error is thrown on. Resolves to what `work` returns.
+   *
+   * ```ts
+   * await heartbeat.run(() => indexFiles());
+   * ```
+   */
+  async run<T>(work: () => T | Promise<T>): Promise<T> {
+    if (typeof work !== 'function') {
+      throw new TypeError(`heartbeat.run(work): work is ${typeof work}; expected a function, e.g. () => indexFiles().`);
+    }
+    const run = this.begin();
+    try {
+      const result = await work();
+      run.success();
+      return result;
+    } catch (error) {
+      run.fail(error);
+      throw error;
+    }
+  }
+
+  /**
+   * @internal A remote job signal: a start (`/start`) or an end (`/pulse`, `/fail`, `/exit/{code}`)
+   * under `rid`, or the unnamed run when `rid` is null. An end without an open run is a plain
+   * pulse or error.
+   */
+  signalRun(rid: string | null, ending: Parameters<ServicePort['end']>[1] | null): void {
+    if (this.state === STOPPED || !this.port) return;
+    if (this.state === CREATED) this.start();
+    if (ending === null) this.port.begin(rid);
+    else this.port.end(rid, ending);
   }
 
   /** Drops this service's history and error details older than `days`. Returns how many entries went. */

@@ -7,17 +7,27 @@ import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatCon
 import { HealthLog } from './health-log';
 import { historyOf, type ServiceHistory } from './history';
 import { MAX_ERROR_LENGTH } from './limits';
-import { ServiceBinding, type ServicePort } from './binding';
-import { MAX_CUSTOM_METRICS, ServiceRecord, type ServiceHealth, type ServiceOwner, type ServiceStatusEntry } from './service-record';
+import { ServiceBinding, type RunEnding, type ServicePort } from './binding';
+import {
+  MAX_CUSTOM_METRICS,
+  ServiceRecord,
+  type ServiceHealth,
+  type ServiceOwner,
+  type ServicePause,
+  type ServiceStatusEntry,
+} from './service-record';
+import { MAX_PAUSE_REASON, Pauses, type PauseListener, type PauseOptions } from './pauses';
+import { RunTracker } from './runs';
+import { CronSchedule, ScheduledBeats } from './schedule';
 import { storedText } from '../util/stored-text';
 import {
   CRITICAL_ERROR,
+  DEGRADED,
   HEALTHY,
   ERROR_REPORTED,
   NO_ERROR,
   STATUS_WORDS,
   overallContribution,
-  serviceRank,
   type MissThresholds,
   type OverallStatus,
   type StatusRank,
@@ -26,6 +36,7 @@ import { OptionReader } from '../util/validate';
 import { TransitionWatcher, type MonitorHealth, type StatusListener } from './watcher';
 
 export type { MonitorHealth, StatusChange, StatusListener } from './watcher';
+export type { PauseChange, PauseListener, PauseOptions } from './pauses';
 
 /** What `new HeartbeatManager()` takes. Every key is optional. */
 export interface HeartbeatManagerOptions {
@@ -71,6 +82,8 @@ export class Monitor<H extends ServiceOwner> {
   private readonly records = new Map<string, ServiceRecord>();
   private readonly watcher: TransitionWatcher;
   private readonly closeListeners = new Set<() => void>();
+  private readonly pauseListeners = new Set<PauseListener>();
+  private readonly pauses: Pauses;
   private readonly wallOffset: Pick<StableWallOffset, 'read'>;
   private readonly keeper: StateKeeper;
   private closed = false;
@@ -94,7 +107,12 @@ export class Monitor<H extends ServiceOwner> {
     this.wallOffset = { read: () => wallOffset(this.clock) }; // one stable offset per clock: see wallOffset()
     this.watcher = new TransitionWatcher(
       this.clock,
-      this.thresholds,
+      {
+        suppressedBy: (record, at) => this.suppressedBy(record, at),
+        pauseEnded: (record, now) => {
+          this.pauses.ended(record, now);
+        },
+      },
       log,
       () => this.records.values(),
       (changes) => {
@@ -103,6 +121,33 @@ export class Monitor<H extends ServiceOwner> {
     );
     const store = given.store === undefined ? null : checkStore(read, given.store);
     this.keeper = new StateKeeper(this.keeperHost(), this.config.enabled && store && !keepsNothing(store) ? store : null);
+    this.pauses = new Pauses(
+      {
+        clock: this.clock,
+        wallOffset: () => this.wallOffset.read(),
+        records: () => this.records.values(),
+        evaluate: (record, now, hint) => {
+          this.watcher.evaluate(record, now, hint);
+        },
+        notesOf: (space) => this.keeper.notesOf(space),
+        note: (space, key, value) => {
+          this.keeper.note(space, key, value);
+        },
+        runAt: (task, at) => {
+          this.watcher.runAt(task, at);
+        },
+        cancel: (task) => {
+          this.watcher.cancel(task);
+        },
+        emit: (change) => {
+          for (const listener of this.pauseListeners)
+            this.watcher.safely(() => {
+              listener(change);
+            }, 'A heartbeat pause listener threw');
+        },
+      },
+      this.config.maintenance,
+    );
 
     if (this.config.enabled) {
       const createdAt = this.clock.now();
@@ -112,6 +157,7 @@ export class Monitor<H extends ServiceOwner> {
     }
     // Restored before anything is watched: a restored service is watched from its saved state.
     this.keeper.open();
+    if (this.config.enabled) this.pauses.open();
     for (const record of this.records.values()) if (record.configured) this.watcher.watch(record);
     this.keeper.wake();
   }
@@ -159,8 +205,27 @@ export class Monitor<H extends ServiceOwner> {
     settings: { intervalMs: number; graceMs: number; critical: boolean },
     createdAt: number,
   ): ServiceRecord {
-    const record = new ServiceRecord(tag, configured, settings, createdAt, this.config.history_size);
+    const service = Object.hasOwn(this.config.services, tag) ? this.config.services[tag] : undefined;
+    const criticalAfter = service?.critical_after ?? this.config.critical_after;
+    // A service's own critical_after below timeout_multiplier goes critical without passing degraded.
+    const thresholds: MissThresholds =
+      criticalAfter === this.thresholds.criticalAfter
+        ? this.thresholds
+        : { degradedAfter: Math.min(this.thresholds.degradedAfter, criticalAfter), criticalAfter };
+    const record = new ServiceRecord(tag, configured, settings, createdAt, this.config.history_size, thresholds);
     record.rollups = new DailyRollups(this.config.retention_days, this.clock.wallNow(), this.clock);
+    if (service) {
+      if (service.schedule !== null) {
+        record.scheduled = new ScheduledBeats(new CronSchedule(service.schedule, service.timezone), () => this.wallOffset.read());
+      }
+      if (service.max_runtime !== null || service.min_runtime !== null) {
+        record.runs = new RunTracker(
+          service.max_runtime === null ? null : service.max_runtime * 1000,
+          service.min_runtime === null ? null : service.min_runtime * 1000,
+        );
+      }
+      record.dependsOn = service.depends_on;
+    }
     return record;
   }
 
@@ -258,9 +323,10 @@ export class Monitor<H extends ServiceOwner> {
     for (const record of this.records.values()) {
       if (!record.listed) continue;
       const missed = record.missedAt(now);
-      const rank = serviceRank(missed, record.errorLevel, this.thresholds);
+      const rank = record.rankAt(now, missed);
       visit?.(record, missed, rank);
-      overall = Math.max(overall, overallContribution(rank, record.critical));
+      // A paused service is shown as it is, but says nothing of the system's health.
+      if (!record.pausedAt(now)) overall = Math.max(overall, overallContribution(rank, record.critical));
     }
     return STATUS_WORDS[overall] as OverallStatus;
   }
@@ -269,7 +335,59 @@ export class Monitor<H extends ServiceOwner> {
   service(tag: string): ServiceHealth | undefined {
     const record = this.records.get(tag);
     if (!record?.listed) return undefined;
-    return record.health(this.wallOffset.read(), this.clock.now(), this.thresholds);
+    const now = this.clock.now();
+    return record.health(this.wallOffset.read(), now, this.suppressedBy(record, now));
+  }
+
+  /**
+   * Pauses the service `tag`: it is not expected to pulse until `until` or `resume(tag)`, sends
+   * no alerts, and is left out of `overall_status` and of its uptime. Its status and history go
+   * on (a reported error still shows). When the pause ends it gets a fresh interval and grace
+   * from that moment. Kept in the store across restarts. Pausing a paused service replaces its
+   * reason and `until`. Returns the pause as the service body shows it; `null` while heartbeats
+   * are disabled. Throws for an unknown tag or an `until` that is not in the future.
+   */
+  pause(tag: string, options: PauseOptions = {}): ServicePause | null {
+    const read = new OptionReader(`pause(${JSON.stringify(tag)})`);
+    const given = read.object('options', options, ['until', 'reason']);
+    const reason = given.reason === undefined ? 'paused' : readReason(read, given.reason);
+    const untilWall = given.until === undefined ? null : readUntil(read, given.until, this.clock.wallNow());
+    if (!this.config.enabled) return null;
+    const record = this.listedRecord(tag, 'pause');
+    const until = untilWall === null ? Infinity : untilWall - this.wallOffset.read();
+    this.pauses.pause(record, until, reason);
+    return record.health(this.wallOffset.read(), this.clock.now(), null).paused;
+  }
+
+  /**
+   * Ends a pause by `pause()` now: the service gets a fresh interval and grace from this moment.
+   * Returns whether it was paused; a maintenance window it is in goes on. Throws for an unknown tag.
+   */
+  resume(tag: string): boolean {
+    if (!this.config.enabled) return false;
+    return this.pauses.resume(this.listedRecord(tag, 'resume'));
+  }
+
+  private listedRecord(tag: string, call: string): ServiceRecord {
+    const record = this.records.get(tag);
+    if (!record?.listed) throw new Error(`${call}(${JSON.stringify(tag)}): no service named ${JSON.stringify(tag)} is monitored.`);
+    return record;
+  }
+
+  /**
+   * The dependency (from `depends_on`, followed through their own) that is degraded or critical
+   * at `at`, which holds `record`'s alerts; null if none is.
+   */
+  private suppressedBy(record: ServiceRecord, at: number): string | null {
+    for (const tag of record.dependsOn) {
+      const dependency = this.records.get(tag);
+      if (!dependency?.listed) continue;
+      if (dependency.rankAt(at, dependency.missedAt(at)) >= DEGRADED) return tag;
+      // The config refuses cycles, so this ends.
+      const deeper = this.suppressedBy(dependency, at);
+      if (deeper !== null) return deeper;
+    }
+    return null;
   }
 
   /**
@@ -277,18 +395,24 @@ export class Monitor<H extends ServiceOwner> {
    * A listener that throws is logged, never rethrown.
    */
   on(event: 'status', listener: StatusListener): this;
+  on(event: 'pause', listener: PauseListener): this;
   on(event: 'close', listener: () => void): this;
-  on(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
-    if (checkEvent(event) === 'status') this.watcher.addListener(listener);
+  on(event: 'status' | 'pause' | 'close', listener: StatusListener | PauseListener | (() => void)): this {
+    const checked = checkEvent(event);
+    if (checked === 'status') this.watcher.addListener(listener as StatusListener);
+    else if (checked === 'pause') this.pauseListeners.add(listener as PauseListener);
     else this.closeListeners.add(listener as () => void);
     return this;
   }
 
   /** Removes a listener added with `on`. Removing one that was never added does nothing. */
   off(event: 'status', listener: StatusListener): this;
+  off(event: 'pause', listener: PauseListener): this;
   off(event: 'close', listener: () => void): this;
-  off(event: 'status' | 'close', listener: StatusListener | (() => void)): this {
-    if (checkEvent(event) === 'status') this.watcher.removeListener(listener);
+  off(event: 'status' | 'pause' | 'close', listener: StatusListener | PauseListener | (() => void)): this {
+    const checked = checkEvent(event);
+    if (checked === 'status') this.watcher.removeListener(listener as StatusListener);
+    else if (checked === 'pause') this.pauseListeners.delete(listener as PauseListener);
     else this.closeListeners.delete(listener as () => void);
     return this;
   }
@@ -355,6 +479,7 @@ export class Monitor<H extends ServiceOwner> {
     }
     for (const listener of this.closeListeners) this.watcher.safely(listener, 'A heartbeat close listener threw');
     this.closeListeners.clear();
+    this.pauseListeners.clear();
     return this.closing;
   }
 
@@ -376,7 +501,7 @@ export class Monitor<H extends ServiceOwner> {
 
   /** @internal The status rank of a record at `now`. */
   rankOf(record: ServiceRecord, now: number): StatusRank {
-    return serviceRank(record.missedAt(now), record.errorLevel, this.thresholds);
+    return record.rankAt(now, record.missedAt(now));
   }
 
   /**
@@ -424,9 +549,27 @@ export class Monitor<H extends ServiceOwner> {
     record.errorLevel = NO_ERROR;
     record.errorsSinceSign = 0;
     record.unsaved = true;
+    this.pauses.joined(record);
     this.watcher.signed(record);
     this.watcher.evaluate(record, now, { kind: 'recovered', via: 'start' });
     this.keeper.wake();
+  }
+
+  /** @internal A job run began: a sign of life (not a pulse), watched by its `max_runtime` if it has one. */
+  runBegan(record: ServiceRecord, rid: string | null): void {
+    const now = this.clock.now();
+    record.runs ??= new RunTracker(null, null);
+    record.runs.begin(rid, now);
+    record.lastSignAt = now;
+    record.signed = true;
+    record.unsaved = true;
+    this.watcher.evaluate(record, now, { kind: 'recovered', via: 'pulse' });
+  }
+
+  /** @internal A job run ended: its duration and exit code are kept; the caller then pulses or reports the failure. */
+  runEnded(record: ServiceRecord, rid: string | null, ending: RunEnding): void {
+    record.runs ??= new RunTracker(null, null);
+    record.runs.end(rid, this.clock.now(), ending);
   }
 
   /**
@@ -436,6 +579,7 @@ export class Monitor<H extends ServiceOwner> {
   resumed(record: ServiceRecord): void {
     record.active = true;
     this.listedVersion++;
+    this.pauses.joined(record);
     this.watcher.watch(record);
     this.keeper.wake();
   }
@@ -505,9 +649,32 @@ function settingsOf(interval: number, grace: number | null, critical: boolean) {
   return { intervalMs: interval * 1000, graceMs: graceMs(grace, interval), critical };
 }
 
-function checkEvent(event: unknown): 'status' | 'close' {
-  if (event === 'status' || event === 'close') return event;
-  throw new TypeError(`HeartbeatManager emits "status" and "close" events, not ${JSON.stringify(event)}.`);
+function checkEvent(event: unknown): 'status' | 'pause' | 'close' {
+  if (event === 'status' || event === 'pause' || event === 'close') return event;
+  throw new TypeError(`HeartbeatManager emits "status", "pause" and "close" events, not ${JSON.stringify(event)}.`);
+}
+
+function readReason(read: OptionReader, value: unknown): string {
+  if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_PAUSE_REASON) {
+    read.fail('reason', value, `a non-empty string of at most ${MAX_PAUSE_REASON} characters, e.g. "database migration"`);
+  }
+  return value;
+}
+
+/** Reads `until` as wall ms: a Date, an ISO 8601 string with a zone, or epoch ms, after `wallNow`. */
+function readUntil(read: OptionReader, value: unknown, wallNow: number): number {
+  const at =
+    value instanceof Date
+      ? value.getTime()
+      : typeof value === 'number'
+        ? value
+        : typeof value === 'string' && /(Z|[+-]\d{2}:\d{2})$/.test(value)
+          ? Date.parse(value)
+          : Number.NaN;
+  if (!Number.isFinite(at))
+    read.fail('until', value, 'a Date, an ISO 8601 time with a zone (e.g. "2026-12-01T14:00:00Z") or epoch milliseconds');
+  if (at <= wallNow) read.fail('until', value, `a time in the future (now is ${new Date(wallNow).toISOString()})`);
+  return at;
 }
 
 function checkCount(name: 'days' | 'limit', value: unknown, maximum: number, bound: string): number {

@@ -4,13 +4,16 @@ import { TransitionLog } from './history';
 import { UptimeTracker } from './uptime';
 import type { LaneMember, SignLane } from './lanes';
 import type { DailyRollups } from './rollups';
+import type { RunTracker } from './runs';
 import type { Scheduled } from './scheduler';
+import type { ScheduledBeats } from './schedule';
 import {
   HEALTHY,
   NO_ERROR,
   missedBeats,
   nextMissDeadline,
-  serviceRank,
+  rankFromError,
+  rankFromMisses,
   statusWord,
   type ErrorLevel,
   type MissThresholds,
@@ -72,6 +75,34 @@ export interface ServiceHealth {
   last_error: LastError | null;
   /** The custom metrics given with the latest pulses, e.g. `{ queue_depth: 12 }`. */
   metrics: Record<string, number>;
+  /** The job's runs: open or not, the last one's duration and exit code. */
+  run: ServiceRun;
+  /** Why and until when the service is paused (by `pause()` or a maintenance window), or `null`: a paused service is not expected to pulse, sends no alerts and is left out of `overall_status` and uptime. */
+  paused: ServicePause | null;
+  /** The dependency (from `depends_on`) that is degraded or critical now, so this service's alerts are held, or `null`. */
+  suppressed_by: string | null;
+}
+
+/** A job's runs, as `run` in the service body. */
+export interface ServiceRun {
+  /** `running` while a run is open (begun, not yet ended), else `idle`. */
+  state: 'running' | 'idle';
+  /** ISO 8601 UTC start of the oldest open run, or `null` when none is open. */
+  started_at: string | null;
+  /** Seconds the last finished run took, or `null` before one (or when its start was not seen). */
+  last_duration_seconds: number | null;
+  /** The last run's exit code: `0` for a success, the code given to `/exit/{code}`, `null` for a failure without one or before any run. */
+  last_exit_code: number | null;
+}
+
+/** Why and until when a service is paused, as `paused` in the service body. */
+export interface ServicePause {
+  /** Given to `pause()`, or `maintenance` inside a maintenance window. */
+  reason: string;
+  /** ISO 8601 UTC time the pause ends by itself, or `null` until `resume()`. */
+  until: string | null;
+  /** ISO 8601 UTC time the pause began. */
+  since: string;
 }
 
 /** What owns a record: a heartbeat handle, as far as the engine needs to know it. */
@@ -144,6 +175,22 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
   rolledPulses = 0;
   /** Changed since the last save by anything but a pulse (a start, an error, a restore); pulses are found by `rolledPulses`. */
   unsaved = true;
+  /** Missed beats from which it is degraded and critical: the config's, or its own `critical_after`. */
+  thresholds: MissThresholds;
+  /** A cron `schedule`: it is expected at each occurrence instead of every interval. */
+  scheduled: ScheduledBeats | null = null;
+  /** Its job runs, created at the first `begin()` or from `max_runtime`/`min_runtime` in the config. */
+  runs: RunTracker | null = null;
+  /** Services whose outage holds this one's alerts (`depends_on`). */
+  dependsOn: readonly string[] = [];
+  /** Misses count from here while it is later than the last sign of life: the end of a pause, known or (Infinity) not. */
+  expectFrom = -Infinity;
+  /** A pause by `pause()`: until (monotonic ms, Infinity for none) and why. */
+  manualPause: { readonly reason: string; readonly until: number } | null = null;
+  /** End of the maintenance window it is in (monotonic ms), or -Infinity outside one. */
+  maintenanceUntil = -Infinity;
+  /** Start of the pause it is in or just left (monotonic ms), until the pause's end has been taken in; null otherwise. */
+  pausedSince: number | null = null;
 
   constructor(
     readonly tag: string,
@@ -152,7 +199,9 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
     settings: { intervalMs: number; graceMs: number; critical: boolean },
     createdAt: number,
     historySize: number,
+    thresholds: MissThresholds,
   ) {
+    this.thresholds = thresholds;
     this.intervalMs = settings.intervalMs;
     this.graceMs = settings.graceMs;
     this.critical = settings.critical;
@@ -168,6 +217,11 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
    */
   recordTransition(at: number, wallOffset: number, from: ServiceStatus, to: ServiceStatus, reason: string): void {
     this.history.push({ at, from, to, reason });
+    // Paused time counts neither as up nor as down: the pause's end sets the uptime straight.
+    if (this.pausedSince !== null) {
+      this.rollups?.addTransition(at + wallOffset);
+      return;
+    }
     if (to === 'degraded' || to === 'critical') {
       this.uptime.markDown(at);
     } else {
@@ -203,14 +257,68 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
     return now < this.amnestyUntil && this.lastSignAt < this.frozenAt;
   }
 
-  missedAt(now: number): number {
-    return missedBeats(this.lastSignAt, this.frozen(now) ? this.frozenAt : now, this.intervalMs, this.graceMs);
+  /** Whether it is paused at `now`, by `pause()` or a maintenance window. */
+  pausedAt(now: number): boolean {
+    return (this.manualPause !== null && now < this.manualPause.until) || now < this.maintenanceUntil;
   }
 
-  /** When the status can next change by itself: the next miss, or the end of an amnesty. */
+  /** When the pause it is in ends by itself (monotonic ms): Infinity until `resume()`. */
+  get pauseEnd(): number {
+    return Math.max(this.manualPause?.until ?? -Infinity, this.maintenanceUntil);
+  }
+
+  /** Misses count from the later of the last sign of life and the end of a pause. */
+  private get missBase(): number {
+    return this.expectFrom > this.lastSignAt ? this.expectFrom : this.lastSignAt;
+  }
+
+  missedAt(now: number): number {
+    // A run open under a max_runtime is watched by that deadline instead of the interval.
+    if (this.runs?.holdsMisses === true) return 0;
+    const at = this.frozen(now) ? this.frozenAt : now;
+    if (this.scheduled !== null) return this.scheduled.missedAt(this.missBase, at, this.graceMs);
+    return missedBeats(this.missBase, at, this.intervalMs, this.graceMs);
+  }
+
+  /** The status at `now` given its misses then: the worst of misses, reported errors and its runs. */
+  rankAt(now: number, missed: number): StatusRank {
+    const byMisses = rankFromMisses(missed, this.thresholds);
+    const byError = rankFromError(this.errorLevel);
+    const byRun = this.runs === null ? HEALTHY : this.runs.rankAt(now);
+    return Math.max(byMisses, byError, byRun) as StatusRank;
+  }
+
+  /**
+   * Whether it can wait in the lane of its interval and grace: a plain heartbeat, healthy by
+   * misses at `now`. Schedules, pauses, open runs and frozen counts have deadlines of their own.
+   */
+  laneable(now: number): boolean {
+    return (
+      this.scheduled === null &&
+      (this.runs === null || (!this.runs.running && this.runs.tooFast === null)) &&
+      this.expectFrom <= this.lastSignAt &&
+      !this.pausedAt(now) &&
+      !this.frozen(now) &&
+      this.missedAt(now) === 0
+    );
+  }
+
+  /** When the status can next change by itself: the next miss, a run's deadline, a pause's or an amnesty's end; Infinity if nothing can. */
   nextChangeAt(now: number): number {
-    if (this.frozen(now)) return this.amnestyUntil;
-    return nextMissDeadline(this.lastSignAt, this.missedAt(now), this.intervalMs, this.graceMs);
+    let next = Infinity;
+    if (this.frozen(now)) next = this.amnestyUntil;
+    else if (this.runs?.holdsMisses !== true) {
+      const missed = this.missedAt(now);
+      if (missed < this.thresholds.criticalAfter) {
+        next =
+          this.scheduled !== null
+            ? this.scheduled.nextDeadline(this.graceMs)
+            : nextMissDeadline(this.missBase, missed, this.intervalMs, this.graceMs);
+      }
+    }
+    if (this.runs !== null) next = Math.min(next, this.runs.nextChangeAt(now));
+    if (this.pausedAt(now)) next = Math.min(next, this.pauseEnd);
+    return next;
   }
 
   /** The last sign of life as ISO text, formatted again only when it changed: most reads see none. */
@@ -251,10 +359,10 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
     };
   }
 
-  /** `offset` is a wall offset (see `StableWallOffset`) read once for the view. */
-  health(offset: number, now: number, thresholds: MissThresholds): ServiceHealth {
+  /** `offset` is a wall offset (see `StableWallOffset`) read once for the view; `suppressedBy` is the monitor's to find. */
+  health(offset: number, now: number, suppressedBy: string | null): ServiceHealth {
     const missed = this.missedAt(now);
-    const entry = this.statusEntry(offset, missed, serviceRank(missed, this.errorLevel, thresholds));
+    const entry = this.statusEntry(offset, missed, this.rankAt(now, missed));
     return {
       service: this.tag,
       status: entry.status,
@@ -276,6 +384,30 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
               critical: this.lastErrorCritical,
             },
       metrics: this.customMetrics ? Object.fromEntries(this.customMetrics) : {},
+      run: this.runView(offset),
+      paused: this.pauseView(offset, now),
+      suppressed_by: suppressedBy,
+    };
+  }
+
+  private runView(offset: number): ServiceRun {
+    const runs = this.runs;
+    const started = runs?.oldestStart ?? null;
+    return {
+      state: runs?.running === true ? 'running' : 'idle',
+      started_at: started === null ? null : isoAt(offset, started),
+      last_duration_seconds: runs?.lastDurationMs == null ? null : runs.lastDurationMs / 1000,
+      last_exit_code: runs?.lastExitCode ?? null,
+    };
+  }
+
+  private pauseView(offset: number, now: number): ServicePause | null {
+    if (!this.pausedAt(now)) return null;
+    const end = this.pauseEnd;
+    return {
+      reason: this.manualPause !== null && now < this.manualPause.until ? this.manualPause.reason : 'maintenance',
+      until: end === Infinity ? null : isoAt(offset, end),
+      since: isoAt(offset, this.pausedSince ?? now),
     };
   }
 }

@@ -5,7 +5,7 @@ import { SignLane } from './lanes';
 import { MAX_HISTORY_REASON } from './limits';
 import { DeadlineScheduler, type Scheduled } from './scheduler';
 import type { ServiceRecord } from './service-record';
-import { HEALTHY, rankFromError, rankFromMisses, statusWord, type MissThresholds, type ServiceStatus } from './status';
+import { HEALTHY, rankFromError, rankFromMisses, statusWord, type ServiceStatus } from './status';
 import { storedText } from '../util/stored-text';
 
 /** A status change of one service, as given to `status` listeners. */
@@ -20,10 +20,14 @@ export interface StatusChange {
   time: string;
   /** Why, in words: `missed 3 heartbeats`, `error: disk full`, `pulse received`. */
   reason: string;
-  /** What caused it: missed beats, a reported error, or a sign of life. */
-  cause: 'missed' | 'error' | 'recovered';
+  /** What caused it: missed beats, a reported error, a job run's runtime (`max_runtime`, `min_runtime`), or a sign of life (or a pause). */
+  cause: 'missed' | 'error' | 'runtime' | 'recovered';
   /** Beats missed at the moment of the change (`0` after a pulse or a start). */
   missed: number;
+  /** Whether the service is paused (by `pause()` or a maintenance window): nothing is alerted for it. */
+  paused: boolean;
+  /** The dependency (from `depends_on`) that is degraded or critical at the change, so its alert is held; `null` if none. */
+  suppressed_by: string | null;
 }
 
 /** A `status` listener: called once per status change. A throw is logged, never rethrown. */
@@ -63,6 +67,14 @@ export interface FoundChange {
   readonly fullReason: string;
   readonly cause: TransitionCause;
   readonly missed: number;
+}
+
+/** What the watcher asks of the monitor beyond the records themselves. */
+export interface WatcherHooks {
+  /** The dependency that holds `record`'s alerts at `at`, or null. */
+  suppressedBy(record: ServiceRecord, at: number): string | null;
+  /** `record`'s pause has run out by `now`: take its end in before it is rated. */
+  pauseEnded(record: ServiceRecord, now: number): void;
 }
 
 /** Work other than watching that runs on the monitor's one timer (the store's flush). */
@@ -105,7 +117,7 @@ export class TransitionWatcher {
 
   constructor(
     private readonly clock: Clock,
-    private readonly thresholds: MissThresholds,
+    private readonly hooks: WatcherHooks,
     private readonly log: HealthLog,
     /** Every service that may be waiting for a beat, for the amnesty after a stall. */
     private readonly records: () => Iterable<ServiceRecord>,
@@ -150,24 +162,25 @@ export class TransitionWatcher {
    * in the heap, until it is critical by misses and only a pulse can change it.
    */
   watch(record: ServiceRecord, now = this.clock.now()): void {
-    if (record.missedAt(now) === 0 && !record.frozen(now)) {
+    if (record.laneable(now)) {
       // A recovery queued by a pulse (perhaps from a listener of the change being reported) still has to be announced.
       if (!this.queuedSoon(record)) this.scheduler.remove(record);
       if (record.lane === null) this.join(record);
       return;
     }
     this.leave(record);
-    if (record.reportedMissed < this.thresholds.criticalAfter || now < record.amnestyUntil) {
-      this.scheduler.schedule(record, record.nextChangeAt(now));
-    } else {
-      this.scheduler.remove(record);
-    }
+    // Infinity: only a pulse (or a call) can change it now, as for a service critical by misses.
+    const next = record.nextChangeAt(now);
+    if (next < Infinity) this.scheduler.schedule(record, next);
+    else if (!this.queuedSoon(record)) this.scheduler.remove(record);
   }
 
   /** `record` signed just now (a pulse or a start): keeps its lane in order, or puts it back in one. */
   signed(record: ServiceRecord): void {
     if (record.lane !== null) record.lane.touch(record);
-    else if (record.listed) this.join(record);
+    else if (record.listed && record.laneable(this.clock.now())) this.join(record);
+    // A schedule, a pause or a run has a deadline of its own, which the sign may have moved.
+    else if (record.listed) this.soon(record);
   }
 
   /** Evaluates `record` on the next timer turn, off the caller's path (a pulse's recovery). */
@@ -221,10 +234,12 @@ export class TransitionWatcher {
    */
   evaluate(record: ServiceRecord, now: number, hint?: TransitionCause): void {
     if (this.closed) return;
+    if (record.pausedSince !== null && !record.pausedAt(now)) this.hooks.pauseEnded(record, now);
     const missed = record.missedAt(now);
-    const byMisses = rankFromMisses(missed, this.thresholds);
+    const byMisses = rankFromMisses(missed, record.thresholds);
     const byError = rankFromError(record.errorLevel);
-    const rank = byMisses > byError ? byMisses : byError;
+    const byRun = record.runs === null ? HEALTHY : record.runs.rankAt(now);
+    const rank = Math.max(byMisses, byError, byRun) as typeof byMisses;
     const previous = record.reportedRank;
     const previousMissed = record.reportedMissed;
     record.reportedRank = rank;
@@ -236,13 +251,15 @@ export class TransitionWatcher {
           ? hint?.kind === 'recovered'
             ? hint
             : { kind: 'recovered', via: 'pulse' }
-          : byError >= byMisses && hint?.kind === 'error'
-            ? hint
-            : byError > byMisses && record.lastErrorMessage !== null
-              ? { kind: 'error', message: record.lastErrorMessage, critical: record.lastErrorCritical }
-              : { kind: 'missed', missed };
+          : byRun > byError && byRun > byMisses
+            ? { kind: 'runtime', message: record.runs?.reasonAt(now) ?? 'run' }
+            : byError >= byMisses && hint?.kind === 'error'
+              ? hint
+              : byError > byMisses && record.lastErrorMessage !== null
+                ? { kind: 'error', message: record.lastErrorMessage, critical: record.lastErrorCritical }
+                : { kind: 'missed', missed };
       this.announce(record, statusWord(previous), statusWord(rank), cause, missed, now);
-    } else if (missed > previousMissed && missed <= this.thresholds.degradedAfter && rank !== HEALTHY) {
+    } else if (missed > previousMissed && missed <= record.thresholds.degradedAfter && rank !== HEALTHY) {
       this.safely(() => {
         this.log.missed(record.tag, statusWord(rank), statusWord(previous), missed);
       });
@@ -370,7 +387,18 @@ export class TransitionWatcher {
         this.log.transition(record.tag, from, to, cause, missed);
       });
       if (this.listeners.size > 0) {
-        this.deliver({ service: record.tag, from, to, time: isoTimeOf(this.clock, at), reason: fullReason, cause: cause.kind, missed });
+        // Read once every change of the batch is in: a dependency that went down in the same firing holds its dependents.
+        this.deliver({
+          service: record.tag,
+          from,
+          to,
+          time: isoTimeOf(this.clock, at),
+          reason: fullReason,
+          cause: cause.kind,
+          missed,
+          paused: record.pausedAt(at),
+          suppressed_by: this.hooks.suppressedBy(record, at),
+        });
       }
     }
   }
@@ -404,7 +432,9 @@ export class TransitionWatcher {
 function describeCause(cause: TransitionCause): string {
   switch (cause.kind) {
     case 'recovered':
-      return cause.via === 'start' ? 'started' : 'pulse received';
+      return cause.via === 'start' ? 'started' : cause.via === 'pause' ? `paused: ${cause.reason}` : 'pulse received';
+    case 'runtime':
+      return cause.message;
     case 'error':
       return `${cause.critical ? 'critical error' : 'error'}: ${cause.message}`;
     case 'missed':

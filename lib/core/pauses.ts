@@ -1,0 +1,215 @@
+import { isoAt, type Clock } from '../util/clock';
+import type { TransitionCause } from './health-log';
+import { MaintenanceCalendar, covers, type ResolvedMaintenanceWindow } from './maintenance';
+import type { ServiceRecord } from './service-record';
+import { DEGRADED } from './status';
+import type { TimedTask } from './watcher';
+
+/** A service paused or resumed, as given to `pause` listeners. */
+export interface PauseChange {
+  /** The service's tag. */
+  service: string;
+  /** `true` when the pause began, `false` when it ended (by `resume()`, its `until`, or the end of a maintenance window). */
+  paused: boolean;
+  /** Why it was paused: the reason given to `pause()`, or `maintenance`. */
+  reason: string;
+  /** ISO 8601 UTC time the pause ends by itself, or `null` (until `resume()`, or when it ended). */
+  until: string | null;
+  /** ISO 8601 UTC time of the change. */
+  time: string;
+}
+
+/** A `pause` listener: called when a service's pause begins and when it ends. A throw is logged, never rethrown. */
+export type PauseListener = (change: PauseChange) => void;
+
+/** What `manager.pause()` takes. */
+export interface PauseOptions {
+  /** When the pause ends by itself: a `Date`, an ISO 8601 string or epoch milliseconds, in the future. Defaults to none: until `resume()`. */
+  readonly until?: Date | string | number;
+  /** Why, shown in the service body, on the page and in the log. Defaults to `paused`. */
+  readonly reason?: string;
+}
+
+/** The reason a maintenance window gives. */
+export const MAINTENANCE = 'maintenance';
+/** Longest pause reason kept: it is shown in JSON and on the page. */
+export const MAX_PAUSE_REASON = 200;
+/** The space of the manager's store that keeps pauses by `pause()`, by tag, across restarts. */
+const PAUSE_NOTES = 'pause';
+
+/** What the pauses ask of the monitor. */
+export interface PauseHost {
+  readonly clock: Clock;
+  wallOffset(): number;
+  /** Every record the monitor holds. */
+  records(): Iterable<ServiceRecord>;
+  /** Rates `record` at `now` and announces a change, as a timer firing would. */
+  evaluate(record: ServiceRecord, now: number, hint?: TransitionCause): void;
+  notesOf(space: string): ReadonlyMap<string, unknown>;
+  note(space: string, key: string, value: unknown): void;
+  runAt(task: TimedTask, at: number): void;
+  cancel(task: TimedTask): void;
+  emit(change: PauseChange): void;
+}
+
+/**
+ * Pauses: by `pause()` (kept in the store across restarts) and by the config's maintenance
+ * windows. A paused service is not expected to pulse: its misses are not counted, so it
+ * alerts on nothing, and the pause's time is left out of its uptime. When the pause ends it
+ * gets a fresh interval and grace from that moment, so its end raises no false alarm.
+ */
+export class Pauses implements TimedTask {
+  deadline = 0;
+  heapIndex = -1;
+  private readonly calendar: MaintenanceCalendar;
+
+  constructor(
+    private readonly host: PauseHost,
+    windows: readonly ResolvedMaintenanceWindow[],
+  ) {
+    this.calendar = new MaintenanceCalendar(windows);
+  }
+
+  /** Pauses `record` until `until` (monotonic ms; Infinity until `resume()`). */
+  pause(record: ServiceRecord, until: number, reason: string): void {
+    const now = this.host.clock.now();
+    const offset = this.host.wallOffset();
+    record.manualPause = { reason, until };
+    this.begin(record, now);
+    this.host.note(PAUSE_NOTES, record.tag, {
+      reason,
+      until: until === Infinity ? null : until + offset,
+      since: (record.pausedSince ?? now) + offset,
+    });
+    this.announce(record, true, now);
+    this.host.evaluate(record, now, { kind: 'recovered', via: 'pause', reason });
+  }
+
+  /** Ends `record`'s pause by `pause()`; returns whether there was one. A maintenance window it is in goes on. */
+  resume(record: ServiceRecord): boolean {
+    const now = this.host.clock.now();
+    if (record.manualPause === null || now >= record.manualPause.until) return false;
+    record.manualPause = null;
+    this.host.note(PAUSE_NOTES, record.tag, null);
+    // From now, or from the end of the window it is still in.
+    record.expectFrom = record.pausedAt(now) ? record.pauseEnd : now;
+    this.host.evaluate(record, now);
+    return true;
+  }
+
+  /** Takes up the pauses the store kept for records that exist now, and the maintenance windows open now. */
+  open(): void {
+    const now = this.host.clock.now();
+    const offset = this.host.wallOffset();
+    const byTag = new Map<string, ServiceRecord>();
+    for (const record of this.host.records()) byTag.set(record.tag, record);
+    for (const [tag, value] of this.host.notesOf(PAUSE_NOTES)) {
+      const saved = savedPause(value);
+      const record = byTag.get(tag);
+      if (!saved || !record || (saved.until !== null && saved.until - offset <= now)) {
+        this.host.note(PAUSE_NOTES, tag, null); // over, unreadable, or for a service gone
+        continue;
+      }
+      record.manualPause = { reason: saved.reason, until: saved.until === null ? Infinity : saved.until - offset };
+      record.pausedSince = Math.min(now, saved.since - offset);
+      record.expectFrom = record.pauseEnd;
+    }
+    if (!this.calendar.isEmpty) this.run(now);
+  }
+
+  /** A record joined the status (started, or resumed after a restart): it enters a maintenance window open now. */
+  joined(record: ServiceRecord): void {
+    if (this.calendar.isEmpty) return;
+    const now = this.host.clock.now();
+    const offset = this.host.wallOffset();
+    const end = windowEnd(this.calendar.openAt(now + offset), record.tag);
+    if (end !== null) this.enterMaintenance(record, now, end - offset);
+  }
+
+  /** Runs at each opening and closing of a maintenance window, on the monitor's one timer. */
+  run(now: number): void {
+    const offset = this.host.wallOffset();
+    const wall = now + offset;
+    const open = this.calendar.openAt(wall);
+    if (open.length > 0) {
+      for (const record of this.host.records()) {
+        if (!record.listed) continue;
+        const end = windowEnd(open, record.tag);
+        // Closings need no work here: each record is woken at its own window's end (see nextChangeAt).
+        if (end !== null && end - offset > record.maintenanceUntil) this.enterMaintenance(record, now, end - offset);
+      }
+    }
+    const next = this.calendar.nextBoundary(wall);
+    if (next < Infinity) this.host.runAt(this, next - offset);
+    else this.host.cancel(this);
+  }
+
+  /**
+   * `record`'s pause ran out by `now` (its `until`, its window's end, or `resume()`): leaves the
+   * paused time out of its uptime, and says so. Called by the watcher before it rates the record.
+   */
+  ended(record: ServiceRecord, now: number): void {
+    const since = record.pausedSince;
+    if (since === null) return;
+    // expectFrom holds the moment the pause ended (set when that moment became known).
+    const endedAt = Math.min(now, Math.max(since, record.expectFrom));
+    record.pausedSince = null;
+    record.uptime.excludeSpan(since, endedAt);
+    // Down or up from here as it stands now: the pause hid whatever happened inside it.
+    if (record.reportedRank >= DEGRADED) record.uptime.markDown(endedAt);
+    else record.uptime.markUp(endedAt);
+    const reason = record.manualPause?.reason ?? MAINTENANCE;
+    if (record.manualPause !== null && now >= record.manualPause.until) {
+      record.manualPause = null;
+      this.host.note(PAUSE_NOTES, record.tag, null);
+    }
+    if (now >= record.maintenanceUntil) record.maintenanceUntil = -Infinity;
+    this.host.emit({ service: record.tag, paused: false, reason, until: null, time: isoAt(this.host.wallOffset(), endedAt) });
+  }
+
+  private enterMaintenance(record: ServiceRecord, now: number, until: number): void {
+    const wasPaused = record.pausedAt(now);
+    record.maintenanceUntil = until;
+    this.begin(record, now);
+    if (!wasPaused) {
+      this.announce(record, true, now);
+      this.host.evaluate(record, now, { kind: 'recovered', via: 'pause', reason: MAINTENANCE });
+    }
+  }
+
+  /** Marks the start of a pause (if it is not in one) and moves the misses' base to its end. */
+  private begin(record: ServiceRecord, now: number): void {
+    record.pausedSince ??= now;
+    record.expectFrom = record.pauseEnd;
+    record.unsaved = true;
+  }
+
+  private announce(record: ServiceRecord, paused: boolean, now: number): void {
+    const offset = this.host.wallOffset();
+    const end = record.pauseEnd;
+    const manual = record.manualPause !== null && now < record.manualPause.until;
+    this.host.emit({
+      service: record.tag,
+      paused,
+      reason: manual ? (record.manualPause as { reason: string }).reason : MAINTENANCE,
+      until: end === Infinity ? null : isoAt(offset, end),
+      time: isoAt(offset, now),
+    });
+  }
+}
+
+/** The latest end among the open windows that cover `tag`, in wall ms, or null if none does. */
+function windowEnd(open: ReturnType<MaintenanceCalendar['openAt']>, tag: string): number | null {
+  let end: number | null = null;
+  for (const window of open) if (covers(window, tag)) end = Math.max(end ?? -Infinity, window.end);
+  return end;
+}
+
+/** A pause as the store kept it, or null if it is not one (a store's notes are read, never trusted). */
+function savedPause(value: unknown): { reason: string; until: number | null; since: number } | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { reason, until, since } = value as Record<string, unknown>;
+  if (typeof reason !== 'string' || typeof since !== 'number' || !Number.isFinite(since)) return null;
+  if (until !== null && (typeof until !== 'number' || !Number.isFinite(until))) return null;
+  return { reason: reason.slice(0, MAX_PAUSE_REASON), until, since };
+}
