@@ -111,6 +111,28 @@ const FAMILIES: readonly Family[] = [
     },
   },
   {
+    suffix: 'service_paused',
+    help: 'Whether the service is paused (by pause() or a maintenance window): 1 paused, 0 not. A flag beside service_status: alert rules add unless on(service) heartbeat_service_paused == 1.',
+    type: 'gauge',
+    aggregator: 'max',
+    value: (record, _manager, now) => (record.pausedAt(now) ? 1 : 0),
+  },
+  {
+    // Only jobs have the series: a plain heartbeat would add one that is always 0 (cardinality).
+    suffix: 'run_in_progress',
+    help: 'Whether a job run is open (begun, not yet ended): 1 running, 0 idle. Only for services that ran a job or have max_runtime or min_runtime.',
+    type: 'gauge',
+    aggregator: 'max',
+    value: (record) => (record.runs === null ? undefined : record.runs.running ? 1 : 0),
+  },
+  {
+    suffix: 'last_run_duration_seconds',
+    help: 'Seconds the last finished job run took. Absent before the first.',
+    type: 'gauge',
+    aggregator: 'max',
+    value: (record) => (record.runs?.lastDurationMs == null ? undefined : record.runs.lastDurationMs / 1000),
+  },
+  {
     suffix: 'overall_status',
     help: 'Status of the whole system: 0 healthy, 1 warning, 2 degraded, 3 critical, 4 offline.',
     type: 'gauge',
@@ -228,8 +250,9 @@ export function readMetricPrefix(read: OptionReader, key: string, value: unknown
 /**
  * Exports a manager's services as Prometheus metrics: `heartbeat_service_status`,
  * `heartbeat_last_pulse_timestamp_seconds`, `heartbeat_interval_seconds`,
- * `heartbeat_consecutive_failures`, `heartbeat_pulses_total`, `heartbeat_errors_total` (all
- * labelled `service`), `heartbeat_uptime_ratio{service,window}`,
+ * `heartbeat_consecutive_failures`, `heartbeat_pulses_total`, `heartbeat_errors_total`,
+ * `heartbeat_service_paused`, `heartbeat_run_in_progress` and
+ * `heartbeat_last_run_duration_seconds` (jobs only; all labelled `service`), `heartbeat_uptime_ratio{service,window}`,
  * `heartbeat_service_metric{service,metric}`, `heartbeat_overall_status`,
  * `heartbeat_event_loop_lag_seconds`, `heartbeat_store_errors_total` and
  * `heartbeat_store_last_flush_timestamp_seconds`. Values are computed at scrape time from
