@@ -3,12 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SEED_CONFIG } from '../demo-app/seed-config';
 import { ROOT } from './helpers/child';
-import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { fastDemoConfig, pollUntil, shippedFastConfig, startDemoProcess, type DemoProcess } from './helpers/demo';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
 import { startReceiver } from './helpers/receiver';
 
 const SEED_SERVICES = ['save_worker', 'flask_bridge', 'web_listener', 'file_indexer', 'router_tasks'];
+/** The seed's services and the demo's dependency check: what `manager.tags()` lists. */
+const ALL_SERVICES = [...SEED_SERVICES, 'web_listener_check'];
 
 let demo: DemoProcess | undefined;
 
@@ -149,6 +152,115 @@ it('alerts ALERT_WEBHOOK_URL when a service goes bad, and again when it recovers
   } finally {
     await receiver.close();
   }
+});
+
+describe('jobs and quiet hours', () => {
+  const post = async (path: string): Promise<{ status: number; body: any }> => {
+    const response = await fetch(`${demo?.bridgeUrl}${path}`, { method: 'POST' });
+    return { status: response.status, body: await response.json() };
+  };
+  const service = async (tag: string): Promise<any> => (await getJson(`${demo?.bridgeUrl}/api/health/service/${tag}`)).body;
+
+  it('runs router_tasks as a job: each round records its duration, and a hung run breaks the configured max_runtime', async () => {
+    const config = shippedFastConfig();
+    expect(config.services?.router_tasks?.max_runtime).toBe(1);
+    expect(SEED_CONFIG.services?.router_tasks?.max_runtime).toBe(20);
+    demo = await startDemoProcess(config);
+
+    // A round is a run of a tenth of the interval (0.25 s): begin(), the work, success().
+    const runs = await pollUntil(
+      async () => (await service('router_tasks')).run,
+      (run) => run.last_duration_seconds !== null,
+    );
+    const finished = runs.at(-1);
+    expect(finished).toMatchObject({ last_exit_code: 0 });
+    expect(finished.last_duration_seconds).toBeGreaterThan(0.2);
+    expect(finished.last_duration_seconds).toBeLessThan(1);
+
+    // Stalled, its next run never ends: warning past max_runtime (1 s), critical past twice.
+    const stalledAt = Date.now();
+    expect((await post('/demo/services/router_tasks/stall')).status).toBe(200);
+    await pollUntil(
+      async () => (await service('router_tasks')).status,
+      (status) => status === 'critical',
+    );
+    expect((await service('router_tasks')).run.state).toBe('running');
+    const history = (await getJson(`${demo.bridgeUrl}/api/health/service/router_tasks/history`)).body;
+    const reasons = history.transitions.map((t: { reason: string }) => t.reason).filter((r: string) => r.startsWith('run exceeded'));
+    // Each step, unless a loaded machine stalled the demo itself past a step (see the stall test above).
+    const monitorStalled = demo.logs.some((line) => String(line.msg).startsWith('Heartbeat monitor was stalled'));
+    if (!monitorStalled) expect(reasons).toEqual(['run exceeded max_runtime (1s)', 'run exceeded twice max_runtime (2s)']);
+    else expect(reasons.at(-1)).toBe('run exceeded twice max_runtime (2s)');
+
+    // Resumed, the stuck run ends as a success: healthy, and its duration is the time it hung.
+    expect((await post('/demo/services/router_tasks/resume')).body.status).toBe('healthy');
+    const after = await service('router_tasks');
+    expect(after.run.state).toBe('idle');
+    expect(after.run.last_duration_seconds).toBeGreaterThanOrEqual(2);
+    // It may have begun up to one round (0.25 s) before the stall.
+    expect(after.run.last_duration_seconds).toBeLessThanOrEqual((Date.now() - stalledAt) / 1000 + 0.25);
+  });
+
+  it('pauses every service for maintenance from a control, leaves them out of overall_status, and ends it', async () => {
+    // Intervals of 5 s: nothing turns bad by itself within the test, so what changes is the controls'.
+    demo = await startDemoProcess(fastDemoConfig(5));
+    // A stalled worker's crash lasts: nothing pulses it away.
+    await post('/demo/services/save_worker/stall');
+
+    const start = await post('/demo/maintenance?minutes=5');
+    expect(start.status).toBe(200);
+    expect([start.body.maintenance, [...start.body.services].sort()]).toEqual([true, [...ALL_SERVICES].sort()]);
+    const until = Date.parse(start.body.until);
+    expect(Math.abs(until - (Date.now() + 5 * 60_000))).toBeLessThan(60_000);
+    for (const tag of ALL_SERVICES) {
+      expect([tag, (await service(tag)).paused]).toEqual([
+        tag,
+        expect.objectContaining({ reason: 'maintenance', until: start.body.until }),
+      ]);
+    }
+
+    // save_worker (critical: true) crashes: its status says so, but the overall status ignores it.
+    expect((await post('/demo/services/save_worker/crash')).body.status).toBe('critical');
+    const during = await getJson(`${demo.bridgeUrl}/api/health/status`);
+    expect([during.status, during.body.overall_status, during.body.services.save_worker.status]).toEqual([200, 'healthy', 'critical']);
+
+    const end = await post('/demo/maintenance/end');
+    expect([end.status, end.body.maintenance, [...end.body.services].sort()]).toEqual([200, false, [...ALL_SERVICES].sort()]);
+    for (const tag of ALL_SERVICES) expect([tag, (await service(tag)).paused]).toEqual([tag, null]);
+    const after = await getJson(`${demo.bridgeUrl}/api/health/status`);
+    expect([after.status, after.body.overall_status]).toEqual([503, 'critical']);
+    // Nothing left to end.
+    expect((await post('/demo/maintenance/end')).body.services).toEqual([]);
+  });
+
+  it('refuses a maintenance window of a bad length with a JSON 400 naming it, and pauses nothing', async () => {
+    demo = await startDemoProcess(fastDemoConfig(5));
+    for (const minutes of ['abc', '0', '-5', '1441', '', 'Infinity']) {
+      const answer = await post(`/demo/maintenance?minutes=${minutes}`);
+      expect([minutes, answer.status, answer.body.error]).toEqual([
+        minutes,
+        400,
+        `minutes is ${JSON.stringify(minutes)}; expected a number of minutes above 0 and at most 1440, e.g. 10.`,
+      ]);
+    }
+    expect((await service('save_worker')).paused).toBeNull();
+  });
+
+  it('has web_listener_check depend on web_listener: suppressed_by null while the listener is healthy, the listener while it is down', async () => {
+    for (const config of [shippedFastConfig(), SEED_CONFIG])
+      expect(config.services?.web_listener_check?.depends_on).toEqual(['web_listener']);
+    demo = await startDemoProcess(shippedFastConfig());
+    const pair = async () => ({ listener: (await service('web_listener')).status, check: await service('web_listener_check') });
+    const healthy = (await pollUntil(pair, (seen) => seen.listener === 'healthy' && seen.check.total_pulses > 0)).at(-1);
+    expect(healthy?.check).toMatchObject({ status: 'healthy', suppressed_by: null });
+
+    // A crash holds the listener critical until its next request (the demo calls it every second).
+    const suppressedBy = async () => {
+      await post('/demo/services/web_listener/crash');
+      return (await service('web_listener_check')).suppressed_by;
+    };
+    await pollUntil(suppressedBy, (name) => name === 'web_listener');
+  });
 });
 
 it('accepts remote pulses with HEARTBEAT_TOKEN, and refuses them without it', async () => {

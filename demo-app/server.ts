@@ -62,7 +62,10 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
 
   const workers = new Map<string, SimulatedWorker>();
   for (const tag of ['save_worker', 'file_indexer', 'router_tasks']) {
-    const worker = new SimulatedWorker(manager.heartbeat({ tag }));
+    const heartbeat = manager.heartbeat({ tag });
+    // router_tasks runs as a job: each round is a run of a tenth of its interval, so its
+    // duration shows, and its config's max_runtime catches a run that hangs (the stall control).
+    const worker = new SimulatedWorker(heartbeat, tag === 'router_tasks' ? { runSeconds: heartbeat.interval / 10 } : {});
     workers.set(tag, worker);
     worker.start();
   }
@@ -111,7 +114,8 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const bridgeUrl = urlOf(bridgeServer, host);
   const webUrl = urlOf(webServer, host);
 
-  // A dependency check: the bridge relies on its web listener answering over HTTP.
+  // A dependency check: the bridge relies on its web listener answering over HTTP. The config
+  // says it depends_on web_listener, so while the listener itself is down only the listener alerts.
   manager.check(
     'web_listener_check',
     async (signal) => {

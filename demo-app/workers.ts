@@ -1,16 +1,31 @@
-import type { Heartbeat } from '../lib';
+import type { Heartbeat, JobRun } from '../lib';
+
+/** What kind of loop a simulated worker runs. */
+export interface WorkerOptions {
+  /**
+   * Seconds each round takes as a job run (`begin()` … `success()`), as the seed's `router_tasks`
+   * does; without it a round is instant and ends in a plain pulse, as the seed's other workers do.
+   */
+  readonly runSeconds?: number;
+}
 
 /**
  * A simulated background worker in the seed's pattern: do a little work, then pulse; report
  * a failure with error(). The demo controls can stall it (it keeps looping but stops
- * pulsing, like a worker stuck on a lock) and make its next rounds fail or crash.
+ * pulsing, like a worker stuck on a lock; a job worker's run stays open instead, so its
+ * `max_runtime` shows) and make it report a failure or a crash.
  */
 export class SimulatedWorker {
-  stalled = false;
+  private stalled = false;
   private timer: NodeJS.Timeout | undefined;
   private processed = 0;
+  /** The run a stalled job worker is stuck in: ended when the worker resumes. */
+  private stuckRun: JobRun | undefined;
 
-  constructor(readonly heartbeat: Heartbeat) {}
+  constructor(
+    readonly heartbeat: Heartbeat,
+    private readonly options: WorkerOptions = {},
+  ) {}
 
   start(): void {
     this.heartbeat.start();
@@ -23,8 +38,18 @@ export class SimulatedWorker {
     this.heartbeat.stop();
   }
 
-  fail(message: string, critical: boolean): void {
-    this.heartbeat.error(message, { critical });
+  /** Stops the worker's progress: no more pulses, and a job worker's next run never ends. */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** Unsticks the worker: the run it was stuck in ends now (a long one), or a pulse says it is back. */
+  resume(): void {
+    this.stalled = false;
+    const stuck = this.stuckRun;
+    this.stuckRun = undefined;
+    if (stuck) stuck.success();
+    else this.heartbeat.pulse();
   }
 
   private schedule(): void {
@@ -38,9 +63,36 @@ export class SimulatedWorker {
   }
 
   private round(): void {
-    if (!this.stalled) {
-      this.processed += simulatedWork();
-      this.heartbeat.pulse();
+    const { runSeconds } = this.options;
+    if (runSeconds === undefined) {
+      if (!this.stalled) {
+        this.processed += simulatedWork();
+        this.heartbeat.pulse();
+      }
+      this.schedule();
+      return;
+    }
+    // A stuck job starts no new run: the open one is what the status should show.
+    if (this.stuckRun) {
+      this.schedule();
+      return;
+    }
+    const run = this.heartbeat.begin();
+    this.timer = setTimeout(() => {
+      this.finish(run);
+    }, runSeconds * 1000);
+  }
+
+  private finish(run: JobRun): void {
+    if (this.stalled) {
+      this.stuckRun = run;
+    } else {
+      try {
+        this.processed += simulatedWork();
+        run.success();
+      } catch (error) {
+        run.fail(error);
+      }
     }
     this.schedule();
   }

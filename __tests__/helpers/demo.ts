@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HeartbeatConfig } from '../../lib/core/config';
@@ -26,6 +26,11 @@ export function fastDemoConfig(seconds: number): HeartbeatConfig {
     ]),
   );
   return { default_interval: seconds, services };
+}
+
+/** `demo-app/fast-config.json` as shipped: the demo's services in seconds, with its job's `max_runtime` and its `depends_on`. */
+export function shippedFastConfig(): HeartbeatConfig {
+  return JSON.parse(readFileSync(join(ROOT, 'demo-app', 'fast-config.json'), 'utf8')) as HeartbeatConfig;
 }
 
 /**
