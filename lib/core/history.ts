@@ -84,15 +84,16 @@ export interface ServiceHistory {
   }>;
   /**
    * Spans of the last 7 days when the monitor itself was offline (stopped or crashed, until its
-   * restart), oldest first: nobody watched, so they count neither as up nor as down. At most 32.
+   * restart) or the service was paused, oldest first: they count neither as up nor as down. At
+   * most 32 of each.
    */
   gaps: Array<{
-    /** ISO 8601 UTC: the last state saved before the monitor went offline. */
+    /** ISO 8601 UTC: the last state saved before the monitor went offline, or the start of the pause. */
     start: string;
-    /** ISO 8601 UTC: the restart. */
+    /** ISO 8601 UTC: the restart, or the end of the pause. */
     end: string;
-    /** Always `monitor offline`. */
-    reason: 'monitor offline';
+    /** `monitor offline`, or `paused` for a pause (by `pause()` or a maintenance window) since this process started. */
+    reason: 'monitor offline' | 'paused';
   }>;
   /** Per UTC day, oldest first, when asked for with `?days=N`: the long-term history, kept for `retention_days`. */
   daily?: DailyRollup[];
@@ -123,11 +124,12 @@ export function historyOf(record: RecordedPast, clock: Clock, now: number, days?
     service: record.tag,
     uptime: uptimeRatios(record, now),
     transitions: record.history.toArray(limit).map((entry) => transitionOf(clock, entry)),
-    gaps: uptime.excluded.map(([start, end]) => ({
-      start: isoTimeOf(clock, start),
-      end: isoTimeOf(clock, end),
-      reason: 'monitor offline',
-    })),
+    gaps: [
+      ...uptime.excluded.map(([start, end]) => ({ start, end, reason: 'monitor offline' as const })),
+      ...record.uptime.pausedSpans().map(([start, end]) => ({ start, end, reason: 'paused' as const })),
+    ]
+      .sort((a, b) => a.start - b.start)
+      .map(({ start, end, reason }) => ({ start: isoTimeOf(clock, start), end: isoTimeOf(clock, end), reason })),
   };
   if (days === undefined || !record.rollups) return history;
   const offset = clock.wallNow() - now;

@@ -118,6 +118,7 @@ interface Window {
 /** The span of a window that is open at a moment, in wall ms, and what it covers. */
 export interface OpenWindow {
   readonly services: ReadonlySet<string> | '*';
+  readonly start: number;
   readonly end: number;
 }
 
@@ -144,7 +145,7 @@ export class MaintenanceCalendar {
     const open: OpenWindow[] = [];
     for (const window of this.windows) {
       const span = spanAt(window, wallMs);
-      if (span !== null) open.push({ services: window.services, end: span });
+      if (span !== null) open.push({ services: window.services, ...span });
     }
     return open;
   }
@@ -153,8 +154,8 @@ export class MaintenanceCalendar {
   nextBoundary(wallMs: number): number {
     let next = Infinity;
     for (const window of this.windows) {
-      const end = spanAt(window, wallMs);
-      if (end !== null) next = Math.min(next, end);
+      const span = spanAt(window, wallMs);
+      if (span !== null) next = Math.min(next, span.end);
       if (window.schedule !== null) next = Math.min(next, window.schedule.nextAfter(wallMs) ?? Infinity);
       else if (window.start > wallMs) next = Math.min(next, window.start);
     }
@@ -162,9 +163,9 @@ export class MaintenanceCalendar {
   }
 }
 
-/** The end of the span of `window` open at `wallMs`, or null if none is. Overlapping openings of one window join up. */
-function spanAt(window: Window, wallMs: number): number | null {
-  if (window.schedule === null) return window.start <= wallMs && wallMs < window.end ? window.end : null;
+/** The span of `window` open at `wallMs`, or null if none is. Overlapping openings of one window join up. */
+function spanAt(window: Window, wallMs: number): { start: number; end: number } | null {
+  if (window.schedule === null) return window.start <= wallMs && wallMs < window.end ? { start: window.start, end: window.end } : null;
   // The first opening within the last `length`: open now if it has begun.
   const opening = window.schedule.nextAfter(wallMs - window.lengthMs);
   if (opening === null || opening > wallMs) return null;
@@ -174,7 +175,7 @@ function spanAt(window: Window, wallMs: number): number | null {
     end = next + window.lengthMs;
     if (end - wallMs > 366 * 86_400_000) break; // a window that never closes: a year ahead is as good as never
   }
-  return end;
+  return { start: opening, end };
 }
 
 /** Whether an open window covers the service `tag`. */

@@ -1,6 +1,6 @@
 import { isoAt, type Clock } from '../util/clock';
 import type { TransitionCause } from './health-log';
-import { MaintenanceCalendar, covers, type ResolvedMaintenanceWindow } from './maintenance';
+import { MaintenanceCalendar, covers, type OpenWindow, type ResolvedMaintenanceWindow } from './maintenance';
 import type { ServiceRecord } from './service-record';
 import { DEGRADED } from './status';
 import type { TimedTask } from './watcher';
@@ -122,8 +122,8 @@ export class Pauses implements TimedTask {
     if (this.calendar.isEmpty) return;
     const now = this.host.clock.now();
     const offset = this.host.wallOffset();
-    const end = windowEnd(this.calendar.openAt(now + offset), record.tag);
-    if (end !== null) this.enterMaintenance(record, now, end - offset);
+    const span = windowSpan(this.calendar.openAt(now + offset), record.tag);
+    if (span !== null) this.enterMaintenance(record, now, span.start - offset, span.end - offset);
   }
 
   /** Runs at each opening and closing of a maintenance window, on the monitor's one timer. */
@@ -134,9 +134,11 @@ export class Pauses implements TimedTask {
     if (open.length > 0) {
       for (const record of this.host.records()) {
         if (!record.listed) continue;
-        const end = windowEnd(open, record.tag);
+        const span = windowSpan(open, record.tag);
         // Closings need no work here: each record is woken at its own window's end (see nextChangeAt).
-        if (end !== null && end - offset > record.maintenanceUntil) this.enterMaintenance(record, now, end - offset);
+        if (span !== null && span.end - offset > record.maintenanceUntil) {
+          this.enterMaintenance(record, now, span.start - offset, span.end - offset);
+        }
       }
     }
     const next = this.calendar.nextBoundary(wall);
@@ -154,7 +156,7 @@ export class Pauses implements TimedTask {
     // expectFrom holds the moment the pause ended (set when that moment became known).
     const endedAt = Math.min(now, Math.max(since, record.expectFrom));
     record.pausedSince = null;
-    record.uptime.excludeSpan(since, endedAt);
+    record.uptime.excludePause(since, endedAt);
     // Down or up from here as it stands now: the pause hid whatever happened inside it.
     if (record.reportedRank >= DEGRADED) record.uptime.markDown(endedAt);
     else record.uptime.markUp(endedAt);
@@ -167,12 +169,13 @@ export class Pauses implements TimedTask {
     this.host.emit({ service: record.tag, paused: false, reason, until: null, time: isoAt(this.host.wallOffset(), endedAt) });
   }
 
-  private enterMaintenance(record: ServiceRecord, now: number, until: number): void {
+  /** Pauses `record` for the window open from `start` to `until` (monotonic ms): from its start, the timer being a little late. */
+  private enterMaintenance(record: ServiceRecord, now: number, start: number, until: number): void {
     const wasPaused = record.pausedAt(now);
     record.maintenanceUntil = until;
-    this.begin(record, now);
+    this.begin(record, Math.min(now, Math.max(start, record.uptime.watchingSince)));
     if (!wasPaused) {
-      this.announce(record, true, now);
+      this.announce(record, true, record.pausedSince ?? now);
       this.host.evaluate(record, now, { kind: 'recovered', via: 'pause', reason: MAINTENANCE });
     }
   }
@@ -198,11 +201,17 @@ export class Pauses implements TimedTask {
   }
 }
 
-/** The latest end among the open windows that cover `tag`, in wall ms, or null if none does. */
-function windowEnd(open: ReturnType<MaintenanceCalendar['openAt']>, tag: string): number | null {
-  let end: number | null = null;
-  for (const window of open) if (covers(window, tag)) end = Math.max(end ?? -Infinity, window.end);
-  return end;
+/** The earliest start and latest end among the open windows that cover `tag`, in wall ms, or null if none does. */
+function windowSpan(open: readonly OpenWindow[], tag: string): { start: number; end: number } | null {
+  let span: { start: number; end: number } | null = null;
+  for (const window of open) {
+    if (!covers(window, tag)) continue;
+    span =
+      span === null
+        ? { start: window.start, end: window.end }
+        : { start: Math.min(span.start, window.start), end: Math.max(span.end, window.end) };
+  }
+  return span;
 }
 
 /** A pause as the store kept it, or null if it is not one (a store's notes are read, never trusted). */

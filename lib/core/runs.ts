@@ -114,9 +114,9 @@ export class RunTracker {
   /** Why the runs give a status at `now`, in words, or null when they give none. */
   reasonAt(now: number): string | null {
     const overrun = this.overrunAt(now);
-    const max = this.maxRuntimeMs === null ? '' : formatSeconds(this.maxRuntimeMs / 1000);
-    if (overrun === 2) return `run exceeded twice max_runtime (${max})`;
-    if (overrun === 1) return `run exceeded max_runtime (${max})`;
+    const max = this.maxRuntimeMs ?? 0;
+    if (overrun === 2) return `run exceeded twice max_runtime (${formatSeconds((2 * max) / 1000)})`;
+    if (overrun === 1) return `run exceeded max_runtime (${formatSeconds(max / 1000)})`;
     return this.tooFast;
   }
 

@@ -129,8 +129,15 @@ export class UptimeTracker {
   private downSince: number | null = null;
   /** Offline spans as [start0, end0, start1, end1, …], sorted and disjoint; at most {@link MAX_EXCLUDED_SPANS}. */
   private excluded: number[] | null = null;
+  /** Spans the service was paused, in the same form and with the same cap; they may overlap offline ones. */
+  private paused: number[] | null = null;
 
   constructor(private since: number) {}
+
+  /** When watching began (monotonic ms): ratios cover at most the time since. */
+  get watchingSince(): number {
+    return this.since;
+  }
 
   get isDown(): boolean {
     return this.downSince !== null;
@@ -161,15 +168,36 @@ export class UptimeTracker {
    */
   excludeSpan(start: number, end: number): void {
     if (!(end > start)) return;
+    this.cutOutage(start, end);
+    this.excluded = addSpan(this.excluded ?? [], start, end);
+    this.dropSpansBefore(end - UPTIME_WINDOWS['7d']);
+  }
+
+  /**
+   * Leaves [start, end), a time the service was paused, out of the ratios, as an offline span
+   * is: a paused service is not expected to beat, so it is neither up nor down then.
+   */
+  excludePause(start: number, end: number): void {
+    if (!(end > start)) return;
+    this.cutOutage(start, end);
+    this.paused = addSpan(this.paused ?? [], start, end);
+    this.dropSpansBefore(end - UPTIME_WINDOWS['7d']);
+  }
+
+  /** The paused spans of the last 7 days, oldest first, as [start, end). */
+  pausedSpans(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    const spans = this.paused ?? [];
+    for (let i = 0; i < spans.length; i += 2) out.push([spans[i] as number, spans[i + 1] as number]);
+    return out;
+  }
+
+  /** An outage open at `start` stops counting there and counts again from `end`. */
+  private cutOutage(start: number, end: number): void {
     if (this.downSince !== null && this.downSince < end) {
       if (this.downSince < start) this.addDowntime(this.downSince, start);
       this.downSince = end;
     }
-    const spans = (this.excluded ??= []);
-    spans.push(start, end);
-    sortAndMergeSpans(spans);
-    this.dropSpansBefore(end - UPTIME_WINDOWS['7d']);
-    while (spans.length > 2 * MAX_EXCLUDED_SPANS) mergeClosestSpans(spans);
   }
 
   /** Share of the window (or of the service's life, if shorter) spent up, from 0 to 1, offline spans left out. */
@@ -238,23 +266,30 @@ export class UptimeTracker {
     this.hours.add(start, end);
   }
 
-  /** Milliseconds of [from, to) inside offline spans. */
+  /** Milliseconds of [from, to) inside offline or paused spans, counted once where they overlap. */
   private excludedWithin(from: number, to: number): number {
-    const spans = this.excluded;
-    if (spans === null) return 0;
-    let total = 0;
-    for (let i = 0; i < spans.length; i += 2) {
-      total += Math.max(0, Math.min(to, spans[i + 1] as number) - Math.max(from, spans[i] as number));
+    if (this.excluded === null && this.paused === null) return 0;
+    const clipped: number[] = [];
+    for (const spans of [this.excluded ?? [], this.paused ?? []]) {
+      for (let i = 0; i < spans.length; i += 2) {
+        const start = Math.max(from, spans[i] as number);
+        const end = Math.min(to, spans[i + 1] as number);
+        if (end > start) clipped.push(start, end);
+      }
     }
+    sortAndMergeSpans(clipped);
+    let total = 0;
+    for (let i = 0; i < clipped.length; i += 2) total += (clipped[i + 1] as number) - (clipped[i] as number);
     return total;
   }
 
   private dropSpansBefore(cutoff: number): void {
-    const spans = this.excluded;
-    if (spans === null) return;
-    let gone = 0;
-    while (gone < spans.length && (spans[gone + 1] as number) <= cutoff) gone += 2;
-    spans.splice(0, gone);
+    for (const spans of [this.excluded, this.paused]) {
+      if (spans === null) continue;
+      let gone = 0;
+      while (gone < spans.length && (spans[gone + 1] as number) <= cutoff) gone += 2;
+      spans.splice(0, gone);
+    }
   }
 
   /** Stored downtime in ms from the minute holding `from` to the one holding `to`. */
@@ -272,6 +307,14 @@ export class UptimeTracker {
       this.minutes.sum((lastFullHour + 1) * 60, lastMinute);
     return seconds * SECOND;
   }
+}
+
+/** Adds [start, end) to flat sorted `spans`, merging, and keeps at most {@link MAX_EXCLUDED_SPANS}. */
+function addSpan(spans: number[], start: number, end: number): number[] {
+  spans.push(start, end);
+  sortAndMergeSpans(spans);
+  while (spans.length > 2 * MAX_EXCLUDED_SPANS) mergeClosestSpans(spans);
+  return spans;
 }
 
 /** Sorts flat [start, end, …] spans by start and merges those that overlap or touch. */
