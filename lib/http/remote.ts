@@ -5,23 +5,34 @@ import { MAX_CUSTOM_METRICS, METRIC_NAME } from '../core/service-record';
 import type { Heartbeat } from '../core/manager';
 import type { HeartbeatManager } from '../core/manager';
 import { RemoteRegistry } from './remote-registry';
+import { isObject, mountRunRoutes, noContent, readRid, RUN_SUCCEEDED, type RemoteContext, type Resolved } from './remote-runs';
 import { methodNotAllowed, sendError } from './respond';
 
 /** Largest request body accepted, in bytes. */
 export const MAX_REMOTE_BODY = 4096;
 
-type Resolved = { heartbeat: Heartbeat } | { status: number; error: string };
+/** The remote paths under `basePath`, templated as the endpoint lists and the contract name them. */
+export const REMOTE_PATHS = [
+  '/service/{name}/pulse',
+  '/service/{name}/error',
+  '/service/{name}/start',
+  '/service/{name}/fail',
+  '/service/{name}/exit/{code}',
+  '/service/{name}/pause',
+  '/service/{name}/resume',
+] as const;
 
 /**
  * Heartbeats from other processes over HTTP, like Healthchecks.io ping URLs and Consul TTL
- * updates: `POST {basePath}/service/{name}/pulse` and `/error`, answered 204. Off unless a
+ * updates: `POST {basePath}/service/{name}/pulse` and `/error`, answered 204, and the job runs
+ * and pauses of `remote-runs.ts` (`/start`, `/fail`, `/exit/{code}`, `/pause`, `/resume`). Off unless a
  * `remote_token` is configured; every call needs `Authorization: Bearer <token>`. Only
  * configured services answer, unless `auto_register` lets callers add up to `max_services`,
  * which `DELETE {basePath}/service/{name}` removes again. The server's clock is the truth:
  * timestamps in bodies are ignored.
  */
 export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, basePath: string, auth: BearerAuth | null): void {
-  const paths = [`${basePath}/service/:name/pulse`, `${basePath}/service/:name/error`];
+  const paths = REMOTE_PATHS.map((path) => `${basePath}${path.replaceAll(/\{(\w+)\}/g, ':$1')}`);
   const servicePath = `${basePath}/service/:name`;
   if (!auth) {
     const off = (_req: Request, res: Response): void => {
@@ -45,11 +56,17 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     sendError(res, 401, AUTH_ERRORS[result]);
   };
 
-  const resolve = (name: string): Resolved => {
+  const nameProblem = (name: string): { status: number; error: string } | undefined => {
     if (manager.isClosed) return { status: 503, error: 'The heartbeat manager is closed: the server is shutting down.' };
     if (name.length === 0 || name.length > MAX_TAG_LENGTH) {
       return { status: 400, error: `A service name has 1 to ${MAX_TAG_LENGTH} characters; this one has ${name.length}.` };
     }
+    return undefined;
+  };
+
+  const resolve = (name: string): Resolved => {
+    const problem = nameProblem(name);
+    if (problem) return problem;
     const existing = manager.get(name);
     if (existing && !existing.isReleased) return { heartbeat: existing };
     // The config's settings win for a configured service, whose heartbeat code may have stopped.
@@ -67,12 +84,17 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
 
   const parseJson = express.json({ limit: MAX_REMOTE_BODY, strict: true });
 
-  router.post(paths[0] as string, authenticate, requireJsonIfBody, parseJson, (req: Request, res: Response) => {
+  router.post(paths[0] as string, authenticate, jsonIfBody('A pulse body'), parseJson, (req: Request, res: Response) => {
     const name = String(req.params.name);
     const body: unknown = req.body;
     // Express 4 leaves an empty object for no body, Express 5 undefined: both mean a bare pulse.
     if (body !== undefined && !isObject(body)) {
       sendError(res, 400, 'A pulse body must be a JSON object, e.g. { "metrics": { "queue_depth": 12 } }, or empty.', { service: name });
+      return;
+    }
+    const rid = readRid(req, body);
+    if ('error' in rid) {
+      sendError(res, 400, rid.error, { service: name });
       return;
     }
     const metrics = body?.metrics;
@@ -89,7 +111,7 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
       sendError(res, found.status, found.error, { service: name });
       return;
     }
-    found.heartbeat.pulse(metrics as Record<string, number> | undefined);
+    pulseRun(manager, found.heartbeat, rid.rid, metrics as Record<string, number> | undefined);
     noContent(res);
   });
 
@@ -145,9 +167,36 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
   });
 
+  const context: RemoteContext = { manager, authenticate, resolve, parseJson, jsonIfBody, nameProblem };
+  mountRunRoutes(router, context, basePath);
+
   for (const path of paths) {
     router.all(path, methodNotAllowed('POST'));
     router.use(path, bodyErrors);
+  }
+}
+
+/**
+ * A remote pulse ends a run, as `run.success()` does: the one named `rid`, or the unnamed or
+ * oldest open one; with none open it is a plain pulse. Counted once either way.
+ */
+function pulseRun(manager: HeartbeatManager, heartbeat: Heartbeat, rid: string | null, metrics: Record<string, number> | undefined): void {
+  if (metrics === undefined) {
+    heartbeat.signalRun(rid, RUN_SUCCEEDED);
+    return;
+  }
+  // With no run open, the end would be a plain pulse: pulse(metrics) is that, metrics included.
+  if (manager.service(heartbeat.tag)?.run.state !== 'running') {
+    heartbeat.pulse(metrics);
+    return;
+  }
+  // The handle has no way to end a run and record metrics in one pulse (a second pulse would
+  // count twice): the metrics go to the record itself. A linear look, only for this rare case.
+  heartbeat.signalRun(rid, RUN_SUCCEEDED);
+  for (const record of manager.listedRecords()) {
+    if (record.tag !== heartbeat.tag) continue;
+    manager.recordMetrics(record, metrics);
+    return;
   }
 }
 
@@ -155,22 +204,19 @@ function isConfigured(manager: HeartbeatManager, name: string): boolean {
   return Object.hasOwn(manager.config.services, name);
 }
 
-function noContent(res: Response): void {
-  res.set('Cache-Control', 'no-store');
-  res.status(204).end();
-}
-
 function hasBody(req: Request): boolean {
   return Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
 }
 
-/** A pulse may come with no body at all (curl -X POST); a body it has must be JSON. */
-function requireJsonIfBody(req: Request, res: Response, next: NextFunction): void {
-  if (!hasBody(req) || req.is('application/json')) {
-    next();
-    return;
-  }
-  sendError(res, 415, 'A pulse body must be JSON (Content-Type: application/json), or empty.');
+/** A pulse (or a start, a fail, ...) may come with no body at all (curl -X POST); a body it has must be JSON. `label` names it in the 415. */
+function jsonIfBody(label: string) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!hasBody(req) || req.is('application/json')) {
+      next();
+      return;
+    }
+    sendError(res, 415, `${label} must be JSON (Content-Type: application/json), or empty.`);
+  };
 }
 
 function requireJson(req: Request, res: Response, next: NextFunction): void {
@@ -234,8 +280,4 @@ function metricsRoomProblem(manager: HeartbeatManager, name: string, metrics: Re
   const shown = added.slice(0, 5).map((metric) => JSON.stringify(metric));
   if (added.length > 5) shown.push('…');
   return `"metrics" would give this service ${has + added.length} names with the ${has} it has; at most ${MAX_CUSTOM_METRICS} are kept per service. New here: ${shown.join(', ')}.`;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
