@@ -272,7 +272,12 @@ describe('the document', () => {
     expect(required.sort()).toEqual([
       'DELETE /api/health/service/{name}',
       'POST /api/health/service/{name}/error',
+      'POST /api/health/service/{name}/exit/{code}',
+      'POST /api/health/service/{name}/fail',
+      'POST /api/health/service/{name}/pause',
       'POST /api/health/service/{name}/pulse',
+      'POST /api/health/service/{name}/resume',
+      'POST /api/health/service/{name}/start',
     ]);
     expect(optional.sort()).toEqual([
       'GET /api/health/export',
@@ -930,6 +935,156 @@ describe('POST /api/health/service/{name}/pulse and /error', () => {
   });
 });
 
+describe('job runs and pauses: POST …/start, /fail, /exit/{code}, /pause and /resume', () => {
+  const JOB = '/api/health/service/job';
+  const RUN_PATHS = [`${JOB}/start`, `${JOB}/fail`, `${JOB}/exit/0`];
+  const PAUSE_PATHS = [`${JOB}/pause`, `${JOB}/resume`];
+
+  /** Remote heartbeats on, with the configured service `job`. */
+  function remote(config: HeartbeatConfig = {}): Fixture {
+    return setup({ remote_token: TOKEN, services: { job: { interval: 60, max_runtime: 600 } }, ...config });
+  }
+
+  it('answers a start, a pulse with a rid, an exit and a fail with 204, and the service body shows the run', async () => {
+    const { clock } = remote();
+    const start = json({ rid: 'nightly-1' });
+    expect(requestProblems('post', `${JOB}/start`, start)).toEqual([]);
+    expect((await call('post', `${JOB}/start`, 204, start)).text).toBe('');
+    // Running: the body has started_at (the contract's if/then), and it validates.
+    const running = await call('get', JOB, 200);
+    expect(running.body.run).toEqual({
+      state: 'running',
+      started_at: expect.any(String),
+      last_duration_seconds: null,
+      last_exit_code: null,
+    });
+    expect(running.body).toMatchObject({ paused: null, suppressed_by: null });
+    clock.advance(5_000);
+    const pulse = json({ rid: 'nightly-1', metrics: { rows: 12 } });
+    expect(requestProblems('post', `${JOB}/pulse`, pulse)).toEqual([]);
+    await call('post', `${JOB}/pulse?rid=nightly-1`, 204, pulse);
+    expect((await call('get', JOB, 200)).body.run).toEqual({
+      state: 'idle',
+      started_at: null,
+      last_duration_seconds: 5,
+      last_exit_code: 0,
+    });
+
+    await call('post', `${JOB}/start`, 204, { headers: AUTH });
+    expect(requestProblems('post', `${JOB}/exit/3`, { headers: AUTH })).toEqual([]);
+    await call('post', `${JOB}/exit/3`, 204, { headers: AUTH });
+    expect((await call('get', JOB, 200)).body).toMatchObject({ status: 'warning', run: { last_exit_code: 3 } });
+    const fail = json({ rid: 'nightly-2', message: 'disk full', critical: true });
+    expect(requestProblems('post', `${JOB}/fail`, fail)).toEqual([]);
+    await call('post', `${JOB}/fail`, 204, fail);
+    expect((await call('get', JOB, 200)).body).toMatchObject({ status: 'critical', last_error: { message: 'disk full' } });
+  });
+
+  it('answers a pause with 200 and the pause, shown in the service body, and a resume with 200 and whether it ended one', async () => {
+    const { clock } = remote();
+    const send = json({ until: new Date(clock.wallNow() + 3_600_000).toISOString(), reason: 'database migration' });
+    expect(requestProblems('post', `${JOB}/pause`, send)).toEqual([]);
+    const paused = await call('post', `${JOB}/pause`, 200, send);
+    expect(paused.body).toMatchObject({ reason: 'database migration' });
+    expect((await call('get', JOB, 200)).body.paused).toEqual(paused.body);
+    await call('post', `${JOB}/pause`, 200, { headers: AUTH });
+    expect(requestProblems('post', `${JOB}/resume`, { headers: AUTH })).toEqual([]);
+    expect((await call('post', `${JOB}/resume`, 200, { headers: AUTH })).body).toEqual({ resumed: true });
+    expect((await call('post', `${JOB}/resume`, 200, json({}))).body).toEqual({ resumed: false });
+  });
+
+  // Each of these bodies is one the document's requestBody refuses too.
+  it.each<[string, string, Send]>([
+    ['a rid with a space', `${JOB}/start`, json({ rid: 'a b' })],
+    ['a rid of 65 characters', `${JOB}/exit/0`, json({ rid: 'r'.repeat(65) })],
+    ['an empty message', `${JOB}/fail`, json({ message: '' })],
+    ['a string critical', `${JOB}/fail`, json({ critical: 'yes' })],
+    ['an array', `${JOB}/start`, json([1])],
+    ['an until without a zone', `${JOB}/pause`, json({ until: '2026-12-01T14:00:00' })],
+    ['a numeric until', `${JOB}/pause`, json({ until: 1 })],
+    ['a reason of 201 characters', `${JOB}/pause`, json({ reason: 'r'.repeat(201) })],
+    ['an array', `${JOB}/resume`, json([])],
+  ])('answers a body with %s with 400', async (_label, path, send) => {
+    remote();
+    const response = await call('post', path, 400, send);
+    expect(response.body.service).toBe('job');
+    expect(requestProblems('post', path, send)).not.toEqual([]);
+  });
+
+  it.each([`${JOB}/exit/256`, `${JOB}/pulse?rid=a&rid=b`, `${JOB}/start?rid=a`])('answers %s with 400', async (path) => {
+    remote();
+    await call('post', path, 400, path.endsWith('rid=a') ? json({ rid: 'b' }) : { headers: AUTH });
+  });
+
+  it.each([...RUN_PATHS, ...PAUSE_PATHS])('answers %s without a token with 401 and a challenge', async (path) => {
+    remote();
+    const response = await call('post', path, 401);
+    expect(Object.keys(response.body)).toEqual(['error']);
+  });
+
+  it.each([...RUN_PATHS, ...PAUSE_PATHS])(
+    'answers %s for an unknown name with 404, and while remote heartbeats are off with 404 and no endpoints',
+    async (path) => {
+      remote();
+      const stranger = await call('post', path.replace('/job/', '/stranger/'), 404, { headers: AUTH });
+      expect(stranger.body.service).toBe('stranger');
+      void (fixture as Fixture).manager.close();
+      setup({ services: { job: { interval: 60 } } });
+      const off = await call('post', path, 404, { headers: AUTH });
+      expect(off.body).toEqual({ error: expect.stringMatching(/^Remote heartbeats are off/), endpoints: [] });
+    },
+  );
+
+  it.each([...RUN_PATHS, ...PAUSE_PATHS])('answers %s with a body over 4096 bytes with 413 and a text body with 415', async (path) => {
+    remote();
+    await call('post', path, 413, json({ rid: 'x'.repeat(5000) }));
+    await call('post', path, 415, { headers: AUTH, type: 'text/plain', body: 'done' });
+  });
+
+  it.each(RUN_PATHS)('answers %s for a new name past max_services with 429', async (path) => {
+    remote({ auto_register: true, max_services: 1 });
+    await call('post', '/api/health/service/first/start', 204, { headers: AUTH });
+    const refused = await call('post', path.replace('/job/', '/second/'), 429, { headers: AUTH });
+    expect(refused.body.service).toBe('second');
+  });
+
+  it.each([...RUN_PATHS, ...PAUSE_PATHS, `${JOB}/pulse`, `${JOB}/error`])(
+    'answers %s with 503 naming the service once the manager is closed',
+    async (path) => {
+      const { manager } = remote();
+      void manager.close();
+      const response = await call('post', path, 503, path.endsWith('/error') ? json({ message: 'x' }) : { headers: AUTH });
+      expect(response.body).toEqual({ error: 'The heartbeat manager is closed: the server is shutting down.', service: 'job' });
+    },
+  );
+
+  it.each([...RUN_PATHS, ...PAUSE_PATHS])('answers a failure of %s with a bare 500', async (path) => {
+    const { manager } = remote();
+    const boom = (): never => {
+      throw new Error('boom at /secret/path.js');
+    };
+    jest.spyOn(manager, 'heartbeat').mockImplementation(boom);
+    jest.spyOn(manager, 'pause').mockImplementation(boom);
+    jest.spyOn(manager, 'resume').mockImplementation(boom);
+    const response = await call('post', path, 500, { headers: AUTH });
+    expect(response.text).not.toContain('/secret/path.js');
+  });
+
+  it.each<[Method, string]>([
+    ['get', `${JOB}/start`],
+    ['put', `${JOB}/fail`],
+    ['delete', `${JOB}/exit/1`],
+    ['patch', `${JOB}/pause`],
+    ['get', `${JOB}/resume`],
+  ])('answers %s %s with 405 and Allow: POST, and like an unknown path while remote heartbeats are off', async (method, path) => {
+    remote();
+    expect((await call(method, path, 405, { headers: AUTH })).headers.allow).toBe('POST');
+    void (fixture as Fixture).manager.close();
+    setup();
+    await call(method, path, 404);
+  });
+});
+
 describe('DELETE /api/health/service/{name}', () => {
   /** Remote heartbeats on with auto_register: a token, one configured service, one the server runs. */
   function remote(): Fixture {
@@ -1178,7 +1333,19 @@ describe('everything else', () => {
 
   it.each<[string, HeartbeatConfig, string[]]>([
     ['with a remote_token', { remote_token: TOKEN }, []],
-    ['without one', {}, ['/api/health/service/{name}/pulse', '/api/health/service/{name}/error']],
+    [
+      'without one',
+      {},
+      [
+        '/api/health/service/{name}/pulse',
+        '/api/health/service/{name}/error',
+        '/api/health/service/{name}/start',
+        '/api/health/service/{name}/fail',
+        '/api/health/service/{name}/exit/{code}',
+        '/api/health/service/{name}/pause',
+        '/api/health/service/{name}/resume',
+      ],
+    ],
   ])('lists exactly the documented paths under the base path in the 404, %s', async (_label, config, left) => {
     setup(config);
     const response = await call('get', '/api/health/nope', 404);
@@ -1469,6 +1636,41 @@ describe('the check itself', () => {
     );
   });
 
+  it('rejects a service body without its run, pause or suppressed_by, or with them off their schemas, and pause answers of the wrong shape', async () => {
+    setup({ remote_token: TOKEN, services: { job: { interval: 60 } } });
+    await realCall('post', '/api/health/service/job/start', { headers: AUTH });
+    const service = await realAnswer('/api/health/service/job');
+    const body = service.body as Record<string, unknown> & { run: Record<string, unknown> };
+    const problems = (changed: Record<string, unknown>) => probe.problems({ ...service, body: { ...body, ...changed } }).join('\n');
+    for (const key of ['run', 'paused', 'suppressed_by']) {
+      const { [key]: _left, ...without } = body;
+      expect(probe.problems({ ...service, body: without }).join('\n')).toMatch(new RegExp(`must have required property '${key}'`));
+    }
+    expect(problems({ run: { ...body.run, state: 'done' } })).toMatch(/\/run\/state must be equal to one of the allowed values/);
+    expect(problems({ run: { ...body.run, started_at: null } })).toMatch(
+      /\/run\/started_at must be string; \/run must match "then" schema/,
+    );
+    expect(problems({ run: { ...body.run, state: 'idle' } })).toMatch(/\/run\/started_at must be null.*must match "else" schema/);
+    expect(problems({ run: { ...body.run, last_exit_code: 256 } })).toMatch(/\/run\/last_exit_code must be <= 255/);
+    expect(problems({ run: { ...body.run, last_duration_seconds: -1 } })).toMatch(/\/run\/last_duration_seconds must be >= 0/);
+    expect(problems({ paused: { reason: 'x', until: null } })).toMatch(
+      /\/paused must have required property 'since'.*must match exactly one schema in oneOf/,
+    );
+    expect(problems({ suppressed_by: 3 })).toMatch(/\/suppressed_by must be string,null/);
+
+    const paused = await realCall('post', '/api/health/service/job/pause', { headers: AUTH });
+    expect(paused.status).toBe(200);
+    expect(probe.problems({ ...paused, body: { ...(paused.body as object), until: '2026-12-01T14:00:00' } }).join('\n')).toMatch(
+      /\/until must match exactly one schema in oneOf/,
+    );
+    const resumed = await realCall('post', '/api/health/service/job/resume', { headers: AUTH });
+    expect(probe.problems({ ...resumed, body: { resumed: 'yes' } }).join('\n')).toMatch(/\/resumed must be boolean/);
+    expect(probe.problems({ ...resumed, body: { resumed: true, until: null } }).join('\n')).toMatch(/must NOT have additional properties/);
+    const closed = await realCall('post', '/api/health/service/nope/pause', { headers: AUTH });
+    expect(closed.status).toBe(404);
+    expect(probe.problems({ ...closed, body: { error: 'x' } }).join('\n')).toMatch(/must have required property 'service'/);
+  });
+
   it("rejects an Allow header that is not the path's methods, and the off 404 on a path it is not for", async () => {
     setup({ remote_token: TOKEN });
     const remote = await realCall('get', '/api/health/service/x/pulse');
@@ -1581,9 +1783,18 @@ describe('the check itself', () => {
       active: true,
       last_error: null,
       metrics: {},
+      run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null },
+      paused: null,
+      suppressed_by: null,
     };
-    const event = { ...change, reason: 'missed 1 heartbeat', cause: 'missed', missed: 1, health };
+    const event = { ...change, reason: 'missed 1 heartbeat', cause: 'missed', missed: 1, health, paused: false, suppressed_by: null };
     expect(check('status', event)).toBe('');
+    // A job run past max_runtime is a cause of its own, never one of a recovery.
+    expect(check('status', { ...event, reason: 'run exceeded max_runtime (10m)', cause: 'runtime' })).toBe('');
+    expect(check('status', { ...event, to: 'healthy', cause: 'runtime' })).toMatch(/\/cause must be equal to constant/);
+    expect(check('status', { ...event, paused: 'no' })).toMatch(/\/paused must be boolean/);
+    const { suppressed_by: _suppressed, ...withoutSuppressedBy } = event;
+    expect(check('status', withoutSuppressedBy)).toMatch(/must have required property 'suppressed_by'/);
     const { cause: _cause, ...withoutCause } = event;
     expect(check('status', withoutCause)).toMatch(/must have required property 'cause'/);
     expect(check('status', { ...event, cause: 'timeout' })).toMatch(/\/cause must be equal to one of the allowed values/);
