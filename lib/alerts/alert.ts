@@ -23,6 +23,12 @@ export interface Alert {
   down_seconds?: number;
   /** With a reminder: how many reminders were sent for this incident, this one included. */
   reminder?: number;
+  /**
+   * With `warning`, `degraded` or `critical` of a service others depend on (`depends_on`): those
+   * services, directly or through others, in the config's order. Their own alerts are held while
+   * this one is degraded or critical. Absent when nothing depends on it.
+   */
+  affected?: string[];
 }
 
 /** The least severe status a target is alerted about. */

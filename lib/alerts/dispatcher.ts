@@ -3,13 +3,14 @@ import type { Logger } from 'pino';
 import { Counter, register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
 import { isoTimeOf } from '../util/clock';
 import { graceMs } from '../core/config';
-import type { HeartbeatManager, StatusChange } from '../core/manager';
+import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
 import { DeadlineScheduler, type Scheduled } from '../core/scheduler';
 import { STATUS_WORDS, type ServiceStatus } from '../core/status';
 import { DAY } from '../core/uptime';
 import { OptionReader } from '../util/validate';
 import type { Alert, AlertLevel, AlertStatus, Notifier } from './alert';
 import { TargetQueue, type DeliverySettings } from './delivery';
+import { Dependents, RecoveredDependencies, afterDependencyReason, afterPauseReason, alertsOn, heldAtStart, leftDown } from './quiet-rules';
 import { SavedIncidents, type Incident } from './saved-incidents';
 import { webhookNotifier } from './webhook';
 
@@ -65,6 +66,8 @@ class ServiceAlertState implements Scheduled {
   flapWorst = 0;
   incidents = new Map<TargetQueue, Incident>();
   recoverAt: number | null = null;
+  /** The reason the `resolved` due at `recoverAt` gives, if not the latest change's (a pause's end). */
+  recoveryReason: string | null = null;
   /** Pulses the service had when it turned healthy: recover_after counts from there. */
   recoverFromPulses = 0;
   remindAt: number | null = null;
@@ -74,11 +77,15 @@ class ServiceAlertState implements Scheduled {
    * unknown until its first change (see `onStatus`).
    */
   unconfirmed = false;
+  /** Its bad status went unalerted because a dependency was down (`suppressed_by`): that dependency's recovery alerts it. */
+  held = false;
+  /** Why it last turned bad, and by what: the alert sent after a pause or a dependency's recovery repeats it. */
+  lastBad: { reason: string; cause: StatusChange['cause'] } | null = null;
 
   constructor(readonly service: string) {}
 
   get idle(): boolean {
-    return !this.flapping && this.incidents.size === 0 && this.recoverAt === null;
+    return !this.flapping && !this.held && this.incidents.size === 0 && this.recoverAt === null;
   }
 }
 
@@ -90,8 +97,11 @@ const rankOf = (status: ServiceStatus): number => STATUS_WORDS.indexOf(status);
  * for an incident that was alerted; missed beats ignored when `alert_on_miss` is false; a
  * flapping service (more than `flap_threshold` changes within `flap_window`) reported once
  * and held until it is calm; recoveries announced after `recover_after` on-time pulses;
- * reminders every `repeat_every` seconds while critical, if set. Closing the manager closes
- * it, so a shutdown sends nothing for the services it stops.
+ * reminders every `repeat_every` seconds while critical, if set. A paused service says nothing
+ * until its pause ends, then what changed, once; a service whose dependency is down is held
+ * until that recovers (recoveries are never held), and the dependency's alert lists it as
+ * `affected` (see quiet-rules.ts). Closing the manager closes it, so a shutdown sends nothing
+ * for the services it stops.
  */
 export class AlertDispatcher {
   private readonly queues: TargetQueue[];
@@ -99,6 +109,8 @@ export class AlertDispatcher {
   private readonly saved: SavedIncidents<TargetQueue>;
   private readonly states = new Map<string, ServiceAlertState>();
   private readonly scheduler: DeadlineScheduler<ServiceAlertState>;
+  private readonly dependents: Dependents;
+  private readonly recovered: RecoveredDependencies;
   private readonly logger: Logger;
   private readonly counters: { sent: Counter<'target'>; failed: Counter<'target'>; dropped: Counter };
   private closed = false;
@@ -166,8 +178,14 @@ export class AlertDispatcher {
     this.scheduler = new DeadlineScheduler(manager.clock, (state, now) => {
       this.onDue(state, now);
     });
+    this.dependents = new Dependents(manager);
+    this.recovered = new RecoveredDependencies((dependency) => {
+      this.releaseDependents(dependency);
+    });
     this.restoreIncidents();
+    this.restoreHeld();
     manager.on('status', this.onStatus);
+    manager.on('pause', this.onPause);
     manager.on('close', () => {
       this.close();
     });
@@ -183,6 +201,8 @@ export class AlertDispatcher {
     if (this.closed) return;
     this.closed = true;
     this.manager.off('status', this.onStatus);
+    this.manager.off('pause', this.onPause);
+    this.recovered.close();
     this.scheduler.close();
     for (const queue of this.queues) queue.close();
   }
@@ -194,11 +214,21 @@ export class AlertDispatcher {
       state.unconfirmed = false;
       // The manager had the service healthy: it recovered before the restart (the process
       // died between saving the recovery and closing the incident), so the incident is over.
-      if (change.from === 'healthy') this.resolve(state, now, change.time);
+      // Unless it is paused: then the pause's end tells.
+      if (change.from === 'healthy' && !change.paused) this.resolve(state, now, change.time);
     }
     state.current = change.to;
     state.lastChange = change;
     state.recoverAt = null;
+    if (change.to === 'healthy') state.held = false;
+    else state.lastBad = { reason: change.reason, cause: change.cause };
+    if (leftDown(change) && this.dependents.of(change.service).length > 0) this.recovered.add(change.service);
+    if (change.paused) {
+      // Nothing is said while paused, nor is it counted as flapping: the pause's end says what changed (onPause).
+      state.remindAt = null;
+      this.reschedule(state);
+      return;
+    }
     const { flap_threshold, flap_window } = this.manager.config;
     const windowMs = flap_window * 1000;
     state.changes.push(now);
@@ -209,17 +239,89 @@ export class AlertDispatcher {
       state.flapping = true;
       state.remindAt = null;
       const reason = `changed status ${state.changes.length} times within ${flap_window} s; alerts are held until it is calm for ${flap_window} s`;
-      this.send(state, 'flapping', change.from, reason, state.flapWorst, change.time);
+      // Flapping along with a dependency that is down is that dependency's story, told by its own alerts.
+      if (change.suppressed_by === null) this.send(state, 'flapping', change.from, reason, state.flapWorst, change.time);
     }
     if (state.flapping) {
       state.stableAt = now + windowMs;
     } else if (change.to === 'healthy') {
+      // Never held by a dependency: an alerted incident always gets its resolved.
       this.recovering(state, now, change.time);
-    } else if (change.cause !== 'missed' || this.manager.config.alert_on_miss) {
+    } else if (change.suppressed_by !== null) {
+      state.held = true;
+    } else if (alertsOn(change.cause, this.manager.config.alert_on_miss)) {
+      state.held = false;
       this.escalate(state, change.from, change.reason, now, change.time);
     }
     this.reschedule(state);
   };
+
+  /**
+   * A pause began: nothing waits to be said until it ends (reminders, a recovery's pulses,
+   * the calm after flapping). A pause ended: the service's status now is compared with what
+   * its targets last heard, and the difference is said once.
+   */
+  private readonly onPause = (change: PauseChange): void => {
+    const now = this.manager.clock.now();
+    if (change.paused) {
+      const state = this.states.get(change.service);
+      if (!state) return;
+      state.remindAt = null;
+      state.recoverAt = null;
+      state.stableAt = null;
+      state.flapping = false;
+      state.changes.length = 0;
+      this.reschedule(state);
+      return;
+    }
+    // Called as the pause's end is taken in, before the monitor reports a change it brings:
+    // the status read here is already the new one, and that change finds it said.
+    const health = this.manager.service(change.service);
+    if (!health || health.paused !== null) return;
+    const known = this.states.get(change.service);
+    if (!known && health.status === 'healthy') return; // nothing was alerted, nothing to say
+    const state = known ?? this.stateOf(change.service);
+    state.current = health.status;
+    if (health.status === 'healthy') {
+      state.held = false;
+      this.recovering(state, now, change.time, afterPauseReason('healthy', change.reason, null));
+    } else if (health.suppressed_by !== null) {
+      state.held = true;
+    } else if (alertsOn(state.lastBad?.cause ?? 'error', this.manager.config.alert_on_miss)) {
+      state.held = false;
+      this.escalate(
+        state,
+        state.lastChange?.from ?? 'healthy',
+        afterPauseReason(health.status, change.reason, state.lastBad?.reason ?? null),
+        now,
+        change.time,
+      );
+    }
+    this.reschedule(state);
+  };
+
+  /**
+   * `dependency` is no longer down: each of its dependents that is still bad and was held is
+   * alerted once on its own, unless something else holds it now (another dependency still
+   * down, a pause of its own, flapping).
+   */
+  private releaseDependents(dependency: string): void {
+    const now = this.manager.clock.now();
+    for (const tag of this.dependents.of(dependency)) {
+      const state = this.states.get(tag);
+      if (!state?.held || state.flapping) continue;
+      const health = this.manager.service(tag);
+      if (!health || health.suppressed_by !== null || health.paused !== null) continue;
+      state.held = false;
+      // Recovered meanwhile: its own change says so (and had nothing alerted to resolve).
+      if (health.status === 'healthy') continue;
+      state.current = health.status;
+      if (!alertsOn(state.lastBad?.cause ?? 'error', this.manager.config.alert_on_miss)) continue;
+      const previous = state.lastChange?.from ?? 'healthy';
+      this.escalate(state, previous, afterDependencyReason(health.status, dependency, state.lastBad?.reason ?? null), now);
+      this.reschedule(state);
+    }
+  }
 
   /** A bad status: alert each target that hears of it and has not heard of this incident at this level. */
   private escalate(state: ServiceAlertState, previous: ServiceStatus, reason: string, now: number, time?: string): void {
@@ -243,29 +345,34 @@ export class AlertDispatcher {
   }
 
   /** Healthy again: resolve at once, or after `recover_after` on-time pulses. */
-  private recovering(state: ServiceAlertState, now: number, time?: string): void {
+  private recovering(state: ServiceAlertState, now: number, time?: string, reason?: string): void {
     state.remindAt = null;
     if (state.incidents.size === 0) return;
     const pulses = this.manager.config.recover_after;
     if (pulses <= 1) {
-      this.resolve(state, now, time);
+      this.resolve(state, now, time, reason);
       return;
     }
+    state.recoveryReason = reason ?? null;
     const service = this.manager.service(state.service);
     state.recoverFromPulses = service?.total_pulses ?? 0;
     state.recoverAt = now + (pulses - 1) * (service?.interval ?? this.manager.config.default_interval) * 1000;
   }
 
-  private resolve(state: ServiceAlertState, now: number, time?: string): void {
-    const previous = state.lastChange?.from ?? worstAlerted(state);
+  /** Closes every open incident with a `resolved`; `reason` defaults to the latest change's. */
+  private resolve(state: ServiceAlertState, now: number, time?: string, reason?: string): void {
+    // After a pause the latest change is the pause's own: what the targets last heard is the status before.
+    const previous = reason === undefined ? (state.lastChange?.from ?? worstAlerted(state)) : worstAlerted(state);
+    reason ??= state.lastChange?.reason ?? 'recovered';
     for (const [queue, incident] of state.incidents) {
       this.saved.save(state.service, queue, null);
-      const alert = this.alert(state.service, 'resolved', previous, state.lastChange?.reason ?? 'recovered', time);
+      const alert = this.alert(state.service, 'resolved', previous, reason, time);
       alert.down_seconds = Math.round((now - incident.since) / 1000);
       queue.push(alert);
     }
     state.incidents.clear();
     state.recoverAt = null;
+    state.recoveryReason = null;
   }
 
   private onDue(state: ServiceAlertState, now: number): void {
@@ -275,7 +382,7 @@ export class AlertDispatcher {
       // row (a late one would have changed the status, which cancels this). Not yet: look again.
       const pulses = this.manager.service(state.service)?.total_pulses ?? 0;
       if (state.current === 'healthy' && pulses - state.recoverFromPulses >= this.manager.config.recover_after - 1)
-        this.resolve(state, now);
+        this.resolve(state, now, undefined, state.recoveryReason ?? undefined);
       else if (state.current === 'healthy') state.recoverAt = now + ((this.manager.service(state.service)?.interval ?? 1) * 1000) / 10;
     }
     if (state.stableAt !== null && now >= state.stableAt) {
@@ -285,6 +392,7 @@ export class AlertDispatcher {
       state.changes.length = 0;
       const reason = `calm again after flapping, now ${state.current}`;
       if (state.current === 'healthy') this.resolve(state, now);
+      else if (this.manager.service(state.service)?.suppressed_by != null) state.held = true;
       else this.escalate(state, 'healthy', reason, now);
     }
     if (state.remindAt !== null && now >= state.remindAt) {
@@ -338,6 +446,8 @@ export class AlertDispatcher {
       return;
     }
     state.current = health.status;
+    // Paused across the restart: nothing is said until the pause ends (onPause).
+    if (health.paused !== null) return;
     const repeat = this.manager.config.repeat_every;
     if (health.status === 'healthy') this.recovering(state, now);
     else if (health.status === 'critical' && repeat > 0) {
@@ -349,6 +459,17 @@ export class AlertDispatcher {
       state.remindAt = Math.max(latestAlertAt(state) + repeat * 1000, now + amnestyMs);
     }
     this.reschedule(state);
+  }
+
+  /** Marks the dependents held by a dependency that is down at the start: its recovery alerts them (releaseDependents). */
+  private restoreHeld(): void {
+    for (const { service, status, reason, cause } of heldAtStart(this.manager)) {
+      const state = this.stateOf(service);
+      state.current = status;
+      if (reason !== null) state.lastBad = { reason, cause };
+      // Unless every target heard of it at this level before the restart (restored incidents).
+      state.held = this.queues.some((queue) => (state.incidents.get(queue)?.alertedRank ?? -1) < rankOf(status));
+    }
   }
 
   /** Drops `state`'s incidents, in the store too, without a word to the targets. */
@@ -371,6 +492,11 @@ export class AlertDispatcher {
     const clock = this.manager.clock;
     time ??= isoTimeOf(clock, clock.now());
     const alert: Alert = { id: randomUUID(), service, status, previous, time, reason, overall_status: 'healthy' };
+    if (status === 'warning' || status === 'degraded' || status === 'critical') {
+      const affected = this.dependents.of(service);
+      // A copy: a notifier may keep or change what it is given.
+      if (affected.length > 0) alert.affected = [...affected];
+    }
     // Rating every service once per alert made a mass outage quadratic. The stamp is queued
     // before the alert reaches a queue, and a queue sends from a later microtask, so none
     // leaves unstamped. A promise job, not queueMicrotask(), which fake timers may hold back.
