@@ -182,10 +182,11 @@ describe('each card’s recent changes', () => {
       manager.on('status', listener);
     });
 
-  /** A page that records every script error, dialog, console error and history request. */
-  async function openPage(url: string) {
+  /** A page that records every script error, dialog, console error and history request; `prepare` runs before it loads. */
+  async function openPage(url: string, prepare?: (page: Page) => Promise<void>) {
     const page = await browser.newPage({ viewport: { width: 1100, height: 820 } });
     pages.push(page);
+    await prepare?.(page);
     const problems: string[] = [];
     const historyRequests: string[] = [];
     page.on('dialog', (dialog) => {
@@ -348,4 +349,104 @@ describe('each card’s recent changes', () => {
       expect(problems).toEqual([]);
     },
   );
+  /** The note of `kind` (run, pause, held) on a service's card, or null while it is hidden. */
+  const noteOf = (page: Page, service: string, kind: 'run' | 'pause' | 'held') =>
+    page.evaluate(
+      ([name, className]) => {
+        const card = Array.from(document.querySelectorAll('article.card')).find((node) => node.getAttribute('data-service') === name);
+        const note = card?.querySelector<HTMLElement>(`.notes .${className}`);
+        return note && !note.hidden ? note.textContent : null;
+      },
+      [service, kind] as const,
+    );
+
+  it('shows a running job counting on, its last run, a paused card muted with its end and reason, and alerts held by a dependency', async () => {
+    const manager = open({
+      services: {
+        router_tasks: { interval: 3600, max_runtime: 600 },
+        save_worker: { interval: 3600 },
+        file_indexer: { interval: 3600, depends_on: ['save_worker'] },
+      },
+    });
+    const tasks = manager.heartbeat({ tag: 'router_tasks' }).start();
+    const worker = manager.heartbeat({ tag: 'save_worker' }).start();
+    manager.heartbeat({ tag: 'file_indexer' }).start();
+    const run = tasks.begin();
+    worker.error('volume offline', { critical: true });
+    // The page's own clock is Playwright's: a minute passes in it at once, and the open run's time counts on.
+    const { page, problems } = await openPage(await serve(manager), (opened) => opened.clock.install());
+
+    // From the first snapshot: the open run, and the dependency that holds file_indexer's alerts.
+    await pollUntil(
+      () => noteOf(page, 'router_tasks', 'run'),
+      (text) => text !== null && /^running for \d+s$/.test(text),
+    );
+    await pollUntil(
+      () => noteOf(page, 'file_indexer', 'held'),
+      (text) => text === 'held: depends on save_worker',
+    );
+    await page.clock.fastForward(61_000);
+    await pollUntil(
+      () => noteOf(page, 'router_tasks', 'run'),
+      (text) => text === 'running for 1m',
+    );
+
+    // The run ends: the stream's run batch says so, with its duration.
+    run.success();
+    await pollUntil(
+      () => noteOf(page, 'router_tasks', 'run'),
+      (text) => text !== null && /^last run \d+(\.\d)?s$/.test(text),
+    );
+    // A new run begun while the page is open: running again, the last one's time beside it (the
+    // page's clock is the minute ahead it was moved).
+    tasks.begin();
+    await pollUntil(
+      () => noteOf(page, 'router_tasks', 'run'),
+      (text) => text !== null && /^running for (\d+s|1m) · last run \d+(\.\d)?s$/.test(text),
+    );
+
+    // A pause changes no status here (save_worker stays critical by its error): the pause event tells the page.
+    const until = Date.now() + 2 * 3600_000;
+    manager.pause('save_worker', { until, reason: 'disk swap' });
+    const untilShown = await page.evaluate(
+      (at) => new Date(at).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }),
+      until,
+    );
+    const [paused] = (
+      await pollUntil(
+        () => noteOf(page, 'save_worker', 'pause'),
+        (text) => text !== null && text.endsWith(' — disk swap'),
+      )
+    ).slice(-1);
+    // The viewer's local time, with the day only when it is not today.
+    expect(paused).toMatch(new RegExp(`^paused until (.+ )?${untilShown} — disk swap$`));
+    const look = await page.evaluate(() => {
+      const card = document.querySelector('article.card[data-service="save_worker"]') as HTMLElement;
+      const style = getComputedStyle(card);
+      return { paused: card.classList.contains('paused'), word: card.querySelector('.word')?.textContent, shadow: style.boxShadow };
+    });
+    // Muted, not red: no critical ring, and the status word still there beside the pause.
+    expect(look).toEqual({ paused: true, word: 'critical', shadow: 'none' });
+    // A paused service says nothing of the system's health.
+    await pollUntil(
+      () => page.textContent('#banner-text'),
+      (text) => text === 'All services healthy',
+    );
+
+    // Resumed without a pulse: no longer paused; its error still shows.
+    expect(manager.resume('save_worker')).toBe(true);
+    await pollUntil(
+      () => page.evaluate(() => document.querySelector('article.card[data-service="save_worker"]')?.classList.contains('paused')),
+      (isPaused) => isPaused === false,
+    );
+    expect(await noteOf(page, 'save_worker', 'pause')).toBeNull();
+
+    // save_worker recovers: file_indexer's alerts are held no more, though nothing of file_indexer changed.
+    worker.pulse();
+    await pollUntil(
+      () => noteOf(page, 'file_indexer', 'held'),
+      (text) => text === null,
+    );
+    expect(problems).toEqual([]);
+  }, 30_000);
 });

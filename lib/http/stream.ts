@@ -1,9 +1,10 @@
 import type { Request, Response } from 'express';
 import { isoTimeOf } from '../util/clock';
-import type { HeartbeatManager, StatusChange } from '../core/manager';
+import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
 import { DetailsGate, serviceSummary } from './details';
 import { sendError } from './respond';
-import type { ServiceHealth } from '../core/service-record';
+import type { RunTracker } from '../core/runs';
+import type { ServiceHealth, ServiceRun } from '../core/service-record';
 import type { OverallStatus } from '../core/status';
 
 /** Limits of the event stream, as `healthRouter({ stream })` takes them. Every key is optional. */
@@ -32,11 +33,19 @@ export const STREAM_DEFAULTS = {
 } as const;
 
 /**
- * Most status events sent one by one for the changes of one event-loop turn. Past it (a mass
- * outage), clients get one fresh snapshot instead: 10,000 events would cost a rating each and
+ * Most status and pause events sent one by one for the changes of one event-loop turn. Past it
+ * (a mass outage, a maintenance window opening for every service), clients get one fresh
+ * snapshot instead: 10,000 events would cost a rating each and
  * overflow every client's buffer, where one snapshot says the same.
  */
 export const MAX_STATUS_EVENTS_PER_TURN = 64;
+
+/** What the stream last sent of one job's runs: a `run` event goes out when any of it changed. */
+interface RunSeen {
+  start: number | null;
+  durationMs: number | null;
+  exitCode: number | null;
+}
 
 /** One open stream: whether its caller may see details, and the address its places count against. */
 interface StreamClient {
@@ -59,8 +68,11 @@ export interface StreamSnapshot {
  * transition (with the service as it stood then; sent when the turn that made it ends, all of
  * the turn's with the overall status at its end, or as one fresh `snapshot` for more than
  * {@link MAX_STATUS_EVENTS_PER_TURN}), and `pulse` batches at most every `pulseBatchMs`, so a page can animate
- * heartbeats without a flood. A caller the details policy does not admit gets status words
- * only: summary snapshots and status events, and no pulses (their times are details). Every
+ * heartbeats without a flood. A `pause` event (the manager's, with the service body after it)
+ * goes out when a pause begins or ends, which need not change the status; a `run` batch, in the
+ * same rhythm as pulses, when a job's run begins or ends. A caller the details policy does not
+ * admit gets status words only: summary snapshots, status events and pause flags, and no
+ * pulses or runs (their times are details). Every
  * event is one `data:` line of JSON, so no service name or error message can forge an event.
  * Writes never wait on a client: one that stops reading is dropped once `maxBufferedBytes` are
  * queued for it. The timer runs only while clients are connected, is unref'd, and stops when
@@ -71,9 +83,13 @@ export class StreamHub {
   /** Streams open per client address; an address leaves the map with its last stream. */
   private readonly perAddress = new Map<string, number>();
   private readonly pulsesSeen = new Map<string, number>();
+  /** Jobs only (services with runs): a plain heartbeat has no entry. */
+  private readonly runsSeen = new Map<string, RunSeen>();
   private timer: NodeJS.Timeout | undefined;
   /** The changes of this turn, each with its service as it stood then, sent together when the turn ends; at most one past the per-turn cap. */
   private pendingChanges: Array<{ change: StatusChange; health: ServiceHealth | null }> = [];
+  /** The pauses begun or ended this turn, sent after its status changes; together with those, at most one past the cap. */
+  private pendingPauses: PauseChange[] = [];
   private changesFlush: NodeJS.Immediate | undefined;
   private sinceKeepAlive = 0;
   private nextId = 1;
@@ -90,6 +106,7 @@ export class StreamHub {
     private readonly details: DetailsGate = new DetailsGate('always', null),
   ) {
     manager.on('status', this.onStatus);
+    manager.on('pause', this.onPause);
     manager.on('close', () => {
       this.close();
     });
@@ -149,10 +166,12 @@ export class StreamHub {
   /** Ends every stream and stops the timer. */
   close(): void {
     this.manager.off('status', this.onStatus);
+    this.manager.off('pause', this.onPause);
     for (const client of this.clients.keys()) client.end();
     this.clients.clear();
     this.perAddress.clear();
     this.pendingChanges = [];
+    this.pendingPauses = [];
     if (this.changesFlush) clearImmediate(this.changesFlush);
     this.changesFlush = undefined;
     this.disarm();
@@ -160,22 +179,38 @@ export class StreamHub {
 
   private readonly onStatus = (change: StatusChange): void => {
     if (this.clients.size === 0) return;
-    if (this.pendingChanges.length <= MAX_STATUS_EVENTS_PER_TURN) {
+    if (this.pendingCount() <= MAX_STATUS_EVENTS_PER_TURN) {
       this.pendingChanges.push({ change, health: this.manager.service(change.service) ?? null });
     }
+    this.flushSoon();
+  };
+
+  private readonly onPause = (change: PauseChange): void => {
+    if (this.clients.size === 0) return;
+    if (this.pendingCount() <= MAX_STATUS_EVENTS_PER_TURN) this.pendingPauses.push(change);
+    this.flushSoon();
+  };
+
+  private pendingCount(): number {
+    return this.pendingChanges.length + this.pendingPauses.length;
+  }
+
+  private flushSoon(): void {
     if (!this.changesFlush) {
       this.changesFlush = setImmediate(this.flushChanges);
       this.changesFlush.unref();
     }
-  };
+  }
 
   /** Sends the turn's changes with one reading of the overall status, or one snapshot past the cap. */
   private readonly flushChanges = (): void => {
     this.changesFlush = undefined;
     const changes = this.pendingChanges;
+    const pauses = this.pendingPauses;
     this.pendingChanges = [];
+    this.pendingPauses = [];
     if (this.clients.size === 0 || this.manager.isClosed) return;
-    if (changes.length > MAX_STATUS_EVENTS_PER_TURN) {
+    if (changes.length + pauses.length > MAX_STATUS_EVENTS_PER_TURN) {
       const snapshot = this.snapshot();
       this.broadcast('snapshot', snapshot, summarizeSnapshot(snapshot));
       return;
@@ -187,6 +222,14 @@ export class StreamHub {
       const summary = { service: change.service, status: change.to, overall_status };
       this.broadcast('status', event, summary);
     }
+    // The body as it stands at the turn's end, after any status change the pause made; the
+    // overall status too, which a pause changes without a status change (it ignores paused
+    // services). Without details: the flag alone, as public as heartbeat_service_paused; the
+    // reason and the times are details.
+    for (const change of pauses) {
+      const event = { ...change, overall_status, health: this.manager.service(change.service) ?? null };
+      this.broadcast('pause', event, { service: change.service, paused: change.paused, overall_status });
+    }
   };
 
   private snapshot(): StreamSnapshot {
@@ -196,6 +239,10 @@ export class StreamHub {
       const health = this.manager.service(tag);
       if (health) services.push(health);
       this.pulsesSeen.set(tag, health?.total_pulses ?? 0);
+    }
+    // Jobs the stream knows keep what it sent: a change not yet sent still goes to the clients connected before.
+    for (const record of this.manager.listedRecords()) {
+      if (record.runs !== null && !this.runsSeen.has(record.tag)) this.runChanged(record.tag, record.runs);
     }
     return { overall_status: status.overall_status, services, time: new Date(this.manager.clock.wallNow()).toISOString() };
   }
@@ -207,8 +254,13 @@ export class StreamHub {
     let any = false;
     let listed = 0;
     let changedSet = false;
+    let ran: Record<string, ServiceRun> | null = null;
     for (const record of this.manager.listedRecords()) {
       listed++;
+      if (record.runs !== null && this.runChanged(record.tag, record.runs)) {
+        ran ??= Object.create(null) as Record<string, ServiceRun>;
+        ran[record.tag] = this.runOf(record.runs);
+      }
       const seen = this.pulsesSeen.get(record.tag);
       if (seen === record.totalPulses) continue;
       if (seen === undefined) changedSet = true;
@@ -220,13 +272,15 @@ export class StreamHub {
     if (this.pulsesSeen.size > listed) {
       changedSet = true;
       for (const tag of this.pulsesSeen.keys()) if (!this.manager.service(tag)) this.pulsesSeen.delete(tag);
+      for (const tag of this.runsSeen.keys()) if (!this.manager.service(tag)) this.runsSeen.delete(tag);
     }
     // A service came or went: clients redraw from a fresh snapshot rather than guess.
     if (changedSet) {
       const snapshot = this.snapshot();
       this.broadcast('snapshot', snapshot, summarizeSnapshot(snapshot));
-    } else if (any) {
-      this.broadcast('pulse', { services: pulsed });
+    } else {
+      if (any) this.broadcast('pulse', { services: pulsed });
+      if (ran !== null) this.broadcast('run', { services: ran });
     }
     this.sinceKeepAlive += this.options.pulseBatchMs;
     if (this.sinceKeepAlive >= this.options.keepAliveMs) {
@@ -235,6 +289,32 @@ export class StreamHub {
     }
     this.arm();
   };
+
+  /** Whether `runs` changed since the stream last sent them (a run began or ended), noting them as sent. */
+  private runChanged(tag: string, runs: RunTracker): boolean {
+    const start = runs.oldestStart;
+    const seen = this.runsSeen.get(tag);
+    if (seen === undefined) {
+      this.runsSeen.set(tag, { start, durationMs: runs.lastDurationMs, exitCode: runs.lastExitCode });
+      return true;
+    }
+    if (seen.start === start && seen.durationMs === runs.lastDurationMs && seen.exitCode === runs.lastExitCode) return false;
+    seen.start = start;
+    seen.durationMs = runs.lastDurationMs;
+    seen.exitCode = runs.lastExitCode;
+    return true;
+  }
+
+  /** A job's runs as the service body's `run` has them. */
+  private runOf(runs: RunTracker): ServiceRun {
+    const start = runs.oldestStart;
+    return {
+      state: start === null ? 'idle' : 'running',
+      started_at: start === null ? null : isoTimeOf(this.manager.clock, start),
+      last_duration_seconds: runs.lastDurationMs === null ? null : runs.lastDurationMs / 1000,
+      last_exit_code: runs.lastExitCode,
+    };
+  }
 
   /**
    * Sends `data` to callers who may see details and `summary` to the others, or nothing to
@@ -278,6 +358,7 @@ export class StreamHub {
     if (this.clients.size === 0) {
       this.disarm();
       this.pulsesSeen.clear();
+      this.runsSeen.clear();
     }
   }
 

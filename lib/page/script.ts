@@ -1,10 +1,12 @@
 import { CARD_HISTORY_SCRIPT } from './history-script';
+import { CARD_NOTES_SCRIPT } from './notes-script';
 
 /**
  * The status page's script, served inline under a CSP hash. Plain ES2017 for any browser.
  * Every service name, error message and reason goes into the page through `textContent`, never
  * as HTML, so `<img src=x onerror=…>` shows as the text it is. Each card's list of recent
- * changes is {@link CARD_HISTORY_SCRIPT}, which shares this script's scope.
+ * changes is {@link CARD_HISTORY_SCRIPT}, and its notes on runs, pauses and held alerts
+ * {@link CARD_NOTES_SCRIPT}; both share this script's scope.
  */
 export const PAGE_SCRIPT: string = `
 (function () {
@@ -32,6 +34,7 @@ export const PAGE_SCRIPT: string = `
   var retryTimer = null;
   var freshStream = false;
 ${CARD_HISTORY_SCRIPT}
+${CARD_NOTES_SCRIPT}
 
   function serverNow() { return Date.now() + clockOffset; }
 
@@ -80,6 +83,8 @@ ${CARD_HISTORY_SCRIPT}
     badge.appendChild(make('span', 'word'));
     header.appendChild(badge);
     card.appendChild(header);
+    var notes = make('div', 'notes');
+    card.appendChild(notes);
     var list = make('dl');
     var entry = {
       card: card, icon: icon, word: badge.lastChild,
@@ -92,6 +97,7 @@ ${CARD_HISTORY_SCRIPT}
       data: null,
       name: name
     };
+    addNotes(entry, notes);
     card.appendChild(list);
     watchCard(entry);
     card.addEventListener('animationend', function (event) {
@@ -130,6 +136,7 @@ ${CARD_HISTORY_SCRIPT}
     entry.failures.textContent = known(health.consecutive_failures) ? String(health.consecutive_failures) : DASH;
     entry.pulses.textContent = known(health.total_pulses) ? String(health.total_pulses) : DASH;
     entry.error.textContent = health.last_error ? health.last_error.message : DASH;
+    renderNotes(entry);
     refreshTimes(entry);
     return entry;
   }
@@ -138,6 +145,7 @@ ${CARD_HISTORY_SCRIPT}
     var data = entry.data;
     entry.last.textContent = data.last_heartbeat === undefined ? DASH : ago(data.last_heartbeat);
     entry.uptime.textContent = data.started_at ? duration(serverNow() - Date.parse(data.started_at)) : data.uptime || DASH;
+    refreshRun(entry);
   }
 
   function known(value) { return value !== undefined && value !== null; }
@@ -149,7 +157,8 @@ ${CARD_HISTORY_SCRIPT}
     bannerIcon.textContent = ICONS[status] || '?';
     var failing = [];
     services.forEach(function (entry, name) {
-      if (entry.data && entry.data.status === status && status !== 'healthy') failing.push(name);
+      // A paused service says nothing of the system's health, as overall_status ignores it.
+      if (entry.data && entry.data.status === status && status !== 'healthy' && !entry.data.paused) failing.push(name);
     });
     bannerText.textContent = BANNER[status] + (failing.length ? ': ' + failing.join(', ') : '');
   }
@@ -193,7 +202,27 @@ ${CARD_HISTORY_SCRIPT}
     // With details: the change and the health after it; without: the status word alone.
     var entry = update(change.health || { service: change.service, status: change.status || change.to });
     if (change.from !== undefined && entry.history) addChange(entry, change);
+    if (change.health) dependencyChanged(change.service);
     setOverall(change.overall_status);
+  }
+
+  function onPause(event) {
+    // With details: the body after the pause began or ended; without: the flag alone.
+    var change = JSON.parse(event.data);
+    if (change.health) update(change.health);
+    else if (services.has(change.service)) update({ service: change.service, paused: change.paused ? { reason: null, until: null } : null });
+    setOverall(change.overall_status);
+  }
+
+  function onRun(event) {
+    // { name: run }, the body's run, when a job's run began or ended.
+    var batch = JSON.parse(event.data).services;
+    Object.keys(batch).forEach(function (name) {
+      var entry = services.get(name);
+      if (!entry || !entry.data) return;
+      entry.data.run = batch[name];
+      renderNotes(entry);
+    });
   }
 
   function onPulse(event) {
@@ -221,6 +250,8 @@ ${CARD_HISTORY_SCRIPT}
     source.addEventListener('snapshot', onSnapshot);
     source.addEventListener('status', onStatus);
     source.addEventListener('pulse', onPulse);
+    source.addEventListener('pause', onPause);
+    source.addEventListener('run', onRun);
     source.onerror = function () {
       noSignal();
       // EventSource retries a dropped connection by itself, but gives up for good on an error

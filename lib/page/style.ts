@@ -28,6 +28,10 @@ body { margin: 0; font: 16px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, s
 .status-degraded.card { border-left-color: var(--degraded); border-style: dashed solid dashed solid; } .status-degraded .badge { color: var(--degraded); } .status-degraded .dot { background: var(--degraded); }
 .status-critical.card { border-left-color: var(--critical); box-shadow: 0 0 0 2px var(--critical); animation: alert 1.2s ease-in-out infinite; }
 .status-critical .badge { color: #fff; background: var(--critical); border-color: var(--critical); } .status-critical .dot { background: var(--critical); }
+.notes p { margin: .45rem 0 0; font-size: .85rem; color: var(--muted); overflow-wrap: anywhere; }
+.notes .pause { color: var(--fg); font-weight: 600; }
+.paused.card { border-left-color: var(--offline); border-style: solid solid solid dotted; background: transparent; box-shadow: none; animation: none; }
+.paused .badge { color: var(--muted); background: none; border-color: currentColor; } .paused .dot { background: var(--offline); }
 .flash { animation: flash .9s ease-out 2; }
 .beat .dot { animation: beat .45s ease-out; }
 .history { margin-top: .7rem; border-top: 1px solid var(--line); padding-top: .5rem; font-size: .85rem; }
