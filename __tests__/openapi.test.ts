@@ -987,10 +987,14 @@ describe('job runs and pauses: POST …/start, /fail, /exit/{code}, /pause and /
     const paused = await call('post', `${JOB}/pause`, 200, send);
     expect(paused.body).toMatchObject({ reason: 'database migration' });
     expect((await call('get', JOB, 200)).body.paused).toEqual(paused.body);
+    clock.advance(60_000);
     await call('post', `${JOB}/pause`, 200, { headers: AUTH });
     expect(requestProblems('post', `${JOB}/resume`, { headers: AUTH })).toEqual([]);
     expect((await call('post', `${JOB}/resume`, 200, { headers: AUTH })).body).toEqual({ resumed: true });
     expect((await call('post', `${JOB}/resume`, 200, json({}))).body).toEqual({ resumed: false });
+    // The pause is a gap in the history, which counts neither as up nor as down.
+    const history = await call('get', `${JOB}/history`, 200);
+    expect(history.body.gaps).toEqual([{ start: expect.any(String), end: expect.any(String), reason: 'paused' }]);
   });
 
   // Each of these bodies is one the document's requestBody refuses too.
@@ -1467,7 +1471,10 @@ describe('the check itself', () => {
     const problems = (changed: unknown) => probe.problems({ ...observed, body: changed }).join('\n');
     const gap = { start: '2024-05-01T12:00:00.000Z', end: '2024-05-01T12:05:00.000Z', reason: 'monitor offline' };
     expect(problems({ ...body, gaps: [gap] })).toBe('');
-    expect(problems({ ...body, gaps: [{ ...gap, reason: 'restart' }] })).toMatch(/\/gaps\/0\/reason must be equal to constant/);
+    expect(problems({ ...body, gaps: [{ ...gap, reason: 'restart' }] })).toMatch(
+      /\/gaps\/0\/reason must be equal to one of the allowed values/,
+    );
+    expect(problems({ ...body, gaps: [{ ...gap, reason: 'paused' }] })).toBe('');
     expect(problems({ ...body, gaps: [{ ...gap, end: 'later' }] })).toMatch(/\/gaps\/0\/end must match/);
     const { gaps: _gaps, ...withoutGaps } = body as Record<string, unknown>;
     expect(problems(withoutGaps)).toMatch(/must have required property 'gaps'/);
