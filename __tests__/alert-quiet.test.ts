@@ -132,6 +132,60 @@ describe('a paused service', () => {
       ['critical', 2],
     ]);
   });
+
+  it('keeps an incident open across a restart while paused, and resolves it at the pause end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'heartbeat-alert-quiet-'));
+    try {
+      const config: HeartbeatConfig = { log_level: 'silent', services: { save_worker: { interval: 10 } } };
+      const targets = [{ url: ops.url, name: 'ops', minLevel: 'critical' as const }];
+      manager = new HeartbeatManager({ clock, config, store: fileStore({ dir }) });
+      dispatcher = new AlertDispatcher(manager, { targets, registry: new Registry() });
+      manager.heartbeat({ tag: 'save_worker' }).start();
+      clock.advance(CRITICAL_BY_MISSES_MS);
+      manager.pause('save_worker', { until: clock.wallNow() + 10 * 60 * SECOND, reason: 'disk swap' });
+      await delivered();
+      expect(sent()).toEqual(['save_worker:critical']);
+      await manager.close();
+
+      // The restarted manager has it paused, so healthy: that is no recovery to announce.
+      manager = new HeartbeatManager({ clock, config, store: fileStore({ dir }) });
+      dispatcher = new AlertDispatcher(manager, { targets, registry: new Registry() });
+      expect(manager.service('save_worker')).toMatchObject({ status: 'healthy', paused: { reason: 'disk swap' } });
+      const worker = manager.heartbeat({ tag: 'save_worker' }).start();
+      passWith(10 * 60 * SECOND - 5 * SECOND, worker);
+      await delivered();
+      expect(sent()).toEqual(['save_worker:critical']);
+
+      passWith(10 * SECOND, worker);
+      await delivered();
+      expect(sent()).toEqual(['save_worker:critical', 'save_worker:resolved']);
+      expect(body(1)).toMatchObject({ reason: 'healthy after pause' });
+    } finally {
+      await manager.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('waits for recover_after pulses before the resolved at a pause end, as for any recovery', async () => {
+    monitor({ recover_after: 3, services: { save_worker: { interval: 10 } } });
+    const worker = manager.heartbeat({ tag: 'save_worker' }).start();
+    clock.advance(CRITICAL_BY_MISSES_MS);
+    manager.pause('save_worker');
+    manager.resume('save_worker');
+    // Healthy with a fresh interval, but no pulse yet: still dead, as its misses soon show.
+    clock.advance(CRITICAL_BY_MISSES_MS);
+    await delivered();
+    expect(sent()).toEqual(['save_worker:critical']);
+
+    manager.pause('save_worker', { until: clock.wallNow() + SECOND });
+    passWith(15 * SECOND, worker); // the pause ended after 1 s: two more on-time pulses are due 20 s from there
+    await delivered();
+    expect(sent()).toEqual(['save_worker:critical']);
+    passWith(10 * SECOND, worker);
+    await delivered();
+    expect(sent()).toEqual(['save_worker:critical', 'save_worker:resolved']);
+    expect(body(1)).toMatchObject({ reason: 'healthy after pause' });
+  });
 });
 
 describe('the end of a maintenance window', () => {

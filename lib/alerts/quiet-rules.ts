@@ -38,9 +38,12 @@ export function afterDependencyReason(status: ServiceStatus, dependency: string,
   return `still ${status} after ${dependency} recovered${lastReason === null ? '' : `: ${lastReason}`}`;
 }
 
+const NONE: readonly string[] = [];
+
 /**
  * The services each service's outage affects (its dependents, transitively), read from the
- * config once per tag: the config cannot change, and a storm asks for the same tags again.
+ * config once per configured tag: the config cannot change, and a storm asks for the same
+ * tags again.
  */
 export class Dependents {
   private readonly known = new Map<string, readonly string[]>();
@@ -48,10 +51,13 @@ export class Dependents {
   constructor(private readonly manager: HeartbeatManager) {}
 
   of(tag: string): readonly string[] {
+    const services = this.manager.config.services;
+    // Only configured services have depends_on, or are named in one; others (remote ones
+    // registered on the fly, which come and go) are not kept, so this stays as small as the config.
+    if (!Object.hasOwn(services, tag)) return NONE;
     let dependents = this.known.get(tag);
     if (dependents === undefined) {
-      // A service not in the config (started in-process only) has no depends_on, and none on it.
-      dependents = tag in this.manager.config.services ? dependentsOf(this.manager.config.services, tag) : [];
+      dependents = dependentsOf(services, tag);
       this.known.set(tag, dependents);
     }
     return dependents;
