@@ -74,7 +74,13 @@ describe('manager.pause()', () => {
     expect(fixture.manager.resume('save_worker')).toBe(true);
     expect(fixture.manager.resume('save_worker')).toBe(false);
     expect(fixture.manager.service('save_worker')?.paused).toBeNull();
-    expect(pauses.map((change) => change.paused)).toEqual([true, false]);
+    expect(pauses.map(({ paused, reason }) => [paused, reason])).toEqual([
+      [true, 'paused'],
+      [false, 'paused'],
+    ]);
+    fixture.manager.pause('save_worker', { reason: 'deploy' });
+    fixture.manager.resume('save_worker');
+    expect(pauses.at(-1)).toMatchObject({ paused: false, reason: 'deploy' });
     fixture.clock.advance(11 * SECOND);
     expect(fixture.manager.service('save_worker')?.status).toBe('healthy');
     fixture.clock.advance(1);

@@ -75,6 +75,7 @@ export class Pauses implements TimedTask {
     const now = this.host.clock.now();
     const offset = this.host.wallOffset();
     record.manualPause = { reason, until };
+    record.pauseReason = reason;
     this.begin(record, now);
     this.host.note(PAUSE_NOTES, record.tag, {
       reason,
@@ -92,7 +93,9 @@ export class Pauses implements TimedTask {
     record.manualPause = null;
     this.host.note(PAUSE_NOTES, record.tag, null);
     // From now, or from the end of the window it is still in.
-    record.expectFrom = record.pausedAt(now) ? record.pauseEnd : now;
+    const inWindow = record.pausedAt(now);
+    record.expectFrom = inWindow ? record.pauseEnd : now;
+    if (inWindow) record.pauseReason = MAINTENANCE;
     this.host.evaluate(record, now);
     return true;
   }
@@ -111,6 +114,7 @@ export class Pauses implements TimedTask {
         continue;
       }
       record.manualPause = { reason: saved.reason, until: saved.until === null ? Infinity : saved.until - offset };
+      record.pauseReason = saved.reason;
       record.pausedSince = Math.min(now, saved.since - offset);
       record.expectFrom = record.pauseEnd;
     }
@@ -160,7 +164,7 @@ export class Pauses implements TimedTask {
     // Down or up from here as it stands now: the pause hid whatever happened inside it.
     if (record.reportedRank >= DEGRADED) record.uptime.markDown(endedAt);
     else record.uptime.markUp(endedAt);
-    const reason = record.manualPause?.reason ?? MAINTENANCE;
+    const reason = record.pauseReason;
     if (record.manualPause !== null && now >= record.manualPause.until) {
       record.manualPause = null;
       this.host.note(PAUSE_NOTES, record.tag, null);
@@ -175,6 +179,7 @@ export class Pauses implements TimedTask {
     record.maintenanceUntil = until;
     this.begin(record, Math.min(now, Math.max(start, record.uptime.watchingSince)));
     if (!wasPaused) {
+      record.pauseReason = MAINTENANCE;
       this.announce(record, true, record.pausedSince ?? now);
       this.host.evaluate(record, now, { kind: 'recovered', via: 'pause', reason: MAINTENANCE });
     }

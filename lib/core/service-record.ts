@@ -191,6 +191,8 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
   maintenanceUntil = -Infinity;
   /** Start of the pause it is in or just left (monotonic ms), until the pause's end has been taken in; null otherwise. */
   pausedSince: number | null = null;
+  /** Why it is paused now (or was, until the end is taken in): what the `pause` event at the end says. */
+  pauseReason = '';
 
   constructor(
     readonly tag: string,
