@@ -105,6 +105,19 @@ describe('a paused service', () => {
     expect(body(1)).toMatchObject({ previous: 'critical', reason: 'healthy after pause' });
   });
 
+  it('names the pause in the resolved a resume() brings', async () => {
+    monitor({ services: { save_worker: { interval: 10 } } });
+    const worker = manager.heartbeat({ tag: 'save_worker' }).start();
+    worker.error('disk full', { critical: true });
+    manager.pause('save_worker', { reason: 'disk swap' });
+    worker.pulse();
+    clock.advance(1);
+    manager.resume('save_worker');
+    await delivered();
+    expect(sent()).toEqual(['save_worker:critical', 'save_worker:resolved']);
+    expect(body(1)).toMatchObject({ previous: 'critical', reason: 'healthy after pause' });
+  });
+
   it('holds the reminders of a service paused while critical, and says nothing at the end if it is still as alerted', async () => {
     monitor({ repeat_every: 60, services: { save_worker: { interval: 10 } } });
     const worker = manager.heartbeat({ tag: 'save_worker' }).start();
