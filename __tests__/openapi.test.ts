@@ -1244,6 +1244,63 @@ describe('the details policy', () => {
     }
   });
 
+  it('a pause and a job run reach a stream with details as pause and run events, and one without as the pause flag alone', async () => {
+    const { manager, clock } = guarded('when-authorized', { stream: { pulseBatchMs: 250, keepAliveMs: 60_000 } });
+    const base = await listen();
+    const anonymous = await openEvents(base);
+    const authorized = await openEvents(base, AUTH);
+    await anonymous.waitFor(1, 'snapshot');
+    await authorized.waitFor(1, 'snapshot');
+
+    manager.pause('idle_worker', { reason: 'database migration' });
+    for (const client of [anonymous, authorized]) await client.waitFor(1, 'pause');
+    const run = manager.get('save_worker')?.begin();
+    clock.advance(250);
+    await authorized.waitFor(1, 'run');
+    clock.advance(1000);
+    run?.success();
+    clock.advance(250);
+    await authorized.waitFor(2, 'run');
+    manager.resume('idle_worker');
+    for (const client of [anonymous, authorized]) await client.waitFor(2, 'pause');
+
+    const pauses = (client: SseClient) =>
+      client.events.filter((event) => event.event === 'pause').map((event) => JSON.parse(event.data) as unknown);
+    expect(pauses(anonymous)).toEqual([
+      { service: 'idle_worker', paused: true, overall_status: expect.any(String) },
+      { service: 'idle_worker', paused: false, overall_status: expect.any(String) },
+    ]);
+    expect(pauses(authorized)).toEqual([
+      expect.objectContaining({
+        service: 'idle_worker',
+        paused: true,
+        reason: 'database migration',
+        until: null,
+        health: expect.objectContaining({ paused: expect.objectContaining({ reason: 'database migration' }) }),
+      }),
+      expect.objectContaining({ service: 'idle_worker', paused: false, health: expect.objectContaining({ paused: null }) }),
+    ]);
+    const runs = authorized.events.filter((event) => event.event === 'run').map((event) => JSON.parse(event.data) as unknown);
+    expect(runs).toEqual([
+      { services: { save_worker: expect.objectContaining({ state: 'running', last_duration_seconds: null }) } },
+      { services: { save_worker: expect.objectContaining({ state: 'idle', last_duration_seconds: 1.25 }) } },
+    ]);
+    expect(anonymous.raw()).not.toMatch(/database migration|event: run|event: pulse/);
+
+    for (const [client, schemas] of [
+      [anonymous, { pause: 'StreamPauseSummary' }],
+      [authorized, { pause: 'StreamPauseEvent', run: 'StreamRunEvent' }],
+    ] as const) {
+      const observed = observeStream(client);
+      expect(contract.problems(observed)).toEqual([]);
+      for (const event of client.events) {
+        expect(contract.eventProblems(observed, event)).toEqual([]);
+        const schema = (schemas as Record<string, string>)[event.event];
+        if (schema) expect([event.event, contract.schema(schema)(JSON.parse(event.data))]).toEqual([event.event, true]);
+      }
+    }
+  });
+
   it('a stream without details carries summary snapshot and status events and no pulse; with the token, full ones with their cause', async () => {
     const { manager, clock } = guarded('when-authorized', { stream: { pulseBatchMs: 250, keepAliveMs: 60_000 } });
     manager.heartbeat({ tag: 'fast', interval: 1 }).start();
