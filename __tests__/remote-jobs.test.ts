@@ -1,7 +1,12 @@
+import express4 from 'express4';
+import { Registry } from 'prom-client';
 import request from 'supertest';
 import type { HeartbeatConfig } from '../lib/core/config';
+import { HeartbeatManager } from '../lib/core/manager';
+import { healthRouter } from '../lib/http/router';
 import { createApp, type AppFixture } from './helpers/app';
-import { closeManagers } from './helpers/managers';
+import { createTestClock } from './helpers/clock';
+import { closeManagers, trackManager } from './helpers/managers';
 
 /**
  * Job runs and pauses over HTTP: `POST …/start`, `/pulse`, `/fail`, `/exit/{code}`, `/pause`
@@ -360,5 +365,30 @@ describe('bad calls', () => {
     app();
     void fixture.manager.close();
     await refused(post(path), 503, 'The heartbeat manager is closed: the server is shutting down.');
+  });
+});
+
+describe('on Express 4', () => {
+  it('takes runs and pauses, and refuses a rid the extended query parser made an object', async () => {
+    const clock = createTestClock();
+    const manager = trackManager(
+      new HeartbeatManager({ config: { log_level: 'silent', remote_token: TOKEN, services: { job: { interval: 60 } } }, clock }),
+    );
+    const server = express4();
+    server.use(healthRouter({ manager, registry: new Registry() }));
+    const call = (path: string) => request(server).post(`${SERVICE}/job/${path}`).set(auth);
+
+    expect((await call('start?rid=a')).status).toBe(204);
+    clock.advance(4_000);
+    expect((await call('exit/0?rid=a')).status).toBe(204);
+    expect(manager.service('job')?.run).toMatchObject({ state: 'idle', last_duration_seconds: 4, last_exit_code: 0 });
+    const nested = await call('start?rid[x]=1');
+    expect([nested.status, nested.body.error]).toEqual([
+      400,
+      '"rid" must be 1 to 64 printable ASCII characters ("!" to "~", no spaces), e.g. a UUID, given once; the query has it as a nested object.',
+    ]);
+    const paused = await call('pause');
+    expect([paused.status, paused.body.reason]).toEqual([200, 'paused']);
+    expect((await call('resume')).body).toEqual({ resumed: true });
   });
 });
