@@ -257,7 +257,12 @@ describe('bad calls', () => {
   const RID_RULE = '"rid" must be 1 to 64 printable ASCII characters ("!" to "~", no spaces), e.g. a UUID';
 
   it.each<[string, string, unknown, string]>([
-    ['a space', 'start?rid=a%20b', undefined, `${RID_RULE}; the one in the query has a space or a character outside ASCII at position 2.`],
+    [
+      'a space',
+      'start?rid=a%20b',
+      undefined,
+      `${RID_RULE}; the one in the query has a space, a control character or one outside ASCII at position 2.`,
+    ],
     ['65 characters', `pulse?rid=${'r'.repeat(65)}`, undefined, `${RID_RULE}; the one in the query has 65 characters.`],
     ['an empty one', 'fail?rid=', undefined, `${RID_RULE}; the one in the query is empty.`],
     ['a number in the body', 'exit/0', { rid: 42 }, `${RID_RULE}; the body has a number.`],
@@ -265,7 +270,13 @@ describe('bad calls', () => {
       'a letter outside ASCII',
       'start',
       { rid: 'café' },
-      `${RID_RULE}; the one in the body has a space or a character outside ASCII at position 4.`,
+      `${RID_RULE}; the one in the body has a space, a control character or one outside ASCII at position 4.`,
+    ],
+    [
+      'a control character',
+      'start',
+      { rid: 'a\u007fb' },
+      `${RID_RULE}; the one in the body has a space, a control character or one outside ASCII at position 2.`,
     ],
     ['the query repeated', 'pulse?rid=a&rid=b', undefined, `${RID_RULE}, given once; the query has it 2 times.`],
     ['two different ones', 'start?rid=a', { rid: 'b' }, '"rid" is given in the query and in the body with different values; give it once.'],

@@ -30,7 +30,7 @@ export const MAX_RID_LENGTH = 64;
 const RID = new RegExp(`^[!-~]{1,${MAX_RID_LENGTH}}$`);
 const RID_RULE = `"rid" must be 1 to ${MAX_RID_LENGTH} printable ASCII characters ("!" to "~", no spaces), e.g. a UUID`;
 
-/** A run that ended well: a pulse that closes it. Shared, since the core keeps nothing of it. */
+/** A run that ended well: a pulse that closes it. One object for every pulse: the core only reads it. */
 export const RUN_SUCCEEDED = { ok: true, exitCode: null } as const;
 
 /** Exit codes a process can report: 0 to 255, as a shell's `$?` gives them. */
@@ -64,7 +64,7 @@ export function readRid(req: Request, body: Record<string, unknown> | undefined)
 function ridFault(rid: string): string {
   if (rid.length === 0) return 'is empty';
   if (rid.length > MAX_RID_LENGTH) return `has ${rid.length} characters`;
-  return `has a space or a character outside ASCII at position ${rid.search(/[^!-~]/) + 1}`;
+  return `has a space, a control character or one outside ASCII at position ${rid.search(/[^!-~]/) + 1}`;
 }
 
 /**
@@ -72,9 +72,10 @@ function ridFault(rid: string): string {
  * `…/exit/{code}`, which open and end job runs as `heartbeat.begin()` and its run do in
  * process, and `…/pause` and `…/resume`, which call `manager.pause()` and `resume()`. The
  * checks run in the order of the other remote paths: the token (401), the body (415, 413,
- * 400), then the name (400, 404, 429, 503). Returns the paths, for the wrong-method answers.
+ * 400), then the name (400, 404, 429, 503). `mountRemoteRoutes` adds their wrong-method and
+ * body-error answers with those of the other remote paths.
  */
-export function mountRunRoutes(router: Router, context: RemoteContext, basePath: string): string[] {
+export function mountRunRoutes(router: Router, context: RemoteContext, basePath: string): void {
   const { manager, authenticate, resolve, parseJson, jsonIfBody, nameProblem } = context;
   const item = `${basePath}/service/:name`;
   const paths = {
@@ -223,8 +224,6 @@ export function mountRunRoutes(router: Router, context: RemoteContext, basePath:
     sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored; pause and resume do not register one.`, { service: name });
     return false;
   }
-
-  return Object.values(paths);
 }
 
 /** The answer to a signal taken: 204, never cached. */
