@@ -101,8 +101,30 @@ describe('a paused service', () => {
 
     clock.advance(2); // until has passed (the monitor acts strictly past a deadline)
     await delivered();
+    // Healthy at the end only because nothing is expected yet: the resolved waits for a pulse.
+    expect(sent()).toEqual(['save_worker:critical']);
+    passWith(15 * SECOND, worker);
+    await delivered();
     expect(sent()).toEqual(['save_worker:critical', 'save_worker:resolved']);
     expect(body(1)).toMatchObject({ previous: 'critical', reason: 'healthy after pause' });
+  });
+
+  it('never resolves a service that was dead before its pause and stays dead after it, nor alerts it twice', async () => {
+    monitor({ services: { save_worker: { interval: 10 } } });
+    const worker = manager.heartbeat({ tag: 'save_worker' }).start();
+    clock.advance(CRITICAL_BY_MISSES_MS);
+    manager.pause('save_worker');
+    clock.advance(60 * SECOND);
+    manager.resume('save_worker');
+    // The fresh interval, then missed beats up to critical again: nothing, as the targets know it is down.
+    clock.advance(2 * CRITICAL_BY_MISSES_MS);
+    await delivered();
+    expect(manager.service('save_worker')?.status).toBe('critical');
+    expect(sent()).toEqual(['save_worker:critical']);
+    worker.pulse();
+    clock.advance(1);
+    await delivered();
+    expect(sent()).toEqual(['save_worker:critical', 'save_worker:resolved']);
   });
 
   it('names the pause in the resolved a resume() brings', async () => {
@@ -113,6 +135,7 @@ describe('a paused service', () => {
     worker.pulse();
     clock.advance(1);
     manager.resume('save_worker');
+    passWith(15 * SECOND, worker);
     await delivered();
     expect(sent()).toEqual(['save_worker:critical', 'save_worker:resolved']);
     expect(body(1)).toMatchObject({ previous: 'critical', reason: 'healthy after pause' });
@@ -169,7 +192,8 @@ describe('a paused service', () => {
       await delivered();
       expect(sent()).toEqual(['save_worker:critical']);
 
-      passWith(10 * SECOND, worker);
+      // The pause ends 5 s into these 20 s, and a pulse follows within its interval.
+      passWith(20 * SECOND, worker);
       await delivered();
       expect(sent()).toEqual(['save_worker:critical', 'save_worker:resolved']);
       expect(body(1)).toMatchObject({ reason: 'healthy after pause' });
@@ -191,7 +215,7 @@ describe('a paused service', () => {
     expect(sent()).toEqual(['save_worker:critical']);
 
     manager.pause('save_worker', { until: clock.wallNow() + SECOND });
-    passWith(15 * SECOND, worker); // the pause ended after 1 s: two more on-time pulses are due 20 s from there
+    passWith(25 * SECOND, worker); // the pause ended after 1 s: three on-time pulses are due 30 s from there
     await delivered();
     expect(sent()).toEqual(['save_worker:critical']);
     passWith(10 * SECOND, worker);
@@ -233,9 +257,12 @@ describe('the end of a maintenance window', () => {
     await delivered();
     expect(sent()).toEqual(['still_down:critical', 'recovers:critical']);
 
-    passWith(6 * SECOND, recovers, steady); // the window has closed
+    passWith(6 * SECOND, recovers, steady); // the window has closed: the new failure is said at once
     await delivered();
     expect(manager.service('recovers')?.paused).toBeNull();
+    expect(sent().slice(2)).toEqual(['fails_inside:critical']);
+    passWith(10 * SECOND, recovers, steady); // and the recovery once a pulse since the end shows it
+    await delivered();
     expect(sent().slice(2).sort()).toEqual(['fails_inside:critical', 'recovers:resolved']);
     const failed = ops.received.find(({ body: alert }) => alert.service === 'fails_inside')?.body as Record<string, unknown>;
     expect(failed).toMatchObject({ previous: 'healthy', reason: 'still critical after maintenance: critical error: migration failed' });

@@ -70,6 +70,8 @@ class ServiceAlertState implements Scheduled {
   recoveryReason: string | null = null;
   /** Pulses the service had when it turned healthy: recover_after counts from there. */
   recoverFromPulses = 0;
+  /** Pulses needed since `recoverFromPulses` before the recovery is announced. */
+  recoverNeeds = 0;
   remindAt: number | null = null;
   stableAt: number | null = null;
   /**
@@ -284,7 +286,10 @@ export class AlertDispatcher {
     state.current = health.status;
     if (health.status === 'healthy') {
       state.held = false;
-      this.recovering(state, now, change.time, afterPauseReason('healthy', change.reason, null));
+      // Healthy at a pause's end only means nothing is expected yet (the fresh interval): a
+      // service that died before the pause would read healthy too. Its recovery waits for
+      // recover_after pulses from here, at least one, so a dead one is never resolved.
+      this.recovering(state, now, change.time, afterPauseReason('healthy', change.reason, null), true);
     } else if (health.suppressed_by !== null) {
       state.held = true;
     } else if (alertsOn(state.lastBad?.cause ?? 'error', this.manager.config.alert_on_miss)) {
@@ -345,18 +350,20 @@ export class AlertDispatcher {
   }
 
   /** Healthy again: resolve at once, or after `recover_after` on-time pulses. */
-  private recovering(state: ServiceAlertState, now: number, time?: string, reason?: string): void {
+  private recovering(state: ServiceAlertState, now: number, time?: string, reason?: string, afterPause = false): void {
     state.remindAt = null;
     if (state.incidents.size === 0) return;
-    const pulses = this.manager.config.recover_after;
-    if (pulses <= 1) {
+    // A pulse made this recovery, and counts as the first of recover_after; a pause's end did not.
+    const needs = this.manager.config.recover_after - (afterPause ? 0 : 1);
+    if (needs <= 0) {
       this.resolve(state, now, time, reason);
       return;
     }
     state.recoveryReason = reason ?? null;
+    state.recoverNeeds = needs;
     const service = this.manager.service(state.service);
     state.recoverFromPulses = service?.total_pulses ?? 0;
-    state.recoverAt = now + (pulses - 1) * (service?.interval ?? this.manager.config.default_interval) * 1000;
+    state.recoverAt = now + needs * (service?.interval ?? this.manager.config.default_interval) * 1000;
   }
 
   /** Closes every open incident with a `resolved`; `reason` defaults to the latest change's. */
@@ -381,7 +388,7 @@ export class AlertDispatcher {
       // Still healthy, and recover_after − 1 more pulses came: that many on-time pulses in a
       // row (a late one would have changed the status, which cancels this). Not yet: look again.
       const pulses = this.manager.service(state.service)?.total_pulses ?? 0;
-      if (state.current === 'healthy' && pulses - state.recoverFromPulses >= this.manager.config.recover_after - 1)
+      if (state.current === 'healthy' && pulses - state.recoverFromPulses >= state.recoverNeeds)
         this.resolve(state, now, undefined, state.recoveryReason ?? undefined);
       else if (state.current === 'healthy') state.recoverAt = now + ((this.manager.service(state.service)?.interval ?? 1) * 1000) / 10;
     }
