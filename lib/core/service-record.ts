@@ -392,7 +392,8 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
     };
   }
 
-  private runView(offset: number): ServiceRun {
+  /** @internal Its runs as the service body's `run` shows them; `offset` is a wall offset (see `StableWallOffset`). */
+  runView(offset: number): ServiceRun {
     const runs = this.runs;
     const started = runs?.oldestStart ?? null;
     return {

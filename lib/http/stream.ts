@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { isoTimeOf } from '../util/clock';
+import { isoTimeOf, wallOffset } from '../util/clock';
 import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
 import { DetailsGate, serviceSummary } from './details';
 import { sendError } from './respond';
@@ -259,7 +259,7 @@ export class StreamHub {
       listed++;
       if (record.runs !== null && this.runChanged(record.tag, record.runs)) {
         ran ??= Object.create(null) as Record<string, ServiceRun>;
-        ran[record.tag] = this.runOf(record.runs);
+        ran[record.tag] = record.runView(wallOffset(this.manager.clock));
       }
       const seen = this.pulsesSeen.get(record.tag);
       if (seen === record.totalPulses) continue;
@@ -303,17 +303,6 @@ export class StreamHub {
     seen.durationMs = runs.lastDurationMs;
     seen.exitCode = runs.lastExitCode;
     return true;
-  }
-
-  /** A job's runs as the service body's `run` has them. */
-  private runOf(runs: RunTracker): ServiceRun {
-    const start = runs.oldestStart;
-    return {
-      state: start === null ? 'idle' : 'running',
-      started_at: start === null ? null : isoTimeOf(this.manager.clock, start),
-      last_duration_seconds: runs.lastDurationMs === null ? null : runs.lastDurationMs / 1000,
-      last_exit_code: runs.lastExitCode,
-    };
   }
 
   /**
