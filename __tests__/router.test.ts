@@ -355,8 +355,13 @@ describe('everything else', () => {
       '/ops/health/ready',
       '/ops/health/service/{name}',
       '/ops/health/service/{name}/error',
+      '/ops/health/service/{name}/exit/{code}',
+      '/ops/health/service/{name}/fail',
       '/ops/health/service/{name}/history',
+      '/ops/health/service/{name}/pause',
       '/ops/health/service/{name}/pulse',
+      '/ops/health/service/{name}/resume',
+      '/ops/health/service/{name}/start',
       '/ops/health/status',
       '/ops/health/stream',
     ]);
@@ -364,11 +369,12 @@ describe('everything else', () => {
     // Each one is really there: called as listed, none answers the unknown-path 404.
     for (const path of response.body.endpoints as string[]) {
       if (path.endsWith('/stream')) continue; // it stays open; the page below finds it under the prefix
-      const url = path.replace('{name}', 'w');
+      const url = path.replace('{name}', 'w').replace('{code}', '0');
       const auth = { Authorization: 'Bearer prefix-token-0123456789' };
+      const posted = /\/(pulse|start|fail|exit\/0|pause|resume)$/.test(url);
       const answer = url.endsWith('/error')
         ? await request(app).post(url).set(auth).send({ message: 'probe' })
-        : url.endsWith('/pulse')
+        : posted
           ? await request(app).post(url).set(auth)
           : await request(app).get(url).set(auth);
       expect([url, answer.status < 300]).toEqual([url, true]);

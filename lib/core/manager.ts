@@ -203,11 +203,13 @@ export class Heartbeat {
    * under `rid`, or the unnamed run when `rid` is null. An end without an open run is a plain
    * pulse or error.
    */
-  signalRun(rid: string | null, ending: Parameters<ServicePort['end']>[1] | null): void {
+  signalRun(rid: string | null, ending: Parameters<ServicePort['end']>[1] | null, values?: Readonly<Record<string, number>>): void {
     if (this.state === STOPPED || !this.port) return;
     if (this.state === CREATED) this.start();
     if (ending === null) this.port.begin(rid);
     else this.port.end(rid, ending);
+    // Custom metrics ride on the end's pulse, as on pulse(values): recorded, not counted again.
+    if (values !== undefined) this.port.metrics(values);
   }
 
   /** Drops this service's history and error details older than `days`. Returns how many entries went. */

@@ -111,7 +111,7 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
       sendError(res, found.status, found.error, { service: name });
       return;
     }
-    pulseRun(manager, found.heartbeat, rid.rid, metrics as Record<string, number> | undefined);
+    pulseRun(found.heartbeat, rid.rid, metrics as Record<string, number> | undefined);
     noContent(res);
   });
 
@@ -176,28 +176,9 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
   }
 }
 
-/**
- * A remote pulse ends a run, as `run.success()` does: the one named `rid`, or the unnamed or
- * oldest open one; with none open it is a plain pulse. Counted once either way.
- */
-function pulseRun(manager: HeartbeatManager, heartbeat: Heartbeat, rid: string | null, metrics: Record<string, number> | undefined): void {
-  if (metrics === undefined) {
-    heartbeat.signalRun(rid, RUN_SUCCEEDED);
-    return;
-  }
-  // With no run open, the end would be a plain pulse: pulse(metrics) is that, metrics included.
-  if (manager.service(heartbeat.tag)?.run.state !== 'running') {
-    heartbeat.pulse(metrics);
-    return;
-  }
-  // The handle has no way to end a run and record metrics in one pulse (a second pulse would
-  // count twice): the metrics go to the record itself. A linear look, only for this rare case.
-  heartbeat.signalRun(rid, RUN_SUCCEEDED);
-  for (const record of manager.listedRecords()) {
-    if (record.tag !== heartbeat.tag) continue;
-    manager.recordMetrics(record, metrics);
-    return;
-  }
+/** A pulse ends the run `rid` (or the unnamed or oldest one); with none open it is a plain pulse. Metrics ride on it, counted once. */
+function pulseRun(heartbeat: Heartbeat, rid: string | null, metrics: Record<string, number> | undefined): void {
+  heartbeat.signalRun(rid, RUN_SUCCEEDED, metrics);
 }
 
 function isConfigured(manager: HeartbeatManager, name: string): boolean {

@@ -6,7 +6,7 @@ import { readMetricPrefix, registerMetrics } from '../metrics/prometheus';
 import { BearerAuth } from './auth';
 import { DETAILS_POLICIES, DetailsGate, type DetailsPolicy } from './details';
 import { statusPage } from '../page/status-page';
-import { mountRemoteRoutes } from './remote';
+import { REMOTE_PATHS, mountRemoteRoutes } from './remote';
 import { jsonErrors, methodNotAllowed, sendError } from './respond';
 import { mountStatusRoutes } from './status-routes';
 import { STREAM_DEFAULTS, StreamHub, type StreamOptions } from './stream';
@@ -79,6 +79,8 @@ const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
  * - `GET /api/health/stream` and `/ui`: live events and the status page
  * - `GET /api/health/live` and `/ready`: probes for load balancers and Kubernetes
  * - `POST /api/health/service/{name}/pulse` and `/error`: remote heartbeats (with `remote_token`)
+ * - `POST /api/health/service/{name}/start`, `/fail`, `/exit/{code}`: remote job runs (with `remote_token`)
+ * - `POST /api/health/service/{name}/pause` and `/resume`: pauses (with `remote_token`)
  * - `DELETE /api/health/service/{name}`: removes a service a remote heartbeat registered
  * - `GET /metrics`: the prom-client registry, including the heartbeat gauges
  */
@@ -115,7 +117,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   ];
   if (streamOptions) readPaths.push(`${basePath}/stream`);
   if (serveUi) readPaths.push(uiPath);
-  const endpoints = auth ? [...readPaths, `${basePath}/service/{name}/pulse`, `${basePath}/service/{name}/error`] : readPaths;
+  const endpoints = auth ? [...readPaths, ...REMOTE_PATHS.map((path) => `${basePath}${path}`)] : readPaths;
 
   const router = Router();
 
