@@ -91,6 +91,19 @@ describe('a pause across a restart', () => {
     expect(third.manager.service('save_worker')?.paused).toBeNull();
   });
 
+  it('keeps the pause of an in-process heartbeat until its app starts it again after a restart', () => {
+    const config = { log_level: 'silent' };
+    const first = store.start(config);
+    first.manager.heartbeat({ tag: 'ad_hoc', interval: 10 }).start();
+    first.manager.pause('ad_hoc', { reason: 'deploy' });
+    const second = store.restart(first, MINUTE, config);
+    expect(second.manager.service('ad_hoc')).toBeUndefined();
+    second.manager.heartbeat({ tag: 'ad_hoc', interval: 10 }).start();
+    expect(second.manager.service('ad_hoc')?.paused).toMatchObject({ reason: 'deploy', until: null });
+    store.clock.advance(10 * MINUTE);
+    expect(second.manager.service('ad_hoc')?.status).toBe('healthy');
+  });
+
   it('forgets a pause whose until passed while the monitor was down', () => {
     const config = { log_level: 'silent', services: { save_worker: { interval: 10 } } };
     const first = store.start(config);

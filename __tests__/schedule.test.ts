@@ -80,6 +80,19 @@ describe('a cron schedule', () => {
   });
 });
 
+describe('a wall clock that jumps', () => {
+  it('reads the next occurrence on the new wall time once the jump is taken', () => {
+    fixture = managerAt('2026-01-01T00:00:00Z', { services: { nightly: { schedule: '0 3 * * *', timezone: 'UTC', grace: 300 } } });
+    fixture.clock.advance(60 * MINUTE);
+    expect(failures('nightly')).toBe(0);
+    // The wall clock is set an hour ahead (02:00): 03:05 is now 65 minutes away, not 125.
+    fixture.clock.jumpWall(60 * MINUTE);
+    failures('nightly');
+    fixture.clock.advance(65 * MINUTE + 1);
+    expect(failures('nightly')).toBe(1);
+  });
+});
+
 describe('a daily job at 02:30 in Europe/Berlin across daylight saving time', () => {
   const job = { schedule: '30 2 * * *', timezone: 'Europe/Berlin', grace: 60, critical_after: 10 };
 

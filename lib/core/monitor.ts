@@ -147,6 +147,7 @@ export class Monitor<H extends ServiceOwner> {
         },
       },
       this.config.maintenance,
+      this.config.retention_days * 86_400_000,
     );
 
     if (this.config.enabled) {

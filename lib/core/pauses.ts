@@ -66,6 +66,8 @@ export class Pauses implements TimedTask {
   constructor(
     private readonly host: PauseHost,
     windows: readonly ResolvedMaintenanceWindow[],
+    /** How long a saved pause without an end waits for its service to come back: `retention_days`. */
+    private readonly keepMs: number,
   ) {
     this.calendar = new MaintenanceCalendar(windows);
   }
@@ -107,25 +109,35 @@ export class Pauses implements TimedTask {
     const byTag = new Map<string, ServiceRecord>();
     for (const record of this.host.records()) byTag.set(record.tag, record);
     for (const [tag, value] of this.host.notesOf(PAUSE_NOTES)) {
-      const saved = savedPause(value);
-      const record = byTag.get(tag);
-      if (!saved || !record || (saved.until !== null && saved.until - offset <= now)) {
-        this.host.note(PAUSE_NOTES, tag, null); // over, unreadable, or for a service gone
+      const saved = this.current(value, now, offset);
+      if (saved === null) {
+        this.host.note(PAUSE_NOTES, tag, null);
         continue;
       }
-      record.manualPause = { reason: saved.reason, until: saved.until === null ? Infinity : saved.until - offset };
-      record.pauseReason = saved.reason;
-      record.pausedSince = Math.min(now, saved.since - offset);
-      record.expectFrom = record.pauseEnd;
+      // One not found yet is kept for its service's return: an in-process heartbeat its app starts later.
+      const record = byTag.get(tag);
+      if (record) takeUp(record, saved, now, offset);
     }
     if (!this.calendar.isEmpty) this.run(now);
   }
 
+  /** A saved pause still to take up at `now`, or null if it is over, unreadable, or waited too long for its service. */
+  private current(value: unknown, now: number, offset: number): SavedPause | null {
+    const saved = savedPause(value);
+    if (saved === null) return null;
+    if (saved.until !== null ? saved.until - offset <= now : saved.since - offset < now - this.keepMs) return null;
+    return saved;
+  }
+
   /** A record joined the status (started, or resumed after a restart): it enters a maintenance window open now. */
   joined(record: ServiceRecord): void {
-    if (this.calendar.isEmpty) return;
     const now = this.host.clock.now();
     const offset = this.host.wallOffset();
+    if (record.manualPause === null) {
+      const saved = this.current(this.host.notesOf(PAUSE_NOTES).get(record.tag), now, offset);
+      if (saved !== null) takeUp(record, saved, now, offset);
+    }
+    if (this.calendar.isEmpty) return;
     const span = windowSpan(this.calendar.openAt(now + offset), record.tag);
     if (span !== null) this.enterMaintenance(record, now, span.start - offset, span.end - offset);
   }
@@ -219,8 +231,23 @@ function windowSpan(open: readonly OpenWindow[], tag: string): { start: number; 
   return span;
 }
 
+/** A pause as the store keeps it, in wall ms. */
+interface SavedPause {
+  readonly reason: string;
+  readonly until: number | null;
+  readonly since: number;
+}
+
+/** Pauses `record` as `saved` says, without a word: it is the same pause going on. */
+function takeUp(record: ServiceRecord, saved: SavedPause, now: number, offset: number): void {
+  record.manualPause = { reason: saved.reason, until: saved.until === null ? Infinity : saved.until - offset };
+  record.pauseReason = saved.reason;
+  record.pausedSince = Math.min(now, saved.since - offset);
+  record.expectFrom = record.pauseEnd;
+}
+
 /** A pause as the store kept it, or null if it is not one (a store's notes are read, never trusted). */
-function savedPause(value: unknown): { reason: string; until: number | null; since: number } | null {
+function savedPause(value: unknown): SavedPause | null {
   if (typeof value !== 'object' || value === null) return null;
   const { reason, until, since } = value as Record<string, unknown>;
   if (typeof reason !== 'string' || typeof since !== 'number' || !Number.isFinite(since)) return null;

@@ -96,6 +96,8 @@ export class ScheduledBeats {
   /** The occurrence after the `missed` ones already counted, in monotonic ms (Infinity when there is none). */
   private next = Number.NaN;
   private countedTo = -Infinity;
+  /** The wall offset `next` was found with: after a wall clock jump the occurrences are found again. */
+  private offset = Number.NaN;
 
   constructor(
     readonly schedule: CronSchedule,
@@ -106,7 +108,7 @@ export class ScheduledBeats {
   /** Occurrences after `base` whose deadline (occurrence + grace) `now` is strictly past. */
   missedAt(base: number, now: number, graceMs: number): number {
     const wallOffset = this.wallOffset();
-    if (base !== this.base || now < this.countedTo) this.reset(base, wallOffset);
+    if (base !== this.base || now < this.countedTo || wallOffset !== this.offset) this.reset(base, wallOffset);
     this.countedTo = now;
     while (this.next + graceMs < now && this.missed < MAX_COUNTED_OCCURRENCES) {
       this.missed++;
@@ -122,6 +124,7 @@ export class ScheduledBeats {
 
   private reset(base: number, wallOffset: number): void {
     this.base = base;
+    this.offset = wallOffset;
     this.missed = 0;
     this.countedTo = -Infinity;
     this.next = base === Infinity ? Infinity : this.after(base, wallOffset);
