@@ -140,6 +140,16 @@ describe('maintenance', () => {
     ],
     [{ services: '*', start: '2026-12-01T23:00:00Z', end: '2026-12-01T22:00:00Z' }, 'maintenance[0].end', 'expected a time after start'],
     [{ services: '*', cron: '0 2 * * *', duration: 60, timezone: 'Nowhere' }, 'maintenance[0].timezone', 'expected an IANA time zone name'],
+    [
+      { services: '*', cron: '0 * * * *', duration: 7200 },
+      'maintenance[0].duration',
+      '"maintenance[0].duration" is 7200; expected at most the time between two openings of its cron (3600 seconds)',
+    ],
+    [
+      { services: '*', cron: '0 2 * * MON,TUE', duration: 2 * 86_400 },
+      'maintenance[0].duration',
+      'expected at most the time between two openings of its cron (86400 seconds)',
+    ],
   ])('refuses %p, naming %s', (window, key, message) => {
     const refused = refusal({ services: { a: {} }, maintenance: [window] });
     expect(refused.key).toBe(key);

@@ -70,6 +70,18 @@ describe('a cron schedule', () => {
     expect(fixture.changes.map((change) => change.to)).toEqual(['critical']);
   });
 
+  it('counts at most 100 missed occurrences, or critical_after if higher: a dead minutely job costs one lookup each', () => {
+    fixture = managerAt('2026-01-01T00:00:00Z', {
+      services: {
+        minutely: { schedule: '* * * * *', timezone: 'UTC', grace: 5 },
+        strict: { schedule: '* * * * *', timezone: 'UTC', grace: 5, critical_after: 150 },
+      },
+    });
+    fixture.clock.advance(8 * 24 * 60 * MINUTE);
+    expect(fixture.manager.service('minutely')).toMatchObject({ status: 'critical', consecutive_failures: 100 });
+    expect(fixture.manager.service('strict')).toMatchObject({ status: 'critical', consecutive_failures: 150 });
+  });
+
   it('takes seconds fields', () => {
     fixture = managerAt('2026-01-01T00:00:00Z', { services: { fast: { schedule: '*/10 * * * * *', timezone: 'UTC', grace: 1 } } });
     expect(fixture.manager.service('fast')?.interval).toBe(10);

@@ -266,6 +266,8 @@ export class AlertDispatcher {
   private readonly onPause = (change: PauseChange): void => {
     const now = this.manager.clock.now();
     if (change.paused) {
+      // A paused dependency holds no one (see suppressed_by): its held dependents are said now.
+      if (this.dependents.of(change.service).length > 0) this.recovered.add(change.service);
       const state = this.states.get(change.service);
       if (!state) return;
       state.remindAt = null;

@@ -1,4 +1,4 @@
-import type { ServicePort } from './binding';
+import type { RunEnding } from './binding';
 
 /** What `run.fail()` takes besides the error. */
 export interface RunFailOptions {
@@ -20,8 +20,8 @@ export class JobRun {
 
   /** @internal */
   constructor(
-    private readonly port: ServicePort | undefined,
-    private readonly rid: string,
+    /** Ends the run in the engine; undefined for a heartbeat that watches nothing (stopped, or heartbeats disabled). */
+    private readonly end: ((ending: RunEnding) => void) | undefined,
     private readonly describe: (error: unknown) => string,
   ) {}
 
@@ -48,9 +48,9 @@ export class JobRun {
     this.finish({ ok: code === 0, exitCode: code });
   }
 
-  private finish(ending: Parameters<ServicePort['end']>[1]): void {
+  private finish(ending: RunEnding): void {
     if (this.ended) return;
     this.ended = true;
-    this.port?.end(this.rid, ending);
+    this.end?.(ending);
   }
 }

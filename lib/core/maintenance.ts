@@ -64,8 +64,12 @@ export function readMaintenance(read: OptionReader, value: unknown, services: Re
       read.fail(key, given, 'either { services, cron, duration, timezone? } (recurring) or { services, start, end } (once)');
     }
     if (recurring) {
-      readSchedule(read, key, entry.cron, entry.timezone, 'cron');
+      const schedule = readSchedule(read, key, entry.cron, entry.timezone, 'cron');
       const duration = read.positiveNumber(`${key}.duration`, entry.duration, 'of seconds, e.g. 3600');
+      // Windows that overlap the next opening would never close: a window is shorter than the time between openings.
+      const gap = shortestGap(schedule, Date.now());
+      if (duration * 1000 > gap)
+        read.fail(`${key}.duration`, duration, `at most the time between two openings of its cron (${gap / 1000} seconds)`);
       return Object.freeze({
         services: scope,
         cron: entry.cron as string,
@@ -87,6 +91,22 @@ export function readMaintenance(read: OptionReader, value: unknown, services: Re
       end: new Date(end).toISOString(),
     });
   });
+}
+
+/** How many openings are looked at for the shortest gap between two: enough for any weekly pattern of days. */
+const GAP_SAMPLES = 64;
+
+/** The shortest time between two of the schedule's next openings, in ms. */
+function shortestGap(schedule: CronSchedule, wallMs: number): number {
+  let shortest = Infinity;
+  let previous = schedule.nextAfter(wallMs);
+  for (let sample = 0; sample < GAP_SAMPLES && previous !== null; sample++) {
+    const next = schedule.nextAfter(previous);
+    if (next === null) break;
+    shortest = Math.min(shortest, next - previous);
+    previous = next;
+  }
+  return shortest;
 }
 
 function readScope(read: OptionReader, key: string, value: unknown, services: ReadonlySet<string>): readonly string[] | '*' {
@@ -163,19 +183,14 @@ export class MaintenanceCalendar {
   }
 }
 
-/** The span of `window` open at `wallMs`, or null if none is. Overlapping openings of one window join up. */
+/** The span of `window` open at `wallMs`, or null if none is. */
 function spanAt(window: Window, wallMs: number): { start: number; end: number } | null {
   if (window.schedule === null) return window.start <= wallMs && wallMs < window.end ? { start: window.start, end: window.end } : null;
   // The first opening within the last `length`: open now if it has begun.
   const opening = window.schedule.nextAfter(wallMs - window.lengthMs);
   if (opening === null || opening > wallMs) return null;
-  let end = opening + window.lengthMs;
-  // Later openings inside this span extend it (a window longer than its period never closes between them).
-  for (let next = window.schedule.nextAfter(opening); next !== null && next < end; next = window.schedule.nextAfter(next)) {
-    end = next + window.lengthMs;
-    if (end - wallMs > 366 * 86_400_000) break; // a window that never closes: a year ahead is as good as never
-  }
-  return { start: opening, end };
+  // The config keeps a window shorter than the time between its openings, so no later one extends it.
+  return { start: opening, end: opening + window.lengthMs };
 }
 
 /** Whether an open window covers the service `tag`. */

@@ -6,6 +6,7 @@ import type { ServicePort } from './binding';
 import { checkOptions, runCheck, type CheckOptions, type Probe } from './checks';
 import { checkTag, readConfigFile, readInterval, type ResolvedHeartbeatConfig } from './config';
 import { JobRun } from './job-run';
+import { IN_PROCESS } from './runs';
 import { Monitor, type HeartbeatManagerOptions } from './monitor';
 import { OptionReader } from '../util/validate';
 
@@ -42,6 +43,8 @@ export interface ErrorOptions {
 }
 
 const HEARTBEAT_KEYS = ['tag', 'interval', 'critical', 'grace', 'manager'] as const;
+/** In-process runs get ids of their own, which no remote `rid` can be (they start with a NUL). */
+let nextRunId = 1;
 const CREATED = 0;
 const RUNNING = 1;
 const STOPPED = 2;
@@ -63,8 +66,6 @@ export class Heartbeat {
   readonly manager: HeartbeatManager;
   private readonly port: ServicePort | undefined;
   private state: typeof CREATED | typeof RUNNING | typeof STOPPED = CREATED;
-  /** In-process runs get ids of their own, which no remote `rid` can be (they start with a NUL). */
-  private nextRunId = 1;
 
   constructor(options: HeartbeatOptions) {
     const read = new OptionReader('Invalid Heartbeat options');
@@ -168,11 +169,16 @@ export class Heartbeat {
    * warning, and past twice it critical; misses are not counted while it runs. Runs may overlap.
    */
   begin(): JobRun {
-    const rid = `\u0000${this.nextRunId++}`;
-    if (this.state === STOPPED || !this.port) return new JobRun(undefined, rid, messageText);
+    // Unique in the process, so that two handles of one service (one stopped, one new) never pair each other's runs.
+    const rid = `${IN_PROCESS}${nextRunId++}`;
+    if (this.state === STOPPED || !this.port) return new JobRun(undefined, messageText);
     if (this.state === CREATED) this.start();
-    this.port.begin(rid);
-    return new JobRun(this.port, rid, messageText);
+    const port = this.port;
+    port.begin(rid);
+    // An end after stop() is ignored, as a pulse is: the service may have a new handle by then.
+    return new JobRun((ending) => {
+      if (this.state === RUNNING) port.end(rid, ending);
+    }, messageText);
   }
 
   /**

@@ -17,8 +17,8 @@ import {
   type ServiceStatusEntry,
 } from './service-record';
 import { MAX_PAUSE_REASON, Pauses, type PauseListener, type PauseOptions } from './pauses';
-import { RunTracker } from './runs';
-import { CronSchedule, ScheduledBeats } from './schedule';
+import { IN_PROCESS, RunTracker } from './runs';
+import { CronSchedule, MAX_COUNTED_OCCURRENCES, ScheduledBeats } from './schedule';
 import { storedText } from '../util/stored-text';
 import {
   CRITICAL_ERROR,
@@ -64,6 +64,8 @@ export interface HealthStatus {
 export { MAX_ERROR_LENGTH } from './limits';
 
 const MANAGER_KEYS = ['config', 'logger', 'clock', 'store'] as const;
+/** The space of the store that keeps the open runs signalled from outside, by tag. */
+const RUN_NOTES = 'runs';
 
 /**
  * The engine behind `HeartbeatManager`: it keeps every service's record, derives each status
@@ -158,7 +160,10 @@ export class Monitor<H extends ServiceOwner> {
     }
     // Restored before anything is watched: a restored service is watched from its saved state.
     this.keeper.open();
-    if (this.config.enabled) this.pauses.open();
+    if (this.config.enabled) {
+      this.restoreRuns();
+      this.pauses.open();
+    }
     for (const record of this.records.values()) if (record.configured) this.watcher.watch(record);
     this.keeper.wake();
   }
@@ -217,7 +222,11 @@ export class Monitor<H extends ServiceOwner> {
     record.rollups = new DailyRollups(this.config.retention_days, this.clock.wallNow(), this.clock);
     if (service) {
       if (service.schedule !== null) {
-        record.scheduled = new ScheduledBeats(new CronSchedule(service.schedule, service.timezone), () => this.wallOffset.read());
+        record.scheduled = new ScheduledBeats(
+          new CronSchedule(service.schedule, service.timezone),
+          () => this.wallOffset.read(),
+          Math.max(MAX_COUNTED_OCCURRENCES, criticalAfter),
+        );
       }
       if (service.max_runtime !== null || service.min_runtime !== null) {
         record.runs = new RunTracker(
@@ -250,6 +259,7 @@ export class Monitor<H extends ServiceOwner> {
         if (record.listed) return;
         this.watcher.unwatch(record);
         this.records.delete(record.tag);
+        this.pauses.forget(record.tag);
       },
       runAt: (task, at) => {
         this.watcher.runAt(task, at);
@@ -382,7 +392,8 @@ export class Monitor<H extends ServiceOwner> {
   private suppressedBy(record: ServiceRecord, at: number): string | null {
     for (const tag of record.dependsOn) {
       const dependency = this.records.get(tag);
-      if (!dependency?.listed) continue;
+      // A paused dependency holds no one: its own alerts are off, so its dependents' must not be.
+      if (!dependency?.listed || dependency.pausedAt(at)) continue;
       if (dependency.rankAt(at, dependency.missedAt(at)) >= DEGRADED) return tag;
       // The config refuses cycles, so this ends.
       const deeper = this.suppressedBy(dependency, at);
@@ -561,6 +572,7 @@ export class Monitor<H extends ServiceOwner> {
     const now = this.clock.now();
     record.runs ??= new RunTracker(null, null);
     record.runs.begin(rid, now);
+    this.saveRuns(record, rid);
     record.lastSignAt = now;
     record.signed = true;
     record.unsaved = true;
@@ -569,8 +581,36 @@ export class Monitor<H extends ServiceOwner> {
 
   /** @internal A job run ended: its duration and exit code are kept; the caller then pulses or reports the failure. */
   runEnded(record: ServiceRecord, rid: string | null, ending: RunEnding): void {
+    // A plain pulse or error on a service that never ran a job: no run figures, no job series.
+    if (record.runs === null && ending.exitCode === null) return;
+    const now = this.clock.now();
     record.runs ??= new RunTracker(null, null);
-    record.runs.end(rid, this.clock.now(), ending);
+    // Saved only when a run closed: a remote pulse with no run open writes nothing.
+    if (record.runs.end(rid, now, ending).durationMs !== null) this.saveRuns(record, rid);
+    // The end is word from the job, failed or not: misses count from here, not from its start.
+    record.lastSignAt = now;
+    record.signed = true;
+  }
+
+  /** Saves the open runs signalled from outside, when `rid` is one of theirs: they go on while this process restarts. */
+  private saveRuns(record: ServiceRecord, rid: string | null): void {
+    if (rid !== null && rid.startsWith(IN_PROCESS)) return;
+    const saved = record.runs?.savedOpen(this.wallOffset.read()) ?? null;
+    if (saved !== null || this.keeper.notesOf(RUN_NOTES).has(record.tag)) this.keeper.note(RUN_NOTES, record.tag, saved);
+  }
+
+  /** Opens again the runs the store kept, for the services there are; the others' are dropped. */
+  private restoreRuns(): void {
+    const offset = this.wallOffset.read();
+    for (const [tag, saved] of this.keeper.notesOf(RUN_NOTES)) {
+      const record = this.records.get(tag);
+      if (!record) {
+        this.keeper.note(RUN_NOTES, tag, null);
+        continue;
+      }
+      record.runs ??= new RunTracker(null, null);
+      record.runs.restoreOpen(saved, offset);
+    }
   }
 
   /**
@@ -594,6 +634,9 @@ export class Monitor<H extends ServiceOwner> {
     if (this.closed) return;
     this.records.delete(record.tag);
     this.keeper.forget(record);
+    // A service that left takes its pause and its runs with it: a new one under the tag starts afresh.
+    this.pauses.forget(record.tag);
+    if (this.keeper.notesOf(RUN_NOTES).has(record.tag)) this.keeper.note(RUN_NOTES, record.tag, null);
     this.keeper.sleep();
   }
 

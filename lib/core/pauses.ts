@@ -1,7 +1,7 @@
 import { isoAt, type Clock } from '../util/clock';
 import type { TransitionCause } from './health-log';
 import { MaintenanceCalendar, covers, type OpenWindow, type ResolvedMaintenanceWindow } from './maintenance';
-import type { ServiceRecord } from './service-record';
+import { SCHEDULE_RECHECK_MS, type ServiceRecord } from './service-record';
 import { DEGRADED } from './status';
 import type { TimedTask } from './watcher';
 
@@ -36,6 +36,11 @@ export const MAINTENANCE = 'maintenance';
 export const MAX_PAUSE_REASON = 200;
 /** The space of the manager's store that keeps pauses by `pause()`, by tag, across restarts. */
 const PAUSE_NOTES = 'pause';
+/**
+ * The space that keeps when each service's last pause ended (wall ms), until a restart finds a
+ * sign of life since: a restart just after a pause must still give the fresh interval.
+ */
+const PAUSE_END_NOTES = 'pause-end';
 
 /** What the pauses ask of the monitor. */
 export interface PauseHost {
@@ -102,6 +107,12 @@ export class Pauses implements TimedTask {
     return true;
   }
 
+  /** Forgets the saved pause of `tag`, a service that left: a new one under the tag starts unpaused. */
+  forget(tag: string): void {
+    if (this.host.notesOf(PAUSE_NOTES).has(tag)) this.host.note(PAUSE_NOTES, tag, null);
+    if (this.host.notesOf(PAUSE_END_NOTES).has(tag)) this.host.note(PAUSE_END_NOTES, tag, null);
+  }
+
   /** Takes up the pauses the store kept for records that exist now, and the maintenance windows open now. */
   open(): void {
     const now = this.host.clock.now();
@@ -117,6 +128,13 @@ export class Pauses implements TimedTask {
       // One not found yet is kept for its service's return: an in-process heartbeat its app starts later.
       const record = byTag.get(tag);
       if (record) takeUp(record, saved, now, offset);
+    }
+    for (const [tag, value] of this.host.notesOf(PAUSE_END_NOTES)) {
+      const record = byTag.get(tag);
+      const endedAt = typeof value === 'number' && Number.isFinite(value) ? value - offset : -Infinity;
+      // Pulsed since (the fresh interval is behind it), or kept too long for a service that never came back.
+      if (endedAt < now - this.keepMs || (record && record.lastSignAt >= endedAt)) this.host.note(PAUSE_END_NOTES, tag, null);
+      else if (record) record.expectFrom = Math.max(record.expectFrom, endedAt);
     }
     if (!this.calendar.isEmpty) this.run(now);
   }
@@ -137,6 +155,8 @@ export class Pauses implements TimedTask {
       const saved = this.current(this.host.notesOf(PAUSE_NOTES).get(record.tag), now, offset);
       if (saved !== null) takeUp(record, saved, now, offset);
     }
+    const ended = this.host.notesOf(PAUSE_END_NOTES).get(record.tag);
+    if (typeof ended === 'number' && ended - offset > record.lastSignAt) record.expectFrom = Math.max(record.expectFrom, ended - offset);
     if (this.calendar.isEmpty) return;
     const span = windowSpan(this.calendar.openAt(now + offset), record.tag);
     if (span !== null) this.enterMaintenance(record, now, span.start - offset, span.end - offset);
@@ -147,18 +167,22 @@ export class Pauses implements TimedTask {
     const offset = this.host.wallOffset();
     const wall = now + offset;
     const open = this.calendar.openAt(wall);
-    if (open.length > 0) {
-      for (const record of this.host.records()) {
-        if (!record.listed) continue;
-        const span = windowSpan(open, record.tag);
-        // Closings need no work here: each record is woken at its own window's end (see nextChangeAt).
-        if (span !== null && span.end - offset > record.maintenanceUntil) {
-          this.enterMaintenance(record, now, span.start - offset, span.end - offset);
-        }
+    for (const record of this.host.records()) {
+      if (!record.listed) continue;
+      const span = windowSpan(open, record.tag);
+      const end = span === null ? now : span.end - offset;
+      // Closings need no work here: each record is woken at its own window's end (see nextChangeAt).
+      if (span !== null && end > record.maintenanceUntil) this.enterMaintenance(record, now, span.start - offset, end);
+      else if (record.maintenanceUntil > end) {
+        // Read again on a wall clock set forward since: its window ends sooner, or is over.
+        record.maintenanceUntil = end;
+        record.expectFrom = record.pauseEnd;
+        this.host.evaluate(record, now);
       }
     }
+    // Looked at again every SCHEDULE_RECHECK_MS at least: the boundaries are wall times, which a clock correction moves.
     const next = this.calendar.nextBoundary(wall);
-    if (next < Infinity) this.host.runAt(this, next - offset);
+    if (next < Infinity) this.host.runAt(this, Math.min(next - offset, now + SCHEDULE_RECHECK_MS));
     else this.host.cancel(this);
   }
 
@@ -182,7 +206,9 @@ export class Pauses implements TimedTask {
       this.host.note(PAUSE_NOTES, record.tag, null);
     }
     if (now >= record.maintenanceUntil) record.maintenanceUntil = -Infinity;
-    this.host.emit({ service: record.tag, paused: false, reason, until: null, time: isoAt(this.host.wallOffset(), endedAt) });
+    const offset = this.host.wallOffset();
+    this.host.note(PAUSE_END_NOTES, record.tag, Math.round(endedAt + offset));
+    this.host.emit({ service: record.tag, paused: false, reason, until: null, time: isoAt(offset, endedAt) });
   }
 
   /** Pauses `record` for the window open from `start` to `until` (monotonic ms): from its start, the timer being a little late. */

@@ -4,6 +4,9 @@ import { CRITICAL, HEALTHY, WARNING, type StatusRank } from './status';
 /** Most runs one service keeps open at once: each remote `rid` is one, and a job that never ends must not grow memory. */
 export const MAX_OPEN_RUNS = 100;
 
+/** How in-process run ids begin: no remote `rid` can (they are printable ASCII). */
+export const IN_PROCESS = '\u0000';
+
 /** The key of the run a start without a `rid` opens: each such start replaces the last, as Healthchecks.io pairs them. */
 const UNNAMED = '';
 
@@ -36,7 +39,6 @@ export class RunTracker {
   lastExitCode: number | null = null;
   /** Set by a run shorter than `min_runtime`: the warning's reason, until a run of normal length. */
   tooFast: string | null = null;
-  private nextInProcessId = 1;
 
   constructor(
     /** `max_runtime` in ms, or null for none. */
@@ -44,11 +46,6 @@ export class RunTracker {
     /** `min_runtime` in ms, or null for none. */
     readonly minRuntimeMs: number | null,
   ) {}
-
-  /** A fresh id for an in-process run: prefixed so that no remote `rid` can be the same. */
-  inProcessId(): string {
-    return `\u0000${this.nextInProcessId++}`;
-  }
 
   /** Opens a run at `now` under `rid` (null: the unnamed run, replacing an open one). */
   begin(rid: string | null, now: number): void {
@@ -75,6 +72,7 @@ export class RunTracker {
       return { durationMs: null };
     }
     this.open.delete(key);
+    this.dropAbandoned(startedAt, now);
     const durationMs = Math.max(0, now - startedAt);
     this.lastDurationMs = durationMs;
     this.lastExitCode = outcome.exitCode ?? (outcome.ok ? 0 : null);
@@ -85,6 +83,49 @@ export class RunTracker {
           : null;
     }
     return { durationMs };
+  }
+
+  /**
+   * Drops the open runs that began before the one just ended and are past twice max_runtime:
+   * a job killed mid-run never ends its run, and a later run that ended shows the job works.
+   * Without that, one lost end would keep the service critical for good.
+   */
+  private dropAbandoned(before: number, now: number): void {
+    if (this.maxRuntimeMs === null) return;
+    for (const [key, startedAt] of this.open) {
+      if (startedAt >= before) break; // oldest first: the rest began later
+      if (now - startedAt > 2 * this.maxRuntimeMs) {
+        this.open.delete(key);
+        this.droppedRuns++;
+      }
+    }
+  }
+
+  /**
+   * The open runs signalled from outside (remote `rid`s and the unnamed run), by key, started at
+   * wall ms: what a restart of this process must not lose, as the jobs run on elsewhere. In-process
+   * runs (keys from a NUL) end with the process. Null when there are none.
+   */
+  savedOpen(wallOffset: number): Record<string, number> | null {
+    let saved: Record<string, number> | null = null;
+    for (const [key, startedAt] of this.open) {
+      if (key.startsWith(IN_PROCESS)) continue;
+      saved ??= {};
+      saved[key] = Math.round(startedAt + wallOffset);
+    }
+    return saved;
+  }
+
+  /** Opens again the runs {@link savedOpen} kept, read with care (a store's notes are never trusted). */
+  restoreOpen(saved: unknown, wallOffset: number): void {
+    if (typeof saved !== 'object' || saved === null) return;
+    const entries = Object.entries(saved as Record<string, unknown>)
+      .filter(
+        (entry): entry is [string, number] => typeof entry[1] === 'number' && Number.isFinite(entry[1]) && !entry[0].startsWith(IN_PROCESS),
+      )
+      .sort((a, b) => a[1] - b[1])
+      .slice(-MAX_OPEN_RUNS);
+    for (const [key, startedAt] of entries) this.open.set(key, startedAt - wallOffset);
   }
 
   /** Whether any run is open. */

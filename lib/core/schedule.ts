@@ -1,8 +1,13 @@
 import { Cron } from 'croner';
 import type { OptionReader } from '../util/validate';
 
-/** Most missed occurrences counted after a job's last sign of life: past it the count stays, as the status has long been critical. */
-export const MAX_COUNTED_OCCURRENCES = 10_000;
+/**
+ * Most missed occurrences counted after a job's last sign of life, unless its `critical_after`
+ * is higher: past it the count stays, as the status has long been critical. Each is one cron
+ * lookup (tens of microseconds), and a job dead for days is counted at its first read: a
+ * minutely one would otherwise cost seconds there.
+ */
+export const MAX_COUNTED_OCCURRENCES = 100;
 
 /**
  * A cron schedule, parsed by croner: five fields, or six with seconds first. Without a time
@@ -86,53 +91,66 @@ export function typicalGapSeconds(schedule: CronSchedule, wallMs: number): numbe
 
 /**
  * Counts the occurrences a scheduled service missed: those strictly after its last sign of
- * life whose grace has run out. Each occurrence is found once per sign of life and kept, so a
- * status read costs nothing new until another occurrence passes. Times are monotonic ms;
- * `wallOffset` turns them into the wall time the schedule is written in.
+ * life whose grace has run out. The sign is placed on the wall clock once, when it is first
+ * counted from, and each occurrence is found once and kept in wall time: a read costs nothing
+ * new until another occurrence passes, and a later correction of the wall clock moves the
+ * deadlines still ahead without moving the sign back across an occurrence it already met.
+ * Times are monotonic ms; `wallOffset` turns them into the wall time the schedule is written in.
  */
 export class ScheduledBeats {
   private base = Number.NaN;
+  /** `base` on the wall clock, as it read when counting from it began. */
+  private baseWall = Number.NaN;
   private missed = 0;
-  /** The occurrence after the `missed` ones already counted, in monotonic ms (Infinity when there is none). */
-  private next = Number.NaN;
+  /** The occurrence after the `missed` ones already counted, in wall ms (Infinity when there is none). */
+  private nextWall = Number.NaN;
   private countedTo = -Infinity;
-  /** The wall offset `next` was found with: after a wall clock jump the occurrences are found again. */
-  private offset = Number.NaN;
 
   constructor(
     readonly schedule: CronSchedule,
     /** The wall offset (see `StableWallOffset`) to read occurrences with. */
     private readonly wallOffset: () => number,
+    /** Most missed occurrences counted: past it the count stays (see {@link MAX_COUNTED_OCCURRENCES}). */
+    private readonly cap: number = MAX_COUNTED_OCCURRENCES,
   ) {}
 
   /** Occurrences after `base` whose deadline (occurrence + grace) `now` is strictly past. */
   missedAt(base: number, now: number, graceMs: number): number {
-    const wallOffset = this.wallOffset();
-    if (base !== this.base || now < this.countedTo || wallOffset !== this.offset) this.reset(base, wallOffset);
+    const offset = this.wallOffset();
+    if (base !== this.base) {
+      this.base = base;
+      this.baseWall = base === Infinity ? Infinity : base + offset;
+      this.restart();
+    } else if (now < this.countedTo) {
+      this.restart(); // asked about an earlier moment (a frozen count): count again from the sign
+    }
     this.countedTo = now;
-    while (this.next + graceMs < now && this.missed < MAX_COUNTED_OCCURRENCES) {
+    while (this.nextWall - offset + graceMs < now && this.missed < this.cap) {
       this.missed++;
-      this.next = this.after(this.next, wallOffset);
+      this.nextWall = this.after(this.nextWall);
     }
     return this.missed;
   }
 
   /** The deadline of the next occurrence not yet missed, as of the last `missedAt`: when the count can grow again. */
   nextDeadline(graceMs: number): number {
-    return this.missed >= MAX_COUNTED_OCCURRENCES ? Infinity : this.next + graceMs;
+    return this.missed >= this.cap ? Infinity : this.nextWall - this.wallOffset() + graceMs;
   }
 
-  private reset(base: number, wallOffset: number): void {
-    this.base = base;
-    this.offset = wallOffset;
+  /** The deadline of the first occurrence after `now` (monotonic ms): one occurrence to show it is alive, after a stall or a restart. */
+  deadlineAfter(now: number, graceMs: number): number {
+    const offset = this.wallOffset();
+    return this.after(now + offset) - offset + graceMs;
+  }
+
+  private restart(): void {
     this.missed = 0;
     this.countedTo = -Infinity;
-    this.next = base === Infinity ? Infinity : this.after(base, wallOffset);
+    this.nextWall = this.after(this.baseWall);
   }
 
-  private after(monotonic: number, wallOffset: number): number {
-    if (monotonic === Infinity) return Infinity;
-    const next = this.schedule.nextAfter(monotonic + wallOffset);
-    return next === null ? Infinity : next - wallOffset;
+  private after(wallMs: number): number {
+    if (wallMs === Infinity) return Infinity;
+    return this.schedule.nextAfter(wallMs) ?? Infinity;
   }
 }

@@ -113,6 +113,9 @@ export interface ServiceOwner {
   stop(): void;
 }
 
+/** Longest a scheduled service waits unlooked-at: its deadlines are wall times, which a clock correction moves. */
+export const SCHEDULE_RECHECK_MS = 10 * 60_000;
+
 /** Most custom metric names per service: each is a Prometheus series. */
 export const MAX_CUSTOM_METRICS = 20;
 /** A custom metric name: it becomes the `metric` label of `heartbeat_service_metric`. */
@@ -254,6 +257,14 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
     return this.active || this.configured;
   }
 
+  /**
+   * When an amnesty that begins at `now` ends: one interval and its grace, or for a schedule the
+   * deadline of its next occurrence (a daily job must not wait a day to count a miss again).
+   */
+  amnestyEndAfter(now: number): number {
+    return this.scheduled !== null ? this.scheduled.deadlineAfter(now, this.graceMs) : now + this.intervalMs + this.graceMs;
+  }
+
   /** Whether misses are counted only up to `frozenAt` at `now`: an amnesty runs and no sign came since the stall. */
   frozen(now: number): boolean {
     return now < this.amnestyUntil && this.lastSignAt < this.frozenAt;
@@ -314,7 +325,8 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
       if (missed < this.thresholds.criticalAfter) {
         next =
           this.scheduled !== null
-            ? this.scheduled.nextDeadline(this.graceMs)
+            ? // Looked at again every SCHEDULE_RECHECK_MS at least: a wall clock set forward brings its deadline nearer.
+              Math.min(this.scheduled.nextDeadline(this.graceMs), now + SCHEDULE_RECHECK_MS)
             : nextMissDeadline(this.missBase, missed, this.intervalMs, this.graceMs);
       }
     }

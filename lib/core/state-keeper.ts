@@ -372,7 +372,7 @@ export class StateKeeper {
       // Misses count as they stood at the crash until an interval and its grace from now.
       // Just past the save's millisecond: a pulse in that very millisecond (its time rounded to it) came before it.
       record.frozenAt = monotonic(savedAt) + 1;
-      record.amnestyUntil = now + record.intervalMs + record.graceMs;
+      record.amnestyUntil = record.amnestyEndAfter(now);
       record.reportedMissed = record.missedAt(now);
     }
     const summary = { services, entries: saved.entries.length, skipped, savedAt, offlineMs };

@@ -308,7 +308,7 @@ export class TransitionWatcher {
       // since that stall, so its count stays frozen where that stall began.
       const forgiven = record.lastSignAt < record.frozenAt && dueAt <= record.amnestyUntil;
       if (!forgiven) record.frozenAt = dueAt;
-      record.amnestyUntil = now + record.intervalMs + record.graceMs;
+      record.amnestyUntil = record.amnestyEndAfter(now);
     }
   }
 
