@@ -204,3 +204,26 @@ describe('a remote service deleted while paused', () => {
     expect(paused).toBeNull();
   });
 });
+
+describe('a remote service paused longer than auto_register_ttl', () => {
+  const TOKEN = 'jobs-token-0123456789abcdef';
+  const auth = { Authorization: `Bearer ${TOKEN}` };
+  let fixture: AppFixture;
+  beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] }));
+
+  it('is not removed while its pause runs, and expires a ttl after the pause ends', async () => {
+    fixture = createApp({ remote_token: TOKEN, auto_register: true, auto_register_ttl: 60 });
+    await request(fixture.app).post('/api/health/service/nightly/pulse').set(auth).expect(204);
+    const until = new Date(fixture.clock.wallNow() + 10 * 60_000).toISOString();
+    await request(fixture.app).post('/api/health/service/nightly/pause').set(auth).send({ until, reason: 'migration' }).expect(200);
+    fixture.clock.advance(5 * 60_000);
+    const during = await request(fixture.app).get('/api/health/service/nightly');
+    expect(during.status).toBe(200);
+    expect(during.body.paused).toMatchObject({ reason: 'migration' });
+    // Silent since the pause ended: gone once auto_register_ttl has passed from there.
+    fixture.clock.advance(5 * 60_000 + 59_000);
+    expect((await request(fixture.app).get('/api/health/service/nightly')).status).toBe(200);
+    fixture.clock.advance(2_000);
+    expect((await request(fixture.app).get('/api/health/service/nightly')).status).toBe(404);
+  });
+});

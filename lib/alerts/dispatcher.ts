@@ -265,6 +265,9 @@ export class AlertDispatcher {
    */
   private readonly onPause = (change: PauseChange): void => {
     const now = this.manager.clock.now();
+    // Its status after a restart is confirmed here, as by a change: the pause's end reads it.
+    const tracked = this.states.get(change.service);
+    if (tracked) tracked.unconfirmed = false;
     if (change.paused) {
       // A paused dependency holds no one (see suppressed_by): its held dependents are said now.
       if (this.dependents.of(change.service).length > 0) this.recovered.add(change.service);
@@ -274,6 +277,7 @@ export class AlertDispatcher {
       state.recoverAt = null;
       state.stableAt = null;
       state.flapping = false;
+      state.flapWorst = 0;
       state.changes.length = 0;
       this.reschedule(state);
       return;
@@ -292,7 +296,7 @@ export class AlertDispatcher {
       // service that died before the pause would read healthy too. Its recovery waits for
       // recover_after pulses from here, at least one, so a dead one is never resolved.
       this.recovering(state, now, change.time, afterPauseReason('healthy', change.reason, null), true);
-    } else if (health.suppressed_by !== null) {
+    } else if (health.suppressed_by !== null && !this.alertedAtLeast(state)) {
       state.held = true;
     } else if (alertsOn(state.lastBad?.cause ?? 'error', this.manager.config.alert_on_miss)) {
       state.held = false;
@@ -328,6 +332,23 @@ export class AlertDispatcher {
       this.escalate(state, previous, afterDependencyReason(health.status, dependency, state.lastBad?.reason ?? null), now);
       this.reschedule(state);
     }
+  }
+
+  /**
+   * Whether every target that hears of the service's status now has heard of it at that level
+   * or worse: escalating it again sends nothing, only takes up its reminders, so a dependency
+   * being down is no reason to hold it.
+   */
+  private alertedAtLeast(state: ServiceAlertState): boolean {
+    const rank = rankOf(state.current);
+    let heard = false;
+    for (const queue of this.queues) {
+      if (rank < rankOf(queue.minLevel)) continue;
+      const incident = state.incidents.get(queue);
+      if (!incident || incident.alertedRank < rank) return false;
+      heard = true;
+    }
+    return heard;
   }
 
   /** A bad status: alert each target that hears of it and has not heard of this incident at this level. */
@@ -401,7 +422,7 @@ export class AlertDispatcher {
       state.changes.length = 0;
       const reason = `calm again after flapping, now ${state.current}`;
       if (state.current === 'healthy') this.resolve(state, now);
-      else if (this.manager.service(state.service)?.suppressed_by != null) state.held = true;
+      else if (this.manager.service(state.service)?.suppressed_by != null && !this.alertedAtLeast(state)) state.held = true;
       else this.escalate(state, 'healthy', reason, now);
     }
     if (state.remindAt !== null && now >= state.remindAt) {

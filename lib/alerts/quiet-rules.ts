@@ -1,7 +1,7 @@
 // The rules that keep alerts quiet (issue 17): paused services say nothing, and a dependent
 // whose dependency is down is held, so one outage sends one alert. What the dispatcher says
 // once the quiet ends (a pause's end, a dependency's recovery) is worded and decided here.
-import { dependentsOf } from '../core/dependencies';
+import { DependencyGraph } from '../core/dependencies';
 import type { HeartbeatManager, StatusChange } from '../core/manager';
 import { MAINTENANCE } from '../core/pauses';
 import { DEGRADED, STATUS_WORDS, type ServiceStatus } from '../core/status';
@@ -38,29 +38,21 @@ export function afterDependencyReason(status: ServiceStatus, dependency: string,
   return `still ${status} after ${dependency} recovered${lastReason === null ? '' : `: ${lastReason}`}`;
 }
 
-const NONE: readonly string[] = [];
-
 /**
  * The services each service's outage affects (its dependents, transitively), read from the
  * config once per configured tag: the config cannot change, and a storm asks for the same
  * tags again.
  */
 export class Dependents {
-  private readonly known = new Map<string, readonly string[]>();
+  private readonly graph: DependencyGraph;
 
-  constructor(private readonly manager: HeartbeatManager) {}
+  constructor(manager: HeartbeatManager) {
+    // Only configured services have depends_on, or are named in one: the graph is the config's.
+    this.graph = new DependencyGraph(manager.config.services);
+  }
 
   of(tag: string): readonly string[] {
-    const services = this.manager.config.services;
-    // Only configured services have depends_on, or are named in one; others (remote ones
-    // registered on the fly, which come and go) are not kept, so this stays as small as the config.
-    if (!Object.hasOwn(services, tag)) return NONE;
-    let dependents = this.known.get(tag);
-    if (dependents === undefined) {
-      dependents = dependentsOf(services, tag);
-      this.known.set(tag, dependents);
-    }
-    return dependents;
+    return this.graph.dependentsOf(tag);
   }
 }
 

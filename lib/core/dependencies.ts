@@ -50,24 +50,57 @@ function findCycle(dependsOn: ReadonlyMap<string, readonly string[]>): string[] 
 }
 
 /**
- * The services that depend on `tag`, directly or through others, in the config's order: the
- * ones a dependency's alert lists as affected.
+ * Who depends on whom, read once from the config: for each service, the services that depend
+ * on it directly, and (found on demand, then kept) transitively. Built in one pass over the
+ * config, so asking for every service's dependents costs the size of the graph, not its square.
  */
-export function dependentsOf(services: Readonly<Record<string, { readonly depends_on: readonly string[] }>>, tag: string): string[] {
-  const affected = new Set<string>([tag]);
-  // Fixed point over the (acyclic, checked) graph: at most one pass per level of depth.
-  for (let grew = true; grew;) {
-    grew = false;
+export class DependencyGraph {
+  /** Direct dependents by dependency, in the config's order. */
+  private readonly direct = new Map<string, string[]>();
+  private readonly transitive = new Map<string, readonly string[]>();
+  private readonly order = new Map<string, number>();
+
+  constructor(services: Readonly<Record<string, { readonly depends_on: readonly string[] }>>) {
+    let position = 0;
     for (const [name, service] of Object.entries(services)) {
-      if (affected.has(name)) continue;
-      if (service.depends_on.some((dependency) => affected.has(dependency))) {
-        affected.add(name);
-        grew = true;
+      this.order.set(name, position++);
+      for (const dependency of service.depends_on) {
+        let list = this.direct.get(dependency);
+        if (list === undefined) this.direct.set(dependency, (list = []));
+        list.push(name);
       }
     }
   }
-  affected.delete(tag);
-  return [...affected];
+
+  /** The services that depend on `tag`, directly or through others, in the config's order. */
+  dependentsOf(tag: string): readonly string[] {
+    if (!this.direct.has(tag)) return NONE;
+    let found = this.transitive.get(tag);
+    if (found === undefined) {
+      const seen = new Set<string>();
+      const queue = [tag];
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        for (const dependent of this.direct.get(next) ?? NONE) {
+          if (seen.has(dependent) || dependent === tag) continue;
+          seen.add(dependent);
+          queue.push(dependent);
+        }
+      }
+      found = [...seen].sort((a, b) => (this.order.get(a) ?? 0) - (this.order.get(b) ?? 0));
+      this.transitive.set(tag, found);
+    }
+    return found;
+  }
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * The services that depend on `tag`, directly or through others, in the config's order: the
+ * ones a dependency's alert lists as affected. For many tags, build one {@link DependencyGraph}.
+ */
+export function dependentsOf(services: Readonly<Record<string, { readonly depends_on: readonly string[] }>>, tag: string): string[] {
+  return [...new DependencyGraph(services).dependentsOf(tag)];
 }
 
 function listOf(names: string[]): string {

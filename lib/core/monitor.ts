@@ -392,9 +392,10 @@ export class Monitor<H extends ServiceOwner> {
   private suppressedBy(record: ServiceRecord, at: number): string | null {
     for (const tag of record.dependsOn) {
       const dependency = this.records.get(tag);
-      // A paused dependency holds no one: its own alerts are off, so its dependents' must not be.
-      if (!dependency?.listed || dependency.pausedAt(at)) continue;
-      if (dependency.rankAt(at, dependency.missedAt(at)) >= DEGRADED) return tag;
+      if (!dependency?.listed) continue;
+      // A paused dependency holds no one itself (its own alerts are off, so its dependents' must
+      // not be), but what it depends on still may.
+      if (!dependency.pausedAt(at) && dependency.rankAt(at, dependency.missedAt(at)) >= DEGRADED) return tag;
       // The config refuses cycles, so this ends.
       const deeper = this.suppressedBy(dependency, at);
       if (deeper !== null) return deeper;

@@ -82,7 +82,9 @@ export class RemoteRegistry {
       const heartbeat = this.names.get(record.tag);
       if (!heartbeat || heartbeat !== record.handle || heartbeat.isReleased) continue;
       running.add(record.tag);
-      const expiresAt = record.lastSignAt + this.ttlMs;
+      // Silence is counted from the last sign of life or the end of a pause, and not during one:
+      // a paused service is not expected to pulse (expectFrom is Infinity while a pause has no end).
+      const expiresAt = Math.max(record.lastSignAt, record.expectFrom, record.pausedAt(now) ? record.pauseEnd : -Infinity) + this.ttlMs;
       if (expiresAt <= now) expired.push(record.tag);
       else next = Math.min(next, expiresAt);
     }
