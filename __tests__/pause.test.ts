@@ -180,6 +180,22 @@ describe('maintenance windows in the config', () => {
     expect(fixture.manager.service('a')?.paused).toMatchObject({ until: '2026-06-02T13:30:00.000Z' });
   });
 
+  it('ends a window sooner when the wall clock is set forward inside it, at the next look', () => {
+    start({
+      services: { a: { interval: 60 } },
+      maintenance: [{ services: ['a'], start: iso(START + 10 * MINUTE), end: iso(START + 40 * MINUTE) }],
+    });
+    fixture.clock.advance(20 * MINUTE);
+    expect(fixture.manager.service('a')?.paused?.until).toBe(iso(START + 40 * MINUTE));
+    // NTP sets the clock 15 minutes forward: the window's end, a wall time, is 5 minutes away now.
+    fixture.clock.jumpWall(15 * MINUTE);
+    fixture.manager.status();
+    fixture.manager.status();
+    fixture.clock.advance(10 * MINUTE + 1);
+    expect(fixture.manager.service('a')?.paused).toBeNull();
+    expect(pauses.at(-1)).toMatchObject({ service: 'a', paused: false });
+  });
+
   it('keeps a manual pause that outlasts a window, and a window that outlasts a resume', () => {
     start({
       services: { a: { interval: 60 } },
