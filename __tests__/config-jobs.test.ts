@@ -71,6 +71,19 @@ describe('depends_on', () => {
     expect(dependentsOf(config.services, 'web_listener_check')).toEqual([]);
   });
 
+  it('accepts a diamond, and lists each dependent once', () => {
+    const config = resolveConfig({
+      services: { db: {}, cache: { depends_on: ['db'] }, api: { depends_on: ['db'] }, web: { depends_on: ['api', 'cache'] } },
+    });
+    expect(dependentsOf(config.services, 'db')).toEqual(['cache', 'api', 'web']);
+  });
+
+  it('names a few of the services an unknown dependency could have been', () => {
+    const services = Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f'].map((tag) => [tag, {}]));
+    const refused = refusal({ services: { ...services, g: { depends_on: ['h'] } } });
+    expect(refused.message).toContain('(one of "a", "b", "c", "d", "e", …)');
+  });
+
   it.each([
     [
       { a: { depends_on: ['nope'] } },
