@@ -37,7 +37,7 @@ describe.each(['when-authorized', 'never'] as const)('details: %s', (policy) => 
     expect(status.status).toBe(503);
     expect(status.body).toEqual({ services: { save_worker: { status: 'critical' } }, overall_status: 'critical' });
     const service = await request(app).get('/api/health/service/save_worker');
-    expect(service.body).toEqual({ service: 'save_worker', status: 'critical' });
+    expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: false });
     const ready = await request(app).get('/api/health/ready');
     expect(ready.body).toEqual({ status: 'not_ready', overall_status: 'critical', failing: [] });
     for (const path of ['/api/health/service/save_worker/history', '/api/health/export', '/api/health/export?format=csv']) {
@@ -63,6 +63,23 @@ describe.each(['when-authorized', 'never'] as const)('details: %s', (policy) => 
     expect(JSON.parse(client.events[0]?.data as string)).toMatchObject({ services: [{ service: 'save_worker', status: 'critical' }] });
     expect(client.raw()).not.toMatch(/hunter|last_error|reason/);
   });
+});
+
+it('gives callers without details the pause flag, in bodies and in the snapshot of a stream opened during the pause', async () => {
+  const app = setup('never');
+  fixture.manager.pause('save_worker', { reason: 'secret migration of hunter2' });
+  const service = await request(app).get('/api/health/service/save_worker');
+  expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: true });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as { port: number };
+  const client = await openStream(`http://127.0.0.1:${port}/api/health/stream`);
+  await client.waitFor(1, 'snapshot');
+  client.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  expect(JSON.parse(client.events[0]?.data as string)).toMatchObject({ services: [{ service: 'save_worker', paused: true }] });
+  expect(client.raw()).not.toMatch(/hunter|migration/);
 });
 
 it('gives a stream without the token the current status words only: no change, no time, no pulse', async () => {
@@ -107,13 +124,13 @@ it('shows details to a caller with the token under when-authorized', async () =>
   expect(history.status).toBe(200);
   expect(history.body.transitions[0].reason).toContain('hunter2');
   const wrong = await request(app).get('/api/health/service/save_worker').set({ Authorization: 'Bearer nope' });
-  expect(wrong.body).toEqual({ service: 'save_worker', status: 'critical' });
+  expect(wrong.body).toEqual({ service: 'save_worker', status: 'critical', paused: false });
 });
 
 it('hides details from everyone under never, token or not', async () => {
   const app = setup('never');
   const status = await request(app).get('/api/health/service/save_worker').set(auth);
-  expect(status.body).toEqual({ service: 'save_worker', status: 'critical' });
+  expect(status.body).toEqual({ service: 'save_worker', status: 'critical', paused: false });
 });
 
 it('refuses when-authorized without a token to check against', () => {

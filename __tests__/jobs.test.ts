@@ -193,6 +193,22 @@ describe('remote run signals (signalRun)', () => {
     expect(fixture.manager.service('cron_job')).toMatchObject({ total_pulses: pulses + 1, run: { last_duration_seconds: 2 } });
   });
 
+  it('takes an end with no run open as a plain report: no sign of life, and no duration beside its exit code', () => {
+    fixture = createManager({ log_level: 'silent', services: { job: { interval: 10, max_runtime: 600 } } });
+    const heartbeat = fixture.manager.heartbeat({ tag: 'job' });
+    heartbeat.signalRun('a', null);
+    fixture.clock.advance(5 * SECOND);
+    heartbeat.signalRun('a', { ok: true, exitCode: null });
+    fixture.clock.advance(30 * SECOND);
+    const missedBefore = fixture.manager.service('job')?.consecutive_failures ?? 0;
+    expect(missedBefore).toBeGreaterThan(0);
+    heartbeat.signalRun(null, { ok: false, exitCode: 3, message: 'exited with code 3' });
+    expect(fixture.manager.service('job')).toMatchObject({
+      consecutive_failures: missedBefore + 1,
+      run: { last_duration_seconds: null, last_exit_code: 3 },
+    });
+  });
+
   it('keeps at most 100 runs open per service', () => {
     fixture = createManager({ log_level: 'silent' });
     const heartbeat = fixture.manager.heartbeat({ tag: 'fan_out', interval: 600 });

@@ -1184,7 +1184,7 @@ describe('the details policy', () => {
     });
     expect(contract.schema('HealthStatusSummary')(status.body)).toBe(true);
     const service = await call('get', '/api/health/service/save_worker', 200, { headers });
-    expect(service.body).toEqual({ service: 'save_worker', status: 'critical' });
+    expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: false });
     expect(contract.schema('ServiceSummary')(service.body)).toBe(true);
     await call('get', '/api/health/service/nope', 404, { headers });
     const notReady = await call('get', '/api/health/ready', 503, { headers });
@@ -1622,7 +1622,7 @@ describe('the check itself', () => {
     const { time: _time, ...withoutTime } = snapshot?.data as Record<string, unknown>;
     expect(check('snapshot', withoutTime)).toMatch(/must have required property 'time'/);
     // A summary entry is a summary snapshot's; one with a detail added is neither alternative.
-    expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy' }] })).toBe('');
+    expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', paused: false }] })).toBe('');
     expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', total_pulses: 1 }] })).toMatch(
       /\/services\/0 must have required property/,
     );

@@ -113,6 +113,26 @@ describe('manager.pause()', () => {
     expect(history?.gaps).toEqual([{ start: iso(START + 10 * MINUTE), end: iso(START + 70 * MINUTE), reason: 'paused' }]);
   });
 
+  it('leaves an open pause out of the uptime while it runs, and the daily totals agree with the ratios after it', () => {
+    start({ services: { save_worker: { interval: 60, grace: 0 } } });
+    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker' });
+    // Down from 3 minutes (degraded) until the pause at 10: 420 s of the 600 watched.
+    fixture.clock.advance(10 * MINUTE);
+    fixture.manager.pause('save_worker', { until: START + 40 * MINUTE });
+    fixture.clock.advance(20 * MINUTE);
+    expect(fixture.manager.history('save_worker')?.uptime['24h']).toBeCloseTo(1 - 420 / 600, 2);
+    fixture.clock.advance(10 * MINUTE);
+    for (let minute = 0; minute < 20; minute++) {
+      heartbeat.pulse();
+      fixture.clock.advance(MINUTE);
+    }
+    // Watched 10 + 20 minutes, down 7 of them, by the ratios and by the day's totals alike.
+    const history = fixture.manager.history('save_worker', { days: 1 });
+    expect(history?.uptime['24h']).toBeCloseTo(1 - 420 / 1800, 2);
+    expect(history?.daily?.[0]).toMatchObject({ downtime_seconds: 420 });
+    expect(history?.daily?.[0]?.uptime).toBeCloseTo(1 - 420 / 1800, 2);
+  });
+
   it('refuses an unknown service, an until in the past and a bad reason, saying which', () => {
     start({ services: { save_worker: { interval: 10 } } });
     expect(() => fixture.manager.pause('nope')).toThrow('pause("nope"): no service named "nope" is monitored.');

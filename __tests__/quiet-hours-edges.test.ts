@@ -227,3 +227,17 @@ describe('a remote service paused longer than auto_register_ttl', () => {
     expect((await request(fixture.app).get('/api/health/service/nightly')).status).toBe(404);
   });
 });
+
+describe('readiness of a paused service', () => {
+  let fixture: AppFixture;
+  beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] }));
+
+  it('does not fail /ready, as it does not count in overall_status', async () => {
+    fixture = createApp({ services: { db: { interval: 10 } } });
+    fixture.manager.heartbeat({ tag: 'db' }).error('disk failure', { critical: true });
+    expect((await request(fixture.app).get('/api/health/ready')).status).toBe(503);
+    fixture.manager.pause('db', { reason: 'replacing the disk' });
+    const ready = await request(fixture.app).get('/api/health/ready');
+    expect([ready.status, ready.body]).toEqual([200, { status: 'ready', overall_status: 'healthy', failing: [] }]);
+  });
+});

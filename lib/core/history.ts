@@ -105,6 +105,8 @@ export interface RecordedPast {
   readonly history: TransitionLog;
   readonly uptime: UptimeTracker;
   readonly rollups: DailyRollups | null;
+  /** Start of the pause it is in (monotonic ms), or null. */
+  readonly pausedSince: number | null;
 }
 
 /** Uptime ratios of a record over the exported windows. */
@@ -133,6 +135,7 @@ export function historyOf(record: RecordedPast, clock: Clock, now: number, days?
   };
   if (days === undefined || !record.rollups) return history;
   const offset = clock.wallNow() - now;
-  const downSince = uptime.downSince === null ? null : uptime.downSince + offset;
+  // While paused, an outage open since before the pause is counted in full at the pause's end.
+  const downSince = uptime.downSince === null || record.pausedSince !== null ? null : uptime.downSince + offset;
   return { ...history, daily: record.rollups.days(days, now + offset, downSince) };
 }

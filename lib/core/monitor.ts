@@ -379,6 +379,11 @@ export class Monitor<H extends ServiceOwner> {
     return this.pauses.resume(this.listedRecord(tag, 'resume'));
   }
 
+  /** @internal Whether the service `tag` is paused now (by `pause()` or a maintenance window). */
+  isPaused(tag: string): boolean {
+    return this.records.get(tag)?.pausedAt(this.clock.now()) === true;
+  }
+
   private listedRecord(tag: string, call: string): ServiceRecord {
     const record = this.records.get(tag);
     if (!record?.listed) throw new Error(`${call}(${JSON.stringify(tag)}): no service named ${JSON.stringify(tag)} is monitored.`);
@@ -587,8 +592,10 @@ export class Monitor<H extends ServiceOwner> {
     const now = this.clock.now();
     record.runs ??= new RunTracker(null, null);
     // Saved only when a run closed: a remote pulse with no run open writes nothing.
-    if (record.runs.end(rid, now, ending).durationMs !== null) this.saveRuns(record, rid);
-    // The end is word from the job, failed or not: misses count from here, not from its start.
+    if (record.runs.end(rid, now, ending).durationMs === null) return;
+    this.saveRuns(record, rid);
+    // The end of a run is word from the job, failed or not: misses count from here, not from its
+    // start. One with no run open is a plain pulse or error report, as /error is.
     record.lastSignAt = now;
     record.signed = true;
   }

@@ -196,6 +196,12 @@ export class Pauses implements TimedTask {
     // expectFrom holds the moment the pause ended (set when that moment became known).
     const endedAt = Math.min(now, Math.max(since, record.expectFrom));
     record.pausedSince = null;
+    // The daily rollups as the ratios: an outage open when the pause began counts up to its start,
+    // and the paused time is not watched time.
+    const offset = this.host.wallOffset();
+    const downSince = record.uptime.openOutageSince;
+    if (downSince !== null && downSince < since) record.rollups?.addDowntime(downSince + offset, since + offset);
+    record.rollups?.addOffline(since + offset, endedAt + offset);
     record.uptime.excludePause(since, endedAt);
     // Down or up from here as it stands now: the pause hid whatever happened inside it.
     if (record.reportedRank >= DEGRADED) record.uptime.markDown(endedAt);
@@ -206,7 +212,6 @@ export class Pauses implements TimedTask {
       this.host.note(PAUSE_NOTES, record.tag, null);
     }
     if (now >= record.maintenanceUntil) record.maintenanceUntil = -Infinity;
-    const offset = this.host.wallOffset();
     this.host.note(PAUSE_END_NOTES, record.tag, Math.round(endedAt + offset));
     this.host.emit({ service: record.tag, paused: false, reason, until: null, time: isoAt(offset, endedAt) });
   }
@@ -225,7 +230,10 @@ export class Pauses implements TimedTask {
 
   /** Marks the start of a pause (if it is not in one) and moves the misses' base to its end. */
   private begin(record: ServiceRecord, now: number): void {
-    record.pausedSince ??= now;
+    if (record.pausedSince === null) {
+      record.pausedSince = now;
+      record.uptime.pauseBegan(now);
+    }
     record.expectFrom = record.pauseEnd;
     record.unsaved = true;
   }
@@ -269,6 +277,7 @@ function takeUp(record: ServiceRecord, saved: SavedPause, now: number, offset: n
   record.manualPause = { reason: saved.reason, until: saved.until === null ? Infinity : saved.until - offset };
   record.pauseReason = saved.reason;
   record.pausedSince = Math.min(now, saved.since - offset);
+  record.uptime.pauseBegan(record.pausedSince);
   record.expectFrom = record.pauseEnd;
 }
 

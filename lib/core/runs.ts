@@ -68,7 +68,11 @@ export class RunTracker {
     const startedAt = this.open.get(key);
     if (startedAt === undefined) {
       // No start to pair it with (none was sent, or a restart lost it): the last run's figures stand, but for an exit code given.
-      if (outcome.exitCode !== null) this.lastExitCode = outcome.exitCode;
+      // The exit code describes a run whose start was not seen: its duration is unknown.
+      if (outcome.exitCode !== null) {
+        this.lastExitCode = outcome.exitCode;
+        this.lastDurationMs = null;
+      }
       return { durationMs: null };
     }
     this.open.delete(key);

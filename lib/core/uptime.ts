@@ -131,6 +131,8 @@ export class UptimeTracker {
   private excluded: number[] | null = null;
   /** Spans the service was paused, in the same form and with the same cap; they may overlap offline ones. */
   private paused: number[] | null = null;
+  /** Start of the pause still running, left out of the ratios up to now; null outside one. */
+  private pausedSince: number | null = null;
 
   constructor(private since: number) {}
 
@@ -178,10 +180,21 @@ export class UptimeTracker {
    * is: a paused service is not expected to beat, so it is neither up nor down then.
    */
   excludePause(start: number, end: number): void {
+    this.pausedSince = null;
     if (!(end > start)) return;
     this.cutOutage(start, end);
     this.paused = addSpan(this.paused ?? [], start, end);
     this.dropSpansBefore(end - UPTIME_WINDOWS['7d']);
+  }
+
+  /** A pause began at `at`: until it ends ({@link excludePause}), the time since is left out of the ratios. */
+  pauseBegan(at: number): void {
+    this.pausedSince = at;
+  }
+
+  /** Start of the outage still open (monotonic ms), or null while up. */
+  get openOutageSince(): number | null {
+    return this.downSince;
   }
 
   /** The paused spans of the last 7 days, oldest first, as [start, end). */
@@ -268,8 +281,9 @@ export class UptimeTracker {
 
   /** Milliseconds of [from, to) inside offline or paused spans, counted once where they overlap. */
   private excludedWithin(from: number, to: number): number {
-    if (this.excluded === null && this.paused === null) return 0;
+    if (this.excluded === null && this.paused === null && this.pausedSince === null) return 0;
     const clipped: number[] = [];
+    if (this.pausedSince !== null && to > Math.max(from, this.pausedSince)) clipped.push(Math.max(from, this.pausedSince), to);
     for (const spans of [this.excluded ?? [], this.paused ?? []]) {
       for (let i = 0; i < spans.length; i += 2) {
         const start = Math.max(from, spans[i] as number);

@@ -80,7 +80,8 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
   router.get(`${basePath}/ready`, (req: Request, res: Response) => {
     const { services, overall_status } = manager.statusView();
     const failing = Object.entries(services)
-      .filter(([, entry]) => entry.critical && entry.status === 'critical')
+      // A paused service is not expected to work, as overall_status says: it does not fail readiness.
+      .filter(([tag, entry]) => entry.critical && entry.status === 'critical' && !manager.isPaused(tag))
       .map(([tag]) => tag);
     const ready = overall_status !== 'offline' && failing.length === 0;
     const body = { status: ready ? 'ready' : 'not_ready', overall_status, failing: details.allows(req) ? failing : [] };

@@ -366,7 +366,7 @@ export class StreamHub {
 /** A snapshot without details: the overall status and each service's status word. */
 function summarizeSnapshot(snapshot: StreamSnapshot): {
   overall_status: OverallStatus;
-  services: Array<{ service: string; status: string }>;
+  services: Array<{ service: string; status: string; paused: boolean }>;
   time: string;
 } {
   return { overall_status: snapshot.overall_status, services: snapshot.services.map(serviceSummary), time: snapshot.time };
