@@ -297,8 +297,11 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
   rankAt(now: number, missed: number): StatusRank {
     const byMisses = rankFromMisses(missed, this.thresholds);
     const byError = rankFromError(this.errorLevel);
-    const byRun = this.runs === null ? HEALTHY : this.runs.rankAt(now);
-    return Math.max(byMisses, byError, byRun) as StatusRank;
+    // Read for every service on every status read: comparisons, not Math.max over three.
+    const rank = byMisses > byError ? byMisses : byError;
+    if (this.runs === null) return rank;
+    const byRun = this.runs.rankAt(now);
+    return byRun > rank ? byRun : rank;
   }
 
   /**
