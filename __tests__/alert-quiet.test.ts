@@ -52,6 +52,17 @@ async function delivered(): Promise<void> {
   }
 }
 
+/** Runs `work` with a fresh state directory, then closes the manager and removes the directory. */
+async function inStateDir(work: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'heartbeat-alert-quiet-'));
+  try {
+    await work(dir);
+  } finally {
+    await manager.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** What the receiver got, as `service:status`. */
 const sent = (): string[] => ops.received.map(({ body }) => `${body.service}:${body.status}`);
 const body = (index: number): Record<string, unknown> => ops.received[index]?.body as Record<string, unknown>;
@@ -170,8 +181,7 @@ describe('a paused service', () => {
   });
 
   it('keeps an incident open across a restart while paused, and resolves it at the pause end', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'heartbeat-alert-quiet-'));
-    try {
+    await inStateDir(async (dir) => {
       const config: HeartbeatConfig = { log_level: 'silent', services: { save_worker: { interval: 10 } } };
       const targets = [{ url: ops.url, name: 'ops', minLevel: 'critical' as const }];
       manager = new HeartbeatManager({ clock, config, store: fileStore({ dir }) });
@@ -197,10 +207,7 @@ describe('a paused service', () => {
       await delivered();
       expect(sent()).toEqual(['save_worker:critical', 'save_worker:resolved']);
       expect(body(1)).toMatchObject({ reason: 'healthy after pause' });
-    } finally {
-      await manager.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('waits for recover_after pulses before the resolved at a pause end, as for any recovery', async () => {
@@ -374,8 +381,7 @@ describe('dependencies', () => {
   });
 
   it('still alerts a held dependent once its dependency recovers after a restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'heartbeat-alert-quiet-'));
-    try {
+    await inStateDir(async (dir) => {
       const config: HeartbeatConfig = { log_level: 'silent', services: SERVICES };
       manager = new HeartbeatManager({ clock, config, store: fileStore({ dir }) });
       dispatcher = new AlertDispatcher(manager, {
@@ -400,10 +406,7 @@ describe('dependencies', () => {
       await delivered();
       expect(sent()).toEqual(['web_listener:critical', 'web_listener:resolved', 'web_listener_check:critical']);
       expect(body(2)).toMatchObject({ reason: 'still critical after web_listener recovered: missed 5 heartbeats' });
-    } finally {
-      await manager.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('lists the dependents of a dependency transitively, in the config order', async () => {
@@ -478,8 +481,7 @@ describe('found by review', () => {
     ['recovers', true],
     ['stays dead', false],
   ])('R1: an unconfigured in-process service paused with an open incident across a restart (%s)', async (_label, pulses) => {
-    const dir = mkdtempSync(join(tmpdir(), 'review-b5-'));
-    try {
+    await inStateDir(async (dir) => {
       const config: HeartbeatConfig = { log_level: 'silent' };
       manager = new HeartbeatManager({ clock, config, store: fileStore({ dir }) });
       dispatcher = new AlertDispatcher(manager, {
@@ -506,10 +508,7 @@ describe('found by review', () => {
         await delivered();
         expect(sent()).toEqual(['w:critical', 'w:resolved']);
       }
-    } finally {
-      await manager.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a paused middle service does not release a dependent that is still held by a deeper dependency that is down', async () => {

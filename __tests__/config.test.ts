@@ -8,6 +8,9 @@ import { ConfigError } from '../lib/util/validate';
 
 const notANumber = [-1, 0, Number.NaN, Infinity, '30', null, {}, true];
 
+/** What a service without a schedule, runtimes or dependencies resolves to beside its interval, critical and grace. */
+const PLAIN_SERVICE = { schedule: null, timezone: null, critical_after: 5, max_runtime: null, min_runtime: null, depends_on: [] };
+
 describe('resolveConfig', () => {
   it('fills in the seed defaults', () => {
     expect(resolveConfig({})).toEqual({ ...DEFAULT_CONFIG, services: {} });
@@ -23,12 +26,7 @@ describe('resolveConfig', () => {
       interval: 20,
       critical: false,
       grace: null,
-      schedule: null,
-      timezone: null,
-      critical_after: 5,
-      max_runtime: null,
-      min_runtime: null,
-      depends_on: [],
+      ...PLAIN_SERVICE,
     });
   });
 
@@ -38,12 +36,7 @@ describe('resolveConfig', () => {
       interval: 12,
       critical: true,
       grace: 1,
-      schedule: null,
-      timezone: null,
-      critical_after: 5,
-      max_runtime: null,
-      min_runtime: null,
-      depends_on: [],
+      ...PLAIN_SERVICE,
     });
   });
 

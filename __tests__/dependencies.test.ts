@@ -1,19 +1,13 @@
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { useManagerStore } from './helpers/manager-store';
-import { closeManagers } from './helpers/managers';
+import { useManagerTimers } from './helpers/managers';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 
 describe('depends_on', () => {
   let fixture: ManagerFixture;
-  beforeEach(() => {
-    jest.useFakeTimers();
-  });
-  afterEach(() => {
-    closeManagers();
-    jest.useRealTimers();
-  });
+  useManagerTimers();
 
   const services = {
     web_listener: { interval: 10, grace: 0 },

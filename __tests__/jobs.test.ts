@@ -1,15 +1,8 @@
 import { createManager, type ManagerFixture } from './helpers/manager';
-import { closeManagers } from './helpers/managers';
+import { useManagerTimers } from './helpers/managers';
 
 let fixture: ManagerFixture;
-
-beforeEach(() => {
-  jest.useFakeTimers();
-});
-afterEach(() => {
-  closeManagers();
-  jest.useRealTimers();
-});
+useManagerTimers();
 
 const SECOND = 1000;
 

@@ -1,18 +1,10 @@
 import { Heartbeat } from '../lib/core/manager';
 import { LANE_MIN_GAP_MS } from '../lib/core/watcher';
 import { createManager, type ManagerFixture } from './helpers/manager';
-import { closeManagers } from './helpers/managers';
+import { useManagerTimers } from './helpers/managers';
 
 let fixture: ManagerFixture;
-
-beforeEach(() => {
-  jest.useFakeTimers();
-});
-
-afterEach(() => {
-  closeManagers();
-  jest.useRealTimers();
-});
+useManagerTimers();
 
 function statusOf(tag: string): string | undefined {
   return fixture.manager.status().services[tag]?.status;

@@ -1,7 +1,7 @@
 import type { PauseChange } from '../lib/core/manager';
 import { ConfigError } from '../lib/util/validate';
 import { createManager, type ManagerFixture } from './helpers/manager';
-import { closeManagers } from './helpers/managers';
+import { useManagerTimers } from './helpers/managers';
 
 let fixture: ManagerFixture;
 let pauses: PauseChange[];
@@ -10,13 +10,7 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const START = Date.parse('2026-06-01T12:00:00Z');
 
-beforeEach(() => {
-  jest.useFakeTimers({ now: START });
-});
-afterEach(() => {
-  closeManagers();
-  jest.useRealTimers();
-});
+useManagerTimers({ now: START });
 
 function start(config: Parameters<typeof createManager>[0] = {}): void {
   fixture = createManager({ log_level: 'silent', ...config });

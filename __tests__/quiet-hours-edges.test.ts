@@ -3,12 +3,9 @@ import request from 'supertest';
 import type { HeartbeatConfig } from '../lib/core/config';
 import { createApp, type AppFixture } from './helpers/app';
 import { createManager, type ManagerFixture } from './helpers/manager';
-import { closeManagers } from './helpers/managers';
+import { useManagerTimers } from './helpers/managers';
 
-afterEach(() => {
-  closeManagers();
-  jest.useRealTimers();
-});
+useManagerTimers(false);
 
 describe('wall clock corrections', () => {
   let fixture: ManagerFixture;

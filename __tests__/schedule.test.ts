@@ -1,13 +1,10 @@
 import type { HeartbeatConfig } from '../lib/core/config';
 import { createManager, type ManagerFixture } from './helpers/manager';
-import { closeManagers } from './helpers/managers';
+import { useManagerTimers } from './helpers/managers';
 
 let fixture: ManagerFixture;
 
-afterEach(() => {
-  closeManagers();
-  jest.useRealTimers();
-});
+useManagerTimers(false);
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
