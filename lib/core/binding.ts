@@ -1,4 +1,4 @@
-import type { Clock } from '../util/clock';
+import { wallOffset, type Clock } from '../util/clock';
 import type { RunOutcome } from './runs';
 import type { ServiceRecord } from './service-record';
 import { HEALTHY, NO_ERROR } from './status';
@@ -23,6 +23,10 @@ export interface ServicePort {
   pulse(): void;
   /** An error, warning until the next pulse or critical; logged and announced at once. */
   error(message: string, critical: boolean): void;
+  /** A pulse another replica took in at wall time `at` (the shared clock's ms): counted where it happened. */
+  pulseAt(at: number): void;
+  /** An error another replica took in at wall time `at`. */
+  errorAt(at: number, message: string, critical: boolean): void;
   /** Custom metrics that came with a pulse. */
   metrics(values: unknown): void;
   /** Drops history and error details older than `days`; returns how many entries went. */
@@ -49,6 +53,8 @@ export interface BindingHost {
   /** A pulse arrived for a record outside its lane or last reported unhealthy. */
   wake(record: ServiceRecord): void;
   reportError(record: ServiceRecord, message: string, critical: boolean): void;
+  pulsedAt(record: ServiceRecord, at: number): void;
+  erredAt(record: ServiceRecord, at: number, message: string, critical: boolean): void;
   recordMetrics(record: ServiceRecord, values: unknown): void;
   cleanupRecord(record: ServiceRecord, days: number): number;
   runBegan(record: ServiceRecord, rid: string | null): void;
@@ -97,6 +103,19 @@ export class ServiceBinding implements ServicePort {
 
   error(message: string, critical: boolean): void {
     this.host.reportError(this.record, message, critical);
+  }
+
+  pulseAt(at: number): void {
+    this.host.pulsedAt(this.record, this.instantOf(at));
+  }
+
+  errorAt(at: number, message: string, critical: boolean): void {
+    this.host.erredAt(this.record, this.instantOf(at), message, critical);
+  }
+
+  /** The monotonic instant of wall time `at`, never after now (the clocks' readings may disagree by a hair). */
+  private instantOf(at: number): number {
+    return Math.min(at - wallOffset(this.clock), this.clock.now());
   }
 
   metrics(values: unknown): void {

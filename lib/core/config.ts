@@ -31,6 +31,13 @@ export interface ServiceConfig {
   readonly min_runtime?: number;
   /** Services this one needs, by tag: while one of them is degraded or critical, this one's alerts are held. Defaults to none. */
   readonly depends_on?: readonly string[];
+  /**
+   * Whether the service runs elsewhere and pulses over HTTP (a cron job, a C# component): with
+   * a store shared by several replicas (`redisStore()`), its state and alerts are shared by all
+   * of them from the start, before its first remote call. Defaults to `false`; a service becomes
+   * remote anyway at its first remote call.
+   */
+  readonly remote?: boolean;
 }
 
 /**
@@ -108,6 +115,8 @@ export interface ResolvedServiceConfig {
   readonly min_runtime: number | null;
   /** The services whose outage holds this one's alerts. */
   readonly depends_on: readonly string[];
+  /** Whether it runs elsewhere and pulses over HTTP: shared by replicas from the start. */
+  readonly remote: boolean;
 }
 
 /** The effective config: every key present, as `getConfig().heartbeat` shows it. */
@@ -222,6 +231,7 @@ const SERVICE_KEYS = [
   'max_runtime',
   'min_runtime',
   'depends_on',
+  'remote',
 ] as const;
 
 /** Python's level names (as in the seed) and pino's, case-insensitive. */
@@ -377,6 +387,7 @@ function readService(
     max_runtime: maxRuntime,
     min_runtime: minRuntime,
     depends_on: given('depends_on') ? readNames(read, `${key}.depends_on`, entry.depends_on) : Object.freeze([]),
+    remote: given('remote') ? read.boolean(`${key}.remote`, entry.remote) : false,
   });
 }
 

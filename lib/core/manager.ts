@@ -163,6 +163,27 @@ export class Heartbeat {
   }
 
   /**
+   * @internal A pulse another replica took in at wall time `at` (shared-clock ms): counted where
+   * it happened, so a late one (replayed after Redis was away) revives nothing.
+   */
+  pulseAt(at: number, values?: Readonly<Record<string, number>>): void {
+    if (this.state !== RUNNING) {
+      if (this.state === STOPPED) return;
+      this.start();
+    }
+    const port = this.port as ServicePort;
+    port.pulseAt(at);
+    if (values !== undefined) port.metrics(values);
+  }
+
+  /** @internal An error another replica took in at wall time `at` (shared-clock ms). */
+  errorAt(at: number, message: string, critical: boolean): void {
+    if (this.state === STOPPED || !this.port) return;
+    if (this.state === CREATED) this.start();
+    this.port.errorAt(at, messageText(message), critical);
+  }
+
+  /**
    * Marks a job run in progress and returns it: end it with `run.success()` (a pulse, with the
    * run's duration), `run.fail(error)` or `run.exit(code)`. The start is a sign of life, though
    * not a pulse. With a `max_runtime` in the config, a run still open past it makes the service

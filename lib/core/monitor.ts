@@ -3,6 +3,7 @@ import { StableWallOffset, systemClock, wallOffset, type Clock } from '../util/c
 import { DailyRollups } from './rollups';
 import { StateKeeper, pruneRecord, type KeeperHost, type RestoreSummary } from './state-keeper';
 import { keepsNothing, type HeartbeatStore, type StoreHealth } from './store';
+import { sharedClock, type ReplicaLink } from './replicas';
 import { graceMs, resolveConfig, type HeartbeatConfig, type ResolvedHeartbeatConfig } from './config';
 import { HealthLog } from './health-log';
 import { historyOf, type ServiceHistory } from './history';
@@ -80,6 +81,11 @@ export class Monitor<H extends ServiceOwner> {
   readonly clock: Clock;
   /** The health log's pino logger. */
   readonly logger: Logger;
+  /**
+   * @internal What the replicas of this app share through the store (`redisStore()`), or null:
+   * the HTTP layer shares remote calls through it, the alerts their one sender.
+   */
+  readonly replicas: ReplicaLink | null;
   private readonly thresholds: MissThresholds;
   private readonly records = new Map<string, ServiceRecord>();
   private readonly watcher: TransitionWatcher;
@@ -99,7 +105,11 @@ export class Monitor<H extends ServiceOwner> {
     const read = new OptionReader('Invalid HeartbeatManager options');
     const given = read.object('', options, MANAGER_KEYS);
     this.config = resolveConfig(given.config);
-    this.clock = given.clock === undefined ? systemClock : checkClock(read, given.clock);
+    const store = given.store === undefined ? null : checkStore(read, given.store);
+    this.replicas = this.config.enabled ? (store?.replicas ?? null) : null;
+    const clock = given.clock === undefined ? systemClock : checkClock(read, given.clock);
+    // Replicas keep every wall time of a shared service on Redis's clock, so their skew moves no deadline.
+    this.clock = this.replicas ? sharedClock(clock, this.replicas) : clock;
     if (given.logger !== undefined && typeof (given.logger as Logger).child !== 'function') {
       read.fail('logger', given.logger, 'a pino logger (an object with child())');
     }
@@ -121,7 +131,6 @@ export class Monitor<H extends ServiceOwner> {
         this.keeper.transitions(changes);
       },
     );
-    const store = given.store === undefined ? null : checkStore(read, given.store);
     this.keeper = new StateKeeper(this.keeperHost(), this.config.enabled && store && !keepsNothing(store) ? store : null);
     this.pauses = new Pauses(
       {
@@ -221,6 +230,7 @@ export class Monitor<H extends ServiceOwner> {
     const record = new ServiceRecord(tag, configured, settings, createdAt, this.config.history_size, thresholds);
     record.rollups = new DailyRollups(this.config.retention_days, this.clock.wallNow(), this.clock);
     if (service) {
+      record.remote = service.remote;
       if (service.schedule !== null) {
         record.scheduled = new ScheduledBeats(
           new CronSchedule(service.schedule, service.timezone),
@@ -649,17 +659,46 @@ export class Monitor<H extends ServiceOwner> {
   }
 
   /** @internal An error was reported; it is logged and announced at once. */
-  reportError(record: ServiceRecord, message: string, critical: boolean): void {
+  reportError(record: ServiceRecord, message: string, critical: boolean, at?: number): void {
     const now = this.clock.now();
     record.errorCount++;
     record.errorsSinceSign++;
     if (critical) record.errorLevel = CRITICAL_ERROR;
     else if (record.errorLevel === NO_ERROR) record.errorLevel = ERROR_REPORTED;
     record.lastErrorMessage = storedText(message, MAX_ERROR_LENGTH);
-    record.lastErrorAt = now;
+    record.lastErrorAt = at ?? now;
     record.lastErrorCritical = critical;
     this.keeper.errorReported(record);
     this.watcher.evaluate(record, now, { kind: 'error', message: record.lastErrorMessage, critical });
+  }
+
+  /**
+   * @internal A pulse another replica took in at `at` (monotonic ms, not after now). One older
+   * than this service's last sign of life, or than an error reported since, happened before
+   * what is known: it is counted, and changes nothing else.
+   */
+  pulsedAt(record: ServiceRecord, at: number): void {
+    record.totalPulses++;
+    if (at <= record.lastSignAt || (record.errorLevel !== NO_ERROR && at < record.lastErrorAt)) return;
+    record.lastSignAt = at;
+    record.signed = true;
+    record.errorLevel = NO_ERROR;
+    record.errorsSinceSign = 0;
+    this.watcher.signedEarlier(record);
+    if (record.reportedRank !== HEALTHY) this.watcher.soon(record);
+  }
+
+  /**
+   * @internal An error another replica took in at `at` (monotonic ms, not after now). One from
+   * before the last sign of life was cleared by it already: it is counted, and changes nothing else.
+   */
+  erredAt(record: ServiceRecord, at: number, message: string, critical: boolean): void {
+    if (at >= record.lastSignAt) {
+      this.reportError(record, message, critical, at);
+      return;
+    }
+    record.errorCount++;
+    this.keeper.errorReported(record);
   }
 
   /** @internal Custom metrics came with a pulse. */

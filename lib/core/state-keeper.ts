@@ -46,6 +46,9 @@ export const MEMORY_ROLL_MS = 60_000;
 /** How long nothing may be saved before a running monitor says so: bounds the offline time found at a restart. */
 export const ALIVE_MARK_MS = 10_000;
 
+/** A shared snapshot younger than this at a start was saved by a replica still running: nothing was offline. */
+export const REPLICAS_WATCHING_MS = 3 * ALIVE_MARK_MS;
+
 /** What a restart found, for the log and the tests. */
 export interface RestoreSummary {
   readonly services: number;
@@ -215,17 +218,28 @@ export class StateKeeper {
     if (entries.length > 0) this.append(entries);
   }
 
-  /** The whole state, as a store keeps it instead of the entries before it. */
+  /**
+   * The whole state, as a store keeps it instead of the entries before it. A store shared by
+   * replicas gets the shared (remote) services only, with the notes kept under their tags (runs,
+   * pauses): the in-process ones are each replica's own, and the alert incidents of shared
+   * services are shared by the alerting replica itself.
+   */
   snapshot(): SnapshotBody {
     const offset = this.host.wallOffset();
+    const sharedOnly = this.store?.replicas !== undefined;
     const services = [];
     for (const record of this.host.allRecords()) {
+      if (sharedOnly && !record.remote) continue;
       // The snapshot may never land (a crash, a full disk): what it rolls is still saved by the next flush.
       this.rollPending(record, offset);
       services.push(captureService(record, offset, { remote: record.remote, ...(record.rollups ? { rollups: record.rollups } : {}) }));
     }
     const notes: Record<string, Record<string, unknown>> = {};
-    for (const [space, kept] of this.notes) notes[space] = Object.fromEntries(kept);
+    for (const [space, kept] of this.notes) {
+      notes[space] = sharedOnly
+        ? Object.fromEntries([...kept].filter(([key]) => this.host.recordOf(key)?.remote === true))
+        : Object.fromEntries(kept);
+    }
     return { v: SNAPSHOT_VERSION, saved_at: this.host.clock.wallNow(), services, notes };
   }
 
@@ -359,7 +373,10 @@ export class StateKeeper {
     }
 
     const wallNow = clock.wallNow();
-    const offlineMs = savedAt === null ? 0 : Math.max(0, wallNow - savedAt);
+    // Replicas save the shared snapshot every few seconds while one of them runs: one that young
+    // says the others went on watching while this process was away, so nothing was offline.
+    const othersWatching = savedAt !== null && this.store?.replicas !== undefined && wallNow - savedAt <= REPLICAS_WATCHING_MS;
+    const offlineMs = savedAt === null || othersWatching ? 0 : Math.max(0, wallNow - savedAt);
     this.dropStale(wallNow);
     // Saved before it is applied, as a transition is: a snapshot taken at this append must not hold it already.
     if (savedAt !== null && offlineMs > 0 && this.saving) this.append([['o', savedAt, wallNow]]);
@@ -368,7 +385,7 @@ export class StateKeeper {
       services++;
       record.unsaved = false;
       if (savedAt === null) continue;
-      this.leaveOut(record, savedAt, wallNow, offset);
+      if (!othersWatching) this.leaveOut(record, savedAt, wallNow, offset);
       // Misses count as they stood at the crash until an interval and its grace from now.
       // Just past the save's millisecond: a pulse in that very millisecond (its time rounded to it) came before it.
       record.frozenAt = monotonic(savedAt) + 1;

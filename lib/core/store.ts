@@ -2,6 +2,7 @@
 // The engine decides what is saved and reads it back; a store only keeps it, in order.
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock';
+import type { ReplicaLink } from './replicas';
 
 /** How a store's writes are going: `GET /live` shows it, and the metrics count its errors. */
 export interface StoreHealth {
@@ -69,6 +70,13 @@ export interface HeartbeatStore {
    * undefined when nothing may be saved: `load()` returned state a newer version wrote.
    */
   close(snapshot: unknown): Promise<void>;
+  /**
+   * For a store that several replicas of one app share (`redisStore()`): what they share. With
+   * it, the remote services' signals, wall times and alerts are the replicas' together, and the
+   * snapshot given to `append()` and `close()` holds the shared (remote) services only; the
+   * in-process ones belong to each process and are not saved.
+   */
+  readonly replicas?: ReplicaLink;
 }
 
 const memoryStores = new WeakSet<HeartbeatStore>();

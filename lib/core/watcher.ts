@@ -183,6 +183,12 @@ export class TransitionWatcher {
     else if (record.listed) this.soon(record);
   }
 
+  /** `record` signed before now (a signal another replica took in): its lane's order is by sign time, so it is put back in its place. */
+  signedEarlier(record: ServiceRecord): void {
+    this.leave(record);
+    this.signed(record);
+  }
+
   /** Evaluates `record` on the next timer turn, off the caller's path (a pulse's recovery). */
   soon(record: ServiceRecord): void {
     // Pulses keep coming until the recovery is reported: queue the record once, not per pulse.
