@@ -1,6 +1,14 @@
+import express from 'express';
+import { Registry } from 'prom-client';
 import request from 'supertest';
+import type { HeartbeatConfig } from '../lib/core/config';
+import { HeartbeatManager } from '../lib/core/manager';
+import type { ReplicaLink } from '../lib/core/replicas';
+import type { HeartbeatStore } from '../lib/core/store';
+import { healthRouter } from '../lib/http/router';
 import { createApp, type AppFixture } from './helpers/app';
-import { closeManagers } from './helpers/managers';
+import { createTestClock } from './helpers/clock';
+import { closeManagers, trackManager } from './helpers/managers';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
 
 let fixture: AppFixture;
@@ -113,4 +121,89 @@ it('has service_paused 1 inside a maintenance window, and 0 after it', async () 
   expect((await scrape()).get('heartbeat_service_paused{service="save_worker"}')).toBe(1);
   fixture.clock.advance(60_000);
   expect((await scrape()).get('heartbeat_service_paused{service="save_worker"}')).toBe(0);
+});
+
+describe('service_shared', () => {
+  const TOKEN = 'test-token-0123456789abcdef';
+  const SERVICES: HeartbeatConfig = {
+    remote_token: TOKEN,
+    auto_register: true,
+    services: {
+      // Configured as remote: shared from the start, before any remote call.
+      nightly_export: { interval: 3600, remote: true },
+      // In-process: describes this replica only.
+      save_worker: { interval: 30 },
+    },
+  };
+
+  /**
+   * A store that replicas share, as far as the metrics can tell: it keeps nothing, and its link
+   * to the other replicas goes nowhere (no other replica, always the leader, no skew).
+   */
+  function sharedStore(): HeartbeatStore {
+    const link: ReplicaLink = {
+      replicaId: 'replica-under-test',
+      skewMs: () => 0,
+      publish: () => undefined,
+      onSignal: () => undefined,
+      leading: true,
+      onLeadChange: () => undefined,
+      saveNote: () => undefined,
+      readNotes: () => Promise.resolve(new Map<string, unknown>()),
+    };
+    return {
+      kind: 'shared-fixture',
+      load: () => ({ snapshot: null, entries: [] }),
+      append: () => true,
+      health: () => ({ state: 'ok', lastError: null, errors: 0, lastWriteAt: null }),
+      close: () => Promise.resolve(),
+      replicas: link,
+    };
+  }
+
+  /** createApp() with a manager on a shared store. */
+  function sharedApp(config: HeartbeatConfig): AppFixture {
+    const clock = createTestClock();
+    const manager = trackManager(new HeartbeatManager({ config: { log_level: 'silent', ...config }, clock, store: sharedStore() }));
+    const registry = new Registry();
+    const app = express();
+    app.use(healthRouter({ manager, registry }));
+    return { app, manager, registry, clock };
+  }
+
+  const remotePulse = (tag: string) =>
+    request(fixture.app)
+      .post(`/api/health/service/${tag}/pulse`)
+      .set({ Authorization: `Bearer ${TOKEN}` });
+
+  /** The service_shared samples, by service. */
+  const shared = (samples: Map<string, number>) =>
+    Object.fromEntries(
+      [...samples].flatMap(([series, value]) => {
+        const tag = /^heartbeat_service_shared\{service="(\w+)"\}$/.exec(series)?.[1];
+        return tag === undefined ? [] : [[tag, value]];
+      }),
+    );
+
+  it('is 0 for every service without a shared store, remote ones included', async () => {
+    fixture = createApp(SERVICES);
+    expect(fixture.manager.replicas).toBeNull();
+    fixture.manager.heartbeat({ tag: 'save_worker' }).start().pulse();
+    expect((await remotePulse('cron_cleanup')).status).toBe(204);
+    expect(shared(await scrape())).toEqual({ nightly_export: 0, save_worker: 0, cron_cleanup: 0 });
+  });
+
+  it('is 1 for remote services on a shared store, from the config or created by a remote call, and 0 for in-process ones', async () => {
+    fixture = sharedApp(SERVICES);
+    fixture.manager.heartbeat({ tag: 'save_worker' }).start().pulse();
+    expect(shared(await scrape())).toEqual({ nightly_export: 1, save_worker: 0 });
+
+    // auto_register: a service the first remote pulse creates is shared from then on.
+    expect((await remotePulse('cron_cleanup')).status).toBe(204);
+    const samples = await scrape();
+    expect(shared(samples)).toEqual({ nightly_export: 1, save_worker: 0, cron_cleanup: 1 });
+    // One series per listed service, as for the status: the rules join the two on (job, instance, service).
+    const statuses = [...samples.keys()].filter((series) => series.startsWith('heartbeat_service_status{'));
+    expect(statuses).toHaveLength(3);
+  });
 });

@@ -118,6 +118,13 @@ const FAMILIES: readonly Family[] = [
     value: (record, _manager, now) => (record.pausedAt(now) ? 1 : 0),
   },
   {
+    suffix: 'service_shared',
+    help: 'Whether the replicas of this app share the service through a shared store (redisStore()): 1 for a remote service there, 0 otherwise. Every replica exports a shared service alike, so alert rules count it once with max by (job, service) over the replicas where heartbeat_service_shared == 1.',
+    type: 'gauge',
+    aggregator: 'max',
+    value: (record, manager) => (record.remote && manager.replicas !== null ? 1 : 0),
+  },
+  {
     // Only jobs have the series: a plain heartbeat would add one that is always 0 (cardinality).
     suffix: 'run_in_progress',
     help: 'Whether a job run is open (begun, not yet ended): 1 running, 0 idle. Only for services that ran a job or have max_runtime or min_runtime.',
@@ -251,7 +258,7 @@ export function readMetricPrefix(read: OptionReader, key: string, value: unknown
  * Exports a manager's services as Prometheus metrics: `heartbeat_service_status`,
  * `heartbeat_last_pulse_timestamp_seconds`, `heartbeat_interval_seconds`,
  * `heartbeat_consecutive_failures`, `heartbeat_pulses_total`, `heartbeat_errors_total`,
- * `heartbeat_service_paused`, `heartbeat_run_in_progress` and
+ * `heartbeat_service_paused`, `heartbeat_service_shared`, `heartbeat_run_in_progress` and
  * `heartbeat_last_run_duration_seconds` (jobs only; all labelled `service`), `heartbeat_uptime_ratio{service,window}`,
  * `heartbeat_service_metric{service,metric}`, `heartbeat_overall_status`,
  * `heartbeat_event_loop_lag_seconds`, `heartbeat_store_errors_total` and
