@@ -27,6 +27,8 @@ export interface ServicePort {
   pulseAt(at: number): void;
   /** An error another replica took in at wall time `at`. */
   errorAt(at: number, message: string, critical: boolean): void;
+  /** Whether a job run is open: a remote pulse then ends it rather than counting on its own. */
+  readonly running: boolean;
   /** Custom metrics that came with a pulse. */
   metrics(values: unknown): void;
   /** Drops history and error details older than `days`; returns how many entries went. */
@@ -75,6 +77,10 @@ export class ServiceBinding implements ServicePort {
 
   get critical(): boolean {
     return this.record.critical;
+  }
+
+  get running(): boolean {
+    return this.record.runs?.running === true;
   }
 
   start(): void {

@@ -176,6 +176,16 @@ export class Heartbeat {
     if (values !== undefined) port.metrics(values);
   }
 
+  /**
+   * @internal A remote pulse another replica took in at wall time `at`: with `rid`, or while a
+   * run is open, it ends that run as {@link signalRun} does (now); otherwise it is a pulse
+   * counted where it happened ({@link pulseAt}).
+   */
+  replayPulse(at: number, rid: string | null, values?: Readonly<Record<string, number>>): void {
+    if (rid === null && this.port?.running !== true) this.pulseAt(at, values);
+    else this.signalRun(rid, { ok: true, exitCode: null }, values);
+  }
+
   /** @internal An error another replica took in at wall time `at` (shared-clock ms). */
   errorAt(at: number, message: string, critical: boolean): void {
     if (this.state === STOPPED || !this.port) return;

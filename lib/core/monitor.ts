@@ -207,6 +207,11 @@ export class Monitor<H extends ServiceOwner> {
     }
   }
 
+  /** @internal Whether `tag` is shared by the replicas: a remote service, with a shared store. */
+  isShared(tag: string): boolean {
+    return this.replicas !== null && this.records.get(tag)?.remote === true;
+  }
+
   /** @internal The tags of saved services that remote calls created, which nothing runs yet: for the manager to resume. */
   protected remoteToResume(): string[] {
     const tags: string[] = [];
