@@ -80,7 +80,7 @@ describe('promtool', () => {
 
     it('on a rule that no longer does what the tests say', () => {
       const rules = readFileSync(ALERTS, 'utf8');
-      const wrong = rules.replace('expr: heartbeat_service_status >= 3', 'expr: heartbeat_service_status >= 4');
+      const wrong = rules.replaceAll('heartbeat_service_status >= 3', 'heartbeat_service_status >= 4');
       expect(wrong).not.toBe(rules);
       writeFileSync(join(dir, 'alerts.yml'), wrong);
       const result = promtool('test', 'rules', join(dir, 'alerts.test.yml'));
@@ -107,6 +107,27 @@ describe('alerts.yml', () => {
     for (const rule of (parse(readFileSync(ALERTS, 'utf8')) as RuleFile).groups.find((group) => group.name === 'heartbeat-services')
       ?.rules ?? []) {
       expect([rule.alert, rule.annotations?.description]).toEqual([rule.alert, expect.stringContaining('{{ $labels.service }}')]);
+    }
+  });
+
+  it('alerts a service the replicas share once: each per-service rule has a per-instance half and a max by (job, service) half', () => {
+    const group = (parse(readFileSync(ALERTS, 'utf8')) as RuleFile).groups.find((candidate) => candidate.name === 'heartbeat-services');
+    expect(group?.rules.length).toBeGreaterThanOrEqual(6);
+    for (const rule of group?.rules ?? []) {
+      const expr = rule.expr.replace(/\s+/g, ' ');
+      const [alone, shared] = expr.split(/ or (?:\( )?max by \(job, service\) \(/);
+      // The flag now, or within the hour for HeartbeatServiceVanished, whose service is gone now.
+      const flag = '\\(job, instance, service\\) (heartbeat_service_shared|max_over_time\\(heartbeat_service_shared\\[1h\\]\\)) == 1';
+      expect([rule.alert, alone, shared === undefined]).toEqual([
+        rule.alert,
+        expect.stringMatching(new RegExp(`unless on ${flag}`)),
+        false,
+      ]);
+      expect([rule.alert, shared]).toEqual([rule.alert, expect.stringMatching(new RegExp(`and on ${flag}`))]);
+      // A shared service's alert has no instance label: its texts must not leave "on " dangling.
+      for (const text of [rule.annotations?.summary, rule.annotations?.description]) {
+        expect([rule.alert, text]).toEqual([rule.alert, expect.stringMatching(/^\{\{ if \$labels\.instance \}\}/)]);
+      }
     }
   });
 
@@ -171,6 +192,7 @@ describe('the metric-name scanner', () => {
         'heartbeat_service_status',
         'heartbeat_overall_status',
         'heartbeat_last_pulse_timestamp_seconds',
+        'heartbeat_service_shared',
         'heartbeat_alerts_failed_total',
         'up',
       ]),
