@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ROOT } from './helpers/child';
 import { parseDuration } from './helpers/prometheus';
 import { exportedMetricNames, metricNamesIn, PROMETHEUS_SERIES } from './helpers/promql';
@@ -205,6 +205,7 @@ describe('grafana/heartbeat-dashboard.json', () => {
   interface Target {
     expr: string;
     refId: string;
+    legendFormat?: string;
     datasource: { type: string; uid: string };
   }
   interface Panel {
@@ -301,5 +302,65 @@ describe('grafana/heartbeat-dashboard.json', () => {
       3: 'critical',
       4: 'offline',
     });
+  });
+
+  it('counts and lists a service that three replicas share once, and one of each process per instance', () => {
+    // nightly_export is shared by bridge-1..3 and critical; save_worker runs in each of them, warning on bridge-2 only.
+    const replicas = ['bridge-1:5001', 'bridge-2:5001', 'bridge-3:5001'];
+    const series: Array<{ series: string; values: string }> = [];
+    for (const instance of replicas) {
+      for (const [service, shared, status] of [
+        ['nightly_export', 1, 3],
+        ['save_worker', 0, instance === 'bridge-2:5001' ? 1 : 0],
+      ] as const) {
+        const labels = `job="heartbeat", instance="${instance}", service="${service}"`;
+        series.push(
+          { series: `heartbeat_service_status{${labels}}`, values: `${status}x40` },
+          { series: `heartbeat_service_shared{${labels}}`, values: `${shared}x40` },
+          { series: `heartbeat_last_pulse_timestamp_seconds{${labels}}`, values: '0+15x40' },
+          { series: `heartbeat_interval_seconds{${labels}}`, values: '15x40' },
+          { series: `heartbeat_consecutive_failures{${labels}}`, values: '0x40' },
+          { series: `heartbeat_pulses_total{${labels}}`, values: '0+15x40' },
+          { series: `heartbeat_errors_total{${labels}}`, values: '0x40' },
+          { series: `heartbeat_uptime_ratio{${labels}, window="24h"}`, values: '1x40' },
+          { series: `heartbeat_uptime_ratio{${labels}, window="7d"}`, values: '1x40' },
+          { series: `heartbeat_service_metric{${labels}, metric="queue_depth"}`, values: '12x40' },
+        );
+      }
+    }
+    const grafanaVariables = (expr: string) => expr.replace(/\$__rate_interval/g, '1m').replace(/\$(job|instance|service)\b/g, '.*');
+    const byTitle = (title: string) => panels.find((panel) => panel.title === title)?.targets?.[0]?.expr ?? 'missing';
+    const lists = panels.flatMap((panel) =>
+      (panel.targets ?? []).filter((target) => target.legendFormat?.includes('{{service}}') && target.expr.includes('$service')),
+    );
+    // Every panel with a line or row per service and instance: the status, pulse age, failures, rates, uptime, custom metrics.
+    expect(lists.length).toBeGreaterThanOrEqual(8);
+    const cases = [
+      { expr: grafanaVariables(byTitle('Services not healthy')), eval_time: '5m', exp_samples: [{ labels: '{}', value: 2 }] },
+      { expr: grafanaVariables(byTitle('Services critical')), eval_time: '5m', exp_samples: [{ labels: '{}', value: 1 }] },
+      ...lists.map((target) => ({
+        expr: `count by (service) (${grafanaVariables(target.expr)})`,
+        eval_time: '5m',
+        exp_samples: [
+          { labels: '{service="nightly_export"}', value: 1 },
+          { labels: '{service="save_worker"}', value: 3 },
+        ],
+      })),
+    ];
+    const dir = mkdtempSync(join(tmpdir(), 'heartbeat-dashboard-'));
+    try {
+      writeFileSync(join(dir, 'none.yml'), 'groups: []\n');
+      writeFileSync(
+        join(dir, 'dashboard.test.yml'),
+        stringify({
+          rule_files: ['none.yml'],
+          evaluation_interval: '15s',
+          tests: [{ interval: '15s', input_series: series, promql_expr_test: cases }],
+        }),
+      );
+      expectSuccess(promtool('test', 'rules', join(dir, 'dashboard.test.yml')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
