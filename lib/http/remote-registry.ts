@@ -15,7 +15,9 @@ const MIN_EXPIRY_WAIT_MS = 1000;
  * `max_services`, are `critical: false` (one pulse to a mistyped name must not fail readiness),
  * and leave after `auto_register_ttl` seconds without a pulse, or when deleted over HTTP.
  * One unref'd timer finds the expired ones; it runs only while there are some, and stops when
- * the manager closes.
+ * the manager closes. One per manager, held by its `RemoteIntake` (however many routers mount
+ * remote routes), so that `max_services` counts the manager's services; with replicas, each
+ * replica keeps its own, fed by the calls it took and those it replayed.
  */
 export class RemoteRegistry {
   /** Each registered name and the heartbeat a remote call created for it. */

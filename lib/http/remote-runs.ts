@@ -1,24 +1,20 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { Heartbeat, HeartbeatManager } from '../core/manager';
 import { ConfigError } from '../util/validate';
+import type { RemoteIntake, TakenSignal } from './remote-intake';
 import { sendError, sendJson } from './respond';
-
-/** A service a remote call may signal, or why it may not (the status and the error to answer with). */
-export type Resolved = { heartbeat: Heartbeat } | { status: number; error: string };
 
 /** The remote routes' shared pieces, which `mountRemoteRoutes` builds once for every remote path. */
 export interface RemoteContext {
   readonly manager: HeartbeatManager;
+  /** The manager's intake: resolves the service a call names, and shares each call taken with the other replicas. */
+  readonly intake: RemoteIntake;
   /** Answers 401 unless the bearer token is right. */
   readonly authenticate: RequestHandler;
-  /** The service a call names: a configured one, or one `auto_register` adds. */
-  readonly resolve: (name: string) => Resolved;
   /** The capped JSON body parser. */
   readonly parseJson: RequestHandler;
   /** Lets a request through when it has no body or a JSON one; `label` names the body in the 415. */
   readonly jsonIfBody: (label: string) => RequestHandler;
-  /** Checks the service name as the other remote paths do (closed manager 503, length 400), without registering it. */
-  readonly nameProblem: (name: string) => { status: number; error: string } | undefined;
 }
 
 /** Longest `rid`: a UUID (36) fits, with room for a prefix such as the host name. */
@@ -76,7 +72,7 @@ function ridFault(rid: string): string {
  * body-error answers with those of the other remote paths.
  */
 export function mountRunRoutes(router: Router, context: RemoteContext, basePath: string): void {
-  const { manager, authenticate, resolve, parseJson, jsonIfBody, nameProblem } = context;
+  const { manager, intake, authenticate, parseJson, jsonIfBody } = context;
   const item = `${basePath}/service/:name`;
   const paths = {
     start: `${item}/start`,
@@ -96,15 +92,21 @@ export function mountRunRoutes(router: Router, context: RemoteContext, basePath:
     return undefined;
   };
 
-  /** Resolves the service and signals it, or answers why not. */
-  const signal = (req: Request, res: Response, act: (heartbeat: Heartbeat) => void): void => {
+  /** Resolves the service and signals it, shares the signal with the other replicas, or answers why not. */
+  const signal = (
+    req: Request,
+    res: Response,
+    taken: TakenSignal & { kind: 'start' | 'end' },
+    act: (heartbeat: Heartbeat) => void,
+  ): void => {
     const name = String(req.params.name);
-    const found = resolve(name);
+    const found = intake.resolve(name);
     if ('error' in found) {
       sendError(res, found.status, found.error, { service: name });
       return;
     }
     act(found.heartbeat);
+    intake.share(taken);
     noContent(res);
   };
 
@@ -116,7 +118,7 @@ export function mountRunRoutes(router: Router, context: RemoteContext, basePath:
       sendError(res, 400, rid.error, { service: String(req.params.name) });
       return;
     }
-    signal(req, res, (heartbeat) => {
+    signal(req, res, { kind: 'start', service: String(req.params.name), rid: rid.rid }, (heartbeat) => {
       heartbeat.signalRun(rid.rid, null);
     });
   });
@@ -140,8 +142,9 @@ export function mountRunRoutes(router: Router, context: RemoteContext, basePath:
       sendError(res, 400, '"critical" must be true or false.', { service: name });
       return;
     }
-    signal(req, res, (heartbeat) => {
-      heartbeat.signalRun(rid.rid, { ok: false, exitCode: null, message: message ?? 'run failed', critical: critical === true });
+    const ending = { ok: false, exitCode: null, message: message ?? 'run failed', critical: critical === true };
+    signal(req, res, { kind: 'end', service: name, rid: rid.rid, ending }, (heartbeat) => {
+      heartbeat.signalRun(rid.rid, ending);
     });
   });
 
@@ -162,9 +165,10 @@ export function mountRunRoutes(router: Router, context: RemoteContext, basePath:
       sendError(res, 400, rid.error, { service: name });
       return;
     }
-    signal(req, res, (heartbeat) => {
-      // The core words a failure with a code as `exited with code N`.
-      heartbeat.signalRun(rid.rid, code === 0 ? { ok: true, exitCode: 0 } : { ok: false, exitCode: code });
+    // The core words a failure with a code as `exited with code N`.
+    const ending = code === 0 ? { ok: true, exitCode: 0 } : { ok: false, exitCode: code };
+    signal(req, res, { kind: 'end', service: name, rid: rid.rid, ending }, (heartbeat) => {
+      heartbeat.signalRun(rid.rid, ending);
     });
   });
 
@@ -200,6 +204,8 @@ export function mountRunRoutes(router: Router, context: RemoteContext, basePath:
       sendError(res, 400, error.message, { service: name });
       return;
     }
+    // Checked by the core above: an ISO time with a zone, in the future; the others pause until the same instant.
+    intake.share({ kind: 'pause', service: name, until: until === undefined ? null : Date.parse(until), reason: reason ?? null });
     sendJson(res, 200, pause);
   });
 
@@ -207,7 +213,9 @@ export function mountRunRoutes(router: Router, context: RemoteContext, basePath:
     const name = String(req.params.name);
     if (objectBody(req, res, '{}') === undefined) return;
     if (!known(name, res)) return;
-    sendJson(res, 200, { resumed: manager.resume(name) });
+    const resumed = manager.resume(name);
+    intake.share({ kind: 'resume', service: name });
+    sendJson(res, 200, { resumed });
   });
 
   /**
@@ -215,7 +223,7 @@ export function mountRunRoutes(router: Router, context: RemoteContext, basePath:
    * pause never registers a service: pausing a name nothing sends to would hide a typo.
    */
   function known(name: string, res: Response): boolean {
-    const problem = nameProblem(name);
+    const problem = intake.nameProblem(name);
     if (problem) {
       sendError(res, problem.status, problem.error, { service: name });
       return false;

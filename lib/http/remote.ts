@@ -1,11 +1,9 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { AUTH_ERRORS, type BearerAuth } from './auth';
-import { MAX_TAG_LENGTH } from '../core/config';
 import { MAX_CUSTOM_METRICS, METRIC_NAME } from '../core/service-record';
-import type { Heartbeat } from '../core/manager';
 import type { HeartbeatManager } from '../core/manager';
-import { RemoteRegistry } from './remote-registry';
-import { isObject, mountRunRoutes, noContent, readRid, RUN_SUCCEEDED, type RemoteContext, type Resolved } from './remote-runs';
+import { remoteIntake } from './remote-intake';
+import { isObject, mountRunRoutes, noContent, readRid, RUN_SUCCEEDED, type RemoteContext } from './remote-runs';
 import { methodNotAllowed, sendError } from './respond';
 
 /** Largest request body accepted, in bytes. */
@@ -44,7 +42,8 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     router.delete(servicePath, off);
     return;
   }
-  const registry = new RemoteRegistry(manager);
+  // One per manager: its registry, and the replay of the other replicas' calls, whatever the number of routers.
+  const intake = remoteIntake(manager);
 
   const authenticate = (req: Request, res: Response, next: NextFunction): void => {
     const result = auth.check(req);
@@ -54,32 +53,6 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     }
     res.set('WWW-Authenticate', 'Bearer realm="heartbeat"');
     sendError(res, 401, AUTH_ERRORS[result]);
-  };
-
-  const nameProblem = (name: string): { status: number; error: string } | undefined => {
-    if (manager.isClosed) return { status: 503, error: 'The heartbeat manager is closed: the server is shutting down.' };
-    if (name.length === 0 || name.length > MAX_TAG_LENGTH) {
-      return { status: 400, error: `A service name has 1 to ${MAX_TAG_LENGTH} characters; this one has ${name.length}.` };
-    }
-    return undefined;
-  };
-
-  const resolve = (name: string): Resolved => {
-    const problem = nameProblem(name);
-    if (problem) return problem;
-    const existing = manager.get(name);
-    if (existing && !existing.isReleased) return { heartbeat: existing };
-    // The config's settings win for a configured service, whose heartbeat code may have stopped.
-    if (isConfigured(manager, name)) return { heartbeat: manager.heartbeat({ tag: name }) };
-    if (!manager.config.auto_register)
-      return { status: 404, error: `No service named ${JSON.stringify(name)} is monitored, and auto_register is off.` };
-    if (registry.size >= manager.config.max_services) {
-      return {
-        status: 429,
-        error: `This server already took ${manager.config.max_services} remote services (max_services); no more are registered.`,
-      };
-    }
-    return { heartbeat: registry.register(name) };
   };
 
   const parseJson = express.json({ limit: MAX_REMOTE_BODY, strict: true });
@@ -106,12 +79,15 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
       sendError(res, 400, problem, { service: name });
       return;
     }
-    const found = resolve(name);
+    const found = intake.resolve(name);
     if ('error' in found) {
       sendError(res, found.status, found.error, { service: name });
       return;
     }
-    pulseRun(found.heartbeat, rid.rid, metrics as Record<string, number> | undefined);
+    const values = metrics as Record<string, number> | undefined;
+    // A pulse ends the run `rid` (or the unnamed or oldest one); with none open it is a plain pulse. Metrics ride on it, counted once.
+    found.heartbeat.signalRun(rid.rid, RUN_SUCCEEDED, values);
+    intake.share({ kind: 'pulse', service: name, rid: rid.rid, ...(values === undefined ? {} : { metrics: values }) });
     noContent(res);
   });
 
@@ -130,19 +106,22 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
       sendError(res, 400, '"critical" must be true or false.', { service: name });
       return;
     }
-    const found = resolve(name);
+    const found = intake.resolve(name);
     if ('error' in found) {
       sendError(res, found.status, found.error, { service: name });
       return;
     }
-    found.heartbeat.error(body.message, { critical: body.critical === true });
+    const critical = body.critical === true;
+    found.heartbeat.error(body.message, { critical });
+    intake.share({ kind: 'error', service: name, message: body.message, critical });
     noContent(res);
   });
 
   router.delete(servicePath, authenticate, (req: Request, res: Response) => {
     const name = String(req.params.name);
-    if (registry.has(name)) {
-      registry.remove(name);
+    if (intake.registry.has(name)) {
+      intake.registry.remove(name);
+      intake.share({ kind: 'remove', service: name });
       noContent(res);
       return;
     }
@@ -167,18 +146,13 @@ export function mountRemoteRoutes(router: Router, manager: HeartbeatManager, bas
     sendError(res, 404, `No service named ${JSON.stringify(name)} is monitored.`, { service: name });
   });
 
-  const context: RemoteContext = { manager, authenticate, resolve, parseJson, jsonIfBody, nameProblem };
+  const context: RemoteContext = { manager, intake, authenticate, parseJson, jsonIfBody };
   mountRunRoutes(router, context, basePath);
 
   for (const path of paths) {
     router.all(path, methodNotAllowed('POST'));
     router.use(path, bodyErrors);
   }
-}
-
-/** A pulse ends the run `rid` (or the unnamed or oldest one); with none open it is a plain pulse. Metrics ride on it, counted once. */
-function pulseRun(heartbeat: Heartbeat, rid: string | null, metrics: Record<string, number> | undefined): void {
-  heartbeat.signalRun(rid, RUN_SUCCEEDED, metrics);
 }
 
 function isConfigured(manager: HeartbeatManager, name: string): boolean {

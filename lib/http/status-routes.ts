@@ -74,7 +74,11 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
   // A degraded store is shown, not failed: monitoring goes on in memory, and a restart (what
   // a failed liveness probe brings) would not mend a full or read-only disk, only lose that memory.
   router.get(`${basePath}/live`, (req: Request, res: Response) => {
-    sendJson(res, 200, { status: 'ok', ...manager.monitorHealth(), store: storeView(manager.storeHealth(), details.allows(req)) });
+    sendJson(res, 200, {
+      status: 'ok',
+      ...manager.monitorHealth(),
+      store: storeView(manager.storeHealth(), details.allows(req), manager.replicas),
+    });
   });
 
   router.get(`${basePath}/ready`, (req: Request, res: Response) => {

@@ -1,3 +1,4 @@
+import type { ReplicaLink } from '../core/replicas';
 import type { StoreHealth } from '../core/store';
 
 /** The store's health as `GET /live` shows it. */
@@ -6,6 +7,14 @@ export interface StoreView {
   last_error: string | null;
   errors: number;
   last_write: string | null;
+  /** With a store the replicas share (`redisStore()`): this replica's id, and whether it sends the shared services' alerts. */
+  replica?: ReplicaView;
+}
+
+/** This replica among those sharing the store, as `GET /live` shows it. */
+export interface ReplicaView {
+  id: string;
+  leading: boolean;
 }
 
 /** What a caller the details policy does not admit reads instead of the failure's message. */
@@ -30,7 +39,7 @@ export function withoutDirectories(message: string): string {
  * the failure's message without directories, and shown only to callers the details policy
  * admits (others learn that writes fail, and how many, but not what the message says).
  */
-export function storeView(health: StoreHealth, showDetails: boolean): StoreView {
+export function storeView(health: StoreHealth, showDetails: boolean, replicas: ReplicaLink | null = null): StoreView {
   let lastError: string | null = null;
   if (health.lastError !== null) lastError = showDetails ? withoutDirectories(health.lastError) : HIDDEN_STORE_ERROR;
   return {
@@ -38,5 +47,7 @@ export function storeView(health: StoreHealth, showDetails: boolean): StoreView 
     last_error: lastError,
     errors: health.errors,
     last_write: health.lastWriteAt === null ? null : new Date(health.lastWriteAt).toISOString(),
+    // Which replica answered, and whether it alerts: what an operator asks first when replicas disagree.
+    ...(replicas ? { replica: { id: replicas.replicaId, leading: replicas.leading } } : {}),
   };
 }
