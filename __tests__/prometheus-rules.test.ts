@@ -144,6 +144,7 @@ describe('alerts.yml', () => {
       'HeartbeatInstanceOffline',
       'HeartbeatMetricsMissing',
       'HeartbeatNoTargets',
+      'HeartbeatStoreFailing',
       'HeartbeatAlertDeliveryFailing',
       'HeartbeatAlertsDropped',
     ]) {
