@@ -12,6 +12,7 @@ const REQUIRED = [
   { command: 'prometheus', pkg: 'prometheus', why: 'scrapes the demo and evaluates the shipped rules end to end' },
   { command: 'amtool', pkg: 'prometheus-alertmanager', why: 'checks the Alertmanager config in docs/metrics-and-fleet.md' },
   { command: 'chromium', pkg: 'chromium', why: 'drives the status page in a real browser' },
+  { command: 'redis-server', pkg: 'redis-server', why: 'runs the replica tests against a real Redis' },
 ];
 
 function has(command) {

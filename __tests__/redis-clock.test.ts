@@ -1,0 +1,50 @@
+import { SkewClock, SLOW_READING_MS, type RedisTime } from '../lib/store/redis-clock';
+
+/** A clock whose local reads come from `locals` in turn and whose TIME answers come from `times`. */
+function scripted(locals: number[], times: RedisTime[]): SkewClock {
+  return new SkewClock(
+    () => {
+      const time = times.shift();
+      return time ? Promise.resolve(time) : Promise.reject(new Error('Redis is away'));
+    },
+    () => {
+      const local = locals.shift();
+      if (local === undefined) throw new Error('read the local clock more often than scripted');
+      return local;
+    },
+  );
+}
+
+test('the skew is Redis TIME minus the middle of the round trip', async () => {
+  // Sent at 1000, answered at 1010: TIME (5 s + 250 µs) was read about 1005.
+  const clock = scripted([1000, 1010], [['5', '250']]);
+  expect(await clock.measure()).toBe(true);
+  expect(clock.skewMs()).toBeCloseTo(5000.25 - 1005, 9);
+});
+
+test('a reading with a slow round trip is dropped and the last good one kept, unless it is the first', async () => {
+  const slow = SLOW_READING_MS + 1;
+  const clock = scripted(
+    [0, slow, 10_000, 10_000 + slow, 20_000, 20_002],
+    [
+      ['100', '0'],
+      ['200', '0'],
+      ['300', '0'],
+    ],
+  );
+  expect(await clock.measure()).toBe(true); // the first: nothing better yet
+  expect(clock.skewMs()).toBeCloseTo(100_000 - slow / 2, 9);
+  expect(await clock.measure()).toBe(false);
+  expect(clock.skewMs()).toBeCloseTo(100_000 - slow / 2, 9);
+  expect(await clock.measure()).toBe(true);
+  expect(clock.skewMs()).toBe(300_000 - 20_001);
+});
+
+test('a failed reading keeps the old value, and before any reading the skew is 0', async () => {
+  const clock = scripted([0, 2, 5], [['1', '0']]);
+  expect(clock.skewMs()).toBe(0);
+  expect(await clock.measure()).toBe(true);
+  expect(clock.skewMs()).toBe(999);
+  expect(await clock.measure()).toBe(false);
+  expect(clock.skewMs()).toBe(999);
+});

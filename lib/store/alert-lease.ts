@@ -1,0 +1,143 @@
+import { performance } from 'node:perf_hooks';
+import type { RedisConnection } from './redis-connection';
+import type { RedisHealth } from './redis-health';
+
+/**
+ * Renews the lease if it is ours, and takes it back if it lapsed with no other holder (Redis
+ * restarted empty, say): a leader that kept renewing keeps leading. 1 if held, 0 if another holds it.
+ */
+const RENEW = `local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+elseif not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`;
+
+/** Deletes the lease only if it is ours: a lease that lapsed and was taken belongs to its new holder. */
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+export interface AlertLeaseOptions {
+  readonly client: RedisConnection;
+  /** `<prefix>:lease`. */
+  readonly key: string;
+  readonly replicaId: string;
+  readonly leaseMs: number;
+  readonly health: RedisHealth;
+  /** Monotonic ms; tests inject their own. */
+  readonly now?: () => number;
+}
+
+/**
+ * The alert lease: the one replica holding `<prefix>:lease` alerts for the shared services.
+ * Every leaseMs/3 the holder renews it and the others try to take it (SET NX PX), so a dead
+ * holder's lease passes on within about leaseMs + leaseMs/3.
+ *
+ * A holder that cannot confirm a renewal stops leading leaseMs after it *sent* the last one
+ * that went through: Redis let the lease lapse no sooner than that, so two replicas never
+ * both believe they lead (clock rates aside).
+ */
+export class AlertLease {
+  private isLeading = false;
+  private readonly listeners: ((leading: boolean) => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private expiry: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: AlertLeaseOptions) {
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  get leading(): boolean {
+    return this.isLeading;
+  }
+
+  onChange(listener: (leading: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Tries for the lease at once; resolves when that first try settled. Then goes on every leaseMs/3. */
+  async start(): Promise<void> {
+    await this.tick();
+  }
+
+  /** One renewal or attempt, unless one is still waiting for Redis. */
+  async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    const { client, key, replicaId, leaseMs, health } = this.options;
+    const sentAt = this.now();
+    try {
+      const held = this.isLeading
+        ? (await client.eval(RENEW, { keys: [key], arguments: [replicaId, String(leaseMs)] })) === 1
+        : (await client.set(key, replicaId, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } })) === 'OK';
+      health.wrote();
+      if (held) this.confirmed(sentAt);
+      else this.setLeading(false);
+    } catch (error) {
+      health.failed(error, true);
+    } finally {
+      this.ticking = false;
+      this.schedule();
+    }
+  }
+
+  /** Stops renewing and, if this replica holds the lease, gives it up for the next one to take at once. Never rejects. */
+  async release(): Promise<void> {
+    this.stop();
+    if (!this.isLeading) return;
+    this.isLeading = false;
+    const { client, key, replicaId } = this.options;
+    if (!client.isReady) return;
+    try {
+      await client.eval(RELEASE, { keys: [key], arguments: [replicaId] });
+    } catch {
+      // It lapses by itself within leaseMs.
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.expiry);
+    this.timer = undefined;
+    this.expiry = undefined;
+  }
+
+  private confirmed(sentAt: number): void {
+    clearTimeout(this.expiry);
+    // Armed from the send, not the reply: Redis started the lease's time no sooner.
+    this.expiry = setTimeout(
+      () => {
+        this.setLeading(false);
+      },
+      Math.max(0, sentAt + this.options.leaseMs - this.now()),
+    );
+    this.expiry.unref();
+    this.setLeading(true);
+  }
+
+  private setLeading(leading: boolean): void {
+    if (!leading) {
+      clearTimeout(this.expiry);
+      this.expiry = undefined;
+    }
+    if (leading === this.isLeading || this.stopped) return;
+    this.isLeading = leading;
+    for (const listener of this.listeners) listener(leading);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), Math.max(1, Math.floor(this.options.leaseMs / 3)));
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,49 @@
+import type { StoreHealth } from '../core/store';
+import { scrubSecrets } from './redis-url';
+
+/**
+ * How the store's Redis commands are going, for `GET /live` and the store-error metric:
+ * every failed command and connection error is counted, and its message kept with the URL's
+ * secrets scrubbed. The state is `ok` only while the connection is up and the latest write
+ * went through.
+ */
+export class RedisHealth {
+  private errors = 0;
+  private lastError: string | null = null;
+  private lastWriteAt: number | null = null;
+  private lastWriteFailed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly redactedUrl: string,
+    /** Whether the command connection is up now. */
+    private readonly connected: () => boolean,
+    /** Wall ms, for `lastWriteAt`: the manager's clock once the store is loaded. */
+    public wallNow: () => number = Date.now,
+  ) {}
+
+  /** A connection error or a failed command (a read counts too: it shows Redis is away). */
+  failed(error: unknown, write: boolean): void {
+    this.errors++;
+    this.lastError = this.describe(error);
+    if (write) this.lastWriteFailed = true;
+  }
+
+  wrote(): void {
+    this.lastWriteAt = this.wallNow();
+    this.lastWriteFailed = false;
+  }
+
+  /** The message of `error`, scrubbed, naming where Redis is. */
+  describe(error: unknown): string {
+    const message = error instanceof Error ? error.message || error.name : String(error);
+    return scrubSecrets(`Redis at ${this.redactedUrl}: ${message}`, this.url);
+  }
+
+  health(): StoreHealth {
+    const up = this.connected();
+    if (up && !this.lastWriteFailed) return { state: 'ok', lastError: null, errors: this.errors, lastWriteAt: this.lastWriteAt };
+    const lastError = this.lastError ?? `Redis at ${this.redactedUrl} is not connected`;
+    return { state: 'degraded', lastError, errors: this.errors, lastWriteAt: this.lastWriteAt };
+  }
+}

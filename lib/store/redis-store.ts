@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ReplicaLink } from '../core/replicas';
+import type { HeartbeatStore, SavedState, StoreContext, StoreHealth } from '../core/store';
+import type { Clock } from '../util/clock';
+import { AlertLease } from './alert-lease';
+import { SkewClock } from './redis-clock';
+import { closeConnection, createConnection, type RedisConnection } from './redis-connection';
+import { RedisHealth } from './redis-health';
+import { RedisLink } from './redis-link';
+import { readRedisStoreOptions, type RedisStoreConfig, type RedisStoreOptions } from './redis-options';
+import { scrubSecrets } from './redis-url';
+import { SharedNotes } from './shared-notes';
+import { SignalPublisher } from './signal-publisher';
+import { SignalReader } from './signal-reader';
+import { compareStreamIds, isStreamId } from './stream-id';
+
+export type { RedisStoreOptions } from './redis-options';
+
+/** A store shared by the replicas of one app, as `redisStore()` resolves to it. */
+export interface RedisStore extends HeartbeatStore {
+  readonly kind: 'redis';
+  readonly replicas: ReplicaLink;
+  /** Signals this replica could not share because Redis stayed away longer than its buffer lasted. */
+  readonly droppedSignals: number;
+}
+
+/** The shared snapshot, `<prefix>:snapshot`: the state as of `stream_id`, which a joining replica reads on from. */
+interface SavedSnapshot {
+  readonly stream_id: string;
+  readonly saved_at: number;
+  readonly body: unknown;
+}
+
+/** How long close() waits for Redis before it drops the connections. */
+const CLOSE_GRACE_MS = 1000;
+/** Warnings from before the manager's logger was given, kept for it. */
+const EARLY_WARNINGS = 20;
+
+/**
+ * A store for several replicas of one app, in Redis (see docs/replicas.md): the remote
+ * services' signals go through a shared stream that every replica replays, their wall times
+ * follow Redis's clock, one replica at a time (the holder of the alert lease) alerts for them
+ * and saves their snapshot, and the alert incidents are shared notes. In-process heartbeats
+ * stay with their process and are not saved.
+ *
+ * It connects before it resolves, and rejects if Redis cannot be reached within
+ * `connectTimeoutMs`. Later outages are survived: monitoring goes on from memory, signals
+ * wait (bounded) and `health()` says `degraded` until the client has reconnected.
+ *
+ * ```ts
+ * const manager = new HeartbeatManager({ store: await redisStore({ url: 'redis://127.0.0.1:6379' }) });
+ * ```
+ */
+export async function redisStore(options: RedisStoreOptions): Promise<RedisStore> {
+  const config = readRedisStoreOptions(options);
+  const store = new RedisReplicaStore(config);
+  await store.open();
+  return store;
+}
+
+class RedisReplicaStore implements RedisStore {
+  readonly kind = 'redis';
+  readonly replicas: RedisLink;
+  private readonly replicaId = randomUUID();
+  private readonly health_: RedisHealth;
+  private readonly client: RedisConnection;
+  private readonly readerClient: RedisConnection;
+  private readonly clock: SkewClock;
+  private readonly publisher: SignalPublisher;
+  private readonly lease: AlertLease;
+  private readonly notes: SharedNotes;
+  private reader: SignalReader | undefined;
+  private saved: SavedSnapshot | null = null;
+  private logger: Logger | undefined;
+  private readonly earlyWarnings: string[] = [];
+  private managerClock: Clock | undefined;
+  private loaded = false;
+  private closed = false;
+  private lastSnapshotAt = -Infinity;
+  private savingSnapshot = false;
+  /** The latest connection error while opening, for the message if it fails. */
+  private openError: unknown;
+
+  constructor(private readonly config: RedisStoreConfig) {
+    const onError = (error: unknown): void => {
+      this.openError = error;
+      this.health_.failed(error, false);
+    };
+    this.client = createConnection(config.url, config.connectTimeoutMs, onError);
+    this.readerClient = this.client.duplicate();
+    this.readerClient.on('error', onError);
+    this.health_ = new RedisHealth(config.url, config.redactedUrl, () => this.client.isReady && !this.closed);
+    const warn = (message: string): void => {
+      this.warn(message);
+    };
+    const { prefix } = config;
+    this.clock = new SkewClock(async () => {
+      const [seconds = '', microseconds = ''] = await this.client.time();
+      return [seconds, microseconds];
+    });
+    this.publisher = new SignalPublisher({
+      client: this.client,
+      key: `${prefix}:signals`,
+      replicaId: this.replicaId,
+      streamLength: config.streamLength,
+      bufferSize: config.bufferSize,
+      health: this.health_,
+      warn,
+    });
+    this.lease = new AlertLease({
+      client: this.client,
+      key: `${prefix}:lease`,
+      replicaId: this.replicaId,
+      leaseMs: config.leaseMs,
+      health: this.health_,
+    });
+    this.notes = new SharedNotes({ client: this.client, prefix, health: this.health_, warn });
+    this.replicas = new RedisLink({
+      replicaId: this.replicaId,
+      clock: this.clock,
+      publisher: this.publisher,
+      // Set in open(), before anyone can call onSignal(): redisStore() resolves after it.
+      get reader(): SignalReader {
+        return reader();
+      },
+      lease: this.lease,
+      notes: this.notes,
+    });
+    const reader = (): SignalReader => this.reader as SignalReader;
+    this.client.on('ready', () => {
+      this.publisher.connected();
+      void this.notes.flush();
+    });
+  }
+
+  get droppedSignals(): number {
+    return this.publisher.droppedSignals;
+  }
+
+  /** Connects both connections, measures the clock, reads the shared snapshot, starts reading and tries for the lease. */
+  async open(): Promise<void> {
+    const { connectTimeoutMs, redactedUrl, url, prefix, bufferSize } = this.config;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('timeout');
+      }, connectTimeoutMs);
+      timer.unref();
+    });
+    const connected = Promise.all([this.client.connect(), this.readerClient.connect()]).then(
+      () => 'connected' as const,
+      (error: unknown) => {
+        this.openError = error;
+        return 'failed' as const;
+      },
+    );
+    const outcome = await Promise.race([connected, timedOut]);
+    clearTimeout(timer);
+    if (outcome !== 'connected') {
+      this.client.destroy();
+      this.readerClient.destroy();
+      const reason = scrubSecrets(describeCause(this.openError), url);
+      throw new Error(
+        `Could not reach Redis at ${redactedUrl} within ${connectTimeoutMs} ms (${reason}): start it, or check the url given to redisStore()`,
+      );
+    }
+    try {
+      await this.clock.start();
+      this.saved = parseSnapshot(await this.client.get(`${prefix}:snapshot`), (message) => {
+        this.warn(message);
+      });
+    } catch (error) {
+      await this.close(undefined);
+      // The cause is left out: the client's error may quote the url.
+      // eslint-disable-next-line preserve-caught-error
+      throw new Error(`Could not read the shared state from Redis at ${redactedUrl}: ${this.health_.describe(error)}`);
+    }
+    this.reader = new SignalReader({
+      client: this.readerClient,
+      key: `${prefix}:signals`,
+      replicaId: this.replicaId,
+      after: this.saved?.stream_id ?? '0-0',
+      capacity: bufferSize,
+      health: this.health_,
+      warn: (message) => {
+        this.warn(message);
+      },
+    });
+    this.reader.start();
+    await this.lease.start();
+  }
+
+  load(context: StoreContext): SavedState {
+    if (this.loaded || this.closed) {
+      throw new Error('This redisStore() is already used by a HeartbeatManager: give each manager its own store.');
+    }
+    this.loaded = true;
+    this.logger = context.logger;
+    this.managerClock = context.clock;
+    this.health_.wallNow = () => context.clock.wallNow();
+    for (const message of this.earlyWarnings.splice(0)) this.warn(message);
+    return { snapshot: this.saved?.body ?? null, entries: [] };
+  }
+
+  /** Each replica derives its own entries from the shared signals: only the leader's periodic snapshot is written. */
+  append(_entries: readonly unknown[], snapshot: () => unknown): boolean {
+    if (this.closed || !this.lease.leading || this.savingSnapshot) return true;
+    const now = this.managerClock ? this.managerClock.now() : performance.now();
+    if (now - this.lastSnapshotAt < this.config.snapshotEveryMs || !this.snapshotCoversStream()) return true;
+    this.lastSnapshotAt = now;
+    void this.saveSnapshot(snapshot());
+    return true;
+  }
+
+  health(): StoreHealth {
+    return this.health_.health();
+  }
+
+  async close(snapshot: unknown): Promise<void> {
+    if (this.closed) return;
+    if (snapshot !== undefined && this.lease.leading && this.client.isReady && this.snapshotCoversStream()) {
+      await this.saveSnapshot(snapshot);
+    }
+    this.closed = true;
+    await this.lease.release();
+    this.clock.stop();
+    this.publisher.close();
+    this.notes.close();
+    this.reader?.stop();
+    // A blocked XREAD would hold a graceful close for up to a second: that connection only reads.
+    this.readerClient.destroy();
+    await closeConnection(this.client, CLOSE_GRACE_MS);
+  }
+
+  /**
+   * Whether a snapshot taken now starts where the stream says it does: every signal this
+   * replica published is in the stream, and the reader has applied the stream past the last
+   * of them. Otherwise a joiner would replay one of ours that the snapshot already holds.
+   */
+  private snapshotCoversStream(): boolean {
+    if (!this.reader || this.publisher.pending) return false;
+    const ownLast = this.publisher.lastId;
+    return ownLast === null || compareStreamIds(this.reader.appliedThrough, ownLast) >= 0;
+  }
+
+  private async saveSnapshot(body: unknown): Promise<void> {
+    const reader = this.reader;
+    if (!reader || !this.client.isReady) return;
+    const saved: SavedSnapshot = { stream_id: reader.appliedThrough, saved_at: this.health_.wallNow(), body };
+    this.savingSnapshot = true;
+    try {
+      await this.client.set(`${this.config.prefix}:snapshot`, JSON.stringify(saved));
+      this.health_.wrote();
+    } catch (error) {
+      this.health_.failed(error, true);
+    } finally {
+      this.savingSnapshot = false;
+    }
+  }
+
+  private warn(message: string): void {
+    if (this.logger) this.logger.warn({ store: 'redis' }, message);
+    else if (this.earlyWarnings.length < EARLY_WARNINGS) this.earlyWarnings.push(message);
+  }
+}
+
+function parseSnapshot(text: string | null, warn: (message: string) => void): SavedSnapshot | null {
+  if (text === null) return null;
+  try {
+    const saved = JSON.parse(text) as Partial<SavedSnapshot> | null;
+    if (saved && isStreamId(saved.stream_id) && typeof saved.saved_at === 'number') {
+      return { stream_id: saved.stream_id, saved_at: saved.saved_at, body: saved.body ?? null };
+    }
+  } catch {
+    // Reported below.
+  }
+  warn('The shared snapshot in Redis is not one this version wrote: starting from the whole signal stream instead');
+  return null;
+}
+
+/** A short reason for a connection failure: the system error's code (ECONNREFUSED) or the message. */
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) return 'no answer';
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && code !== '' ? code : error.message || error.name;
+}
