@@ -46,6 +46,7 @@ export {
   type StoreHealth,
 } from './core';
 export { fileStore, DirectoryInUseError, type FileStoreOptions } from './store';
+export { redisStore, type RedisStore, type RedisStoreOptions } from './store';
 export { ConfigError, systemClock, formatUptime, type Clock } from './util';
 export {
   healthRouter,
