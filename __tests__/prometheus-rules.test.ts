@@ -177,6 +177,36 @@ describe('alerts.yml', () => {
   });
 });
 
+describe("docs/metrics-and-fleet.md's Replicas section", () => {
+  const docs = readFileSync(join(ROOT, 'docs', 'metrics-and-fleet.md'), 'utf8');
+  const section = docs.slice(docs.indexOf('\n### Replicas\n'), docs.indexOf('\n### Alertmanager\n'));
+  // The PromQL it quotes: the code spans that select the shared flag.
+  const promql = [...section.matchAll(/`([^`]+)`/g)]
+    .map((match) => match[1] as string)
+    .filter((span) => span.includes('heartbeat_service_shared =='));
+
+  it('quotes valid PromQL over exported metrics only', () => {
+    expect(promql.length).toBeGreaterThanOrEqual(4);
+    for (const expr of promql) expect([expr, metricNamesIn(expr).filter((name) => !known.has(name))]).toEqual([expr, []]);
+    const dir = mkdtempSync(join(tmpdir(), 'heartbeat-docs-promql-'));
+    try {
+      const rules = promql.map((expr, index) => ({ record: `docs:replicas_example_${index}:quoted`, expr }));
+      writeFileSync(join(dir, 'quoted.yml'), stringify({ groups: [{ name: 'quoted', rules }] }));
+      expectSuccess(promtool('check', 'rules', '--lint=none', join(dir, 'quoted.yml')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('quotes the two halves of HeartbeatServiceCritical as shipped', () => {
+    const critical = alertRules().find((rule) => rule.alert === 'HeartbeatServiceCritical');
+    const shipped = (critical?.expr ?? '').replace(/\s+/g, ' ');
+    const halves = promql.filter((expr) => expr.includes('heartbeat_service_status >= 3'));
+    expect(halves).toHaveLength(2);
+    for (const half of halves) expect(shipped).toContain(half);
+  });
+});
+
 describe('the metric-name scanner', () => {
   it('finds selected metrics and skips functions, labels, strings, durations and Grafana variables', () => {
     expect(metricNamesIn('sum by (instance, service) (rate(heartbeat_pulses_total{job=~"$job", service="up"}[$__rate_interval]))')).toEqual(
