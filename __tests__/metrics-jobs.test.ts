@@ -131,6 +131,8 @@ describe('service_shared', () => {
     services: {
       // Configured as remote: shared from the start, before any remote call.
       nightly_export: { interval: 3600, remote: true },
+      // Configured, and shared from its first remote call.
+      csharp_client: { interval: 30 },
       // In-process: describes this replica only.
       save_worker: { interval: 30 },
     },
@@ -189,21 +191,23 @@ describe('service_shared', () => {
     fixture = createApp(SERVICES);
     expect(fixture.manager.replicas).toBeNull();
     fixture.manager.heartbeat({ tag: 'save_worker' }).start().pulse();
+    expect((await remotePulse('csharp_client')).status).toBe(204);
     expect((await remotePulse('cron_cleanup')).status).toBe(204);
-    expect(shared(await scrape())).toEqual({ nightly_export: 0, save_worker: 0, cron_cleanup: 0 });
+    expect(shared(await scrape())).toEqual({ nightly_export: 0, csharp_client: 0, save_worker: 0, cron_cleanup: 0 });
   });
 
-  it('is 1 for remote services on a shared store, from the config or created by a remote call, and 0 for in-process ones', async () => {
+  it('is 1 for remote services on a shared store, from the config or the first remote call, and 0 for in-process ones', async () => {
     fixture = sharedApp(SERVICES);
     fixture.manager.heartbeat({ tag: 'save_worker' }).start().pulse();
-    expect(shared(await scrape())).toEqual({ nightly_export: 1, save_worker: 0 });
+    expect(shared(await scrape())).toEqual({ nightly_export: 1, csharp_client: 0, save_worker: 0 });
 
+    expect((await remotePulse('csharp_client')).status).toBe(204);
     // auto_register: a service the first remote pulse creates is shared from then on.
     expect((await remotePulse('cron_cleanup')).status).toBe(204);
     const samples = await scrape();
-    expect(shared(samples)).toEqual({ nightly_export: 1, save_worker: 0, cron_cleanup: 1 });
+    expect(shared(samples)).toEqual({ nightly_export: 1, csharp_client: 1, save_worker: 0, cron_cleanup: 1 });
     // One series per listed service, as for the status: the rules join the two on (job, instance, service).
     const statuses = [...samples.keys()].filter((series) => series.startsWith('heartbeat_service_status{'));
-    expect(statuses).toHaveLength(3);
+    expect(statuses).toHaveLength(4);
   });
 });
