@@ -60,6 +60,17 @@ describe('signals another replica took in', () => {
     expect(Date.parse(body?.last_heartbeat ?? '')).toBeCloseTo(at, -1);
   });
 
+  test('a late pulse that creates its service starts it where it happened, not at the replay', () => {
+    const { manager, clock } = replicaManager(new ReplicaHub().join());
+    const at = manager.clock.wallNow();
+    clock.advance(20_000);
+    manager.heartbeat({ tag: 'registered_late', critical: false }).replayPulse(at, null);
+    const body = manager.service('registered_late');
+    expect(body?.total_pulses).toBe(1);
+    expect(Date.parse(body?.last_heartbeat ?? '')).toBeCloseTo(at, -1);
+    expect(body?.status).toBe('warning'); // 20 s without a pulse at a 10 s interval
+  });
+
   test('a late pulse older than the last sign of life is counted and revives nothing', () => {
     const { manager, clock } = replicaManager(new ReplicaHub().join(), { config: { critical_after: 3 } });
     const heartbeat = manager.heartbeat({ tag: 'cron_job', interval: 10 });

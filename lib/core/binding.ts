@@ -13,8 +13,8 @@ export interface ServicePort {
   readonly intervalMs: number;
   /** Whether this service going critical makes the whole system critical. */
   readonly critical: boolean;
-  /** The start is a sign of life. */
-  start(): void;
+  /** The start is a sign of life; `at` (wall ms on the shared clock) when another replica's signal started it. */
+  start(at?: number): void;
   /** Takes up a saved service after a restart, watched from its saved last heartbeat: not a sign of life. */
   resume(): void;
   /** An ad-hoc service leaves the status; a configured one stays and goes red. */
@@ -49,7 +49,7 @@ export interface RunEnding extends RunOutcome {
 
 /** What a binding asks of the monitor that watches its record: everything beyond the record's own fields. */
 export interface BindingHost {
-  started(record: ServiceRecord): void;
+  started(record: ServiceRecord, at?: number): void;
   resumed(record: ServiceRecord): void;
   stopped(record: ServiceRecord): void;
   /** A pulse arrived for a record outside its lane or last reported unhealthy. */
@@ -83,8 +83,8 @@ export class ServiceBinding implements ServicePort {
     return this.record.runs?.running === true;
   }
 
-  start(): void {
-    this.host.started(this.record);
+  start(at?: number): void {
+    this.host.started(this.record, at === undefined ? undefined : this.instantOf(at));
   }
 
   resume(): void {

@@ -167,11 +167,13 @@ export class Heartbeat {
    * it happened, so a late one (replayed after Redis was away) revives nothing.
    */
   pulseAt(at: number, values?: Readonly<Record<string, number>>): void {
-    if (this.state !== RUNNING) {
-      if (this.state === STOPPED) return;
-      this.start();
+    if (this.state === STOPPED || !this.port) return;
+    const port = this.port;
+    if (this.state === CREATED) {
+      // Started where the pulse happened: one replayed late must not make a new service look fresh.
+      this.state = RUNNING;
+      port.start(at);
     }
-    const port = this.port as ServicePort;
     port.pulseAt(at);
     if (values !== undefined) port.metrics(values);
   }

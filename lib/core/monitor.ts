@@ -571,19 +571,20 @@ export class Monitor<H extends ServiceOwner> {
     return new ServiceBinding(record, this, this.clock);
   }
 
-  /** @internal A heartbeat started: its start is a sign of life. */
-  started(record: ServiceRecord): void {
+  /** @internal A heartbeat started: its start is a sign of life, now or at `at` (monotonic ms) when another replica's signal started it. */
+  started(record: ServiceRecord, at?: number): void {
     const now = this.clock.now();
     record.active = true;
     this.listedVersion++;
-    record.startedAt = now;
-    record.lastSignAt = now;
+    record.startedAt = at ?? now;
+    record.lastSignAt = at ?? now;
     record.signed = true;
     record.errorLevel = NO_ERROR;
     record.errorsSinceSign = 0;
     record.unsaved = true;
     this.pauses.joined(record);
-    this.watcher.signed(record);
+    if (at === undefined) this.watcher.signed(record);
+    else this.watcher.signedEarlier(record);
     this.watcher.evaluate(record, now, { kind: 'recovered', via: 'start' });
     this.keeper.wake();
   }
