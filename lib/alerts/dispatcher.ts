@@ -9,9 +9,10 @@ import { STATUS_WORDS, type ServiceStatus } from '../core/status';
 import { DAY } from '../core/uptime';
 import { OptionReader } from '../util/validate';
 import type { Alert, AlertLevel, AlertStatus, Notifier } from './alert';
+import { AlertLead } from './alert-lead';
 import { TargetQueue, type DeliverySettings } from './delivery';
 import { Dependents, RecoveredDependencies, afterDependencyReason, afterPauseReason, alertsOn, heldAtStart, leftDown } from './quiet-rules';
-import { SavedIncidents, type Incident } from './saved-incidents';
+import { INCIDENT_NOTES, SavedIncidents, type Incident, type RestoredIncident } from './saved-incidents';
 import { webhookNotifier } from './webhook';
 
 /** Where alerts go: a webhook URL, or any notifier. */
@@ -83,6 +84,8 @@ class ServiceAlertState implements Scheduled {
   held = false;
   /** Why it last turned bad, and by what: the alert sent after a pause or a dependency's recovery repeats it. */
   lastBad: { reason: string; cause: StatusChange['cause'] } | null = null;
+  /** Shared by the replicas (see `AlertDispatcher.isShared`): once shared, it stays so. */
+  shared = false;
 
   constructor(readonly service: string) {}
 
@@ -104,6 +107,12 @@ const rankOf = (status: ServiceStatus): number => STATUS_WORDS.indexOf(status);
  * until that recovers (recoveries are never held), and the dependency's alert lists it as
  * `affected` (see quiet-rules.ts). Closing the manager closes it, so a shutdown sends nothing
  * for the services it stops.
+ *
+ * With a store the replicas share, every replica's dispatcher follows the shared services'
+ * changes and keeps their incidents, but only the holder of the alert lease tells the targets
+ * and saves those incidents in the shared notes; the replica that takes the lease over reads
+ * them and says what the previous holder had not (see `takeUp`). Each replica alerts for its
+ * own in-process services.
  */
 export class AlertDispatcher {
   private readonly queues: TargetQueue[];
@@ -114,6 +123,8 @@ export class AlertDispatcher {
   private readonly dependents: Dependents;
   private readonly recovered: RecoveredDependencies;
   private readonly logger: Logger;
+  /** The alert lease, with a store the replicas share; null without one: then every service is this replica's own. */
+  private readonly lead: AlertLead | null;
   private readonly counters: { sent: Counter<'target'>; failed: Counter<'target'>; dropped: Counter };
   private closed = false;
   /** Alerts made in this turn of the event loop, waiting for the turn's one reading of the overall status. */
@@ -176,7 +187,18 @@ export class AlertDispatcher {
       manager,
       this.logger,
       this.queues.map((queue) => [queue, queue.notifier.name]),
+      manager.replicas,
     );
+    this.lead =
+      manager.replicas &&
+      new AlertLead(
+        manager.replicas,
+        INCIDENT_NOTES,
+        (notes) => {
+          this.takeUp(notes);
+        },
+        this.logger,
+      );
     this.scheduler = new DeadlineScheduler(manager.clock, (state, now) => {
       this.onDue(state, now);
     });
@@ -191,6 +213,7 @@ export class AlertDispatcher {
     manager.on('close', () => {
       this.close();
     });
+    this.lead?.start();
   }
 
   /** Alerts waiting or in flight, over all targets. */
@@ -205,6 +228,7 @@ export class AlertDispatcher {
     this.manager.off('status', this.onStatus);
     this.manager.off('pause', this.onPause);
     this.recovered.close();
+    this.lead?.close();
     this.scheduler.close();
     for (const queue of this.queues) queue.close();
   }
@@ -365,8 +389,7 @@ export class AlertDispatcher {
         incident = { since: now, alertedRank: rank, reminders: 0, lastAlertAt: now };
         state.incidents.set(queue, incident);
       }
-      this.saved.save(state.service, queue, incident);
-      queue.push(this.alert(state.service, state.current as AlertLevel, previous, reason, time));
+      this.tell(state, queue, incident, () => this.alert(state.service, state.current as AlertLevel, previous, reason, time));
     }
     const repeat = this.manager.config.repeat_every;
     state.remindAt = state.current === 'critical' && repeat > 0 && state.incidents.size > 0 ? now + repeat * 1000 : null;
@@ -395,10 +418,11 @@ export class AlertDispatcher {
     const previous = reason === undefined ? (state.lastChange?.from ?? worstAlerted(state)) : worstAlerted(state);
     reason ??= state.lastChange?.reason ?? 'recovered';
     for (const [queue, incident] of state.incidents) {
-      this.saved.save(state.service, queue, null);
-      const alert = this.alert(state.service, 'resolved', previous, reason, time);
-      alert.down_seconds = Math.round((now - incident.since) / 1000);
-      queue.push(alert);
+      this.tell(state, queue, null, () => {
+        const alert = this.alert(state.service, 'resolved', previous, reason, time);
+        alert.down_seconds = Math.round((now - incident.since) / 1000);
+        return alert;
+      });
     }
     state.incidents.clear();
     state.recoverAt = null;
@@ -429,16 +453,18 @@ export class AlertDispatcher {
       state.remindAt = null;
       if (state.current === 'critical') {
         for (const [queue, incident] of state.incidents) {
-          const alert = this.alert(
-            state.service,
-            'critical',
-            state.lastChange?.from ?? 'critical',
-            `still critical: ${state.lastChange?.reason ?? ''}`,
-          );
-          alert.reminder = ++incident.reminders;
+          const reminder = ++incident.reminders;
           incident.lastAlertAt = now;
-          this.saved.save(state.service, queue, incident);
-          queue.push(alert);
+          this.tell(state, queue, incident, () => {
+            const alert = this.alert(
+              state.service,
+              'critical',
+              state.lastChange?.from ?? 'critical',
+              `still critical: ${state.lastChange?.reason ?? ''}`,
+            );
+            alert.reminder = reminder;
+            return alert;
+          });
         }
         state.remindAt = now + this.manager.config.repeat_every * 1000;
       }
@@ -448,14 +474,9 @@ export class AlertDispatcher {
 
   /** Takes up the incidents the manager's store kept for these targets; each service goes on from its status now. */
   private restoreIncidents(): void {
-    const restored = new Set<ServiceAlertState>();
-    for (const { service, target, incident } of this.saved.restore()) {
-      const state = this.stateOf(service);
-      state.incidents.set(target, incident);
-      restored.add(state);
-    }
+    const restored = this.adopt(this.saved.restore(), () => false);
     const now = this.manager.clock.now();
-    for (const state of restored) this.resume(state, now);
+    for (const state of restored) this.resume(state, now, 'restart');
     if (restored.size > 0) {
       this.logger.info(
         { services: restored.size },
@@ -464,8 +485,59 @@ export class AlertDispatcher {
     }
   }
 
-  /** Goes on with a service's restored incidents from its status now, which the manager restored too. */
-  private resume(state: ServiceAlertState, now: number): void {
+  /**
+   * This replica took the alert lease, and `notes` are the shared notes as it found them: what
+   * it believed was sent about the shared services gives way to what the notes say was, and
+   * each goes on from its status now, as after a restart. A note of a tag that is this
+   * replica's own in-process service is not about it, and left alone.
+   */
+  private takeUp(notes: ReadonlyMap<string, unknown>): void {
+    const ownTag = (service: string): boolean => this.manager.service(service) !== undefined && !this.manager.isShared(service);
+    const restored = this.saved.fromShared(notes).filter(({ service }) => !ownTag(service));
+    const taken = this.adopt(restored, (state) => this.isShared(state));
+    const now = this.manager.clock.now();
+    for (const state of taken) {
+      state.shared = true;
+      this.resume(state, now, 'takeover');
+    }
+    this.logger.info(
+      { services: taken.size, open_incidents: restored.length },
+      `Took the alert lease: this replica alerts for the shared services now, ${restored.length} open incident${restored.length === 1 ? '' : 's'} taken over`,
+    );
+  }
+
+  /**
+   * Puts `restored` in place of the incidents the dispatcher had for their services, and of
+   * every other service that `replaced` picks (emptied); returns the states it changed.
+   */
+  private adopt(
+    restored: ReadonlyArray<RestoredIncident<TargetQueue>>,
+    replaced: (state: ServiceAlertState) => boolean,
+  ): Set<ServiceAlertState> {
+    const changed = new Set<ServiceAlertState>();
+    // Restored ones first: a state holding an incident is never swept by the stateOf() that follows.
+    for (const { service, target, incident } of restored) {
+      const state = this.stateOf(service);
+      if (!changed.has(state)) state.incidents.clear();
+      state.incidents.set(target, incident);
+      changed.add(state);
+    }
+    for (const state of this.states.values()) {
+      if (changed.has(state) || !replaced(state)) continue;
+      state.incidents.clear();
+      changed.add(state);
+    }
+    return changed;
+  }
+
+  /**
+   * Goes on with a service's incidents, as restored at a restart or taken over with the alert
+   * lease, from its status now (which the manager restored too, or which this replica followed
+   * while another one alerted): an incident of a healthy service gets its `resolved`; reminders
+   * go on where they were. After a takeover, a bad service that was not alerted at its level is
+   * alerted now; after a restart, the manager's next change about it does that.
+   */
+  private resume(state: ServiceAlertState, now: number, after: 'restart' | 'takeover'): void {
     const health = this.manager.service(state.service);
     if (!health) {
       // Nothing runs it yet (an in-process service its app has not started again): its start
@@ -476,11 +548,18 @@ export class AlertDispatcher {
       return;
     }
     state.current = health.status;
-    // Paused across the restart: nothing is said until the pause ends (onPause).
-    if (health.paused !== null) return;
+    // Paused: nothing is said until the pause ends (onPause). Flapping (only a takeover finds a
+    // service so): the calm's end says where it stands.
+    if (health.paused !== null || state.flapping) return;
     const repeat = this.manager.config.repeat_every;
-    if (health.status === 'healthy') this.recovering(state, now);
-    else if (health.status === 'critical' && repeat > 0) {
+    if (health.status === 'healthy') {
+      // A recovery already counting its on-time pulses (followed before the takeover) goes on.
+      if (state.recoverAt === null) this.recovering(state, now);
+    } else if (after === 'takeover') {
+      this.sayUnsaid(state, health.suppressed_by !== null, now);
+      state.remindAt =
+        state.current === 'critical' && repeat > 0 && state.incidents.size > 0 ? Math.max(latestAlertAt(state) + repeat * 1000, now) : null;
+    } else if (health.status === 'critical' && repeat > 0) {
       // Reminders go on where they were, but none before the service had an interval and its
       // grace to show it is back: the manager counts no miss before then either. (The grace is
       // the config's: a heartbeat's own grace option is not known here.)
@@ -489,6 +568,49 @@ export class AlertDispatcher {
       state.remindAt = Math.max(latestAlertAt(state) + repeat * 1000, now + amnestyMs);
     }
     this.reschedule(state);
+  }
+
+  /**
+   * At a takeover, a shared service that is bad now: what the previous lease holder did not
+   * say of it (or nobody, while the lease had no holder) is said now, as its change would have
+   * been, unless a dependency holds it. If this replica never saw it turn bad (it started
+   * later), what the notes say stands, as after a restart.
+   */
+  private sayUnsaid(state: ServiceAlertState, suppressed: boolean, now: number): void {
+    const change = state.lastChange;
+    if (change === null) return;
+    if (suppressed && !this.alertedAtLeast(state)) {
+      state.held = true;
+    } else if (alertsOn(state.lastBad?.cause ?? change.cause, this.manager.config.alert_on_miss)) {
+      state.held = false;
+      this.escalate(state, change.from, state.lastBad?.reason ?? change.reason, now, change.time);
+    }
+  }
+
+  /**
+   * Whether the replicas share `state`'s service: a remote service, with a store they share.
+   * A service turns shared at its first remote call, and stays so.
+   */
+  private isShared(state: ServiceAlertState): boolean {
+    if (!state.shared && this.lead !== null && this.manager.isShared(state.service)) state.shared = true;
+    return state.shared;
+  }
+
+  /** Whether this replica tells `state`'s targets: always of its own services, of a shared one only as the alert lease's holder. */
+  private speaksFor(state: ServiceAlertState): boolean {
+    return this.lead === null || this.lead.sending || !this.isShared(state);
+  }
+
+  /**
+   * Saves where `state`'s incident with `queue` stands (null: closed), then queues the alert
+   * `make` makes, if this replica speaks for the service: of a shared one, only the lease's
+   * holder does, while the others keep their incidents in memory only. The save comes first
+   * (write-ahead): a crash in between loses this alert, and never sends it twice.
+   */
+  private tell(state: ServiceAlertState, queue: TargetQueue, incident: Incident | null, make?: () => Alert): void {
+    if (!this.speaksFor(state)) return;
+    this.saved.save(state.service, queue, incident, this.isShared(state));
+    if (make) queue.push(make());
   }
 
   /** Marks the dependents held by a dependency that is down at the start: its recovery alerts them (releaseDependents). */
@@ -504,7 +626,7 @@ export class AlertDispatcher {
 
   /** Drops `state`'s incidents, in the store too, without a word to the targets. */
   private forget(state: ServiceAlertState): void {
-    for (const queue of state.incidents.keys()) this.saved.save(state.service, queue, null);
+    for (const queue of state.incidents.keys()) this.tell(state, queue, null);
     state.incidents.clear();
     this.states.delete(state.service);
   }
@@ -512,7 +634,7 @@ export class AlertDispatcher {
   /** Sends one alert to every target whose level it reaches (used for flapping). */
   private send(state: ServiceAlertState, status: AlertStatus, previous: ServiceStatus, reason: string, rank: number, time: string): void {
     for (const queue of this.queues) {
-      if (rank >= rankOf(queue.minLevel) || state.incidents.has(queue))
+      if ((rank >= rankOf(queue.minLevel) || state.incidents.has(queue)) && this.speaksFor(state))
         queue.push(this.alert(state.service, status, previous, reason, time));
     }
   }

@@ -1,15 +1,19 @@
 // How an AlertDispatcher keeps its open incidents in the manager's store (issue 16), so that a
 // restart neither alerts an incident again nor loses its `resolved`. One note per service and
 // target, under the `alerts` space; every time in it is wall-clock ms, as the store keeps them.
+// The incidents of services the replicas share (issue 18) are the replicas' shared notes
+// instead, under the same space and keys: the replica that takes the alert lease reads there
+// what the previous holder sent.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { wallOffset } from '../util/clock';
 import { MAX_TAG_LENGTH } from '../core/config';
 import type { HeartbeatManager } from '../core/manager';
+import type { ReplicaLink } from '../core/replicas';
 import { STATUS_WORDS } from '../core/status';
 import type { AlertLevel } from './alert';
 
-/** The manager's note space that holds the incidents. */
+/** The note space that holds the incidents: the manager's, and the replicas' shared one. */
 export const INCIDENT_NOTES = 'alerts';
 
 /** An incident as the dispatcher keeps it: one service's alerts to one target, from the first to the `resolved`. */
@@ -44,11 +48,19 @@ const MAX_WALL_MS = 8.64e15;
 /** Unreadable notes logged one by one at a start; past it, only their number. */
 const MAX_LOGGED = 5;
 
+/** An open incident read back from the notes. */
+export interface RestoredIncident<Target> {
+  readonly service: string;
+  readonly target: Target;
+  readonly incident: Incident;
+}
+
 /**
  * The open incidents of one dispatcher's targets, as notes in its manager's store: `save()`
  * hands one to the manager before the alert about it is queued, and the manager saves the
  * turn's notes before any request can leave (write-ahead, as it saves a status change before
- * announcing it); `restore()` reads them back at the start.
+ * announcing it); `restore()` reads them back at the start. A shared service's go to the
+ * replicas' shared notes, which the lease holder writes and `fromShared()` reads back.
  */
 export class SavedIncidents<Target> {
   private readonly idOf = new Map<Target, string>();
@@ -58,6 +70,8 @@ export class SavedIncidents<Target> {
     private readonly logger: Logger,
     /** Each target and its name. */
     targets: ReadonlyArray<readonly [Target, string]>,
+    /** Where shared services' incidents go: the replicas' link, or null without a shared store. */
+    private readonly link: Pick<ReplicaLink, 'saveNote'> | null = null,
   ) {
     const ids = targetIds(targets.map(([, name]) => name));
     targets.forEach(([target], index) => this.idOf.set(target, ids[index] as string));
@@ -66,38 +80,63 @@ export class SavedIncidents<Target> {
   /**
    * Saves where `service`'s incident with `target` stands, or that it is closed (`null`), before
    * this returns. The dispatcher calls it before it queues the alert about it: after a crash, an
-   * alert that went out is never sent again, and an incident that was alerted still gets its `resolved`.
+   * alert that went out is never sent again, and an incident that was alerted still gets its
+   * `resolved`. A `shared` service's incident goes to the replicas' shared notes.
    */
-  save(service: string, target: Target, incident: Incident | null): void {
+  save(service: string, target: Target, incident: Incident | null, shared = false): void {
     const key = incidentKey(service, this.idOf.get(target) as string);
-    if (incident === null) {
-      this.manager.note(INCIDENT_NOTES, key, null);
+    const value = incident === null ? null : this.saved(incident);
+    if (!shared || this.link === null) {
+      this.manager.note(INCIDENT_NOTES, key, value);
       return;
     }
+    this.link.saveNote(INCIDENT_NOTES, key, value);
+    // Kept here while the service was this replica's own: the shared note supersedes it.
+    if (this.manager.notesOf(INCIDENT_NOTES).has(key)) this.manager.note(INCIDENT_NOTES, key, null);
+  }
+
+  /**
+   * The incidents saved for these targets in the manager's store, their times on the manager's
+   * monotonic clock. A note of another target (removed or renamed since, or another
+   * dispatcher's) is left alone; one that cannot be read is logged, and removed if it names one
+   * of these targets.
+   */
+  restore(): Array<RestoredIncident<Target>> {
+    return this.read([...this.manager.notesOf(INCIDENT_NOTES)], (key) => {
+      this.manager.note(INCIDENT_NOTES, key, null);
+    });
+  }
+
+  /**
+   * The incidents of these targets in the replicas' shared notes (`notes`, as read from the
+   * link), as {@link restore} reads the manager's. Only the lease holder calls it: it may
+   * remove an unreadable note of its own targets.
+   */
+  fromShared(notes: ReadonlyMap<string, unknown>): Array<RestoredIncident<Target>> {
+    const link = this.link;
+    return this.read([...notes], (key) => {
+      link?.saveNote(INCIDENT_NOTES, key, null);
+    });
+  }
+
+  private saved(incident: Incident): SavedIncident {
     const offset = wallOffset(this.manager.clock);
-    const saved: SavedIncident = {
+    return {
       since: Math.round(incident.since + offset),
       alerted: STATUS_WORDS[incident.alertedRank] as AlertLevel,
       reminders: incident.reminders,
       alerted_at: Math.round(incident.lastAlertAt + offset),
     };
-    this.manager.note(INCIDENT_NOTES, key, saved);
   }
 
-  /**
-   * The incidents saved for these targets, their times on the manager's monotonic clock. A
-   * note of another target (removed or renamed since, or another dispatcher's) is left alone;
-   * one that cannot be read is logged, and removed if it names one of these targets.
-   */
-  restore(): Array<{ service: string; target: Target; incident: Incident }> {
-    const notes = [...this.manager.notesOf(INCIDENT_NOTES)];
+  private read(notes: Array<[string, unknown]>, remove: (key: string) => void): Array<RestoredIncident<Target>> {
     if (notes.length === 0) return [];
     const targetOf = new Map([...this.idOf].map(([target, id]) => [id, target]));
     const now = this.manager.clock.now();
     const offset = wallOffset(this.manager.clock);
     // A wall clock stepped back since the save would put the incident in the future: it becomes now.
     const monotonic = (wall: number): number => Math.min(wall - offset, now);
-    const restored: Array<{ service: string; target: Target; incident: Incident }> = [];
+    const restored: Array<RestoredIncident<Target>> = [];
     const otherTargets = new Set<string>();
     let unreadable = 0;
     for (const [key, value] of notes) {
@@ -128,7 +167,7 @@ export class SavedIncidents<Target> {
         );
       }
       // Ours, and unreadable for good: kept, it would be logged again at every start.
-      if (named) this.manager.note(INCIDENT_NOTES, key, null);
+      if (named) remove(key);
     }
     if (unreadable > MAX_LOGGED) {
       this.logger.warn(`Skipped ${unreadable} saved alert incidents that could not be read; the first ${MAX_LOGGED} are logged above`);
