@@ -39,7 +39,8 @@ test('while Redis is away, signals wait and health says degraded; once it is bac
   const health = a.store.health();
   expect(health.errors).toBeGreaterThan(0);
   expect(health.lastError).toEqual(expect.stringContaining(`Redis at redis://***@127.0.0.1:${redis.port}`));
-  expect(a.log.lines.filter((line) => /signals wait for it/.test(line.msg))).toHaveLength(1);
+  expect(a.log.lines.filter((line) => /the oldest are dropped/.test(line.msg))).toHaveLength(1);
+  expect(a.log.lines.filter((line) => /monitoring goes on from memory/.test(line.msg))).toHaveLength(1);
 
   await redis.restart();
   await waitFor('the buffered signals at B', () => b.received.length >= 3, 10_000);

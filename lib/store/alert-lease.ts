@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { RedisConnection } from './redis-connection';
-import type { RedisHealth } from './redis-health';
+import { errorMessage, type RedisHealth } from './redis-health';
 
 /**
  * Renews the lease if it is ours, and takes it back if it lapsed with no other holder (Redis
@@ -29,6 +29,8 @@ export interface AlertLeaseOptions {
   readonly replicaId: string;
   readonly leaseMs: number;
   readonly health: RedisHealth;
+  /** Where a listener's failure is reported. */
+  readonly warn: (message: string) => void;
   /** Monotonic ms; tests inject their own. */
   readonly now?: () => number;
 }
@@ -131,7 +133,14 @@ export class AlertLease {
     }
     if (leading === this.isLeading || this.stopped) return;
     this.isLeading = leading;
-    for (const listener of this.listeners) listener(leading);
+    for (const listener of this.listeners) {
+      try {
+        listener(leading);
+      } catch (error) {
+        // Not Redis's failure: it must not count as one, nor stop the others hearing of it.
+        this.options.warn(`A listener of the alert lease failed: ${errorMessage(error)}`);
+      }
+    }
   }
 
   private schedule(): void {

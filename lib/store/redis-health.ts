@@ -36,7 +36,7 @@ export class RedisHealth {
 
   /** The message of `error`, scrubbed, naming where Redis is. */
   describe(error: unknown): string {
-    const message = error instanceof Error ? error.message || error.name : String(error);
+    const message = errorMessage(error);
     return scrubSecrets(`Redis at ${this.redactedUrl}: ${message}`, this.url);
   }
 
@@ -46,4 +46,17 @@ export class RedisHealth {
     const lastError = this.lastError ?? `Redis at ${this.redactedUrl} is not connected`;
     return { state: 'degraded', lastError, errors: this.errors, lastWriteAt: this.lastWriteAt };
   }
+}
+
+/**
+ * The message of a thrown value. Read by shape, not `instanceof Error`: errors of Node's own
+ * modules come from another realm under some runners (jest's vm contexts among them).
+ */
+export function errorMessage(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const { message, name } = error as { message?: unknown; name?: unknown };
+    if (typeof message === 'string' && message !== '') return message;
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return typeof error === 'string' ? error : 'an unknown error';
 }

@@ -6,7 +6,7 @@ import type { Clock } from '../util/clock';
 import { AlertLease } from './alert-lease';
 import { SkewClock } from './redis-clock';
 import { closeConnection, createConnection, type RedisConnection } from './redis-connection';
-import { RedisHealth } from './redis-health';
+import { errorMessage, RedisHealth } from './redis-health';
 import { RedisLink } from './redis-link';
 import { readRedisStoreOptions, type RedisStoreConfig, type RedisStoreOptions } from './redis-options';
 import { scrubSecrets } from './redis-url';
@@ -65,72 +65,69 @@ class RedisReplicaStore implements RedisStore {
   private readonly replicaId = randomUUID();
   private readonly health_: RedisHealth;
   private readonly client: RedisConnection;
+  /** The blocking XREAD holds a connection of its own. */
   private readonly readerClient: RedisConnection;
   private readonly clock: SkewClock;
   private readonly publisher: SignalPublisher;
+  private readonly reader: SignalReader;
   private readonly lease: AlertLease;
   private readonly notes: SharedNotes;
-  private reader: SignalReader | undefined;
   private saved: SavedSnapshot | null = null;
   private logger: Logger | undefined;
   private readonly earlyWarnings: string[] = [];
   private managerClock: Clock | undefined;
   private loaded = false;
   private closed = false;
+  /** What health() said as close() began: after it, the connections are gone on purpose. */
+  private finalHealth: StoreHealth | undefined;
   private lastSnapshotAt = -Infinity;
   private savingSnapshot = false;
   /** The latest connection error while opening, for the message if it fails. */
   private openError: unknown;
+  /** The command connection was lost and is not back yet: reported once each way. */
+  private away = false;
 
   constructor(private readonly config: RedisStoreConfig) {
-    const onError = (error: unknown): void => {
-      this.openError = error;
-      this.health_.failed(error, false);
-    };
-    this.client = createConnection(config.url, config.connectTimeoutMs, onError);
+    const { prefix } = config;
+    this.client = createConnection(config.url, config.connectTimeoutMs, (error) => {
+      this.connectionError(error, true);
+    });
     this.readerClient = this.client.duplicate();
-    this.readerClient.on('error', onError);
-    this.health_ = new RedisHealth(config.url, config.redactedUrl, () => this.client.isReady && !this.closed);
+    this.readerClient.on('error', (error: unknown) => {
+      this.connectionError(error, false);
+    });
+    this.health_ = new RedisHealth(config.url, config.redactedUrl, () => this.client.isReady);
     const warn = (message: string): void => {
       this.warn(message);
     };
-    const { prefix } = config;
     this.clock = new SkewClock(async () => {
       const [seconds = '', microseconds = ''] = await this.client.time();
       return [seconds, microseconds];
     });
+    const signals = `${prefix}:signals`;
+    const { replicaId, health_: health } = this;
     this.publisher = new SignalPublisher({
       client: this.client,
-      key: `${prefix}:signals`,
-      replicaId: this.replicaId,
+      key: signals,
+      replicaId,
       streamLength: config.streamLength,
       bufferSize: config.bufferSize,
-      health: this.health_,
+      health,
       warn,
     });
-    this.lease = new AlertLease({
-      client: this.client,
-      key: `${prefix}:lease`,
-      replicaId: this.replicaId,
-      leaseMs: config.leaseMs,
-      health: this.health_,
-    });
-    this.notes = new SharedNotes({ client: this.client, prefix, health: this.health_, warn });
+    this.reader = new SignalReader({ client: this.readerClient, key: signals, replicaId, capacity: config.bufferSize, health, warn });
+    this.lease = new AlertLease({ client: this.client, key: `${prefix}:lease`, replicaId, leaseMs: config.leaseMs, health, warn });
+    this.notes = new SharedNotes({ client: this.client, prefix, health, warn });
     this.replicas = new RedisLink({
-      replicaId: this.replicaId,
+      replicaId,
       clock: this.clock,
       publisher: this.publisher,
-      // Set in open(), before anyone can call onSignal(): redisStore() resolves after it.
-      get reader(): SignalReader {
-        return reader();
-      },
+      reader: this.reader,
       lease: this.lease,
       notes: this.notes,
     });
-    const reader = (): SignalReader => this.reader as SignalReader;
     this.client.on('ready', () => {
-      this.publisher.connected();
-      void this.notes.flush();
+      this.connectionBack();
     });
   }
 
@@ -140,7 +137,7 @@ class RedisReplicaStore implements RedisStore {
 
   /** Connects both connections, measures the clock, reads the shared snapshot, starts reading and tries for the lease. */
   async open(): Promise<void> {
-    const { connectTimeoutMs, redactedUrl, url, prefix, bufferSize } = this.config;
+    const { connectTimeoutMs, redactedUrl, url, prefix } = this.config;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => {
@@ -176,18 +173,7 @@ class RedisReplicaStore implements RedisStore {
       // eslint-disable-next-line preserve-caught-error
       throw new Error(`Could not read the shared state from Redis at ${redactedUrl}: ${this.health_.describe(error)}`);
     }
-    this.reader = new SignalReader({
-      client: this.readerClient,
-      key: `${prefix}:signals`,
-      replicaId: this.replicaId,
-      after: this.saved?.stream_id ?? '0-0',
-      capacity: bufferSize,
-      health: this.health_,
-      warn: (message) => {
-        this.warn(message);
-      },
-    });
-    this.reader.start();
+    this.reader.start(this.saved?.stream_id ?? '0-0');
     await this.lease.start();
   }
 
@@ -214,20 +200,24 @@ class RedisReplicaStore implements RedisStore {
   }
 
   health(): StoreHealth {
-    return this.health_.health();
+    return this.finalHealth ?? this.health_.health();
   }
 
   async close(snapshot: unknown): Promise<void> {
     if (this.closed) return;
-    if (snapshot !== undefined && this.lease.leading && this.client.isReady && this.snapshotCoversStream()) {
-      await this.saveSnapshot(snapshot);
-    }
     this.closed = true;
+    this.finalHealth = this.health_.health();
+    if (snapshot !== undefined && this.lease.leading && this.client.isReady) {
+      // This replica's last signals may still be on their way: a snapshot saved before the
+      // reader has seen them in the stream would be replayed under them by a joiner.
+      await this.until(() => this.snapshotCoversStream(), CLOSE_GRACE_MS);
+      if (this.snapshotCoversStream()) await this.saveSnapshot(snapshot);
+    }
     await this.lease.release();
     this.clock.stop();
     this.publisher.close();
     this.notes.close();
-    this.reader?.stop();
+    this.reader.stop();
     // A blocked XREAD would hold a graceful close for up to a second: that connection only reads.
     this.readerClient.destroy();
     await closeConnection(this.client, CLOSE_GRACE_MS);
@@ -239,15 +229,14 @@ class RedisReplicaStore implements RedisStore {
    * of them. Otherwise a joiner would replay one of ours that the snapshot already holds.
    */
   private snapshotCoversStream(): boolean {
-    if (!this.reader || this.publisher.pending) return false;
+    if (this.publisher.pending) return false;
     const ownLast = this.publisher.lastId;
     return ownLast === null || compareStreamIds(this.reader.appliedThrough, ownLast) >= 0;
   }
 
   private async saveSnapshot(body: unknown): Promise<void> {
-    const reader = this.reader;
-    if (!reader || !this.client.isReady) return;
-    const saved: SavedSnapshot = { stream_id: reader.appliedThrough, saved_at: this.health_.wallNow(), body };
+    if (!this.client.isReady) return;
+    const saved: SavedSnapshot = { stream_id: this.reader.appliedThrough, saved_at: this.health_.wallNow(), body };
     this.savingSnapshot = true;
     try {
       await this.client.set(`${this.config.prefix}:snapshot`, JSON.stringify(saved));
@@ -257,6 +246,34 @@ class RedisReplicaStore implements RedisStore {
     } finally {
       this.savingSnapshot = false;
     }
+  }
+
+  /** Resolves once `done()` holds or `ms` passed, checking every 20 ms. */
+  private async until(done: () => boolean, ms: number): Promise<void> {
+    const deadline = performance.now() + ms;
+    while (!done() && performance.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        setTimeout(resolve, 20).unref();
+      });
+    }
+  }
+
+  private connectionError(error: unknown, commands: boolean): void {
+    this.openError = error;
+    this.health_.failed(error, false);
+    if (!commands || this.away || this.closed || !this.loaded) return;
+    this.away = true;
+    this.warn(
+      `${this.health_.describe(error)}; monitoring goes on from memory, and up to ${this.config.bufferSize} signals wait for it to come back`,
+    );
+  }
+
+  private connectionBack(): void {
+    this.publisher.connected();
+    void this.notes.flush();
+    if (!this.away) return;
+    this.away = false;
+    this.logger?.info({ store: 'redis' }, `Redis at ${this.config.redactedUrl} is back: waiting signals and notes are being written`);
   }
 
   private warn(message: string): void {
@@ -281,7 +298,7 @@ function parseSnapshot(text: string | null, warn: (message: string) => void): Sa
 
 /** A short reason for a connection failure: the system error's code (ECONNREFUSED) or the message. */
 function describeCause(error: unknown): string {
-  if (!(error instanceof Error)) return 'no answer';
-  const code = (error as NodeJS.ErrnoException).code;
-  return typeof code === 'string' && code !== '' ? code : error.message || error.name;
+  if (error === undefined) return 'no answer';
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code !== '' ? code : errorMessage(error);
 }

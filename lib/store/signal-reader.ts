@@ -1,7 +1,7 @@
 import { SIGNAL_KINDS, type SharedSignal } from '../core/replicas';
 import { BoundedQueue } from './bounded-queue';
 import type { RedisConnection } from './redis-connection';
-import type { RedisHealth } from './redis-health';
+import { errorMessage, type RedisHealth } from './redis-health';
 
 /** How long one XREAD waits for new entries: also the longest a stop waits for a read to end. */
 const BLOCK_MS = 1000;
@@ -18,8 +18,6 @@ export interface SignalReaderOptions {
   /** The stream: `<prefix>:signals`. */
   readonly key: string;
   readonly replicaId: string;
-  /** The id after which to start: the shared snapshot's, or `0-0` for the whole stream. */
-  readonly after: string;
   /** Signals kept until a listener is set; reading pauses when it is full. */
   readonly capacity: number;
   readonly health: RedisHealth;
@@ -49,8 +47,8 @@ export class SignalReader {
 
   constructor(private readonly options: SignalReaderOptions) {
     this.waiting = new BoundedQueue(options.capacity);
-    this.position = options.after;
-    this.applied = options.after;
+    this.position = '0-0';
+    this.applied = '0-0';
   }
 
   /** The stream id through which this replica's state holds every signal: where a snapshot taken now starts. */
@@ -63,7 +61,10 @@ export class SignalReader {
     return this.badEntries;
   }
 
-  start(): void {
+  /** Reads on from the entry after `after`: the shared snapshot's id, or `0-0` for the whole stream. */
+  start(after: string): void {
+    this.position = after;
+    this.applied = after;
     void this.loop();
   }
 
@@ -153,7 +154,9 @@ export class SignalReader {
     try {
       (this.listener as (signal: SharedSignal) => void)(signal);
     } catch (error) {
-      this.options.warn(`A shared ${signal.kind} signal for ${JSON.stringify(signal.service)} could not be applied: ${String(error)}`);
+      this.options.warn(
+        `A shared ${signal.kind} signal for ${JSON.stringify(signal.service)} could not be applied: ${errorMessage(error)}`,
+      );
     }
   }
 }
