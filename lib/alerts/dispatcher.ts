@@ -4,11 +4,12 @@ import { Counter, register as globalRegister, type Registry, type RegistryConten
 import { isoTimeOf } from '../util/clock';
 import { graceMs } from '../core/config';
 import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
-import { DeadlineScheduler, type Scheduled } from '../core/scheduler';
-import { STATUS_WORDS, type ServiceStatus } from '../core/status';
+import { DeadlineScheduler } from '../core/scheduler';
+import type { ServiceStatus } from '../core/status';
 import { DAY } from '../core/uptime';
 import { OptionReader } from '../util/validate';
 import type { Alert, AlertLevel, AlertStatus, Notifier } from './alert';
+import { ServiceAlertState, latestAlertAt, rankOf, worstAlerted } from './alert-state';
 import { AlertLead } from './alert-lead';
 import { TargetQueue, type DeliverySettings } from './delivery';
 import { Dependents, RecoveredDependencies, afterDependencyReason, afterPauseReason, alertsOn, heldAtStart, leftDown } from './quiet-rules';
@@ -55,46 +56,8 @@ const LEVELS: readonly AlertLevel[] = ['warning', 'degraded', 'critical'];
 /** States kept before the first sweep; later sweeps wait for twice what the last one kept, so idle states stay bounded whatever tags come and go. */
 const MAX_IDLE_STATES = 2000;
 
-/** What the dispatcher remembers of one service; also its entry in the dispatcher's timer heap. */
-class ServiceAlertState implements Scheduled {
-  deadline = 0;
-  heapIndex = -1;
-  current: ServiceStatus = 'healthy';
-  lastChange: StatusChange | null = null;
-  /** Monotonic times of recent status changes, for flapping. */
-  changes: number[] = [];
-  flapping = false;
-  flapWorst = 0;
-  incidents = new Map<TargetQueue, Incident>();
-  recoverAt: number | null = null;
-  /** The reason the `resolved` due at `recoverAt` gives, if not the latest change's (a pause's end). */
-  recoveryReason: string | null = null;
-  /** Pulses the service had when it turned healthy: recover_after counts from there. */
-  recoverFromPulses = 0;
-  /** Pulses needed since `recoverFromPulses` before the recovery is announced. */
-  recoverNeeds = 0;
-  remindAt: number | null = null;
-  stableAt: number | null = null;
-  /**
-   * Its incidents were restored for a service nothing ran at the restart: its status is
-   * unknown until its first change (see `onStatus`).
-   */
-  unconfirmed = false;
-  /** Its bad status went unalerted because a dependency was down (`suppressed_by`): that dependency's recovery alerts it. */
-  held = false;
-  /** Why it last turned bad, and by what: the alert sent after a pause or a dependency's recovery repeats it. */
-  lastBad: { reason: string; cause: StatusChange['cause'] } | null = null;
-  /** Shared by the replicas (see `AlertDispatcher.isShared`): once shared, it stays so. */
-  shared = false;
-
-  constructor(readonly service: string) {}
-
-  get idle(): boolean {
-    return !this.flapping && !this.held && this.incidents.size === 0 && this.recoverAt === null;
-  }
-}
-
-const rankOf = (status: ServiceStatus): number => STATUS_WORDS.indexOf(status);
+/** What the dispatcher remembers of one service, with its incidents per target queue. */
+type ServiceState = ServiceAlertState<TargetQueue>;
 
 /**
  * Turns the manager's status changes into alerts people can trust: one per transition and
@@ -118,8 +81,8 @@ export class AlertDispatcher {
   private readonly queues: TargetQueue[];
   /** The open incidents, as kept in the manager's store. */
   private readonly saved: SavedIncidents<TargetQueue>;
-  private readonly states = new Map<string, ServiceAlertState>();
-  private readonly scheduler: DeadlineScheduler<ServiceAlertState>;
+  private readonly states = new Map<string, ServiceState>();
+  private readonly scheduler: DeadlineScheduler<ServiceState>;
   private readonly dependents: Dependents;
   private readonly recovered: RecoveredDependencies;
   private readonly logger: Logger;
@@ -363,7 +326,7 @@ export class AlertDispatcher {
    * or worse: escalating it again sends nothing, only takes up its reminders, so a dependency
    * being down is no reason to hold it.
    */
-  private alertedAtLeast(state: ServiceAlertState): boolean {
+  private alertedAtLeast(state: ServiceState): boolean {
     const rank = rankOf(state.current);
     let heard = false;
     for (const queue of this.queues) {
@@ -376,7 +339,7 @@ export class AlertDispatcher {
   }
 
   /** A bad status: alert each target that hears of it and has not heard of this incident at this level. */
-  private escalate(state: ServiceAlertState, previous: ServiceStatus, reason: string, now: number, time?: string): void {
+  private escalate(state: ServiceState, previous: ServiceStatus, reason: string, now: number, time?: string): void {
     const rank = rankOf(state.current);
     for (const queue of this.queues) {
       if (rank < rankOf(queue.minLevel)) continue;
@@ -396,7 +359,7 @@ export class AlertDispatcher {
   }
 
   /** Healthy again: resolve at once, or after `recover_after` on-time pulses. */
-  private recovering(state: ServiceAlertState, now: number, time?: string, reason?: string, afterPause = false): void {
+  private recovering(state: ServiceState, now: number, time?: string, reason?: string, afterPause = false): void {
     state.remindAt = null;
     if (state.incidents.size === 0) return;
     // A pulse made this recovery, and counts as the first of recover_after; a pause's end did not.
@@ -413,7 +376,7 @@ export class AlertDispatcher {
   }
 
   /** Closes every open incident with a `resolved`; `reason` defaults to the latest change's. */
-  private resolve(state: ServiceAlertState, now: number, time?: string, reason?: string): void {
+  private resolve(state: ServiceState, now: number, time?: string, reason?: string): void {
     // After a pause the latest change is the pause's own: what the targets last heard is the status before.
     const previous = reason === undefined ? (state.lastChange?.from ?? worstAlerted(state)) : worstAlerted(state);
     reason ??= state.lastChange?.reason ?? 'recovered';
@@ -429,7 +392,7 @@ export class AlertDispatcher {
     state.recoveryReason = null;
   }
 
-  private onDue(state: ServiceAlertState, now: number): void {
+  private onDue(state: ServiceState, now: number): void {
     if (state.recoverAt !== null && now >= state.recoverAt) {
       state.recoverAt = null;
       // Still healthy, and recover_after − 1 more pulses came: that many on-time pulses in a
@@ -510,11 +473,8 @@ export class AlertDispatcher {
    * Puts `restored` in place of the incidents the dispatcher had for their services, and of
    * every other service that `replaced` picks (emptied); returns the states it changed.
    */
-  private adopt(
-    restored: ReadonlyArray<RestoredIncident<TargetQueue>>,
-    replaced: (state: ServiceAlertState) => boolean,
-  ): Set<ServiceAlertState> {
-    const changed = new Set<ServiceAlertState>();
+  private adopt(restored: ReadonlyArray<RestoredIncident<TargetQueue>>, replaced: (state: ServiceState) => boolean): Set<ServiceState> {
+    const changed = new Set<ServiceState>();
     // Restored ones first: a state holding an incident is never swept by the stateOf() that follows.
     for (const { service, target, incident } of restored) {
       const state = this.stateOf(service);
@@ -537,7 +497,7 @@ export class AlertDispatcher {
    * go on where they were. After a takeover, a bad service that was not alerted at its level is
    * alerted now; after a restart, the manager's next change about it does that.
    */
-  private resume(state: ServiceAlertState, now: number, after: 'restart' | 'takeover'): void {
+  private resume(state: ServiceState, now: number, after: 'restart' | 'takeover'): void {
     const health = this.manager.service(state.service);
     if (!health) {
       // Nothing runs it yet (an in-process service its app has not started again): its start
@@ -576,7 +536,7 @@ export class AlertDispatcher {
    * been, unless a dependency holds it. If this replica never saw it turn bad (it started
    * later), what the notes say stands, as after a restart.
    */
-  private sayUnsaid(state: ServiceAlertState, suppressed: boolean, now: number): void {
+  private sayUnsaid(state: ServiceState, suppressed: boolean, now: number): void {
     const change = state.lastChange;
     if (change === null) return;
     if (suppressed && !this.alertedAtLeast(state)) {
@@ -591,13 +551,13 @@ export class AlertDispatcher {
    * Whether the replicas share `state`'s service: a remote service, with a store they share.
    * A service turns shared at its first remote call, and stays so.
    */
-  private isShared(state: ServiceAlertState): boolean {
+  private isShared(state: ServiceState): boolean {
     if (!state.shared && this.lead !== null && this.manager.isShared(state.service)) state.shared = true;
     return state.shared;
   }
 
   /** Whether this replica tells `state`'s targets: always of its own services, of a shared one only as the alert lease's holder. */
-  private speaksFor(state: ServiceAlertState): boolean {
+  private speaksFor(state: ServiceState): boolean {
     return this.lead === null || this.lead.sending || !this.isShared(state);
   }
 
@@ -607,7 +567,7 @@ export class AlertDispatcher {
    * holder does, while the others keep their incidents in memory only. The save comes first
    * (write-ahead): a crash in between loses this alert, and never sends it twice.
    */
-  private tell(state: ServiceAlertState, queue: TargetQueue, incident: Incident | null, make?: () => Alert): void {
+  private tell(state: ServiceState, queue: TargetQueue, incident: Incident | null, make?: () => Alert): void {
     if (!this.speaksFor(state)) return;
     this.saved.save(state.service, queue, incident, this.isShared(state));
     if (make) queue.push(make());
@@ -625,14 +585,14 @@ export class AlertDispatcher {
   }
 
   /** Drops `state`'s incidents, in the store too, without a word to the targets. */
-  private forget(state: ServiceAlertState): void {
+  private forget(state: ServiceState): void {
     for (const queue of state.incidents.keys()) this.tell(state, queue, null);
     state.incidents.clear();
     this.states.delete(state.service);
   }
 
   /** Sends one alert to every target whose level it reaches (used for flapping). */
-  private send(state: ServiceAlertState, status: AlertStatus, previous: ServiceStatus, reason: string, rank: number, time: string): void {
+  private send(state: ServiceState, status: AlertStatus, previous: ServiceStatus, reason: string, rank: number, time: string): void {
     for (const queue of this.queues) {
       if ((rank >= rankOf(queue.minLevel) || state.incidents.has(queue)) && this.speaksFor(state))
         queue.push(this.alert(state.service, status, previous, reason, time));
@@ -664,20 +624,20 @@ export class AlertDispatcher {
     this.unstamped.length = 0;
   };
 
-  private reschedule(state: ServiceAlertState): void {
+  private reschedule(state: ServiceState): void {
     const next = Math.min(state.recoverAt ?? Infinity, state.stableAt ?? Infinity, state.remindAt ?? Infinity);
     if (next === Infinity) this.scheduler.remove(state);
     else this.scheduler.schedule(state, next);
   }
 
-  private stateOf(service: string): ServiceAlertState {
+  private stateOf(service: string): ServiceState {
     let state = this.states.get(service);
     if (!state) {
       if (this.states.size >= this.sweepAt) {
         this.sweep();
         this.sweepAt = Math.max(MAX_IDLE_STATES, 2 * this.states.size);
       }
-      state = new ServiceAlertState(service);
+      state = new ServiceAlertState<TargetQueue>(service);
       this.states.set(service, state);
     }
     return state;
@@ -687,20 +647,6 @@ export class AlertDispatcher {
   private sweep(): void {
     for (const [service, state] of this.states) if (state.idle && state.heapIndex === -1) this.states.delete(service);
   }
-}
-
-/** Monotonic ms of the latest alert about any of `state`'s open incidents. */
-function latestAlertAt(state: ServiceAlertState): number {
-  let latest = -Infinity;
-  for (const incident of state.incidents.values()) latest = Math.max(latest, incident.lastAlertAt);
-  return latest;
-}
-
-/** The most severe level `state`'s open incidents were alerted at. */
-function worstAlerted(state: ServiceAlertState): AlertLevel {
-  let rank = rankOf('warning');
-  for (const incident of state.incidents.values()) rank = Math.max(rank, incident.alertedRank);
-  return STATUS_WORDS[rank] as AlertLevel;
 }
 
 function targetName(read: OptionReader, key: string, name: unknown, index: number): string {
