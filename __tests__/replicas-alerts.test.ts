@@ -285,6 +285,32 @@ test('a configured remote service is shared from the start', async () => {
   expect(replicas.map(sentBy)).toEqual([1, 0, 0]);
 });
 
+test('a dependent that went critical with its dependency while nobody held the lease stays held at the takeover, and is alerted once the dependency recovers', async () => {
+  const config: HeartbeatConfig = {
+    ...CONFIG,
+    services: { db: { remote: true, interval: 10 }, api: { remote: true, interval: 10, depends_on: ['db'] } },
+  };
+  const replicas = [join(config), join(config), join(config)];
+  for (const { manager } of replicas) for (const tag of ['db', 'api']) manager.heartbeat({ tag }).start();
+  await delivered();
+  hub.lead(null);
+  clock.advance(TO_CRITICAL_MS);
+  await delivered();
+
+  const b = replicas[1] as Replica;
+  hub.lead(b.replica);
+  await delivered();
+  // One outage, one alert: the dependency's, naming the dependent it holds.
+  expect(received().map((alert) => `${alert.service}:${alert.status}`)).toEqual(['db:critical']);
+  expect(ops.received[0]?.body).toMatchObject({ affected: ['api'] });
+
+  for (const { manager } of replicas) manager.get('db')?.pulse();
+  clock.advance(1);
+  await delivered();
+  expect(received().map((alert) => `${alert.service}:${alert.status}`)).toEqual(['db:critical', 'db:resolved', 'api:critical']);
+  expect(replicas.map(sentBy)).toEqual([0, 3, 0]);
+});
+
 describe('while the taking replica reads the shared notes', () => {
   /**
    * `replica`'s store, whose readNotes() takes the notes as they are when called, and hands
