@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createClient } from 'redis';
 import { redisStore } from '../lib/store/redis-store';
 import { ConfigError } from '../lib/util/validate';
-import { ROOT } from './helpers/child';
+import { ROOT, waitForExit } from './helpers/child';
 import { freePort } from './helpers/prometheus';
 import { startRedis, type RedisServer } from './helpers/redis-server';
 import { freshPrefix, pulse, redisStores, waitFor } from './helpers/redis-stores';
@@ -28,19 +28,19 @@ afterAll(async () => {
 describe('options', () => {
   const secret = 's3cr3t-pw';
   test.each([
-    [{ url: `http://user:${secret}@127.0.0.1:6379` }, 'url', '"http://user:***@127.0.0.1:6379"'],
-    [{ url: `redis//user:${secret}@127.0.0.1` }, 'url', '"redis//***@127.0.0.1"'],
-    [{ url: 6379 }, 'url', '6379'],
-    [{ url: `redis://:${secret}@127.0.0.1`, leaseMs: 999 }, 'leaseMs', '999'],
-    [{ url: `redis://:${secret}@127.0.0.1`, leaseMs: NaN }, 'leaseMs', 'NaN'],
-    [{ url: `redis://:${secret}@127.0.0.1`, leaseMs: '5000' }, 'leaseMs', '"5000"'],
-    [{ url: `redis://:${secret}@127.0.0.1`, bufferSize: 0 }, 'bufferSize', '0'],
-    [{ url: `redis://:${secret}@127.0.0.1`, streamLength: 1.5 }, 'streamLength', '1.5'],
-    [{ url: `redis://:${secret}@127.0.0.1`, connectTimeoutMs: -1 }, 'connectTimeoutMs', '-1'],
-    [{ url: `redis://:${secret}@127.0.0.1`, snapshotEveryMs: Infinity }, 'snapshotEveryMs', 'Infinity'],
-    [{ url: `redis://:${secret}@127.0.0.1`, prefix: 'has space' }, 'prefix', '"has space"'],
-    [{ url: `redis://:${secret}@127.0.0.1`, leasMs: 5000 }, 'leasMs', 'unknown key'],
-  ])('bad options #%#: refused, naming %s and %s, never the password', async (options, key, shown) => {
+    ['url', '"http://user:***@127.0.0.1:6379"', { url: `http://user:${secret}@127.0.0.1:6379` }],
+    ['url', '"redis//***@127.0.0.1"', { url: `redis//user:${secret}@127.0.0.1` }],
+    ['url', '6379', { url: 6379 }],
+    ['leaseMs', '999', { url: `redis://:${secret}@127.0.0.1`, leaseMs: 999 }],
+    ['leaseMs', 'NaN', { url: `redis://:${secret}@127.0.0.1`, leaseMs: NaN }],
+    ['leaseMs', '"5000"', { url: `redis://:${secret}@127.0.0.1`, leaseMs: '5000' }],
+    ['bufferSize', '0', { url: `redis://:${secret}@127.0.0.1`, bufferSize: 0 }],
+    ['streamLength', '1.5', { url: `redis://:${secret}@127.0.0.1`, streamLength: 1.5 }],
+    ['connectTimeoutMs', '-1', { url: `redis://:${secret}@127.0.0.1`, connectTimeoutMs: -1 }],
+    ['snapshotEveryMs', 'Infinity', { url: `redis://:${secret}@127.0.0.1`, snapshotEveryMs: Infinity }],
+    ['prefix', '"has space"', { url: `redis://:${secret}@127.0.0.1`, prefix: 'has space' }],
+    ['leasMs', 'unknown key', { url: `redis://:${secret}@127.0.0.1`, leasMs: 5000 }],
+  ])('bad %s (%s): refused, naming both, never the password', async (key, shown, options) => {
     const error = await redisStore(options as never).then(
       () => null,
       (caught: unknown) => caught,
@@ -63,6 +63,42 @@ describe('options', () => {
     expect(error?.message).toBe(
       `Could not reach Redis at redis://app:***@127.0.0.1:${port}/0 within 300 ms (ECONNREFUSED): start it, or check the url given to redisStore()`,
     );
+  });
+
+  test('a rediss:// url is passed through: the client speaks TLS, which a plain Redis does not answer', async () => {
+    const error = await redisStore({ url: `rediss://:s3cr3t-pw@127.0.0.1:${redis.port}`, connectTimeoutMs: 500 }).then(
+      () => null,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.message).toMatch(
+      new RegExp(`^Could not reach Redis at rediss://\\*\\*\\*@127\\.0\\.0\\.1:${redis.port} within 500 ms \\(`),
+    );
+    expect(error?.message).not.toContain('s3cr3t-pw');
+  });
+
+  test('a process whose redisStore() was refused exits at once: nothing of it is left running', async () => {
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const { performance } = require('node:perf_hooks');
+         let refusedAt;
+         process.on('exit', () => console.log(JSON.stringify({ lingered: performance.now() - refusedAt })));
+         require('./lib/store/redis-store.ts')
+           .redisStore({ url: 'redis://127.0.0.1:${port}', connectTimeoutMs: 2500 })
+           .catch(() => { refusedAt = performance.now(); });`,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const { stdout, code } = await waitForExit(child);
+    expect(code).toBe(0);
+    const { lingered } = JSON.parse(stdout) as { lingered: number };
+    // The client's own backoff (up to a second by then) would keep it alive a while, mostly
+    // longer than this: the store retries on its own timers while it opens.
+    expect(lingered).toBeLessThan(100);
   });
 });
 

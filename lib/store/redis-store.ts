@@ -5,7 +5,7 @@ import type { HeartbeatStore, SavedState, StoreContext, StoreHealth } from '../c
 import type { Clock } from '../util/clock';
 import { AlertLease } from './alert-lease';
 import { SkewClock } from './redis-clock';
-import { closeConnection, createConnection, type RedisConnection } from './redis-connection';
+import { closeConnection, connectWithin, createConnection, type RedisConnection } from './redis-connection';
 import { errorMessage, RedisHealth } from './redis-health';
 import { RedisLink } from './redis-link';
 import { readRedisStoreOptions, type RedisStoreConfig, type RedisStoreOptions } from './redis-options';
@@ -84,12 +84,15 @@ class RedisReplicaStore implements RedisStore {
   private savingSnapshot = false;
   /** The latest connection error while opening, for the message if it fails. */
   private openError: unknown;
+  /** Both connections were made: from now on, the client reconnects by itself. */
+  private opened = false;
   /** The command connection was lost and is not back yet: reported once each way. */
   private away = false;
 
   constructor(private readonly config: RedisStoreConfig) {
     const { prefix } = config;
-    this.client = createConnection(config.url, config.connectTimeoutMs, (error) => {
+    const reconnects = (): boolean => this.opened;
+    this.client = createConnection(config.url, config.connectTimeoutMs, reconnects, (error) => {
       this.connectionError(error, true);
     });
     this.readerClient = this.client.duplicate();
@@ -138,23 +141,16 @@ class RedisReplicaStore implements RedisStore {
   /** Connects both connections, measures the clock, reads the shared snapshot, starts reading and tries for the lease. */
   async open(): Promise<void> {
     const { connectTimeoutMs, redactedUrl, url, prefix } = this.config;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => {
-        resolve('timeout');
-      }, connectTimeoutMs);
-      timer.unref();
-    });
-    const connected = Promise.all([this.client.connect(), this.readerClient.connect()]).then(
-      () => 'connected' as const,
-      (error: unknown) => {
-        this.openError = error;
-        return 'failed' as const;
-      },
-    );
-    const outcome = await Promise.race([connected, timedOut]);
-    clearTimeout(timer);
-    if (outcome !== 'connected') {
+    const deadline = performance.now() + connectTimeoutMs;
+    const remember = (error: unknown): void => {
+      this.openError = error;
+    };
+    const connected = await Promise.all([
+      connectWithin(this.client, deadline, remember),
+      connectWithin(this.readerClient, deadline, remember),
+    ]);
+    // Connected, and neither dropped since: until `opened`, a dropped connection stays down.
+    if (!connected.every(Boolean) || !this.client.isReady || !this.readerClient.isReady) {
       this.client.destroy();
       this.readerClient.destroy();
       const reason = scrubSecrets(describeCause(this.openError), url);
@@ -162,6 +158,7 @@ class RedisReplicaStore implements RedisStore {
         `Could not reach Redis at ${redactedUrl} within ${connectTimeoutMs} ms (${reason}): start it, or check the url given to redisStore()`,
       );
     }
+    this.opened = true;
     try {
       await this.clock.start();
       this.saved = parseSnapshot(await this.client.get(`${prefix}:snapshot`), (message) => {
