@@ -312,14 +312,10 @@ test('a dependent that went critical with its dependency while nobody held the l
 });
 
 describe('while the taking replica reads the shared notes', () => {
-  /**
-   * `replica`'s store, whose readNotes() takes the notes as they are when called, and hands
-   * them over when the test calls `release(n)` for the n-th read (from 0).
-   */
-  function slowNotes(replica: TestReplica): { store: HeartbeatStore; release: (read: number) => void } {
+  /** `replica`'s store, with its link's readNotes() replaced by `readNotes`, which may call the link's own. */
+  function withReadNotes(replica: TestReplica, readNotes: ReplicaLink['readNotes']): HeartbeatStore {
     const link = replica.link;
-    const releases: Array<() => void> = [];
-    const slow: ReplicaLink = {
+    const wrapped: ReplicaLink = {
       replicaId: link.replicaId,
       skewMs: () => link.skewMs(),
       publish: (signal) => {
@@ -337,18 +333,28 @@ describe('while the taking replica reads the shared notes', () => {
       saveNote: (space, key, value) => {
         link.saveNote(space, key, value);
       },
-      readNotes: async (space) => {
-        const notes = link.readNotes(space);
-        await new Promise<void>((resolve) => releases.push(resolve));
-        return notes;
-      },
+      readNotes,
     };
+    return { ...replica.store, replicas: wrapped };
+  }
+
+  /**
+   * `replica`'s store, whose readNotes() takes the notes as they are when called, and hands
+   * them over when the test calls `release(n)` for the n-th read (from 0).
+   */
+  function slowNotes(replica: TestReplica): { store: HeartbeatStore; release: (read: number) => void } {
+    const releases: Array<() => void> = [];
+    const store = withReadNotes(replica, async (space) => {
+      const notes = replica.link.readNotes(space);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      return notes;
+    });
     const release = (read: number): void => {
       const resolve = releases[read];
       if (!resolve) throw new Error(`no read #${read}: ${releases.length} so far`);
       resolve();
     };
-    return { store: { ...replica.store, replicas: slow }, release };
+    return { store, release };
   }
 
   /** Replica a, which leads, and b, whose reads of the notes wait for `release()`; both run the shared service. */
@@ -411,5 +417,36 @@ describe('while the taking replica reads the shared notes', () => {
     await delivered();
     expect(statuses()).toEqual(['critical', 'resolved']);
     expect(sentBy(b)).toBe(0);
+  });
+
+  test('a read that fails is tried again, and nothing about a shared service goes out until one succeeds', async () => {
+    const a = join();
+    const second = hub.join();
+    let failing = true;
+    const store = withReadNotes(second, (space) =>
+      failing ? Promise.reject(new Error('redis://:SECRET@db:6379 went away')) : second.link.readNotes(space),
+    );
+    const b = join(CONFIG, second, store);
+    runShared(a.manager);
+    runShared(b.manager);
+    await delivered();
+    clock.advance(TO_CRITICAL_MS);
+    await delivered();
+    hub.lead(b.replica);
+    await delivered();
+    pulseShared(); // a recovery b must not announce from nothing, nor miss
+    await delivered();
+    clock.advance(3000); // retries, all failing
+    await delivered();
+    expect(statuses()).toEqual(['critical']);
+
+    failing = false;
+    clock.advance(1000);
+    await delivered();
+    expect(statuses()).toEqual(['critical', 'resolved']);
+    expect([sentBy(a), sentBy(b)]).toEqual([1, 1]);
+    const warnings = b.lines.filter((line) => line.msg.startsWith('Could not read the shared alert incidents'));
+    expect(warnings).toHaveLength(1); // once per takeover, not once per retry
+    expect(JSON.stringify(b.lines)).not.toContain('SECRET');
   });
 });
