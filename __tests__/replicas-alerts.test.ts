@@ -126,7 +126,10 @@ test('the shared notes hold the open incident, written by the leader only, and d
   // The manager's own notes hold none of it: the shared service's incident is the replicas'.
   for (const { manager } of running) expect(manager.notesOf(INCIDENT_NOTES).size).toBe(0);
 
-  // A follower does not write: had b written, its removal would still be in the notes.
+  // The webhook URL, a secret, is not in them: the target is named by its name.
+  expect(JSON.stringify([...hub.notesOf(INCIDENT_NOTES)])).not.toContain('SECRET');
+
+  // With no holder of the lease, no replica writes: the recovery every one of them follows leaves the note in place.
   hub.lead(null);
   pulseShared();
   await delivered();
