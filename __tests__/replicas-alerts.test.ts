@@ -209,6 +209,26 @@ test('a recovery while nobody holds the lease: the replica that takes it sends t
   expect(statuses()).toEqual(['critical', 'resolved']);
 });
 
+test('a leader that takes the lease back after Redis lost the notes does not alert again what it sent itself', async () => {
+  const [a, b] = await three();
+  clock.advance(TO_CRITICAL_MS);
+  await delivered();
+  expect(statuses()).toEqual(['critical']);
+
+  // Redis restarted empty: the note, and the lease, are gone; the same replica takes it again.
+  a.replica.link.saveNote(INCIDENT_NOTES, SHARED_KEY, null);
+  hub.lead(null);
+  hub.lead(a.replica);
+  await delivered();
+  expect(statuses()).toEqual(['critical']);
+  expect(a.lines.some((line) => line.msg.includes('1 it had alerted itself'))).toBe(true);
+
+  pulseShared();
+  await delivered();
+  expect(statuses()).toEqual(['critical', 'resolved']);
+  expect([sentBy(a), sentBy(b)]).toEqual([2, 0]);
+});
+
 test('the old leader sends nothing for shared services after it lost the lease', async () => {
   const [a, b] = await three();
   hub.lead(b.replica);

@@ -88,6 +88,8 @@ export class AlertDispatcher {
   private readonly logger: Logger;
   /** The alert lease, with a store the replicas share; null without one: then every service is this replica's own. */
   private readonly lead: AlertLead | null;
+  /** Incidents of shared services this replica alerted itself, as the lease's holder: see `takeUp`. */
+  private readonly alertedHere = new WeakSet<Incident>();
   private readonly counters: { sent: Counter<'target'>; failed: Counter<'target'>; dropped: Counter };
   private closed = false;
   /** Alerts made in this turn of the event loop, waiting for the turn's one reading of the overall status. */
@@ -457,15 +459,29 @@ export class AlertDispatcher {
   private takeUp(notes: ReadonlyMap<string, unknown>): void {
     const ownTag = (service: string): boolean => this.manager.service(service) !== undefined && !this.manager.isShared(service);
     const restored = this.saved.fromShared(notes).filter(({ service }) => !ownTag(service));
+    // What this replica itself alerted while it held the lease before, and is still open, was
+    // sent whatever the notes say: a Redis that restarted empty lost them. Without this, its
+    // lease taken back would alert every open incident again.
+    const ownSends: Array<[ServiceState, TargetQueue, Incident]> = [];
+    for (const state of this.states.values()) {
+      for (const [queue, incident] of state.incidents) if (this.alertedHere.has(incident)) ownSends.push([state, queue, incident]);
+    }
     const taken = this.adopt(restored, (state) => this.isShared(state));
+    let kept = 0;
+    for (const [state, queue, incident] of ownSends) {
+      if (state.incidents.has(queue)) continue;
+      state.incidents.set(queue, incident);
+      kept++;
+    }
     const now = this.manager.clock.now();
     for (const state of taken) {
       state.shared = true;
       this.resume(state, now, 'takeover');
     }
     this.logger.info(
-      { services: taken.size, open_incidents: restored.length },
-      `Took the alert lease: this replica alerts for the shared services now, ${restored.length} open incident${restored.length === 1 ? '' : 's'} taken over`,
+      { services: taken.size, open_incidents: restored.length, kept_own: kept },
+      `Took the alert lease: this replica alerts for the shared services now, ${restored.length} open incident${restored.length === 1 ? '' : 's'} taken over` +
+        (kept === 0 ? '' : `, and ${kept} it had alerted itself that the shared notes no longer held`),
     );
   }
 
@@ -569,7 +585,9 @@ export class AlertDispatcher {
    */
   private tell(state: ServiceState, queue: TargetQueue, incident: Incident | null, make?: () => Alert): void {
     if (!this.speaksFor(state)) return;
-    this.saved.save(state.service, queue, incident, this.isShared(state));
+    const shared = this.isShared(state);
+    this.saved.save(state.service, queue, incident, shared);
+    if (incident !== null && shared) this.alertedHere.add(incident);
     if (make) queue.push(make());
   }
 
