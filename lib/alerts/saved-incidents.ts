@@ -81,7 +81,8 @@ export class SavedIncidents<Target> {
    * Saves where `service`'s incident with `target` stands, or that it is closed (`null`), before
    * this returns. The dispatcher calls it before it queues the alert about it: after a crash, an
    * alert that went out is never sent again, and an incident that was alerted still gets its
-   * `resolved`. A `shared` service's incident goes to the replicas' shared notes.
+   * `resolved`. A `shared` service's incident goes to the replicas' shared notes instead: the
+   * link has its write on its way to Redis (or waiting for it, in order) when this returns.
    */
   save(service: string, target: Target, incident: Incident | null, shared = false): void {
     const key = incidentKey(service, this.idOf.get(target) as string);
