@@ -229,6 +229,40 @@ test('a leader that takes the lease back after Redis lost the notes does not ale
   expect([sentBy(a), sentBy(b)]).toEqual([2, 0]);
 });
 
+test("at a takeover, an unreadable shared note is logged and removed, and one about the taker's own in-process service is left alone", async () => {
+  const [, b] = await three();
+  b.manager.heartbeat({ tag: 'local_worker', interval: 10 }).start();
+  hub.lead(null);
+  clock.advance(TO_CRITICAL_MS); // the shared service goes critical with nobody to say so
+  await delivered();
+  const localKey = incidentKey('local_worker', OPS);
+  const since = clock.wallNow();
+  b.replica.link.saveNote(INCIDENT_NOTES, SHARED_KEY, { alerted: 'critical', since: 'yesterday' });
+  b.replica.link.saveNote(INCIDENT_NOTES, localKey, { since, alerted: 'critical', reminders: 0, alerted_at: since });
+
+  hub.lead(b.replica);
+  await delivered();
+  expect(b.lines.filter((line) => line.msg.startsWith('Skipped a saved alert incident that could not be read'))).toHaveLength(1);
+  expect(hub.notesOf(INCIDENT_NOTES).get(SHARED_KEY)).toMatchObject({ alerted: 'critical', reminders: 0 }); // b's own, after its alert
+  expect(hub.notesOf(INCIDENT_NOTES).get(localKey)).toMatchObject({ since });
+  // Nothing said the shared critical went out: b says it. Its in-process service, critical too,
+  // it had alerted itself (its own incident, in its manager's notes), and says nothing more of.
+  expect(received().map((alert) => `${alert.service}:${alert.status}`)).toEqual(['local_worker:critical', 'cron_job:critical']);
+  expect(b.manager.notesOf(INCIDENT_NOTES).has(localKey)).toBe(true);
+
+  // Its recovery closes b's own incident, in its manager's notes; the shared note is not b's to touch.
+  b.manager.get('local_worker')?.pulse();
+  clock.advance(1);
+  await delivered();
+  expect(received().map((alert) => `${alert.service}:${alert.status}`)).toEqual([
+    'local_worker:critical',
+    'cron_job:critical',
+    'local_worker:resolved',
+  ]);
+  expect(b.manager.notesOf(INCIDENT_NOTES).has(localKey)).toBe(false);
+  expect(hub.notesOf(INCIDENT_NOTES).has(localKey)).toBe(true);
+});
+
 test('the old leader sends nothing for shared services after it lost the lease', async () => {
   const [a, b] = await three();
   hub.lead(b.replica);
