@@ -3,18 +3,32 @@ import type { RedisConnection } from './redis-connection';
 import { errorMessage, type RedisHealth } from './redis-health';
 
 /**
- * Renews the lease if it is ours, and takes it back if it lapsed with no other holder (Redis
- * restarted empty, say): a leader that kept renewing keeps leading. 1 if held, 0 if another holds it.
+ * Renews the lease if it is ours, and takes it back if it is gone with no other holder (Redis
+ * restarted empty, say): a leader that kept renewing keeps leading. Marks the era (below).
+ * 'taken' if held, 'held' if another holds it.
  */
 const RENEW = `local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-elseif not holder then
+if holder == ARGV[1] or not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
+  redis.call('SET', KEYS[2], '1')
+  return 'taken'
 end
-return 0`;
+return 'held'`;
+
+/**
+ * Takes the lease if nobody holds it, unless the era mark is gone and the caller is to wait
+ * ('wiped'): Redis lost its keys, and the leader it lost may be alive and about to take its
+ * lease back. Otherwise 'taken', or 'held' by another.
+ */
+const ACQUIRE = `if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 'held'
+end
+if redis.call('EXISTS', KEYS[2]) == 0 and ARGV[3] == 'wait' then
+  return 'wiped'
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[2], '1')
+return 'taken'`;
 
 /** Deletes the lease only if it is ours: a lease that lapsed and was taken belongs to its new holder. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -26,6 +40,8 @@ export interface AlertLeaseOptions {
   readonly client: RedisConnection;
   /** `<prefix>:lease`. */
   readonly key: string;
+  /** `<prefix>:era`: set, with no expiry, by whoever holds the lease; gone only if Redis lost its keys. */
+  readonly eraKey: string;
   readonly replicaId: string;
   readonly leaseMs: number;
   readonly health: RedisHealth;
@@ -43,6 +59,11 @@ export interface AlertLeaseOptions {
  * A holder that cannot confirm a renewal stops leading leaseMs after it *sent* the last one
  * that went through: Redis let the lease lapse no sooner than that, so two replicas never
  * both believe they lead (clock rates aside).
+ *
+ * A Redis that restarts empty loses the lease while its holder still leads. So a replica that
+ * has seen the era mark and finds it gone waits leaseMs before it takes a free lease: long
+ * enough for a live leader to take its lease back (or, cut off, to step down). A replica that
+ * never saw the mark (the first to start) takes it at once.
  */
 export class AlertLease {
   private isLeading = false;
@@ -51,6 +72,10 @@ export class AlertLease {
   private expiry: NodeJS.Timeout | undefined;
   private ticking = false;
   private stopped = false;
+  /** This replica has seen the era mark: a missing one means Redis lost its keys. */
+  private sawEra = false;
+  /** When this replica found the era mark gone, while it waits to take the lease. */
+  private wipedSince: number | null = null;
   private readonly now: () => number;
 
   constructor(private readonly options: AlertLeaseOptions) {
@@ -74,15 +99,23 @@ export class AlertLease {
   async tick(): Promise<void> {
     if (this.ticking || this.stopped) return;
     this.ticking = true;
-    const { client, key, replicaId, leaseMs, health } = this.options;
+    const { client, key, eraKey, replicaId, leaseMs, health } = this.options;
     const sentAt = this.now();
+    const patient = this.sawEra && (this.wipedSince === null || sentAt - this.wipedSince < leaseMs);
     try {
-      const held = this.isLeading
-        ? (await client.eval(RENEW, { keys: [key], arguments: [replicaId, String(leaseMs)] })) === 1
-        : (await client.set(key, replicaId, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } })) === 'OK';
+      const keys = [key, eraKey];
+      const answer = this.isLeading
+        ? await client.eval(RENEW, { keys, arguments: [replicaId, String(leaseMs)] })
+        : await client.eval(ACQUIRE, { keys, arguments: [replicaId, String(leaseMs), patient ? 'wait' : 'go'] });
       health.wrote();
-      if (held) this.confirmed(sentAt);
-      else this.setLeading(false);
+      if (answer === 'wiped') {
+        this.wipedSince ??= sentAt;
+      } else {
+        this.sawEra = true;
+        this.wipedSince = null;
+        if (answer === 'taken') this.confirmed(sentAt);
+        else this.setLeading(false);
+      }
     } catch (error) {
       health.failed(error, true);
     } finally {

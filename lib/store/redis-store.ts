@@ -119,7 +119,15 @@ class RedisReplicaStore implements RedisStore {
       warn,
     });
     this.reader = new SignalReader({ client: this.readerClient, key: signals, replicaId, capacity: config.bufferSize, health, warn });
-    this.lease = new AlertLease({ client: this.client, key: `${prefix}:lease`, replicaId, leaseMs: config.leaseMs, health, warn });
+    this.lease = new AlertLease({
+      client: this.client,
+      key: `${prefix}:lease`,
+      eraKey: `${prefix}:era`,
+      replicaId,
+      leaseMs: config.leaseMs,
+      health,
+      warn,
+    });
     this.notes = new SharedNotes({ client: this.client, prefix, health, warn });
     this.replicas = new RedisLink({
       replicaId,
