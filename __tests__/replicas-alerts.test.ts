@@ -293,6 +293,39 @@ test("each replica alerts for its own in-process services, whoever holds the lea
   expect(hub.notesOf(INCIDENT_NOTES).has(key)).toBe(false);
 });
 
+test('a service shared since its incidents opened: each replica resolves the incident it alerted itself, and the next one comes from the leader alone', async () => {
+  const replicas = await three();
+  for (const { manager } of replicas) manager.heartbeat({ tag: 'app_job', interval: 10 }).start();
+  const appJob = (): void => {
+    for (const { manager } of replicas) manager.get('app_job')?.pulse();
+    clock.advance(1);
+  };
+  clock.advance(TO_CRITICAL_MS);
+  await delivered();
+  expect(
+    received()
+      .filter((alert) => alert.service === 'app_job')
+      .map((alert) => alert.status),
+  ).toEqual(['critical', 'critical', 'critical']);
+
+  // A remote call reaches it, and every replica now shares it.
+  for (const { manager } of replicas) manager.markRemote('app_job');
+  appJob();
+  await delivered();
+  const appJobAlerts = (): string[] =>
+    received()
+      .filter((alert) => alert.service === 'app_job')
+      .map((alert) => alert.status);
+  expect(appJobAlerts()).toEqual(['critical', 'critical', 'critical', 'resolved', 'resolved', 'resolved']);
+  const key = incidentKey('app_job', OPS);
+  for (const { manager } of replicas) expect(manager.notesOf(INCIDENT_NOTES).has(key)).toBe(false);
+
+  clock.advance(TO_CRITICAL_MS);
+  await delivered();
+  expect(appJobAlerts().slice(6)).toEqual(['critical']);
+  expect(hub.notesOf(INCIDENT_NOTES).has(key)).toBe(true);
+});
+
 test('reminders come from the leader only, and the next leader goes on with their count', async () => {
   const [a, b, c] = await three({ ...CONFIG, repeat_every: 60 });
   clock.advance(TO_CRITICAL_MS);

@@ -88,8 +88,13 @@ export class AlertDispatcher {
   private readonly logger: Logger;
   /** The alert lease, with a store the replicas share; null without one: then every service is this replica's own. */
   private readonly lead: AlertLead | null;
-  /** Incidents of shared services this replica alerted itself, as the lease's holder: see `takeUp`. */
-  private readonly alertedHere = new WeakSet<Incident>();
+  /**
+   * Incidents this replica opened while their service was its own (in-process, or before its
+   * first remote call): it alerted them, and it closes them, whoever holds the lease.
+   */
+  private readonly ownIncidents = new WeakSet<Incident>();
+  /** Incidents of shared services this replica alerted as the lease's holder: see `takeUp`. */
+  private readonly sentAsLeader = new WeakSet<Incident>();
   private readonly counters: { sent: Counter<'target'>; failed: Counter<'target'>; dropped: Counter };
   private closed = false;
   /** Alerts made in this turn of the event loop, waiting for the turn's one reading of the overall status. */
@@ -354,7 +359,7 @@ export class AlertDispatcher {
         incident = { since: now, alertedRank: rank, reminders: 0, lastAlertAt: now };
         state.incidents.set(queue, incident);
       }
-      this.tell(state, queue, incident, () => this.alert(state.service, state.current as AlertLevel, previous, reason, time));
+      this.tell(state, queue, incident, false, () => this.alert(state.service, state.current as AlertLevel, previous, reason, time));
     }
     const repeat = this.manager.config.repeat_every;
     state.remindAt = state.current === 'critical' && repeat > 0 && state.incidents.size > 0 ? now + repeat * 1000 : null;
@@ -383,7 +388,7 @@ export class AlertDispatcher {
     const previous = reason === undefined ? (state.lastChange?.from ?? worstAlerted(state)) : worstAlerted(state);
     reason ??= state.lastChange?.reason ?? 'recovered';
     for (const [queue, incident] of state.incidents) {
-      this.tell(state, queue, null, () => {
+      this.tell(state, queue, incident, true, () => {
         const alert = this.alert(state.service, 'resolved', previous, reason, time);
         alert.down_seconds = Math.round((now - incident.since) / 1000);
         return alert;
@@ -420,7 +425,7 @@ export class AlertDispatcher {
         for (const [queue, incident] of state.incidents) {
           const reminder = ++incident.reminders;
           incident.lastAlertAt = now;
-          this.tell(state, queue, incident, () => {
+          this.tell(state, queue, incident, false, () => {
             const alert = this.alert(
               state.service,
               'critical',
@@ -439,7 +444,10 @@ export class AlertDispatcher {
 
   /** Takes up the incidents the manager's store kept for these targets; each service goes on from its status now. */
   private restoreIncidents(): void {
-    const restored = this.adopt(this.saved.restore(), () => false);
+    const saved = this.saved.restore();
+    // Kept in the manager's store: this replica alerted them, as its own.
+    for (const { incident } of saved) this.ownIncidents.add(incident);
+    const restored = this.adopt(saved, () => false);
     const now = this.manager.clock.now();
     for (const state of restored) this.resume(state, now, 'restart');
     if (restored.size > 0) {
@@ -459,19 +467,23 @@ export class AlertDispatcher {
   private takeUp(notes: ReadonlyMap<string, unknown>): void {
     const ownTag = (service: string): boolean => this.manager.service(service) !== undefined && !this.manager.isShared(service);
     const restored = this.saved.fromShared(notes).filter(({ service }) => !ownTag(service));
-    // What this replica itself alerted while it held the lease before, and is still open, was
-    // sent whatever the notes say: a Redis that restarted empty lost them. Without this, its
-    // lease taken back would alert every open incident again.
+    // This replica's own incidents are not the notes' business: they stay. What it alerted
+    // itself while it held the lease before, and is still open, was sent whatever the notes
+    // say: a Redis that restarted empty lost them. Without this, its lease taken back would
+    // alert every open incident again.
     const ownSends: Array<[ServiceState, TargetQueue, Incident]> = [];
     for (const state of this.states.values()) {
-      for (const [queue, incident] of state.incidents) if (this.alertedHere.has(incident)) ownSends.push([state, queue, incident]);
+      for (const [queue, incident] of state.incidents) {
+        if (this.ownIncidents.has(incident) || this.sentAsLeader.has(incident)) ownSends.push([state, queue, incident]);
+      }
     }
     const taken = this.adopt(restored, (state) => this.isShared(state));
     let kept = 0;
     for (const [state, queue, incident] of ownSends) {
-      if (state.incidents.has(queue)) continue;
+      const own = this.ownIncidents.has(incident);
+      if (!own && state.incidents.has(queue)) continue;
       state.incidents.set(queue, incident);
-      kept++;
+      if (!own) kept++;
     }
     const now = this.manager.clock.now();
     for (const state of taken) {
@@ -578,16 +590,17 @@ export class AlertDispatcher {
   }
 
   /**
-   * Saves where `state`'s incident with `queue` stands (null: closed), then queues the alert
-   * `make` makes, if this replica speaks for the service: of a shared one, only the lease's
-   * holder does, while the others keep their incidents in memory only. The save comes first
-   * (write-ahead): a crash in between loses this alert, and never sends it twice.
+   * Saves where `state`'s `incident` with `queue` stands (or that it is `closed`), then queues
+   * the alert `make` makes, if this replica speaks for it: for its own services, and for its own
+   * incidents of a service shared since, it does, in its manager's store; for a shared one, the
+   * lease's holder does, in the shared notes, while the others keep the incident in memory only.
+   * The save comes first (write-ahead): a crash in between loses this alert, never sends it twice.
    */
-  private tell(state: ServiceState, queue: TargetQueue, incident: Incident | null, make?: () => Alert): void {
-    if (!this.speaksFor(state)) return;
-    const shared = this.isShared(state);
-    this.saved.save(state.service, queue, incident, shared);
-    if (incident !== null && shared) this.alertedHere.add(incident);
+  private tell(state: ServiceState, queue: TargetQueue, incident: Incident, closed: boolean, make?: () => Alert): void {
+    const own = this.ownIncidents.has(incident) || !this.isShared(state);
+    if (!own && this.lead?.sending !== true) return;
+    this.saved.save(state.service, queue, closed ? null : incident, !own);
+    if (!closed) (own ? this.ownIncidents : this.sentAsLeader).add(incident);
     if (make) queue.push(make());
   }
 
@@ -604,7 +617,7 @@ export class AlertDispatcher {
 
   /** Drops `state`'s incidents, in the store too, without a word to the targets. */
   private forget(state: ServiceState): void {
-    for (const queue of state.incidents.keys()) this.tell(state, queue, null);
+    for (const [queue, incident] of state.incidents) this.tell(state, queue, incident, true);
     state.incidents.clear();
     this.states.delete(state.service);
   }
