@@ -149,6 +149,23 @@ describe('signals', () => {
     expect(b.log.lines.filter((line) => /is not a signal: skipped/.test(line.msg))).toHaveLength(2);
   });
 
+  test('signals Redis refuses are kept and sent again, in order, and health says degraded meanwhile', async () => {
+    const prefix = freshPrefix();
+    const a = await stores.open({ url: redis.url, prefix });
+    // The stream's key holds a string: every XADD fails with WRONGTYPE while the connection is fine.
+    await admin.set(`${prefix}:signals`, 'in the way');
+    a.store.replicas.publish(pulse('refused', 1));
+    a.store.replicas.publish(pulse('refused', 2));
+    await waitFor('the refusal', () => a.store.health().state === 'degraded');
+    expect(a.store.health().lastError).toMatch(/WRONGTYPE/);
+    a.store.replicas.publish(pulse('refused', 3));
+    await admin.del(`${prefix}:signals`);
+    const b = await stores.open({ url: redis.url, prefix });
+    await waitFor('the three at B', () => b.received.length >= 3);
+    expect(b.received.map((signal) => signal.at)).toEqual([1, 2, 3]);
+    await waitFor('A healthy again', () => a.store.health().state === 'ok');
+  });
+
   test('signals read before a listener is set wait for it', async () => {
     const prefix = freshPrefix();
     const a = await stores.open({ url: redis.url, prefix });

@@ -2,7 +2,7 @@ import type { SharedSignal } from '../core/replicas';
 import { BoundedQueue } from './bounded-queue';
 import type { RedisConnection } from './redis-connection';
 import type { RedisHealth } from './redis-health';
-import { compareStreamIds } from './stream-id';
+import { compareStreamIds, isStreamId } from './stream-id';
 
 /** The wait before a batch that failed while connected (Redis refused it) is tried again. */
 const RETRY_AFTER_MS = 250;
@@ -114,7 +114,8 @@ export class SignalPublisher {
     const failed: string[] = [];
     results.forEach((result, index) => {
       if (result.status === 'fulfilled') {
-        if (this.lastOwnId === null || compareStreamIds(result.value, this.lastOwnId) > 0) this.lastOwnId = result.value;
+        const id = result.value;
+        if (isStreamId(id) && (this.lastOwnId === null || compareStreamIds(id, this.lastOwnId) > 0)) this.lastOwnId = id;
       } else {
         failed.push(batch[index] as string);
         this.options.health.failed(result.reason, true);

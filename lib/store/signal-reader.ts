@@ -2,6 +2,7 @@ import { SIGNAL_KINDS, type SharedSignal } from '../core/replicas';
 import { BoundedQueue } from './bounded-queue';
 import type { RedisConnection } from './redis-connection';
 import { errorMessage, type RedisHealth } from './redis-health';
+import { isStreamId } from './stream-id';
 
 /** How long one XREAD waits for new entries: also the longest a stop waits for a read to end. */
 const BLOCK_MS = 1000;
@@ -24,8 +25,9 @@ export interface SignalReaderOptions {
   readonly warn: (message: string) => void;
 }
 
-interface StreamsReply {
-  readonly messages: readonly { readonly id: string; readonly message: Readonly<Record<string, string>> }[];
+interface StreamEntry {
+  readonly id: string;
+  readonly message: Readonly<Record<string, string>>;
 }
 
 /**
@@ -126,8 +128,7 @@ export class SignalReader {
         continue;
       }
       if (!this.running()) return;
-      if (Array.isArray(reply))
-        for (const stream of reply as StreamsReply[]) for (const entry of stream.messages) this.take(entry.id, entry.message);
+      for (const entry of entriesOf(reply)) this.take(entry.id, entry.message);
     }
   }
 
@@ -159,6 +160,27 @@ export class SignalReader {
       );
     }
   }
+}
+
+/**
+ * The entries of an XREAD reply (`[{ name, messages: [{ id, message }] }]`, or null when the
+ * wait ended with none), checked: a reply of another shape yields nothing rather than throw
+ * in the loop.
+ */
+function entriesOf(reply: unknown): StreamEntry[] {
+  const entries: StreamEntry[] = [];
+  if (!Array.isArray(reply)) return entries;
+  for (const stream of reply as unknown[]) {
+    const messages = typeof stream === 'object' && stream !== null ? (stream as { messages?: unknown }).messages : undefined;
+    if (!Array.isArray(messages)) continue;
+    for (const entry of messages as unknown[]) {
+      const { id, message } = (entry ?? {}) as { id?: unknown; message?: unknown };
+      if (isStreamId(id) && typeof message === 'object' && message !== null) {
+        entries.push({ id, message: message as Readonly<Record<string, string>> });
+      }
+    }
+  }
+  return entries;
 }
 
 const KINDS: readonly string[] = SIGNAL_KINDS;
