@@ -473,6 +473,7 @@ export class AlertDispatcher {
     // alert every open incident again.
     const ownSends: Array<[ServiceState, TargetQueue, Incident]> = [];
     for (const state of this.states.values()) {
+      if (!this.isShared(state)) continue;
       for (const [queue, incident] of state.incidents) {
         if (this.ownIncidents.has(incident) || this.sentAsLeader.has(incident)) ownSends.push([state, queue, incident]);
       }
