@@ -11,8 +11,8 @@ export const SKEW_EVERY_MS = 30_000;
 
 /**
  * Redis TIME minus the local wall clock. A reading is taken as the middle of its round trip:
- * t0 = now(), TIME, t1 = now(), skew = redis − (t0 + t1) / 2, so it errs by at most half the
- * round trip; a slow one is dropped and the last good value kept.
+ * t0 = now(), TIME, t1 = now(), skew = redis − (t0 + t1) / 2 (rounded to whole ms), so it
+ * errs by at most half the round trip; a slow one is dropped and the last good value kept.
  */
 export class SkewClock {
   private skew = 0;
@@ -52,7 +52,9 @@ export class SkewClock {
     const redisMs = Number(time[0]) * 1000 + Number(time[1]) / 1000;
     if (!Number.isFinite(redisMs)) return false;
     if (t1 - t0 > SLOW_READING_MS && this.measured) return false;
-    this.skew = redisMs - (t0 + t1) / 2;
+    // Whole milliseconds: the engine saves wall times as whole numbers, and a reading is only
+    // good to half a round trip anyway.
+    this.skew = Math.round(redisMs - (t0 + t1) / 2);
     this.measured = true;
     return true;
   }
