@@ -329,6 +329,19 @@ describe('shared snapshot', () => {
     expect(joiner.received).toEqual([pulse('one', 1), pulse('two', 2)]);
   });
 
+  test('a snapshot this version cannot read is skipped with a warning, and the joiner reads the whole stream', async () => {
+    const prefix = freshPrefix();
+    await admin.set(`${prefix}:snapshot`, JSON.stringify({ version: 99, state: {} }));
+    await admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', s: JSON.stringify(pulse('kept', 1)) });
+    const joiner = await stores.open({ url: redis.url, prefix });
+    expect(joiner.loaded).toEqual({ snapshot: null, entries: [] });
+    expect(joiner.log.messages()).toContain(
+      'The shared snapshot in Redis is not one this version wrote: starting from the whole signal stream instead',
+    );
+    await waitFor('the stream at the joiner', () => joiner.received.length >= 1);
+    expect(joiner.received).toEqual([pulse('kept', 1)]);
+  });
+
   test("close() saves the leader's final snapshot and releases the lease", async () => {
     const prefix = freshPrefix();
     const a = await stores.open({ url: redis.url, prefix });

@@ -13,7 +13,8 @@ import { scrubSecrets } from './redis-url';
 import { SharedNotes } from './shared-notes';
 import { SignalPublisher } from './signal-publisher';
 import { SignalReader } from './signal-reader';
-import { compareStreamIds, isStreamId } from './stream-id';
+import { parseSnapshot, type SavedSnapshot } from './shared-snapshot';
+import { compareStreamIds } from './stream-id';
 
 export type { RedisStoreOptions } from './redis-options';
 
@@ -23,13 +24,6 @@ export interface RedisStore extends HeartbeatStore {
   readonly replicas: ReplicaLink;
   /** Signals this replica could not share because Redis stayed away longer than its buffer lasted. */
   readonly droppedSignals: number;
-}
-
-/** The shared snapshot, `<prefix>:snapshot`: the state as of `stream_id`, which a joining replica reads on from. */
-interface SavedSnapshot {
-  readonly stream_id: string;
-  readonly saved_at: number;
-  readonly body: unknown;
 }
 
 /** How long close() waits for Redis before it drops the connections. */
@@ -285,20 +279,6 @@ class RedisReplicaStore implements RedisStore {
     if (this.logger) this.logger.warn({ store: 'redis' }, message);
     else if (this.earlyWarnings.length < EARLY_WARNINGS) this.earlyWarnings.push(message);
   }
-}
-
-function parseSnapshot(text: string | null, warn: (message: string) => void): SavedSnapshot | null {
-  if (text === null) return null;
-  try {
-    const saved = JSON.parse(text) as Partial<SavedSnapshot> | null;
-    if (saved && isStreamId(saved.stream_id) && typeof saved.saved_at === 'number') {
-      return { stream_id: saved.stream_id, saved_at: saved.saved_at, body: saved.body ?? null };
-    }
-  } catch {
-    // Reported below.
-  }
-  warn('The shared snapshot in Redis is not one this version wrote: starting from the whole signal stream instead');
-  return null;
 }
 
 /** A short reason for a connection failure: the system error's code (ECONNREFUSED) or the message. */
