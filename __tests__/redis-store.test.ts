@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { createClient } from 'redis';
 import { redisStore } from '../lib/store/redis-store';
 import { ConfigError } from '../lib/util/validate';
+import { systemClock } from '../lib/util/clock';
 import { ROOT, waitForExit } from './helpers/child';
+import { captureLogger } from './helpers/logger';
 import { freePort } from './helpers/prometheus';
 import { startRedis, type RedisServer } from './helpers/redis-server';
 import { freshPrefix, pulse, redisStores, waitFor } from './helpers/redis-stores';
@@ -166,6 +168,16 @@ describe('signals', () => {
     await waitFor('A healthy again', () => a.store.health().state === 'ok');
   });
 
+  test('a store takes one signal listener: a second manager on it is refused', async () => {
+    const { store } = await stores.open({ url: redis.url, prefix: freshPrefix() });
+    expect(() => {
+      store.replicas.onSignal(() => undefined);
+    }).toThrow('This Redis store already has a signal listener: give each manager its own store.');
+    expect(() => store.load({ logger: captureLogger().logger, clock: systemClock })).toThrow(
+      'This redisStore() is already used by a HeartbeatManager: give each manager its own store.',
+    );
+  });
+
   test('signals read before a listener is set wait for it', async () => {
     const prefix = freshPrefix();
     const a = await stores.open({ url: redis.url, prefix });
@@ -216,6 +228,28 @@ describe('notes', () => {
     });
     expect(Object.fromEntries(notes)).toEqual({ backup: { state: 'warning' } });
     expect(Object.fromEntries(await b.store.replicas.readNotes('other'))).toEqual({ cron: 'elsewhere' });
+  });
+});
+
+describe('notes, when Redis refuses them', () => {
+  test('a note Redis refuses waits, and is written once it can be; readNotes() shows the waiting value meanwhile', async () => {
+    const prefix = freshPrefix();
+    const a = await stores.open({ url: redis.url, prefix });
+    // The hash's key holds a string: HSET and HGETALL fail with WRONGTYPE.
+    await admin.set(`${prefix}:notes:alerts`, 'in the way');
+    a.store.replicas.saveNote('alerts', 'cron', { state: 'critical' });
+    await waitFor('the refusal', () => a.store.health().state === 'degraded');
+    expect((await a.store.replicas.readNotes('alerts')).size).toBe(0);
+    await admin.del(`${prefix}:notes:alerts`);
+    await admin.hSet(`${prefix}:notes:alerts`, 'backup', JSON.stringify({ state: 'warning' }));
+    // Still waiting (nothing wrote it yet): readNotes() tells what this replica saved last.
+    expect(Object.fromEntries(await a.store.replicas.readNotes('alerts'))).toEqual({
+      cron: { state: 'critical' },
+      backup: { state: 'warning' },
+    });
+    a.store.replicas.saveNote('alerts', 'backup', null); // the next write carries both
+    await waitFor('both writes', async () => (await admin.hGet(`${prefix}:notes:alerts`, 'cron')) !== null);
+    expect(await admin.hGetAll(`${prefix}:notes:alerts`)).toEqual({ cron: JSON.stringify({ state: 'critical' }) });
   });
 });
 

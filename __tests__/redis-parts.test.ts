@@ -1,0 +1,98 @@
+// The small parts of redisStore that need no Redis: the bounded queue, URL redaction, stream
+// ids, the health it reports.
+import { BoundedQueue } from '../lib/store/bounded-queue';
+import { errorMessage, RedisHealth } from '../lib/store/redis-health';
+import { redactUrl, scrubSecrets } from '../lib/store/redis-url';
+import { compareStreamIds, isStreamId } from '../lib/store/stream-id';
+
+describe('BoundedQueue', () => {
+  test('keeps the newest capacity items in order, and says how many of the oldest it dropped', () => {
+    const queue = new BoundedQueue<number>(3);
+    expect([1, 2, 3, 4, 5].map((item) => queue.push(item))).toEqual([0, 0, 0, 1, 1]);
+    expect(queue.length).toBe(3);
+    expect(queue.shift()).toBe(3);
+    expect(queue.takeAll()).toEqual([4, 5]);
+    expect(queue.shift()).toBeUndefined();
+  });
+
+  test('items put back in front come out first; beyond capacity the oldest of them go', () => {
+    const queue = new BoundedQueue<string>(3);
+    queue.push('later');
+    expect(queue.pushFront(['first', 'second', 'third'])).toBe(1);
+    expect(queue.takeAll()).toEqual(['second', 'third', 'later']);
+  });
+
+  test('stays bounded and in order over many drops', () => {
+    const queue = new BoundedQueue<number>(10);
+    let dropped = 0;
+    for (let item = 0; item < 5000; item++) dropped += queue.push(item);
+    expect(dropped).toBe(4990);
+    expect(queue.takeAll()).toEqual([4990, 4991, 4992, 4993, 4994, 4995, 4996, 4997, 4998, 4999]);
+  });
+});
+
+describe('URL redaction', () => {
+  test.each([
+    ['redis://user:pw@host:6379/0', 'redis://user:***@host:6379/0'],
+    ['redis://:pw@host:6379', 'redis://***@host:6379'],
+    ['rediss://user@host', 'rediss://user@host'],
+    ['redis://host:6379/?password=pw#frag', 'redis://host:6379'],
+    ['not a url://user:pw@host', 'not a url://***@host'],
+  ])('%s shows as %s', (url, shown) => {
+    expect(redactUrl(url)).toBe(shown);
+  });
+
+  test('a message quoting the url or its password, as written or decoded, is scrubbed', () => {
+    const url = 'redis://app:p%40ss@db:6379';
+    expect(scrubSecrets(`cannot use ${url}: WRONGPASS p@ss or p%40ss`, url)).toBe(
+      'cannot use redis://app:***@db:6379: WRONGPASS *** or ***',
+    );
+    expect(scrubSecrets('nothing secret', 'not a url')).toBe('nothing secret');
+  });
+});
+
+describe('stream ids', () => {
+  test('compare by time, then by sequence, as numbers', () => {
+    expect(compareStreamIds('10-0', '9-5')).toBe(1);
+    expect(compareStreamIds('10-2', '10-10')).toBe(-1);
+    expect(compareStreamIds('10-2', '10-2')).toBe(0);
+    expect(compareStreamIds('18446744073709551615-1', '18446744073709551615-0')).toBe(1);
+    expect([isStreamId('1-0'), isStreamId('1'), isStreamId('$'), isStreamId(1)]).toEqual([true, false, false, false]);
+  });
+});
+
+describe('RedisHealth', () => {
+  test('ok while connected and the last write went through; degraded, naming the redacted url, otherwise', () => {
+    let connected = false;
+    const health = new RedisHealth(
+      'redis://:pw@db:6379',
+      'redis://***@db:6379',
+      () => connected,
+      () => 1234,
+    );
+    expect(health.health()).toEqual({
+      state: 'degraded',
+      lastError: 'Redis at redis://***@db:6379 is not connected',
+      errors: 0,
+      lastWriteAt: null,
+    });
+    connected = true;
+    expect(health.health().state).toBe('ok');
+    health.failed(new Error('WRONGTYPE for redis://:pw@db:6379'), true);
+    expect(health.health()).toEqual({
+      state: 'degraded',
+      lastError: 'Redis at redis://***@db:6379: WRONGTYPE for redis://***@db:6379',
+      errors: 1,
+      lastWriteAt: null,
+    });
+    health.wrote();
+    expect(health.health()).toEqual({ state: 'ok', lastError: null, errors: 1, lastWriteAt: 1234 });
+  });
+
+  test('reads any thrown value', () => {
+    expect(errorMessage(new Error('boom'))).toBe('boom');
+    expect(errorMessage({ name: 'AbortError', message: '' })).toBe('AbortError');
+    expect(errorMessage('text')).toBe('text');
+    expect(errorMessage(42)).toBe('an unknown error');
+  });
+});
