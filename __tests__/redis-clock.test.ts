@@ -1,4 +1,4 @@
-import { SkewClock, SLOW_READING_MS, type RedisTime } from '../lib/store/redis-clock';
+import { SKEW_EVERY_MS, SkewClock, SLOW_READING_MS, type RedisTime } from '../lib/store/redis-clock';
 
 /** A clock whose local reads come from `locals` in turn and whose TIME answers come from `times`. */
 function scripted(locals: number[], times: RedisTime[]): SkewClock {
@@ -47,4 +47,26 @@ test('a failed reading keeps the old value, and before any reading the skew is 0
   expect(clock.skewMs()).toBe(999);
   expect(await clock.measure()).toBe(false);
   expect(clock.skewMs()).toBe(999);
+});
+
+test('start() measures at once, then again every 30 s until stop()', async () => {
+  jest.useFakeTimers();
+  try {
+    // start() reads the clock around its first reading too, to see whether it was slow.
+    const clock = scripted(
+      [0, 0, 2, 2, 100_000, 100_002],
+      [
+        ['1', '0'],
+        ['2', '0'],
+      ],
+    );
+    await clock.start();
+    expect(clock.skewMs()).toBe(999);
+    await jest.advanceTimersByTimeAsync(SKEW_EVERY_MS);
+    expect(clock.skewMs()).toBe(2000 - 100_001);
+    clock.stop();
+    expect(jest.getTimerCount()).toBe(0);
+  } finally {
+    jest.useRealTimers();
+  }
 });

@@ -168,6 +168,28 @@ describe('signals', () => {
     await waitFor('A healthy again', () => a.store.health().state === 'ok');
   });
 
+  test('a listener that throws on one signal is logged, and the signals after it still arrive', async () => {
+    const prefix = freshPrefix();
+    const a = await stores.open({ url: redis.url, prefix });
+    const b = await redisStore({ url: redis.url, prefix });
+    try {
+      const log = captureLogger('warn');
+      b.load({ logger: log.logger, clock: systemClock });
+      const received: number[] = [];
+      b.replicas.onSignal((signal) => {
+        if (signal.at === 1) throw new Error('cannot apply this one');
+        received.push(signal.at);
+      });
+      a.store.replicas.publish(pulse('cron', 1));
+      a.store.replicas.publish(pulse('cron', 2));
+      await waitFor('the second signal', () => received.length >= 1);
+      expect(received).toEqual([2]);
+      expect(log.messages()).toContain('A shared pulse signal for "cron" could not be applied: cannot apply this one');
+    } finally {
+      await b.close(undefined);
+    }
+  });
+
   test('a store takes one signal listener: a second manager on it is refused', async () => {
     const { store } = await stores.open({ url: redis.url, prefix: freshPrefix() });
     expect(() => {

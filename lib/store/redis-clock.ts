@@ -31,11 +31,6 @@ export class SkewClock {
     return this.skew;
   }
 
-  /** Whether some reading has been taken. */
-  hasMeasured(): boolean {
-    return this.measured;
-  }
-
   /**
    * Takes one reading; resolves whether it was used. Never rejects: a failed read keeps the
    * old value. The first reading is used even when slow (there is nothing better yet).

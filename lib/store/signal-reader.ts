@@ -58,11 +58,6 @@ export class SignalReader {
     return this.applied;
   }
 
-  /** Entries skipped because they were not signals. */
-  get skippedEntries(): number {
-    return this.badEntries;
-  }
-
   /** Reads on from the entry after `after`: the shared snapshot's id, or `0-0` for the whole stream. */
   start(after: string): void {
     this.position = after;
