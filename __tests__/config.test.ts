@@ -9,7 +9,15 @@ import { ConfigError } from '../lib/util/validate';
 const notANumber = [-1, 0, Number.NaN, Infinity, '30', null, {}, true];
 
 /** What a service without a schedule, runtimes or dependencies resolves to beside its interval, critical and grace. */
-const PLAIN_SERVICE = { schedule: null, timezone: null, critical_after: 5, max_runtime: null, min_runtime: null, depends_on: [], remote: false };
+const PLAIN_SERVICE = {
+  schedule: null,
+  timezone: null,
+  critical_after: 5,
+  max_runtime: null,
+  min_runtime: null,
+  depends_on: [],
+  remote: false,
+};
 
 describe('resolveConfig', () => {
   it('fills in the seed defaults', () => {

@@ -17,7 +17,7 @@ function internalDeclarations(): Array<{ file: string; name: string }> {
     const source = readFileSync(path, 'utf8');
     // A doc comment that holds @internal, then the declaration's name on the next code line.
     for (const match of source.matchAll(
-      /\/\*\*(?:(?!\*\/)[\s\S])*@internal[\s\S]*?\*\/\s*(?:export\s+)?(?:function\s+|get\s+|\*)?(\w+)/g,
+      /\/\*\*(?:(?!\*\/)[\s\S])*@internal[\s\S]*?\*\/\s*(?:export\s+)?(?:function\s+|get\s+|readonly\s+|\*)?(\w+)/g,
     )) {
       found.push({ file: relative(join(ROOT, 'lib'), path).replace(/\.ts$/, '.d.ts'), name: match[1] as string });
     }
@@ -40,7 +40,8 @@ it('publishes only the public API in its .d.ts files: no @internal member reache
     const leaks: string[] = [];
     for (const { file, name } of internals) {
       const declarations = readFileSync(join(out, file), 'utf8');
-      if (new RegExp(`^\\s*(?:export declare function |get |\\*?)${name}\\b[(<:]?`, 'm').test(declarations)) leaks.push(`${file}: ${name}`);
+      if (new RegExp(`^\\s*(?:export declare function |get |readonly |\\*?)${name}\\b[(<:]?`, 'm').test(declarations))
+        leaks.push(`${file}: ${name}`);
     }
     expect(leaks).toEqual([]);
     for (const path of filesUnder(out, '.d.ts'))

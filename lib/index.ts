@@ -44,6 +44,15 @@ export {
   type SavedState,
   type StoreContext,
   type StoreHealth,
+  type ReplicaLink,
+  type SharedSignal,
+  type SharedRunEnding,
+  type SharedPulse,
+  type SharedError,
+  type SharedStart,
+  type SharedEnd,
+  type SharedPause,
+  type SharedNamed,
 } from './core';
 export { fileStore, DirectoryInUseError, type FileStoreOptions } from './store';
 export { redisStore, type RedisStore, type RedisStoreOptions } from './store';

@@ -36,3 +36,14 @@ export type { ServiceStatusEntry, ServiceHealth, LastError, ServiceRun, ServiceP
 export type { ServiceHistory } from './history';
 export type { DailyRollup } from './rollups';
 export { memoryStore, type HeartbeatStore, type SavedState, type StoreContext, type StoreHealth } from './store';
+export type {
+  ReplicaLink,
+  SharedSignal,
+  SharedRunEnding,
+  SharedPulse,
+  SharedError,
+  SharedStart,
+  SharedEnd,
+  SharedPause,
+  SharedNamed,
+} from './replicas';

@@ -14,6 +14,11 @@ export interface StoreHealth {
   readonly errors: number;
   /** Wall-clock milliseconds of the last successful write, or `null` before the first. */
   readonly lastWriteAt: number | null;
+  /**
+   * For a store replicas share: the remote calls it dropped, unshared, since it opened, when
+   * more waited for it than its buffer holds while it was away. Absent for other stores.
+   */
+  readonly droppedSignals?: number;
 }
 
 /**
