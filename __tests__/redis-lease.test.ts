@@ -37,7 +37,7 @@ async function lease(prefix: string, replicaId: string): Promise<AlertLease> {
   );
   clients.push(client);
   await client.connect();
-  const health = new RedisHealth(redis.url, redis.url, () => client.isReady);
+  const health = new RedisHealth(redis.url, () => client.isReady);
   const made = new AlertLease({
     client,
     key: `${prefix}:lease`,

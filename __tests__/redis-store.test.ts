@@ -54,7 +54,7 @@ describe('options', () => {
     expect(message).not.toContain(secret);
   });
 
-  test('an unreachable Redis rejects within connectTimeoutMs, naming the redacted url and the cause', async () => {
+  test('an unreachable Redis rejects within connectTimeoutMs, naming the cause and no part of the url', async () => {
     const port = await freePort();
     const started = Date.now();
     const error = await redisStore({ url: `redis://app:s3cr3t-pw@127.0.0.1:${port}/0`, connectTimeoutMs: 300 }).then(
@@ -63,7 +63,7 @@ describe('options', () => {
     );
     expect(Date.now() - started).toBeLessThan(3000);
     expect(error?.message).toBe(
-      `Could not reach Redis at redis://app:***@127.0.0.1:${port}/0 within 300 ms (ECONNREFUSED): start it, or check the url given to redisStore()`,
+      'Could not reach Redis within 300 ms (ECONNREFUSED): start it, or check the url given to redisStore() (not shown: it may hold a password)',
     );
   });
 
@@ -72,10 +72,10 @@ describe('options', () => {
       () => null,
       (caught: unknown) => caught as Error,
     );
-    expect(error?.message).toMatch(
-      new RegExp(`^Could not reach Redis at rediss://\\*\\*\\*@127\\.0\\.0\\.1:${redis.port} within 500 ms \\(`),
-    );
+    // A plain redis:// url to this server connects at once (the tests above); over TLS nothing answers.
+    expect(error?.message).toMatch(/^Could not reach Redis within 500 ms \(no answer\)/);
     expect(error?.message).not.toContain('s3cr3t-pw');
+    expect(error?.message).not.toContain(String(redis.port));
   });
 
   test('a process whose redisStore() was refused exits at once: nothing of it is left running', async () => {
@@ -261,7 +261,7 @@ describe('notes, when Redis refuses them', () => {
     await admin.set(`${prefix}:notes:alerts`, 'in the way');
     a.store.replicas.saveNote('alerts', 'cron', { state: 'critical' });
     await waitFor('the refusal', () => a.store.health().state === 'degraded');
-    expect((await a.store.replicas.readNotes('alerts')).size).toBe(0);
+    await expect(a.store.replicas.readNotes('alerts')).rejects.toThrow('The shared notes could not be read');
     await admin.del(`${prefix}:notes:alerts`);
     await admin.hSet(`${prefix}:notes:alerts`, 'backup', JSON.stringify({ state: 'warning' }));
     // Still waiting (nothing wrote it yet): readNotes() tells what this replica saved last.

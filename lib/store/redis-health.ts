@@ -3,8 +3,8 @@ import { scrubSecrets } from './redis-url';
 
 /**
  * How the store's Redis commands are going, for `GET /live` and the store-error metric:
- * every failed command and connection error is counted, and its message kept with the URL's
- * secrets scrubbed. The state is `ok` only while the connection is up and the latest write
+ * every failed command and connection error is counted, and its message kept with every part
+ * of the URL scrubbed. The state is `ok` only while the connection is up and the latest write
  * went through.
  */
 export class RedisHealth {
@@ -15,7 +15,6 @@ export class RedisHealth {
 
   constructor(
     private readonly url: string,
-    private readonly redactedUrl: string,
     /** Whether the command connection is up now. */
     private readonly connected: () => boolean,
     /** Wall ms, for `lastWriteAt`: the manager's clock once the store is loaded. */
@@ -34,16 +33,15 @@ export class RedisHealth {
     this.lastWriteFailed = false;
   }
 
-  /** The message of `error`, scrubbed, naming where Redis is. */
+  /** The message of `error`, with no part of the URL in it. */
   describe(error: unknown): string {
-    const message = errorMessage(error);
-    return scrubSecrets(`Redis at ${this.redactedUrl}: ${message}`, this.url);
+    return `Redis: ${scrubSecrets(errorMessage(error), this.url)}`;
   }
 
   health(): StoreHealth {
     const up = this.connected();
     if (up && !this.lastWriteFailed) return { state: 'ok', lastError: null, errors: this.errors, lastWriteAt: this.lastWriteAt };
-    const lastError = this.lastError ?? `Redis at ${this.redactedUrl} is not connected`;
+    const lastError = this.lastError ?? 'Redis is not connected';
     return { state: 'degraded', lastError, errors: this.errors, lastWriteAt: this.lastWriteAt };
   }
 }

@@ -93,7 +93,7 @@ class RedisReplicaStore implements RedisStore {
     this.readerClient.on('error', (error: unknown) => {
       this.connectionError(error, false);
     });
-    this.health_ = new RedisHealth(config.url, config.redactedUrl, () => this.client.isReady);
+    this.health_ = new RedisHealth(config.url, () => this.client.isReady);
     const warn = (message: string): void => {
       this.warn(message);
     };
@@ -142,7 +142,7 @@ class RedisReplicaStore implements RedisStore {
 
   /** Connects both connections, measures the clock, reads the shared snapshot, starts reading and tries for the lease. */
   async open(): Promise<void> {
-    const { connectTimeoutMs, redactedUrl, url, prefix } = this.config;
+    const { connectTimeoutMs, url, prefix } = this.config;
     const deadline = performance.now() + connectTimeoutMs;
     const remember = (error: unknown): void => {
       this.openError = error;
@@ -157,7 +157,7 @@ class RedisReplicaStore implements RedisStore {
       this.readerClient.destroy();
       const reason = scrubSecrets(describeCause(this.openError), url);
       throw new Error(
-        `Could not reach Redis at ${redactedUrl} within ${connectTimeoutMs} ms (${reason}): start it, or check the url given to redisStore()`,
+        `Could not reach Redis within ${connectTimeoutMs} ms (${reason}): start it, or check the url given to redisStore() (not shown: it may hold a password)`,
       );
     }
     this.opened = true;
@@ -170,7 +170,7 @@ class RedisReplicaStore implements RedisStore {
       await this.close(undefined);
       // The cause is left out: the client's error may quote the url.
       // eslint-disable-next-line preserve-caught-error
-      throw new Error(`Could not read the shared state from Redis at ${redactedUrl}: ${this.health_.describe(error)}`);
+      throw new Error(`Could not read the shared state from Redis: ${this.health_.describe(error)}`);
     }
     this.reader.start(this.saved?.stream_id ?? '0-0');
     await this.lease.start();
@@ -199,7 +199,7 @@ class RedisReplicaStore implements RedisStore {
   }
 
   health(): StoreHealth {
-    return this.finalHealth ?? this.health_.health();
+    return { ...(this.finalHealth ?? this.health_.health()), droppedSignals: this.publisher.droppedSignals };
   }
 
   async close(snapshot: unknown): Promise<void> {
@@ -272,7 +272,7 @@ class RedisReplicaStore implements RedisStore {
     void this.notes.flush();
     if (!this.away) return;
     this.away = false;
-    this.logger?.info({ store: 'redis' }, `Redis at ${this.config.redactedUrl} is back: waiting signals and notes are being written`);
+    this.logger?.info({ store: 'redis' }, 'Redis is back: waiting signals and notes are being written');
   }
 
   private warn(message: string): void {

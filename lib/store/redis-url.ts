@@ -1,5 +1,6 @@
-// A Redis URL may carry a password, and is a secret as a whole: only its redacted form may
-// reach a message, a log line or the health shown by `GET /live`.
+// A Redis URL may carry a password, and is a secret as a whole: its host and port say where
+// the app's infrastructure lives. Only an option error at the start shows it, redacted; what
+// runs later (log lines, the health shown by `GET /live`) names no part of it.
 
 /**
  * `url` with its password replaced by `***` (`redis://user:***@host:6379/0`), and its query
@@ -22,19 +23,22 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * `message` with the URL and its password (as written and URL-decoded) replaced, for an
- * error the client library raised about it: such messages name hosts and ports, but a
- * library is free to quote what it was given.
+ * `message` with the URL, its password (as written and URL-decoded), its host and port
+ * replaced by `***`, for an error the client library raised about it: such messages name
+ * hosts and ports (`connect ECONNREFUSED 10.0.0.5:6379`), and a library is free to quote what
+ * it was given.
  */
 export function scrubSecrets(message: string, url: string): string {
-  let scrubbed = message.split(url).join(redactUrl(url));
-  let password = '';
+  let scrubbed = message.split(url).join('***');
+  const secrets: string[] = [];
   try {
-    password = new URL(url).password;
+    const parsed = new URL(url);
+    secrets.push(parsed.password, safeDecode(parsed.password), parsed.host, parsed.hostname, parsed.hostname.replace(/^\[|\]$/g, ''));
   } catch {
-    // Not a URL: no password can be told apart from the rest.
+    // Not a URL: no part can be told apart from the rest.
   }
-  for (const secret of new Set([password, safeDecode(password)])) {
+  // Longest first, so that `host:port` goes whole before `host`.
+  for (const secret of [...new Set(secrets)].sort((a, b) => b.length - a.length)) {
     if (secret.length > 0) scrubbed = scrubbed.split(secret).join('***');
   }
   return scrubbed;

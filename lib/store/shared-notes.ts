@@ -39,16 +39,22 @@ export class SharedNotes {
     void this.flush();
   }
 
+  /**
+   * The notes of `space`. Rejects while Redis is away: an empty answer would read as "nothing
+   * open", and a new alerting replica would alert every open incident again.
+   */
   async read(space: string): Promise<ReadonlyMap<string, unknown>> {
     const notes = new Map<string, unknown>();
     const { client, health } = this.options;
-    if (!client.isReady) return notes;
+    if (!client.isReady) throw new Error('Redis is not connected: the shared notes cannot be read');
     let hash: Record<string, string>;
     try {
       hash = await client.hGetAll(this.hashKey(space));
     } catch (error) {
       health.failed(error, false);
-      return notes;
+      // The cause is left out: the client's error may quote the url.
+      // eslint-disable-next-line preserve-caught-error
+      throw new Error(`The shared notes could not be read: ${(error as Error).name}`);
     }
     for (const [key, text] of Object.entries(hash)) {
       try {
