@@ -336,11 +336,11 @@ it('/live names the replica and whether it leads, as the contract documents', as
     ).toEqual([]);
     return (response.body as { store: { replica: unknown } }).store.replica;
   };
-  expect(await live(a)).toEqual({ id: a.replica.link.replicaId, leading: true });
-  expect(await live(b)).toEqual({ id: b.replica.link.replicaId, leading: false });
+  expect(await live(a)).toEqual({ id: a.replica.link.replicaId, leading: true, dropped_signals: 0 });
+  expect(await live(b)).toEqual({ id: b.replica.link.replicaId, leading: false, dropped_signals: 0 });
   hub.lead(b.replica);
-  expect(await live(a)).toEqual({ id: a.replica.link.replicaId, leading: false });
-  expect(await live(b)).toEqual({ id: b.replica.link.replicaId, leading: true });
+  expect(await live(a)).toEqual({ id: a.replica.link.replicaId, leading: false, dropped_signals: 0 });
+  expect(await live(b)).toEqual({ id: b.replica.link.replicaId, leading: true, dropped_signals: 0 });
 });
 
 it('without a shared store nothing is shared: remote calls answer as before and /live names no replica', async () => {

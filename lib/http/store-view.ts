@@ -15,6 +15,8 @@ export interface StoreView {
 export interface ReplicaView {
   id: string;
   leading: boolean;
+  /** Remote calls dropped unshared while the store was away: more than its buffer holds. */
+  dropped_signals: number;
 }
 
 /** What a caller the details policy does not admit reads instead of the failure's message. */
@@ -48,6 +50,6 @@ export function storeView(health: StoreHealth, showDetails: boolean, replicas: R
     errors: health.errors,
     last_write: health.lastWriteAt === null ? null : new Date(health.lastWriteAt).toISOString(),
     // Which replica answered, and whether it alerts: what an operator asks first when replicas disagree.
-    ...(replicas ? { replica: { id: replicas.replicaId, leading: replicas.leading } } : {}),
+    ...(replicas ? { replica: { id: replicas.replicaId, leading: replicas.leading, dropped_signals: health.droppedSignals ?? 0 } } : {}),
   };
 }

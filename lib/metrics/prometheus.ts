@@ -167,6 +167,15 @@ const FAMILIES: readonly Family[] = [
     combine: (values) => values.reduce((sum, value) => sum + value, 0),
   },
   {
+    // Absent for stores that share nothing: only a store replicas share buffers remote calls.
+    suffix: 'store_dropped_signals_total',
+    help: 'Remote calls a store the replicas share dropped unshared since the manager started: more waited while it was away than its buffer holds.',
+    type: 'counter',
+    aggregator: 'sum',
+    managerValue: (manager) => manager.storeHealth().droppedSignals,
+    combine: (values) => values.reduce((sum, value) => sum + value, 0),
+  },
+  {
     // Absent, not 0, until a write lands and for a memory store: 0 would read as a store stale since 1970.
     suffix: 'store_last_flush_timestamp_seconds',
     help: 'Unix time of the last successful write to the heartbeat store. Absent before the first and for a memory store.',
@@ -261,7 +270,8 @@ export function readMetricPrefix(read: OptionReader, key: string, value: unknown
  * `heartbeat_service_paused`, `heartbeat_service_shared`, `heartbeat_run_in_progress` and
  * `heartbeat_last_run_duration_seconds` (jobs only; all labelled `service`), `heartbeat_uptime_ratio{service,window}`,
  * `heartbeat_service_metric{service,metric}`, `heartbeat_overall_status`,
- * `heartbeat_event_loop_lag_seconds`, `heartbeat_store_errors_total` and
+ * `heartbeat_event_loop_lag_seconds`, `heartbeat_store_errors_total`,
+ * `heartbeat_store_dropped_signals_total` (stores replicas share) and
  * `heartbeat_store_last_flush_timestamp_seconds`. Values are computed at scrape time from
  * the same state as the JSON. Registering again, or several managers on one registry, is fine.
  */
