@@ -222,6 +222,13 @@ test('a leader that takes the lease back after Redis lost the notes does not ale
   await delivered();
   expect(statuses()).toEqual(['critical']);
   expect(a.lines.some((line) => line.msg.includes('1 it had alerted itself'))).toBe(true);
+  // Written back: had a died now, the next holder would find it and not alert it again.
+  expect(hub.notesOf(INCIDENT_NOTES).has(SHARED_KEY)).toBe(true);
+  hub.lead(b.replica);
+  await delivered();
+  expect(statuses()).toEqual(['critical']);
+  hub.lead(a.replica);
+  await delivered();
 
   pulseShared();
   await delivered();

@@ -484,7 +484,10 @@ export class AlertDispatcher {
       const own = this.ownIncidents.has(incident);
       if (!own && state.incidents.has(queue)) continue;
       state.incidents.set(queue, incident);
-      if (!own) kept++;
+      if (own) continue;
+      kept++;
+      // Written back, so that the next holder of the lease (should this one die) finds it too.
+      this.saved.save(state.service, queue, incident, true);
     }
     const now = this.manager.clock.now();
     for (const state of taken) {
