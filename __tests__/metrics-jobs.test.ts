@@ -157,7 +157,7 @@ describe('service_shared', () => {
       kind: 'shared-fixture',
       load: () => ({ snapshot: null, entries: [] }),
       append: () => true,
-      health: () => ({ state: 'ok', lastError: null, errors: 0, lastWriteAt: null }),
+      health: () => ({ state: 'ok', lastError: null, errors: 0, lastWriteAt: null, droppedSignals: 7 }),
       close: () => Promise.resolve(),
       replicas: link,
     };
@@ -209,5 +209,12 @@ describe('service_shared', () => {
     // One series per listed service, as for the status: the rules join the two on (job, instance, service).
     const statuses = [...samples.keys()].filter((series) => series.startsWith('heartbeat_service_status{'));
     expect(statuses).toHaveLength(4);
+  });
+
+  it('counts the remote calls a shared store dropped unshared, and is absent for a store that shares nothing', async () => {
+    fixture = sharedApp(SERVICES);
+    expect((await scrape()).get('heartbeat_store_dropped_signals_total')).toBe(7);
+    fixture = createApp(SERVICES);
+    expect((await scrape()).has('heartbeat_store_dropped_signals_total')).toBe(false);
   });
 });
