@@ -13,6 +13,7 @@ import { runCurl, type Transfer } from './helpers/curl';
 import { startDemoProcess, type DemoProcess } from './helpers/demo';
 import { anchors, codeBlocks, links, type CodeBlock } from './helpers/markdown';
 import { Contract } from './helpers/openapi';
+import { startRedis, type RedisServer } from './helpers/redis-server';
 import { TsModules } from './helpers/ts-modules';
 
 const DOC_FILES = [
@@ -118,6 +119,17 @@ manager.heartbeat({ tag: 'save_worker' }).start().error('disk full', { critical:
 const alert = await docsTest.until(() => received[0], 'an alert for the notifier');
 docsTest.assert.deepEqual([alert.service, alert.status, alert.previous], ['save_worker', 'critical', 'healthy']);
 manager.close();`,
+  },
+  // HEARTBEAT_REDIS_URL names the real redis-server the ts blocks' beforeAll starts.
+  replicas: {
+    check: `
+docsTest.assert.equal(manager.storeHealth().state, 'ok');
+docsTest.assert.equal(store.kind, 'redis');
+const backup = manager.service('nightly_backup');
+docsTest.assert.equal(backup?.status, 'healthy');
+docsTest.assert.equal(manager.isShared('nightly_backup'), true);
+docsTest.assert.equal(manager.isShared('api_server'), false);
+await manager.close();`,
   },
 };
 
@@ -247,7 +259,13 @@ describe('ts blocks', () => {
   /** Each block's module file, and the line of it where the block starts. */
   const files = new Map<CodeBlock, { file: string; codeLine: number }>();
 
+  let redis: RedisServer | undefined;
+
   beforeAll(async () => {
+    if (tsBlocks.some((block) => block.code.includes('HEARTBEAT_REDIS_URL'))) {
+      redis = await startRedis();
+      process.env.HEARTBEAT_REDIS_URL = redis.url;
+    }
     modules = new TsModules(join(work, 'ts'));
     const running = tsBlocks.some((block) => block.code.includes('localhost:500')) ? await sharedDemo() : undefined;
     for (const block of tsBlocks) {
@@ -263,6 +281,11 @@ describe('ts blocks', () => {
       files.set(block, { file, codeLine: TsModules.codeLine(prelude.split('\n').length) });
     }
   }, 60_000);
+
+  afterAll(async () => {
+    delete process.env.HEARTBEAT_REDIS_URL;
+    await redis?.stop();
+  });
 
   it('type-check together, strictly, against lib/index.ts', async () => {
     const output = await modules.typecheck();

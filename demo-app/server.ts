@@ -8,7 +8,9 @@
 // HOST (default 127.0.0.1), HEARTBEAT_CONFIG (path of a JSON config; default the seed's config),
 // ALERT_WEBHOOK_URL (alerts are POSTed there), HEARTBEAT_TOKEN (turns remote pulses on),
 // HEARTBEAT_STATE_DIR (where the history, counters and remote services are kept across
-// restarts; default ./.heartbeat, relative to the working directory; one demo per directory).
+// restarts; default ./.heartbeat, relative to the working directory; one demo per directory),
+// HEARTBEAT_REDIS_URL (run as one of several replicas: the remote services are shared through
+// that Redis instead, see docs/replicas.md; the state directory is then not used).
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import express from 'express';
@@ -22,6 +24,8 @@ import {
   healthRouter,
   pulseMiddleware,
   readConfigFile,
+  redisStore,
+  type HeartbeatStore,
 } from '../lib';
 import { demoControls } from './controls';
 import { demoLogger, requestLogger } from './logging';
@@ -35,6 +39,8 @@ const MAX_PING_EVERY_MS = 2 ** 31 - 1;
 const STATE_DIR_ENV = 'HEARTBEAT_STATE_DIR';
 /** The state directory when HEARTBEAT_STATE_DIR is unset: beside wherever `npm start` runs, and gitignored. */
 const DEFAULT_STATE_DIR = '.heartbeat';
+/** The environment variable naming the Redis that replicas of the demo share. */
+const REDIS_URL_ENV = 'HEARTBEAT_REDIS_URL';
 
 export interface Demo {
   manager: HeartbeatManager;
@@ -49,15 +55,11 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const webPort = portFrom(env, 'WEB_PORT', 5000);
   const configPath = env[CONFIG_ENV];
   const config = configPath ? readConfigFile(configPath, CONFIG_ENV) : SEED_CONFIG;
-  // The library writes nothing unless given a store; the demo keeps its state so a restart
-  // shows the history it had. Throws DirectoryInUseError if another demo holds the directory.
-  const stateDir = resolve(env[STATE_DIR_ENV] || DEFAULT_STATE_DIR);
   const manager = new HeartbeatManager({
     config: env.HEARTBEAT_TOKEN ? { ...config, remote_token: env.HEARTBEAT_TOKEN } : config,
     logger: demoLogger('smrthub.heartbeat'),
-    store: fileStore({ dir: stateDir }),
+    store: await demoStore(env, logger),
   });
-  logger.info({ state_dir: stateDir }, `State kept in ${stateDir} (${STATE_DIR_ENV})`);
   if (env.ALERT_WEBHOOK_URL) new AlertDispatcher(manager, { targets: [{ url: env.ALERT_WEBHOOK_URL, name: 'demo-webhook' }] });
 
   const workers = new Map<string, SimulatedWorker>();
@@ -154,6 +156,25 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
     return closing;
   };
   return { manager, bridgeUrl, webUrl, close };
+}
+
+/**
+ * Where the demo keeps its state. The library writes nothing unless given a store; the demo
+ * keeps its state so a restart shows the history it had: in a directory (DirectoryInUseError if
+ * another demo holds it), or, as one of several replicas, in the Redis they share. The Redis URL
+ * may hold a password, so it is never logged.
+ */
+async function demoStore(env: NodeJS.ProcessEnv, logger: Logger): Promise<HeartbeatStore> {
+  const redisUrl = env[REDIS_URL_ENV];
+  if (redisUrl) {
+    const store = await redisStore({ url: redisUrl });
+    logger.info(`Remote services shared with the other replicas through Redis (${REDIS_URL_ENV}); in-process ones stay with this process`);
+    return store;
+  }
+  const stateDir = resolve(env[STATE_DIR_ENV] || DEFAULT_STATE_DIR);
+  const store = fileStore({ dir: stateDir });
+  logger.info({ state_dir: stateDir }, `State kept in ${stateDir} (${STATE_DIR_ENV})`);
+  return store;
 }
 
 function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
