@@ -12,7 +12,8 @@ export interface Target {
   /** In the issue's words, e.g. `≤ 1.5× floor`. */
   text: string;
   limit: number;
-  on: 'median' | 'ratio';
+  /** `median`: the median at most `limit`; `median-at-least`: at least `limit` (a rate); `ratio`: the ratio to the anchor at most `limit`. */
+  on: 'median' | 'median-at-least' | 'ratio';
 }
 
 export interface Figure {

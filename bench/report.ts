@@ -43,6 +43,7 @@ export function meets(figure: Figure, figures: readonly Figure[]): boolean | und
   const target = figure.target;
   if (!target) return undefined;
   if (target.on === 'median') return figure.median <= target.limit;
+  if (target.on === 'median-at-least') return figure.median >= target.limit;
   const ratio = ratioTo(figure, figures);
   return ratio !== undefined && ratio.ratio <= target.limit;
 }

@@ -11,6 +11,7 @@ import type { Figure } from './measure';
 import { benchMemory } from './memory';
 import { benchPulse } from './pulse';
 import { formatLine, renderReport, type Section } from './report';
+import { benchReplicas } from './replicas';
 import { benchRequestOverhead } from './request-overhead';
 import { benchScale } from './scale';
 import { benchStore } from './store';
@@ -32,6 +33,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   alerts: { title: '8. Mass outage with alerts', run: benchAlerts },
   export: { title: '9. Export of a large history', run: benchExport },
   store: { title: '10. File store', run: benchStore },
+  replicas: { title: '11. Replicas sharing remote pulses through Redis', run: benchReplicas },
 };
 
 async function main(): Promise<void> {
