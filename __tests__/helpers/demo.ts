@@ -103,7 +103,9 @@ export async function startDemoProcess(
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
         const started = Date.now();
-        if (child.exitCode !== null) {
+        // Gone already (an exit, or a kill -9 the test gave): its 'exit' event has fired.
+        if (child.exitCode !== null || child.signalCode !== null) {
+          rmSync(dir, { recursive: true, force: true });
           resolve({ code: child.exitCode, ms: 0 });
           return;
         }
