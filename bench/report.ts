@@ -216,6 +216,17 @@ figure read 3,209 ms [1,544 – 9,378]. What the store adds now is mostly the JS
 batch of 20,000 entries, which \`serializeEntries\` stringifies twice (see the flush below).
 **pulse():** the loop of section 1 on a manager
 with a file store beside one without.`,
+  replicas: `A local \`redis-server\` (no persistence) started for the run; in a child process, an
+Express app with \`healthRouter()\` on a manager without a store, one on \`redisStore()\`, and
+a second \`redisStore()\` replica that reads every pulse the first one shares, as a replica
+behind the same load balancer would. autocannon (50 connections, 127.0.0.1) POSTs
+\`/api/health/service/{name}/pulse\` with the bearer token to each, interleaved rounds of 3 s:
+pulses per second, and the mean latency under that load. Then one caller at a time (2,000
+sequential \`fetch\` calls, timed with \`performance.now()\`, as autocannon's latencies are
+whole milliseconds): the latency of an unhurried pulse, and what Redis adds to it, paired per
+round. The answer does not wait for Redis (the call is appended to the stream after it is
+applied here); what Redis costs is the XADD batches, the reading of the stream back (each
+replica skips its own), and the snapshot.`,
 };
 
 /** Why a target is missed: printed under its section only while a figure matching `figures` misses. */
