@@ -270,7 +270,8 @@ describe('notes, when Redis refuses them', () => {
       backup: { state: 'warning' },
     });
     a.store.replicas.saveNote('alerts', 'backup', null); // the next write carries both
-    await waitFor('both writes', async () => (await admin.hGet(`${prefix}:notes:alerts`, 'cron')) !== null);
+    // One note at a time, in order: the delete lands after the write.
+    await waitFor('both writes', async () => Object.keys(await admin.hGetAll(`${prefix}:notes:alerts`)).join() === 'cron');
     expect(await admin.hGetAll(`${prefix}:notes:alerts`)).toEqual({ cron: JSON.stringify({ state: 'critical' }) });
   });
 });
