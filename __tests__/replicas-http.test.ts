@@ -219,6 +219,23 @@ it('skips a replayed pause of a name not monitored here, and one whose until is 
   ]);
 });
 
+it('skips a replayed resume of a name not monitored here, a removal of a name no remote call registered here, and a pause this version refuses', async () => {
+  const { all } = replicas(2);
+  const [a, b] = all as [Replica, Replica];
+  await post(a, 'report/pulse');
+  const at = a.manager.clock.wallNow();
+  a.replica.link.publish({ kind: 'resume', service: 'nobody', at });
+  a.replica.link.publish({ kind: 'remove', service: 'nobody', at });
+  // A reason longer than this replica keeps: a newer version's, say. The core says why.
+  a.replica.link.publish({ kind: 'pause', service: 'report', at, until: null, reason: 'x'.repeat(1000) });
+  expect(remoteIntake(b.manager).skipped).toBe(3);
+  expect((await serviceOn(b, 'report')).body).toMatchObject({ paused: null });
+  expect(b.logs.map((line) => line.msg)).toEqual([
+    'Signals of service nobody from other replicas are skipped here: it is not monitored here',
+    expect.stringMatching(/^Signals of service report from other replicas are skipped here: pause\("report"\): "reason" is/),
+  ]);
+});
+
 it('never re-publishes a replayed signal: each call is shared once, by the replica that took it', async () => {
   const { all } = replicas(3);
   const [a, b, c] = all as [Replica, Replica, Replica];
