@@ -114,3 +114,21 @@ test('a leader whose renewals fail stops leading leaseMs after it sent the last 
   // Not before: until then, Redis may still hold the lease for it.
   expect(Date.now() - sentAt).toBeGreaterThanOrEqual(990);
 });
+
+test('a leader whose event loop stalled past its lease stops leading at the first read, says so, and takes its own lease back at the next tick', async () => {
+  const prefix = freshPrefix();
+  const a = await lease(prefix, 'a');
+  const changes: boolean[] = [];
+  a.onChange((leading) => changes.push(leading));
+  await a.tick();
+  expect(a.leading).toBe(true);
+  // 1.5 leaseMs with no timer run (a stalled loop): the expiry timer has not fired, the lease lapsed.
+  now += 1500;
+  expect(a.leading).toBe(false);
+  expect(changes).toEqual([true, false]);
+  // Its key may still be there (Redis's clock ran slower), or gone: either way it is a's again.
+  await a.tick();
+  expect(a.leading).toBe(true);
+  expect(changes).toEqual([true, false, true]);
+  expect(await admin.get(`${prefix}:lease`)).toBe('a');
+});

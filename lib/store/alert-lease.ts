@@ -16,11 +16,17 @@ end
 return 'held'`;
 
 /**
- * Takes the lease if nobody holds it, unless the era mark is gone and the caller is to wait
+ * Takes the lease if nobody holds it (or this replica still does: its own renewal came too late
+ * to count, a stalled event loop, and it stopped leading meanwhile), unless the era mark is gone and the caller is to wait
  * ('wiped'): Redis lost its keys, and the leader it lost may be alive and about to take its
  * lease back. Otherwise 'taken', or 'held' by another.
  */
-const ACQUIRE = `if redis.call('EXISTS', KEYS[1]) == 1 then
+const ACQUIRE = `local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 'taken'
+end
+if holder then
   return 'held'
 end
 if redis.call('EXISTS', KEYS[2]) == 0 and ARGV[3] == 'wait' then
@@ -77,12 +83,20 @@ export class AlertLease {
   /** When this replica found the era mark gone, while it waits to take the lease. */
   private wipedSince: number | null = null;
   private readonly now: () => number;
+  /** Monotonic ms at which the lease held lapses in Redis at the earliest: leaseMs after the renewal that confirmed it was sent. */
+  private validUntil = 0;
 
   constructor(private readonly options: AlertLeaseOptions) {
     this.now = options.now ?? (() => performance.now());
   }
 
+  /**
+   * Whether this replica holds the lease now. The expiry timer may fire late (a stalled event
+   * loop runs other timers first, a miss's alert among them), so the lease's end is checked on
+   * every read too: past it, this replica stops leading there and then, and says so.
+   */
   get leading(): boolean {
+    if (this.isLeading && this.now() >= this.validUntil) this.setLeading(false);
     return this.isLeading;
   }
 
@@ -148,6 +162,7 @@ export class AlertLease {
 
   private confirmed(sentAt: number): void {
     clearTimeout(this.expiry);
+    this.validUntil = sentAt + this.options.leaseMs;
     // Armed from the send, not the reply: Redis started the lease's time no sooner.
     this.expiry = setTimeout(
       () => {

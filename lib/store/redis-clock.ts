@@ -1,34 +1,46 @@
-// The shared clock: Redis's TIME, read as an offset from this machine's wall clock, so every
-// replica converts its own wall time to the same one.
+// The shared clock: Redis's TIME, carried forward on this process's monotonic clock, so every
+// replica reads the same wall time and a step of its own wall clock (NTP, a user) moves nothing.
+import { performance } from 'node:perf_hooks';
 
 /** What `TIME` answers: seconds and microseconds. */
 export type RedisTime = readonly [seconds: string, microseconds: string];
 
 /** Round trips longer than this say too little about when TIME was read, so such a reading is not used. */
 export const SLOW_READING_MS = 50;
-/** How often the offset is measured again, as clocks drift. */
+/** How often TIME is read again, as the two clocks drift apart. */
 export const SKEW_EVERY_MS = 30_000;
 
+/** The local clocks a SkewClock reads, injected by tests. */
+export interface LocalClocks {
+  /** Monotonic ms (`performance.now()`): what a reading is carried forward on. */
+  monotonic(): number;
+  /** Wall ms (`Date.now()`): what the skew is measured from when it is read. */
+  wall(): number;
+}
+
+const SYSTEM_CLOCKS: LocalClocks = { monotonic: () => performance.now(), wall: () => Date.now() };
+
 /**
- * Redis TIME minus the local wall clock. A reading is taken as the middle of its round trip:
- * t0 = now(), TIME, t1 = now(), skew = redis − (t0 + t1) / 2 (rounded to whole ms), so it
- * errs by at most half the round trip; a slow one is dropped and the last good value kept.
+ * Redis TIME minus the local wall clock, as of now. A reading pins Redis's time to the middle
+ * of its round trip on the monotonic clock (t0 = now, TIME, t1 = now: it errs by at most half
+ * the round trip); from then on Redis's time is that reading plus the monotonic time since, so
+ * a local wall-clock step between readings changes the skew, not the shared time. A slow
+ * reading is dropped and the last good one kept (carried forward, it stays right but for drift).
  */
 export class SkewClock {
-  private skew = 0;
-  private measured = false;
+  /** Redis's time minus monotonic time at the last good reading; null before one. */
+  private base: number | null = null;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
     private readonly readTime: () => Promise<RedisTime>,
-    /** The local wall clock, injected by tests. */
-    private readonly now: () => number = Date.now,
+    private readonly clocks: LocalClocks = SYSTEM_CLOCKS,
   ) {}
 
-  /** Milliseconds to add to the local wall clock to read Redis's. 0 until a reading succeeds. */
+  /** Milliseconds to add to the local wall clock to read Redis's, in whole ms. 0 until a reading succeeds. */
   skewMs(): number {
-    return this.skew;
+    return this.base === null ? 0 : Math.round(this.base + this.clocks.monotonic() - this.clocks.wall());
   }
 
   /**
@@ -36,30 +48,27 @@ export class SkewClock {
    * old value. The first reading is used even when slow (there is nothing better yet).
    */
   async measure(): Promise<boolean> {
-    const t0 = this.now();
+    const t0 = this.clocks.monotonic();
     let time: RedisTime;
     try {
       time = await this.readTime();
     } catch {
       return false;
     }
-    const t1 = this.now();
+    const t1 = this.clocks.monotonic();
     const redisMs = Number(time[0]) * 1000 + Number(time[1]) / 1000;
     if (!Number.isFinite(redisMs)) return false;
-    if (t1 - t0 > SLOW_READING_MS && this.measured) return false;
-    // Whole milliseconds: the engine saves wall times as whole numbers, and a reading is only
-    // good to half a round trip anyway.
-    this.skew = Math.round(redisMs - (t0 + t1) / 2);
-    this.measured = true;
+    if (t1 - t0 > SLOW_READING_MS && this.base !== null) return false;
+    this.base = redisMs - (t0 + t1) / 2;
     return true;
   }
 
   /** Measures now, a few times if the round trips are slow, then every {@link SKEW_EVERY_MS}. */
   async start(): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const before = this.now();
+      const before = this.clocks.monotonic();
       await this.measure();
-      if (this.now() - before <= SLOW_READING_MS) break;
+      if (this.clocks.monotonic() - before <= SLOW_READING_MS) break;
     }
     this.schedule();
   }
