@@ -107,3 +107,15 @@ test('close() with Redis away returns promptly', async () => {
   await stores.close(a.store, { final: true });
   expect(Date.now() - started).toBeLessThan(2000);
 });
+
+test('with the url naming a host, neither health() nor the log shows the address it resolved to, nor the port', async () => {
+  const url = redis.url.replace('127.0.0.1', 'localhost');
+  expect(url).toContain('localhost');
+  const a = await stores.open({ url, prefix: freshPrefix(), connectTimeoutMs: 3000 });
+  await redis.stop();
+  await waitFor('A to notice', () => a.store.health().state === 'degraded');
+  // The reconnection's refusals name the address: wait for one.
+  await waitFor('a refused reconnection', () => /ECONNREFUSED/.test(a.store.health().lastError ?? ''), 10_000);
+  const shown = JSON.stringify([a.store.health(), a.log.lines]);
+  for (const secret of ['localhost', '127.0.0.1', String(redis.port), PASSWORD]) expect(shown).not.toContain(secret);
+});

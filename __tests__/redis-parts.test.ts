@@ -46,6 +46,14 @@ describe('URL redaction', () => {
     const url = 'redis://app:p%40ss@db:6379';
     expect(scrubSecrets(`cannot use ${url}: WRONGPASS p@ss or p%40ss at db:6379`, url)).toBe('cannot use ***: WRONGPASS *** or *** at ***');
     expect(scrubSecrets('nothing secret', 'not a url')).toBe('nothing secret');
+    // A name's resolved address is not in the url: it goes too, v4 and v6, with its port.
+    expect(scrubSecrets('connect ECONNREFUSED 127.0.0.1:6379', 'redis://localhost:6379')).toBe('connect ECONNREFUSED ***');
+    expect(scrubSecrets('connect ECONNREFUSED ::1:6379 or [fd00::5]:6380', 'redis://localhost:6379')).toBe(
+      'connect ECONNREFUSED *** or ***',
+    );
+    expect(scrubSecrets('WRONGTYPE Operation against a key holding the wrong kind of value', 'redis://localhost:6379')).toBe(
+      'WRONGTYPE Operation against a key holding the wrong kind of value',
+    );
   });
 });
 

@@ -41,8 +41,16 @@ export function scrubSecrets(message: string, url: string): string {
   for (const secret of [...new Set(secrets)].sort((a, b) => b.length - a.length)) {
     if (secret.length > 0) scrubbed = scrubbed.split(secret).join('***');
   }
-  return scrubbed;
+  // The address a name resolved to, which the URL does not hold: `connect ECONNREFUSED 10.0.0.5:6379`.
+  return scrubbed.replace(IP_ADDRESS, '***');
 }
+
+/**
+ * An IPv4 address, or an IPv6 one in brackets, or bare with its port as Node prints it
+ * (`::1:6379`: three colons or more, which no time of day has), each with an optional port.
+ */
+const IP_ADDRESS =
+  /\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\[[0-9A-Fa-f:.]+\](?::\d+)?|(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){3,8}(?![\w:])/g;
 
 function safeDecode(text: string): string {
   try {
