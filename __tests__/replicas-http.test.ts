@@ -384,3 +384,34 @@ it('marks every service a remote call reaches as shared, a configured one too, a
   expect(b.manager.isShared('billing')).toBe(true);
   expect(a.manager.isShared('in_process')).toBe(false);
 });
+
+it("a job run's end taken while the store was away counts where it happened on every replica: same status, last heartbeat and run", async () => {
+  const { all } = replicas(2);
+  const [a] = all as [Replica, Replica];
+  await post(a, 'nightly/start?rid=r1');
+  a.clock.advance(1000);
+  a.replica.connected = false;
+  await post(a, 'nightly/pulse?rid=r1'); // taken while Redis is away
+  a.clock.advance(600_000);
+  a.replica.connected = true; // replayed on b only now
+  const view = (body: Record<string, unknown>) => [body.status, body.last_heartbeat, body.run];
+  const onA = (await everywhere([a], 'nightly', view)).A as unknown[];
+  expect(onA[0]).toBe('critical'); // ten minutes without word after the run
+  expect(await everywhere(all, 'nightly', view)).toEqual(same(all, onA));
+});
+
+it("a job run's start and a failed end taken while the store was away start and fail where they happened on every replica", async () => {
+  const { all } = replicas(2);
+  const [a] = all as [Replica, Replica];
+  await post(a, 'nightly/pulse');
+  a.replica.connected = false;
+  await post(a, 'nightly/start?rid=r2');
+  a.clock.advance(30_000);
+  await post(a, 'nightly/fail?rid=r2', { message: 'disk full' });
+  a.clock.advance(120_000);
+  a.replica.connected = true;
+  const view = (body: Record<string, unknown>) => [body.run, body.last_error];
+  const onA = (await everywhere([a], 'nightly', view)).A as unknown[];
+  expect((onA[0] as { last_duration_seconds: number }).last_duration_seconds).toBe(30);
+  expect(await everywhere(all, 'nightly', view)).toEqual(same(all, onA));
+});

@@ -33,10 +33,10 @@ export interface ServicePort {
   metrics(values: unknown): void;
   /** Drops history and error details older than `days`; returns how many entries went. */
   cleanup(days: number): number;
-  /** A job run began under `rid` (null: the unnamed run, which a new one replaces). A sign of life, not a pulse. */
-  begin(rid: string | null): void;
-  /** The run `rid` (null: the unnamed or oldest open one) ended: a success is a pulse, a failure an error. */
-  end(rid: string | null, ending: RunEnding): void;
+  /** A job run began under `rid` (null: the unnamed run, which a new one replaces), now or at wall time `at` (another replica's). A sign of life, not a pulse. */
+  begin(rid: string | null, at?: number): void;
+  /** The run `rid` (null: the unnamed or oldest open one) ended, now or at wall time `at`: a success is a pulse, a failure an error. */
+  end(rid: string | null, ending: RunEnding, at?: number): void;
 }
 
 /** How a job run ended, as the binding takes it. */
@@ -59,8 +59,8 @@ export interface BindingHost {
   erredAt(record: ServiceRecord, at: number, message: string, critical: boolean): void;
   recordMetrics(record: ServiceRecord, values: unknown): void;
   cleanupRecord(record: ServiceRecord, days: number): number;
-  runBegan(record: ServiceRecord, rid: string | null): void;
-  runEnded(record: ServiceRecord, rid: string | null, ending: RunEnding): void;
+  runBegan(record: ServiceRecord, rid: string | null, at?: number): void;
+  runEnded(record: ServiceRecord, rid: string | null, ending: RunEnding, at?: number): void;
 }
 
 /** The port of one handle: the record it drives, and the monitor that watches it. */
@@ -132,18 +132,21 @@ export class ServiceBinding implements ServicePort {
     return this.host.cleanupRecord(this.record, days);
   }
 
-  begin(rid: string | null): void {
-    this.host.runBegan(this.record, rid);
+  begin(rid: string | null, at?: number): void {
+    this.host.runBegan(this.record, rid, at === undefined ? undefined : this.instantOf(at));
   }
 
-  end(rid: string | null, ending: RunEnding): void {
-    this.host.runEnded(this.record, rid, ending);
-    if (ending.ok) this.pulse();
-    else
-      this.host.reportError(
-        this.record,
-        ending.message ?? (ending.exitCode === null ? 'run failed' : `exited with code ${ending.exitCode}`),
-        ending.critical === true,
-      );
+  end(rid: string | null, ending: RunEnding, at?: number): void {
+    const instant = at === undefined ? undefined : this.instantOf(at);
+    this.host.runEnded(this.record, rid, ending, instant);
+    const message = ending.message ?? (ending.exitCode === null ? 'run failed' : `exited with code ${ending.exitCode}`);
+    if (instant === undefined) {
+      if (ending.ok) this.pulse();
+      else this.host.reportError(this.record, message, ending.critical === true);
+    } else if (ending.ok) {
+      this.host.pulsedAt(this.record, instant);
+    } else {
+      this.host.erredAt(this.record, instant, message, ending.critical === true);
+    }
   }
 }

@@ -180,12 +180,12 @@ export class Heartbeat {
 
   /**
    * @internal A remote pulse another replica took in at wall time `at`: with `rid`, or while a
-   * run is open, it ends that run as {@link signalRun} does (now); otherwise it is a pulse
-   * counted where it happened ({@link pulseAt}).
+   * run is open, it ends that run as {@link signalRun} does; otherwise it is a pulse counted
+   * where it happened ({@link pulseAt}).
    */
   replayPulse(at: number, rid: string | null, values?: Readonly<Record<string, number>>): void {
     if (rid === null && this.port?.running !== true) this.pulseAt(at, values);
-    else this.signalRun(rid, { ok: true, exitCode: null }, values);
+    else this.signalRun(rid, { ok: true, exitCode: null }, values, at);
   }
 
   /** @internal An error another replica took in at wall time `at` (shared-clock ms). */
@@ -240,13 +240,21 @@ export class Heartbeat {
   /**
    * @internal A remote job signal: a start (`/start`) or an end (`/pulse`, `/fail`, `/exit/{code}`)
    * under `rid`, or the unnamed run when `rid` is null. An end without an open run is a plain
-   * pulse or error.
+   * pulse or error. `at` (wall ms on the shared clock): when another replica took it in.
    */
-  signalRun(rid: string | null, ending: Parameters<ServicePort['end']>[1] | null, values?: Readonly<Record<string, number>>): void {
+  signalRun(
+    rid: string | null,
+    ending: Parameters<ServicePort['end']>[1] | null,
+    values?: Readonly<Record<string, number>>,
+    at?: number,
+  ): void {
     if (this.state === STOPPED || !this.port) return;
-    if (this.state === CREATED) this.start();
-    if (ending === null) this.port.begin(rid);
-    else this.port.end(rid, ending);
+    if (this.state === CREATED) {
+      this.state = RUNNING;
+      this.port.start(at);
+    }
+    if (ending === null) this.port.begin(rid, at);
+    else this.port.end(rid, ending, at);
     // Custom metrics ride on the end's pulse, as on pulse(values): recorded, not counted again.
     if (values !== undefined) this.port.metrics(values);
   }

@@ -590,29 +590,36 @@ export class Monitor<H extends ServiceOwner> {
   }
 
   /** @internal A job run began: a sign of life (not a pulse), watched by its `max_runtime` if it has one. */
-  runBegan(record: ServiceRecord, rid: string | null): void {
+  runBegan(record: ServiceRecord, rid: string | null, at?: number): void {
     const now = this.clock.now();
     record.runs ??= new RunTracker(null, null);
-    record.runs.begin(rid, now);
+    record.runs.begin(rid, at ?? now);
     this.saveRuns(record, rid);
-    record.lastSignAt = now;
+    // Another replica's start, replayed late, is a sign of life where it happened, never a newer one.
+    if (at === undefined) record.lastSignAt = now;
+    else if (at > record.lastSignAt) {
+      record.lastSignAt = at;
+      this.watcher.signedEarlier(record);
+    }
     record.signed = true;
     record.unsaved = true;
     this.watcher.evaluate(record, now, { kind: 'recovered', via: 'pulse' });
   }
 
   /** @internal A job run ended: its duration and exit code are kept; the caller then pulses or reports the failure. */
-  runEnded(record: ServiceRecord, rid: string | null, ending: RunEnding): void {
+  runEnded(record: ServiceRecord, rid: string | null, ending: RunEnding, at?: number): void {
     // A plain pulse or error on a service that never ran a job: no run figures, no job series.
     if (record.runs === null && ending.exitCode === null) return;
-    const now = this.clock.now();
+    const now = at ?? this.clock.now();
     record.runs ??= new RunTracker(null, null);
     // Saved only when a run closed: a remote pulse with no run open writes nothing.
     if (record.runs.end(rid, now, ending).durationMs === null) return;
     this.saveRuns(record, rid);
     // The end of a run is word from the job, failed or not: misses count from here, not from its
-    // start. One with no run open is a plain pulse or error report, as /error is.
-    record.lastSignAt = now;
+    // start. One with no run open is a plain pulse or error report, as /error is. Another
+    // replica's end, replayed late, never moves the last sign of life back; the pulse or error
+    // that follows puts the service in its place.
+    record.lastSignAt = at === undefined ? now : Math.max(record.lastSignAt, at);
     record.signed = true;
   }
 
@@ -680,12 +687,13 @@ export class Monitor<H extends ServiceOwner> {
 
   /**
    * @internal A pulse another replica took in at `at` (monotonic ms, not after now). One older
-   * than this service's last sign of life, or than an error reported since, happened before
-   * what is known: it is counted, and changes nothing else.
+   * than this service's last sign of life (a run's end at the same instant is not newer), or
+   * than an error reported since, happened before what is known: it is counted, and changes
+   * nothing else.
    */
   pulsedAt(record: ServiceRecord, at: number): void {
     record.totalPulses++;
-    if (at <= record.lastSignAt || (record.errorLevel !== NO_ERROR && at < record.lastErrorAt)) return;
+    if (at < record.lastSignAt || (record.errorLevel !== NO_ERROR && at < record.lastErrorAt)) return;
     record.lastSignAt = at;
     record.signed = true;
     record.errorLevel = NO_ERROR;

@@ -175,11 +175,11 @@ export class RemoteIntake {
         break;
       }
       case 'start': {
-        heartbeat.signalRun(signal.rid, null);
+        heartbeat.signalRun(signal.rid, null, undefined, signal.at);
         break;
       }
       case 'end': {
-        heartbeat.signalRun(signal.rid, signal.ending);
+        heartbeat.signalRun(signal.rid, signal.ending, undefined, signal.at);
         break;
       }
     }
