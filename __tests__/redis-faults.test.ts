@@ -92,3 +92,25 @@ describe('parseSignal', () => {
     expect(parseSignal(JSON.stringify(pulse('cron', 5)))).toEqual(pulse('cron', 5));
   });
 });
+
+test('a replica whose stream lost calls it has not seen (trimmed past the snapshot) says so at the start; one the snapshot covers says nothing', async () => {
+  const prefix = freshPrefix();
+  const ids: string[] = [];
+  for (let index = 1; index <= 5; index++) {
+    ids.push(await admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', q: String(index), s: JSON.stringify(pulse('cron', index)) }));
+  }
+  await admin.xTrim(`${prefix}:signals`, 'MAXLEN', 2);
+  const lost = await stores.open({ url: redis.url, prefix });
+  expect(lost.log.messages()).toContain(
+    'The signal stream no longer holds every call since it began: this replica may miss some (raise streamLength, or save the snapshot more often with snapshotEveryMs)',
+  );
+  await waitFor('what the stream still holds', () => lost.received.length === 2);
+  expect(lost.received).toEqual([pulse('cron', 4), pulse('cron', 5)]);
+
+  // A snapshot through the oldest entry the stream still holds: nothing after it is gone.
+  await admin.set(`${prefix}:snapshot`, JSON.stringify({ stream_id: ids[3], saved_at: 1, body: { v: 1 }, own: null }));
+  const covered = await stores.open({ url: redis.url, prefix });
+  expect(covered.log.messages().filter((message) => message.startsWith('The signal stream'))).toEqual([]);
+  await waitFor('the entry after the snapshot', () => covered.received.length === 1);
+  expect(covered.received).toEqual([pulse('cron', 5)]);
+});

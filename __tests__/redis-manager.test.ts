@@ -70,3 +70,56 @@ test("a replica that joins later starts from the leader's snapshot, with the sam
   const joiner = await replica(prefix);
   await waitFor('the joiner to hold the snapshot', async () => (await totalPulses(joiner.app, 'cron')) === 20);
 });
+
+jest.setTimeout(60_000);
+
+test('under a steady stream of pulses the leader keeps saving its snapshot, and replicas that join mid-stream, or after the leader left, count every pulse once', async () => {
+  const prefix = freshPrefix();
+  const leader = await replica(prefix);
+  const other = await replica(prefix);
+  const admin = createClient({ url: redis.url });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  const savedAt = async () => (JSON.parse((await admin.get(`${prefix}:snapshot`)) ?? 'null') as { saved_at: number } | null)?.saved_at ?? 0;
+  let sent = 0;
+  let sending = true;
+  let targets = [other, leader, leader];
+  const pulses = (async () => {
+    while (sending) {
+      const target = targets[sent % targets.length] as typeof leader;
+      await request(target.app).post('/api/health/service/busy/pulse').set('Authorization', `Bearer ${TOKEN}`).expect(204);
+      sent++;
+    }
+  })();
+  try {
+    await waitFor('pulses going', () => sent >= 200, 20_000);
+    // Never idle, and still saving: each new snapshot holds the leader's own signals still on their way.
+    const first = await savedAt();
+    await waitFor('a newer snapshot under load', async () => (await savedAt()) > first, 10_000);
+    const joiner = await replica(prefix);
+    await waitFor('more pulses after the join', () => sent >= 400, 20_000);
+    // The leader leaves mid-stream: its final snapshot stands where its state does, not where its reader got to.
+    targets = [other];
+    await leader.manager.close();
+    await waitFor('more pulses after the leader left', () => sent >= 500, 20_000);
+    sending = false;
+    await pulses;
+    const late = await replica(prefix);
+    // Every pulse, once, whichever replica took it (the leader's share reached the others before it left).
+    const counts = async () => Promise.all([other, joiner, late].map((one) => totalPulses(one.app, 'busy')));
+    let seen: unknown[] = [];
+    try {
+      await waitFor(
+        'every pulse, once, on the replicas still running',
+        async () => (seen = await counts()).every((count) => count === sent),
+        15_000,
+      );
+    } finally {
+      expect([sent, seen]).toEqual([sent, [sent, sent, sent]]);
+    }
+  } finally {
+    sending = false;
+    await pulses;
+    admin.destroy();
+  }
+});

@@ -13,8 +13,8 @@ import { scrubSecrets } from './redis-url';
 import { SharedNotes } from './shared-notes';
 import { SignalPublisher } from './signal-publisher';
 import { SignalReader } from './signal-reader';
+import { isStreamId, laterId } from './stream-id';
 import { parseSnapshot, type SavedSnapshot } from './shared-snapshot';
-import { compareStreamIds } from './stream-id';
 
 export type { RedisStoreOptions } from './redis-options';
 
@@ -172,8 +172,32 @@ class RedisReplicaStore implements RedisStore {
       // eslint-disable-next-line preserve-caught-error
       throw new Error(`Could not read the shared state from Redis: ${this.health_.describe(error)}`);
     }
-    this.reader.start(this.saved?.stream_id ?? '0-0');
+    const from = this.saved?.stream_id ?? '0-0';
+    if (await this.streamTrimmedPast(from)) {
+      this.warn(
+        `The signal stream no longer holds every call since ${this.saved ? 'the shared snapshot' : 'it began'}: this replica may miss some (raise streamLength, or save the snapshot more often with snapshotEveryMs)`,
+      );
+    }
+    this.reader.start(from, this.saved?.own ?? null);
     await this.lease.start();
+  }
+
+  /**
+   * Whether Redis may have trimmed (MAXLEN) entries after `from` from the stream: it added
+   * more than it holds, and its oldest entry comes after `from` while `from` itself is gone
+   * (the snapshot's entry still there means everything after it is too). Unknown (no stream
+   * yet, an error) reads as no.
+   */
+  private async streamTrimmedPast(from: string): Promise<boolean> {
+    const key = `${this.config.prefix}:signals`;
+    try {
+      const info = fieldsOf(await this.client.sendCommand(['XINFO', 'STREAM', key]));
+      const first = info['recorded-first-entry-id'];
+      if (Number(info['entries-added']) <= Number(info.length) || !isStreamId(first) || !laterId(first, from)) return false;
+      return from === '0-0' || ((await this.client.xRange(key, from, from)) ?? []).length === 0;
+    } catch {
+      return false;
+    }
   }
 
   load(context: StoreContext): SavedState {
@@ -192,9 +216,9 @@ class RedisReplicaStore implements RedisStore {
   append(_entries: readonly unknown[], snapshot: () => unknown): boolean {
     if (this.closed || !this.lease.leading || this.savingSnapshot) return true;
     const now = this.managerClock ? this.managerClock.now() : performance.now();
-    if (now - this.lastSnapshotAt < this.config.snapshotEveryMs || !this.snapshotCoversStream()) return true;
+    if (now - this.lastSnapshotAt < this.config.snapshotEveryMs) return true;
     this.lastSnapshotAt = now;
-    void this.saveSnapshot(snapshot());
+    void this.saveSnapshot(snapshot(), this.snapshotPosition());
     return true;
   }
 
@@ -206,12 +230,9 @@ class RedisReplicaStore implements RedisStore {
     if (this.closed) return;
     this.closed = true;
     this.finalHealth = this.health_.health();
-    if (snapshot !== undefined && this.lease.leading && this.client.isReady) {
-      // This replica's last signals may still be on their way: a snapshot saved before the
-      // reader has seen them in the stream would be replayed under them by a joiner.
-      await this.until(() => this.snapshotCoversStream(), CLOSE_GRACE_MS);
-      if (this.snapshotCoversStream()) await this.saveSnapshot(snapshot);
-    }
+    // Where the body stands, read before anything else can run: the reader goes on meanwhile.
+    const position = this.snapshotPosition();
+    if (snapshot !== undefined && this.lease.leading && this.client.isReady) await this.saveSnapshot(snapshot, position);
     await this.lease.release();
     this.clock.stop();
     this.publisher.close();
@@ -223,19 +244,17 @@ class RedisReplicaStore implements RedisStore {
   }
 
   /**
-   * Whether a snapshot taken now starts where the stream says it does: every signal this
-   * replica published is in the stream, and the reader has applied the stream past the last
-   * of them. Otherwise a joiner would replay one of ours that the snapshot already holds.
+   * Where a snapshot taken now stands: every other replica's signal up to the stream entry the
+   * reader has applied, and every one of this replica's own that it published (it applies
+   * them before it publishes them), wherever the stream has them, or will.
    */
-  private snapshotCoversStream(): boolean {
-    if (this.publisher.pending) return false;
-    const ownLast = this.publisher.lastId;
-    return ownLast === null || compareStreamIds(this.reader.appliedThrough, ownLast) >= 0;
+  private snapshotPosition(): Pick<SavedSnapshot, 'stream_id' | 'own'> {
+    return { stream_id: this.reader.appliedThrough, own: { replica: this.replicaId, seq: this.publisher.publishedSeq } };
   }
 
-  private async saveSnapshot(body: unknown): Promise<void> {
+  private async saveSnapshot(body: unknown, position: Pick<SavedSnapshot, 'stream_id' | 'own'>): Promise<void> {
     if (!this.client.isReady) return;
-    const saved: SavedSnapshot = { stream_id: this.reader.appliedThrough, saved_at: this.health_.wallNow(), body };
+    const saved: SavedSnapshot = { ...position, saved_at: this.health_.wallNow(), body };
     this.savingSnapshot = true;
     try {
       await this.client.set(`${this.config.prefix}:snapshot`, JSON.stringify(saved));
@@ -244,16 +263,6 @@ class RedisReplicaStore implements RedisStore {
       this.health_.failed(error, true);
     } finally {
       this.savingSnapshot = false;
-    }
-  }
-
-  /** Resolves once `done()` holds or `ms` passed, checking every 20 ms. */
-  private async until(done: () => boolean, ms: number): Promise<void> {
-    const deadline = performance.now() + ms;
-    while (!done() && performance.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        setTimeout(resolve, 20).unref();
-      });
     }
   }
 
@@ -286,4 +295,15 @@ function describeCause(error: unknown): string {
   if (error === undefined) return 'no answer';
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   return typeof code === 'string' && code !== '' ? code : errorMessage(error);
+}
+
+/** The fields of an XINFO reply, as a map (RESP3) or a flat list of names and values (RESP2). */
+function fieldsOf(reply: unknown): Record<string, unknown> {
+  if (Array.isArray(reply)) {
+    const fields: Record<string, unknown> = {};
+    for (let index = 0; index + 1 < reply.length; index += 2) fields[String(reply[index])] = reply[index + 1];
+    return fields;
+  }
+  if (reply instanceof Map) return Object.fromEntries(reply) as Record<string, unknown>;
+  return typeof reply === 'object' && reply !== null ? (reply as Record<string, unknown>) : {};
 }

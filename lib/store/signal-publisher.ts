@@ -2,7 +2,6 @@ import type { SharedSignal } from '../core/replicas';
 import { BoundedQueue } from './bounded-queue';
 import type { RedisConnection } from './redis-connection';
 import type { RedisHealth } from './redis-health';
-import { compareStreamIds, isStreamId } from './stream-id';
 
 /** The wait before a batch that failed while connected (Redis refused it) is tried again. */
 const RETRY_AFTER_MS = 250;
@@ -21,8 +20,16 @@ export interface SignalPublisherOptions {
   readonly warn: (message: string) => void;
 }
 
+/** One of this replica's signals on its way: its text, and its number among them. */
+interface Outgoing {
+  readonly text: string;
+  readonly seq: number;
+}
+
 /**
- * Adds this replica's signals to the shared stream, in the order they were published. While
+ * Adds this replica's signals to the shared stream, in the order they were published, each
+ * numbered (`q`: 1, 2, … per replica start), so that a snapshot can say which of them it
+ * holds already. While
  * Redis is away they wait in a bounded buffer (the oldest dropped and counted), and go out
  * in order once the connection is back, with their original `at`.
  *
@@ -32,13 +39,13 @@ export interface SignalPublisherOptions {
  * front of the buffer without overtaking anything sent after it.
  */
 export class SignalPublisher {
-  private readonly buffer: BoundedQueue<string>;
+  private readonly buffer: BoundedQueue<Outgoing>;
   private sending = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private dropped = 0;
   private warnedThisOutage = false;
-  private lastOwnId: string | null = null;
+  private seq = 0;
 
   constructor(private readonly options: SignalPublisherOptions) {
     this.buffer = new BoundedQueue(options.bufferSize);
@@ -49,19 +56,14 @@ export class SignalPublisher {
     return this.dropped;
   }
 
-  /** Whether some signal is buffered or on its way: the stream does not hold all of this replica's yet. */
-  get pending(): boolean {
-    return this.sending || this.buffer.length > 0;
-  }
-
-  /** The id of the latest of this replica's signals the stream took, or null before the first. */
-  get lastId(): string | null {
-    return this.lastOwnId;
+  /** The number of the latest signal published: every one up to it is in this replica's state, whether or not the stream has it yet. */
+  get publishedSeq(): number {
+    return this.seq;
   }
 
   publish(signal: SharedSignal): void {
     if (this.closed) return;
-    this.keep(this.buffer.push(JSON.stringify(signal)));
+    this.keep(this.buffer.push({ text: JSON.stringify(signal), seq: ++this.seq }));
     this.pump();
   }
 
@@ -99,25 +101,22 @@ export class SignalPublisher {
     });
   }
 
-  private add(text: string): Promise<string> {
+  private add({ text, seq }: Outgoing): Promise<string> {
     const { client, key, replicaId, streamLength } = this.options;
     return client.xAdd(
       key,
       '*',
-      { o: replicaId, s: text },
+      { o: replicaId, q: String(seq), s: text },
       { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: streamLength } },
     );
   }
 
-  private settled(batch: readonly string[], results: readonly PromiseSettledResult<string>[]): void {
+  private settled(batch: readonly Outgoing[], results: readonly PromiseSettledResult<string>[]): void {
     this.sending = false;
-    const failed: string[] = [];
+    const failed: Outgoing[] = [];
     results.forEach((result, index) => {
-      if (result.status === 'fulfilled') {
-        const id = result.value;
-        if (isStreamId(id) && (this.lastOwnId === null || compareStreamIds(id, this.lastOwnId) > 0)) this.lastOwnId = id;
-      } else {
-        failed.push(batch[index] as string);
+      if (result.status === 'rejected') {
+        failed.push(batch[index] as Outgoing);
         this.options.health.failed(result.reason, true);
       }
     });

@@ -25,6 +25,12 @@ export interface SignalReaderOptions {
   readonly warn: (message: string) => void;
 }
 
+/** Which of its own signals the replica that saved a snapshot had applied when it took it. */
+export interface SnapshotHolds {
+  readonly replica: string;
+  readonly seq: number;
+}
+
 interface StreamEntry {
   readonly id: string;
   readonly message: Readonly<Record<string, string>>;
@@ -46,6 +52,7 @@ export class SignalReader {
   private stopped = false;
   private wake: (() => void) | undefined;
   private badEntries = 0;
+  private held: SnapshotHolds | null = null;
 
   constructor(private readonly options: SignalReaderOptions) {
     this.waiting = new BoundedQueue(options.capacity);
@@ -58,10 +65,15 @@ export class SignalReader {
     return this.applied;
   }
 
-  /** Reads on from the entry after `after`: the shared snapshot's id, or `0-0` for the whole stream. */
-  start(after: string): void {
+  /**
+   * Reads on from the entry after `after`: the shared snapshot's id, or `0-0` for the whole
+   * stream. `held`: the replica that saved the snapshot and the number of its latest signal the
+   * snapshot holds; its entries up to that number are skipped, wherever the stream has them.
+   */
+  start(after: string, held: SnapshotHolds | null = null): void {
     this.position = after;
     this.applied = after;
+    this.held = held;
     void this.loop();
   }
 
@@ -129,7 +141,7 @@ export class SignalReader {
 
   private take(id: string, fields: Readonly<Record<string, string>>): void {
     this.position = id;
-    if (fields.o !== this.options.replicaId) {
+    if (fields.o !== this.options.replicaId && !this.inSnapshot(fields)) {
       const signal = parseSignal(fields.s);
       if (!signal) {
         this.badEntries++;
@@ -144,6 +156,12 @@ export class SignalReader {
       }
     }
     if (this.waiting.length === 0) this.applied = id;
+  }
+
+  /** Whether the entry is one of the snapshot saver's own signals that the snapshot holds already. */
+  private inSnapshot(fields: Readonly<Record<string, string>>): boolean {
+    const held = this.held;
+    return held !== null && fields.o === held.replica && Number(fields.q) <= held.seq;
   }
 
   private deliver(signal: SharedSignal): void {
