@@ -82,10 +82,11 @@ test('under a steady stream of pulses the leader keeps saving its snapshot, and 
   await admin.connect();
   const savedAt = async () => (JSON.parse((await admin.get(`${prefix}:snapshot`)) ?? 'null') as { saved_at: number } | null)?.saved_at ?? 0;
   let sent = 0;
-  let sending = true;
+  // Read by the loop across awaits: an object, so that the linter sees it may change.
+  const load = { sending: true };
   let targets = [other, leader, leader];
   const pulses = (async () => {
-    while (sending) {
+    while (load.sending) {
       const target = targets[sent % targets.length] as typeof leader;
       await request(target.app).post('/api/health/service/busy/pulse').set('Authorization', `Bearer ${TOKEN}`).expect(204);
       sent++;
@@ -102,7 +103,7 @@ test('under a steady stream of pulses the leader keeps saving its snapshot, and 
     targets = [other];
     await leader.manager.close();
     await waitFor('more pulses after the leader left', () => sent >= 500, 20_000);
-    sending = false;
+    load.sending = false;
     await pulses;
     const late = await replica(prefix);
     // Every pulse, once, whichever replica took it (the leader's share reached the others before it left).
@@ -118,7 +119,7 @@ test('under a steady stream of pulses the leader keeps saving its snapshot, and 
       expect([sent, seen]).toEqual([sent, [sent, sent, sent]]);
     }
   } finally {
-    sending = false;
+    load.sending = false;
     await pulses;
     admin.destroy();
   }
