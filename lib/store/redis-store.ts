@@ -297,13 +297,7 @@ function describeCause(error: unknown): string {
   return typeof code === 'string' && code !== '' ? code : errorMessage(error);
 }
 
-/** The fields of an XINFO reply, as a map (RESP3) or a flat list of names and values (RESP2). */
+/** The fields of an XINFO reply, which this client hands back as an object (anything else: none). */
 function fieldsOf(reply: unknown): Record<string, unknown> {
-  if (Array.isArray(reply)) {
-    const fields: Record<string, unknown> = {};
-    for (let index = 0; index + 1 < reply.length; index += 2) fields[String(reply[index])] = reply[index + 1];
-    return fields;
-  }
-  if (reply instanceof Map) return Object.fromEntries(reply) as Record<string, unknown>;
-  return typeof reply === 'object' && reply !== null ? (reply as Record<string, unknown>) : {};
+  return typeof reply === 'object' && reply !== null && !Array.isArray(reply) ? (reply as Record<string, unknown>) : {};
 }
