@@ -83,12 +83,17 @@ test('under a steady stream of pulses the leader keeps saving its snapshot, and 
   const savedAt = async () => (JSON.parse((await admin.get(`${prefix}:snapshot`)) ?? 'null') as { saved_at: number } | null)?.saved_at ?? 0;
   let sent = 0;
   // Read by the loop across awaits: an object, so that the linter sees it may change.
-  const load = { sending: true };
+  const load = { sending: true, current: Promise.resolve() };
   let targets = [other, leader, leader];
   const pulses = (async () => {
     while (load.sending) {
       const target = targets[sent % targets.length] as typeof leader;
-      await request(target.app).post('/api/health/service/busy/pulse').set('Authorization', `Bearer ${TOKEN}`).expect(204);
+      load.current = request(target.app)
+        .post('/api/health/service/busy/pulse')
+        .set('Authorization', `Bearer ${TOKEN}`)
+        .expect(204)
+        .then(() => undefined);
+      await load.current;
       sent++;
     }
   })();
@@ -101,6 +106,7 @@ test('under a steady stream of pulses the leader keeps saving its snapshot, and 
     await waitFor('more pulses after the join', () => sent >= 400, 20_000);
     // The leader leaves mid-stream: its final snapshot stands where its state does, not where its reader got to.
     targets = [other];
+    await load.current; // a pulse on its way to the leader is answered before it closes
     await leader.manager.close();
     await waitFor('more pulses after the leader left', () => sent >= 500, 20_000);
     load.sending = false;

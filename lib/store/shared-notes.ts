@@ -2,7 +2,7 @@ import type { RedisConnection } from './redis-connection';
 import type { RedisHealth } from './redis-health';
 
 /** Notes kept while Redis is away, the latest per key; past this many keys a new one waits no more (and is logged). */
-const MAX_WAITING_NOTES = 10_000;
+export const MAX_WAITING_NOTES = 10_000;
 
 export interface SharedNotesOptions {
   readonly client: RedisConnection;
@@ -96,7 +96,8 @@ export class SharedNotes {
     } finally {
       this.flushing = false;
     }
-    this.warnedFull = this.waiting.size >= MAX_WAITING_NOTES;
+    // Room again: a later overflow is said again.
+    if (this.waiting.size < MAX_WAITING_NOTES) this.warnedFull = false;
   }
 
   close(): void {
