@@ -7,32 +7,15 @@ import { createConnection } from '../lib/store/redis-connection';
 import { RedisHealth } from '../lib/store/redis-health';
 import { MAX_WAITING_NOTES } from '../lib/store/shared-notes';
 import { parseIncidentKey, readSavedIncident, incidentKey } from '../lib/alerts/saved-incidents';
-import { startRedis, type RedisServer } from './helpers/redis-server';
-import { freshPrefix, pulse, redisStores, waitFor } from './helpers/redis-stores';
+import { freshPrefix, pulse, useRedis, waitFor } from './helpers/redis-stores';
 
-let redis: RedisServer;
-let admin: ReturnType<typeof createClient>;
-const stores = redisStores();
-
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = createClient({ url: redis.url });
-  admin.on('error', () => undefined);
-  await admin.connect();
-});
-afterEach(async () => {
-  await redis.restart().catch(() => undefined);
-  await stores.closeAll();
-});
-afterAll(async () => {
-  admin.destroy();
-  await redis.stop();
-});
+const fixture = useRedis({ restartAfterEach: true });
+const stores = fixture.stores;
 
 test(`notes waiting for Redis are capped at ${MAX_WAITING_NOTES} keys: a later key is not kept, and that is said once`, async () => {
   const prefix = freshPrefix();
-  const a = await stores.open({ url: redis.url, prefix });
-  await redis.stop();
+  const a = await stores.open({ url: fixture.redis.url, prefix });
+  await fixture.redis.stop();
   await waitFor('A to notice', () => a.store.health().state === 'degraded');
   for (let index = 0; index < MAX_WAITING_NOTES + 5; index++) a.store.replicas.saveNote('alerts', `key-${index}`, { index });
   // A newer value of a key that waits already still replaces it.
@@ -40,38 +23,38 @@ test(`notes waiting for Redis are capped at ${MAX_WAITING_NOTES} keys: a later k
   expect(a.log.messages().filter((message) => message.includes('shared notes wait for Redis'))).toEqual([
     `${MAX_WAITING_NOTES} shared notes wait for Redis: later ones are not saved`,
   ]);
-  await redis.restart();
-  await waitFor('the kept notes written', async () => (await admin.hLen(`${prefix}:notes:alerts`)) === MAX_WAITING_NOTES, 20_000);
-  expect(await admin.hGet(`${prefix}:notes:alerts`, 'key-0')).toBe(JSON.stringify({ index: 'newer' }));
-  expect(await admin.hExists(`${prefix}:notes:alerts`, `key-${MAX_WAITING_NOTES}`)).toBe(0);
+  await fixture.redis.restart();
+  await waitFor('the kept notes written', async () => (await fixture.admin.hLen(`${prefix}:notes:alerts`)) === MAX_WAITING_NOTES, 20_000);
+  expect(await fixture.admin.hGet(`${prefix}:notes:alerts`, 'key-0')).toBe(JSON.stringify({ index: 'newer' }));
+  expect(await fixture.admin.hExists(`${prefix}:notes:alerts`, `key-${MAX_WAITING_NOTES}`)).toBe(0);
 });
 
 test('a closed store takes no more signals or notes, and says nothing of them', async () => {
   const prefix = freshPrefix();
-  const a = await stores.open({ url: redis.url, prefix });
-  const b = await stores.open({ url: redis.url, prefix });
+  const a = await stores.open({ url: fixture.redis.url, prefix });
+  const b = await stores.open({ url: fixture.redis.url, prefix });
   await stores.close(a.store);
   a.store.replicas.publish(pulse('late', 1));
   a.store.replicas.saveNote('alerts', 'late', { state: 'critical' });
   b.store.replicas.publish(pulse('still', 2));
-  await waitFor('B to go on', async () => (await admin.xLen(`${prefix}:signals`)) === 1);
-  expect(await admin.hGetAll(`${prefix}:notes:alerts`)).toEqual({});
+  await waitFor('B to go on', async () => (await fixture.admin.xLen(`${prefix}:signals`)) === 1);
+  expect(await fixture.admin.hGetAll(`${prefix}:notes:alerts`)).toEqual({});
 });
 
 test("the leader's snapshot keeps to snapshotEveryMs: an append before it is due saves nothing", async () => {
   const prefix = freshPrefix();
-  const a = await stores.open({ url: redis.url, prefix, snapshotEveryMs: 60_000 });
+  const a = await stores.open({ url: fixture.redis.url, prefix, snapshotEveryMs: 60_000 });
   expect(a.store.replicas.leading).toBe(true);
   a.store.append([], () => ({ first: true }));
-  await waitFor('the first snapshot', async () => (await admin.exists(`${prefix}:snapshot`)) === 1);
+  await waitFor('the first snapshot', async () => (await fixture.admin.exists(`${prefix}:snapshot`)) === 1);
   a.store.append([], () => ({ second: true }));
   await new Promise((resolve) => setTimeout(resolve, 100));
-  expect(JSON.parse((await admin.get(`${prefix}:snapshot`)) ?? 'null')).toMatchObject({ body: { first: true } });
+  expect(JSON.parse((await fixture.admin.get(`${prefix}:snapshot`)) ?? 'null')).toMatchObject({ body: { first: true } });
 });
 
 test('a lease tick while one is still on its way to Redis is not sent again', async () => {
   const client = createConnection(
-    redis.url,
+    fixture.redis.url,
     5000,
     () => true,
     () => undefined,
@@ -84,11 +67,11 @@ test('a lease tick while one is still on its way to Redis is not sent again', as
     eraKey: `${prefix}:era`,
     replicaId: 'a',
     leaseMs: 3000,
-    health: new RedisHealth(redis.url, () => client.isReady),
+    health: new RedisHealth(fixture.redis.url, () => client.isReady),
     warn: () => undefined,
   });
   try {
-    const monitor = createClient({ url: redis.url });
+    const monitor = createClient({ url: fixture.redis.url });
     monitor.on('error', () => undefined);
     await monitor.connect();
     const evals: string[] = [];
@@ -97,7 +80,7 @@ test('a lease tick while one is still on its way to Redis is not sent again', as
     });
     await listening;
     await Promise.all([lease.tick(), lease.tick(), lease.tick()]);
-    await admin.ping(); // MONITOR lines arrive in order: past this one, every EVAL before it is in
+    await fixture.admin.ping(); // MONITOR lines arrive in order: past this one, every EVAL before it is in
     await new Promise((resolve) => setTimeout(resolve, 50));
     monitor.destroy();
     expect(lease.leading).toBe(true);

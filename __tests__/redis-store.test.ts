@@ -1,31 +1,14 @@
 import { spawn } from 'node:child_process';
-import { createClient } from 'redis';
 import { redisStore } from '../lib/store/redis-store';
 import { ConfigError } from '../lib/util/validate';
 import { systemClock } from '../lib/util/clock';
 import { ROOT, waitForExit } from './helpers/child';
 import { captureLogger } from './helpers/logger';
 import { freePort } from './helpers/prometheus';
-import { startRedis, type RedisServer } from './helpers/redis-server';
-import { freshPrefix, pulse, redisStores, waitFor } from './helpers/redis-stores';
+import { freshPrefix, pulse, useRedis, waitFor } from './helpers/redis-stores';
 
-let redis: RedisServer;
-let admin: ReturnType<typeof createClient>;
-const stores = redisStores();
-
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = createClient({ url: redis.url });
-  admin.on('error', () => undefined);
-  await admin.connect();
-});
-afterEach(async () => {
-  await stores.closeAll();
-});
-afterAll(async () => {
-  admin.destroy();
-  await redis.stop();
-});
+const fixture = useRedis();
+const stores = fixture.stores;
 
 describe('options', () => {
   const secret = 's3cr3t-pw';
@@ -70,14 +53,14 @@ describe('options', () => {
   });
 
   test('a rediss:// url is passed through: the client speaks TLS, which a plain Redis does not answer', async () => {
-    const error = await redisStore({ url: `rediss://:s3cr3t-pw@127.0.0.1:${redis.port}`, connectTimeoutMs: 500 }).then(
+    const error = await redisStore({ url: `rediss://:s3cr3t-pw@127.0.0.1:${fixture.redis.port}`, connectTimeoutMs: 500 }).then(
       () => null,
       (caught: unknown) => caught as Error,
     );
     // A plain redis:// url to this server connects at once (the tests above); over TLS nothing answers.
     expect(error?.message).toMatch(/^Could not reach Redis within 500 ms \(no answer\)/);
     expect(error?.message).not.toContain('s3cr3t-pw');
-    expect(error?.message).not.toContain(String(redis.port));
+    expect(error?.message).not.toContain(String(fixture.redis.port));
   });
 
   test('a process whose redisStore() was refused exits at once: nothing of it is left running', async () => {
@@ -109,8 +92,8 @@ describe('options', () => {
 describe('signals', () => {
   test('a signal one store publishes reaches the other store, in order and intact, and not its own', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix });
-    const b = await stores.open({ url: redis.url, prefix });
+    const a = await stores.open({ url: fixture.redis.url, prefix });
+    const b = await stores.open({ url: fixture.redis.url, prefix });
     const sent = [
       pulse('cron', 1000, 'r1'),
       { kind: 'error', service: 'cron', at: 1001, message: 'disk full', critical: true } as const,
@@ -131,9 +114,9 @@ describe('signals', () => {
 
   test('a thousand signals reach every other store, in order, quickly', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix });
-    const b = await stores.open({ url: redis.url, prefix });
-    const c = await stores.open({ url: redis.url, prefix });
+    const a = await stores.open({ url: fixture.redis.url, prefix });
+    const b = await stores.open({ url: fixture.redis.url, prefix });
+    const c = await stores.open({ url: fixture.redis.url, prefix });
     const started = Date.now();
     for (let index = 0; index < 1000; index++) a.store.replicas.publish(pulse('bulk', index));
     await waitFor('1000 signals at B and C', () => b.received.length >= 1000 && c.received.length >= 1000);
@@ -144,10 +127,10 @@ describe('signals', () => {
 
   test('entries that are not signals are skipped, counted and logged, and those after them still arrive', async () => {
     const prefix = freshPrefix();
-    const b = await stores.open({ url: redis.url, prefix });
-    await admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', s: 'not json' });
-    await admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', s: JSON.stringify({ kind: 'explode', service: 'x', at: 1 }) });
-    await admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', s: JSON.stringify(pulse('fine', 5)) });
+    const b = await stores.open({ url: fixture.redis.url, prefix });
+    await fixture.admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', s: 'not json' });
+    await fixture.admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', s: JSON.stringify({ kind: 'explode', service: 'x', at: 1 }) });
+    await fixture.admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', s: JSON.stringify(pulse('fine', 5)) });
     await waitFor('the good signal', () => b.received.length >= 1);
     expect(b.received).toEqual([pulse('fine', 5)]);
     expect(b.log.lines.filter((line) => /is not a signal: skipped/.test(line.msg))).toHaveLength(2);
@@ -155,16 +138,16 @@ describe('signals', () => {
 
   test('signals Redis refuses are kept and sent again, in order, and health says degraded meanwhile', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix });
+    const a = await stores.open({ url: fixture.redis.url, prefix });
     // The stream's key holds a string: every XADD fails with WRONGTYPE while the connection is fine.
-    await admin.set(`${prefix}:signals`, 'in the way');
+    await fixture.admin.set(`${prefix}:signals`, 'in the way');
     a.store.replicas.publish(pulse('refused', 1));
     a.store.replicas.publish(pulse('refused', 2));
     await waitFor('the refusal', () => a.store.health().state === 'degraded');
     expect(a.store.health().lastError).toMatch(/WRONGTYPE/);
     a.store.replicas.publish(pulse('refused', 3));
-    await admin.del(`${prefix}:signals`);
-    const b = await stores.open({ url: redis.url, prefix });
+    await fixture.admin.del(`${prefix}:signals`);
+    const b = await stores.open({ url: fixture.redis.url, prefix });
     await waitFor('the three at B', () => b.received.length >= 3);
     expect(b.received.map((signal) => signal.at)).toEqual([1, 2, 3]);
     await waitFor('A healthy again', () => a.store.health().state === 'ok');
@@ -172,8 +155,8 @@ describe('signals', () => {
 
   test('a listener that throws on one signal is logged, and the signals after it still arrive', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix });
-    const b = await redisStore({ url: redis.url, prefix });
+    const a = await stores.open({ url: fixture.redis.url, prefix });
+    const b = await redisStore({ url: fixture.redis.url, prefix });
     try {
       const log = captureLogger('warn');
       b.load({ logger: log.logger, clock: systemClock });
@@ -193,7 +176,7 @@ describe('signals', () => {
   });
 
   test('a store takes one signal listener: a second manager on it is refused', async () => {
-    const { store } = await stores.open({ url: redis.url, prefix: freshPrefix() });
+    const { store } = await stores.open({ url: fixture.redis.url, prefix: freshPrefix() });
     expect(() => {
       store.replicas.onSignal(() => undefined);
     }).toThrow('This Redis store already has a signal listener: give each manager its own store.');
@@ -204,13 +187,13 @@ describe('signals', () => {
 
   test('signals read before a listener is set wait for it', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix });
-    const late = await redisStore({ url: redis.url, prefix });
+    const a = await stores.open({ url: fixture.redis.url, prefix });
+    const late = await redisStore({ url: fixture.redis.url, prefix });
     try {
       a.store.replicas.publish(pulse('early', 1));
       a.store.replicas.publish(pulse('early', 2));
       // No bounded wait can prove the reader has read them already; a marker read by a third store can.
-      const witness = await stores.open({ url: redis.url, prefix });
+      const witness = await stores.open({ url: fixture.redis.url, prefix });
       await waitFor('the witness to read both', () => witness.received.length >= 2);
       const received: unknown[] = [];
       late.replicas.onSignal((signal) => received.push(signal));
@@ -224,7 +207,7 @@ describe('signals', () => {
 
 describe('shared clock', () => {
   test('skewMs() is Redis TIME minus the local wall clock: near 0 on one machine', async () => {
-    const { store } = await stores.open({ url: redis.url, prefix: freshPrefix() });
+    const { store } = await stores.open({ url: fixture.redis.url, prefix: freshPrefix() });
     expect(Math.abs(store.replicas.skewMs())).toBeLessThan(100);
   });
 });
@@ -232,8 +215,8 @@ describe('shared clock', () => {
 describe('notes', () => {
   test('a note one store saves, another reads; null deletes it; a value that is not JSON is skipped', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix });
-    const b = await stores.open({ url: redis.url, prefix });
+    const a = await stores.open({ url: fixture.redis.url, prefix });
+    const b = await stores.open({ url: fixture.redis.url, prefix });
     a.store.replicas.saveNote('alerts', 'cron', { state: 'critical', since: 1234 });
     a.store.replicas.saveNote('alerts', 'backup', { state: 'warning' });
     a.store.replicas.saveNote('other', 'cron', 'elsewhere');
@@ -245,7 +228,7 @@ describe('notes', () => {
     expect(Object.fromEntries(notes)).toEqual({ cron: { state: 'critical', since: 1234 }, backup: { state: 'warning' } });
 
     a.store.replicas.saveNote('alerts', 'cron', null);
-    await admin.hSet(`${prefix}:notes:alerts`, 'broken', '{not json');
+    await fixture.admin.hSet(`${prefix}:notes:alerts`, 'broken', '{not json');
     await waitFor('the deletion at B', () => {
       void b.store.replicas.readNotes('alerts').then((read) => (notes = read));
       return !notes.has('cron');
@@ -258,14 +241,14 @@ describe('notes', () => {
 describe('notes, when Redis refuses them', () => {
   test('a note Redis refuses waits, and is written once it can be; readNotes() shows the waiting value meanwhile', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix });
+    const a = await stores.open({ url: fixture.redis.url, prefix });
     // The hash's key holds a string: HSET and HGETALL fail with WRONGTYPE.
-    await admin.set(`${prefix}:notes:alerts`, 'in the way');
+    await fixture.admin.set(`${prefix}:notes:alerts`, 'in the way');
     a.store.replicas.saveNote('alerts', 'cron', { state: 'critical' });
     await waitFor('the refusal', () => a.store.health().state === 'degraded');
     await expect(a.store.replicas.readNotes('alerts')).rejects.toThrow('The shared notes could not be read');
-    await admin.del(`${prefix}:notes:alerts`);
-    await admin.hSet(`${prefix}:notes:alerts`, 'backup', JSON.stringify({ state: 'warning' }));
+    await fixture.admin.del(`${prefix}:notes:alerts`);
+    await fixture.admin.hSet(`${prefix}:notes:alerts`, 'backup', JSON.stringify({ state: 'warning' }));
     // Still waiting (nothing wrote it yet): readNotes() tells what this replica saved last.
     expect(Object.fromEntries(await a.store.replicas.readNotes('alerts'))).toEqual({
       cron: { state: 'critical' },
@@ -273,16 +256,16 @@ describe('notes, when Redis refuses them', () => {
     });
     a.store.replicas.saveNote('alerts', 'backup', null); // the next write carries both
     // One note at a time, in order: the delete lands after the write.
-    await waitFor('both writes', async () => Object.keys(await admin.hGetAll(`${prefix}:notes:alerts`)).join() === 'cron');
-    expect(await admin.hGetAll(`${prefix}:notes:alerts`)).toEqual({ cron: JSON.stringify({ state: 'critical' }) });
+    await waitFor('both writes', async () => Object.keys(await fixture.admin.hGetAll(`${prefix}:notes:alerts`)).join() === 'cron');
+    expect(await fixture.admin.hGetAll(`${prefix}:notes:alerts`)).toEqual({ cron: JSON.stringify({ state: 'critical' }) });
   });
 });
 
 describe('alert lease', () => {
   test('exactly one store leads; when it closes, the other takes over within leaseMs and says so', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix, leaseMs: 1000 });
-    const b = await stores.open({ url: redis.url, prefix, leaseMs: 1000 });
+    const a = await stores.open({ url: fixture.redis.url, prefix, leaseMs: 1000 });
+    const b = await stores.open({ url: fixture.redis.url, prefix, leaseMs: 1000 });
     expect([a.store.replicas.leading, b.store.replicas.leading]).toEqual([true, false]);
     const changes: boolean[] = [];
     b.store.replicas.onLeadChange((leading) => changes.push(leading));
@@ -292,7 +275,7 @@ describe('alert lease', () => {
     // A released the lease as it closed, so B takes it at its next try (every leaseMs/3).
     expect(Date.now() - closedAt).toBeLessThan(1000);
     expect(changes).toEqual([true]);
-    expect(await admin.get(`${prefix}:lease`)).toBe(b.store.replicas.replicaId);
+    expect(await fixture.admin.get(`${prefix}:lease`)).toBe(b.store.replicas.replicaId);
   });
 
   test('when the leader dies without a word (kill -9), another store takes over within leaseMs + leaseMs/3', async () => {
@@ -303,7 +286,7 @@ describe('alert lease', () => {
         '--import',
         'tsx',
         '-e',
-        `require('./lib/store/redis-store.ts').redisStore(${JSON.stringify({ url: redis.url, prefix, leaseMs: 1000 })}).then((store) => {
+        `require('./lib/store/redis-store.ts').redisStore(${JSON.stringify({ url: fixture.redis.url, prefix, leaseMs: 1000 })}).then((store) => {
            console.log(store.replicas.leading ? 'leading' : 'not leading');
            setInterval(() => undefined, 1000);
          });`,
@@ -317,7 +300,7 @@ describe('alert lease', () => {
         }),
       );
       expect(first).toBe('leading');
-      const b = await stores.open({ url: redis.url, prefix, leaseMs: 1000 });
+      const b = await stores.open({ url: fixture.redis.url, prefix, leaseMs: 1000 });
       expect(b.store.replicas.leading).toBe(false);
       const killedAt = Date.now();
       leader.kill('SIGKILL');
@@ -332,10 +315,10 @@ describe('alert lease', () => {
 
   test('a leader that finds another holder stops leading, and takes the lease back once it lapses', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix, leaseMs: 1000 });
+    const a = await stores.open({ url: fixture.redis.url, prefix, leaseMs: 1000 });
     const changes: boolean[] = [];
     a.store.replicas.onLeadChange((leading) => changes.push(leading));
-    await admin.set(`${prefix}:lease`, 'someone-else', { expiration: { type: 'PX', value: 1000 } });
+    await fixture.admin.set(`${prefix}:lease`, 'someone-else', { expiration: { type: 'PX', value: 1000 } });
     await waitFor('A to step down', () => !a.store.replicas.leading, 3000);
     await waitFor('A to lead again', () => a.store.replicas.leading, 4000);
     expect(changes).toEqual([false, true]);
@@ -345,8 +328,8 @@ describe('alert lease', () => {
 describe('shared snapshot', () => {
   test("the leader's append() saves it, its own signals on their way included; a store opened later loads it and reads only later signals", async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix, snapshotEveryMs: 1 });
-    const b = await stores.open({ url: redis.url, prefix, snapshotEveryMs: 1 });
+    const a = await stores.open({ url: fixture.redis.url, prefix, snapshotEveryMs: 1 });
+    const b = await stores.open({ url: fixture.redis.url, prefix, snapshotEveryMs: 1 });
     expect(a.store.replicas.leading).toBe(true);
     b.store.replicas.publish(pulse('before', 1));
     a.store.replicas.publish(pulse('own', 2));
@@ -355,12 +338,12 @@ describe('shared snapshot', () => {
     // B does not lead: its append() saves nothing.
     b.store.append([], () => ({ from: 'b' }));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(await admin.get(`${prefix}:snapshot`)).toBeNull();
+    expect(await fixture.admin.get(`${prefix}:snapshot`)).toBeNull();
     // A's own signal is still on its way as A saves: the snapshot holds it (A applied it before publishing).
     a.store.replicas.publish(pulse('own-2', 3));
     a.store.append([{ ignored: true }], () => ({ services: ['before', 'own', 'own-2'] }));
-    await waitFor('the snapshot', async () => (await admin.exists(`${prefix}:snapshot`)) === 1);
-    const saved = JSON.parse((await admin.get(`${prefix}:snapshot`)) ?? 'null') as unknown;
+    await waitFor('the snapshot', async () => (await fixture.admin.exists(`${prefix}:snapshot`)) === 1);
+    const saved = JSON.parse((await fixture.admin.get(`${prefix}:snapshot`)) ?? 'null') as unknown;
     expect(saved).toEqual({
       stream_id: expect.stringMatching(/^\d+-\d+$/),
       saved_at: expect.any(Number),
@@ -368,7 +351,7 @@ describe('shared snapshot', () => {
       own: { replica: a.store.replicas.replicaId, seq: 2 },
     });
 
-    const c = await stores.open({ url: redis.url, prefix });
+    const c = await stores.open({ url: fixture.redis.url, prefix });
     expect(c.loaded).toEqual({ snapshot: { services: ['before', 'own', 'own-2'] }, entries: [] });
     b.store.replicas.publish(pulse('after', 4));
     a.store.replicas.publish(pulse('own-after', 5));
@@ -380,10 +363,10 @@ describe('shared snapshot', () => {
 
   test('without a snapshot a joining store reads the whole stream', async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix });
+    const a = await stores.open({ url: fixture.redis.url, prefix });
     a.store.replicas.publish(pulse('one', 1));
     a.store.replicas.publish(pulse('two', 2));
-    const joiner = await stores.open({ url: redis.url, prefix });
+    const joiner = await stores.open({ url: fixture.redis.url, prefix });
     expect(joiner.loaded).toEqual({ snapshot: null, entries: [] });
     await waitFor('both at the joiner', () => joiner.received.length >= 2);
     expect(joiner.received).toEqual([pulse('one', 1), pulse('two', 2)]);
@@ -391,9 +374,9 @@ describe('shared snapshot', () => {
 
   test('a snapshot this version cannot read is skipped with a warning, and the joiner reads the whole stream', async () => {
     const prefix = freshPrefix();
-    await admin.set(`${prefix}:snapshot`, JSON.stringify({ version: 99, state: {} }));
-    await admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', s: JSON.stringify(pulse('kept', 1)) });
-    const joiner = await stores.open({ url: redis.url, prefix });
+    await fixture.admin.set(`${prefix}:snapshot`, JSON.stringify({ version: 99, state: {} }));
+    await fixture.admin.xAdd(`${prefix}:signals`, '*', { o: 'elsewhere', s: JSON.stringify(pulse('kept', 1)) });
+    const joiner = await stores.open({ url: fixture.redis.url, prefix });
     expect(joiner.loaded).toEqual({ snapshot: null, entries: [] });
     expect(joiner.log.messages()).toContain(
       'The shared snapshot in Redis is not one this version wrote: starting from the whole signal stream instead',
@@ -404,9 +387,9 @@ describe('shared snapshot', () => {
 
   test("close() saves the leader's final snapshot and releases the lease", async () => {
     const prefix = freshPrefix();
-    const a = await stores.open({ url: redis.url, prefix });
+    const a = await stores.open({ url: fixture.redis.url, prefix });
     await stores.close(a.store, { final: true });
-    expect(JSON.parse((await admin.get(`${prefix}:snapshot`)) ?? 'null')).toMatchObject({ body: { final: true } });
-    expect(await admin.get(`${prefix}:lease`)).toBeNull();
+    expect(JSON.parse((await fixture.admin.get(`${prefix}:snapshot`)) ?? 'null')).toMatchObject({ body: { final: true } });
+    expect(await fixture.admin.get(`${prefix}:lease`)).toBeNull();
   });
 });

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { createClient } from 'redis';
 import type { SharedSignal } from '../../lib/core/replicas';
 import type { SavedState, StoreContext } from '../../lib/core/store';
 import { systemClock } from '../../lib/util/clock';
 import { redisStore, type RedisStore, type RedisStoreOptions } from '../../lib/store/redis-store';
 import { captureLogger } from './logger';
+import { startRedis, type RedisServer } from './redis-server';
 
 export interface OpenStore {
   readonly store: RedisStore;
@@ -58,4 +60,32 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 
 export function pulse(service: string, at: number, rid: string | null = null): SharedSignal {
   return { kind: 'pulse', service, at, rid };
+}
+
+/**
+ * A real redis-server for one test file, with an admin client to look at its keys and the
+ * stores the tests open, closed after each test. With `restartAfterEach`, a test may stop or
+ * restart the server: it is running again before the next one. Call at the top of a file.
+ */
+export function useRedis(options: { restartAfterEach?: boolean } = {}) {
+  const fixture = {
+    redis: undefined as unknown as RedisServer,
+    admin: undefined as unknown as ReturnType<typeof createClient>,
+    stores: redisStores(),
+  };
+  beforeAll(async () => {
+    fixture.redis = await startRedis();
+    fixture.admin = createClient({ url: fixture.redis.url });
+    fixture.admin.on('error', () => undefined);
+    await fixture.admin.connect();
+  });
+  afterEach(async () => {
+    if (options.restartAfterEach) await fixture.redis.restart().catch(() => undefined);
+    await fixture.stores.closeAll();
+  });
+  afterAll(async () => {
+    fixture.admin.destroy();
+    await fixture.redis.stop();
+  });
+  return fixture;
 }
