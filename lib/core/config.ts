@@ -38,6 +38,12 @@ export interface ServiceConfig {
    * remote anyway at its first remote call.
    */
   readonly remote?: boolean;
+  /**
+   * The section of the status page the service is shown in, e.g. `"Workers"`: a non-empty
+   * string of at most 100 characters. Defaults to none: with no group configured the page is one
+   * list.
+   */
+  readonly group?: string;
 }
 
 /**
@@ -117,6 +123,8 @@ export interface ResolvedServiceConfig {
   readonly depends_on: readonly string[];
   /** Whether it runs elsewhere and pulses over HTTP: shared by replicas from the start. */
   readonly remote: boolean;
+  /** The status page's section it is shown in, or `null` for none. */
+  readonly group: string | null;
 }
 
 /** The effective config: every key present, as `getConfig().heartbeat` shows it. */
@@ -232,7 +240,11 @@ const SERVICE_KEYS = [
   'min_runtime',
   'depends_on',
   'remote',
+  'group',
 ] as const;
+
+/** The longest `group` name: a section heading, not a description. */
+const MAX_GROUP_LENGTH = 100;
 
 /** Python's level names (as in the seed) and pino's, case-insensitive. */
 const LEVELS: Readonly<Record<string, PinoLevel>> = {
@@ -388,7 +400,15 @@ function readService(
     min_runtime: minRuntime,
     depends_on: given('depends_on') ? readNames(read, `${key}.depends_on`, entry.depends_on) : Object.freeze([]),
     remote: given('remote') ? read.boolean(`${key}.remote`, entry.remote) : false,
+    group: given('group') ? readGroup(read, `${key}.group`, entry.group) : null,
   });
+}
+
+function readGroup(read: OptionReader, key: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_GROUP_LENGTH) {
+    read.fail(key, value, `a non-empty string of at most ${MAX_GROUP_LENGTH} characters naming the status page's section, e.g. "Workers"`);
+  }
+  return value;
 }
 
 function readNames(read: OptionReader, key: string, value: unknown): readonly string[] {

@@ -250,6 +250,7 @@ export class Monitor<H extends ServiceOwner> {
         );
       }
       record.dependsOn = service.depends_on;
+      record.group = service.group;
     }
     return record;
   }

@@ -81,6 +81,8 @@ export interface ServiceHealth {
   paused: ServicePause | null;
   /** The dependency (from `depends_on`) that is degraded or critical now, so this service's alerts are held, or `null`. */
   suppressed_by: string | null;
+  /** The status page's section for this service (the config's `group`), or `null` for none. */
+  group: string | null;
 }
 
 /** A job's runs, as `run` in the service body. */
@@ -186,6 +188,8 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
   runs: RunTracker | null = null;
   /** Services whose outage holds this one's alerts (`depends_on`). */
   dependsOn: readonly string[] = [];
+  /** The status page's section (the config's `group`), or `null`. */
+  group: string | null = null;
   /** Misses count from here while it is later than the last sign of life: the end of a pause, known or (Infinity) not. */
   expectFrom = -Infinity;
   /** A pause by `pause()`: until (monotonic ms, Infinity for none) and why. */
@@ -404,6 +408,7 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
       run: this.runView(offset),
       paused: this.pauseView(offset, now),
       suppressed_by: suppressedBy,
+      group: this.group,
     };
   }
 

@@ -41,7 +41,10 @@ export function statusSummary(body: HealthStatus): { services: Record<string, { 
   return { services, overall_status: body.overall_status };
 }
 
-/** A service body without details: its status word, and whether it is paused (as public as `heartbeat_service_paused`). */
-export function serviceSummary(body: ServiceHealth): { service: string; status: string; paused: boolean } {
-  return { service: body.service, status: body.status, paused: body.paused !== null };
+/**
+ * A service body without details: its status word, whether it is paused (as public as
+ * `heartbeat_service_paused`) and its status page section (`group`: config, not a detail).
+ */
+export function serviceSummary(body: ServiceHealth): { service: string; status: string; paused: boolean; group: string | null } {
+  return { service: body.service, status: body.status, paused: body.paused !== null, group: body.group };
 }
