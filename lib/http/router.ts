@@ -4,6 +4,9 @@ import { getDefaultManager } from '../core/manager';
 import type { HeartbeatManager } from '../core/manager';
 import { readMetricPrefix, registerMetrics } from '../metrics/prometheus';
 import { BearerAuth } from './auth';
+import { mountBadgeRoutes } from './badge';
+import { DrainSignal } from './drain';
+import { exactPath, healthJsonHandler } from './health-json';
 import { DETAILS_POLICIES, DetailsGate, type DetailsPolicy } from './details';
 import { statusPage } from '../page/status-page';
 import { REMOTE_PATHS, mountRemoteRoutes } from './remote';
@@ -53,6 +56,13 @@ export interface HealthRouterOptions {
 export type HealthRouter = ((req: Request, res: Response, next: NextFunction) => void) & {
   /** The manager whose services this router serves. */
   readonly manager: HeartbeatManager;
+  /**
+   * Starts the shutdown: from now on `GET {basePath}/ready` answers 503 `{"status":"draining"}`,
+   * so load balancers stop sending traffic while the server still answers; call it on SIGTERM,
+   * wait a few probe periods, then close the server. `/live` goes on answering 200. Closing the
+   * manager (`manager.close()`) drains as well. Calling it again changes nothing.
+   */
+  drain(): void;
 };
 
 const ROUTER_KEYS = [
@@ -77,7 +87,9 @@ const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
  * - `GET /api/health/service/{name}`: one service, or 404
  * - `GET /api/health/service/{name}/history` and `/export?format=json|csv`: the past
  * - `GET /api/health/stream` and `/ui`: live events and the status page
- * - `GET /api/health/live` and `/ready`: probes for load balancers and Kubernetes
+ * - `GET /api/health/live` and `/ready`: probes for load balancers and Kubernetes (`/ready` 503 once `drain()` is called)
+ * - `GET /api/health`: every service in the IETF draft's `application/health+json` format
+ * - `GET /api/health/badge.svg` and `/badge/{name}.svg`: SVG status and uptime badges for READMEs
  * - `POST /api/health/service/{name}/pulse` and `/error`: remote heartbeats (with `remote_token`)
  * - `POST /api/health/service/{name}/start`, `/fail`, `/exit/{code}`: remote job runs (with `remote_token`)
  * - `POST /api/health/service/{name}/pause` and `/resume`: pauses (with `remote_token`)
@@ -108,12 +120,15 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   const details = new DetailsGate(policy, auth);
   registerMetrics(manager, { registry, prefix: metricsPrefix });
   const readPaths = [
+    basePath,
     `${basePath}/status`,
     `${basePath}/service/{name}`,
     `${basePath}/service/{name}/history`,
     `${basePath}/export`,
     `${basePath}/live`,
     `${basePath}/ready`,
+    `${basePath}/badge.svg`,
+    `${basePath}/badge/{name}.svg`,
   ];
   if (streamOptions) readPaths.push(`${basePath}/stream`);
   if (serveUi) readPaths.push(uiPath);
@@ -121,7 +136,10 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
 
   const router = Router();
 
-  mountStatusRoutes(router, { manager, basePath, criticalStatusCode, details });
+  const drainSignal = new DrainSignal(manager);
+  mountStatusRoutes(router, { manager, basePath, criticalStatusCode, details, drain: drainSignal });
+  mountBadgeRoutes(router, { manager, basePath, details });
+  router.get(basePath, healthJsonHandler({ manager, basePath, details, uiPath: serveUi ? uiPath : null }));
   mountRemoteRoutes(router, manager, basePath, auth);
   if (streamOptions) router.get(`${basePath}/stream`, new StreamHub(manager, streamOptions, details).handle);
   if (serveUi) router.get(uiPath, statusPage(`${basePath}/stream`));
@@ -129,7 +147,8 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   // A service also takes DELETE (answered 404 while remote heartbeats are off, like a pulse).
   const serviceItem = `${basePath}/service/{name}`;
   for (const path of readPaths) {
-    router.all(path.replace('{name}', ':name'), methodNotAllowed(path === serviceItem ? 'GET, HEAD, DELETE' : 'GET, HEAD'));
+    const notAllowed = methodNotAllowed(path === serviceItem ? 'GET, HEAD, DELETE' : 'GET, HEAD');
+    router.all(path.replace('{name}', ':name'), path === basePath ? exactPath(notAllowed) : notAllowed);
   }
 
   if (serveMetrics) {
@@ -194,7 +213,12 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
     if (url.charCodeAt(0) !== SLASH || (firstLetters.has(url.charCodeAt(1) | CASE_BIT) && ours.test(url))) router(req, res, next);
     else next();
   };
-  return Object.assign(health, { manager });
+  return Object.assign(health, {
+    manager,
+    drain: () => {
+      drainSignal.drain();
+    },
+  });
 }
 
 /** Set in lowercase ASCII letters and clear in uppercase: `code | CASE_BIT` compares letters as Express does, without case. */

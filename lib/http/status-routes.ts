@@ -4,6 +4,7 @@ import { readCountParam } from './history-params';
 import { exportHandler } from './export';
 import { MAX_HISTORY_SIZE } from '../core/config';
 import type { HeartbeatManager } from '../core/manager';
+import type { DrainSignal } from './drain';
 import { sendError, sendJson } from './respond';
 import { storeView } from './store-view';
 
@@ -12,6 +13,8 @@ export interface StatusRouteSettings {
   basePath: string;
   criticalStatusCode: number;
   details: DetailsGate;
+  /** Says when the server is shutting down, so that /ready answers `draining`. */
+  drain: DrainSignal;
 }
 
 const notMonitored = (res: Response, name: string) => {
@@ -23,7 +26,7 @@ const notMonitored = (res: Response, name: string) => {
  * probes. Callers the details policy does not admit see status words only; the history and
  * the export, which are all details, refuse them.
  */
-export function mountStatusRoutes(router: Router, { manager, basePath, criticalStatusCode, details }: StatusRouteSettings): void {
+export function mountStatusRoutes(router: Router, { manager, basePath, criticalStatusCode, details, drain }: StatusRouteSettings): void {
   router.get(`${basePath}/status`, (req: Request, res: Response) => {
     const body = manager.statusView(); // serialised right here, before the next request can rewrite it
     const code = body.overall_status === 'critical' ? criticalStatusCode : 200;
@@ -87,8 +90,10 @@ export function mountStatusRoutes(router: Router, { manager, basePath, criticalS
       // A paused service is not expected to work, as overall_status says: it does not fail readiness.
       .filter(([tag, entry]) => entry.critical && entry.status === 'critical' && !manager.isPaused(tag))
       .map(([tag]) => tag);
-    const ready = overall_status !== 'offline' && failing.length === 0;
-    const body = { status: ready ? 'ready' : 'not_ready', overall_status, failing: details.allows(req) ? failing : [] };
-    sendJson(res, ready ? 200 : 503, body);
+    // Shutting down outranks everything: a load balancer must stop sending before the listener closes.
+    const draining = drain.draining;
+    const ready = !draining && overall_status !== 'offline' && failing.length === 0;
+    const status = draining ? 'draining' : ready ? 'ready' : 'not_ready';
+    sendJson(res, ready ? 200 : 503, { status, overall_status, failing: details.allows(req) ? failing : [] });
   });
 }
