@@ -65,6 +65,9 @@ export {
   type PulseMiddleware,
   type StreamOptions,
   type StreamSnapshot,
+  type WebSocketOptions,
+  type AttachWebSocketOptions,
+  type UpgradableServer,
   type DetailsPolicy,
 } from './http';
 export { registerMetrics, type MetricsOptions, type MetricsRegistration } from './metrics';

@@ -12,8 +12,10 @@ import { statusPage } from '../page/status-page';
 import { REMOTE_PATHS, mountRemoteRoutes } from './remote';
 import { jsonErrors, methodNotAllowed, sendError } from './respond';
 import { mountStatusRoutes } from './status-routes';
-import { STREAM_DEFAULTS, StreamHub, type StreamOptions } from './stream';
-import { MAX_TIMER_DELAY_MS } from '../util/timers';
+import { sseHandler } from './sse-transport';
+import { StreamHub } from './stream';
+import { readStreamOptions, readWebSocketOptions, type StreamOptions, type WebSocketOptions } from './stream-options';
+import { WebSocketTransport, webSocketOverHttp, type AttachWebSocketOptions, type UpgradableServer } from './ws-transport';
 import { OptionReader } from '../util/validate';
 
 /** What `healthRouter()` takes. Every key is optional. */
@@ -37,6 +39,11 @@ export interface HealthRouterOptions {
   readonly criticalStatusCode?: number;
   /** Serve the event stream at `{basePath}/stream`; an object sets its limits. Defaults to `true`. */
   readonly stream?: boolean | StreamOptions;
+  /**
+   * Serve the same events over a WebSocket at `{basePath}/ws`, once `attachWebSocket(server)`
+   * is called; an object sets its bearer `token`. Defaults to `true`, or `false` when `stream` is `false`.
+   */
+  readonly webSocket?: boolean | WebSocketOptions;
   /** Serve the status page (it needs the stream). Defaults to `true`, or `false` when `stream` is `false`. */
   readonly ui?: boolean;
   /** Path of the status page. Defaults to `{basePath}/ui`. */
@@ -63,6 +70,16 @@ export type HealthRouter = ((req: Request, res: Response, next: NextFunction) =>
    * manager (`manager.close()`) drains as well. Calling it again changes nothing.
    */
   drain(): void;
+  /**
+   * Serves the event stream over WebSockets at `{basePath}/ws` on `server` (the one
+   * `app.listen()` returns, or an `http`/`https` server of the app): it listens to the
+   * server's `upgrade` event, answers its own path and leaves other paths to other listeners.
+   * Mounted under a prefix (`app.use('/ops', health)`), give the full path:
+   * `{ path: '/ops/api/health/ws' }`. Calling it again for the same server and path changes
+   * nothing; for another path it throws. `manager.close()` closes every socket and removes
+   * the listener. Throws when the router's `webSocket` option is `false` or the manager is closed.
+   */
+  attachWebSocket(server: UpgradableServer, options?: AttachWebSocketOptions): void;
 };
 
 const ROUTER_KEYS = [
@@ -74,11 +91,11 @@ const ROUTER_KEYS = [
   'metricsPrefix',
   'criticalStatusCode',
   'stream',
+  'webSocket',
   'ui',
   'uiPath',
   'details',
 ] as const;
-const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
 
 /**
  * The drop-in health API: `app.use(healthRouter())`.
@@ -87,6 +104,7 @@ const STREAM_KEYS = Object.keys(STREAM_DEFAULTS);
  * - `GET /api/health/service/{name}`: one service, or 404
  * - `GET /api/health/service/{name}/history` and `/export?format=json|csv`: the past
  * - `GET /api/health/stream` and `/ui`: live events and the status page
+ * - `GET /api/health/ws`: the same events over a WebSocket, once `attachWebSocket(server)` is called
  * - `GET /api/health/live` and `/ready`: probes for load balancers and Kubernetes (`/ready` 503 once `drain()` is called)
  * - `GET /api/health`: every service in the IETF draft's `application/health+json` format
  * - `GET /api/health/badge.svg` and `/badge/{name}.svg`: SVG status and uptime badges for READMEs
@@ -108,7 +126,8 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
     given.criticalStatusCode === undefined ? 503 : httpStatus(read, 'criticalStatusCode', given.criticalStatusCode);
   const registry = (given.registry as Registry<RegistryContentType> | undefined) ?? globalRegister;
   const metricsPrefix = readMetricPrefix(read, 'metricsPrefix', given.metricsPrefix);
-  const streamOptions = given.stream === false ? null : streamSettings(read, given.stream);
+  const streamOptions = given.stream === false ? null : readStreamOptions(read, given.stream);
+  const webSocketOptions = readWebSocketOptions(read, given.webSocket, streamOptions !== null);
   const serveUi = given.ui === undefined ? streamOptions !== null : read.boolean('ui', given.ui);
   if (serveUi && !streamOptions) read.fail('ui', given.ui, 'false when the stream is off (the page is drawn from the stream)');
   const uiPath = given.uiPath === undefined ? `${basePath}/ui` : read.plainPath('uiPath', given.uiPath);
@@ -131,6 +150,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
     `${basePath}/badge/{name}.svg`,
   ];
   if (streamOptions) readPaths.push(`${basePath}/stream`);
+  if (webSocketOptions) readPaths.push(`${basePath}/ws`);
   if (serveUi) readPaths.push(uiPath);
   const endpoints = auth ? [...readPaths, ...REMOTE_PATHS.map((path) => `${basePath}${path}`)] : readPaths;
 
@@ -141,7 +161,16 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
   mountBadgeRoutes(router, { manager, basePath, details });
   router.get(basePath, healthJsonHandler({ manager, basePath, details, uiPath: serveUi ? uiPath : null }));
   mountRemoteRoutes(router, manager, basePath, auth);
-  if (streamOptions) router.get(`${basePath}/stream`, new StreamHub(manager, streamOptions, details).handle);
+  const hub = streamOptions ? new StreamHub(manager, streamOptions) : null;
+  if (hub) router.get(`${basePath}/stream`, sseHandler(hub, details));
+  const webSocket =
+    hub && webSocketOptions
+      ? new WebSocketTransport(hub, basePath, details, {
+          stream: webSocketOptions.token === null ? null : new BearerAuth(webSocketOptions.token),
+          remote: auth,
+        })
+      : null;
+  if (webSocket) router.get(`${basePath}/ws`, webSocketOverHttp(manager));
   if (serveUi) router.get(uiPath, statusPage(`${basePath}/stream`));
 
   // A service also takes DELETE (answered 404 while remote heartbeats are off, like a pulse).
@@ -218,6 +247,11 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
     drain: () => {
       drainSignal.drain();
     },
+    attachWebSocket: (server: UpgradableServer, attachOptions?: AttachWebSocketOptions) => {
+      if (!webSocket)
+        throw new Error('attachWebSocket(): the WebSocket stream is off (healthRouter({ webSocket: false }) or { stream: false }).');
+      webSocket.attach(server, attachOptions);
+    },
   });
 }
 
@@ -237,26 +271,6 @@ function ownPaths(basePath: string, metricsPath: string | null, uiPath: string |
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function streamSettings(read: OptionReader, value: unknown): Required<StreamOptions> {
-  if (value === undefined || value === true) return { ...STREAM_DEFAULTS };
-  const given = read.object('stream', value, STREAM_KEYS);
-  const settings: Record<string, number> = { ...STREAM_DEFAULTS };
-  for (const key of STREAM_KEYS) {
-    if (given[key] === undefined) continue;
-    const value = read.integer(`stream.${key}`, given[key], 1, '');
-    // Past 24.8 days Node's timers overflow and fire after 1 ms: the batch timer would spin.
-    if (key.endsWith('Ms') && value > MAX_TIMER_DELAY_MS) {
-      read.fail(
-        `stream.${key}`,
-        value,
-        `at most ${MAX_TIMER_DELAY_MS} milliseconds (about 24.8 days, the longest wait Node's timers take)`,
-      );
-    }
-    settings[key] = value;
-  }
-  return settings as unknown as Required<StreamOptions>;
 }
 
 function httpStatus(read: OptionReader, key: string, value: unknown): number {

@@ -1,36 +1,11 @@
-import type { Request, Response } from 'express';
 import { isoTimeOf, wallOffset } from '../util/clock';
 import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
-import { DetailsGate, serviceSummary } from './details';
-import { sendError } from './respond';
+import { serviceSummary } from './details';
+import type { StreamSettings } from './stream-options';
+import { OriginPolicy } from './stream-origin';
 import type { RunTracker } from '../core/runs';
 import type { ServiceHealth, ServiceRun } from '../core/service-record';
 import type { OverallStatus } from '../core/status';
-
-/** Limits of the event stream, as `healthRouter({ stream })` takes them. Every key is optional. */
-export interface StreamOptions {
-  /** Most streams open at once; more get 503. Defaults to `100`. */
-  readonly maxClients?: number;
-  /**
-   * Most streams open at once from one client address, `req.ip` (which follows the app's
-   * `trust proxy` setting), so one client cannot take every place; more get 429. Defaults to `10`.
-   */
-  readonly maxClientsPerAddress?: number;
-  /** Bytes a client may leave unread before it is dropped. Defaults to 256 KiB. */
-  readonly maxBufferedBytes?: number;
-  /** Milliseconds between keep-alive comments. Defaults to 15 s. */
-  readonly keepAliveMs?: number;
-  /** Milliseconds between pulse batches: each service appears at most once per batch. Defaults to 250. */
-  readonly pulseBatchMs?: number;
-}
-
-export const STREAM_DEFAULTS = {
-  maxClients: 100,
-  maxClientsPerAddress: 10,
-  maxBufferedBytes: 256 * 1024,
-  keepAliveMs: 15_000,
-  pulseBatchMs: 250,
-} as const;
 
 /**
  * Most status and pause events sent one by one for the changes of one event-loop turn. Past it
@@ -47,10 +22,39 @@ interface RunSeen {
   exitCode: number | null;
 }
 
-/** One open stream: whether its caller may see details, and the address its places count against. */
-interface StreamClient {
+/** How one transport writes an event: built once per event, transport and audience. */
+export interface FrameFormat {
+  /** The frame of event `id`, named `event`, carrying `data`. */
+  encode(id: number, event: string, data: unknown): string;
+}
+
+/** One open stream, whatever carries it: the hub counts it, feeds it frames and drops it. */
+export interface StreamClient {
+  /** How its frames are written; clients of one format share each frame. */
+  readonly format: FrameFormat;
+  /** Whether its caller may see details, decided once when it connected. */
   readonly detailed: boolean;
+  /** The client address its place counts against. */
   readonly address: string;
+  /** Whether it can still take frames. */
+  readonly open: boolean;
+  /** Bytes queued for it and not yet taken by the network. */
+  readonly bufferedBytes: number;
+  /** Queues one frame; never waits. */
+  send(frame: string): void;
+  /** Keeps an idle connection open through proxies, and finds a peer that went away. */
+  keepAlive(): void;
+  /** Closes it in good order: the server or the manager is closing. */
+  end(): void;
+  /** Cuts it off at once: it stopped reading. */
+  destroy(): void;
+}
+
+/** Why a stream was refused: an HTTP status and its JSON body, with a `Retry-After` when trying again may help. */
+export interface StreamRefusal {
+  readonly status: number;
+  readonly body: { error: string; [key: string]: unknown };
+  readonly retryAfter?: string;
 }
 
 /** What a snapshot holds: everything the page draws. */
@@ -64,22 +68,25 @@ export interface StreamSnapshot {
 }
 
 /**
- * Server-Sent Events for one manager: a `snapshot` on connect, a `status` event per
- * transition (with the service as it stood then; sent when the turn that made it ends, all of
- * the turn's with the overall status at its end, or as one fresh `snapshot` for more than
- * {@link MAX_STATUS_EVENTS_PER_TURN}), and `pulse` batches at most every `pulseBatchMs`, so a page can animate
- * heartbeats without a flood. A `pause` event (the manager's, with the service body after it)
- * goes out when a pause begins or ends, which need not change the status; a `run` batch, in the
- * same rhythm as pulses, when a job's run begins or ends. A caller the details policy does not
- * admit gets status words only: summary snapshots, status events and pause flags, and no
- * pulses or runs (their times are details). Every
- * event is one `data:` line of JSON, so no service name or error message can forge an event.
- * Writes never wait on a client: one that stops reading is dropped once `maxBufferedBytes` are
- * queued for it. The timer runs only while clients are connected, is unref'd, and stops when
- * the manager closes.
+ * The live events of one manager, for every transport: a `snapshot` on connect, a `status`
+ * event per transition (with the service as it stood then; sent when the turn that made it
+ * ends, all of the turn's with the overall status at its end, or as one fresh `snapshot` for
+ * more than {@link MAX_STATUS_EVENTS_PER_TURN}), and `pulse` batches at most every
+ * `pulseBatchMs`, so a page can animate heartbeats without a flood. A `pause` event (the
+ * manager's, with the service body after it) goes out when a pause begins or ends, which need
+ * not change the status; a `run` batch, in the same rhythm as pulses, when a job's run begins
+ * or ends. A caller the details policy does not admit gets status words only: summary
+ * snapshots, status events and pause flags, and no pulses or runs (their times are details).
+ *
+ * Transports (Server-Sent Events, the WebSocket) bring {@link StreamClient}s and write frames
+ * in their own {@link FrameFormat}; the hub listens to the manager once, runs one timer, and
+ * builds each event's frame once per format and audience. Clients of every transport share
+ * one set of places (`maxClients`, `maxClientsPerAddress`). Writes never wait on a client:
+ * one that stops reading is dropped once `maxBufferedBytes` are queued for it. The timer runs
+ * only while clients are connected, is unref'd, and stops when the manager closes.
  */
 export class StreamHub {
-  private readonly clients = new Map<Response, StreamClient>();
+  private readonly clients = new Set<StreamClient>();
   /** Streams open per client address; an address leaves the map with its last stream. */
   private readonly perAddress = new Map<string, number>();
   private readonly pulsesSeen = new Map<string, number>();
@@ -93,18 +100,18 @@ export class StreamHub {
   private changesFlush: NodeJS.Immediate | undefined;
   private sinceKeepAlive = 0;
   private nextId = 1;
+  /** Run when the hub closes (the manager closed): transports let go of what they hold. */
+  private readonly closers = new Set<() => void>();
+  /** Which browser pages may open a stream, for every transport. */
+  readonly origins: OriginPolicy;
 
-  /**
-   * Serves `manager`'s events until it closes. `options` must set every limit (`healthRouter()`
-   * fills in the defaults). `details` decides per request who sees details; `healthRouter()`
-   * builds it from its `details` option. It cannot be built outside the package: leave it out
-   * to show details to every caller.
-   */
+  /** Serves `manager`'s events until it closes. `options` must set every limit (`readStreamOptions()` fills in the defaults). */
   constructor(
-    private readonly manager: HeartbeatManager,
-    private readonly options: Required<StreamOptions>,
-    private readonly details: DetailsGate = new DetailsGate('always', null),
+    /** The manager whose events are streamed. */
+    readonly manager: HeartbeatManager,
+    private readonly options: StreamSettings,
   ) {
+    this.origins = new OriginPolicy(options.allowedOrigins);
     manager.on('status', this.onStatus);
     manager.on('pause', this.onPause);
     manager.on('close', () => {
@@ -112,69 +119,88 @@ export class StreamHub {
     });
   }
 
-  /** Streams open now. */
+  /** Streams open now, of every transport. */
   get size(): number {
     return this.clients.size;
   }
 
-  /** The Express handler for `GET {basePath}/stream`. */
-  readonly handle = (req: Request, res: Response): void => {
-    if (this.manager.isClosed) {
-      sendError(res, 503, 'The heartbeat manager is closed.');
-      return;
-    }
-    const address = req.ip ?? req.socket.remoteAddress ?? '';
+  /**
+   * Whether a new stream from `address` has a place: `null` if so, else the answer (503 once
+   * the manager is closed or every place is taken, 429 past the places of one address).
+   */
+  refusal(address: string): StreamRefusal | null {
+    if (this.manager.isClosed) return { status: 503, body: { error: 'The heartbeat manager is closed.' } };
     const perAddress = this.options.maxClientsPerAddress;
     if ((this.perAddress.get(address) ?? 0) >= perAddress) {
-      res.set('Retry-After', '5');
-      sendError(res, 429, `Too many open event streams from your address (the limit is ${perAddress} per address); close one first.`, {
-        limit: perAddress,
-      });
-      return;
+      return {
+        status: 429,
+        retryAfter: '5',
+        body: {
+          error: `Too many open event streams from your address (the limit is ${String(perAddress)} per address); close one first.`,
+          limit: perAddress,
+        },
+      };
     }
     if (this.clients.size >= this.options.maxClients) {
-      res.set('Retry-After', '5');
-      sendError(res, 503, `Too many open event streams (the limit is ${this.options.maxClients}); try again later.`, {
-        limit: this.options.maxClients,
-      });
-      return;
+      return {
+        status: 503,
+        retryAfter: '5',
+        body: {
+          error: `Too many open event streams (the limit is ${String(this.options.maxClients)}); try again later.`,
+          limit: this.options.maxClients,
+        },
+      };
     }
-    res.status(200);
-    res.set({
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      Connection: 'keep-alive',
-      // Proxies such as nginx would otherwise buffer the stream and the page would stall.
-      'X-Accel-Buffering': 'no',
-    });
-    res.flushHeaders();
-    req.socket.setNoDelay(true);
-    const detailed = this.details.allows(req);
-    this.clients.set(res, { detailed, address });
-    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
-    res.on('close', () => {
-      this.drop(res);
-    });
-    // A reconnecting client (with Last-Event-ID) also starts over from a fresh snapshot: the
-    // current state is what it needs, and no replay buffer has to be kept.
-    this.write(res, `retry: 2000\n\n`);
-    const snapshot = this.snapshot();
-    this.write(res, this.frame('snapshot', detailed ? snapshot : summarizeSnapshot(snapshot)));
-    this.arm();
-  };
+    return null;
+  }
 
-  /** Ends every stream and stops the timer. */
+  /**
+   * Takes a place for `client` (its transport asked {@link refusal} first, in the same turn)
+   * and sends it a snapshot. A reconnecting client also starts over from a fresh snapshot: the
+   * current state is what it needs, and no replay buffer has to be kept.
+   */
+  join(client: StreamClient): void {
+    this.clients.add(client);
+    this.perAddress.set(client.address, (this.perAddress.get(client.address) ?? 0) + 1);
+    const snapshot = this.snapshot();
+    this.write(client, client.format.encode(this.nextId++, 'snapshot', client.detailed ? snapshot : summarizeSnapshot(snapshot)));
+    this.arm();
+  }
+
+  /** Gives the place of `client` back; its transport calls this when the connection closes. Once per client is enough. */
+  leave(client: StreamClient): void {
+    if (!this.clients.delete(client)) return;
+    const held = (this.perAddress.get(client.address) ?? 1) - 1;
+    if (held > 0) this.perAddress.set(client.address, held);
+    else this.perAddress.delete(client.address);
+    if (this.clients.size === 0) {
+      this.disarm();
+      this.pulsesSeen.clear();
+      this.runsSeen.clear();
+    }
+  }
+
+  /** Runs `closer` when the hub closes, once; a transport lets go of its sockets and listeners there. */
+  onClose(closer: () => void): void {
+    this.closers.add(closer);
+  }
+
+  /** Ends every stream, stops the timer and lets every transport go. */
   close(): void {
     this.manager.off('status', this.onStatus);
     this.manager.off('pause', this.onPause);
-    for (const client of this.clients.keys()) client.end();
+    const open = [...this.clients];
     this.clients.clear();
     this.perAddress.clear();
+    for (const client of open) client.end();
     this.pendingChanges = [];
     this.pendingPauses = [];
     if (this.changesFlush) clearImmediate(this.changesFlush);
     this.changesFlush = undefined;
     this.disarm();
+    const closers = [...this.closers];
+    this.closers.clear();
+    for (const closer of closers) closer();
   }
 
   private readonly onStatus = (change: StatusChange): void => {
@@ -285,7 +311,7 @@ export class StreamHub {
     this.sinceKeepAlive += this.options.pulseBatchMs;
     if (this.sinceKeepAlive >= this.options.keepAliveMs) {
       this.sinceKeepAlive = 0;
-      for (const client of this.clients.keys()) this.write(client, `: keep-alive\n\n`);
+      for (const client of [...this.clients]) client.keepAlive();
     }
     this.arm();
   };
@@ -307,48 +333,38 @@ export class StreamHub {
 
   /**
    * Sends `data` to callers who may see details and `summary` to the others, or nothing to
-   * them without a summary; each frame is built once.
+   * them without a summary; each frame is built once per format and audience.
    */
   private broadcast(event: string, data: unknown, summary?: unknown): void {
-    let full: string | undefined;
-    let brief: string | undefined;
-    for (const [res, client] of this.clients) {
-      if (client.detailed) this.write(res, (full ??= this.frame(event, data)));
-      else if (summary !== undefined) this.write(res, (brief ??= this.frame(event, summary)));
+    const id = this.nextId++;
+    const full = new Map<FrameFormat, string>();
+    const brief = new Map<FrameFormat, string>();
+    // A copy: a client dropped on the way leaves the set.
+    for (const client of [...this.clients]) {
+      const payload = client.detailed ? data : summary;
+      if (payload === undefined) continue;
+      const frames = client.detailed ? full : brief;
+      let frame = frames.get(client.format);
+      if (frame === undefined) {
+        frame = client.format.encode(id, event, payload);
+        frames.set(client.format, frame);
+      }
+      this.write(client, frame);
     }
   }
 
-  /** `JSON.stringify` escapes every line break, so the payload is always exactly one line. */
-  private frame(event: string, data: unknown): string {
-    return `id: ${this.nextId++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-  }
-
-  private write(res: Response, text: string): void {
-    if (res.writableEnded || res.destroyed) {
-      this.drop(res);
+  private write(client: StreamClient, frame: string): void {
+    if (!client.open) {
+      this.leave(client);
       return;
     }
-    if (res.writableLength > this.options.maxBufferedBytes) {
+    if (client.bufferedBytes > this.options.maxBufferedBytes) {
       // It stopped reading: holding more for it would grow without bound.
-      res.destroy();
-      this.drop(res);
+      client.destroy();
+      this.leave(client);
       return;
     }
-    res.write(text);
-  }
-
-  private drop(res: Response): void {
-    const client = this.clients.get(res);
-    if (!client) return;
-    this.clients.delete(res);
-    const held = (this.perAddress.get(client.address) ?? 1) - 1;
-    if (held > 0) this.perAddress.set(client.address, held);
-    else this.perAddress.delete(client.address);
-    if (this.clients.size === 0) {
-      this.disarm();
-      this.pulsesSeen.clear();
-      this.runsSeen.clear();
-    }
+    client.send(frame);
   }
 
   private arm(): void {
