@@ -32,7 +32,10 @@ const firstLine = (block: CodeBlock): string => block.code.split('\n')[0] ?? '';
  * Blocks the harness cannot run, keyed by `file: first line`, each with its reason. Every entry
  * must still match a block. Keep it empty: a block belongs here only if no test can run it.
  */
-const NOT_RUN: Record<string, string> = {};
+const NOT_RUN: Record<string, string> = {
+  'docs/streams.md: using System.Net.WebSockets;':
+    'C#: no .NET SDK on the test machines; __tests__/ws-stream.test.ts speaks to /ws as ClientWebSocket does (a header on the upgrade, no subprotocol, text messages read whole)',
+};
 
 /**
  * What a `ts` block marked `<!-- docs-test: name -->` needs: `prelude`, code put before it that
@@ -120,6 +123,34 @@ const alert = await docsTest.until(() => received[0], 'an alert for the notifier
 docsTest.assert.deepEqual([alert.service, alert.status, alert.previous], ['save_worker', 'critical', 'healthy']);
 manager.close();`,
   },
+  // One Express app on loopback stands in for ntfy, Slack, Teams and Discord.
+  'alert-targets': {
+    prelude: `
+import express from 'express';
+const manager = new docsTest.lib.HeartbeatManager({ config: { log_level: 'silent' } });
+const posts: { path: string; body: Record<string, any> }[] = [];
+const receiver = express();
+receiver.use(express.json());
+receiver.use((req, res) => {
+  posts.push({ path: req.path, body: req.body as Record<string, any> });
+  res.status(req.path === '/teams' ? 202 : 204).end();
+});
+const hooks = await docsTest.serve(receiver);
+process.env.NTFY_URL = hooks + '/ntfy/heartbeat-alerts';
+process.env.SLACK_WEBHOOK_URL = hooks + '/slack';
+process.env.TEAMS_WEBHOOK_URL = hooks + '/teams';
+process.env.DISCORD_WEBHOOK_URL = hooks + '/discord';`,
+    check: `
+manager.heartbeat({ tag: 'save_worker' }).start().error('disk full', { critical: true });
+await docsTest.until(() => (posts.length === 4 ? posts : undefined), 'an alert at each of the four targets');
+const sent = new Map(posts.map((post) => [post.path, post.body]));
+docsTest.assert.deepEqual([...sent.keys()].sort(), ['/discord', '/ntfy/', '/slack', '/teams']);
+docsTest.assert.deepEqual([sent.get('/ntfy/')?.topic, sent.get('/ntfy/')?.title, sent.get('/ntfy/')?.priority], ['heartbeat-alerts', 'save_worker is critical', 5]);
+docsTest.assert.equal(sent.get('/slack')?.text, '🚨 save_worker is critical: critical error: disk full');
+docsTest.assert.equal(sent.get('/teams')?.attachments[0].content.type, 'AdaptiveCard');
+docsTest.assert.deepEqual(sent.get('/discord')?.allowed_mentions, { parse: [] });
+manager.close();`,
+  },
   // HEARTBEAT_REDIS_URL names the real redis-server the ts blocks' beforeAll starts.
   replicas: {
     check: `
@@ -130,6 +161,31 @@ docsTest.assert.equal(backup?.status, 'healthy');
 docsTest.assert.equal(manager.isShared('nightly_backup'), true);
 docsTest.assert.equal(manager.isShared('api_server'), false);
 await manager.close();`,
+  },
+  'ws-server': {
+    prelude: `
+import WebSocket from 'ws';`,
+    check: `
+const { port } = await docsTest.until(() => server.address() as import('node:net').AddressInfo | null ?? undefined, 'the server listening');
+const socket = new WebSocket(\`ws://127.0.0.1:\${port}/api/health/ws\`);
+const first = await new Promise<string>((resolve, reject) => {
+  socket.once('message', (message: Buffer) => resolve(message.toString('utf8')));
+  socket.once('error', reject);
+});
+docsTest.assert.equal(JSON.parse(first).event, 'snapshot');
+docsTest.assert.equal(JSON.parse(first).data.services[0].service, 'save_worker');
+socket.terminate();
+await docsTest.lib.getDefaultManager().close();`,
+  },
+  // On the demo, which attaches the WebSocket to its bridge server.
+  'ws-client': {
+    check: `
+const first = await new Promise<string>((resolve, reject) => {
+  socket.once('message', (message: Buffer) => resolve(message.toString('utf8')));
+  socket.once('error', reject);
+});
+docsTest.assert.equal(JSON.parse(first).event, 'snapshot');
+socket.close();`,
   },
 };
 

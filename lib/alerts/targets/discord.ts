@@ -19,7 +19,7 @@ export interface DiscordOptions {
  * field's name and value. An embed's texts together must stay within 6,000, so the description
  * and the field values sent stay well below their own limits (4,096 and 1,024).
  */
-export const DISCORD_LIMITS = { content: 2000, title: 256, description: 3000, fieldValue: 256, embedTotal: 6000 } as const;
+const DISCORD_LIMITS = { content: 2000, title: 256, description: 3000, fieldValue: 256, embedTotal: 6000 } as const;
 
 /**
  * Markdown characters Discord reads (`*`, `_`, `~`, `` ` ``, `|` spoilers, `>` quotes, `#` and

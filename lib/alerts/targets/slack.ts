@@ -15,7 +15,7 @@ export interface SlackOptions {
 }
 
 /** Block Kit's limits, in characters: a header's text, a section's text, a section field's text. */
-export const SLACK_LIMITS = { header: 150, section: 3000, field: 2000, fallback: 3000 } as const;
+const SLACK_LIMITS = { header: 150, section: 3000, field: 2000, fallback: 3000 } as const;
 
 /**
  * A notifier that posts each alert to a Slack incoming webhook: a `text` (the notification and

@@ -16,7 +16,7 @@ export interface TeamsOptions {
 }
 
 /** The Adaptive Card version sent: 1.4, which Teams renders on desktop, web and mobile. */
-export const TEAMS_CARD_VERSION = '1.4';
+const TEAMS_CARD_VERSION = '1.4';
 /**
  * Longest text sent, in UTF-16 code units, for the title and for the reason. A Teams message
  * holds about 28 KB; these keep a card far below it.
