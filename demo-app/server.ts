@@ -10,7 +10,8 @@
 // HEARTBEAT_STATE_DIR (where the history, counters and remote services are kept across
 // restarts; default ./.heartbeat, relative to the working directory; one demo per directory),
 // HEARTBEAT_REDIS_URL (run as one of several replicas: the remote services are shared through
-// that Redis instead, see docs/replicas.md; the state directory is then not used).
+// that Redis instead, see docs/replicas.md; the state directory is then not used),
+// SHUTDOWN_DELAY_MS (how long /ready answers 503 draining after SIGTERM before the listeners close; default 2000).
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import express from 'express';
@@ -41,11 +42,19 @@ const STATE_DIR_ENV = 'HEARTBEAT_STATE_DIR';
 const DEFAULT_STATE_DIR = '.heartbeat';
 /** The environment variable naming the Redis that replicas of the demo share. */
 const REDIS_URL_ENV = 'HEARTBEAT_REDIS_URL';
+/** The environment variable of the drain's length: how long /ready says draining before the listeners close. */
+const SHUTDOWN_DELAY_ENV = 'SHUTDOWN_DELAY_MS';
+/** A couple of readiness probe periods of a load balancer polling every second. */
+const DEFAULT_SHUTDOWN_DELAY_MS = 2000;
+/** The longest drain taken, a minute: a typo must not hold a stopping process for hours (Kubernetes' default grace is 30 s). */
+const MAX_SHUTDOWN_DELAY_MS = 60_000;
 
 export interface Demo {
   manager: HeartbeatManager;
   bridgeUrl: string;
   webUrl: string;
+  /** Turns /ready into 503 draining, so load balancers stop sending before close(). */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -80,7 +89,8 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
   const bridge = express();
   bridge.use(requestLog);
   bridge.use(pulseMiddleware(bridgeHeartbeat));
-  bridge.use(healthRouter({ manager }));
+  const health = healthRouter({ manager });
+  bridge.use(health);
   bridge.use(demoControls(manager, workers));
   // The demo's front door is the live status page.
   bridge.get('/', (_req, res) => {
@@ -155,7 +165,10 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
     })();
     return closing;
   };
-  return { manager, bridgeUrl, webUrl, close };
+  const drain = (): void => {
+    health.drain();
+  };
+  return { manager, bridgeUrl, webUrl, drain, close };
 }
 
 /**
@@ -185,6 +198,19 @@ function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
     throw new Error(`${name} is ${JSON.stringify(raw)}; expected a port number from 0 to 65535 (0 picks a free one).`);
   }
   return port;
+}
+
+/** SHUTDOWN_DELAY_MS: whole milliseconds from 0 (no drain) to a minute, checked at start, not at the first SIGTERM. */
+function delayFrom(env: NodeJS.ProcessEnv): number {
+  const raw = env[SHUTDOWN_DELAY_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_SHUTDOWN_DELAY_MS;
+  const delay = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || delay > MAX_SHUTDOWN_DELAY_MS) {
+    throw new Error(
+      `${SHUTDOWN_DELAY_ENV} is ${JSON.stringify(raw)}; expected whole milliseconds from 0 to ${MAX_SHUTDOWN_DELAY_MS}, e.g. ${DEFAULT_SHUTDOWN_DELAY_MS}.`,
+    );
+  }
+  return delay;
 }
 
 function listen(app: express.Express, port: number, host: string, variable: string): Promise<Server> {
@@ -222,6 +248,7 @@ function closeServer(server: Server): Promise<void> {
 // child is this process. Without it the child is a shell, which dies and leaves the server running.
 async function main(): Promise<void> {
   const logger = demoLogger('demo');
+  const shutdownDelayMs = delayFrom(process.env);
   const demo = await startDemo(process.env, logger);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -229,17 +256,24 @@ async function main(): Promise<void> {
     // npm: a repeated signal changes nothing, and the deadline below ends it in time anyway.
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'Shutting down');
-    // Within 2 s whatever happens: a stuck socket must not hold the process.
-    setTimeout(() => process.exit(0), 1500).unref();
-    demo.close().then(
-      () => {
-        logger.info('Stopped');
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'Shutdown failed');
-      },
-    );
+    // SIGTERM is how an orchestrator stops a replica: /ready says draining first, so the load
+    // balancer stops sending while the listeners still answer. Ctrl-C (SIGINT) stops at once.
+    const delay = signal === 'SIGTERM' ? shutdownDelayMs : 0;
+    demo.drain();
+    if (delay > 0) logger.info({ signal, delay_ms: delay }, `Draining: /ready answers 503 for ${delay} ms before the listeners close`);
+    // Gone 1.5 s after the drain whatever happens: a stuck socket must not hold the process.
+    setTimeout(() => process.exit(0), delay + 1500).unref();
+    setTimeout(() => {
+      logger.info({ signal }, 'Shutting down');
+      demo.close().then(
+        () => {
+          logger.info('Stopped');
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'Shutdown failed');
+        },
+      );
+    }, delay);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -55,6 +55,8 @@ export async function startDemoProcess(
     HOST: '127.0.0.1',
     HEARTBEAT_CONFIG: configPath,
     HEARTBEAT_STATE_DIR: join(dir, 'state'),
+    // No drain after SIGTERM unless the test asks for one: the demo's 2 s would slow every stop.
+    SHUTDOWN_DELAY_MS: '0',
     ...env,
   };
   const child = launch.viaNpm
@@ -76,6 +78,8 @@ export async function startDemoProcess(
       reject(new Error(`The demo did not start within 15 s. stderr: ${stderr}`));
     }, 15_000);
     child.on('exit', (code) => {
+      clearTimeout(timer); // a demo that refused to start must not hold the test run for 15 s
+      rmSync(dir, { recursive: true, force: true });
       reject(new Error(`The demo exited with ${code} before listening. stderr: ${stderr}`));
     });
     child.stdout?.on('data', (chunk: Buffer) => {
