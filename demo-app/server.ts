@@ -123,6 +123,8 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
     await stopWatching();
     throw error;
   }
+  // The stream's events over a WebSocket too, at /api/health/ws: .NET's ClientWebSocket reads it.
+  health.attachWebSocket(bridgeServer);
   const bridgeUrl = urlOf(bridgeServer, host);
   const webUrl = urlOf(webServer, host);
 
