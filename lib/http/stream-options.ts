@@ -10,9 +10,9 @@ export interface StreamOptions {
   /** Most streams open at once, SSE and WebSocket together; more get 503. Defaults to `100`. */
   readonly maxClients?: number;
   /**
-   * Most streams open at once from one client address, SSE and WebSocket together: `req.ip`
-   * for SSE (which follows the app's `trust proxy` setting), the socket's address for the
-   * WebSocket, so one client cannot take every place; more get 429. Defaults to `10`.
+   * Most streams open at once from one client address, SSE and WebSocket together, so one
+   * client cannot take every place; more get 429. The address is `req.ip`, which follows the
+   * app's `trust proxy` setting (for the WebSocket too, on a server of the app). Defaults to `10`.
    */
   readonly maxClientsPerAddress?: number;
   /** Bytes a client may leave unread before it is dropped. Defaults to 256 KiB. */
