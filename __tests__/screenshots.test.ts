@@ -77,7 +77,8 @@ it('captures the demo with one service critical: three PNGs at their sizes, the 
     expect(shot.cards.slice(1).map((card: { status: string }) => card.status)).toEqual(Array(DEMO_SERVICES.length - 1).fill('healthy'));
   }
 
-  // Nothing left behind: the demo has exited and its state directory is gone.
+  // Nothing left behind: the demo has stopped by itself (not killed) and its state directory is gone.
+  expect(result.stderr).not.toContain('did not stop');
   expect(running(summary.demo.pid)).toBe(false);
   expect(existsSync(summary.demo.state_dir)).toBe(false);
 }, 90_000);
@@ -103,6 +104,7 @@ it('stopped midway, it stops the demo, removes its state and writes no picture',
   const result = await exited;
   expect(result.code).toBe(143);
   expect(stderr).toContain('SIGTERM: stopping the demo and Chromium');
+  expect(stderr).not.toContain('did not stop');
   expect(running(pid)).toBe(false);
   expect(existsSync(stateDir)).toBe(false);
   expect(readdirSync(out)).toEqual([]);

@@ -125,12 +125,16 @@ class Resources {
   }
 }
 
-/** SIGTERM (the demo drains and exits within 1.5 s), then SIGKILL if it is still there after 3 s. */
+/**
+ * SIGINT, Ctrl-C's signal, which the demo answers by stopping at once (a SIGTERM would have it
+ * drain for its load balancer first), then SIGKILL if it is still there after 3 s.
+ */
 async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((done) => child.once('exit', done));
-  child.kill('SIGTERM');
+  child.kill('SIGINT');
   if (await Promise.race([exited.then(() => true), sleep(3000).then(() => false)])) return;
+  log(`the demo did not stop within 3 s of SIGINT; killing it`);
   child.kill('SIGKILL');
   await Promise.race([exited, sleep(1000)]);
 }
