@@ -71,39 +71,34 @@ export function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * Writes `files` (name → content; `prometheus.yml` is the config) into a temp dir and starts
- * `prometheus` on a free loopback port with its TSDB in that dir; resolves once /-/ready
- * answers 200. A port taken in between is retried with another.
- */
-export async function startPrometheus(files: Record<string, string>, timeoutMs = 20_000): Promise<PrometheusProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'heartbeat-prometheus-'));
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-  try {
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const started = await launch(dir, port, timeoutMs);
-      if (started !== 'port taken') return started;
-      if (attempt === 3) throw new Error('prometheus found its port taken three times in a row');
-    }
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+/** A server process started by {@link launchServer}, ready. */
+export interface LaunchedServer {
+  child: ChildProcess;
+  /** e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** Its stderr so far. */
+  log: () => string;
+  /** SIGTERM, SIGKILL after `graceMs`, then removes its dir. Safe to call twice. */
+  stop: (graceMs?: number) => Promise<void>;
 }
 
-async function launch(dir: string, port: number, timeoutMs: number): Promise<PrometheusProcess | 'port taken'> {
+/**
+ * Starts `program` (Prometheus, Alertmanager: servers with a `/-/ready` endpoint) listening on
+ * 127.0.0.1:`port`, with `dir` as its working directory, and resolves once /-/ready answers
+ * 200; `port taken` if it exited saying so, for the caller to try another. `missing` says how to
+ * install it, if it cannot run.
+ */
+export async function launchServer(options: {
+  program: string;
+  args: string[];
+  dir: string;
+  port: number;
+  timeoutMs: number;
+  missing: string;
+}): Promise<LaunchedServer | 'port taken'> {
+  const { program, args, dir, port, timeoutMs, missing } = options;
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawn(program, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (chunk: Buffer) => {
     log += chunk.toString();
@@ -130,14 +125,10 @@ async function launch(dir: string, port: number, timeoutMs: number): Promise<Pro
 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (spawnError) {
-      throw new Error(
-        `prometheus could not run (${spawnError.message}); npm test installs Debian's prometheus package through scripts/ensure-system-deps.js.`,
-      );
-    }
+    if (spawnError) throw new Error(`${program} could not run (${spawnError.message}); ${missing}`);
     if (exited()) {
       if (/address already in use/i.test(log)) return 'port taken';
-      throw new Error(`prometheus exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${log}`);
+      throw new Error(`${program} exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${log}`);
     }
     const ready = await fetch(`${url}/-/ready`).then(
       async (response) => {
@@ -149,10 +140,63 @@ async function launch(dir: string, port: number, timeoutMs: number): Promise<Pro
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`prometheus was not ready within ${timeoutMs} ms:\n${log}`);
+      throw new Error(`${program} was not ready within ${timeoutMs} ms:\n${log}`);
     }
     await sleep(100);
   }
+  return { child, url, log: () => log, stop };
+}
+
+/**
+ * Writes `files` (name → content; `prometheus.yml` is the config) into a temp dir and starts
+ * `prometheus` on a free loopback port with its TSDB in that dir; resolves once /-/ready
+ * answers 200. A port taken in between is retried with another.
+ */
+export function startPrometheus(files: Record<string, string>, timeoutMs = 20_000): Promise<PrometheusProcess> {
+  return startInTempDir('prometheus', files, (dir, port) => launch(dir, port, timeoutMs));
+}
+
+/**
+ * Writes `files` (name → content) into a new temp dir and calls `launch` with it and a free
+ * loopback port, retrying with another port (three times in all) while it answers `port taken`.
+ * The dir is removed if it fails; the started server's `stop()` removes it otherwise.
+ */
+export async function startInTempDir<T>(
+  program: string,
+  files: Record<string, string>,
+  launch: (dir: string, port: number) => Promise<T | 'port taken'>,
+): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `heartbeat-${program}-`));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const started = await launch(dir, port);
+      if (started !== 'port taken') return started;
+      if (attempt === 3) throw new Error(`${program} found its port taken three times in a row`);
+    }
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function launch(dir: string, port: number, timeoutMs: number): Promise<PrometheusProcess | 'port taken'> {
+  const started = await launchServer({
+    program: 'prometheus',
+    args: [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    dir,
+    port,
+    timeoutMs,
+    missing: "npm test installs Debian's prometheus package through scripts/ensure-system-deps.js.",
+  });
+  if (started === 'port taken') return started;
+  const { child, url, log, stop } = started;
 
   const api = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${url}${path}`);
@@ -164,7 +208,7 @@ async function launch(dir: string, port: number, timeoutMs: number): Promise<Pro
     child,
     url,
     dir,
-    log: () => log,
+    log,
     api,
     query: async (expr) =>
       (await api<{ resultType: string; result: PromSample[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result,

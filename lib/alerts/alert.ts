@@ -44,6 +44,17 @@ export interface Notifier {
   readonly name: string;
   /** Delivers `alert`: resolves once it is delivered, rejects to have it retried, stops when `signal` aborts. */
   send(alert: Alert, options: { signal: AbortSignal }): Promise<void>;
+  /**
+   * Optional, for a target that keeps its open alerts alive by re-sending them (Alertmanager
+   * resolves an alert that is not). The dispatcher calls it once it has restored its open
+   * incidents at its start, and again each time this replica takes up the alert lease.
+   * `openAlerts()` reads, whenever called, the incidents open now for this target that this
+   * replica speaks for (its own services; the shared ones only while it holds the lease), each
+   * as an alert whose `status` is the level alerted and whose `time` is the incident's start.
+   */
+  resume?(openAlerts: () => readonly Alert[]): void;
+  /** Optional: called once as the dispatcher closes, to stop the notifier's own timers and requests. */
+  close?(): void;
 }
 
 /** A delivery failure; `retryable: false` stops the retries (a 4xx answer, say). */

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, register as globalRegister, type Registry, type RegistryContentType } from 'prom-client';
-import { isoTimeOf } from '../util/clock';
+import { isoAt, isoTimeOf, wallOffset } from '../util/clock';
 import { graceMs } from '../core/config';
 import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
 import { DeadlineScheduler } from '../core/scheduler';
-import type { ServiceStatus } from '../core/status';
+import { STATUS_WORDS, type OverallStatus, type ServiceStatus } from '../core/status';
 import { DAY } from '../core/uptime';
 import { OptionReader } from '../util/validate';
 import type { Alert, AlertLevel, AlertStatus, Notifier } from './alert';
@@ -200,7 +200,10 @@ export class AlertDispatcher {
     this.recovered.close();
     this.lead?.close();
     this.scheduler.close();
-    for (const queue of this.queues) queue.close();
+    for (const queue of this.queues) {
+      queue.close();
+      this.toTarget(queue, 'close', (notifier) => notifier.close?.());
+    }
   }
 
   private readonly onStatus = (change: StatusChange): void => {
@@ -450,6 +453,7 @@ export class AlertDispatcher {
     const restored = this.adopt(saved, () => false);
     const now = this.manager.clock.now();
     for (const state of restored) this.resume(state, now, 'restart');
+    this.resumeTargets();
     if (restored.size > 0) {
       this.logger.info(
         { services: restored.size },
@@ -494,11 +498,62 @@ export class AlertDispatcher {
       state.shared = true;
       this.resume(state, now, 'takeover');
     }
+    this.resumeTargets();
     this.logger.info(
       { services: taken.size, open_incidents: restored.length, kept_own: kept },
       `Took the alert lease: this replica alerts for the shared services now, ${restored.length} open incident${restored.length === 1 ? '' : 's'} taken over` +
         (kept === 0 ? '' : `, and ${kept} it had alerted itself that the shared notes no longer held`),
     );
+  }
+
+  /**
+   * Hands each target that re-sends its open alerts (Alertmanager: `Notifier.resume`) what is
+   * open now and how to read it again: at the start, once the saved incidents are restored, and
+   * at each takeover of the alert lease, once the shared ones are taken up.
+   */
+  private resumeTargets(): void {
+    for (const queue of this.queues) {
+      this.toTarget(queue, 'resume', (notifier) => notifier.resume?.(() => this.openAlerts(queue)));
+    }
+  }
+
+  /**
+   * The incidents open for `queue` that this replica speaks for now (as `tell` decides: its own,
+   * and the shared ones only while it holds the lease), each as an alert at the level alerted,
+   * dated from the incident's start, with the reason the service last turned bad.
+   */
+  private openAlerts(queue: TargetQueue): Alert[] {
+    const open: Alert[] = [];
+    if (this.closed) return open;
+    const offset = wallOffset(this.manager.clock);
+    let overall: OverallStatus | undefined;
+    for (const state of this.states.values()) {
+      const incident = state.incidents.get(queue);
+      if (!incident || (!this.ownIncidents.has(incident) && this.isShared(state) && this.lead?.sending !== true)) continue;
+      overall ??= this.manager.overallStatus();
+      open.push({
+        id: randomUUID(),
+        service: state.service,
+        status: STATUS_WORDS[incident.alertedRank] as AlertLevel,
+        previous: state.lastChange?.from ?? 'healthy',
+        time: isoAt(offset, incident.since),
+        reason: state.lastBad?.reason ?? `${state.service} is ${STATUS_WORDS[incident.alertedRank] as AlertLevel}`,
+        overall_status: overall,
+      });
+    }
+    return open;
+  }
+
+  /** Calls a notifier's optional hook: one that throws is logged by the error's kind only (its message may name a URL), and stops nothing else. */
+  private toTarget(queue: TargetQueue, hook: 'resume' | 'close', call: (notifier: Notifier) => void): void {
+    try {
+      call(queue.notifier);
+    } catch (error) {
+      this.logger.error(
+        { target: queue.notifier.name, error: error instanceof Error ? error.name : typeof error },
+        `The ${hook}() of alert target ${queue.notifier.name} failed`,
+      );
+    }
   }
 
   /**
