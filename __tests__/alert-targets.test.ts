@@ -10,7 +10,9 @@ import { teamsNotifier } from '../lib/alerts/targets/teams';
 import { HeartbeatManager } from '../lib/core/manager';
 import { ConfigError } from '../lib/util/validate';
 import { createTestClock, type TestClock } from './helpers/clock';
+import { fastDemoConfig, pollUntil, startDemoProcess } from './helpers/demo';
 import { captureLogger } from './helpers/logger';
+import { closeManagers, trackManager } from './helpers/managers';
 
 // The chat and push targets (issue 19): ntfy, Slack, Microsoft Teams and Discord. Real HTTP
 // receivers on loopback stand in for each service and record exactly what it would get; the
@@ -111,13 +113,13 @@ beforeEach(() => {
   registry = new Registry();
 });
 afterEach(async () => {
-  void manager.close();
+  closeManagers();
   jest.useRealTimers();
   await Promise.all(recorders.splice(0).map((recorder) => recorder.close()));
 });
 
 function monitor(targets: Notifier[], options: { attempts?: number; backoffMs?: number } = {}): void {
-  manager = new HeartbeatManager({ clock, logger: logs.logger, config: { log_level: 'info' } });
+  manager = trackManager(new HeartbeatManager({ clock, logger: logs.logger, config: { log_level: 'info' } }));
   dispatcher = new AlertDispatcher(manager, {
     targets: targets.map((notifier) => ({ notifier })),
     registry,
@@ -602,7 +604,7 @@ describe('options', () => {
   });
 
   it('a target built by a factory is accepted by the dispatcher as { notifier }', () => {
-    manager = new HeartbeatManager({ clock, logger: logs.logger, config: { log_level: 'silent' } });
+    manager = trackManager(new HeartbeatManager({ clock, logger: logs.logger, config: { log_level: 'silent' } }));
     expect(
       () =>
         new AlertDispatcher(manager, {
@@ -611,4 +613,30 @@ describe('options', () => {
         }),
     ).not.toThrow();
   });
+});
+
+describe('the demo', () => {
+  it('pushes to NTFY_URL with NTFY_TOKEN, and logs neither', async () => {
+    jest.useRealTimers(); // a child process, on real time
+    const ntfy = await startRecorder(200, `/${URL_SECRET}`);
+    const demo = await startDemoProcess(fastDemoConfig(0.2), { NTFY_URL: ntfy.url, NTFY_TOKEN: TOKEN });
+    try {
+      await fetch(`${demo.bridgeUrl}/demo/services/save_worker/stall`, { method: 'POST' });
+      // On a loaded machine another 0.2 s service may blink too: follow save_worker only.
+      const critical = () => ntfy.requests.find((request) => request.body?.tags?.[1] === 'save_worker' && request.body.priority === 5);
+      await pollUntil(critical, (request) => request !== undefined, 15_000);
+      expect(critical()?.path).toBe('/');
+      expect(critical()?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+      expect(critical()?.body).toMatchObject({
+        topic: URL_SECRET,
+        title: 'save_worker is critical',
+        tags: ['rotating_light', 'save_worker'],
+      });
+    } finally {
+      await demo.stop();
+    }
+    expect(demo.output()).toContain('Alert sent to ntfy');
+    expect(demo.output()).not.toContain(URL_SECRET);
+    expect(demo.output()).not.toContain('SECRET-TOKEN');
+  }, 30_000);
 });

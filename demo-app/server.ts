@@ -6,7 +6,9 @@
 //
 // Environment: PORT (bridge, default 5001), WEB_PORT (web listener, default 5000),
 // HOST (default 127.0.0.1), HEARTBEAT_CONFIG (path of a JSON config; default the seed's config),
-// ALERT_WEBHOOK_URL (alerts are POSTed there), HEARTBEAT_TOKEN (turns remote pulses on),
+// ALERT_WEBHOOK_URL (alerts are POSTed there), NTFY_URL (a full ntfy topic URL such as
+// https://ntfy.sh/my-topic: alerts are pushed to phones; NTFY_TOKEN for a protected topic; both
+// secrets, never logged), HEARTBEAT_TOKEN (turns remote pulses on),
 // HEARTBEAT_STATE_DIR (where the history, counters and remote services are kept across
 // restarts; default ./.heartbeat, relative to the working directory; one demo per directory),
 // HEARTBEAT_REDIS_URL (run as one of several replicas: the remote services are shared through
@@ -24,8 +26,10 @@ import {
   fileStore,
   healthRouter,
   pulseMiddleware,
+  ntfyNotifier,
   readConfigFile,
   redisStore,
+  type AlertTarget,
   type HeartbeatStore,
 } from '../lib';
 import { demoControls } from './controls';
@@ -69,7 +73,8 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
     logger: demoLogger('smrthub.heartbeat'),
     store: await demoStore(env, logger),
   });
-  if (env.ALERT_WEBHOOK_URL) new AlertDispatcher(manager, { targets: [{ url: env.ALERT_WEBHOOK_URL, name: 'demo-webhook' }] });
+  const alertTargets = demoAlertTargets(env);
+  if (alertTargets.length > 0) new AlertDispatcher(manager, { targets: alertTargets });
 
   const workers = new Map<string, SimulatedWorker>();
   for (const tag of ['save_worker', 'file_indexer', 'router_tasks']) {
@@ -190,6 +195,14 @@ async function demoStore(env: NodeJS.ProcessEnv, logger: Logger): Promise<Heartb
   const store = fileStore({ dir: stateDir });
   logger.info({ state_dir: stateDir }, `State kept in ${stateDir} (${STATE_DIR_ENV})`);
   return store;
+}
+
+/** Where the demo's alerts go, from the environment. The URLs and the token are secrets: never logged. */
+function demoAlertTargets(env: NodeJS.ProcessEnv): AlertTarget[] {
+  const targets: AlertTarget[] = [];
+  if (env.ALERT_WEBHOOK_URL) targets.push({ url: env.ALERT_WEBHOOK_URL, name: 'demo-webhook' });
+  if (env.NTFY_URL) targets.push({ notifier: ntfyNotifier({ url: env.NTFY_URL, token: env.NTFY_TOKEN || undefined }) });
+  return targets;
 }
 
 function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
