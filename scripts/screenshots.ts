@@ -88,7 +88,8 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 function outDirFrom(args: readonly string[]): string {
   if (args.length === 0) return DEFAULT_OUT;
   const [flag, dir] = args;
-  if (flag === '--out' && dir && !dir.startsWith('--') && args.length === 2) return resolve(dir);
+  // npm runs scripts in the package's folder; INIT_CWD is where `npm run` was typed.
+  if (flag === '--out' && dir && !dir.startsWith('--') && args.length === 2) return resolve(process.env.INIT_CWD ?? process.cwd(), dir);
   throw new ScreenshotError(`unexpected arguments ${JSON.stringify(args)}; usage: npm run screenshots [-- --out DIR]`);
 }
 
