@@ -280,6 +280,8 @@ describe('the document', () => {
       'POST /api/health/service/{name}/start',
     ]);
     expect(optional.sort()).toEqual([
+      'GET /api/health',
+      'GET /api/health/badge/{name}.svg',
       'GET /api/health/export',
       'GET /api/health/ready',
       'GET /api/health/service/{name}',
@@ -287,7 +289,7 @@ describe('the document', () => {
       'GET /api/health/status',
       'GET /api/health/stream',
     ]);
-    expect(open.sort()).toEqual(['GET /api/health/live', 'GET /api/health/ui', 'GET /metrics']);
+    expect(open.sort()).toEqual(['GET /api/health/badge.svg', 'GET /api/health/live', 'GET /api/health/ui', 'GET /metrics']);
     expect(document.components.headers.WWWAuthenticate?.required).toBe(true);
   });
 });
@@ -1366,6 +1368,9 @@ describe('everything else', () => {
     ['post', '/api/health/stream'],
     ['put', '/api/health/ui'],
     ['post', '/metrics'],
+    ['post', '/api/health'],
+    ['put', '/api/health/badge.svg'],
+    ['delete', '/api/health/badge/save_worker.svg'],
   ])('answers %s %s with 405 and Allow', async (method, path) => {
     setup();
     const response = await call(method, path, 405);
@@ -1410,13 +1415,13 @@ describe('everything else', () => {
   ])('lists exactly the documented paths under the base path in the 404, %s', async (_label, config, left) => {
     setup(config);
     const response = await call('get', '/api/health/nope', 404);
-    const documented = contract.paths().filter((path) => path.startsWith('/api/health/') && !left.includes(path));
+    const documented = contract.paths().filter((path) => /^\/api\/health(\/|$)/.test(path) && !left.includes(path));
     expect([...response.body.endpoints].sort()).toEqual(documented.sort());
   });
 
   it.each<[Method, string]>([
     ['get', '/api/health/nope'],
-    ['get', '/api/health'],
+    ['get', '/api/health/'],
     ['get', '/api/health/service/'],
     ['get', '/api/health/service/a/b'],
     ['post', '/api/health/status/extra'],
@@ -1428,6 +1433,138 @@ describe('everything else', () => {
     expect(response.body.endpoints).toEqual(
       expect.arrayContaining(['/api/health/status', '/api/health/export', STREAM_PATH, '/api/health/ui']),
     );
+  });
+});
+
+describe('health+json, badges and draining', () => {
+  /** Reads any body as text: superagent buffers only the types it knows. */
+  const asText = ((response: NodeJS.ReadableStream, done: (error: Error | null, body: string) => void): void => {
+    let text = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => (text += chunk));
+    response.on('end', () => {
+      done(null, text);
+    });
+  }) as unknown as Parameters<request.Test['parse']>[0];
+
+  /** GETs a path whose answer may be health+json or SVG, and checks it against the contract. */
+  async function get(
+    path: string,
+    expectedStatus: number,
+    headers: Record<string, string> = {},
+  ): Promise<{ body: unknown; response: request.Response }> {
+    const response = await request((fixture as Fixture).app)
+      .get(path)
+      .set(headers)
+      .buffer(true)
+      .parse(asText);
+    expect(`GET ${path} → ${response.status}`).toBe(`GET ${path} → ${expectedStatus}`);
+    const text = response.body as string;
+    const body: unknown = /^application\/(.+\+)?json/.test(response.headers['content-type'] ?? '') ? JSON.parse(text) : text;
+    expect(
+      contract.problems({
+        method: 'GET',
+        path: new URL(path, 'http://x').pathname,
+        status: response.status,
+        headers: response.headers,
+        body,
+      }),
+    ).toEqual([]);
+    return { body, response };
+  }
+
+  it('GET /api/health answers 200 in health+json or plain JSON, 503 when failing, 406 for neither, and a bare 500 on a failure', async () => {
+    const { manager, clock } = setup();
+    const worker = manager.heartbeat({ tag: 'save_worker', interval: 1 }).start();
+    clock.advance(1500); // a missed beat: warn
+    const warn = await get('/api/health', 200);
+    expect(warn.response.headers['content-type']).toBe('application/health+json; charset=utf-8');
+    expect((warn.body as { status: string }).status).toBe('warn');
+    expect((await get('/api/health', 200, { Accept: 'application/json' })).response.headers['content-type']).toBe(JSON_TYPE);
+    worker.error('disk full', { critical: true });
+    expect((await get('/api/health', 503)).body).toMatchObject({ status: 'fail' });
+    expect((await get('/api/health', 406, { Accept: 'text/html' })).body).toMatchObject({
+      acceptable: ['application/health+json', 'application/json'],
+    });
+    jest.spyOn(manager, 'statusView').mockImplementationOnce(() => {
+      throw new Error('boom');
+    });
+    await get('/api/health', 500);
+  });
+
+  it('GET /api/health gives a caller without details checks of status words only, which the full schema refuses', async () => {
+    setup({ remote_token: TOKEN }, { details: 'when-authorized' }).manager.heartbeat({ tag: 'core', interval: 30 }).start();
+    const { body } = await get('/api/health', 200);
+    const check = (body as { checks: Record<string, unknown[]> }).checks['core:heartbeat']?.[0];
+    expect([contract.schema('HeartbeatCheckSummary')(check), contract.schema('HeartbeatCheck')(check)]).toEqual([true, false]);
+    const full = await get('/api/health', 200, AUTH);
+    const detailed = (full.body as { checks: Record<string, unknown[]> }).checks['core:heartbeat']?.[0];
+    expect([contract.schema('HeartbeatCheckSummary')(detailed), contract.schema('HeartbeatCheck')(detailed)]).toEqual([false, true]);
+  });
+
+  it('the badges answer 200 with an SVG, 400 for a bad query, 401 and 403 for an uptime without details, and 404 for an unknown service', async () => {
+    setup().manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+    await get('/api/health/badge.svg', 200);
+    await get('/api/health/badge.svg?type=uptime', 400);
+    await get('/api/health/badge/save_worker.svg', 200);
+    await get('/api/health/badge/save_worker.svg?type=uptime&window=7d&style=for-the-badge&label=up', 200);
+    await get('/api/health/badge/save_worker.svg?style=round', 400);
+    await get('/api/health/badge/nope.svg', 404);
+    await get('/api/health/badge/%FF.svg', 404);
+    setup({ remote_token: TOKEN }, { details: 'when-authorized' }).manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+    await get('/api/health/badge/save_worker.svg?type=uptime', 401);
+    expect((await get('/api/health/badge/save_worker.svg?type=uptime', 200, AUTH)).response.headers['cache-control']).toBe(
+      'private, max-age=60',
+    );
+    setup({ remote_token: TOKEN }, { details: 'never' }).manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+    await get('/api/health/badge/save_worker.svg?type=uptime', 403, AUTH);
+  });
+
+  it('ready answers 503 draining once the manager closes', async () => {
+    const { manager } = setup();
+    manager.heartbeat({ tag: 'core', interval: 30 }).start();
+    void manager.close();
+    const response = await call('get', '/api/health/ready', 503);
+    expect(response.body).toEqual({ status: 'draining', overall_status: 'healthy', failing: [] });
+  });
+
+  it('rejects a health+json body off the draft, a summary check with a detail, and a badge without its headers', () => {
+    const base = { status: 'pass', description: 'x', checks: {}, links: { self: '/api/health', status: '/api/health/status' } };
+    const observed = (body: unknown, headers: Record<string, string> = {}): Observed => ({
+      method: 'GET',
+      path: '/api/health',
+      status: 200,
+      headers: { 'content-type': 'application/health+json; charset=utf-8', 'cache-control': 'no-store', vary: 'Accept', ...headers },
+      body,
+    });
+    expect(contract.problems(observed(base))).toEqual([]);
+    const summary = { componentId: 'a', componentType: 'component', status: 'pass', links: { about: '/api/health/service/a' } };
+    expect(contract.problems(observed({ ...base, checks: { 'a:heartbeat': [summary] } }))).toEqual([]);
+    for (const body of [
+      { ...base, status: 'ok' },
+      { ...base, checks: { 'a:b:heartbeat': [summary] } },
+      { ...base, checks: { 'a:heartbeat': [{ ...summary, output: 'secret' }] } },
+      { ...base, checks: { 'a:heartbeat': [] } },
+    ]) {
+      expect([body, contract.problems(observed(body)).length > 0]).toEqual([body, true]);
+    }
+    expect(contract.problems(observed(base, { vary: 'Origin' }))).not.toEqual([]);
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg"></svg>';
+    const badgeAnswer = (headers: Record<string, string>): Observed => ({
+      method: 'GET',
+      path: '/api/health/badge.svg',
+      status: 200,
+      headers: { 'content-type': 'image/svg+xml; charset=utf-8', ...headers },
+      body: svg,
+    });
+    const good = {
+      'cache-control': 'public, max-age=60',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+    };
+    expect(contract.problems(badgeAnswer(good))).toEqual([]);
+    expect(contract.problems(badgeAnswer({ ...good, 'cache-control': 'no-store' }))).not.toEqual([]);
+    expect(contract.problems(badgeAnswer({ ...good, 'content-security-policy': 'default-src *' }))).not.toEqual([]);
   });
 });
 
