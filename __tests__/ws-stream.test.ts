@@ -1,4 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http, { type IncomingMessage, type Server } from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
 import express from 'express';
 import express4 from 'express4';
@@ -523,15 +529,135 @@ describe('attachWebSocket()', () => {
   });
 });
 
-it('hands large frames over whole, as ClientWebSocket reassembles them until EndOfMessage', async () => {
-  for (let i = 0; i < 400; i++)
-    manager.heartbeat({ tag: `service_${String(i).padStart(3, '0')}_${'x'.repeat(100)}`, interval: 10 }).start();
-  await start();
-  const ws = await connectWs({ authorization: `Bearer ${REMOTE_TOKEN}` });
-  const [snapshot] = await ws.waitFor(1, 'snapshot');
-  expect(JSON.stringify(snapshot).length).toBeGreaterThan(128 * 1024);
-  expect(snapshot?.data.services).toHaveLength(400);
-  expect(ws.textOnly()).toBe(true);
+describe('as .NET’s ClientWebSocket speaks', () => {
+  /**
+   * The handshake and the reads of ClientWebSocket, byte for byte: an Authorization header, no
+   * subprotocol and no extension offered, masked frames out; in, each ReceiveAsync into a
+   * 16 KiB buffer gives at most that much of a message and says whether it ends it
+   * (EndOfMessage), across frames (continuations) and TCP reads alike, and the caller gathers
+   * the pieces until it does, as docs/streams.md's loop.
+   */
+  async function clientWebSocket(path: string, headers: Record<string, string>) {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const key = randomBytes(16).toString('base64');
+    const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${String(port)}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra.join('')}\r\n`,
+    );
+    let buffer = Buffer.alloc(0);
+    const waiters: Array<() => void> = [];
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (const wake of waiters.splice(0)) wake();
+    });
+    const more = async () => {
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    };
+    while (!buffer.includes('\r\n\r\n')) await more();
+    const end = buffer.indexOf('\r\n\r\n');
+    const head = buffer.subarray(0, end).toString('latin1');
+    buffer = buffer.subarray(end + 4);
+    const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    /** One frame's header and its payload still to read. */
+    let frame: { fin: boolean; opcode: number; left: number } | null = null;
+    let messageType = 0;
+    /** ReceiveAsync into a 16 KiB buffer: a piece of the current message, and whether it ends it. */
+    const receiveAsync = async (): Promise<{ messageType: number; piece: Buffer; endOfMessage: boolean }> => {
+      for (;;) {
+        if (frame === null) {
+          while (buffer.length < 2) await more();
+          const lengthCode = (buffer[1] as number) & 0x7f;
+          const headerLength = lengthCode === 126 ? 4 : lengthCode === 127 ? 10 : 2;
+          while (buffer.length < headerLength) await more();
+          expect((buffer[1] as number) & 0x80).toBe(0); // a server never masks
+          const length = lengthCode === 126 ? buffer.readUInt16BE(2) : lengthCode === 127 ? Number(buffer.readBigUInt64BE(2)) : lengthCode;
+          frame = { fin: ((buffer[0] as number) & 0x80) !== 0, opcode: (buffer[0] as number) & 0x0f, left: length };
+          buffer = buffer.subarray(headerLength);
+          if (frame.opcode !== 0) messageType = frame.opcode;
+        }
+        if (frame.left > 0 && buffer.length === 0) await more();
+        const take = Math.min(frame.left, buffer.length, 16 * 1024);
+        const piece = buffer.subarray(0, take);
+        buffer = buffer.subarray(take);
+        frame.left -= take;
+        const endOfMessage = frame.left === 0 && frame.fin;
+        if (frame.left === 0) frame = null;
+        if (piece.length > 0 || endOfMessage) return { messageType, piece, endOfMessage };
+      }
+    };
+    return { head, accept, receiveAsync, close: () => socket.destroy() };
+  }
+
+  it('gets text messages, whole once gathered until EndOfMessage, after a handshake with a header and no subprotocol', async () => {
+    for (let i = 0; i < 400; i++)
+      manager.heartbeat({ tag: `service_${String(i).padStart(3, '0')}_${'x'.repeat(100)}`, interval: 10 }).start();
+    await start({ webSocket: { token: TOKEN } });
+    const client = await clientWebSocket('/api/health/ws', { Authorization: `Bearer ${TOKEN}` });
+    expect(client.head).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(client.head).toContain(`Sec-WebSocket-Accept: ${client.accept}`);
+    expect(client.head.toLowerCase()).not.toContain('sec-websocket-protocol');
+    expect(client.head.toLowerCase()).not.toContain('sec-websocket-extensions');
+    const pieces: Buffer[] = [];
+    let result;
+    do {
+      result = await client.receiveAsync();
+      pieces.push(result.piece);
+    } while (!result.endOfMessage);
+    expect(result.messageType).toBe(1); // text
+    expect(pieces.length).toBeGreaterThan(8); // more than 128 KiB, 16 KiB at a time
+    const message = JSON.parse(Buffer.concat(pieces).toString('utf8')) as Frame;
+    expect(message.event).toBe('snapshot');
+    expect(message.data.services).toHaveLength(400);
+    client.close();
+  });
+});
+
+it('attaches to an HTTPS server as to an HTTP one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'heartbeat-tls-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    manager.heartbeat({ tag: 'w', interval: 10 }).start();
+    health = healthRouter({ manager, registry: new Registry() });
+    const app = express();
+    app.use(health);
+    const secure = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, app);
+    server = secure;
+    secure.listen(0, '127.0.0.1');
+    await new Promise((resolve) => secure.once('listening', resolve));
+    port = (secure.address() as { port: number }).port;
+    health.attachWebSocket(secure);
+    const socket = new WebSocket(`wss://127.0.0.1:${String(port)}/api/health/ws`, { rejectUnauthorized: false });
+    sockets.push(socket);
+    const first = await new Promise<string>((resolve, reject) => {
+      socket.once('message', (message: Buffer) => {
+        resolve(message.toString('utf8'));
+      });
+      socket.once('error', reject);
+    });
+    expect(JSON.parse(first)).toMatchObject({ event: 'snapshot', data: { services: [{ service: 'w' }] } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 it('works with Express 4', async () => {

@@ -5,4 +5,11 @@ export { ntfyNotifier, type NtfyOptions } from './targets/ntfy';
 export { slackNotifier, type SlackOptions } from './targets/slack';
 export { teamsNotifier, type TeamsOptions } from './targets/teams';
 export { discordNotifier, type DiscordOptions } from './targets/discord';
+export {
+  alertmanagerNotifier,
+  ALERTMANAGER_FLAPPING_ALERT,
+  ALERTMANAGER_MAX_ALERTS,
+  ALERTMANAGER_STATUS_ALERT,
+  type AlertmanagerOptions,
+} from './targets/alertmanager';
 export { DeliveryError, type Alert, type AlertLevel, type AlertStatus, type Notifier } from './alert';
