@@ -37,6 +37,9 @@ const MARKDOWN = /[\\*_~`|>#\-[\]<]/;
  * text is shortened to Discord's limit with an ellipsis. Delivery is the webhook's: 2xx
  * delivered; network errors, 5xx, 408 and 429 (Discord's rate limit, whatever its
  * `retry_after`) retried with the dispatcher's backoff; redirects not followed.
+ *
+ * Use it as `{ notifier: discordNotifier({ url }) }` in `AlertDispatcher`'s targets. The options are
+ * checked here: a `ConfigError` names a bad key without showing the URL.
  */
 export function discordNotifier(options: DiscordOptions): Notifier {
   const { name, url } = checkTargetOptions('discord', options, ['url', 'name']);

@@ -38,6 +38,7 @@ const TITLE_LIMIT = 250;
 const MESSAGE_LIMIT = 1300;
 /** Longest tag, in code units: a service name shown as a tag line under the title. */
 const TAG_LIMIT = 64;
+/** A token goes into a header: visible ASCII only, so it can neither end the header nor add another. */
 const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 /**
@@ -49,6 +50,9 @@ const HEADER_SAFE = /^[\x21-\x7e]+$/;
  * `repeat`) and the service's name. It publishes as JSON to the server's root, so no header
  * carries a service name or a reason. Delivery is the webhook's: 2xx delivered; network
  * errors, 5xx, 408 and 429 retried; redirects not followed.
+ *
+ * Use it as `{ notifier: ntfyNotifier({ url }) }` in `AlertDispatcher`'s targets. The options are
+ * checked here: a `ConfigError` names a bad key without showing the URL or the token.
  */
 export function ntfyNotifier(options: NtfyOptions): Notifier {
   const { name, url, given } = checkTargetOptions(

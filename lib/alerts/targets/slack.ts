@@ -25,6 +25,9 @@ const SLACK_LIMITS = { header: 150, section: 3000, field: 2000, fallback: 3000 }
  * escaped (`&`, `<`, `>`) in `mrkdwn` texts, and the header is `plain_text`, which Slack never
  * parses, so no text becomes a link or a mention such as `<!channel>`; each text is shortened to its block's limit with an ellipsis. Delivery is the webhook's: 2xx
  * delivered; network errors, 5xx, 408 and 429 (Slack's rate limit) retried; redirects not followed.
+ *
+ * Use it as `{ notifier: slackNotifier({ url }) }` in `AlertDispatcher`'s targets. The options are
+ * checked here: a `ConfigError` names a bad key without showing the URL.
  */
 export function slackNotifier(options: SlackOptions): Notifier {
   const { name, url } = checkTargetOptions('slack', options, ['url', 'name']);

@@ -41,6 +41,9 @@ const COLOUR: Record<AlertStatus, 'Attention' | 'Warning' | 'Good' | 'Accent'> =
  * a `TextRun` of a `RichTextBlock`, which Teams shows as written: a service name or a reason
  * cannot turn into Markdown, a link or a mention. Teams answers 202 Accepted; delivery is the
  * webhook's: 2xx delivered; network errors, 5xx, 408 and 429 retried; redirects not followed.
+ *
+ * Use it as `{ notifier: teamsNotifier({ url }) }` in `AlertDispatcher`'s targets. The options are
+ * checked here: a `ConfigError` names a bad key without showing the URL.
  */
 export function teamsNotifier(options: TeamsOptions): Notifier {
   const { name, url } = checkTargetOptions('teams', options, ['url', 'name']);
