@@ -3,6 +3,7 @@ import { setTimeout as realDelay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import type { Alert, Notifier } from '../lib/alerts/alert';
 import { AlertDispatcher } from '../lib/alerts/dispatcher';
+import { describeAlert, formatDuration, truncate } from '../lib/alerts/targets/alert-words';
 import { discordNotifier } from '../lib/alerts/targets/discord';
 import { ntfyNotifier } from '../lib/alerts/targets/ntfy';
 import { slackNotifier } from '../lib/alerts/targets/slack';
@@ -523,6 +524,61 @@ describe('limits', () => {
   });
 });
 
+describe('the words', () => {
+  const alert = (extra: Partial<Alert>): Alert => ({
+    id: 'x',
+    service: 'db',
+    status: 'critical',
+    previous: 'degraded',
+    time: '2026-11-30T15:00:00.000Z',
+    reason: 'missed 5 heartbeats',
+    overall_status: 'critical',
+    ...extra,
+  });
+
+  it('says how long in the two largest units', () => {
+    expect([0, 0.9, 45, 270, 3600, 11_100, 86_399, 273_600, 90 * 86_400].map(formatDuration)).toEqual([
+      '0s',
+      '0s',
+      '45s',
+      '4m 30s',
+      '1h',
+      '3h 5m',
+      '23h 59m',
+      '3d 4h',
+      '90d',
+    ]);
+  });
+
+  it('names reminders, degraded services and the services affected', () => {
+    const reminder = describeAlert(alert({ reminder: 2, affected: ['api', 'web'] }));
+    expect(reminder.title).toBe('db is still critical (reminder 2)');
+    expect(reminder.facts).toEqual([
+      { label: 'Status', value: 'critical' },
+      { label: 'Service', value: 'db' },
+      { label: 'Time', value: '2026-11-30 15:00:00 UTC' },
+      { label: 'Reminder', value: '2' },
+      { label: 'Affected', value: 'api, web' },
+      { label: 'Overall', value: 'critical' },
+    ]);
+    const degraded = describeAlert(alert({ status: 'degraded', previous: 'warning' }));
+    expect([degraded.title, degraded.statusWord, degraded.colour, degraded.shortcode]).toEqual([
+      'db is degraded',
+      'Degraded',
+      0xc2410c,
+      'orange_circle',
+    ]);
+  });
+
+  it('cuts only what is over the limit, and never inside a surrogate pair', () => {
+    expect(truncate('abc', 3)).toBe('abc');
+    expect(truncate('abcd', 3)).toBe('ab…');
+    // "a😀b" is 4 code units; at 3 the emoji would be split, so it is left out whole.
+    expect(truncate('a😀b', 3)).toBe('a…');
+    expect(truncate('a😀b', 4)).toBe('a😀b');
+  });
+});
+
 describe('options', () => {
   const factories = {
     ntfy: (options: unknown) => ntfyNotifier(options as never),
@@ -549,6 +605,8 @@ describe('options', () => {
       [{ url: 'https://opsuser:SECRET-3@hooks.example/x' }, 'url', '"url" carries credentials (user:password@), which are not sent.'],
       [{}, 'url', 'is not an http(s) URL'],
       ['https://hooks.example/SECRET-4', '', `Invalid ${kind} target: the options are a string`],
+      [null, '', `Invalid ${kind} target: the options are null`],
+      [['https://hooks.example/SECRET-5'], '', `Invalid ${kind} target: the options are an array`],
       [
         { url: 'https://hooks.example/x', name: '' },
         'name',
