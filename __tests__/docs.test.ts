@@ -151,6 +151,24 @@ docsTest.assert.equal(sent.get('/teams')?.attachments[0].content.type, 'Adaptive
 docsTest.assert.deepEqual(sent.get('/discord')?.allowed_mentions, { parse: [] });
 manager.close();`,
   },
+  'health-json': {
+    check: `
+docsTest.assert.equal(response.headers.get('content-type'), 'application/health+json; charset=utf-8');
+docsTest.assert.equal(response.status, health.status === 'fail' ? 503 : 200);
+docsTest.assert.ok(Object.keys(health.checks).includes('save_worker:heartbeat'));
+docsTest.assert.ok(Array.isArray(failing));`,
+  },
+  drain: {
+    // The block's SIGTERM handler runs as a signal would run it; the module exits before its 5 s pass.
+    check: `
+if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+const base = \`http://127.0.0.1:\${(server.address() as import('node:net').AddressInfo).port}\`;
+docsTest.assert.equal((await fetch(\`\${base}/api/health/ready\`)).status, 200);
+process.emit('SIGTERM', 'SIGTERM');
+const ready = await fetch(\`\${base}/api/health/ready\`);
+docsTest.assert.deepEqual([ready.status, ((await ready.json()) as { status: string }).status], [503, 'draining']);
+docsTest.assert.equal((await fetch(\`\${base}/api/health/live\`)).status, 200);`,
+  },
   // HEARTBEAT_REDIS_URL names the real redis-server the ts blocks' beforeAll starts.
   replicas: {
     check: `
@@ -200,6 +218,14 @@ interface ShSpec {
  * reader has done first; `expect`, what the answers must say; `after`, what must hold afterwards.
  */
 const SH: Record<string, ShSpec> = {
+  badge: {
+    expect: (transfers) => {
+      expect(transfers.map((t) => [t.status, t.headers['content-type'], t.body.startsWith('<svg ')])).toEqual([
+        [200, 'image/svg+xml; charset=utf-8', true],
+        [200, 'image/svg+xml; charset=utf-8', true],
+      ]);
+    },
+  },
   'demo-walkthrough': {
     // The control answers show the status right after the action, as the comments say.
     expect: (transfers) => {
