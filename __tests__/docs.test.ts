@@ -169,6 +169,28 @@ const ready = await fetch(\`\${base}/api/health/ready\`);
 docsTest.assert.deepEqual([ready.status, ((await ready.json()) as { status: string }).status], [503, 'draining']);
 docsTest.assert.equal((await fetch(\`\${base}/api/health/live\`)).status, 200);`,
   },
+  // A loopback app stands in for Alertmanager's API; alertmanager.e2e.test.ts runs the real one.
+  alertmanager: {
+    prelude: `
+import express from 'express';
+const manager = new docsTest.lib.HeartbeatManager({ config: { log_level: 'silent' } });
+const posts: { path: string; body: Array<Record<string, any>> }[] = [];
+const alertmanagerApp = express();
+alertmanagerApp.use(express.json());
+alertmanagerApp.use((req, res) => {
+  posts.push({ path: req.path, body: req.body as Array<Record<string, any>> });
+  res.status(200).end();
+});
+process.env.ALERTMANAGER_URL = await docsTest.serve(alertmanagerApp);`,
+    check: `
+manager.heartbeat({ tag: 'save_worker' }).start().error('disk full', { critical: true });
+const post = await docsTest.until(() => posts.find((sent) => sent.body.length > 0), 'an alert at Alertmanager');
+docsTest.assert.equal(post.path, '/api/v2/alerts');
+docsTest.assert.deepEqual(post.body[0]?.labels, { alertname: 'HeartbeatServiceStatus', service: 'save_worker', severity: 'critical', instance: 'web' });
+docsTest.assert.equal(post.body[0]?.generatorURL, 'https://app.example.com/api/health/ui#save_worker');
+docsTest.assert.equal(post.body[0]?.annotations.description, 'critical error: disk full');
+manager.close();`,
+  },
   // HEARTBEAT_REDIS_URL names the real redis-server the ts blocks' beforeAll starts.
   replicas: {
     check: `

@@ -8,7 +8,9 @@
 // HOST (default 127.0.0.1), HEARTBEAT_CONFIG (path of a JSON config; default the seed's config),
 // ALERT_WEBHOOK_URL (alerts are POSTed there), NTFY_URL (a full ntfy topic URL such as
 // https://ntfy.sh/my-topic: alerts are pushed to phones; NTFY_TOKEN for a protected topic; both
-// secrets, never logged), HEARTBEAT_TOKEN (turns remote pulses on),
+// secrets, never logged), ALERTMANAGER_URL (an Alertmanager's base URL such as
+// http://localhost:9093: alerts go to its /api/v2/alerts, linking to the bridge's status page;
+// never logged), HEARTBEAT_TOKEN (turns remote pulses on),
 // HEARTBEAT_STATE_DIR (where the history, counters and remote services are kept across
 // restarts; default ./.heartbeat, relative to the working directory; one demo per directory),
 // HEARTBEAT_REDIS_URL (run as one of several replicas: the remote services are shared through
@@ -20,6 +22,7 @@ import express from 'express';
 import type { Logger } from 'pino';
 import {
   AlertDispatcher,
+  alertmanagerNotifier,
   CONFIG_ENV,
   DirectoryInUseError,
   HeartbeatManager,
@@ -73,7 +76,10 @@ export async function startDemo(env: NodeJS.ProcessEnv = process.env, logger: Lo
     logger: demoLogger('smrthub.heartbeat'),
     store: await demoStore(env, logger),
   });
-  const alertTargets = demoAlertTargets(env);
+  // The bridge's status page, for Alertmanager's links: known before it listens, unless its port is picked then (0).
+  const pageHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const pageUrl = bridgePort === 0 ? undefined : `http://${pageHost}:${bridgePort}/api/health/ui`;
+  const alertTargets = demoAlertTargets(env, pageUrl);
   if (alertTargets.length > 0) new AlertDispatcher(manager, { targets: alertTargets });
 
   const workers = new Map<string, SimulatedWorker>();
@@ -198,10 +204,12 @@ async function demoStore(env: NodeJS.ProcessEnv, logger: Logger): Promise<Heartb
 }
 
 /** Where the demo's alerts go, from the environment. The URLs and the token are secrets: never logged. */
-function demoAlertTargets(env: NodeJS.ProcessEnv): AlertTarget[] {
+function demoAlertTargets(env: NodeJS.ProcessEnv, pageUrl: string | undefined): AlertTarget[] {
   const targets: AlertTarget[] = [];
   if (env.ALERT_WEBHOOK_URL) targets.push({ url: env.ALERT_WEBHOOK_URL, name: 'demo-webhook' });
   if (env.NTFY_URL) targets.push({ notifier: ntfyNotifier({ url: env.NTFY_URL, token: env.NTFY_TOKEN || undefined }) });
+  if (env.ALERTMANAGER_URL)
+    targets.push({ notifier: alertmanagerNotifier({ url: env.ALERTMANAGER_URL, ...(pageUrl ? { pageUrl } : {}) }) });
   return targets;
 }
 
