@@ -48,8 +48,8 @@ const BADGE_CSP = "default-src 'none'; style-src 'unsafe-inline'";
  * Characters XML 1.0 does not allow even escaped (C0 controls but tab, LF and CR; lone
  * surrogates; U+FFFE and U+FFFF). A service name may hold them; the SVG must still parse.
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const NOT_XML =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 interface BadgeQuery {
