@@ -223,8 +223,10 @@ export class StreamHub {
 
   private flushSoon(): void {
     if (!this.changesFlush) {
+      // Not unref'd: an unref'd immediate lets the loop sleep in its poll phase until the next
+      // I/O or timer (up to a pulse batch, 250 ms) before it runs. It runs once, at the end of
+      // this turn, so it holds nothing open.
       this.changesFlush = setImmediate(this.flushChanges);
-      this.changesFlush.unref();
     }
   }
 
