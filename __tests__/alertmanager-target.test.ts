@@ -11,8 +11,10 @@ import {
 } from '../lib/alerts/targets/alertmanager';
 import { HeartbeatManager } from '../lib/core/manager';
 import { ConfigError } from '../lib/util/validate';
+import { createTestClock } from './helpers/clock';
 import { captureLogger } from './helpers/logger';
 import { startReceiver, type Receiver } from './helpers/receiver';
+import { ReplicaHub } from './helpers/replica-hub';
 
 // The Alertmanager target's payloads, checked on a plain receiver on loopback; the real
 // Alertmanager reads them in alertmanager.e2e.test.ts.
@@ -267,5 +269,69 @@ it('never puts the URL in the logs when Alertmanager refuses or is away', async 
     expect(text).not.toMatch(/SECRET|127\.0\.0\.1/);
   } finally {
     void manager.close();
+  }
+});
+
+it('re-sends a shared service only from the replica that holds the alert lease, and at once from the one that takes it', async () => {
+  // Replicas through the in-process hub, the managers on fake time (the resend timer too); the
+  // receiver stands in for Alertmanager, and each replica's instance label tells who posted.
+  jest.useFakeTimers({ now: Date.now(), doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+  const clock = createTestClock();
+  const hub = new ReplicaHub();
+  const replicas = ['a', 'b'].map((instance) => {
+    const replica = hub.join();
+    const manager = new HeartbeatManager({ config: { flap_threshold: 50 }, clock, logger: captureLogger().logger, store: replica.store });
+    const target = notifier({ instance, resendMs: 60_000 });
+    const dispatcher = new AlertDispatcher(manager, {
+      targets: [{ notifier: target, minLevel: 'critical' }],
+      registry: new Registry(),
+      timeoutMs: 5000,
+      attempts: 1,
+    });
+    return { replica, manager, dispatcher };
+  });
+  const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+  /** Each POST since the `from`th as `instance:service,…`. */
+  const posts = (from = 0): string[] =>
+    bodies()
+      .slice(from)
+      .map((body) => body.map((postable) => `${postable.labels.instance}:${postable.labels.service}`).join(','));
+  /** Fires the resend interval every 20 ms of real time until a POST since the `from`th is `expected`. */
+  const tickUntilPosted = async (expected: string, from: number): Promise<void> => {
+    for (let waited = 0; !posts(from).includes(expected); waited += 20) {
+      if (waited > 5000) throw new Error(`no ${expected} after 5 s: ${JSON.stringify(posts(from))}`);
+      jest.advanceTimersByTime(60_000);
+      await realDelay(20);
+    }
+  };
+  try {
+    await realDelay(20); // a's takeover of the lease reads the shared notes from a promise job
+    for (const { manager } of replicas) {
+      manager.heartbeat({ tag: 'cron_job', interval: 10 }).start();
+      manager.markRemote('cron_job');
+    }
+    a.manager.heartbeat({ tag: 'a_local', interval: 10 }).start().error('disk full', { critical: true });
+    clock.advance(60_000); // cron_job: critical on both replicas
+    await tickUntilPosted('a:a_local,a:cron_job', 0);
+    // b follows cron_job, critical there too, and says nothing of it.
+    expect(b.manager.service('cron_job')?.status).toBe('critical');
+    expect(posts().filter((post) => post.includes('b:'))).toEqual([]);
+
+    // a's alerts, decided while it held the lease, are all delivered first.
+    for (let waited = 0; a.dispatcher.pending > 0; waited += 10) {
+      if (waited > 5000) throw new Error('alerts still pending after 5 s');
+      await realDelay(10);
+    }
+    await realDelay(50); // and their answers read
+    // The lease moves to b: b re-sends cron_job at once, a only its own service from then on.
+    const moved = receiver.received.length;
+    hub.lead(b.replica);
+    await received(moved + 1);
+    expect(posts(moved)).toEqual(['b:cron_job']);
+    await tickUntilPosted('a:a_local', moved);
+    await tickUntilPosted('b:cron_job', moved + 1);
+    expect(posts(moved).filter((post) => post.includes('a:cron_job'))).toEqual([]);
+  } finally {
+    for (const { manager } of replicas) void manager.close();
   }
 });
