@@ -69,6 +69,9 @@ export {
   type AttachWebSocketOptions,
   type UpgradableServer,
   type DetailsPolicy,
+  type HealthCheckResponse,
+  type HeartbeatCheck,
+  type HealthCheckStatus,
 } from './http';
 export { registerMetrics, type MetricsOptions, type MetricsRegistration } from './metrics';
 export {

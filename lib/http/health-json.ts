@@ -30,8 +30,11 @@ export interface HeartbeatCheck {
   output?: string;
   /** Present, and `true`, while the service is paused: it is then left out of the top-level `status`. */
   paused?: true;
-  /** `about`: the service's own endpoint. */
-  links: { about: string };
+  /** Where to read more of the service. */
+  links: {
+    /** The service's own endpoint, `{basePath}/service/{name}`, under the prefix where the app mounted the router. */
+    about: string;
+  };
 }
 
 /** The body of `GET {basePath}` in draft-inadarei-api-health-check-06's format. */

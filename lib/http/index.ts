@@ -5,3 +5,4 @@ export type { StreamSnapshot } from './stream';
 export type { StreamOptions, WebSocketOptions } from './stream-options';
 export type { AttachWebSocketOptions, UpgradableServer } from './ws-transport';
 export type { DetailsPolicy } from './details';
+export type { HealthCheckResponse, HeartbeatCheck, HealthCheckStatus } from './health-json';
