@@ -160,6 +160,8 @@ class AlertmanagerNotifier implements Notifier {
   private timer: NodeJS.Timeout | undefined;
   /** A re-send waiting or in flight: ticks meanwhile are skipped, so a stalled Alertmanager queues none. */
   private resending = false;
+  /** A `resume` came while a re-send was on its way: one more goes once it is done, with what is open then. */
+  private resendAgain = false;
   private resendAbort: AbortController | undefined;
   private closed = false;
 
@@ -195,7 +197,8 @@ class AlertmanagerNotifier implements Notifier {
       this.timer.unref();
     }
     // At once: after a restart or a takeover, the last re-send may be most of a horizon ago.
-    this.resend();
+    if (this.resending) this.resendAgain = true;
+    else this.resend();
   }
 
   close(): void {
@@ -309,6 +312,10 @@ class AlertmanagerNotifier implements Notifier {
         clearTimeout(timer);
         this.resending = false;
         if (this.resendAbort === abort) this.resendAbort = undefined;
+        if (this.resendAgain) {
+          this.resendAgain = false;
+          this.resend();
+        }
       });
   }
 
