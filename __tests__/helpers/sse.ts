@@ -66,14 +66,14 @@ export function openStream(url: string, headers: Record<string, string> = {}): P
         waitFor: (count, name, timeoutMs = 5000) =>
           new Promise((done, fail) => {
             const matching = () => events.filter((event) => !name || event.event === name);
-            // hrtime, not Date.now: the tests run on fake timers, which stop Date.now.
-            const started = process.hrtime.bigint();
+            // The real time: the tests run on jest's fake timers, which stop Date.now and hrtime alike.
+            const started = jest.getRealSystemTime();
             const check = () => {
               if (matching().length >= count) {
                 done(matching());
                 return;
               }
-              if (Number(process.hrtime.bigint() - started) / 1e6 > timeoutMs) {
+              if (jest.getRealSystemTime() - started > timeoutMs) {
                 fail(new Error(`Saw ${JSON.stringify(events.map((e) => e.event))}; wanted ${count} ${name ?? 'events'}`));
                 return;
               }
