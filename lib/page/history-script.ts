@@ -3,25 +3,36 @@ import { MAX_HISTORY_REASON } from '../core/limits';
 /** Status changes (and offline gaps) a card lists, newest last: enough to read an incident, few enough for a phone. */
 export const HISTORY_SHOWN = 8;
 
+/** Transitions the page reads of each service: enough for its beat bar and the incident timeline, bounded per service. */
+export const HISTORY_FETCHED = 50;
+
 /** History requests the page has out at once: a page of many services must not fire hundreds at its server. */
-const HISTORY_FETCHES = 4;
+export const HISTORY_FETCHES = 4;
+
+/** Quiet time after a service's last status change before its history (and uptime) is read again: a flapping service costs one request, not one per change. */
+export const HISTORY_REFETCH_MS = 1500;
 
 /**
- * The part of the page's script that lists each card's recent status changes, spliced into
- * the function of `PAGE_SCRIPT`, whose `services`, `make`, `duration`, `serverNow` and `body`
- * it uses. It gives the page `watchCard`, `unwatchCard`, `detailsIn`, `addHistory`,
- * `markStale`, `addChange` and `setDetailed`.
+ * The part of the page's script that reads each service's history, spliced into the function
+ * of `PAGE_SCRIPT`, whose `services`, `make`, `duration`, `serverNow` and `body` it uses. It
+ * gives the page `watchCard`, `unwatchCard`, `detailsIn`, `addHistory`, `markStale`,
+ * `addChange`, `setDetailed` and `clockTime`, and calls the beat bar's `renderBeats` and the
+ * timeline's `renderTimeline` when a history changes.
  *
- * A card lists the service's last {@link HISTORY_SHOWN} status changes and the monitor's
- * offline gaps among them, as `{basePath}/service/{name}/history` has them: read once when the
- * card first comes near the screen (and again after a reconnect, or a change that came as a
- * snapshot), then kept up to date from the stream's `status` events, never fetched per event.
- * Only a stream with details gets lists: the history is details, refused to other callers.
+ * `{basePath}/service/{name}/history?limit=50` is read for every card when it first appears (at
+ * most {@link HISTORY_FETCHES} requests at a time), again after a reconnect or a change that came
+ * as a snapshot, and {@link HISTORY_REFETCH_MS} after a service's last status change (for its
+ * uptime), never per pulse. Between reads the stream's `status` events are added as they come.
+ * A card's details list the last {@link HISTORY_SHOWN} changes and the monitor's offline gaps
+ * among them. Only a stream with details gets histories: the history is details, refused to
+ * other callers.
  */
 export const CARD_HISTORY_SCRIPT: string = `
   var ARROW = ' \u2192 ';
   var HISTORY_SHOWN = ${HISTORY_SHOWN};
+  var HISTORY_FETCHED = ${HISTORY_FETCHED};
   var HISTORY_FETCHES = ${HISTORY_FETCHES};
+  var HISTORY_REFETCH_MS = ${HISTORY_REFETCH_MS};
   // The history keeps each reason cut to this length; a live change is cut alike, to read the same.
   var REASON_MAX = ${MAX_HISTORY_REASON};
   // The times of one change, from the stream and from /history, may be a millisecond apart.
@@ -30,19 +41,17 @@ export const CARD_HISTORY_SCRIPT: string = `
   var detailsNote = document.getElementById('details-note');
   var historyQueue = [];
   var historyFetches = 0;
-  // Histories are read for the cards on or near the screen only: far ones when scrolled to.
-  var nearby = typeof IntersectionObserver === 'function' ? new IntersectionObserver(onNearby, { rootMargin: '400px 0px' }) : null;
 
   function watchCard(entry) {
-    entry.history = entry.changes = entry.historyState = entry.pending = null;
-    entry.timeline = [];
-    entry.stale = entry.queued = entry.failed = entry.loaded = false;
-    entry.near = !nearby;
-    if (nearby) nearby.observe(entry.card);
+    entry.history = entry.changes = entry.historyState = entry.pending = entry.uptime = entry.refetch = null;
+    entry.transitions = [];
+    entry.gaps = [];
+    entry.queued = entry.failed = entry.loaded = false;
   }
 
   function unwatchCard(entry) {
-    if (nearby) nearby.unobserve(entry.card);
+    if (entry.refetch) clearTimeout(entry.refetch);
+    entry.refetch = null;
   }
 
   // A service body with details has its interval; the summary a caller without them gets has only service and status.
@@ -50,45 +59,42 @@ export const CARD_HISTORY_SCRIPT: string = `
 
   function addHistory(entry) {
     var section = make('section', 'history');
-    section.appendChild(make('h3', '', 'Recent changes'));
+    section.appendChild(make('h4', '', 'Recent changes'));
     entry.changes = make('ol', 'changes');
     section.appendChild(entry.changes);
     entry.historyState = make('p', 'history-state', 'Loading\u2026');
     section.appendChild(entry.historyState);
-    entry.card.appendChild(section);
+    entry.more.appendChild(section);
     entry.history = section;
     markStale(entry);
   }
 
   function dropHistory(entry) {
     if (!entry.history) return;
+    unwatchCard(entry);
     entry.history.remove();
-    entry.history = entry.changes = entry.historyState = entry.pending = null;
-    entry.timeline = [];
-    entry.stale = entry.loaded = entry.failed = false;
+    entry.history = entry.changes = entry.historyState = entry.pending = entry.uptime = null;
+    entry.transitions = [];
+    entry.gaps = [];
+    entry.loaded = entry.failed = false;
+    renderBeats(entry);
   }
 
-  function onNearby(records) {
-    records.forEach(function (record) {
-      var entry = services.get(record.target.getAttribute('data-service'));
-      if (!entry || entry.card !== record.target) return;
-      entry.near = record.isIntersecting;
-      if (entry.near && entry.stale) queueHistory(entry);
-    });
-  }
-
-  /** The card's list may miss changes (it is new, or the stream was lost): read it again once the card is near. */
+  /** The card's history may miss changes (it is new, or the stream was lost): read it again. */
   function markStale(entry) {
-    entry.stale = true;
-    if (entry.near) queueHistory(entry);
-  }
-
-  function queueHistory(entry) {
-    entry.stale = false;
     if (entry.queued) return;
     entry.queued = true;
     historyQueue.push(entry);
     pumpHistory();
+  }
+
+  // Read again once the service has been quiet a moment: its uptime moved.
+  function refetchLater(entry) {
+    if (entry.refetch) clearTimeout(entry.refetch);
+    entry.refetch = setTimeout(function () {
+      entry.refetch = null;
+      if (services.get(entry.name) === entry && entry.history) markStale(entry);
+    }, HISTORY_REFETCH_MS);
   }
 
   function pumpHistory() {
@@ -103,14 +109,13 @@ export const CARD_HISTORY_SCRIPT: string = `
     historyFetches++;
     // Changes the stream brings while the request is out: the answer may or may not hold them.
     var pending = entry.pending = [];
-    // Only the changes a card shows: a service keeps up to history_size (1,000) of them.
-    fetch(serviceUrl + encodeURIComponent(entry.name) + '/history?limit=' + HISTORY_SHOWN, { headers: { Accept: 'application/json' }, cache: 'no-store' })
+    fetch(serviceUrl + encodeURIComponent(entry.name) + '/history?limit=' + HISTORY_FETCHED, { headers: { Accept: 'application/json' }, cache: 'no-store' })
       .then(function (response) { return response.ok ? response.json() : null; })
       .catch(function () { return null; })
       .then(function (past) {
         historyFetches--;
         // A newer request, or a card gone: this answer is stale.
-        if (entry.pending === pending && services.get(entry.name) === entry) {
+        if (entry.pending === pending && services.get(entry.name) === entry && entry.history) {
           entry.pending = null;
           showPast(entry, past, pending);
         }
@@ -125,15 +130,16 @@ export const CARD_HISTORY_SCRIPT: string = `
       renderHistory(entry);
       return;
     }
-    var items = past.transitions.slice(-HISTORY_SHOWN).map(function (change) {
+    var items = past.transitions.map(function (change) {
       return { time: change.time, from: change.from, to: change.to, reason: change.reason };
     });
-    past.gaps.forEach(function (gap) { items.push({ time: gap.start, end: gap.end, gap: gap.reason }); });
-    items.sort(byTime);
     pending.forEach(function (change) {
       if (!items.some(function (item) { return sameChange(item, change); })) items.push(change);
     });
-    entry.timeline = items.slice(-HISTORY_SHOWN);
+    items.sort(byTime);
+    entry.transitions = items.slice(-HISTORY_FETCHED);
+    entry.gaps = past.gaps.map(function (gap) { return { time: gap.start, end: gap.end, gap: gap.reason }; });
+    entry.uptime = past.uptime || null;
     entry.failed = false;
     entry.loaded = true;
     renderHistory(entry);
@@ -156,21 +162,29 @@ export const CARD_HISTORY_SCRIPT: string = `
       reason: reason.length > REASON_MAX ? reason.slice(0, REASON_MAX) + '\u2026' : reason
     };
     if (entry.pending) entry.pending.push(item);
-    entry.timeline.push(item);
-    if (entry.timeline.length > HISTORY_SHOWN) entry.timeline.splice(0, entry.timeline.length - HISTORY_SHOWN);
+    entry.transitions.push(item);
+    if (entry.transitions.length > HISTORY_FETCHED) entry.transitions.splice(0, entry.transitions.length - HISTORY_FETCHED);
     renderHistory(entry);
+    refetchLater(entry);
   }
 
   function renderHistory(entry) {
     var list = entry.changes;
+    var shown = entry.transitions.slice(-HISTORY_SHOWN);
+    var from = shown.length > 0 && entry.transitions.length >= HISTORY_SHOWN ? Date.parse(shown[0].time) : -Infinity;
+    entry.gaps.forEach(function (gap) { if (Date.parse(gap.time) >= from) shown.push(gap); });
+    shown.sort(byTime);
+    shown = shown.slice(-HISTORY_SHOWN);
     list.textContent = '';
-    entry.timeline.forEach(function (item) { list.appendChild(item.gap ? gapItem(item) : changeItem(item)); });
+    shown.forEach(function (item) { list.appendChild(item.gap ? gapItem(item) : changeItem(item)); });
     var state = '';
     if (entry.failed) state = 'Earlier changes could not be loaded.';
-    else if (!entry.loaded && entry.timeline.length === 0) state = 'Loading\u2026';
-    else if (entry.timeline.length === 0) state = 'No status changes yet.';
+    else if (!entry.loaded && shown.length === 0) state = 'Loading\u2026';
+    else if (shown.length === 0) state = 'No status changes yet.';
     entry.historyState.textContent = state;
     entry.historyState.hidden = state === '';
+    renderBeats(entry);
+    renderTimeline();
   }
 
   function timeOf(iso) {
@@ -207,5 +221,6 @@ export const CARD_HISTORY_SCRIPT: string = `
   function setDetailed(shown) {
     detailsNote.hidden = shown;
     if (!shown) services.forEach(dropHistory);
+    renderTimeline();
   }
 `;

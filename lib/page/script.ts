@@ -1,12 +1,21 @@
+import { BEAT_BAR_SCRIPT } from './beat-bar-script';
 import { CARD_HISTORY_SCRIPT } from './history-script';
+import { LIVE_REGION_SCRIPT } from './live-region-script';
+import { NAME_SCRIPT } from './name-script';
 import { CARD_NOTES_SCRIPT } from './notes-script';
+import { CARD_ORDER_SCRIPT } from './order-script';
+import { TIMELINE_SCRIPT } from './timeline-script';
 
 /**
  * The status page's script, served inline under a CSP hash. Plain ES2017 for any browser.
- * Every service name, error message and reason goes into the page through `textContent`, never
- * as HTML, so `<img src=x onerror=…>` shows as the text it is. Each card's list of recent
- * changes is {@link CARD_HISTORY_SCRIPT}, and its notes on runs, pauses and held alerts
- * {@link CARD_NOTES_SCRIPT}; both share this script's scope.
+ * Every service name, group, error message and reason goes into the page through
+ * `textContent`, never as HTML, so `<img src=x onerror=…>` shows as the text it is. Its parts
+ * share this script's scope: each card's recent changes ({@link CARD_HISTORY_SCRIPT}), notes on
+ * runs, pauses and held alerts ({@link CARD_NOTES_SCRIPT}), beat bar, uptime and time since the
+ * last change ({@link BEAT_BAR_SCRIPT}), the order of cards and groups
+ * ({@link CARD_ORDER_SCRIPT}), names that wrap only between words ({@link NAME_SCRIPT}), the
+ * incident timeline ({@link TIMELINE_SCRIPT}) and the announcements of status changes with the
+ * `#service` fragment ({@link LIVE_REGION_SCRIPT}).
  */
 export const PAGE_SCRIPT: string = `
 (function () {
@@ -22,7 +31,6 @@ export const PAGE_SCRIPT: string = `
   var DASH = '\u2014';
   var body = document.body;
   var streamUrl = body.getAttribute('data-stream');
-  var cards = document.getElementById('cards');
   var banner = document.getElementById('banner');
   var bannerIcon = document.getElementById('banner-icon');
   var bannerText = document.getElementById('banner-text');
@@ -33,8 +41,14 @@ export const PAGE_SCRIPT: string = `
   var source = null;
   var retryTimer = null;
   var freshStream = false;
+  var cardCount = 0;
+${NAME_SCRIPT}
 ${CARD_HISTORY_SCRIPT}
 ${CARD_NOTES_SCRIPT}
+${BEAT_BAR_SCRIPT}
+${CARD_ORDER_SCRIPT}
+${TIMELINE_SCRIPT}
+${LIVE_REGION_SCRIPT}
 
   function serverNow() { return Date.now() + clockOffset; }
 
@@ -47,11 +61,16 @@ ${CARD_NOTES_SCRIPT}
 
   function ago(iso) {
     if (!iso) return 'never';
-    var seconds = Math.max(0, Math.round((serverNow() - Date.parse(iso)) / 1000));
-    if (seconds < 60) return seconds + ' s ago';
-    if (seconds < 3600) return Math.floor(seconds / 60) + ' min ago';
-    if (seconds < 86400) return Math.floor(seconds / 3600) + ' h ago';
-    return Math.floor(seconds / 86400) + ' d ago';
+    return since(Date.parse(iso)) + ' ago';
+  }
+
+  // "42 s", "3 min", "5 h", "2 d": how long since a moment, in the largest whole unit.
+  function since(at) {
+    var seconds = Math.max(0, Math.round((serverNow() - at) / 1000));
+    if (seconds < 60) return seconds + ' s';
+    if (seconds < 3600) return Math.floor(seconds / 60) + ' min';
+    if (seconds < 86400) return Math.floor(seconds / 3600) + ' h';
+    return Math.floor(seconds / 86400) + ' d';
   }
 
   function duration(ms) {
@@ -73,9 +92,18 @@ ${CARD_NOTES_SCRIPT}
   function createCard(name) {
     var card = make('article', 'card');
     card.setAttribute('data-service', name);
+    var titleId = 'card-' + (++cardCount);
+    card.setAttribute('aria-labelledby', titleId);
     var header = make('header');
-    header.appendChild(make('span', 'dot'));
-    header.appendChild(make('h2', 'name', name));
+    // The pulse ring beats inside a box of its own, clear of the name.
+    var pulse = make('span', 'pulse');
+    pulse.setAttribute('aria-hidden', 'true');
+    pulse.appendChild(make('span', 'dot'));
+    header.appendChild(pulse);
+    var title = make('h3', 'name');
+    title.id = titleId;
+    writeName(title, name);
+    header.appendChild(title);
     var badge = make('span', 'badge');
     var icon = make('span', 'icon');
     icon.setAttribute('aria-hidden', 'true');
@@ -83,22 +111,31 @@ ${CARD_NOTES_SCRIPT}
     badge.appendChild(make('span', 'word'));
     header.appendChild(badge);
     card.appendChild(header);
+    var sinceLine = make('p', 'since');
+    sinceLine.hidden = true;
+    card.appendChild(sinceLine);
     var notes = make('div', 'notes');
     card.appendChild(notes);
+    var more = make('details', 'more');
+    var summary = make('summary', '', 'Details');
+    more.appendChild(summary);
     var list = make('dl');
     var entry = {
-      card: card, icon: icon, word: badge.lastChild,
+      card: card, icon: icon, word: badge.lastChild, sinceLine: sinceLine, more: more, summary: summary,
       last: field(list, 'Last heartbeat', 'last'),
       interval: field(list, 'Interval', 'interval'),
       failures: field(list, 'Failures', 'failures'),
-      uptime: field(list, 'Uptime', 'uptime'),
+      started: field(list, 'Started', 'started'),
       pulses: field(list, 'Pulses', 'pulses'),
       error: field(list, 'Last error', 'error'),
       data: null,
+      changedAt: null,
       name: name
     };
     addNotes(entry, notes);
-    card.appendChild(list);
+    addBeats(entry);
+    more.appendChild(list);
+    card.appendChild(more);
     watchCard(entry);
     card.addEventListener('animationend', function (event) {
       if (event.animationName === 'beat') card.classList.remove('beat');
@@ -107,24 +144,18 @@ ${CARD_NOTES_SCRIPT}
     return entry;
   }
 
-  function place(name, entry) {
-    var names = Array.from(services.keys()).sort();
-    var next = names[names.indexOf(name) + 1];
-    cards.insertBefore(entry.card, next ? services.get(next).card : null);
-  }
-
   function update(health) {
     var entry = services.get(health.service);
     if (!entry) {
       entry = createCard(health.service);
       services.set(health.service, entry);
-      place(health.service, entry);
     }
     if (detailsIn(health) && !entry.history) addHistory(entry);
     var previous = entry.data ? entry.data.status : null;
     // Under a details policy the server may send status words only: keep what is known.
     entry.data = Object.assign({}, entry.data || {}, health);
     health = entry.data;
+    if (previous !== null && previous !== health.status && !entry.history) entry.changedAt = serverNow();
     entry.card.className = 'card status-' + health.status;
     if (health.status === 'warning' && previous !== 'warning') {
       void entry.card.offsetWidth;
@@ -138,14 +169,18 @@ ${CARD_NOTES_SCRIPT}
     entry.error.textContent = health.last_error ? health.last_error.message : DASH;
     renderNotes(entry);
     refreshTimes(entry);
+    if (previous !== health.status || entry.group !== groupOf(health)) orderLater();
     return entry;
   }
 
   function refreshTimes(entry) {
     var data = entry.data;
     entry.last.textContent = data.last_heartbeat === undefined ? DASH : ago(data.last_heartbeat);
-    entry.uptime.textContent = data.started_at ? duration(serverNow() - Date.parse(data.started_at)) : data.uptime || DASH;
+    // "Started 5 min ago", whatever the status: an uptime beside a critical word read as "up".
+    entry.started.textContent = data.started_at ? ago(data.started_at) : DASH;
     refreshRun(entry);
+    refreshSince(entry);
+    refreshBeats(entry);
   }
 
   function known(value) { return value !== undefined && value !== null; }
@@ -160,6 +195,7 @@ ${CARD_NOTES_SCRIPT}
       // A paused service says nothing of the system's health, as overall_status ignores it.
       if (entry.data && entry.data.status === status && status !== 'healthy' && !entry.data.paused) failing.push(name);
     });
+    failing.sort();
     bannerText.textContent = BANNER[status] + (failing.length ? ': ' + failing.join(', ') : '');
   }
 
@@ -173,16 +209,18 @@ ${CARD_NOTES_SCRIPT}
   function onSnapshot(event) {
     var snapshot = JSON.parse(event.data);
     clockOffset = Date.parse(snapshot.time) - Date.now();
-    // After a reconnect every list may have missed changes; otherwise only a card whose status
+    // After a reconnect every history may have missed changes; otherwise only a card whose status
     // changed without a status event (a mass change comes as one snapshot) has.
     var fresh = freshStream;
     freshStream = false;
     var seen = new Set();
+    var changed = [];
     snapshot.services.forEach(function (health) {
       seen.add(health.service);
       var known = services.get(health.service);
       var before = known && known.data ? known.data.status : null;
       var entry = update(health);
+      if (before !== null && before !== health.status) changed.push(entry);
       if (entry.history && (fresh || (before !== null && before !== health.status))) markStale(entry);
     });
     services.forEach(function (entry, name) {
@@ -195,6 +233,10 @@ ${CARD_NOTES_SCRIPT}
     // With no service listed a snapshot says nothing of details: keep what is known.
     if (snapshot.services.length > 0) setDetailed(snapshot.services.some(detailsIn));
     setOverall(snapshot.overall_status);
+    orderCards();
+    announce(changed);
+    renderTimeline();
+    openFragment();
   }
 
   function onStatus(event) {
@@ -204,6 +246,7 @@ ${CARD_NOTES_SCRIPT}
     if (change.from !== undefined && entry.history) addChange(entry, change);
     if (change.health) dependencyChanged(change.service);
     setOverall(change.overall_status);
+    announce([entry]);
   }
 
   function onPause(event) {
@@ -212,6 +255,7 @@ ${CARD_NOTES_SCRIPT}
     if (change.health) update(change.health);
     else if (services.has(change.service)) update({ service: change.service, paused: change.paused ? { reason: null, until: null } : null });
     setOverall(change.overall_status);
+    orderLater();
   }
 
   function onRun(event) {
@@ -262,8 +306,10 @@ ${CARD_NOTES_SCRIPT}
 
   setInterval(function () {
     services.forEach(refreshTimes);
+    refreshTimeline();
     bannerTime.textContent = overall ? new Date(serverNow()).toLocaleTimeString() : '';
   }, 1000);
+  window.addEventListener('hashchange', function () { fragmentOpened = null; openFragment(); });
   connect();
 })();
 `;

@@ -40,9 +40,13 @@ export function renderPage(streamUrl: string, serviceUrl: string): string {
 <style>${PAGE_STYLE}</style>
 </head>
 <body data-stream="${escapeAttribute(streamUrl)}" data-services="${escapeAttribute(serviceUrl)}">
-<header id="banner" class="banner" role="status" aria-live="polite"><span id="banner-icon" class="icon" aria-hidden="true">\u25CB</span><span id="banner-text">Connecting\u2026</span><span id="banner-time" class="time"></span></header>
-<main id="cards" class="cards" aria-label="Services"></main>
-<footer><p>Live from the heartbeat event stream. Status words: healthy, warning, degraded, critical.</p><p id="details-note" hidden>This server shows this page status words only: history, errors and counters are details it keeps for authorized callers.</p></footer>
+<header id="banner" class="banner"><span id="banner-icon" class="icon" aria-hidden="true">\u25CB</span><h1 id="banner-text">Connecting\u2026</h1><span id="banner-time" class="time"></span></header>
+<div id="announcer" class="visually-hidden" role="status" aria-live="polite" aria-atomic="true"></div>
+<main>
+<section id="cards" class="groups" aria-label="Services"></section>
+<section id="timeline" class="timeline" aria-labelledby="timeline-title" hidden><h2 id="timeline-title">Recent incidents</h2><p id="timeline-empty" class="timeline-empty">No incidents in the recent history.</p><ol id="incidents" class="incidents"></ol></section>
+</main>
+<footer><p>Live from the heartbeat event stream. Status words: healthy, warning, degraded, critical.</p><p id="details-note" hidden>This server shows this page status words only: history, uptime, incidents, errors and counters are details it keeps for authorized callers.</p></footer>
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>

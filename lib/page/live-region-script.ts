@@ -1,0 +1,46 @@
+/**
+ * The part of the page's script that tells screen reader users what changed and opens the card
+ * a link points at, spliced into the function of `PAGE_SCRIPT`, whose `services` it uses. It
+ * gives the page `announce`, `openFragment` and `fragmentOpened`.
+ *
+ * Status changes are said in a polite live region ("save_worker is now critical"), one sentence
+ * per service that changed in an event, never for pulses; the first snapshot says nothing (the
+ * banner is the page's heading). `#{encodeURIComponent(name)}` in the URL, as an Alertmanager
+ * alert's `generatorURL` links it, scrolls to that card, opens its details and focuses them.
+ */
+export const LIVE_REGION_SCRIPT: string = `
+  var announcer = document.getElementById('announcer');
+  var announced = new Map();
+  var fragmentOpened = null;
+
+  function announce(entries) {
+    var said = [];
+    entries.forEach(function (entry) {
+      var status = entry.data ? entry.data.status : null;
+      var before = announced.get(entry.name);
+      announced.set(entry.name, status);
+      if (status !== null && before !== undefined && before !== status) said.push(entry.name + ' is now ' + status);
+    });
+    services.forEach(function (entry) {
+      if (!announced.has(entry.name) && entry.data) announced.set(entry.name, entry.data.status);
+    });
+    if (said.length > 0) announcer.textContent = said.join('. ') + '.';
+  }
+
+  function openFragment() {
+    var hash = window.location.hash.slice(1);
+    if (!hash || hash === fragmentOpened) return;
+    var name;
+    try { name = decodeURIComponent(hash); } catch (error) { return; }
+    var entry = services.get(name);
+    if (!entry) return;
+    fragmentOpened = hash;
+    // Once placed: the first snapshot's cards are sorted after this event.
+    setTimeout(function () {
+      entry.more.open = true;
+      entry.card.classList.add('target');
+      entry.summary.focus({ preventScroll: true });
+      entry.card.scrollIntoView({ block: 'start' });
+    }, 0);
+  }
+`;
