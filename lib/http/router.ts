@@ -150,7 +150,6 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
     `${basePath}/badge/{name}.svg`,
   ];
   if (streamOptions) readPaths.push(`${basePath}/stream`);
-  if (webSocketOptions) readPaths.push(`${basePath}/ws`);
   if (serveUi) readPaths.push(uiPath);
   const endpoints = auth ? [...readPaths, ...REMOTE_PATHS.map((path) => `${basePath}${path}`)] : readPaths;
 
