@@ -1506,7 +1506,11 @@ describe('health+json, badges and draining', () => {
     setup().manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
     await get('/api/health/badge.svg', 200);
     await get('/api/health/badge.svg?type=uptime', 400);
-    await get('/api/health/badge/save_worker.svg', 200);
+    const drawn = await get('/api/health/badge/save_worker.svg', 200);
+    // A proxy revalidating with the ETag: nothing changed, no body.
+    const etag = { 'If-None-Match': drawn.response.headers.etag as string };
+    expect((await get('/api/health/badge/save_worker.svg', 304, etag)).body).toBe('');
+    await get('/api/health/badge.svg', 304, { 'If-None-Match': (await get('/api/health/badge.svg', 200)).response.headers.etag as string });
     await get('/api/health/badge/save_worker.svg?type=uptime&window=7d&style=for-the-badge&label=up', 200);
     await get('/api/health/badge/save_worker.svg?style=round', 400);
     await get('/api/health/badge/nope.svg', 404);
@@ -1558,6 +1562,7 @@ describe('health+json, badges and draining', () => {
       body: svg,
     });
     const good = {
+      etag: 'W/"1f4-abc"',
       'cache-control': 'public, max-age=60',
       'x-content-type-options': 'nosniff',
       'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
