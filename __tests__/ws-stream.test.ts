@@ -522,6 +522,35 @@ describe('attachWebSocket()', () => {
     }).toThrow('Invalid attachWebSocket options: "path" is "ws"');
   });
 
+  it('refuses what is not a server, and answers 503 JSON on a server it was not attached to', async () => {
+    health = healthRouter({ manager, registry: new Registry() });
+    expect(() => {
+      health.attachWebSocket({} as never);
+    }).toThrow('Invalid attachWebSocket options: "server" is an object; expected the app\'s HTTP or HTTPS server');
+    const app = express();
+    app.use(health);
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    port = (server.address() as { port: number }).port;
+    // No upgrade listener: Node hands the request to the app as a plain one.
+    expect(await refused()).toMatchObject({
+      status: 503,
+      body: { error: 'The WebSocket stream is not attached to this server: the app calls attachWebSocket(server) after listen().' },
+    });
+  });
+
+  it('speaks no subprotocol: a client that insists on one gives up', async () => {
+    await start();
+    const socket = new WebSocket(`ws://127.0.0.1:${String(port)}/api/health/ws`, ['graphql-ws']);
+    sockets.push(socket);
+    await expect(
+      new Promise((resolve, reject) => {
+        socket.once('open', resolve);
+        socket.once('error', reject);
+      }),
+    ).rejects.toThrow('Server sent no subprotocol');
+  });
+
   it('throws when the WebSocket is turned off', async () => {
     await start({ webSocket: false }).catch((error: unknown) => error);
     expect(() => {
