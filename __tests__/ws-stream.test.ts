@@ -429,6 +429,28 @@ it('closes every socket with 1001 and removes its upgrade listener when the mana
   }).toThrow('attachWebSocket(): the heartbeat manager is closed.');
 });
 
+it('cuts off, 2 s after the manager closes, a client that never answers the close', async () => {
+  await start();
+  const deaf = await connectWs();
+  await deaf.waitFor(1, 'snapshot');
+  (deaf.socket as unknown as { _socket: net.Socket })._socket.pause();
+  void manager.close();
+  for (let i = 0; i < 5; i++) await settle();
+  expect(await connections()).toBe(1);
+  clock.advance(1999);
+  for (let i = 0; i < 5; i++) await settle();
+  expect(await connections()).toBe(1);
+  clock.advance(1);
+  await until(() => server.listenerCount('upgrade') === 0, 'the listener removed');
+  let open = 1;
+  for (let round = 0; round < 200 && open > 0; round++) {
+    await settle();
+    open = await connections();
+  }
+  expect(open).toBe(0);
+  expect(jest.getTimerCount()).toBe(0);
+});
+
 describe('other upgrade requests', () => {
   it('are left to the server’s other listeners', async () => {
     await start();

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'express';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
 import { OptionReader } from '../util/validate';
 import { AUTH_ERRORS, type BearerAuth } from './auth';
 import type { DetailsGate } from './details';
@@ -36,6 +36,26 @@ const WS_FRAMES: FrameFormat = {
 
 /** Messages a client may send are not read, only discarded: a small cap keeps each one small. */
 const MAX_INBOUND_BYTES = 4096;
+
+/**
+ * Milliseconds a client has to answer the server's close before its socket is cut: the timer
+ * is ws's own and holds the process, so a client that never answers must not hold a shutdown
+ * for ws's default 30 s.
+ */
+const CLOSE_TIMEOUT_MS = 2000;
+
+/** `closeTimeout` is an option of ws 8's server that its type declarations do not list yet. */
+const SERVER_OPTIONS: ServerOptions = Object.assign(
+  {
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: MAX_INBOUND_BYTES,
+    // The stream speaks no subprotocol: a client asking for one gets none and decides.
+    handleProtocols: () => false as const,
+  },
+  { closeTimeout: CLOSE_TIMEOUT_MS },
+);
 
 /** One WebSocket client of the hub. */
 class WebSocketClient implements StreamClient {
@@ -102,14 +122,7 @@ interface Attachment {
  * there to answer). The hub's close removes every listener and closes every socket.
  */
 export class WebSocketTransport {
-  private readonly server = new WebSocketServer({
-    noServer: true,
-    clientTracking: false,
-    perMessageDeflate: false,
-    maxPayload: MAX_INBOUND_BYTES,
-    // The stream speaks no subprotocol: a client asking for one gets none and decides.
-    handleProtocols: () => false,
-  });
+  private readonly server = new WebSocketServer(SERVER_OPTIONS);
   private readonly attachments = new Map<UpgradableServer, Attachment>();
 
   constructor(
