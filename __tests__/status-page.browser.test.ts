@@ -347,6 +347,12 @@ describe('each card’s recent changes', () => {
       await recovered;
       await page.waitForFunction(() => document.querySelector('article.card .word')?.textContent === 'healthy');
       expect(await page.$$eval('.history', (sections) => sections.length)).toBe(0);
+      // No beat bar, uptime or incident timeline: they come from the history.
+      expect(await page.$$eval('.beats-row', (rows) => rows.filter((row) => !(row as HTMLElement).hidden).length)).toBe(0);
+      expect(await page.$$eval('.tick', (ticks) => ticks.length)).toBe(0);
+      expect(await page.isVisible('#timeline')).toBe(false);
+      // The change this page saw, and since when, in words.
+      expect(await page.textContent('article.card .since')).toMatch(/^healthy for \d+ s$/);
       expect(await page.textContent('#cards')).not.toContain('disk full');
       expect(historyRequests).toEqual([]);
       expect(problems).toEqual([]);

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express from 'express';
 import { Registry } from 'prom-client';
-import { HeartbeatManager, healthRouter, type StatusChange } from '../../lib';
+import { HeartbeatManager, healthRouter, type Heartbeat, type StatusChange } from '../../lib';
 import type { Clock } from '../../lib/util/clock';
 
 /** Names that test wrapping: separators to wrap at, one part too long for any card, and HTML that must stay text. */
@@ -49,6 +49,8 @@ export interface StatusPageFixture {
   outage: { start: string; end: string };
   /** save_worker's ongoing outage start. */
   ongoingSince: string;
+  /** Each service's started heartbeat, by name. */
+  beat(tag: string): Heartbeat;
   close(): Promise<void>;
 }
 
@@ -124,6 +126,7 @@ export async function startStatusPageFixture(): Promise<StatusPageFixture> {
     clock,
     outage: { start, end },
     ongoingSince,
+    beat,
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -87,6 +87,7 @@ export const BEAT_BAR_SCRIPT: string = `
   function renderBeats(entry) {
     entry.beatSlot = null;
     refreshBeats(entry);
+    if (entry.data) refreshSince(entry);
   }
 
   /** Called every second too: the bar moves on by a tick each interval. */

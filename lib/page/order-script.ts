@@ -69,7 +69,7 @@ export const CARD_ORDER_SCRIPT: string = `
     keys.forEach(function (key) { byGroup.get(key).sort(byWorst); });
     keys.sort(function (a, b) {
       if (a === '' || b === '') return a === '' ? 1 : -1;
-      return byWorst(byGroup.get(a)[0], byGroup.get(b)[0]) || (a < b ? -1 : 1);
+      return rankOf(byGroup.get(a)[0]) - rankOf(byGroup.get(b)[0]) || (a < b ? -1 : 1);
     });
     var grouped = keys.some(function (key) { return key !== ''; });
     sections.forEach(function (section, key) {
