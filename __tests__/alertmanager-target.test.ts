@@ -157,7 +157,11 @@ it('re-sends what the dispatcher has open every resendMs, all in one POST, and n
   jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
   const target = notifier({ resendMs: 60_000 });
   const open: Alert[] = [alert({ status: 'critical', time: '2026-01-02T03:00:00.000Z' })];
-  target.resume?.(() => open);
+  const reports: Array<string | null> = [];
+  target.resume?.(
+    () => open,
+    (error) => reports.push(error && error.message),
+  );
   // At once: after a restart or a takeover the last one may be most of a horizon ago.
   await received(1);
   expect(said(bodies()[0]).map((text) => text.split(':')[1])).toEqual(['critical']);
@@ -182,6 +186,8 @@ it('re-sends what the dispatcher has open every resendMs, all in one POST, and n
   await realDelay(100);
   expect(receiver.received).toHaveLength(2);
   expect(jest.getTimerCount()).toBe(0);
+  // Each re-send that carried alerts was reported delivered; the empty one sent nothing to report.
+  expect(reports).toEqual([null, null]);
 });
 
 it(`carries at most ${ALERTMANAGER_MAX_ALERTS} open alerts in one re-send`, async () => {
@@ -189,7 +195,10 @@ it(`carries at most ${ALERTMANAGER_MAX_ALERTS} open alerts in one re-send`, asyn
   const open = Array.from({ length: ALERTMANAGER_MAX_ALERTS + 5 }, (_, index) =>
     alert({ status: 'critical', time: '2026-01-02T03:00:00.000Z', service: `service_${index}` }),
   );
-  target.resume?.(() => open);
+  target.resume?.(
+    () => open,
+    () => undefined,
+  );
   await received(1);
   const [body] = bodies();
   expect(body).toHaveLength(ALERTMANAGER_MAX_ALERTS);
@@ -259,7 +268,7 @@ it('never puts the URL in the logs when Alertmanager refuses or is away', async 
       backoffMs: 10,
     });
     manager.heartbeat({ tag: 'save_worker' }).error('disk full', { critical: true });
-    for (let waited = 0; lines.filter((line) => /failed/.test(line.msg)).length < 2; waited += 10) {
+    for (let waited = 0; lines.filter((line) => /^Alert to .* failed/.test(line.msg)).length < 2; waited += 10) {
       if (waited > 5000) throw new Error(`no failures logged: ${JSON.stringify(lines.map((line) => line.msg))}`);
       await realDelay(10);
     }
@@ -333,5 +342,39 @@ it('re-sends a shared service only from the replica that holds the alert lease, 
     expect(posts(moved).filter((post) => post.includes('a:cron_job'))).toEqual([]);
   } finally {
     for (const { manager } of replicas) void manager.close();
+  }
+});
+
+it('logs a run of failed re-sends once, without the URL, and when they work again', async () => {
+  jest.useFakeTimers({ now: Date.now(), doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+  const { logger, lines } = captureLogger();
+  const manager = new HeartbeatManager({ logger, clock: createTestClock(), config: { log_level: 'info' } });
+  const messages = (): string[] => lines.map((line) => line.msg).filter((msg) => msg.startsWith('Re-sending'));
+  try {
+    new AlertDispatcher(manager, { targets: [{ notifier: notifier({ resendMs: 60_000 }) }], registry: new Registry(), attempts: 1 });
+    manager.heartbeat({ tag: 'save_worker' }).start().error('disk full', { critical: true });
+    await received(1);
+    await realDelay(50); // its answer read
+
+    receiver.behave(500);
+    await tickUntilReceived(3, 60_000); // two re-sends refused
+    await tickUntilReceived(4, 60_000);
+    for (let waited = 0; messages().length === 0; waited += 10) {
+      if (waited > 5000) throw new Error('no failure logged');
+      await realDelay(10);
+    }
+    receiver.behave('ok');
+    await tickUntilReceived(receiver.received.length + 1, 60_000);
+    for (let waited = 0; messages().length < 2; waited += 10) {
+      if (waited > 5000) throw new Error(`no recovery logged: ${JSON.stringify(messages())}`);
+      await realDelay(10);
+    }
+    expect(messages()).toEqual([
+      'Re-sending the open alerts to alertmanager failed: the receiver answered HTTP 500; it tries again every period',
+      'Re-sending the open alerts to alertmanager works again',
+    ]);
+    expect(JSON.stringify(lines)).not.toContain('SECRET');
+  } finally {
+    void manager.close();
   }
 });

@@ -51,8 +51,10 @@ export interface Notifier {
    * `openAlerts()` reads, whenever called, the incidents open now for this target that this
    * replica speaks for (its own services; the shared ones only while it holds the lease), each
    * as an alert whose `status` is the level alerted and whose `time` is the incident's start.
+   * `resent` is for the notifier to call after each re-send: `null` once it is delivered, else
+   * the error (its message is logged: never put a URL or secret in it).
    */
-  resume?(openAlerts: () => readonly Alert[]): void;
+  resume?(openAlerts: () => readonly Alert[], resent: (error: Error | null) => void): void;
   /** Optional: called once as the dispatcher closes, to stop the notifier's own timers and requests. */
   close?(): void;
 }

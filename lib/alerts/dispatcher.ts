@@ -97,6 +97,8 @@ export class AlertDispatcher {
   private readonly sentAsLeader = new WeakSet<Incident>();
   private readonly counters: { sent: Counter<'target'>; failed: Counter<'target'>; dropped: Counter };
   private closed = false;
+  /** Targets whose latest re-send of their open alerts failed (see `resent`). */
+  private readonly resendsFailing = new Set<string>();
   /** Alerts made in this turn of the event loop, waiting for the turn's one reading of the overall status. */
   private readonly unstamped: Alert[] = [];
   /** The number of states at which the next sweep runs: twice what the last one kept, so sweeps cost O(1) per state. */
@@ -513,7 +515,15 @@ export class AlertDispatcher {
    */
   private resumeTargets(): void {
     for (const queue of this.queues) {
-      this.toTarget(queue, 'resume', (notifier) => notifier.resume?.(() => this.openAlerts(queue)));
+      const target = queue.notifier.name;
+      this.toTarget(queue, 'resume', (notifier) =>
+        notifier.resume?.(
+          () => this.openAlerts(queue),
+          (error) => {
+            this.resent(target, error);
+          },
+        ),
+      );
     }
   }
 
@@ -542,6 +552,23 @@ export class AlertDispatcher {
       });
     }
     return open;
+  }
+
+  /**
+   * A target's re-send of its open alerts failed, or went through: said once per run of
+   * failures, not every period, since the target tries again every period by itself.
+   */
+  private resent(target: string, error: Error | null): void {
+    if (error === null) {
+      if (this.resendsFailing.delete(target)) this.logger.info({ target }, `Re-sending the open alerts to ${target} works again`);
+      return;
+    }
+    if (this.resendsFailing.has(target)) return;
+    this.resendsFailing.add(target);
+    this.logger.warn(
+      { target, reason: error.message },
+      `Re-sending the open alerts to ${target} failed: ${error.message}; it tries again every period`,
+    );
   }
 
   /** Calls a notifier's optional hook: one that throws is logged by the error's kind only (its message may name a URL), and stops nothing else. */

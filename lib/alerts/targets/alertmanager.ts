@@ -146,6 +146,8 @@ class AlertmanagerNotifier implements Notifier {
   readonly name: string;
   /** Reads the incidents open now that this replica speaks for; set by the dispatcher (`resume`). */
   private openAlerts: (() => readonly Alert[]) | null = null;
+  /** Told how each re-send went (the dispatcher logs a run of failures once). */
+  private resent: (error: Error | null) => void = () => undefined;
   /** What Alertmanager was last told fires, per service: at most {@link ALERTMANAGER_MAX_ALERTS}, the oldest forgotten first. */
   private readonly firing = new Map<string, Firing>();
   /** Flapping notices out, per service, with their `startsAt`: the service's next alert ends them. */
@@ -183,9 +185,10 @@ class AlertmanagerNotifier implements Notifier {
     });
   }
 
-  resume(openAlerts: () => readonly Alert[]): void {
+  resume(openAlerts: () => readonly Alert[], resent?: (error: Error | null) => void): void {
     if (this.closed) return;
     this.openAlerts = openAlerts;
+    if (resent) this.resent = resent;
     // What the dispatcher has open now is what Alertmanager was told (before a restart, or by the previous holder of the lease).
     for (const alert of openAlerts()) {
       if (isLevel(alert.status)) this.remember(alert.service, { severity: alert.status, startsAt: alert.time });
@@ -290,6 +293,7 @@ class AlertmanagerNotifier implements Notifier {
     timer.unref();
     this.resending = true;
     this.resendAbort = abort;
+    const sent = { any: false };
     this.inTurn(abort.signal, () => {
       // Read when its turn comes, so it says what is open now, after the alerts sent before it.
       const endsAt = this.horizon();
@@ -303,11 +307,19 @@ class AlertmanagerNotifier implements Notifier {
         if (!firing) this.remember(alert.service, (firing = { severity: alert.status, startsAt: alert.time }));
         body.push(this.statusAlert(alert, alert.status, firing.startsAt, endsAt));
       }
+      sent.any = body.length > 0;
       return body;
     })
-      .catch(() => {
-        // Not retried: the next re-send is the retry, and endsAt leaves room for three failing.
-      })
+      .then(
+        () => {
+          if (sent.any) this.report(null);
+        },
+        (error: unknown) => {
+          // Not retried: the next re-send is the retry, and endsAt leaves room for three failing.
+          // Closing aborts it: nothing to report then.
+          if (!this.closed) this.report(error instanceof Error ? error : new Error(String(error)));
+        },
+      )
       .finally(() => {
         clearTimeout(timer);
         this.resending = false;
@@ -317,6 +329,14 @@ class AlertmanagerNotifier implements Notifier {
           this.resend();
         }
       });
+  }
+
+  private report(error: Error | null): void {
+    try {
+      this.resent(error);
+    } catch {
+      // The logger failed: it has nowhere left to be reported.
+    }
   }
 
   /** POSTs what `make` makes, once the POSTs before it are done; nothing when it makes none. */
