@@ -50,12 +50,15 @@ it('lists the paths a client calls, and finds the stream, when the app mounts th
   const app = express4();
   app.use('/ops', healthRouter({ manager: quietManager(), registry: new Registry() }));
   const expected = [
+    '/ops/api/health',
     '/ops/api/health/status',
     '/ops/api/health/service/{name}',
     '/ops/api/health/service/{name}/history',
     '/ops/api/health/export',
     '/ops/api/health/live',
     '/ops/api/health/ready',
+    '/ops/api/health/badge.svg',
+    '/ops/api/health/badge/{name}.svg',
     '/ops/api/health/stream',
     '/ops/api/health/ui',
   ];

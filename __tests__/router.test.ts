@@ -98,6 +98,7 @@ describe('GET /api/health/service/{name}', () => {
       interval: 30,
       consecutive_failures: 1,
       critical: true,
+      group: null,
       active: true,
       last_error: { message: 'disk full', time: new Date(fixture.clock.wallNow()).toISOString(), critical: false },
       metrics: {},
@@ -350,6 +351,9 @@ describe('everything else', () => {
     expect(response.body.error).toBe('No health endpoint at GET /ops/health/nope.');
     expect([...response.body.endpoints].sort()).toEqual([
       '/ops/dashboard',
+      '/ops/health',
+      '/ops/health/badge.svg',
+      '/ops/health/badge/{name}.svg',
       '/ops/health/export',
       '/ops/health/live',
       '/ops/health/ready',
