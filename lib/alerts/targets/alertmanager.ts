@@ -191,7 +191,9 @@ class AlertmanagerNotifier implements Notifier {
     if (resent) this.resent = resent;
     // What the dispatcher has open now is what Alertmanager was told (before a restart, or by the previous holder of the lease).
     for (const alert of openAlerts()) {
-      if (isLevel(alert.status)) this.remember(alert.service, { severity: alert.status, startsAt: alert.time });
+      // A start this notifier sent already stays: the incident's own may differ by a millisecond.
+      if (isLevel(alert.status))
+        this.remember(alert.service, { severity: alert.status, startsAt: this.firing.get(alert.service)?.startsAt ?? alert.time });
     }
     if (!this.timer) {
       this.timer = setInterval(() => {
