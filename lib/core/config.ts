@@ -459,7 +459,6 @@ function tokenProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** A tag is a non-empty string of at most {@link MAX_TAG_LENGTH} characters. */
 /** The shortest interval accepted, in seconds: timers wait in whole milliseconds, so a shorter one cannot be watched. */
 export const MIN_INTERVAL_SECONDS = 0.001;
 
@@ -471,6 +470,7 @@ export function readInterval(read: OptionReader, key: string, value: unknown): n
   return value;
 }
 
+/** Reads a tag: a non-empty string of at most {@link MAX_TAG_LENGTH} characters. */
 export function checkTag(read: OptionReader, key: string, tag: unknown): string {
   if (typeof tag !== 'string' || tag.length === 0 || tag.length > MAX_TAG_LENGTH) {
     read.fail(key, tag, `a non-empty string of at most ${MAX_TAG_LENGTH} characters, e.g. "save_worker"`);
