@@ -9,7 +9,7 @@
 // It starts `npm start`'s program with demo-app/fast-config.json (intervals of seconds, so the
 // story takes seconds) on free loopback ports and a temporary state directory, waits until
 // every service is healthy, lets file_indexer report one failure (a warning that clears on its
-// next pulse, so the history has a resolved incident), then stalls save_worker and crashes it:
+// next pulse, so its beat bar shows one that passed), then stalls save_worker and crashes it:
 // it stops pulsing and reports a critical error, so it stays critical. A few seconds later
 // Chromium (CHROMIUM_PATH, default /usr/bin/chromium) opens the demo's front door three times:
 // desktop light, phone light, desktop dark. The three files are written together at the end or
