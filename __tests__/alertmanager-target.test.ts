@@ -205,6 +205,20 @@ it(`carries at most ${ALERTMANAGER_MAX_ALERTS} open alerts in one re-send`, asyn
   expect(body?.at(-1)?.labels.service).toBe(`service_${ALERTMANAGER_MAX_ALERTS - 1}`);
 });
 
+it('dates an incident from its own start at a takeover, not from an earlier one this replica sent before losing the lease', async () => {
+  // This replica alerted incident 1 (from 03:00), then lost the alert lease; the other replica
+  // resolved it and alerted incident 2 (from 04:00). Taking the lease back, this one is told
+  // incident 2 is open: Alertmanager keeps the earliest startsAt of a labelset, so 03:00 would stick.
+  const target = notifier();
+  await send(target, alert({ status: 'critical', time: '2026-01-02T03:00:00.000Z' }));
+  target.resume?.(
+    () => [alert({ status: 'critical', time: '2026-01-02T04:00:00.000Z' })],
+    () => undefined,
+  );
+  await received(2);
+  expect(bodies()[1]?.map((postable) => postable.startsAt)).toEqual(['2026-01-02T04:00:00.000Z']);
+});
+
 describe('options', () => {
   const secret = 'http://am.internal:9093/SECRET-PATH';
 

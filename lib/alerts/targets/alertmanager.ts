@@ -33,6 +33,12 @@ export const ALERTMANAGER_MAX_ALERTS = 10_000;
 const HORIZON_PERIODS = 4;
 /** The longest one re-send may take, so that a stalled Alertmanager holds the alerts' own POSTs back no longer. */
 const MAX_RESEND_TIMEOUT_MS = 10_000;
+/**
+ * How much earlier than an incident's start a start already sent for the service may be and
+ * still be the same incident's: the change's time and the incident's differ by a millisecond or
+ * so, while an earlier incident ended (a recovery) before this one began.
+ */
+const SAME_START_MS = 1000;
 const OPTION_KEYS = ['url', 'pageUrl', 'name', 'headers', 'resendMs', 'instance'] as const;
 const LEVELS: readonly AlertLevel[] = ['warning', 'degraded', 'critical'];
 
@@ -192,8 +198,7 @@ class AlertmanagerNotifier implements Notifier {
     // What the dispatcher has open now is what Alertmanager was told (before a restart, or by the previous holder of the lease).
     for (const alert of openAlerts()) {
       // A start this notifier sent already stays: the incident's own may differ by a millisecond.
-      if (isLevel(alert.status))
-        this.remember(alert.service, { severity: alert.status, startsAt: this.firing.get(alert.service)?.startsAt ?? alert.time });
+      if (isLevel(alert.status)) this.remember(alert.service, { severity: alert.status, startsAt: this.startOf(alert) });
     }
     if (!this.timer) {
       this.timer = setInterval(() => {
@@ -306,7 +311,8 @@ class AlertmanagerNotifier implements Notifier {
         // Dated as this notifier first sent it (the change's time, which the incident's start may
         // miss by a millisecond), and remembered if this comes first, so both say the same.
         let firing = this.firing.get(alert.service);
-        if (!firing) this.remember(alert.service, (firing = { severity: alert.status, startsAt: alert.time }));
+        const startsAt = this.startOf(alert);
+        if (firing?.startsAt !== startsAt) this.remember(alert.service, (firing = { severity: alert.status, startsAt }));
         body.push(this.statusAlert(alert, alert.status, firing.startsAt, endsAt));
       }
       sent.any = body.length > 0;
@@ -357,6 +363,17 @@ class AlertmanagerNotifier implements Notifier {
 
   private horizon(): string {
     return new Date(Date.now() + HORIZON_PERIODS * this.settings.resendMs).toISOString();
+  }
+
+  /**
+   * The `startsAt` to send for `alert`, open since `alert.time`: the start this notifier sent for
+   * the service, unless that is older than the incident, so of an earlier incident whose
+   * recovery another replica sent (the lease was elsewhere) or that was never sent.
+   */
+  private startOf(alert: Alert): string {
+    const sent = this.firing.get(alert.service)?.startsAt;
+    if (sent === undefined || Date.parse(sent) < Date.parse(alert.time) - SAME_START_MS) return alert.time;
+    return sent;
   }
 
   private remember(service: string, firing: Firing): void {
