@@ -3,6 +3,9 @@ import type { Request } from 'express';
 
 export type AuthResult = 'ok' | 'missing' | 'wrong' | 'in-query';
 
+/** What a token check reads of a request: its headers and query, whether an Express request or a WebSocket upgrade's. */
+export type Credentials = Pick<Request, 'headers' | 'query'>;
+
 const QUERY_TOKEN_NAMES = ['token', 'access_token', 'remote_token', 'auth'];
 
 /**
@@ -17,7 +20,7 @@ export class BearerAuth {
     this.expected = digest(token);
   }
 
-  check(req: Request): AuthResult {
+  check(req: Credentials): AuthResult {
     for (const name of QUERY_TOKEN_NAMES) if (req.query[name] !== undefined) return 'in-query';
     const header = req.headers.authorization;
     if (!header) return 'missing';

@@ -1,5 +1,4 @@
-import type { Request } from 'express';
-import type { BearerAuth } from './auth';
+import type { BearerAuth, Credentials } from './auth';
 import type { HealthStatus } from '../core/manager';
 import type { ServiceHealth } from '../core/service-record';
 
@@ -20,7 +19,7 @@ export class DetailsGate {
   ) {}
 
   /** Whether the caller of `req` may see details: always, never, or with the `remote_token` as its bearer token. */
-  allows(req: Request): boolean {
+  allows(req: Credentials): boolean {
     if (this.policy === 'always') return true;
     if (this.policy === 'never' || !this.auth) return false;
     return this.auth.check(req) === 'ok';

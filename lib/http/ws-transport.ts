@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'express';
 import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
 import { OptionReader } from '../util/validate';
-import { AUTH_ERRORS, type BearerAuth } from './auth';
+import { AUTH_ERRORS, type BearerAuth, type Credentials } from './auth';
 import type { DetailsGate } from './details';
 import { clientAddress, requestHosts, trustOf, type TrustProxy } from './proxy-trust';
 import type { FrameFormat, StreamClient, StreamHub } from './stream';
@@ -194,12 +194,12 @@ export class WebSocketTransport {
       refuseUpgrade(socket, 403, originRefusal(origin as string));
       return;
     }
-    // BearerAuth and DetailsGate read a request's headers and query only; an upgrade request
-    // is no Express request, so it is given as one with those two.
-    const view = {
+    // BearerAuth and DetailsGate read a request's headers and query only, which an upgrade
+    // request has too once its query is parsed.
+    const view: Credentials = {
       headers: req.headers,
       query: Object.fromEntries(new URL(req.url ?? '/', 'http://x').searchParams),
-    } as unknown as Request;
+    };
     const { stream: streamAuth, remote } = this.tokens;
     if (streamAuth) {
       const result = streamAuth.check(view);
