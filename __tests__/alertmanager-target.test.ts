@@ -233,6 +233,13 @@ describe('options', () => {
     ['an empty name', { url: secret, name: '' }, 'name'],
     ['an empty instance', { url: secret, instance: '' }, 'instance'],
     ['a header that is not a string', { url: secret, headers: { authorization: 42 } }, 'headers.authorization'],
+    // fetch would refuse each POST, read as a network error and retried for ever.
+    ['a header name that is not a token', { url: secret, headers: { 'x api key': 'SECRET-PATH' } }, 'headers.x api key'],
+    [
+      'a header value with a line break',
+      { url: secret, headers: { authorization: 'Bearer SECRET-PATH\nx-more: 1' } },
+      'headers.authorization',
+    ],
   ])('refuses %s, naming the key and never the URL', (_case, options, key) => {
     let thrown: unknown;
     try {

@@ -132,6 +132,13 @@ function readOptions(options: AlertmanagerOptions): Settings {
         `headers.${key}`,
       );
     }
+    if (!isValidHeader(key, value)) {
+      // Else fetch refuses every POST, which reads as a network error retried for ever.
+      throw new ConfigError(
+        `Invalid Alertmanager target: "headers.${key}" is not a valid HTTP header: the name must be a token (letters, digits, !#$%&'*+-.^_\`|~, no spaces) and the value on one line (the value is not shown: headers carry credentials).`,
+        `headers.${key}`,
+      );
+    }
   }
   return {
     endpoint,
@@ -141,6 +148,16 @@ function readOptions(options: AlertmanagerOptions): Settings {
     resendMs: given.resendMs === undefined ? 60_000 : read.durationMs('resendMs', given.resendMs, 1, 'e.g. 60000'),
     instance: given.instance === undefined ? hostname() : nonEmpty(read, 'instance', given.instance, '"web-1"'),
   };
+}
+
+/** Whether fetch takes `name: value` as a request header. */
+function isValidHeader(name: string, value: string): boolean {
+  try {
+    new Headers([[name, value]]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function nonEmpty(read: OptionReader, key: string, value: unknown, example: string): string {
