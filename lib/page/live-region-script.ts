@@ -1,3 +1,6 @@
+/** Status changes the live region names in one announcement; past it, it says how many more. */
+export const SAID_AT_ONCE = 5;
+
 /**
  * The part of the page's script that tells screen reader users what changed and opens the card
  * a link points at, spliced into the function of `PAGE_SCRIPT`, whose `services` it uses. It
@@ -11,20 +14,36 @@
 export const LIVE_REGION_SCRIPT: string = `
   var announcer = document.getElementById('announcer');
   var announced = new Map();
+  var toSay = [];
+  var sayQueued = false;
+  var SAID_AT_ONCE = ${SAID_AT_ONCE};
   var fragmentOpened = null;
 
   function announce(entries) {
-    var said = [];
     entries.forEach(function (entry) {
       var status = entry.data ? entry.data.status : null;
       var before = announced.get(entry.name);
       announced.set(entry.name, status);
-      if (status !== null && before !== undefined && before !== status) said.push(entry.name + ' is now ' + status);
+      if (status !== null && before !== undefined && before !== status) toSay.push(entry.name + ' is now ' + status);
     });
     services.forEach(function (entry) {
       if (!announced.has(entry.name) && entry.data) announced.set(entry.name, entry.data.status);
     });
-    if (said.length > 0) announcer.textContent = said.join('. ') + '.';
+    // The changes of one turn (a burst of status events) said together: a new text cuts off the last.
+    if (toSay.length > 0 && !sayQueued) {
+      sayQueued = true;
+      setTimeout(sayNow, 0);
+    }
+  }
+
+  function sayNow() {
+    sayQueued = false;
+    if (toSay.length === 0) return;
+    // A mass change (one snapshot for thousands) is said in one sentence, not read out in full.
+    var told = toSay.slice(0, SAID_AT_ONCE).join('. ') + '.';
+    if (toSay.length > SAID_AT_ONCE) told += ' ' + (toSay.length - SAID_AT_ONCE) + ' more services changed status.';
+    announcer.textContent = told;
+    toSay = [];
   }
 
   function openFragment() {
@@ -37,6 +56,7 @@ export const LIVE_REGION_SCRIPT: string = `
     fragmentOpened = hash;
     // Once placed: the first snapshot's cards are sorted after this event.
     setTimeout(function () {
+      services.forEach(function (other) { other.card.classList.remove('target'); });
       entry.more.open = true;
       entry.card.classList.add('target');
       entry.summary.focus({ preventScroll: true });
