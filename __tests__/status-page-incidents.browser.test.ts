@@ -224,6 +224,22 @@ it('announces status changes in a polite live region, not pulses, and reorders w
     () => page.textContent('#announcer'),
     (text) => text === 'web_listener is now critical.',
   );
+
+  // Changes of one moment (the stream sends a turn's changes together) are said in one announcement.
+  const both = Promise.all([
+    changeTo(fixture.manager, 'file_indexer', 'critical'),
+    changeTo(fixture.manager, LONG_NAMES.dotted, 'critical'),
+  ]);
+  fixture.beat('file_indexer').error('disk full', { critical: true });
+  fixture.beat(LONG_NAMES.dotted).error('queue gone', { critical: true });
+  await both;
+  const [said] = (
+    await pollUntil(
+      () => page.textContent('#announcer'),
+      (text) => text !== 'web_listener is now critical.',
+    )
+  ).slice(-1);
+  expect(said).toBe(`file_indexer is now critical. ${LONG_NAMES.dotted} is now critical.`);
 });
 
 it('reaches a card’s details with Tab, opens them with Enter, with a visible focus ring', async () => {
