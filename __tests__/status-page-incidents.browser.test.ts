@@ -242,6 +242,24 @@ it('announces status changes in a polite live region, not pulses, and reorders w
   expect(said).toBe(`file_indexer is now critical. ${LONG_NAMES.dotted} is now critical.`);
 });
 
+it('keeps a focused card where it was on the screen when a change sorts it elsewhere', async () => {
+  await context.close();
+  // One column, as on a phone: save_worker recovering moves it two cards down its group.
+  context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await openPage();
+  await page.focus('article.card[data-service="save_worker"] summary');
+  const topOf = () => page.$eval('article.card[data-service="save_worker"]', (card) => card.getBoundingClientRect().top);
+  const before = await topOf();
+  const up = changeTo(fixture.manager, 'save_worker', 'healthy');
+  fixture.beat('save_worker').pulse();
+  await up;
+  await page.waitForFunction(() => Boolean(document.querySelector('article.card[data-service="save_worker"]')?.previousElementSibling));
+  // Moved down the page, and the page scrolled with it: under the reader, nothing jumped.
+  expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(200);
+  expect(Math.abs((await topOf()) - before)).toBeLessThanOrEqual(1);
+  expect(await page.evaluate(() => document.activeElement?.closest('article.card')?.getAttribute('data-service'))).toBe('save_worker');
+});
+
 it('reaches a card’s details with Tab, opens them with Enter, with a visible focus ring', async () => {
   const page = await openPage();
   await page.keyboard.press('Tab');
