@@ -7,6 +7,7 @@ import request from 'supertest';
 import { HeartbeatManager } from '../lib/core/manager';
 import { resolveConfig, type HeartbeatConfig } from '../lib/core/config';
 import { healthRouter } from '../lib/http/router';
+import { openStream } from './helpers/sse';
 
 const TOKEN = 'page-group-token-0123456789';
 const managers: HeartbeatManager[] = [];
@@ -68,4 +69,23 @@ describe('the service body’s group', () => {
       group: null,
     });
   });
+});
+
+it('reaches the page in the stream’s summary snapshot too, for a page without details', async () => {
+  const app = appFor({ services: { save_worker: { interval: 30, group: 'Workers' }, web_listener: { interval: 30 } } }, 'never');
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const client = await openStream(`http://127.0.0.1:${String((server.address() as { port: number }).port)}/api/health/stream`, {});
+  try {
+    await client.waitFor(1, 'snapshot');
+    const snapshot = JSON.parse(client.events.find((event) => event.event === 'snapshot')?.data ?? '{}') as { services: unknown[] };
+    expect(snapshot.services).toEqual([
+      { service: 'save_worker', status: 'healthy', paused: false, group: 'Workers' },
+      { service: 'web_listener', status: 'healthy', paused: false, group: null },
+    ]);
+  } finally {
+    client.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
