@@ -481,6 +481,8 @@ describe('other upgrade requests', () => {
       'websocket',
       'This is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket), or use the event stream at ./stream.',
     ]);
+    const posted = await request(base).post('/api/health/ws');
+    expect([posted.status, posted.headers.allow, posted.body.error]).toEqual([405, 'GET', 'Method POST is not allowed here; use GET.']);
     const answer = await rawUpgrade('POST /api/health/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
     expect(JSON.parse(answer.split('\r\n\r\n')[1] as string)).toEqual({ error: 'Not a valid WebSocket handshake: Invalid HTTP method.' });

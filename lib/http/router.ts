@@ -169,7 +169,11 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
           remote: auth,
         })
       : null;
-  if (webSocket) router.get(`${basePath}/ws`, webSocketOverHttp(manager));
+  if (webSocket) {
+    router.get(`${basePath}/ws`, webSocketOverHttp(manager));
+    // Not in readPaths (the 404's list is openapi.yaml's), but an endpoint all the same: another method is a 405.
+    router.all(`${basePath}/ws`, methodNotAllowed('GET'));
+  }
   if (serveUi) router.get(uiPath, statusPage(`${basePath}/stream`));
 
   // A service also takes DELETE (answered 404 while remote heartbeats are off, like a pulse).
