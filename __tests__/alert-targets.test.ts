@@ -661,6 +661,25 @@ describe('options', () => {
     expect(server.requests[0]?.headers.authorization).toBeUndefined();
   });
 
+  it('ntfy: keeps the query of the topic URL, where ntfy takes credentials (?auth=)', async () => {
+    const server = await startRecorder(200, `/${URL_SECRET}`);
+    const signal = new AbortController().signal;
+    await ntfyNotifier({ url: `${server.url}?auth=QmVhcmVyIHRrX1NFQ1JFVA` }).send(
+      {
+        id: 'x',
+        service: 'w',
+        status: 'warning',
+        previous: 'healthy',
+        time: '2026-11-30T15:00:00.000Z',
+        reason: 'boom',
+        overall_status: 'warning',
+      },
+      { signal },
+    );
+    expect(server.requests[0]?.path).toBe('/?auth=QmVhcmVyIHRrX1NFQ1JFVA');
+    expect(server.requests[0]?.body.topic).toBe(URL_SECRET);
+  });
+
   it('a target built by a factory is accepted by the dispatcher as { notifier }', () => {
     manager = trackManager(new HeartbeatManager({ clock, logger: logs.logger, config: { log_level: 'silent' } }));
     expect(

@@ -69,8 +69,9 @@ export function ntfyNotifier(options: NtfyOptions): Notifier {
       'url',
     );
   }
-  // JSON is published to the server's root, any path prefix of a self-hosted server kept.
-  const root = `${url.origin}${segments.join('/')}/`;
+  // JSON is published to the server's root, any path prefix of a self-hosted server kept, and
+  // the query too: ntfy takes credentials there (`?auth=`) from clients that cannot set headers.
+  const root = `${url.origin}${segments.join('/')}/${url.search}`;
   const token = given.token;
   if (token !== undefined && (typeof token !== 'string' || !HEADER_SAFE.test(token))) {
     throw new ConfigError(
