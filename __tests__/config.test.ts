@@ -17,6 +17,7 @@ const PLAIN_SERVICE = {
   min_runtime: null,
   depends_on: [],
   remote: false,
+  group: null,
 };
 
 describe('resolveConfig', () => {

@@ -333,6 +333,7 @@ describe('service()', () => {
       error_count: 0,
       interval: 30,
       consecutive_failures: 0,
+      group: null,
       critical: true,
       active: true,
       last_error: null,

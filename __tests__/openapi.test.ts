@@ -1186,7 +1186,7 @@ describe('the details policy', () => {
     });
     expect(contract.schema('HealthStatusSummary')(status.body)).toBe(true);
     const service = await call('get', '/api/health/service/save_worker', 200, { headers });
-    expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: false });
+    expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: false, group: null });
     expect(contract.schema('ServiceSummary')(service.body)).toBe(true);
     await call('get', '/api/health/service/nope', 404, { headers });
     const notReady = await call('get', '/api/health/ready', 503, { headers });
@@ -1764,7 +1764,9 @@ describe('the check itself', () => {
     const { time: _time, ...withoutTime } = snapshot?.data as Record<string, unknown>;
     expect(check('snapshot', withoutTime)).toMatch(/must have required property 'time'/);
     // A summary entry is a summary snapshot's; one with a detail added is neither alternative.
-    expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', paused: false }] })).toBe('');
+    expect(
+      check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', paused: false, group: null }] }),
+    ).toBe('');
     expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', total_pulses: 1 }] })).toMatch(
       /\/services\/0 must have required property/,
     );
@@ -1992,6 +1994,7 @@ describe('the check itself', () => {
       run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null },
       paused: null,
       suppressed_by: null,
+      group: null,
     };
     const event = { ...change, reason: 'missed 1 heartbeat', cause: 'missed', missed: 1, health, paused: false, suppressed_by: null };
     expect(check('status', event)).toBe('');
