@@ -473,6 +473,28 @@ describe('other upgrade requests', () => {
     expect(await refused('/chat')).toMatchObject({ status: 404, body: { error: 'No WebSocket endpoint at /chat.' } });
   });
 
+  it('get 404 JSON where only health routers listen, none of them for that path, from exactly one', async () => {
+    await start();
+    // A second router of another manager, at another base path, on the same server.
+    const jobs = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+    const second = healthRouter({ manager: jobs, registry: new Registry(), basePath: '/jobs/health' });
+    second.attachWebSocket(server);
+    try {
+      // Neither claims /chat: before, each left it to the other and the request hung.
+      const answer = await rawUpgrade(
+        'GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
+      expect(answer.match(/^HTTP\/1\.1 /gm)).toEqual(['HTTP/1.1 ']);
+      expect(answer).toMatch(/^HTTP\/1\.1 404 Not Found\r\n[^]*\r\n\r\n\{"error":"No WebSocket endpoint at \/chat\.","path":"\/chat"\}$/);
+      // Each router's own path and base path stay its own.
+      expect(await refused('/jobs/health/wss')).toMatchObject({ status: 404 });
+      expect((await attempt('/jobs/health/ws')).kind).toBe('open');
+      expect((await attempt('/api/health/ws')).kind).toBe('open');
+    } finally {
+      void jobs.close();
+    }
+  });
+
   it('get JSON for a broken handshake, and plain HTTP to /ws gets 426', async () => {
     await start();
     const plain = await request(base).get('/api/health/ws');

@@ -108,10 +108,31 @@ class WebSocketClient implements StreamClient {
   }
 }
 
+/** An `upgrade` listener of a transport, and the paths it answers (its own, and all under its base path). */
+type UpgradeListener = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & {
+  readonly claims: (pathname: string) => boolean;
+};
+
 /** One server the stream is attached to, and its listener. */
 interface Attachment {
   readonly path: string;
-  readonly listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly listener: UpgradeListener;
+}
+
+/**
+ * Every transport's `upgrade` listener: with two routers attached to one server, each would
+ * otherwise leave a path neither answers to the other, and the request would hang.
+ */
+const OWN_LISTENERS = new WeakSet();
+
+/**
+ * Whether `listener` answers 404 to an upgrade for `pathname`, which it does not claim: only
+ * when every `upgrade` listener of the server is a transport's, none claims the path, and
+ * `listener` is the first of them, so that exactly one answers.
+ */
+function answersUnclaimed(server: UpgradableServer, listener: object, pathname: string): boolean {
+  const all = server.listeners('upgrade');
+  return all[0] === listener && all.every((other) => OWN_LISTENERS.has(other) && !(other as UpgradeListener).claims(pathname));
 }
 
 /**
@@ -164,25 +185,28 @@ export class WebSocketTransport {
     this.attachments.set(server, { path, listener });
   }
 
-  private upgradeListener(server: UpgradableServer, path: string): Attachment['listener'] {
+  private upgradeListener(server: UpgradableServer, path: string): UpgradeListener {
     const exact = new RegExp(`^${escapeRegExp(path)}/?$`, 'i');
     // Under the router's base path (as mounted), every upgrade is ours to answer, as every
     // request there is the router's; elsewhere only our own path is.
     const baseSuffix = `${this.basePath}/ws`;
     const base = path.toLowerCase().endsWith(baseSuffix.toLowerCase()) ? path.slice(0, path.length - 3) : null;
     const under = base === null ? null : new RegExp(`^${escapeRegExp(base)}(?:/|$)`, 'i');
-    return (req, socket, head) => {
+    const claims = (pathname: string): boolean => exact.test(pathname) || under?.test(pathname) === true;
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
       const pathname = (req.url ?? '').split('?')[0] ?? '';
       if (exact.test(pathname)) {
         this.upgrade(server, req, socket, head);
         return;
       }
       // Another listener's path: left alone, unless no other listener would answer it.
-      if (under?.test(pathname) === true || server.listenerCount('upgrade') === 1) {
+      if (under?.test(pathname) === true || answersUnclaimed(server, listener, pathname)) {
         socket.on('error', ignore);
         refuseUpgrade(socket, 404, { error: `No WebSocket endpoint at ${pathname.slice(0, 200)}.`, path: pathname.slice(0, 200) });
       }
     };
+    OWN_LISTENERS.add(listener);
+    return Object.assign(listener, { claims });
   }
 
   private upgrade(server: UpgradableServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
