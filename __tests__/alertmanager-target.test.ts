@@ -219,6 +219,19 @@ it('dates an incident from its own start at a takeover, not from an earlier one 
   expect(bodies()[1]?.map((postable) => postable.startsAt)).toEqual(['2026-01-02T04:00:00.000Z']);
 });
 
+it('forgets at a takeover what it sent of a service no longer open, so that its next incident is posted from its own start', async () => {
+  // Sent critical from 03:00, then the lease went to another replica, which resolved it. Taken
+  // back with nothing open, then a new incident, a warning from 04:00: posted at once, on its own.
+  const target = notifier();
+  await send(target, alert({ status: 'critical', time: '2026-01-02T03:00:00.000Z' }));
+  target.resume?.(
+    () => [],
+    () => undefined,
+  );
+  await send(target, alert({ status: 'warning', time: '2026-01-02T04:00:00.000Z' }));
+  expect(bodies()[1]?.map((postable) => `${postable.labels.severity}:${postable.startsAt}`)).toEqual(['warning:2026-01-02T04:00:00.000Z']);
+});
+
 describe('options', () => {
   const secret = 'http://am.internal:9093/SECRET-PATH';
 

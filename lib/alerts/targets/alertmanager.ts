@@ -213,10 +213,15 @@ class AlertmanagerNotifier implements Notifier {
     this.openAlerts = openAlerts;
     if (resent) this.resent = resent;
     // What the dispatcher has open now is what Alertmanager was told (before a restart, or by the previous holder of the lease).
+    const open = new Set<string>();
     for (const alert of openAlerts()) {
+      open.add(alert.service);
       // A start this notifier sent already stays: the incident's own may differ by a millisecond.
       if (isLevel(alert.status)) this.remember(alert.service, { severity: alert.status, startsAt: this.startOf(alert) });
     }
+    // The rest ended while the lease was elsewhere: what this notifier sent of them would date,
+    // or hold back as below what was sent, their next incident's first alert.
+    for (const service of [...this.firing.keys()]) if (!open.has(service)) this.firing.delete(service);
     if (!this.timer) {
       this.timer = setInterval(() => {
         this.resend();
