@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // The status page in a real browser: Debian's Chromium driven by playwright-core, against the
 // demo server started as `npm start` starts it, with short intervals.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,6 @@ import type { Browser, Page } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { HeartbeatManager, fileStore, healthRouter, type HeartbeatConfig, type ServiceHistory, type StatusChange } from '../lib';
 import { HISTORY_FETCHED, HISTORY_SHOWN } from '../lib/page/history-script';
-import { ROOT } from './helpers/child';
 import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
 import { launchChromium } from './helpers/chromium';
 import { listOf, type ListedItem } from './helpers/page-lists';
@@ -106,14 +105,10 @@ it('shows live status, escapes names, survives losing the server and recovers', 
   );
   expect(lastError).toBe('simulated failure in file_indexer');
 
-  const screenshots = process.env.UPDATE_SCREENSHOTS ? join(ROOT, 'docs') : join(tmpdir(), 'heartbeat-screenshots');
-  mkdirSync(screenshots, { recursive: true });
-  await page.screenshot({ path: join(screenshots, 'status-page.png') });
-
-  // On a phone the cards stack and nothing scrolls sideways.
+  // On a phone the cards stack and nothing scrolls sideways. (The docs' pictures come from
+  // `npm run screenshots`, which shows the demo as a user sees it.)
   await page.setViewportSize({ width: 390, height: 844 });
   expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-  await page.screenshot({ path: join(screenshots, 'status-page-phone.png') });
   await page.setViewportSize({ width: 1100, height: 820 });
 
   // The server goes away: the page says so.
