@@ -241,6 +241,29 @@ it('refuses a webhook URL with credentials, without echoing them', () => {
   }
 });
 
+it('refuses a header fetch would refuse on every POST, naming it without its value', () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ 'x api key': 'SECRET-1' }, 'headers.x api key'],
+    [{ authorization: 'Bearer SECRET-2\r\nx-injected: 1' }, 'headers.authorization'],
+    [{ authorization: 42 }, 'headers.authorization'],
+  ];
+  for (const [headers, key] of cases) {
+    let error: unknown;
+    try {
+      new AlertDispatcher(manager, {
+        targets: [{ url: 'https://hooks.example.com/x', headers: headers as Record<string, string> }],
+        registry,
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).key).toBe(key);
+    expect((error as Error).message).toContain(`Invalid webhook target "webhook-1": "${key}" is not`);
+    expect((error as Error).message).not.toMatch(/SECRET|42/);
+  }
+});
+
 it('keeps delivering when the log destination throws', async () => {
   // Every "Alert sent" line throws: no unhandled rejection (jest would fail the test), and the
   // queue goes on to the next alert.

@@ -88,6 +88,45 @@ export function checkTargetUrl(kind: string, name: string, url: unknown, credent
   return parsed;
 }
 
+/**
+ * Checks a target's extra request headers at construction: each a string, with a name fetch
+ * takes (a token) and a value on one line. Else fetch refuses every POST, which reads as a
+ * network error retried for ever. The messages never show a value: headers carry credentials.
+ */
+export function checkTargetHeaders(target: string, given: unknown): Record<string, string> {
+  if (given === undefined) return {};
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new ConfigError(
+      `Invalid ${target}: "headers" is not an object of header names and values, e.g. { authorization: "Bearer …" }.`,
+      'headers',
+    );
+  }
+  for (const [key, value] of Object.entries(given)) {
+    if (typeof value !== 'string') {
+      throw new ConfigError(
+        `Invalid ${target}: "headers.${key}" is not a string; expected a string header value (the value is not shown: headers carry credentials).`,
+        `headers.${key}`,
+      );
+    }
+    if (!isValidHeader(key, value)) {
+      throw new ConfigError(
+        `Invalid ${target}: "headers.${key}" is not a valid HTTP header: the name must be a token (letters, digits, !#$%&'*+-.^_\`|~, no spaces) and the value on one line (the value is not shown: headers carry credentials).`,
+        `headers.${key}`,
+      );
+    }
+  }
+  return given as Record<string, string>;
+}
+
+function isValidHeader(name: string, value: string): boolean {
+  try {
+    new Headers([[name, value]]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The system error behind a fetch failure, without the URL. */
 function describeNetworkError(error: unknown): string {
   const name = (error as { name?: string } | null)?.name;

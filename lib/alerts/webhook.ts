@@ -1,5 +1,5 @@
 import type { Alert, Notifier } from './alert';
-import { checkTargetUrl, postJson } from './http-post';
+import { checkTargetHeaders, checkTargetUrl, postJson } from './http-post';
 
 /** What `webhookNotifier()` takes. */
 export interface WebhookOptions {
@@ -20,7 +20,8 @@ export interface WebhookOptions {
  * credentials (`user:pass@`) is refused: put them in `headers` (`authorization`).
  */
 export function webhookNotifier(options: WebhookOptions): Notifier {
-  const { url, name = 'webhook', headers = {} } = options;
+  const { url, name = 'webhook' } = options;
+  const headers = checkTargetHeaders(`webhook target "${name}"`, options.headers);
   checkTargetUrl(
     'webhook',
     name,

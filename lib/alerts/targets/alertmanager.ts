@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { ConfigError, OptionReader } from '../../util/validate';
 import type { Alert, AlertLevel, Notifier } from '../alert';
-import { checkTargetUrl, postJson } from '../http-post';
+import { checkTargetHeaders, checkTargetUrl, postJson } from '../http-post';
 
 /** What `alertmanagerNotifier()` takes. */
 export interface AlertmanagerOptions {
@@ -123,43 +123,18 @@ function readOptions(options: AlertmanagerOptions): Settings {
     parsed.hash = '';
     pageUrl = parsed.href;
   }
-  const headers = given.headers === undefined ? {} : read.object('headers', given.headers, null);
-  for (const [key, value] of Object.entries(headers)) {
-    if (typeof value !== 'string') {
-      // The value is not echoed: a header is where credentials go.
-      throw new ConfigError(
-        `Invalid Alertmanager target: "headers.${key}" is not a string; expected a string header value (the value is not shown: headers carry credentials).`,
-        `headers.${key}`,
-      );
-    }
-    if (!isValidHeader(key, value)) {
-      // Else fetch refuses every POST, which reads as a network error retried for ever.
-      throw new ConfigError(
-        `Invalid Alertmanager target: "headers.${key}" is not a valid HTTP header: the name must be a token (letters, digits, !#$%&'*+-.^_\`|~, no spaces) and the value on one line (the value is not shown: headers carry credentials).`,
-        `headers.${key}`,
-      );
-    }
-  }
+  const headers = checkTargetHeaders('Alertmanager target', given.headers);
   return {
     endpoint,
     pageUrl,
     name,
-    headers: headers as Record<string, string>,
+    headers,
     resendMs: given.resendMs === undefined ? 60_000 : read.durationMs('resendMs', given.resendMs, 1, 'e.g. 60000'),
     instance: given.instance === undefined ? hostname() : nonEmpty(read, 'instance', given.instance, '"web-1"'),
   };
 }
 
 /** Whether fetch takes `name: value` as a request header. */
-function isValidHeader(name: string, value: string): boolean {
-  try {
-    new Headers([[name, value]]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function nonEmpty(read: OptionReader, key: string, value: unknown, example: string): string {
   if (typeof value !== 'string' || value.length === 0) read.fail(key, value, `a non-empty string, e.g. ${example}`);
   return value;
