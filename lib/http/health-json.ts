@@ -24,7 +24,7 @@ export interface HeartbeatCheck {
   observedValue?: number | null;
   /** `s`: `observedValue` is in seconds. Details only. */
   observedUnit?: 's';
-  /** ISO 8601 time of the last heartbeat, or of the answer before any. Details only. */
+  /** ISO 8601 time `observedValue` was read (the answer's time, as the draft defines it): the last heartbeat was `observedValue` seconds before. Details only. */
   time?: string;
   /** Why it is not `pass`: the error reported since the last heartbeat, or the missed beats. Details only, and never on `pass`. */
   output?: string;
@@ -143,7 +143,8 @@ function heartbeatCheck(
   const last = entry.last_heartbeat === null ? null : Date.parse(entry.last_heartbeat);
   check.observedValue = last === null ? null : Math.round(Math.max(0, now - last)) / 1000;
   check.observedUnit = 's';
-  check.time = entry.last_heartbeat ?? new Date(now).toISOString();
+  // The draft's `time` is when the observedValue was read: now, since the age is computed per answer.
+  check.time = new Date(now).toISOString();
   if (status !== 'pass') check.output = failureOutput(manager, tag, entry, check.observedValue);
   return check;
 }
