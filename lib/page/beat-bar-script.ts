@@ -35,8 +35,9 @@ export const BEAT_BAR_SCRIPT: string = `
 
   function percent(ratio) {
     if (typeof ratio !== 'number') return '\\u2014';
-    // Floored: 99.996% up is not 100%.
-    return ratio >= 1 ? '100%' : (Math.floor(ratio * 10000) / 100).toFixed(2) + '%';
+    // Floored: 99.996% up is not 100%. The tiny addend undoes a float's error below a whole
+    // hundredth (0.688 * 10000 is 6879.999999999999), far less than a millisecond in 7 days.
+    return ratio >= 1 ? '100%' : (Math.floor(ratio * 10000 + 1e-7) / 100).toFixed(2) + '%';
   }
 
   function statusAt(entry, at) {
@@ -51,6 +52,9 @@ export const BEAT_BAR_SCRIPT: string = `
   function tickStatus(entry, start, end) {
     var startedAt = entry.data.started_at ? Date.parse(entry.data.started_at) : -Infinity;
     if (end <= startedAt) return null;
+    // A pause still on is in no history's gaps yet: its ticks are grey all the same.
+    var paused = entry.data.paused;
+    if (paused && paused.since && Date.parse(paused.since) <= start) return 'paused';
     for (var g = 0; g < entry.gaps.length; g++) {
       var gap = entry.gaps[g];
       if (Date.parse(gap.time) <= start && Date.parse(gap.end) >= end) return gap.gap;

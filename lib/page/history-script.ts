@@ -1,4 +1,5 @@
 import { MAX_HISTORY_REASON } from '../core/limits';
+import { MAX_EXCLUDED_SPANS } from '../core/uptime';
 
 /** Status changes (and offline gaps) a card lists, newest last: enough to read an incident, few enough for a phone. */
 export const HISTORY_SHOWN = 8;
@@ -16,8 +17,8 @@ export const HISTORY_REFETCH_MS = 1500;
  * The part of the page's script that reads each service's history, spliced into the function
  * of `PAGE_SCRIPT`, whose `services`, `make`, `duration`, `serverNow` and `body` it uses. It
  * gives the page `watchCard`, `unwatchCard`, `detailsIn`, `addHistory`, `markStale`,
- * `addChange`, `setDetailed` and `clockTime`, and calls the beat bar's `renderBeats` and the
- * timeline's `renderTimeline` when a history changes.
+ * `addChange`, `addPauseGap`, `setDetailed` and `clockTime`, and calls the beat bar's
+ * `renderBeats` and the timeline's `renderTimeline` when a history changes.
  *
  * `{basePath}/service/{name}/history?limit=50` is read for every card when it first appears (at
  * most {@link HISTORY_FETCHES} requests at a time), again after a reconnect or a change that came
@@ -41,6 +42,8 @@ export const CARD_HISTORY_SCRIPT: string = `
   var detailsNote = document.getElementById('details-note');
   var historyQueue = [];
   var historyFetches = 0;
+  // The history lists at most this many offline gaps, and as many pauses.
+  var GAPS_KEPT = ${2 * MAX_EXCLUDED_SPANS};
 
   function watchCard(entry) {
     entry.history = entry.changes = entry.historyState = entry.pending = entry.uptime = entry.refetch = null;
@@ -153,6 +156,14 @@ export const CARD_HISTORY_SCRIPT: string = `
   // Not the reason: the stream sends it whole, the history keeps it cut.
   function sameChange(a, b) {
     return !a.gap && a.from === b.from && a.to === b.to && Math.abs(Date.parse(a.time) - Date.parse(b.time)) <= SAME_CHANGE_MS;
+  }
+
+  /** A pause since \`since\` just ended: its span, as the next read of the history will list it. */
+  function addPauseGap(entry, since) {
+    entry.gaps.push({ time: since, end: new Date(serverNow()).toISOString(), gap: 'paused' });
+    // Bounded as the history's own gaps are, on a page left open through many pauses without a read.
+    if (entry.gaps.length > GAPS_KEPT) entry.gaps.splice(0, entry.gaps.length - GAPS_KEPT);
+    renderHistory(entry);
   }
 
   function addChange(entry, change) {

@@ -4,7 +4,7 @@ export const SAID_AT_ONCE = 5;
 /**
  * The part of the page's script that tells screen reader users what changed and opens the card
  * a link points at, spliced into the function of `PAGE_SCRIPT`, whose `services` it uses. It
- * gives the page `announce`, `openFragment` and `fragmentOpened`.
+ * gives the page `announce`, `forgetAnnounced`, `openFragment` and `fragmentOpened`.
  *
  * Status changes are said in a polite live region ("save_worker is now critical"), one sentence
  * per service that changed in an event, never for pulses; the first snapshot says nothing (the
@@ -35,6 +35,8 @@ export const LIVE_REGION_SCRIPT: string = `
       setTimeout(sayNow, 0);
     }
   }
+
+  function forgetAnnounced(name) { announced.delete(name); }
 
   function sayNow() {
     sayQueued = false;

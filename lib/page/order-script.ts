@@ -17,6 +17,8 @@ export const CARD_ORDER_SCRIPT: string = `
   var cardsRoot = document.getElementById('cards');
   var sections = new Map();
   var orderQueued = false;
+  // Never reused: a group gone and another come must not take a heading id still on the page.
+  var sectionCount = 0;
 
   function groupOf(health) { return typeof health.group === 'string' && health.group !== '' ? health.group : null; }
 
@@ -43,7 +45,7 @@ export const CARD_ORDER_SCRIPT: string = `
     if (section) return section;
     var node = make('section', 'group');
     var heading = make('h2', 'group-title');
-    heading.id = 'group-' + (sections.size + 1) + '-title';
+    heading.id = 'group-' + (++sectionCount) + '-title';
     node.setAttribute('aria-labelledby', heading.id);
     node.appendChild(heading);
     var list = make('div', 'cards');

@@ -152,10 +152,12 @@ ${LIVE_REGION_SCRIPT}
     }
     if (detailsIn(health) && !entry.history) addHistory(entry);
     var previous = entry.data ? entry.data.status : null;
+    var pausedBefore = entry.data ? entry.data.paused : null;
     // Under a details policy the server may send status words only: keep what is known.
     entry.data = Object.assign({}, entry.data || {}, health);
     health = entry.data;
     if (previous !== null && previous !== health.status && !entry.history) entry.changedAt = serverNow();
+    if (entry.history && pausedBefore && pausedBefore.since && !health.paused) addPauseGap(entry, pausedBefore.since);
     entry.card.className = 'card status-' + health.status;
     if (health.status === 'warning' && previous !== 'warning') {
       void entry.card.offsetWidth;
@@ -219,15 +221,19 @@ ${LIVE_REGION_SCRIPT}
       seen.add(health.service);
       var known = services.get(health.service);
       var before = known && known.data ? known.data.status : null;
+      // A card given its history by this snapshot has asked for it already: one read, not two.
+      var hadHistory = Boolean(known && known.history);
       var entry = update(health);
       if (before !== null && before !== health.status) changed.push(entry);
-      if (entry.history && (fresh || (before !== null && before !== health.status))) markStale(entry);
+      if (hadHistory && (fresh || (before !== null && before !== health.status))) markStale(entry);
     });
     services.forEach(function (entry, name) {
       if (!seen.has(name)) {
         unwatchCard(entry);
         entry.card.remove();
         services.delete(name);
+        // A service of this name that comes back is a new one: its first status is no change to announce.
+        forgetAnnounced(name);
       }
     });
     // With no service listed a snapshot says nothing of details: keep what is known.

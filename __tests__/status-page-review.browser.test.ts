@@ -1,0 +1,207 @@
+/// <reference lib="dom" />
+// The status page in a real browser (Debian's Chromium, driven by playwright-core) in the states
+// a review found it wrong in: the reads it makes when it opens, a service that leaves and comes
+// back, a restart with other groups, and a pause in the beat bar.
+import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import express from 'express';
+import type { Browser, Page } from 'playwright-core';
+import { Registry } from 'prom-client';
+import { HeartbeatManager, healthRouter, type HeartbeatConfig } from '../lib';
+import { launchChromium } from './helpers/chromium';
+import { pollUntil } from './helpers/demo';
+import { changeTo, startStatusPageFixture } from './helpers/status-page-fixture';
+
+const HOUR = 3_600_000;
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser.close();
+});
+
+interface Served {
+  manager: HeartbeatManager;
+  server: Server;
+  port: number;
+  url: string;
+}
+
+/** A router on `manager` on a loopback port (0: any free one). */
+async function serve(manager: HeartbeatManager, port = 0): Promise<Served> {
+  const server = express()
+    .use(healthRouter({ manager, registry: new Registry() }))
+    .listen(port, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const bound = (server.address() as { port: number }).port;
+  return { manager, server, port: bound, url: `http://127.0.0.1:${String(bound)}/api/health/ui` };
+}
+
+async function stop({ manager, server }: Served): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  await manager.close();
+}
+
+/** A manager of the configured services, each started; a clock when the test moves time. */
+function managerOf(services: HeartbeatConfig['services'], clock?: { now(): number; wallNow(): number }): HeartbeatManager {
+  const manager = new HeartbeatManager({ ...(clock ? { clock } : {}), config: { log_level: 'silent', services } });
+  for (const tag of Object.keys(services ?? {})) manager.heartbeat({ tag }).start();
+  return manager;
+}
+
+/** Runs `test` on a fresh browser context's page, closing it after. */
+async function withPage(test: (page: Page) => Promise<void>): Promise<void> {
+  const context = await browser.newContext();
+  try {
+    await test(await context.newPage());
+  } finally {
+    await context.close();
+  }
+}
+
+it('reads each card’s history once when it opens: the first snapshot does not ask again for the cards it just made', async () => {
+  const fixture = await startStatusPageFixture();
+  try {
+    await withPage(async (page) => {
+      const reads = new Map<string, number>();
+      const open = new Set<unknown>();
+      page.on('request', (request) => {
+        const path = new URL(request.url()).pathname;
+        if (!path.endsWith('/history')) return;
+        open.add(request);
+        reads.set(path, (reads.get(path) ?? 0) + 1);
+      });
+      const ended = (request: unknown) => open.delete(request);
+      page.on('requestfinished', ended);
+      page.on('requestfailed', ended);
+      await page.goto(fixture.url);
+      await page.waitForFunction(() => document.querySelectorAll('article.card .beats-row:not([hidden])').length === 9);
+      // A second read would start as the first one ends: let every read out end, twice over a moment.
+      for (let round = 0; round < 2; round++) {
+        await page.waitForFunction(
+          () =>
+            new Promise((resolve) => {
+              setTimeout(() => {
+                resolve(true);
+              }, 200);
+            }),
+        );
+        await pollUntil(
+          () => open.size,
+          (size) => size === 0,
+        );
+      }
+      expect(reads.size).toBe(9);
+      expect([...reads.entries()].filter(([, count]) => count !== 1)).toEqual([]);
+    });
+  } finally {
+    await fixture.close();
+  }
+}, 30_000);
+
+it('announces a change of a service that left and came back under its name, which had the same status when it left', async () => {
+  const served = await serve(managerOf({ steady: { interval: 3600, critical: false } }));
+  const { manager } = served;
+  const card = 'article.card[data-service="batch_loader"]';
+  try {
+    await withPage(async (page) => {
+      const first = manager.heartbeat({ tag: 'batch_loader', interval: 3600 }).start();
+      const down = changeTo(manager, 'batch_loader', 'critical');
+      first.error('disk full', { critical: true });
+      await down;
+      await page.goto(served.url);
+      await page.waitForFunction((selector) => document.querySelector(`${selector} .word`)?.textContent === 'critical', card);
+      // It leaves (its card goes), then a new one takes the name, healthy, and fails as the first had.
+      first.stop();
+      await page.waitForFunction((selector) => !document.querySelector(selector), card);
+      const second = manager.heartbeat({ tag: 'batch_loader', interval: 3600 }).start();
+      await page.waitForFunction((selector) => document.querySelector(`${selector} .word`)?.textContent === 'healthy', card);
+      const again = changeTo(manager, 'batch_loader', 'critical');
+      second.error('disk full again', { critical: true });
+      await again;
+      await pollUntil(
+        () => page.textContent('#announcer'),
+        (text) => text === 'batch_loader is now critical.',
+        5_000,
+      );
+    });
+  } finally {
+    await stop(served);
+  }
+}, 30_000);
+
+it('labels each group by its own heading after the server restarts with a group gone and another new', async () => {
+  const grouped = (groups: Record<string, string>) =>
+    managerOf(Object.fromEntries(Object.entries(groups).map(([tag, group]) => [tag, { interval: 3600, critical: false, group }])));
+  const before = await serve(grouped({ api_gateway: 'Edge', save_worker: 'Workers' }));
+  let after: Served | undefined;
+  try {
+    await withPage(async (page) => {
+      await page.goto(before.url);
+      await page.waitForFunction(() => document.querySelectorAll('section.group').length === 2);
+      // Redeployed without Edge and with Jobs, on the same port: the page reconnects by itself.
+      await stop(before);
+      after = await serve(grouped({ save_worker: 'Workers', nightly_backup: 'Jobs' }), before.port);
+      await page.waitForFunction(() => document.querySelector('article.card[data-service="nightly_backup"]') !== null, undefined, {
+        timeout: 15_000,
+      });
+      const labels = await page.$$eval('section.group', (sections) =>
+        sections.map((section) => ({
+          own: section.querySelector('.group-title')?.textContent,
+          labelledBy: document.getElementById(section.getAttribute('aria-labelledby') ?? '')?.textContent,
+        })),
+      );
+      // Workers' section was labelled "Jobs": the new group's heading took the id of one still shown.
+      expect(labels).toEqual([
+        { own: 'Jobs', labelledBy: 'Jobs' },
+        { own: 'Workers', labelledBy: 'Workers' },
+      ]);
+      const ids = await page.$$eval('[id]', (nodes) => nodes.map((node) => node.id));
+      expect(ids.length).toBe(new Set(ids).size);
+    });
+  } finally {
+    if (after) await stop(after);
+    else await stop(before).catch(() => undefined);
+  }
+}, 40_000);
+
+it('greys the beat bar’s ticks of a pause, while it lasts and once it has ended', async () => {
+  const skew = { ms: 0 };
+  const clock = { now: () => performance.now() + skew.ms, wallNow: () => Date.now() + skew.ms };
+  const served = await serve(managerOf({ nightly_backup: { interval: 3600, critical: false } }, clock));
+  const card = 'article.card[data-service="nightly_backup"]';
+  // The statuses of the bar's ticks that begin at `from` or later.
+  const ticksFrom = (page: Page, from: number) =>
+    page.$$eval(
+      `${card} .beats li`,
+      (ticks, after) =>
+        ticks
+          .map((tick) => [Date.parse(tick.getAttribute('data-start') ?? ''), tick.getAttribute('data-status')] as const)
+          .filter(([start]) => start >= after)
+          .map(([, status]) => status),
+      from,
+    );
+  try {
+    served.manager.pause('nightly_backup', { reason: 'disk swap' });
+    const pausedAt = clock.wallNow();
+    skew.ms += 3 * HOUR;
+    await withPage(async (page) => {
+      await page.goto(served.url);
+      await page.waitForFunction((selector) => document.querySelector(`${selector} .beats li`) !== null, card);
+      // The hour-long ticks since the pause began, the newest still counting: grey, not healthy green.
+      const during = await ticksFrom(page, pausedAt);
+      expect(during).toEqual(['paused', 'paused', 'paused']);
+      served.manager.resume('nightly_backup');
+      await page.waitForFunction((selector) => document.querySelector(`${selector} .pause`)?.hasAttribute('hidden'), card);
+      // Those wholly inside the pause stay grey; the one it ended in shows the status.
+      expect(await ticksFrom(page, pausedAt)).toEqual(['paused', 'paused', 'healthy']);
+      // And the card's list of changes shows the pause, as the history will once read again.
+      expect(await page.$$eval(`${card} .changes li.gap .move`, (moves) => moves.map((move) => move.textContent))).toEqual(['paused']);
+    });
+  } finally {
+    await stop(served);
+  }
+}, 30_000);
