@@ -94,6 +94,21 @@ describe('the demo', () => {
     await expect(fetch(`${bridgeUrl}/api/health/live`)).rejects.toThrow();
   }, 30_000);
 
+  it('cuts a SIGTERM drain short on Ctrl-C (SIGINT), closing cleanly', async () => {
+    // A minute's drain: only the SIGINT can end it before the test helper's SIGKILL at 5 s.
+    demo = await startDemoProcess(fastDemoConfig(1), { SHUTDOWN_DELAY_MS: '60000' });
+    const { bridgeUrl, child } = demo;
+    const stopped = demo.stop('SIGTERM');
+    await pollUntil(
+      async () => (await fetch(`${bridgeUrl}/api/health/ready`)).status,
+      (status) => status === 503,
+      10_000,
+    );
+    child.kill('SIGINT');
+    expect((await stopped).code).toBe(0);
+    expect(demo.logs.map((line) => line.msg)).toEqual(expect.arrayContaining(['Shutting down', 'Stopped']));
+  }, 30_000);
+
   it.each(['-1', '1.5', 'soon', '60001'])(
     'refuses SHUTDOWN_DELAY_MS=%s at start, naming it',
     async (value) => {

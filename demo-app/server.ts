@@ -274,28 +274,45 @@ async function main(): Promise<void> {
   const shutdownDelayMs = delayFrom(process.env);
   const demo = await startDemo(process.env, logger);
   let stopping = false;
+  /** The end of a SIGTERM's drain, while it is still ahead. */
+  let drainEnd: NodeJS.Timeout | undefined;
+  const shutDown = (signal: NodeJS.Signals): void => {
+    drainEnd = undefined;
+    // Gone 1.5 s after the close begins whatever happens: a stuck socket must not hold the process.
+    setTimeout(() => process.exit(0), 1500).unref();
+    logger.info({ signal }, 'Shutting down');
+    demo.close().then(
+      () => {
+        logger.info('Stopped');
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'Shutdown failed');
+      },
+    );
+  };
   const stop = (signal: NodeJS.Signals): void => {
-    // Ctrl-C on a terminal reaches this process twice, from the terminal and forwarded by
-    // npm: a repeated signal changes nothing, and the deadline below ends it in time anyway.
-    if (stopping) return;
+    if (stopping) {
+      // Ctrl-C during a SIGTERM's drain cuts it short. Otherwise a repeated signal changes
+      // nothing: Ctrl-C on a terminal reaches this process twice, from the terminal and
+      // forwarded by npm.
+      if (signal === 'SIGINT' && drainEnd) {
+        clearTimeout(drainEnd);
+        shutDown(signal);
+      }
+      return;
+    }
     stopping = true;
     // SIGTERM is how an orchestrator stops a replica: /ready says draining first, so the load
     // balancer stops sending while the listeners still answer. Ctrl-C (SIGINT) stops at once.
     const delay = signal === 'SIGTERM' ? shutdownDelayMs : 0;
     demo.drain();
-    if (delay > 0) logger.info({ signal, delay_ms: delay }, `Draining: /ready answers 503 for ${delay} ms before the listeners close`);
-    // Gone 1.5 s after the drain whatever happens: a stuck socket must not hold the process.
-    setTimeout(() => process.exit(0), delay + 1500).unref();
-    setTimeout(() => {
-      logger.info({ signal }, 'Shutting down');
-      demo.close().then(
-        () => {
-          logger.info('Stopped');
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'Shutdown failed');
-        },
-      );
+    if (delay === 0) {
+      shutDown(signal);
+      return;
+    }
+    logger.info({ signal, delay_ms: delay }, `Draining: /ready answers 503 for ${delay} ms before the listeners close`);
+    drainEnd = setTimeout(() => {
+      shutDown(signal);
     }, delay);
   };
   process.on('SIGINT', stop);
