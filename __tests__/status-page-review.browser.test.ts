@@ -205,3 +205,27 @@ it('greys the beat bar’s ticks of a pause, while it lasts and once it has ende
     await stop(served);
   }
 }, 30_000);
+
+it('counts an ongoing incident on in place, not by rebuilding the timeline each second', async () => {
+  const fixture = await startStatusPageFixture();
+  try {
+    await withPage(async (page) => {
+      await page.goto(fixture.url);
+      // Every history read, so nothing but the clock changes the timeline from here.
+      await page.waitForFunction(() => document.querySelectorAll('article.card .beats-row:not([hidden])').length === 9);
+      await page.waitForFunction(() => document.querySelectorAll('#incidents li.ongoing').length === 1);
+      const before = await page.evaluate(() => {
+        const item = document.querySelector('#incidents li.ongoing');
+        (window as unknown as { kept: Element | null }).kept = item;
+        return item?.querySelector('.incident-length')?.textContent;
+      });
+      await page.waitForFunction((text) => document.querySelector('#incidents li.ongoing .incident-length')?.textContent !== text, before, {
+        timeout: 5_000,
+      });
+      // The item a screen reader (or a selection) was on is still the one shown.
+      expect(await page.evaluate(() => (window as unknown as { kept: Element }).kept.isConnected)).toBe(true);
+    });
+  } finally {
+    await fixture.close();
+  }
+}, 30_000);

@@ -21,7 +21,8 @@ export const TIMELINE_SCRIPT: string = `
   var timelineList = document.getElementById('incidents');
   var timelineEmpty = document.getElementById('timeline-empty');
   var timelineQueued = false;
-  var ongoingShown = false;
+  // The ongoing incidents shown: their length node and start, counted on in place each second.
+  var ongoingShown = [];
 
   function incidentsOf(entry) {
     var found = [];
@@ -59,7 +60,7 @@ export const TIMELINE_SCRIPT: string = `
     timelineSection.hidden = !detailed;
     incidents.sort(function (a, b) { return Date.parse(b.start) - Date.parse(a.start) || (a.service < b.service ? -1 : 1); });
     incidents = incidents.slice(0, TIMELINE_SHOWN);
-    ongoingShown = incidents.some(function (incident) { return incident.end === null; });
+    ongoingShown = [];
     timelineList.textContent = '';
     incidents.forEach(function (incident) { timelineList.appendChild(incidentItem(incident)); });
     timelineEmpty.hidden = incidents.length > 0;
@@ -79,13 +80,22 @@ export const TIMELINE_SCRIPT: string = `
     what.appendChild(make('span', 'incident-status', incident.status));
     node.appendChild(what);
     var end = resolved ? Date.parse(incident.end) : serverNow();
-    node.appendChild(make('span', 'incident-length', 'for ' + duration(end - Date.parse(incident.start))));
+    var length = make('span', 'incident-length', 'for ' + duration(end - Date.parse(incident.start)));
+    node.appendChild(length);
+    if (!resolved) ongoingShown.push({ length: length, start: Date.parse(incident.start) });
     node.appendChild(make('span', 'incident-state', resolved ? 'resolved' : 'ongoing'));
     return node;
   }
 
-  /** Called every second: an ongoing incident's length counts on. */
+  /**
+   * Called every second: an ongoing incident's length counts on, in its own text. The list is
+   * not rebuilt, so a screen reader's place in it, a selection or a search stays, and a page of
+   * many services does not sort every change it holds each second.
+   */
   function refreshTimeline() {
-    if (ongoingShown) drawTimeline();
+    ongoingShown.forEach(function (item) {
+      var text = 'for ' + duration(serverNow() - item.start);
+      if (item.length.textContent !== text) item.length.textContent = text;
+    });
   }
 `;
