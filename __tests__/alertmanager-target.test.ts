@@ -317,14 +317,14 @@ it('never puts the URL in the logs when Alertmanager refuses or is away', async 
 
 it('re-sends a shared service only from the replica that holds the alert lease, and at once from the one that takes it', async () => {
   // Replicas through the in-process hub, the managers on fake time (the resend timer too); the
-  // receiver stands in for Alertmanager, and each replica's instance label tells who posted.
+  // receiver stands in for Alertmanager, and a header of each replica's tells who posted.
   jest.useFakeTimers({ now: Date.now(), doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
   const clock = createTestClock();
   const hub = new ReplicaHub();
   const replicas = ['a', 'b'].map((instance) => {
     const replica = hub.join();
     const manager = new HeartbeatManager({ config: { flap_threshold: 50 }, clock, logger: captureLogger().logger, store: replica.store });
-    const target = notifier({ instance, resendMs: 60_000 });
+    const target = notifier({ instance, resendMs: 60_000, headers: { 'x-replica': instance } });
     const dispatcher = new AlertDispatcher(manager, {
       targets: [{ notifier: target, minLevel: 'critical' }],
       registry: new Registry(),
@@ -334,11 +334,13 @@ it('re-sends a shared service only from the replica that holds the alert lease, 
     return { replica, manager, dispatcher };
   });
   const [a, b] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
-  /** Each POST since the `from`th as `instance:service,…`. */
+  /** Each POST since the `from`th as `replica:service,…`. */
   const posts = (from = 0): string[] =>
-    bodies()
+    receiver.received
       .slice(from)
-      .map((body) => body.map((postable) => `${postable.labels.instance}:${postable.labels.service}`).join(','));
+      .map((request) =>
+        (request.body as Postable[]).map((postable) => `${String(request.headers['x-replica'])}:${postable.labels.service}`).join(','),
+      );
   /** Fires the resend interval every 20 ms of real time until a POST since the `from`th is `expected`. */
   const tickUntilPosted = async (expected: string, from: number): Promise<void> => {
     for (let waited = 0; !posts(from).includes(expected); waited += 20) {
@@ -356,6 +358,12 @@ it('re-sends a shared service only from the replica that holds the alert lease, 
     a.manager.heartbeat({ tag: 'a_local', interval: 10 }).start().error('disk full', { critical: true });
     clock.advance(60_000); // cron_job: critical on both replicas
     await tickUntilPosted('a:a_local,a:cron_job', 0);
+    // A replica's own service carries its instance; the shared one none, so that whichever
+    // replica holds the lease, Alertmanager sees one labelset.
+    const labelsOf = (service: string): Array<Record<string, string>> =>
+      bodies().flatMap((body) => body.filter((postable) => postable.labels.service === service).map((postable) => postable.labels));
+    expect(new Set(labelsOf('a_local').map((labels) => labels.instance))).toEqual(new Set(['a']));
+    expect(labelsOf('cron_job').filter((labels) => 'instance' in labels)).toEqual([]);
     // b follows cron_job, critical there too, and says nothing of it.
     expect(b.manager.service('cron_job')?.status).toBe('critical');
     expect(posts().filter((post) => post.includes('b:'))).toEqual([]);
@@ -374,6 +382,7 @@ it('re-sends a shared service only from the replica that holds the alert lease, 
     await tickUntilPosted('a:a_local', moved);
     await tickUntilPosted('b:cron_job', moved + 1);
     expect(posts(moved).filter((post) => post.includes('a:cron_job'))).toEqual([]);
+    expect(labelsOf('cron_job').filter((labels) => 'instance' in labels)).toEqual([]);
   } finally {
     for (const { manager } of replicas) void manager.close();
   }

@@ -186,7 +186,7 @@ process.env.ALERTMANAGER_URL = await docsTest.serve(alertmanagerApp);`,
 manager.heartbeat({ tag: 'save_worker' }).start().error('disk full', { critical: true });
 const post = await docsTest.until(() => posts.find((sent) => sent.body.length > 0), 'an alert at Alertmanager');
 docsTest.assert.equal(post.path, '/api/v2/alerts');
-docsTest.assert.deepEqual(post.body[0]?.labels, { alertname: 'HeartbeatServiceStatus', service: 'save_worker', severity: 'critical', instance: 'web' });
+docsTest.assert.deepEqual(post.body[0]?.labels, { alertname: 'HeartbeatServiceStatus', service: 'save_worker', severity: 'critical', instance: 'web-1' });
 docsTest.assert.equal(post.body[0]?.generatorURL, 'https://app.example.com/api/health/ui#save_worker');
 docsTest.assert.equal(post.body[0]?.annotations.description, 'critical error: disk full');
 manager.close();`,

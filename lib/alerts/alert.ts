@@ -29,6 +29,12 @@ export interface Alert {
    * this one is degraded or critical. Absent when nothing depends on it.
    */
   affected?: string[];
+  /**
+   * `true` when the service is shared by replicas (a store with `replicas`, such as
+   * `redisStore()`): the alert speaks for every replica, whichever holds the alert lease.
+   * Absent for a replica's own services and without such a store.
+   */
+  shared?: true;
 }
 
 /** The least severe status a target is alerted about. */

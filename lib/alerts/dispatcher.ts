@@ -541,7 +541,7 @@ export class AlertDispatcher {
       const incident = state.incidents.get(queue);
       if (!incident || (!this.ownIncidents.has(incident) && this.isShared(state) && this.lead?.sending !== true)) continue;
       overall ??= this.manager.overallStatus();
-      open.push({
+      const alert: Alert = {
         id: randomUUID(),
         service: state.service,
         status: STATUS_WORDS[incident.alertedRank] as AlertLevel,
@@ -549,7 +549,9 @@ export class AlertDispatcher {
         time: isoAt(offset, incident.since),
         reason: state.lastBad?.reason ?? `${state.service} is ${STATUS_WORDS[incident.alertedRank] as AlertLevel}`,
         overall_status: overall,
-      });
+      };
+      if (this.lead !== null && this.isShared(state)) alert.shared = true;
+      open.push(alert);
     }
     return open;
   }
@@ -721,6 +723,7 @@ export class AlertDispatcher {
     const clock = this.manager.clock;
     time ??= isoTimeOf(clock, clock.now());
     const alert: Alert = { id: randomUUID(), service, status, previous, time, reason, overall_status: 'healthy' };
+    if (this.lead !== null && this.manager.isShared(service)) alert.shared = true;
     if (status === 'warning' || status === 'degraded' || status === 'critical') {
       const affected = this.dependents.of(service);
       // A copy: a notifier may keep or change what it is given.

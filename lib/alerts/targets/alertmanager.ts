@@ -18,7 +18,10 @@ export interface AlertmanagerOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Milliseconds between re-sends of the open alerts, a whole number from 1 to 2147483647; each is sent with `endsAt` 4 × this ahead. Defaults to 60000, as Prometheus. */
   readonly resendMs?: number;
-  /** The `instance` label: which monitor says so. Defaults to the host name. Replicas that share services should all give the same one. */
+  /**
+   * The `instance` label of alerts about this process's own services: which monitor says so.
+   * Defaults to the host name. Alerts about services the replicas share have no `instance`.
+   */
   readonly instance?: string;
 }
 
@@ -61,7 +64,7 @@ interface Firing {
  * A notifier for Prometheus Alertmanager: routing, silences, inhibition and the receivers
  * people already use (email, PagerDuty, Slack) then come from Alertmanager. Each alert is one
  * `POST {url}/api/v2/alerts` of labels `alertname` ({@link ALERTMANAGER_STATUS_ALERT}),
- * `service`, `severity` and `instance`, annotations `summary` and `description` (the reason),
+ * `service`, `severity` and `instance` (none for a service the replicas share), annotations `summary` and `description` (the reason),
  * `startsAt` (the incident's start) and a `generatorURL` to the service on the status page.
  *
  * While an incident is open its alert is re-sent every `resendMs` with `endsAt` 4 × `resendMs`
@@ -257,28 +260,27 @@ class AlertmanagerNotifier implements Notifier {
     const summary = alert.status === 'resolved' ? `${alert.service} recovered` : `${alert.service} is ${severity}`;
     const annotations: Record<string, string> = { summary, description: alert.reason };
     if (alert.affected) annotations.affected = alert.affected.join(', ');
-    return this.postable(ALERTMANAGER_STATUS_ALERT, alert.service, severity, annotations, startsAt, endsAt);
+    return this.postable(ALERTMANAGER_STATUS_ALERT, alert, severity, annotations, startsAt, endsAt);
   }
 
   private flappingAlert(alert: Alert, startsAt: string): PostableAlert {
     const annotations = { summary: `${alert.service} is flapping`, description: alert.status === 'flapping' ? alert.reason : 'calm again' };
-    return this.postable(ALERTMANAGER_FLAPPING_ALERT, alert.service, 'warning', annotations, startsAt, '');
+    return this.postable(ALERTMANAGER_FLAPPING_ALERT, alert, 'warning', annotations, startsAt, '');
   }
 
   private postable(
     alertname: string,
-    service: string,
+    { service, shared }: Alert,
     severity: AlertLevel,
     annotations: Record<string, string>,
     startsAt: string,
     endsAt: string,
   ): PostableAlert {
-    const postable: PostableAlert = {
-      labels: { alertname, service, severity, instance: this.settings.instance },
-      annotations,
-      startsAt,
-      endsAt,
-    };
+    // A service the replicas share is one alert whichever replica holds the lease: an instance
+    // label would make a takeover start another labelset, and page again.
+    const labels: Record<string, string> = { alertname, service, severity };
+    if (!shared) labels.instance = this.settings.instance;
+    const postable: PostableAlert = { labels, annotations, startsAt, endsAt };
     if (this.settings.pageUrl !== undefined) postable.generatorURL = `${this.settings.pageUrl}#${encodeURIComponent(service)}`;
     return postable;
   }
