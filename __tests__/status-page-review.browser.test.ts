@@ -4,6 +4,7 @@
 // back, a restart with other groups, and a pause in the beat bar.
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { AxeBuilder } from '@axe-core/playwright';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { Registry } from 'prom-client';
@@ -229,3 +230,35 @@ it('counts an ongoing incident on in place, not by rebuilding the timeline each 
     await fixture.close();
   }
 }, 30_000);
+
+it('greys the cards while the stream is lost, every text still at AA contrast, light and dark', async () => {
+  const fixture = await startStatusPageFixture();
+  const server = { closed: false };
+  try {
+    await withPage(async (page) => {
+      await page.goto(fixture.url);
+      await page.waitForFunction(() => document.querySelectorAll('article.card .beats-row:not([hidden])').length === 9);
+      await fixture.close();
+      server.closed = true;
+      await page.waitForFunction(() => document.body.classList.contains('no-signal'));
+      for (const colorScheme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme });
+        const results = await new AxeBuilder({ page }).analyze();
+        // Faded to 55% opacity, the status words, times and uptime figures fell to about 2.5:1.
+        const serious = results.violations
+          .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+          .map((violation) => ({ colorScheme, id: violation.id, nodes: violation.nodes.length }));
+        expect(serious).toEqual([]);
+      }
+      // Still told apart from a live page: the critical badge in the banner's offline grey, no ring.
+      const critical = await page.$eval('article.card[data-service="save_worker"]', (card) => ({
+        animation: getComputedStyle(card).animationName,
+        badge: getComputedStyle(card.querySelector('.badge') as Element).backgroundColor,
+        banner: getComputedStyle(document.getElementById('banner') as Element).backgroundColor,
+      }));
+      expect(critical).toEqual({ animation: 'none', badge: critical.banner, banner: expect.stringMatching(/^rgb/) as unknown });
+    });
+  } finally {
+    if (!server.closed) await fixture.close();
+  }
+}, 40_000);

@@ -84,7 +84,8 @@ summary:focus-visible, .card:focus-visible { outline: 3px solid var(--focus); ou
 .incident-state { font-weight: 600; }
 .ongoing .incident-state { color: var(--critical); }
 @media (max-width: 30rem) { .incident { grid-template-columns: auto 1fr; } .incident-length, .incident-state { grid-column: 2; } }
-body.no-signal .card { opacity: .55; filter: grayscale(.8); }
+/* Stale while the stream is lost: every status colour turns the offline grey, still at AA contrast (a fade was not). */
+body.no-signal .card { --healthy: var(--offline); --warning: var(--offline); --degraded: var(--offline); --critical: var(--offline); --banner-critical: var(--banner-offline); animation: none; }
 footer { padding: 0 1rem 1.5rem; color: var(--muted); font-size: .85rem; }
 footer p { margin: 0 0 .4rem; }
 @keyframes beat { 0% { transform: scale(1); } 30% { transform: scale(1.5); box-shadow: 0 0 0 .25rem rgba(22,129,58,.25); } 100% { transform: scale(1); } }
