@@ -2,13 +2,16 @@
 // The status page in a real browser (Debian's Chromium, driven by playwright-core) in the states
 // a review found it wrong in: the reads it makes when it opens, a service that leaves and comes
 // back, a restart with other groups, and a pause in the beat bar.
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AxeBuilder } from '@axe-core/playwright';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { Registry } from 'prom-client';
-import { HeartbeatManager, healthRouter, type HeartbeatConfig } from '../lib';
+import { HeartbeatManager, fileStore, healthRouter, type HeartbeatConfig } from '../lib';
 import { launchChromium } from './helpers/chromium';
 import { pollUntil } from './helpers/demo';
 import { changeTo, startStatusPageFixture } from './helpers/status-page-fixture';
@@ -262,3 +265,42 @@ it('greys the cards while the stream is lost, every text still at AA contrast, l
     if (!server.closed) await fixture.close();
   }
 }, 40_000);
+
+it('keeps the beat bar of the time before a restart, and greys the time the monitor was offline', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'heartbeat-review-bar-'));
+  const first = new HeartbeatManager({ config: { log_level: 'silent' }, store: fileStore({ dir }) });
+  const worker = first.heartbeat({ tag: 'save_worker', interval: 60 }).start();
+  const down = changeTo(first, 'save_worker', 'critical');
+  worker.error('volume offline', { critical: true });
+  await down;
+  const up = changeTo(first, 'save_worker', 'healthy');
+  worker.pulse();
+  await up;
+  await first.close();
+  // Restarted ten minutes later, as far as the monitor can tell: its start is now, its history older.
+  const skew = 10 * 60_000;
+  const clock = { now: () => performance.now() + skew, wallNow: () => Date.now() + skew };
+  const second = new HeartbeatManager({ clock, config: { log_level: 'silent' }, store: fileStore({ dir }) });
+  second.heartbeat({ tag: 'save_worker', interval: 60 }).start();
+  const served = await serve(second);
+  try {
+    await withPage(async (page) => {
+      await page.goto(served.url);
+      await page.waitForFunction(() => document.querySelector('article.card .beats-row:not([hidden])') !== null);
+      const ticks = await page.$$eval('article.card .beats li', (nodes) => nodes.map((node) => node.getAttribute('data-status')));
+      // Every tick before the restart read "not started": the outage and the offline time were not on the bar.
+      const known = ticks.slice(ticks.indexOf('critical'));
+      const offline = known.filter((status) => status === 'monitor offline').length;
+      expect(offline).toBeGreaterThanOrEqual(8);
+      expect(known).toEqual([
+        'critical',
+        ...Array<string>(offline).fill('monitor offline'),
+        ...known.slice(offline + 1).map(() => 'healthy'),
+      ]);
+      expect(known.length).toBeGreaterThan(offline + 1);
+    });
+  } finally {
+    await stop(served);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 30_000);

@@ -10,7 +10,7 @@ export const BEAT_TICKS = 30;
  * The bar has {@link BEAT_TICKS} ticks, one per interval of the service, newest last, each
  * coloured by the worst status the service had in it (from the history's transitions and the
  * stream's changes), grey where the monitor was offline or the service paused, empty before the
- * service started. Each tick says its time and status in its `title` (on hover) and in hidden
+ * service started (or, after a restart, before the oldest change or offline time it holds). Each tick says its time and status in its `title` (on hover) and in hidden
  * text (for screen readers), so no status is told by colour alone. Beside it, the 24 h and 7 d
  * uptime of `/history` ("Uptime 24 h 99.87% · 7 d 99.98%", never rounded up to 100%). Under the
  * header, the status and how long it has held ("critical for 3 min"). All of it needs the history,
@@ -49,9 +49,17 @@ export const BEAT_BAR_SCRIPT: string = `
 
   function worse(a, b) { return (STATUS_RANK[b] || 0) > (STATUS_RANK[a] || 0) ? b : a; }
 
+  // Where the bar begins: the start, or earlier the oldest change or offline time the history
+  // holds, for a restart starts the service anew (started_at moves on) but not its history.
+  function knownSince(entry) {
+    var at = entry.data.started_at ? Date.parse(entry.data.started_at) : -Infinity;
+    if (entry.transitions.length > 0) at = Math.min(at, Date.parse(entry.transitions[0].time));
+    entry.gaps.forEach(function (gap) { at = Math.min(at, Date.parse(gap.time)); });
+    return at;
+  }
+
   function tickStatus(entry, start, end) {
-    var startedAt = entry.data.started_at ? Date.parse(entry.data.started_at) : -Infinity;
-    if (end <= startedAt) return null;
+    if (end <= knownSince(entry)) return null;
     // A pause still on is in no history's gaps yet: its ticks are grey all the same.
     var paused = entry.data.paused;
     if (paused && paused.since && Date.parse(paused.since) <= start) return 'paused';
