@@ -304,3 +304,26 @@ it('keeps the beat bar of the time before a restart, and greys the time the moni
     rmSync(dir, { recursive: true, force: true });
   }
 }, 30_000);
+
+it('names in the banner a service not marked critical whose critical status makes the system degraded', async () => {
+  const served = await serve(
+    managerOf({ file_indexer: { interval: 3600, critical: false }, web_listener: { interval: 3600, critical: false } }),
+  );
+  try {
+    await withPage(async (page) => {
+      await page.goto(served.url);
+      await page.waitForFunction(() => document.querySelectorAll('article.card').length === 2);
+      const degraded = changeTo(served.manager, 'file_indexer', 'critical');
+      served.manager.get('file_indexer')?.error('disk full', { critical: true });
+      await degraded;
+      // It said "Services degraded" and no name: it named only the services whose status was the overall one.
+      await pollUntil(
+        () => page.textContent('#banner-text'),
+        (text) => text === 'Services degraded: file_indexer',
+        5_000,
+      );
+    });
+  } finally {
+    await stop(served);
+  }
+}, 30_000);

@@ -193,9 +193,13 @@ ${LIVE_REGION_SCRIPT}
     banner.className = 'banner status-' + status;
     bannerIcon.textContent = ICONS[status] || '?';
     var failing = [];
+    // A service not marked critical makes the system degraded at most: its critical status is named there too.
+    var named = {};
+    named[status] = true;
+    if (status === 'degraded') named.critical = true;
     services.forEach(function (entry, name) {
       // A paused service says nothing of the system's health, as overall_status ignores it.
-      if (entry.data && entry.data.status === status && status !== 'healthy' && !entry.data.paused) failing.push(name);
+      if (entry.data && named[entry.data.status] === true && status !== 'healthy' && !entry.data.paused) failing.push(name);
     });
     failing.sort();
     bannerText.textContent = BANNER[status] + (failing.length ? ': ' + failing.join(', ') : '');
