@@ -141,7 +141,8 @@ describe.each([
     }));
     expect(first).toMatchObject({ name: 'save_worker', status: 'critical' });
     expect(first.top).toBeLessThan(first.fold);
-    // The worst first within each group, the groups by their worst, the ungrouped last.
+    // The worst first within each section, the sections by their worst: the ungrouped
+    // section's warning (web_listener) comes before the Jobs group's healthy and paused ones.
     const order = await page.$$eval('section.group', (groups) =>
       groups.map((group) => ({
         title: group.querySelector('.group-title')?.textContent,
@@ -150,13 +151,13 @@ describe.each([
     );
     expect(order).toEqual([
       { title: 'Workers', cards: ['save_worker', 'file_indexer', LONG_NAMES.underscores] },
-      { title: 'Jobs', cards: ['router_tasks', 'nightly_backup'] },
       {
         title: 'Other services',
         cards: ['web_listener', LONG_NAMES.hostile, LONG_NAMES.unbroken, LONG_NAMES.dotted].sort((a, b) =>
           a === 'web_listener' ? -1 : b === 'web_listener' ? 1 : a < b ? -1 : 1,
         ),
       },
+      { title: 'Jobs', cards: ['router_tasks', 'nightly_backup'] },
     ]);
   });
 });

@@ -6,8 +6,9 @@
  * Worst first (critical, degraded, warning, offline, healthy; a paused service last, as it
  * says nothing of the system's health), then by name, so on a phone the critical card is the
  * first one seen. Services with a `group` in the config are shown in a section per group headed
- * by its name, each sorted alike, the groups in the order of their worst service; services
- * without one come last, under "Other services" (with no group configured: one list). Cards are
+ * by its name, each sorted alike; services without one are under "Other services" (with no
+ * group configured: one list). Sections go in the order of their worst service, so a critical
+ * card is first wherever it is; on a tie "Other services" comes last. Cards are
  * sorted again when a status changes, at most once a frame; a card holding the keyboard focus
  * keeps it and stays where it was on the screen, so the page never jumps under the reader.
  */
@@ -69,9 +70,13 @@ export const CARD_ORDER_SCRIPT: string = `
     });
     var keys = Array.from(byGroup.keys());
     keys.forEach(function (key) { byGroup.get(key).sort(byWorst); });
+    // The worst service decides, the ungrouped section's too: a critical card without a group
+    // must not sit below healthy sections. On a tie the ungrouped section comes last.
     keys.sort(function (a, b) {
+      var worse = rankOf(byGroup.get(a)[0]) - rankOf(byGroup.get(b)[0]);
+      if (worse !== 0) return worse;
       if (a === '' || b === '') return a === '' ? 1 : -1;
-      return rankOf(byGroup.get(a)[0]) - rankOf(byGroup.get(b)[0]) || (a < b ? -1 : 1);
+      return a < b ? -1 : 1;
     });
     var grouped = keys.some(function (key) { return key !== ''; });
     sections.forEach(function (section, key) {
