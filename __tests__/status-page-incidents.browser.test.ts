@@ -53,7 +53,7 @@ const history = async (name: string): Promise<ServiceHistory> =>
   (await (await fetch(`${new URL(fixture.url).origin}/api/health/service/${encodeURIComponent(name)}/history`)).json()) as ServiceHistory;
 
 /** The page's own percentage: floored to hundredths, so 99.996% up never reads as 100%. */
-const percent = (ratio: number) => (ratio >= 1 ? '100%' : `${(Math.floor(ratio * 10000) / 100).toFixed(2)}%`);
+const percent = (ratio: number) => (ratio >= 1 ? '100%' : `${(Math.floor(ratio * 10000 + 1e-7) / 100).toFixed(2)}%`);
 
 it('draws each service’s beat bar by status, with each tick’s time on hover and in words, and the uptime /history gives', async () => {
   const page = await openPage();
@@ -244,8 +244,10 @@ it('announces status changes in a polite live region, not pulses, and reorders w
 
 it('keeps a focused card where it was on the screen when a change sorts it elsewhere', async () => {
   await context.close();
-  // One column, as on a phone: save_worker recovering moves it two cards down its group.
-  context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  // One column, as on a small phone: save_worker recovering moves it two cards down its group,
+  // and its group (all healthy then) below the ungrouped section's warning. The short screen
+  // leaves the page room to scroll with it that far.
+  context = await browser.newContext({ viewport: { width: 390, height: 500 } });
   const page = await openPage();
   await page.focus('article.card[data-service="save_worker"] summary');
   const topOf = () => page.$eval('article.card[data-service="save_worker"]', (card) => card.getBoundingClientRect().top);

@@ -12,6 +12,10 @@ export const HISTORY_FETCHES = 4;
 
 /** Quiet time after a service's last status change before its history (and uptime) is read again: a flapping service costs one request, not one per change. */
 export const HISTORY_REFETCH_MS = 1500;
+/** The longest a service that keeps changing (flapping) waits for its history to be read again, in milliseconds. */
+export const HISTORY_REFETCH_MAX_MS = 15_000;
+/** How often the histories of services that are down are read again, in milliseconds: their uptime falls while nothing changes. */
+export const HISTORY_DOWN_REFRESH_MS = 60_000;
 
 /**
  * The part of the page's script that reads each service's history, spliced into the function
@@ -22,8 +26,10 @@ export const HISTORY_REFETCH_MS = 1500;
  *
  * `{basePath}/service/{name}/history?limit=50` is read for every card when it first appears (at
  * most {@link HISTORY_FETCHES} requests at a time), again after a reconnect or a change that came
- * as a snapshot, and {@link HISTORY_REFETCH_MS} after a service's last status change (for its
- * uptime), never per pulse. Between reads the stream's `status` events are added as they come.
+ * as a snapshot, {@link HISTORY_REFETCH_MS} after a service's last status change (for its
+ * uptime; a service that keeps changing waits at most {@link HISTORY_REFETCH_MAX_MS}), and
+ * every {@link HISTORY_DOWN_REFRESH_MS} while it is warning, degraded, critical or offline (its
+ * uptime falls while nothing changes), never per pulse. Between reads the stream's `status` events are added as they come.
  * A card's details list the last {@link HISTORY_SHOWN} changes and the monitor's offline gaps
  * among them. Only a stream with details gets histories: the history is details, refused to
  * other callers.
@@ -34,6 +40,8 @@ export const CARD_HISTORY_SCRIPT: string = `
   var HISTORY_FETCHED = ${HISTORY_FETCHED};
   var HISTORY_FETCHES = ${HISTORY_FETCHES};
   var HISTORY_REFETCH_MS = ${HISTORY_REFETCH_MS};
+  var HISTORY_REFETCH_MAX_MS = ${HISTORY_REFETCH_MAX_MS};
+  var HISTORY_DOWN_REFRESH_MS = ${HISTORY_DOWN_REFRESH_MS};
   // The history keeps each reason cut to this length; a live change is cut alike, to read the same.
   var REASON_MAX = ${MAX_HISTORY_REASON};
   // The times of one change, from the stream and from /history, may be a millisecond apart.
@@ -46,7 +54,7 @@ export const CARD_HISTORY_SCRIPT: string = `
   var GAPS_KEPT = ${2 * MAX_EXCLUDED_SPANS};
 
   function watchCard(entry) {
-    entry.history = entry.changes = entry.historyState = entry.pending = entry.uptime = entry.refetch = null;
+    entry.history = entry.changes = entry.historyState = entry.pending = entry.uptime = entry.refetch = entry.refetchSince = null;
     entry.transitions = [];
     entry.gaps = [];
     entry.queued = entry.failed = entry.loaded = false;
@@ -91,14 +99,30 @@ export const CARD_HISTORY_SCRIPT: string = `
     pumpHistory();
   }
 
-  // Read again once the service has been quiet a moment: its uptime moved.
+  // Read again once the service has been quiet a moment: its uptime moved. A service that keeps
+  // changing (flapping) pushes the read back with each change, but not past HISTORY_REFETCH_MAX_MS.
   function refetchLater(entry) {
-    if (entry.refetch) clearTimeout(entry.refetch);
+    var now = Date.now();
+    if (entry.refetch) {
+      if (now - entry.refetchSince >= HISTORY_REFETCH_MAX_MS - HISTORY_REFETCH_MS) return;
+      clearTimeout(entry.refetch);
+    } else {
+      entry.refetchSince = now;
+    }
     entry.refetch = setTimeout(function () {
-      entry.refetch = null;
+      entry.refetch = entry.refetchSince = null;
       if (services.get(entry.name) === entry && entry.history) markStale(entry);
     }, HISTORY_REFETCH_MS);
   }
+
+  // A service that is down loses uptime while nothing changes: its figures are read again now
+  // and then, the down ones only (a healthy one's figure moves by hundredths an hour).
+  setInterval(function () {
+    services.forEach(function (entry) {
+      var data = entry.data;
+      if (entry.history && entry.loaded && data && !data.paused && data.status !== 'healthy') markStale(entry);
+    });
+  }, HISTORY_DOWN_REFRESH_MS);
 
   function pumpHistory() {
     while (historyFetches < HISTORY_FETCHES && historyQueue.length > 0) {
