@@ -9,6 +9,7 @@ import { benchExport } from './export';
 import { benchIdle } from './idle';
 import type { Figure } from './measure';
 import { benchMemory } from './memory';
+import { benchPredict } from './predict';
 import { benchPulse } from './pulse';
 import { formatLine, renderReport, type Section } from './report';
 import { benchReplicas } from './replicas';
@@ -34,6 +35,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   export: { title: '9. Export of a large history', run: benchExport },
   store: { title: '10. File store', run: benchStore },
   replicas: { title: '11. Replicas sharing remote pulses through Redis', run: benchReplicas },
+  predict: { title: '12. Predictive health', run: benchPredict },
 };
 
 async function main(): Promise<void> {
