@@ -2,6 +2,7 @@
 // on a seeded synthetic fleet driven by simulated time (no timers). Run with
 // `npm run bench -- predict` (or `--quick`).
 import { xoroshiro128plus } from 'pure-rand';
+import { DEFAULT_GRACE_RATIO, graceMs } from '../lib/core/config';
 import { GapTrend } from '../lib/core/trend';
 import { figure, type Figure } from './measure';
 
@@ -52,7 +53,7 @@ interface Outcome {
 function simulate(worker: Worker): Outcome {
   const grace = worker.graceShare === null ? null : (worker.graceShare * worker.intervalMs) / 1000;
   const model = new GapTrend(worker.intervalMs / 1000, grace);
-  const deadlineMs = worker.intervalMs + (grace ?? (worker.intervalMs / 1000) * 0.1) * 1000;
+  const deadlineMs = worker.intervalMs + graceMs(grace, worker.intervalMs / 1000);
   const step = worker.intervalMs / READS_PER_INTERVAL;
   let lastPulse = 0;
   model.record(0);
@@ -85,7 +86,7 @@ function simulate(worker: Worker): Outcome {
 function timing(random: Random): { intervalMs: number; graceShare: number | null; deadlineShare: number } {
   const intervalMs = pickOne(random, INTERVALS_S) * 1000;
   const graceShare = pickOne(random, GRACE_SHARES);
-  return { intervalMs, graceShare, deadlineShare: 1 + (graceShare ?? 0.1) };
+  return { intervalMs, graceShare, deadlineShare: 1 + (graceShare ?? DEFAULT_GRACE_RATIO) };
 }
 
 /** Gaps uniform between (1 − jitter) × interval and the interval, jitter 5–100% per worker. */

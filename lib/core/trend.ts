@@ -46,6 +46,8 @@
  * ≤ 1 false positive per 1,000 service-hours. The fleet was fixed before the tuning.
  */
 
+import { graceMs } from './config';
+
 /** Gaps kept in the ring, and the window of the slope, the scatter and the 95th percentile. */
 export const TREND_WINDOW = 20;
 /** Gaps the slope and the forecast are fitted to: the newest of the ring. */
@@ -60,7 +62,7 @@ export const LATE_STREAK = 5;
 export const EWMA_ALPHA = 2 / (TREND_WINDOW + 1);
 /** How sure the forecast must be that the gaps grow: z of the one-sided confidence bound on the slope. */
 export const SLOPE_CONFIDENCE_Z = 2.6;
-/** Which residual (0-based, of the N sorted) stands for the scatter above the line: the 90th percentile. */
+/** The quantile of the residuals that stands for the scatter above the forecast line: one high gap in ten does not move it. */
 const SCATTER_RANK = 0.9;
 
 /** The `trend` of a service: what its gaps say about its next beats. Seconds throughout. */
@@ -82,7 +84,7 @@ export interface GapTrendView {
 /** What a read derives from the ring, kept until the next sign of life changes it. */
 interface Forecast {
   slope: number;
-  /** Seconds from the last sign of life to the forecast miss, or NaN for none in sight. */
+  /** Ms from the last sign of life to the forecast miss, or NaN for none in sight. */
   etaFromLast: number;
   lateStreak: boolean;
   p95: number;
@@ -95,7 +97,6 @@ interface Forecast {
 export class GapTrend {
   private readonly deadlineMs: number;
   private readonly intervalMs: number;
-  private readonly graceMs: number;
   /** The last N gaps in ms; `newest` is the index of the latest. */
   private readonly gaps = new Float64Array(TREND_WINDOW);
   private newest = -1;
@@ -105,7 +106,7 @@ export class GapTrend {
   private mean = 0;
   private variance = 0;
   /** Scratch for the pairwise slopes, the residuals and the sorted gaps: made once, reused by every read. */
-  private readonly pairSlopes = new Float64Array((TREND_WINDOW * (TREND_WINDOW - 1)) / 2);
+  private readonly pairSlopes = new Float64Array((FIT_WINDOW * (FIT_WINDOW - 1)) / 2);
   private readonly scratch = new Float64Array(TREND_WINDOW);
   private forecast: Forecast | null = null;
 
@@ -124,8 +125,7 @@ export class GapTrend {
       );
     }
     this.intervalMs = intervalSeconds * 1000;
-    this.graceMs = (graceSeconds ?? intervalSeconds * 0.1) * 1000;
-    this.deadlineMs = this.intervalMs + this.graceMs;
+    this.deadlineMs = this.intervalMs + graceMs(graceSeconds, intervalSeconds);
   }
 
   /** Gaps recorded so far (the model forecasts from `MIN_GAPS` on). */
