@@ -641,21 +641,21 @@ describe('options', () => {
     }
   });
 
+  /** A warning for `w`, sent straight to a notifier. */
+  const WARNING: Alert = {
+    id: 'x',
+    service: 'w',
+    status: 'warning',
+    previous: 'healthy',
+    time: '2026-11-30T15:00:00.000Z',
+    reason: 'boom',
+    overall_status: 'warning',
+  };
+
   it('ntfy: publishes to the root of a server under a path prefix', async () => {
     const server = await startRecorder(200, `/ntfy/${URL_SECRET}`);
     const signal = new AbortController().signal;
-    await ntfyNotifier({ url: server.url }).send(
-      {
-        id: 'x',
-        service: 'w',
-        status: 'warning',
-        previous: 'healthy',
-        time: '2026-11-30T15:00:00.000Z',
-        reason: 'boom',
-        overall_status: 'warning',
-      },
-      { signal },
-    );
+    await ntfyNotifier({ url: server.url }).send(WARNING, { signal });
     expect(server.requests[0]?.path).toBe('/ntfy/');
     expect(server.requests[0]?.body.topic).toBe(URL_SECRET);
     expect(server.requests[0]?.headers.authorization).toBeUndefined();
@@ -664,18 +664,7 @@ describe('options', () => {
   it('ntfy: keeps the query of the topic URL, where ntfy takes credentials (?auth=)', async () => {
     const server = await startRecorder(200, `/${URL_SECRET}`);
     const signal = new AbortController().signal;
-    await ntfyNotifier({ url: `${server.url}?auth=QmVhcmVyIHRrX1NFQ1JFVA` }).send(
-      {
-        id: 'x',
-        service: 'w',
-        status: 'warning',
-        previous: 'healthy',
-        time: '2026-11-30T15:00:00.000Z',
-        reason: 'boom',
-        overall_status: 'warning',
-      },
-      { signal },
-    );
+    await ntfyNotifier({ url: `${server.url}?auth=QmVhcmVyIHRrX1NFQ1JFVA` }).send(WARNING, { signal });
     expect(server.requests[0]?.path).toBe('/?auth=QmVhcmVyIHRrX1NFQ1JFVA');
     expect(server.requests[0]?.body.topic).toBe(URL_SECRET);
   });

@@ -8,7 +8,8 @@ import { uptimePercent } from '../lib/http/badge';
 import { healthRouter } from '../lib/http/router';
 import { createApp, type AppFixture } from './helpers/app';
 import { launchChromium } from './helpers/chromium';
-import { closeManagers } from './helpers/managers';
+import { useManagerTimers } from './helpers/managers';
+import { textBody } from './helpers/text-body';
 
 const TOKEN = 'badge-token-0123456789abcdef';
 const SVG_TYPE = 'image/svg+xml; charset=utf-8';
@@ -33,7 +34,7 @@ function readBadge(svg: string): { title: string; color: string } {
 
 /** The badge of a GET, checked to be an SVG badge with its headers; the SVG text. */
 async function badge(app: AppFixture['app'], path: string, headers: Record<string, string> = {}): Promise<string> {
-  const response = await request(app).get(path).set(headers).buffer(true).parse(textParser);
+  const response = await request(app).get(path).set(headers).buffer(true).parse(textBody);
   expect([path, response.status]).toEqual([path, 200]);
   expect(response.headers['content-type']).toBe(SVG_TYPE);
   expect(response.headers['x-content-type-options']).toBe('nosniff');
@@ -43,25 +44,9 @@ async function badge(app: AppFixture['app'], path: string, headers: Record<strin
   return text;
 }
 
-/** Reads any body as UTF-8 text (superagent parses only the types it knows). */
-const textParser = ((response: NodeJS.ReadableStream, done: (error: Error | null, body: string) => void): void => {
-  let text = '';
-  response.setEncoding('utf8');
-  response.on('data', (chunk: string) => (text += chunk));
-  response.on('end', () => {
-    done(null, text);
-  });
-}) as unknown as Parameters<request.Test['parse']>[0];
-
 let fixture: AppFixture;
 
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
-});
-afterEach(() => {
-  closeManagers();
-  jest.useRealTimers();
-});
+useManagerTimers({ doNotFake: ['nextTick', 'setImmediate'] });
 
 describe('status badges', () => {
   it('draw each status word in its colour, paused in grey, with a short public max-age', async () => {
@@ -310,7 +295,7 @@ it('serves badges from an Express 4 app', async () => {
   manager.heartbeat({ tag: 'flask_bridge', interval: 15 }).start();
   const app = express4();
   app.use(healthRouter({ manager, registry: new Registry() }));
-  const svg = await request(app).get('/api/health/badge/flask_bridge.svg').buffer(true).parse(textParser);
+  const svg = await request(app).get('/api/health/badge/flask_bridge.svg').buffer(true).parse(textBody);
   expect([svg.status, svg.headers['content-type'], svg.headers['cache-control']]).toEqual([200, SVG_TYPE, 'public, max-age=60']);
   expect(readBadge(svg.body as string)).toEqual({ title: 'flask_bridge: healthy', color: COLORS.brightgreen });
   const missing = await request(app).get('/api/health/badge/%FF.svg');

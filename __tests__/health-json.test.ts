@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import request from 'supertest';
 import { healthRouter } from '../lib/http/router';
 import { createApp } from './helpers/app';
-import { closeManagers } from './helpers/managers';
+import { useManagerTimers } from './helpers/managers';
 import { describeErrors } from './helpers/openapi';
 import draftSchema from './fixtures/health-check-response.schema.json';
 
@@ -65,13 +65,7 @@ function only(body: Body, key: string): Check {
   return entries[0];
 }
 
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
-});
-afterEach(() => {
-  closeManagers();
-  jest.useRealTimers();
-});
+useManagerTimers({ doNotFake: ['nextTick', 'setImmediate'] });
 
 describe('the answer', () => {
   it('says pass with one check per service, its age in seconds read at the time of the answer, and links to the endpoints', async () => {

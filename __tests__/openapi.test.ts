@@ -15,6 +15,7 @@ import { createTestClock, type TestClock } from './helpers/clock';
 import { failNext } from './helpers/fs-faults';
 import { Contract, type Observed } from './helpers/openapi';
 import { openStream, type SseClient } from './helpers/sse';
+import { textBody } from './helpers/text-body';
 
 /**
  * The router against openapi.yaml: real answers, each looked up in the document by its own
@@ -1437,16 +1438,6 @@ describe('everything else', () => {
 });
 
 describe('health+json, badges and draining', () => {
-  /** Reads any body as text: superagent buffers only the types it knows. */
-  const asText = ((response: NodeJS.ReadableStream, done: (error: Error | null, body: string) => void): void => {
-    let text = '';
-    response.setEncoding('utf8');
-    response.on('data', (chunk: string) => (text += chunk));
-    response.on('end', () => {
-      done(null, text);
-    });
-  }) as unknown as Parameters<request.Test['parse']>[0];
-
   /** GETs a path whose answer may be health+json or SVG, and checks it against the contract. */
   async function get(
     path: string,
@@ -1457,7 +1448,7 @@ describe('health+json, badges and draining', () => {
       .get(path)
       .set(headers)
       .buffer(true)
-      .parse(asText);
+      .parse(textBody);
     expect(`GET ${path} → ${response.status}`).toBe(`GET ${path} → ${expectedStatus}`);
     const text = response.body as string;
     const body: unknown = /^application\/(.+\+)?json/.test(response.headers['content-type'] ?? '') ? JSON.parse(text) : text;

@@ -3,34 +3,19 @@
 // playwright-core), light and dark, desktop and phone, with every kind of card, a card's
 // details open and the incident timeline shown.
 import { AxeBuilder } from '@axe-core/playwright';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from './helpers/chromium';
-import { startStatusPageFixture, type StatusPageFixture } from './helpers/status-page-fixture';
+import type { BrowserContext, Page } from 'playwright-core';
+import { useFixturePages } from './helpers/status-page-browser';
 
-let browser: Browser;
-let fixture: StatusPageFixture;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  fixture = await startStatusPageFixture();
-});
-afterAll(async () => {
-  await fixture.close();
-  await browser.close();
-});
+const openFixturePage = useFixturePages();
 
 async function openPage(width: number, height: number, colorScheme: 'light' | 'dark'): Promise<{ context: BrowserContext; page: Page }> {
   // No bypassCSP: axe's source goes in through DevTools evaluation, which the page's CSP allows.
-  const context = await browser.newContext({ viewport: { width, height }, colorScheme });
-  const page = await context.newPage();
-  await page.goto(fixture.url);
-  await page.waitForFunction(() => document.querySelectorAll('#incidents li').length === 2);
-  await page.waitForFunction(() =>
-    Array.from(document.querySelectorAll<HTMLElement>('article.card .beats-row')).every((row) => !row.hidden),
+  const opened = await openFixturePage({ viewport: { width, height }, colorScheme }, (page) =>
+    page.waitForFunction(() => document.querySelectorAll('#incidents li').length === 2),
   );
   // One card's details open: its fields and list of changes are checked too.
-  await page.click('article.card[data-service="save_worker"] summary');
-  return { context, page };
+  await opened.page.click('article.card[data-service="save_worker"] summary');
+  return opened;
 }
 
 /** The serious and critical violations axe finds, each with the elements it names. */

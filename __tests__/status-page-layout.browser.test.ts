@@ -3,33 +3,17 @@
 // desktop and a phone width, measured from the boxes the browser laid out: nothing scrolls
 // sideways, no name breaks inside a word, the pulse ring clears the name, the critical card
 // comes first.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from './helpers/chromium';
-import { LONG_NAMES, startStatusPageFixture, type StatusPageFixture } from './helpers/status-page-fixture';
+import type { BrowserContext, Page } from 'playwright-core';
+import { useFixturePages } from './helpers/status-page-browser';
+import { LONG_NAMES } from './helpers/status-page-fixture';
 
-let browser: Browser;
-let fixture: StatusPageFixture;
 const SERVICES = 9;
+const openFixturePage = useFixturePages();
 
-beforeAll(async () => {
-  browser = await launchChromium();
-  fixture = await startStatusPageFixture();
-});
-afterAll(async () => {
-  await fixture.close();
-  await browser.close();
-});
-
-async function openAt(width: number, height: number): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width, height } });
-  const page = await context.newPage();
-  await page.goto(fixture.url);
-  await page.waitForFunction((count) => document.querySelectorAll('article.card').length === count, SERVICES);
-  // Laid out as it will stay: every card's beat bar drawn from its history.
-  await page.waitForFunction(() =>
-    Array.from(document.querySelectorAll<HTMLElement>('article.card .beats-row')).every((row) => !row.hidden),
+function openAt(width: number, height: number): Promise<{ context: BrowserContext; page: Page }> {
+  return openFixturePage({ viewport: { width, height } }, (page) =>
+    page.waitForFunction((count) => document.querySelectorAll('article.card').length === count, SERVICES),
   );
-  return { context, page };
 }
 
 /** How each name is laid out: its characters' line boxes, and whether it is cut with an ellipsis. */

@@ -739,14 +739,8 @@ it('attaches to an HTTPS server as to an HTTP one', async () => {
 
 it('works with Express 4', async () => {
   manager.heartbeat({ tag: 'w', interval: 10 }).start();
-  health = healthRouter({ manager, registry: new Registry() });
-  const app = express4();
-  app.use(health);
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  port = (server.address() as { port: number }).port;
-  base = `http://127.0.0.1:${String(port)}`;
-  health.attachWebSocket(server);
+  // Express 4's app is a request listener like 5's: start() mounts the router on it the same way.
+  await start({}, express4());
   const ws = await connectWs();
   expect((await ws.waitFor(1, 'snapshot'))[0]?.data.services[0].service).toBe('w');
   expect((await refused(undefined, { origin: 'https://evil.example' })).status).toBe(403);
