@@ -1,7 +1,6 @@
 import type { Alert, Notifier } from '../alert';
-import { postJson } from '../http-post';
 import { describeAlert, fitEscaped } from './alert-words';
-import { checkTargetOptions } from './target-options';
+import { incomingWebhookNotifier } from './target-options';
 
 /** What `discordNotifier()` takes. */
 export interface DiscordOptions {
@@ -42,14 +41,7 @@ const MARKDOWN = /[\\*_~`|>#\-[\]<]/;
  * checked here: a `ConfigError` names a bad key without showing the URL.
  */
 export function discordNotifier(options: DiscordOptions): Notifier {
-  const { name, url } = checkTargetOptions('discord', options, ['url', 'name']);
-  const target = url.href;
-  return {
-    name,
-    send(alert: Alert, { signal }: { signal: AbortSignal }): Promise<void> {
-      return postJson(target, discordMessage(alert), { signal });
-    },
-  };
+  return incomingWebhookNotifier('discord', options, discordMessage);
 }
 
 function escapeDiscord(char: string): string {

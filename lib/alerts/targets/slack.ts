@@ -1,7 +1,6 @@
 import type { Alert, Notifier } from '../alert';
-import { postJson } from '../http-post';
 import { describeAlert, fitEscaped, truncate } from './alert-words';
-import { checkTargetOptions } from './target-options';
+import { incomingWebhookNotifier } from './target-options';
 
 /** What `slackNotifier()` takes. */
 export interface SlackOptions {
@@ -30,14 +29,7 @@ const SLACK_LIMITS = { header: 150, section: 3000, field: 2000, fallback: 3000 }
  * checked here: a `ConfigError` names a bad key without showing the URL.
  */
 export function slackNotifier(options: SlackOptions): Notifier {
-  const { name, url } = checkTargetOptions('slack', options, ['url', 'name']);
-  const target = url.href;
-  return {
-    name,
-    send(alert: Alert, { signal }: { signal: AbortSignal }): Promise<void> {
-      return postJson(target, slackMessage(alert), { signal });
-    },
-  };
+  return incomingWebhookNotifier('slack', options, slackMessage);
 }
 
 /** Slack's escaping (api.slack.com/reference/surfaces/formatting#escaping): only these three. */

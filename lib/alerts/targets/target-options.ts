@@ -1,7 +1,8 @@
 // The options every chat and push target shares ({ url, name }), checked at construction the
 // same way for each, and never echoing the URL.
 import { ConfigError, OptionReader } from '../../util/validate';
-import { checkTargetUrl } from '../http-post';
+import type { Alert, Notifier } from '../alert';
+import { checkTargetUrl, postJson } from '../http-post';
 
 /** A target's options, checked: its name and its URL, with all the keys given for the target's own checks. */
 export interface CheckedTargetOptions {
@@ -42,4 +43,19 @@ function checkName(kind: string, name: unknown): string {
     read.fail('name', name, `a non-empty string on one line, e.g. "ops-${kind}"`);
   }
   return name;
+}
+
+/**
+ * A notifier for a chat service's incoming webhook, `{ url, name? }`, that POSTs
+ * `message(alert)` as JSON: Slack, Teams and Discord differ only in the message.
+ */
+export function incomingWebhookNotifier(kind: string, options: unknown, message: (alert: Alert) => unknown): Notifier {
+  const { name, url } = checkTargetOptions(kind, options, ['url', 'name']);
+  const target = url.href;
+  return {
+    name,
+    send(alert: Alert, { signal }: { signal: AbortSignal }): Promise<void> {
+      return postJson(target, message(alert), { signal });
+    },
+  };
 }

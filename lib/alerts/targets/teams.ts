@@ -1,7 +1,6 @@
 import type { Alert, AlertStatus, Notifier } from '../alert';
-import { postJson } from '../http-post';
 import { describeAlert, truncate } from './alert-words';
-import { checkTargetOptions } from './target-options';
+import { incomingWebhookNotifier } from './target-options';
 
 /** What `teamsNotifier()` takes. */
 export interface TeamsOptions {
@@ -46,14 +45,7 @@ const COLOUR: Record<AlertStatus, 'Attention' | 'Warning' | 'Good' | 'Accent'> =
  * checked here: a `ConfigError` names a bad key without showing the URL.
  */
 export function teamsNotifier(options: TeamsOptions): Notifier {
-  const { name, url } = checkTargetOptions('teams', options, ['url', 'name']);
-  const target = url.href;
-  return {
-    name,
-    send(alert: Alert, { signal }: { signal: AbortSignal }): Promise<void> {
-      return postJson(target, teamsMessage(alert), { signal });
-    },
-  };
+  return incomingWebhookNotifier('teams', options, teamsMessage);
 }
 
 /** A TextRun: shown as written, never read as Markdown (unlike a TextBlock). */
