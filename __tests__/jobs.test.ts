@@ -17,6 +17,7 @@ describe('heartbeat.begin()', () => {
       started_at: startedAt,
       last_duration_seconds: null,
       last_exit_code: null,
+      runtime_anomaly: null,
     });
     // The start is a sign of life, not a pulse.
     expect(fixture.manager.service('indexer')?.total_pulses).toBe(0);
@@ -25,7 +26,7 @@ describe('heartbeat.begin()', () => {
     fixture.clock.advance(42 * SECOND);
     run.success();
     const body = fixture.manager.service('indexer');
-    expect(body?.run).toEqual({ state: 'idle', started_at: null, last_duration_seconds: 42, last_exit_code: 0 });
+    expect(body?.run).toEqual({ state: 'idle', started_at: null, last_duration_seconds: 42, last_exit_code: 0, runtime_anomaly: null });
     expect(body?.total_pulses).toBe(1);
     expect(body?.status).toBe('healthy');
   });

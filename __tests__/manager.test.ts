@@ -338,9 +338,17 @@ describe('service()', () => {
       active: true,
       last_error: null,
       metrics: {},
-      run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null },
+      run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null, runtime_anomaly: null },
       paused: null,
       suppressed_by: null,
+      trend: {
+        mean_gap_seconds: null,
+        p95_gap_seconds: null,
+        slope: null,
+        at_risk: false,
+        eta_seconds: null,
+        reason: 'learning: 1 of 10 gaps',
+      },
     });
   });
 

@@ -960,6 +960,7 @@ describe('job runs and pauses: POST …/start, /fail, /exit/{code}, /pause and /
       started_at: expect.any(String),
       last_duration_seconds: null,
       last_exit_code: null,
+      runtime_anomaly: null,
     });
     expect(running.body).toMatchObject({ paused: null, suppressed_by: null });
     clock.advance(5_000);
@@ -971,6 +972,7 @@ describe('job runs and pauses: POST …/start, /fail, /exit/{code}, /pause and /
       started_at: null,
       last_duration_seconds: 5,
       last_exit_code: 0,
+      runtime_anomaly: null,
     });
 
     await call('post', `${JOB}/start`, 204, { headers: AUTH });
@@ -1982,10 +1984,18 @@ describe('the check itself', () => {
       active: true,
       last_error: null,
       metrics: {},
-      run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null },
+      run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null, runtime_anomaly: null },
       paused: null,
       suppressed_by: null,
       group: null,
+      trend: {
+        mean_gap_seconds: null,
+        p95_gap_seconds: null,
+        slope: null,
+        at_risk: false,
+        eta_seconds: null,
+        reason: 'learning: 0 of 10 gaps',
+      },
     };
     const event = { ...change, reason: 'missed 1 heartbeat', cause: 'missed', missed: 1, health, paused: false, suppressed_by: null };
     expect(check('status', event)).toBe('');

@@ -77,7 +77,17 @@ describe('run events', () => {
     clock.advance(BATCH_MS);
     await client.waitFor(1, 'run');
     expect(parse(client, 'run')).toEqual([
-      { services: { router_tasks: { state: 'running', started_at: startedAt, last_duration_seconds: null, last_exit_code: null } } },
+      {
+        services: {
+          router_tasks: {
+            state: 'running',
+            started_at: startedAt,
+            last_duration_seconds: null,
+            last_exit_code: null,
+            runtime_anomaly: null,
+          },
+        },
+      },
     ]);
 
     clock.advance(42_000 - BATCH_MS);
@@ -85,7 +95,7 @@ describe('run events', () => {
     clock.advance(BATCH_MS);
     await client.waitFor(2, 'run');
     expect(parse(client, 'run')[1]).toEqual({
-      services: { router_tasks: { state: 'idle', started_at: null, last_duration_seconds: 42, last_exit_code: 0 } },
+      services: { router_tasks: { state: 'idle', started_at: null, last_duration_seconds: 42, last_exit_code: 0, runtime_anomaly: null } },
     });
     // The same as the body the page would read.
     expect((await request(base).get('/api/health/service/router_tasks')).body.run).toEqual({
@@ -93,6 +103,7 @@ describe('run events', () => {
       started_at: null,
       last_duration_seconds: 42,
       last_exit_code: 0,
+      runtime_anomaly: null,
     });
 
     // Nothing changed since: no more run events, though save_worker pulses on.

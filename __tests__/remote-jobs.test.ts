@@ -58,6 +58,7 @@ describe('runs', () => {
       started_at: new Date(fixture.clock.wallNow()).toISOString(),
       last_duration_seconds: null,
       last_exit_code: null,
+      runtime_anomaly: null,
     });
     expect(running.total_pulses).toBe(0);
     expect(running.last_heartbeat).toBe(new Date(fixture.clock.wallNow()).toISOString());

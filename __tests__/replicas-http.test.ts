@@ -124,7 +124,7 @@ it('a run started on one replica and ended on another is one run on every replic
   a.clock.advance(5000);
   await post(c, 'nightly/pulse?rid=run-1');
   expect(await everywhere(all, 'nightly', (body) => [body.run, body.total_pulses])).toEqual(
-    same(all, [{ state: 'idle', started_at: null, last_duration_seconds: 5, last_exit_code: 0 }, 1]),
+    same(all, [{ state: 'idle', started_at: null, last_duration_seconds: 5, last_exit_code: 0, runtime_anomaly: null }, 1]),
   );
 
   // A failure with a message, and an exit code, end their runs on every replica as well.

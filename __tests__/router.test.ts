@@ -102,9 +102,17 @@ describe('GET /api/health/service/{name}', () => {
       active: true,
       last_error: { message: 'disk full', time: new Date(fixture.clock.wallNow()).toISOString(), critical: false },
       metrics: {},
-      run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null },
+      run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null, runtime_anomaly: null },
       paused: null,
       suppressed_by: null,
+      trend: {
+        mean_gap_seconds: null,
+        p95_gap_seconds: null,
+        slope: null,
+        at_risk: false,
+        eta_seconds: null,
+        reason: 'learning: 0 of 10 gaps',
+      },
     });
   });
 

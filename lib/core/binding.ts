@@ -97,7 +97,9 @@ export class ServiceBinding implements ServicePort {
 
   pulse(): void {
     const record = this.record;
-    record.lastSignAt = this.clock.now();
+    const now = this.clock.now();
+    record.lastSignAt = now;
+    record.learnGap(now);
     record.totalPulses++;
     record.errorLevel = NO_ERROR;
     record.errorsSinceSign = 0;

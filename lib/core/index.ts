@@ -17,6 +17,8 @@ export {
   type PauseChange,
   type PauseListener,
   type PauseOptions,
+  type TrendChange,
+  type TrendListener,
 } from './manager';
 export { JobRun, type RunFailOptions } from './job-run';
 export {
@@ -34,6 +36,8 @@ export type { CheckOptions, Probe } from './checks';
 export type { ServiceStatus, OverallStatus } from './status';
 export type { ServiceStatusEntry, ServiceHealth, LastError, ServiceRun, ServicePause } from './service-record';
 export type { ServiceHistory } from './history';
+export type { GapTrendView } from './trend';
+export type { RuntimeAnomaly } from './runtime-anomaly';
 export type { DailyRollup } from './rollups';
 export { memoryStore, type HeartbeatStore, type SavedState, type StoreContext, type StoreHealth } from './store';
 export type {

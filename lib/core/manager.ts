@@ -20,6 +20,8 @@ export {
   type PauseOptions,
   type StatusChange,
   type StatusListener,
+  type TrendChange,
+  type TrendListener,
 } from './monitor';
 
 /** What `new Heartbeat()` takes. Only `tag` is required. */

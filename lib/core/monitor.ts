@@ -35,9 +35,11 @@ import {
 } from './status';
 import { OptionReader } from '../util/validate';
 import { TransitionWatcher, type MonitorHealth, type StatusListener } from './watcher';
+import { TrendWatch, type TrendListener } from './trend-watch';
 
 export type { MonitorHealth, StatusChange, StatusListener } from './watcher';
 export type { PauseChange, PauseListener, PauseOptions } from './pauses';
+export type { TrendChange, TrendListener } from './trend-watch';
 
 /** What `new HeartbeatManager()` takes. Every key is optional. */
 export interface HeartbeatManagerOptions {
@@ -92,6 +94,7 @@ export class Monitor<H extends ServiceOwner> {
   private readonly closeListeners = new Set<() => void>();
   private readonly pauseListeners = new Set<PauseListener>();
   private readonly pauses: Pauses;
+  private readonly trendWatch: TrendWatch;
   private readonly wallOffset: Pick<StableWallOffset, 'read'>;
   private readonly keeper: StateKeeper;
   private closed = false;
@@ -160,6 +163,21 @@ export class Monitor<H extends ServiceOwner> {
       this.config.maintenance,
       this.config.retention_days * 86_400_000,
     );
+
+    this.trendWatch = new TrendWatch({
+      now: () => this.clock.now(),
+      wallOffset: () => this.wallOffset.read(),
+      records: () => this.records.values(),
+      runAt: (task, at) => {
+        this.watcher.runAt(task, at);
+      },
+      cancel: (task) => {
+        this.watcher.cancel(task);
+      },
+      safely: (work, what) => {
+        this.watcher.safely(work, what);
+      },
+    });
 
     if (this.config.enabled) {
       const createdAt = this.clock.now();
@@ -425,28 +443,35 @@ export class Monitor<H extends ServiceOwner> {
   }
 
   /**
-   * `status`: called for every status change. `close`: called once when the manager closes.
-   * A listener that throws is logged, never rethrown.
+   * `status`: called for every status change. `pause`: when a pause begins or ends. `trend`: when
+   * a service's `trend.at_risk` turns true or false, within a second of the pulse that turned it
+   * (read off the pulse path; the `trend` of `service()` is current at once). `close`: called
+   * once when the manager closes. A listener that throws is logged, never rethrown.
    */
   on(event: 'status', listener: StatusListener): this;
   on(event: 'pause', listener: PauseListener): this;
+  on(event: 'trend', listener: TrendListener): this;
   on(event: 'close', listener: () => void): this;
-  on(event: 'status' | 'pause' | 'close', listener: StatusListener | PauseListener | (() => void)): this {
+  on(event: 'status' | 'pause' | 'trend' | 'close', listener: StatusListener | PauseListener | TrendListener | (() => void)): this {
     const checked = checkEvent(event);
     if (checked === 'status') this.watcher.addListener(listener as StatusListener);
     else if (checked === 'pause') this.pauseListeners.add(listener as PauseListener);
-    else this.closeListeners.add(listener as () => void);
+    else if (checked === 'trend') {
+      if (!this.closed) this.trendWatch.add(listener as TrendListener);
+    } else this.closeListeners.add(listener as () => void);
     return this;
   }
 
   /** Removes a listener added with `on`. Removing one that was never added does nothing. */
   off(event: 'status', listener: StatusListener): this;
   off(event: 'pause', listener: PauseListener): this;
+  off(event: 'trend', listener: TrendListener): this;
   off(event: 'close', listener: () => void): this;
-  off(event: 'status' | 'pause' | 'close', listener: StatusListener | PauseListener | (() => void)): this {
+  off(event: 'status' | 'pause' | 'trend' | 'close', listener: StatusListener | PauseListener | TrendListener | (() => void)): this {
     const checked = checkEvent(event);
     if (checked === 'status') this.watcher.removeListener(listener as StatusListener);
     else if (checked === 'pause') this.pauseListeners.delete(listener as PauseListener);
+    else if (checked === 'trend') this.trendWatch.remove(listener as TrendListener);
     else this.closeListeners.delete(listener as () => void);
     return this;
   }
@@ -498,6 +523,7 @@ export class Monitor<H extends ServiceOwner> {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
+    this.trendWatch.close();
     this.watcher.close();
     for (const record of this.records.values()) record.handle?.stop();
     const failed = (error: unknown): void => {
@@ -579,6 +605,8 @@ export class Monitor<H extends ServiceOwner> {
     this.listedVersion++;
     record.startedAt = at ?? now;
     record.lastSignAt = at ?? now;
+    // The time it was stopped or down is no gap between pulses: the next one starts the count.
+    record.gaps?.skipGap();
     record.signed = true;
     record.errorLevel = NO_ERROR;
     record.errorsSinceSign = 0;
@@ -696,6 +724,7 @@ export class Monitor<H extends ServiceOwner> {
     record.totalPulses++;
     if (at < record.lastSignAt || (record.errorLevel !== NO_ERROR && at < record.lastErrorAt)) return;
     record.lastSignAt = at;
+    record.learnGap(at);
     record.signed = true;
     record.errorLevel = NO_ERROR;
     record.errorsSinceSign = 0;
@@ -755,9 +784,9 @@ function settingsOf(interval: number, grace: number | null, critical: boolean) {
   return { intervalMs: interval * 1000, graceMs: graceMs(grace, interval), critical };
 }
 
-function checkEvent(event: unknown): 'status' | 'pause' | 'close' {
-  if (event === 'status' || event === 'pause' || event === 'close') return event;
-  throw new TypeError(`HeartbeatManager emits "status", "pause" and "close" events, not ${JSON.stringify(event)}.`);
+function checkEvent(event: unknown): 'status' | 'pause' | 'trend' | 'close' {
+  if (event === 'status' || event === 'pause' || event === 'trend' || event === 'close') return event;
+  throw new TypeError(`HeartbeatManager emits "status", "pause", "trend" and "close" events, not ${JSON.stringify(event)}.`);
 }
 
 function readReason(read: OptionReader, value: unknown): string {

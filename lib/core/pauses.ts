@@ -196,6 +196,8 @@ export class Pauses implements TimedTask {
     // expectFrom holds the moment the pause ended (set when that moment became known).
     const endedAt = Math.min(now, Math.max(since, record.expectFrom));
     record.pausedSince = null;
+    // The gap from the last pulse (inside the pause or before it) to the next spans the pause: not the service's rhythm.
+    record.gaps?.skipGap();
     // The daily rollups as the ratios: an outage open when the pause began counts up to its start,
     // and the paused time is not watched time.
     const offset = this.host.wallOffset();

@@ -1,4 +1,5 @@
 import { formatSeconds } from '../util/format';
+import { RuntimeAnomalyModel, type RuntimeAnomaly } from './runtime-anomaly';
 import { CRITICAL, HEALTHY, WARNING, type StatusRank } from './status';
 
 /** Most runs one service keeps open at once: each remote `rid` is one, and a job that never ends must not grow memory. */
@@ -39,6 +40,10 @@ export class RunTracker {
   lastExitCode: number | null = null;
   /** Set by a run shorter than `min_runtime`: the warning's reason, until a run of normal length. */
   tooFast: string | null = null;
+  /** The last finished run's verdict: how far past its recent runs it took, or null for a usual one. */
+  lastAnomaly: RuntimeAnomaly | null = null;
+  /** The durations of the last runs, judging each new one; made at the first run that ends. */
+  private runtimes: RuntimeAnomalyModel | null = null;
 
   constructor(
     /** `max_runtime` in ms, or null for none. */
@@ -72,6 +77,7 @@ export class RunTracker {
       if (outcome.exitCode !== null) {
         this.lastExitCode = outcome.exitCode;
         this.lastDurationMs = null;
+        this.lastAnomaly = null;
       }
       return { durationMs: null };
     }
@@ -80,6 +86,8 @@ export class RunTracker {
     const durationMs = Math.max(0, now - startedAt);
     this.lastDurationMs = durationMs;
     this.lastExitCode = outcome.exitCode ?? (outcome.ok ? 0 : null);
+    // Failed runs too: a run that hung until it was killed is the longest of all.
+    this.lastAnomaly = (this.runtimes ??= new RuntimeAnomalyModel()).record(durationMs);
     if (outcome.ok && this.minRuntimeMs !== null) {
       this.tooFast =
         durationMs < this.minRuntimeMs

@@ -17,10 +17,8 @@ export const RUNTIME_MIN_SD_SHARE = 0.1;
 /** The least sd the threshold uses, in ms: a run is flagged only past the mean plus 4 s, more than two requests' latency. */
 export const RUNTIME_MIN_SD_MS = 1000;
 
-/** A run flagged as taking far longer than usual, shaped for the service body and the stream. */
+/** A run flagged as taking far longer than usual: the service body's `run.runtime_anomaly` (else `null`). */
 export interface RuntimeAnomaly {
-  /** Always `true`: the flag itself. */
-  readonly runtime_anomaly: true;
   /** In words, e.g. `ran 3.1x longer than usual (31s, usually 10s)`: the ratio to the mean, one decimal. */
   readonly reason: string;
   /** Seconds this run took. */
@@ -31,7 +29,7 @@ export interface RuntimeAnomaly {
   readonly sd_seconds: number;
   /** Seconds past which a run is flagged: `mean + 4 × max(sd, 10% of mean, 1 s)`. */
   readonly threshold_seconds: number;
-  /** How many earlier runs it was judged against: from {@link RUNTIME_MIN_RUNS} to {@link RUNTIME_WINDOW}. */
+  /** How many earlier runs it was judged against: from 5 to 20. */
   readonly runs: number;
 }
 
@@ -142,7 +140,6 @@ export class RuntimeAnomalyModel {
     const took = formatSeconds(durationMs / 1000);
     const usually = formatSeconds(this.mean / 1000);
     return {
-      runtime_anomaly: true,
       // Runs that all took 0 ms (same-millisecond start and end) have no ratio to speak of.
       reason:
         this.mean > 0

@@ -5,6 +5,8 @@ import { UptimeTracker } from './uptime';
 import type { LaneMember, SignLane } from './lanes';
 import type { DailyRollups } from './rollups';
 import type { RunTracker } from './runs';
+import type { RuntimeAnomaly } from './runtime-anomaly';
+import { GapTrend, learning, type GapTrendView } from './trend';
 import type { Scheduled } from './scheduler';
 import type { ScheduledBeats } from './schedule';
 import {
@@ -83,6 +85,8 @@ export interface ServiceHealth {
   suppressed_by: string | null;
   /** The status page's section for this service (the config's `group`), or `null` for none. */
   group: string | null;
+  /** What the gaps between its pulses say about its next beats: an early signal beside `status`, never a change of it. */
+  trend: GapTrendView;
 }
 
 /** A job's runs, as `run` in the service body. */
@@ -95,6 +99,8 @@ export interface ServiceRun {
   last_duration_seconds: number | null;
   /** The last run's exit code: `0` for a success, the code given to `/exit/{code}`, `null` for a failure without one or before any run. */
   last_exit_code: number | null;
+  /** The last run, when it took far longer than the service's recent runs (mean + 4σ of the last 20, with floors); `null` otherwise. */
+  runtime_anomaly: RuntimeAnomaly | null;
 }
 
 /** Why and until when a service is paused, as `paused` in the service body. */
@@ -114,6 +120,19 @@ export interface ServiceOwner {
   readonly isReleased: boolean;
   stop(): void;
 }
+
+/** The `trend` of a cron-scheduled service: its gaps follow the schedule, which the model does not know. */
+const CRON_TREND: GapTrendView = Object.freeze({
+  mean_gap_seconds: null,
+  p95_gap_seconds: null,
+  slope: null,
+  at_risk: false,
+  eta_seconds: null,
+  reason: 'not forecast: a cron schedule has no steady gap to learn',
+});
+
+/** The `trend` before a second pulse: the model is made at the first. */
+const NO_GAPS_YET: GapTrendView = Object.freeze(learning(0));
 
 /** Longest a scheduled service waits unlooked-at: its deadlines are wall times, which a clock correction moves. */
 export const SCHEDULE_RECHECK_MS = 10 * 60_000;
@@ -190,6 +209,8 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
   dependsOn: readonly string[] = [];
   /** The status page's section (the config's `group`), or `null`. */
   group: string | null = null;
+  /** The gaps between its pulses (see `GapTrend`): made at the first pulse, so a service that never pulses pays nothing. */
+  gaps: GapTrend | null = null;
   /** Misses count from here while it is later than the last sign of life: the end of a pause, known or (Infinity) not. */
   expectFrom = -Infinity;
   /** A pause by `pause()`: until (monotonic ms, Infinity for none) and why. */
@@ -254,6 +275,25 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
       else ignored.push(name);
     }
     return ignored;
+  }
+
+  /**
+   * A pulse at `at` (monotonic ms): the gap since the one before goes into the gap model. On the
+   * pulse path: constant time, and no allocation after the first pulse.
+   */
+  learnGap(at: number): void {
+    const gaps = this.gaps;
+    // Nothing is learnt while paused (a paused service owes no rhythm), nor across the pause's end (see Pauses.ended).
+    if (gaps !== null) {
+      if (this.pausedSince === null) gaps.record(at);
+      else gaps.restartAt(at);
+    } else if (this.scheduled === null) (this.gaps = new GapTrend(this.intervalMs / 1000, this.graceMs / 1000)).record(at);
+  }
+
+  /** Its `trend` at `now`: from pulse times alone, but for `eta_seconds`, which counts down to `now`. */
+  trendAt(now: number): GapTrendView {
+    if (this.scheduled !== null) return CRON_TREND;
+    return this.gaps === null ? NO_GAPS_YET : this.gaps.read(now);
   }
 
   /** Watched and shown: configured services always, others while their heartbeat runs. */
@@ -409,6 +449,7 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
       paused: this.pauseView(offset, now),
       suppressed_by: suppressedBy,
       group: this.group,
+      trend: this.trendAt(now),
     };
   }
 
@@ -421,6 +462,7 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
       started_at: started === null ? null : isoAt(offset, started),
       last_duration_seconds: runs?.lastDurationMs == null ? null : runs.lastDurationMs / 1000,
       last_exit_code: runs?.lastExitCode ?? null,
+      runtime_anomaly: runs?.lastAnomaly ?? null,
     };
   }
 

@@ -81,6 +81,18 @@ export interface GapTrendView {
   readonly reason: string;
 }
 
+/** The trend during the cold start, after `gaps` gaps: no figures, no forecast. */
+export function learning(gaps: number): GapTrendView {
+  return {
+    mean_gap_seconds: null,
+    p95_gap_seconds: null,
+    slope: null,
+    at_risk: false,
+    eta_seconds: null,
+    reason: `learning: ${String(gaps)} of ${String(MIN_GAPS)} gaps`,
+  };
+}
+
 /** What a read derives from the ring, kept until the next sign of life changes it. */
 interface Forecast {
   slope: number;
@@ -89,6 +101,14 @@ interface Forecast {
   lateStreak: boolean;
   p95: number;
 }
+
+/**
+ * Scratch for the pairwise slopes, the residuals and the sorted gaps, shared by every model: a
+ * read runs to its end without yielding, so no two use them at once, and a service pays only for
+ * its own ring.
+ */
+const pairSlopes = new Float64Array((FIT_WINDOW * (FIT_WINDOW - 1)) / 2);
+const scratch = new Float64Array(TREND_WINDOW);
 
 /**
  * One service's gap model. Times are milliseconds on any one monotonic clock; the model keeps
@@ -105,9 +125,6 @@ export class GapTrend {
   private lastAt = Number.NaN;
   private mean = 0;
   private variance = 0;
-  /** Scratch for the pairwise slopes, the residuals and the sorted gaps: made once, reused by every read. */
-  private readonly pairSlopes = new Float64Array((FIT_WINDOW * (FIT_WINDOW - 1)) / 2);
-  private readonly scratch = new Float64Array(TREND_WINDOW);
   private forecast: Forecast | null = null;
 
   /**
@@ -131,6 +148,11 @@ export class GapTrend {
   /** Gaps recorded so far (the model forecasts from `MIN_GAPS` on). */
   get gapCount(): number {
     return this.recorded;
+  }
+
+  /** When the last gap ended (ms, the clock of `record`), or `null` before one or after `skipGap`. */
+  get lastRecordedAt(): number | null {
+    return Number.isNaN(this.lastAt) ? null : this.lastAt;
   }
 
   /** Standard deviation of the gaps in seconds (exponentially weighted, α = `EWMA_ALPHA`), or `null` while learning. */
@@ -164,22 +186,28 @@ export class GapTrend {
   }
 
   /**
+   * Forgets when the last sign of life was, keeping what was learnt: the next one starts a gap
+   * instead of ending one. For a gap that would measure something else than the service's
+   * rhythm: one across a pause, or from before its heartbeat started.
+   */
+  skipGap(): void {
+    this.lastAt = Number.NaN;
+  }
+
+  /** A sign of life at `atMs` that starts the next gap without ending one (see `skipGap`). */
+  restartAt(atMs: number): void {
+    this.lastAt = atMs;
+  }
+
+  /**
    * The trend as of the last sign of life. `nowMs` (same clock as `record`) only counts down
    * `eta_seconds` from then to now; `at_risk` and the other figures depend on pulse times alone.
    */
   read(nowMs?: number): GapTrendView {
-    if (this.recorded < MIN_GAPS) {
-      return {
-        mean_gap_seconds: null,
-        p95_gap_seconds: null,
-        slope: null,
-        at_risk: false,
-        eta_seconds: null,
-        reason: `learning: ${String(this.recorded)} of ${String(MIN_GAPS)} gaps`,
-      };
-    }
+    if (this.recorded < MIN_GAPS) return learning(this.recorded);
     const forecast = (this.forecast ??= this.computeForecast());
-    const sinceLast = nowMs === undefined ? 0 : Math.max(0, nowMs - this.lastAt);
+    // Counted down only from a known last sign of life (not after `skipGap`).
+    const sinceLast = nowMs === undefined || Number.isNaN(this.lastAt) ? 0 : Math.max(0, nowMs - this.lastAt);
     const eta = Number.isNaN(forecast.etaFromLast) ? null : Math.max(0, forecast.etaFromLast - sinceLast);
     const forecastRisk = !Number.isNaN(forecast.etaFromLast) && forecast.etaFromLast <= HORIZON_INTERVALS * this.intervalMs;
     return {
@@ -212,7 +240,7 @@ export class GapTrend {
     const { slope, assured } = this.theilSen(n);
 
     // The forecast line has the assured slope: its level at the newest beat, and the scatter above it.
-    const residuals = this.scratch;
+    const residuals = scratch;
     for (let i = 0; i < n; i++) residuals[i] = this.gapAt(i, n) - assured * i;
     const intercept = median(residuals, n);
     for (let i = 0; i < n; i++) residuals[i] = this.gapAt(i, n) - (intercept + assured * i);
@@ -222,8 +250,8 @@ export class GapTrend {
     let lateStreak = all >= LATE_STREAK;
     for (let i = all - LATE_STREAK; lateStreak && i < all; i++) lateStreak = this.gapAt(i, all) > this.intervalMs;
 
-    for (let i = 0; i < all; i++) this.scratch[i] = this.gapAt(i, all);
-    const p95 = quantile(this.scratch, all, 0.95);
+    for (let i = 0; i < all; i++) scratch[i] = this.gapAt(i, all);
+    const p95 = quantile(scratch, all, 0.95);
     return { slope, etaFromLast: this.etaFromLast(level + scatter, assured), lateStreak, p95 };
   }
 
@@ -237,12 +265,12 @@ export class GapTrend {
     let pairs = 0;
     for (let i = 0; i < n; i++) {
       const gapI = this.gapAt(i, n);
-      for (let j = i + 1; j < n; j++) this.pairSlopes[pairs++] = (this.gapAt(j, n) - gapI) / (j - i);
+      for (let j = i + 1; j < n; j++) pairSlopes[pairs++] = (this.gapAt(j, n) - gapI) / (j - i);
     }
-    const slope = median(this.pairSlopes, pairs);
+    const slope = median(pairSlopes, pairs);
     const spread = SLOPE_CONFIDENCE_Z * Math.sqrt((n * (n - 1) * (2 * n + 5)) / 18);
     const rank = Math.max(0, Math.round((pairs - spread) / 2) - 1);
-    return { slope, assured: select(this.pairSlopes, pairs, rank) };
+    return { slope, assured: select(pairSlopes, pairs, rank) };
   }
 
   /**
