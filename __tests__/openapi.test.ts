@@ -1358,6 +1358,50 @@ describe('the details policy', () => {
       { service: 'save_worker', status: 'warning', overall_status: 'warning' },
     ]);
   });
+
+  it('a service drifting toward its deadline reaches a stream with details as a trend event, and one without as the at-risk flag, in the snapshot too', async () => {
+    const { manager, clock } = guarded('when-authorized', { stream: { pulseBatchMs: 250, keepAliveMs: 3_600_000 } });
+    const base = await listen();
+    const anonymous = await openEvents(base);
+    const authorized = await openEvents(base, AUTH);
+    await anonymous.waitFor(1, 'snapshot');
+    await authorized.waitFor(1, 'snapshot');
+    // Twenty gaps of 20 s, then eight growing by 1.5 s per beat, of an interval of 30 s: at risk.
+    const drifter = manager.heartbeat({ tag: 'drifter', interval: 30 }).start();
+    drifter.pulse();
+    for (const gap of [...Array.from({ length: 20 }, () => 20), ...Array.from({ length: 8 }, (_, i) => 20 + 1.5 * (i + 1))]) {
+      clock.advance(gap * 1000);
+      drifter.pulse();
+    }
+    clock.advance(1001);
+    for (const client of [anonymous, authorized]) await client.waitFor(1, 'trend');
+    expect(anonymous.events.filter((event) => event.event === 'trend').map((event) => JSON.parse(event.data))).toEqual([
+      { service: 'drifter', at_risk: true },
+    ]);
+    const late = await openEvents(base);
+    await late.waitFor(1, 'snapshot');
+    expect(JSON.parse(late.events[0]?.data as string).services).toContainEqual({
+      service: 'drifter',
+      status: 'healthy',
+      paused: false,
+      group: null,
+      at_risk: true,
+    });
+
+    for (const [client, schemas] of [
+      [anonymous, { trend: 'StreamTrendSummary', snapshot: 'StreamSnapshotSummary' }],
+      [late, { snapshot: 'StreamSnapshotSummary' }],
+      [authorized, { trend: 'StreamTrendEvent', snapshot: 'StreamSnapshot' }],
+    ] as const) {
+      const observed = observeStream(client);
+      expect(contract.problems(observed)).toEqual([]);
+      for (const event of client.events) {
+        expect(contract.eventProblems(observed, event)).toEqual([]);
+        const schema = (schemas as Record<string, string>)[event.event];
+        if (schema) expect([event.event, contract.schema(schema)(JSON.parse(event.data))]).toEqual([event.event, true]);
+      }
+    }
+  });
 });
 
 describe('everything else', () => {
@@ -1756,10 +1800,16 @@ describe('the check itself', () => {
     expect(check('pulse', { services: {} })).toMatch(/\/services must NOT have fewer than 1 properties/);
     const { time: _time, ...withoutTime } = snapshot?.data as Record<string, unknown>;
     expect(check('snapshot', withoutTime)).toMatch(/must have required property 'time'/);
-    // A summary entry is a summary snapshot's; one with a detail added is neither alternative.
-    expect(
-      check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', paused: false, group: null }] }),
-    ).toBe('');
+    // A summary entry is a summary snapshot's; one with a detail added, or without its at-risk flag, is neither alternative.
+    const summaryEntry = { service: 'save_worker', status: 'healthy', paused: false, group: null, at_risk: false };
+    expect(check('snapshot', { ...snapshot?.data, services: [summaryEntry] })).toBe('');
+    const { at_risk: _atRisk, ...withoutAtRisk } = summaryEntry;
+    expect(check('snapshot', { ...snapshot?.data, services: [withoutAtRisk] })).toMatch(
+      /\/services\/0 must have required property 'at_risk'/,
+    );
+    expect(check('trend', { service: 'save_worker', at_risk: true, reason: 'gaps growing' })).toMatch(
+      /must match exactly one schema in oneOf/,
+    );
     expect(check('snapshot', { ...snapshot?.data, services: [{ service: 'save_worker', status: 'healthy', total_pulses: 1 }] })).toMatch(
       /\/services\/0 must have required property/,
     );

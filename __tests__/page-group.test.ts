@@ -80,8 +80,8 @@ it('reaches the page in the stream’s summary snapshot too, for a page without 
     await client.waitFor(1, 'snapshot');
     const snapshot = JSON.parse(client.events.find((event) => event.event === 'snapshot')?.data ?? '{}') as { services: unknown[] };
     expect(snapshot.services).toEqual([
-      { service: 'save_worker', status: 'healthy', paused: false, group: 'Workers' },
-      { service: 'web_listener', status: 'healthy', paused: false, group: null },
+      { service: 'save_worker', status: 'healthy', paused: false, group: 'Workers', at_risk: false },
+      { service: 'web_listener', status: 'healthy', paused: false, group: null, at_risk: false },
     ]);
   } finally {
     client.close();

@@ -1,5 +1,6 @@
 import { isoTimeOf, wallOffset } from '../util/clock';
 import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
+import type { TrendChange } from '../core/trend-watch';
 import { serviceSummary } from './details';
 import type { StreamSettings } from './stream-options';
 import { OriginPolicy } from './stream-origin';
@@ -75,8 +76,12 @@ export interface StreamSnapshot {
  * `pulseBatchMs`, so a page can animate heartbeats without a flood. A `pause` event (the
  * manager's, with the service body after it) goes out when a pause begins or ends, which need
  * not change the status; a `run` batch, in the same rhythm as pulses, when a job's run begins
- * or ends. A caller the details policy does not admit gets status words only: summary
- * snapshots, status events and pause flags, and no pulses or runs (their times are details).
+ * or ends. A `trend` event (the manager's {@link TrendChange}) goes out when a service's
+ * `trend.at_risk` turns, within a second of the pulse that turned it; the hub listens for it
+ * only while a client is connected, since the manager reads trends on a timer only while
+ * someone listens. A caller the details policy does not admit gets status words only: summary
+ * snapshots, status events, pause flags and at-risk flags, and no pulses or runs (their times
+ * are details).
  *
  * Transports (Server-Sent Events, the WebSocket) bring {@link StreamClient}s and write frames
  * in their own {@link FrameFormat}; the hub listens to the manager once, runs one timer, and
@@ -100,6 +105,8 @@ export class StreamHub {
   private changesFlush: NodeJS.Immediate | undefined;
   private sinceKeepAlive = 0;
   private nextId = 1;
+  /** Whether the hub listens to the manager's `trend` event: only while a client is connected. */
+  private trendListened = false;
   /** Run when the hub closes (the manager closed): transports let go of what they hold. */
   private readonly closers = new Set<() => void>();
   /** Which browser pages may open a stream, for every transport. */
@@ -165,6 +172,8 @@ export class StreamHub {
     const snapshot = this.snapshot();
     this.write(client, client.format.encode(this.nextId++, 'snapshot', client.detailed ? snapshot : summarizeSnapshot(snapshot)));
     this.arm();
+    // A client the snapshot's write dropped has left already.
+    if (this.clients.size > 0) this.listenToTrends(true);
   }
 
   /** Gives the place of `client` back; its transport calls this when the connection closes. Once per client is enough. */
@@ -175,6 +184,7 @@ export class StreamHub {
     else this.perAddress.delete(client.address);
     if (this.clients.size === 0) {
       this.disarm();
+      this.listenToTrends(false);
       this.pulsesSeen.clear();
       this.runsSeen.clear();
     }
@@ -189,6 +199,7 @@ export class StreamHub {
   close(): void {
     this.manager.off('status', this.onStatus);
     this.manager.off('pause', this.onPause);
+    this.listenToTrends(false);
     const open = [...this.clients];
     this.clients.clear();
     this.perAddress.clear();
@@ -216,6 +227,24 @@ export class StreamHub {
     if (this.pendingCount() <= MAX_STATUS_EVENTS_PER_TURN) this.pendingPauses.push(change);
     this.flushSoon();
   };
+
+  /** A service's at_risk turned: the trend as is with details, the flag alone without, as public as a status word. */
+  private readonly onTrend = (change: TrendChange): void => {
+    if (this.clients.size === 0 || this.manager.isClosed) return;
+    this.broadcast('trend', change, { service: change.service, at_risk: change.trend.at_risk });
+  };
+
+  /**
+   * Listens to the manager's `trend` event while clients are connected, and not otherwise: the
+   * manager reads the services' trends on a timer only while a listener is there, and an idle
+   * server with no viewer need not wake every second.
+   */
+  private listenToTrends(listen: boolean): void {
+    if (listen === this.trendListened || (listen && this.manager.isClosed)) return;
+    this.trendListened = listen;
+    if (listen) this.manager.on('trend', this.onTrend);
+    else this.manager.off('trend', this.onTrend);
+  }
 
   private pendingCount(): number {
     return this.pendingChanges.length + this.pendingPauses.length;
@@ -381,11 +410,16 @@ export class StreamHub {
   }
 }
 
-/** A snapshot without details: the overall status and each service's status word. */
+/**
+ * A snapshot without details: the overall status and each service's status word, with its
+ * at-risk flag (as public as the word; the reason and the figures are details), so that a
+ * page connecting while a service is at risk shows it.
+ */
 function summarizeSnapshot(snapshot: StreamSnapshot): {
   overall_status: OverallStatus;
-  services: Array<{ service: string; status: string; paused: boolean }>;
+  services: Array<{ service: string; status: string; paused: boolean; group: string | null; at_risk: boolean }>;
   time: string;
 } {
-  return { overall_status: snapshot.overall_status, services: snapshot.services.map(serviceSummary), time: snapshot.time };
+  const services = snapshot.services.map((body) => ({ ...serviceSummary(body), at_risk: body.trend.at_risk }));
+  return { overall_status: snapshot.overall_status, services, time: snapshot.time };
 }

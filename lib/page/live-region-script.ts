@@ -3,17 +3,20 @@ export const SAID_AT_ONCE = 5;
 
 /**
  * The part of the page's script that tells screen reader users what changed and opens the card
- * a link points at, spliced into the function of `PAGE_SCRIPT`, whose `services` it uses. It
- * gives the page `announce`, `forgetAnnounced`, `openFragment` and `fragmentOpened`.
+ * a link points at, spliced into the function of `PAGE_SCRIPT`, whose `services` and `isAtRisk`
+ * it uses. It gives the page `announce`, `forgetAnnounced`, `openFragment` and `fragmentOpened`.
  *
  * Status changes are said in a polite live region ("save_worker is now critical"), one sentence
  * per service that changed in an event, never for pulses; the first snapshot says nothing (the
- * banner is the page's heading). `#{encodeURIComponent(name)}` in the URL, as an Alertmanager
- * alert's `generatorURL` links it, scrolls to that card, opens its details and focuses them.
+ * banner is the page's heading). A service turning at risk is said once when it turns
+ * ("save_worker is at risk"); its clearing is not (the chip goes). `#{encodeURIComponent(name)}`
+ * in the URL, as an Alertmanager alert's `generatorURL` links it, scrolls to that card, opens its
+ * details and focuses them.
  */
 export const LIVE_REGION_SCRIPT: string = `
   var announcer = document.getElementById('announcer');
   var announced = new Map();
+  var riskAnnounced = new Map();
   var toSay = [];
   var sayQueued = false;
   var SAID_AT_ONCE = ${SAID_AT_ONCE};
@@ -25,9 +28,14 @@ export const LIVE_REGION_SCRIPT: string = `
       var before = announced.get(entry.name);
       announced.set(entry.name, status);
       if (status !== null && before !== undefined && before !== status) toSay.push(entry.name + ' is now ' + status);
+      var risky = entry.data ? isAtRisk(entry.data) : false;
+      var riskyBefore = riskAnnounced.get(entry.name);
+      riskAnnounced.set(entry.name, risky);
+      if (risky && riskyBefore === false) toSay.push(entry.name + ' is at risk');
     });
     services.forEach(function (entry) {
       if (!announced.has(entry.name) && entry.data) announced.set(entry.name, entry.data.status);
+      if (!riskAnnounced.has(entry.name) && entry.data) riskAnnounced.set(entry.name, isAtRisk(entry.data));
     });
     // The changes of one turn (a burst of status events) said together: a new text cuts off the last.
     if (toSay.length > 0 && !sayQueued) {
@@ -36,7 +44,10 @@ export const LIVE_REGION_SCRIPT: string = `
     }
   }
 
-  function forgetAnnounced(name) { announced.delete(name); }
+  function forgetAnnounced(name) {
+    announced.delete(name);
+    riskAnnounced.delete(name);
+  }
 
   function sayNow() {
     sayQueued = false;

@@ -4,6 +4,7 @@ import { LIVE_REGION_SCRIPT } from './live-region-script';
 import { NAME_SCRIPT } from './name-script';
 import { CARD_NOTES_SCRIPT } from './notes-script';
 import { CARD_ORDER_SCRIPT } from './order-script';
+import { RISK_SCRIPT } from './risk-script';
 import { TIMELINE_SCRIPT } from './timeline-script';
 
 /**
@@ -14,8 +15,8 @@ import { TIMELINE_SCRIPT } from './timeline-script';
  * runs, pauses and held alerts ({@link CARD_NOTES_SCRIPT}), beat bar, uptime and time since the
  * last change ({@link BEAT_BAR_SCRIPT}), the order of cards and groups
  * ({@link CARD_ORDER_SCRIPT}), names that wrap only between words ({@link NAME_SCRIPT}), the
- * incident timeline ({@link TIMELINE_SCRIPT}) and the announcements of status changes with the
- * `#service` fragment ({@link LIVE_REGION_SCRIPT}).
+ * incident timeline ({@link TIMELINE_SCRIPT}), the "at risk" mark ({@link RISK_SCRIPT}) and the
+ * announcements of status changes with the `#service` fragment ({@link LIVE_REGION_SCRIPT}).
  */
 export const PAGE_SCRIPT: string = `
 (function () {
@@ -48,6 +49,7 @@ ${CARD_NOTES_SCRIPT}
 ${BEAT_BAR_SCRIPT}
 ${CARD_ORDER_SCRIPT}
 ${TIMELINE_SCRIPT}
+${RISK_SCRIPT}
 ${LIVE_REGION_SCRIPT}
 
   function serverNow() { return Date.now() + clockOffset; }
@@ -109,7 +111,10 @@ ${LIVE_REGION_SCRIPT}
     icon.setAttribute('aria-hidden', 'true');
     badge.appendChild(icon);
     badge.appendChild(make('span', 'word'));
-    header.appendChild(badge);
+    // The status word, and under it the "at risk" chip while the service is at risk.
+    var marks = make('span', 'marks');
+    marks.appendChild(badge);
+    header.appendChild(marks);
     card.appendChild(header);
     var sinceLine = make('p', 'since');
     sinceLine.hidden = true;
@@ -133,6 +138,7 @@ ${LIVE_REGION_SCRIPT}
       name: name
     };
     addNotes(entry, notes);
+    addRisk(entry, marks, list);
     addBeats(entry);
     more.appendChild(list);
     card.appendChild(more);
@@ -170,6 +176,7 @@ ${LIVE_REGION_SCRIPT}
     entry.pulses.textContent = known(health.total_pulses) ? String(health.total_pulses) : DASH;
     entry.error.textContent = health.last_error ? health.last_error.message : DASH;
     renderNotes(entry);
+    renderRisk(entry);
     refreshTimes(entry);
     if (previous !== health.status || entry.group !== groupOf(health)) orderLater();
     return entry;
@@ -225,10 +232,11 @@ ${LIVE_REGION_SCRIPT}
       seen.add(health.service);
       var known = services.get(health.service);
       var before = known && known.data ? known.data.status : null;
+      var riskBefore = known && known.data ? isAtRisk(known.data) : null;
       // A card given its history by this snapshot has asked for it already: one read, not two.
       var hadHistory = Boolean(known && known.history);
       var entry = update(health);
-      if (before !== null && before !== health.status) changed.push(entry);
+      if (before !== null && (before !== health.status || riskBefore !== isAtRisk(entry.data))) changed.push(entry);
       if (hadHistory && (fresh || (before !== null && before !== health.status))) markStale(entry);
     });
     services.forEach(function (entry, name) {
@@ -306,6 +314,7 @@ ${LIVE_REGION_SCRIPT}
     source.addEventListener('pulse', onPulse);
     source.addEventListener('pause', onPause);
     source.addEventListener('run', onRun);
+    source.addEventListener('trend', onTrend);
     source.onerror = function () {
       noSignal();
       // EventSource retries a dropped connection by itself, but gives up for good on an error

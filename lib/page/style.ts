@@ -29,6 +29,9 @@ body { margin: 0; font: 16px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, s
 .card header { display: flex; align-items: flex-start; gap: .4rem; }
 .card h3 { font-size: 1.05rem; margin: 0; flex: 1; min-width: 0; line-height: 1.6rem; overflow-wrap: normal; word-break: normal; overflow: hidden; text-overflow: ellipsis; }
 .badge { display: inline-flex; gap: .25rem; align-items: center; font-weight: 600; padding: .1rem .5rem; border-radius: 1rem; border: 1px solid currentColor; white-space: nowrap; flex: none; }
+.marks { display: flex; flex-direction: column; align-items: flex-end; gap: .3rem; flex: none; }
+/* An early signal, not a status: the text colour, a dashed edge, never a status colour. */
+.risk { font-size: .8rem; font-weight: 600; line-height: 1.3; padding: .05rem .45rem; border-radius: 1rem; border: 1px dashed var(--fg); color: var(--fg); white-space: nowrap; }
 .pulse { flex: none; width: 1.6rem; height: 1.6rem; display: inline-flex; align-items: center; justify-content: center; }
 .dot { width: .7rem; height: .7rem; border-radius: 50%; background: var(--offline); }
 .since { margin: .35rem 0 0; font-size: .9rem; font-weight: 600; }
