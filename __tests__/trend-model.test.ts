@@ -171,14 +171,32 @@ describe('GapTrend', () => {
     expect(model.read().mean_gap_seconds).toBeCloseTo(10 + (2 / 21) * 21, 3);
   });
 
-  test('a clock that steps back counts as a gap of 0', () => {
+  test('a time before the last, or within a hundredth of the interval of it, is the same beat', () => {
     const model = new GapTrend(10, null);
     model.record(100_000);
-    model.record(90_000);
-    for (let k = 1; k < MIN_GAPS; k++) model.record(90_000 + k * 10_000);
-    expect(model.read().p95_gap_seconds).toBe(10);
+    // A clock stepped back, a repeat in the same millisecond, another 99 ms later: one beat.
+    for (const at of [90_000, 100_000, 100_099]) model.record(at);
+    expect(model.gapCount).toBe(0);
+    for (let k = 1; k <= MIN_GAPS; k++) {
+      model.record(100_000 + k * 10_000);
+      model.record(100_000 + k * 10_000 + 50);
+    }
     expect(model.gapCount).toBe(MIN_GAPS);
-    expect(model.read().mean_gap_seconds).toBeLessThan(10);
+    expect(model.read()).toMatchObject({ mean_gap_seconds: 10, p95_gap_seconds: 10, slope: 0 });
+  });
+
+  test('one early beat at the end of a drift does not hide it', () => {
+    // The drift of the wiring test with ±0.5 s of noise, then one gap of 4 s (above the
+    // same-beat share). Without the low outlier raised, its nine pair slopes pull the
+    // confidence bound below zero and the verdict reads "steady".
+    const noise = [400, -300, 0, 500, -400, 200, -500, 300, 100, -200];
+    const noisy = (gaps: number[]) => gaps.map((gap, k) => gap + (noise[k % noise.length] as number));
+    const drifting = [...noisy(repeat(20, 20_000)), ...noisy(ramp(8, 21_500, 1500))];
+    expect(feed(drifting, 30).model.read().at_risk).toBe(true);
+    expect(feed([...drifting, 4000], 30).model.read()).toMatchObject({
+      at_risk: true,
+      reason: expect.stringMatching(/^gaps growing/) as string,
+    });
   });
 
   test('without grace only the forecast warns, with the deadline at the interval', () => {

@@ -457,7 +457,8 @@ export class Monitor<H extends ServiceOwner> {
     if (checked === 'status') this.watcher.addListener(listener as StatusListener);
     else if (checked === 'pause') this.pauseListeners.add(listener as PauseListener);
     else if (checked === 'trend') {
-      if (!this.closed) this.trendWatch.add(listener as TrendListener);
+      // Disabled, nothing is watched: no timer for nothing.
+      if (this.config.enabled) this.trendWatch.add(listener as TrendListener);
     } else this.closeListeners.add(listener as () => void);
     return this;
   }
@@ -606,7 +607,7 @@ export class Monitor<H extends ServiceOwner> {
     record.startedAt = at ?? now;
     record.lastSignAt = at ?? now;
     // The time it was stopped or down is no gap between pulses: the next one starts the count.
-    record.gaps?.skipGap();
+    record.gaps?.skipGap(at ?? now);
     record.signed = true;
     record.errorLevel = NO_ERROR;
     record.errorsSinceSign = 0;

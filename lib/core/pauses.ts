@@ -197,7 +197,7 @@ export class Pauses implements TimedTask {
     const endedAt = Math.min(now, Math.max(since, record.expectFrom));
     record.pausedSince = null;
     // The gap from the last pulse (inside the pause or before it) to the next spans the pause: not the service's rhythm.
-    record.gaps?.skipGap();
+    record.gaps?.skipGap(endedAt);
     // The daily rollups as the ratios: an outage open when the pause began counts up to its start,
     // and the paused time is not watched time.
     const offset = this.host.wallOffset();

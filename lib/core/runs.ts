@@ -86,8 +86,10 @@ export class RunTracker {
     const durationMs = Math.max(0, now - startedAt);
     this.lastDurationMs = durationMs;
     this.lastExitCode = outcome.exitCode ?? (outcome.ok ? 0 : null);
-    // Failed runs too: a run that hung until it was killed is the longest of all.
-    this.lastAnomaly = (this.runtimes ??= new RuntimeAnomalyModel()).record(durationMs);
+    // Failed runs are judged (a run that hung until it was killed is the longest of all) but not
+    // learnt: a streak of crashes at start-up must not make the next normal run look long.
+    const runtimes = (this.runtimes ??= new RuntimeAnomalyModel());
+    this.lastAnomaly = outcome.ok ? runtimes.record(durationMs) : runtimes.judge(durationMs);
     if (outcome.ok && this.minRuntimeMs !== null) {
       this.tooFast =
         durationMs < this.minRuntimeMs

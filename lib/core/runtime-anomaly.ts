@@ -108,12 +108,8 @@ export class RuntimeAnomalyModel {
    * @throws RangeError when `durationMs` is negative or not finite: one such value would spoil the figures for the next 20 runs.
    */
   record(durationMs: number): RuntimeAnomaly | null {
-    if (!Number.isFinite(durationMs) || durationMs < 0) {
-      throw new RangeError(
-        `RuntimeAnomalyModel.record(durationMs): durationMs is ${String(durationMs)}; expected a finite number of ms, 0 or more.`,
-      );
-    }
-    const anomaly = this.filled >= RUNTIME_MIN_RUNS ? this.judge(durationMs) : null;
+    checkDuration('record', durationMs);
+    const anomaly = this.filled >= RUNTIME_MIN_RUNS ? this.judged(durationMs) : null;
     this.durations[this.nextSlot] = durationMs;
     this.nextSlot = (this.nextSlot + 1) % RUNTIME_WINDOW;
     if (this.filled < RUNTIME_WINDOW) this.filled++;
@@ -132,8 +128,19 @@ export class RuntimeAnomalyModel {
     };
   }
 
+  /**
+   * Judges a finished run of `durationMs` like {@link record}, without keeping it: for a run
+   * that failed, whose length says nothing of how long the job usually takes.
+   *
+   * @throws RangeError when `durationMs` is negative or not finite.
+   */
+  judge(durationMs: number): RuntimeAnomaly | null {
+    checkDuration('judge', durationMs);
+    return this.filled >= RUNTIME_MIN_RUNS ? this.judged(durationMs) : null;
+  }
+
   /** The run against the history (at least {@link RUNTIME_MIN_RUNS} runs), before it joins it. */
-  private judge(durationMs: number): RuntimeAnomaly | null {
+  private judged(durationMs: number): RuntimeAnomaly | null {
     this.measure();
     const threshold = this.threshold();
     if (durationMs <= threshold) return null;
@@ -171,5 +178,13 @@ export class RuntimeAnomalyModel {
     }
     this.mean = mean;
     this.sd = this.filled < 2 ? 0 : Math.sqrt(squares / (this.filled - 1));
+  }
+}
+
+function checkDuration(method: string, durationMs: number): void {
+  if (!Number.isFinite(durationMs) || durationMs < 0) {
+    throw new RangeError(
+      `RuntimeAnomalyModel.${method}(durationMs): durationMs is ${String(durationMs)}; expected a finite number of ms, 0 or more.`,
+    );
   }
 }

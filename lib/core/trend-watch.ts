@@ -7,13 +7,19 @@ import type { TimedTask } from './watcher';
 export interface TrendChange {
   /** The service's tag. */
   service: string;
-  /** ISO 8601 UTC time of the pulse whose gap changed the verdict. */
+  /**
+   * ISO 8601 UTC time of the latest pulse when the change was noticed: the one that turned the
+   * verdict, or one after it within the same second (changes are looked for every second).
+   */
   time: string;
-  /** The service's `trend` as of that pulse: `at_risk` is the new verdict, `reason` says why. */
+  /** The service's `trend` as of that pulse (`eta_seconds` counted from it): `at_risk` is the new verdict, `reason` says why. */
   trend: GapTrendView;
 }
 
-/** A `trend` listener: called once each time a service's `at_risk` turns true or false. A throw is logged, never rethrown. */
+/**
+ * A `trend` listener: called when a service's `at_risk` has turned true or false since the last
+ * look (a turn and its undoing within one second are not told). A throw is logged, never rethrown.
+ */
 export type TrendListener = (change: TrendChange) => void;
 
 /** How often the pulses since the last look are read for a change of `at_risk`: the most a `trend` event lags its pulse. */
@@ -42,19 +48,22 @@ export class TrendWatch implements TimedTask {
   heapIndex = -1;
   private readonly listeners = new Set<TrendListener>();
   /** Per gap model: the count of gaps it had at the last look, and the verdict announced then. */
-  private readonly seen = new WeakMap<object, { gaps: number; atRisk: boolean }>();
+  private seen = new WeakMap<object, { gaps: number; atRisk: boolean }>();
   private closed = false;
 
   constructor(private readonly host: TrendWatchHost) {}
 
   add(listener: TrendListener): void {
+    if (this.closed) return;
     this.listeners.add(listener);
     this.wake();
   }
 
   remove(listener: TrendListener): void {
-    this.listeners.delete(listener);
-    if (this.listeners.size === 0 && this.heapIndex !== -1) this.host.cancel(this);
+    if (!this.listeners.delete(listener) || this.listeners.size > 0) return;
+    if (this.heapIndex !== -1) this.host.cancel(this);
+    // What was told to listeners now gone: the next one hears of a service at risk afresh.
+    this.seen = new WeakMap();
   }
 
   close(): void {
@@ -81,7 +90,8 @@ export class TrendWatch implements TimedTask {
       if (gaps === null || !record.listed) continue;
       const last = this.seen.get(gaps);
       if (last?.gaps === gaps.gapCount) continue;
-      const trend = record.trendAt(now);
+      // As of its last pulse: the verdict is that pulse's, and so is the countdown.
+      const trend = record.trendAt(gaps.lastRecordedAt ?? now);
       if (last === undefined) {
         // First look: a service already at risk is news; one learning or steady is not.
         this.seen.set(gaps, { gaps: gaps.gapCount, atRisk: trend.at_risk });
