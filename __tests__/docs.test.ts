@@ -10,9 +10,10 @@ import { parse as parseYaml } from 'yaml';
 import { ALERTMANAGER_FLAPPING_ALERT, ALERTMANAGER_STATUS_ALERT, resolveConfig } from '../lib';
 import { ROOT } from './helpers/child';
 import { runCurl, type Transfer } from './helpers/curl';
-import { startDemoProcess, type DemoProcess } from './helpers/demo';
+import { pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
 import { anchors, codeBlocks, links, type CodeBlock } from './helpers/markdown';
 import { Contract } from './helpers/openapi';
+import { promtoolCheckMetrics } from './helpers/promtool';
 import { startRedis, type RedisServer } from './helpers/redis-server';
 import { TsModules } from './helpers/ts-modules';
 
@@ -256,6 +257,19 @@ const SH: Record<string, ShSpec> = {
       expect([control('resume'), control('fail'), control('crash')]).toEqual(['healthy', 'warning', 'critical']);
     },
   },
+  'demo-slow': {
+    // The slowed worker turns at risk before its first missed beat, as the text says, then resumes.
+    after: async (demo) => {
+      const url = `${demo.bridgeUrl}/api/health/service/save_worker`;
+      const read = async () => {
+        const body = (await (await fetch(url)).json()) as { status: string; trend: { at_risk: boolean } };
+        return { status: body.status, at_risk: body.trend.at_risk };
+      };
+      const seen = await pollUntil(read, (now) => now.at_risk || now.status !== 'healthy', 60_000, 100);
+      expect(seen.at(-1)).toEqual({ status: 'healthy', at_risk: true });
+      expect((await fetch(`${demo.bridgeUrl}/demo/services/save_worker/resume`, { method: 'POST' })).status).toBe(200);
+    },
+  },
   'remote-pulses': {
     expect: (transfers) => {
       expect(transfers.map((t) => t.status)).toEqual([204, 204, 204]);
@@ -319,7 +333,8 @@ it('knows how to run every block', () => {
     if (block.lang === 'ts') return block.marker !== undefined && !(block.marker in TS);
     if (block.lang === 'sh') return block.marker !== undefined && !(block.marker in SH);
     if (block.lang === 'json') return !/^(openapi-schema \w+|heartbeat-config( \S+)?|file-sd)$/.test(block.marker ?? '');
-    if (block.lang === 'yaml') return !/^(prometheus-config|alertmanager-config)$/.test(block.marker ?? '');
+    if (block.lang === 'yaml') return !/^(prometheus-config|prometheus-rules|alertmanager-config)$/.test(block.marker ?? '');
+    if (block.lang === 'text') return block.marker !== 'metrics-exposition';
     return true;
   });
   expect(unknown.map((block) => `${where(block)} \`\`\`${block.lang} ${block.marker ?? '(no docs-test marker)'}`)).toEqual([]);
@@ -466,6 +481,24 @@ describe('json and yaml blocks', () => {
       expect(result.output).toMatch(/SUCCESS: \d+ rules found[\s\S]*SUCCESS: \d+ rules found/);
     },
     60_000,
+  );
+
+  // Their `promtool test rules` cases, and the exposition's match with a real scrape: metrics-trend.test.ts.
+  it.each(marked('yaml', /^prometheus-rules$/).map((block) => [where(block), block] as const))(
+    '%s passes promtool check rules',
+    async (_name, block) => {
+      const dir = mkdtempSync(join(work, 'rules-'));
+      writeFileSync(join(dir, 'rules.yml'), block.code);
+      expect(await run('promtool', ['check', 'rules', 'rules.yml'], dir)).toMatchObject({ code: 0 });
+    },
+    60_000,
+  );
+
+  it.each(marked('text', /^metrics-exposition$/).map((block) => [where(block), block] as const))(
+    '%s passes promtool check metrics',
+    (_name, block) => {
+      expect(promtoolCheckMetrics(block.code)).toEqual({ status: 0, output: '' });
+    },
   );
 
   it.each(marked('yaml', /^alertmanager-config$/).map((block) => [where(block), block] as const))(

@@ -290,6 +290,15 @@ export class ServiceRecord implements Scheduled, LaneMember<ServiceRecord> {
     } else if (this.scheduled === null) (this.gaps = new GapTrend(this.intervalMs / 1000, this.graceMs / 1000)).record(at);
   }
 
+  /**
+   * @internal Its gap model while it forecasts: `null` for a cron schedule (whose `trend` is
+   * never forecast) and before the first pulse. What `trendAt` reads, for gauges read at scrape
+   * time without building the view (`atRisk`, `meanGapSeconds`, `p95GapSeconds`).
+   */
+  get forecasting(): GapTrend | null {
+    return this.scheduled === null ? this.gaps : null;
+  }
+
   /** Its `trend` at `now`: from pulse times alone, but for `eta_seconds`, which counts down to `now`. */
   trendAt(now: number): GapTrendView {
     if (this.scheduled !== null) return CRON_TREND;

@@ -140,6 +140,27 @@ const FAMILIES: readonly Family[] = [
     value: (record) => (record.runs?.lastDurationMs == null ? undefined : record.runs.lastDurationMs / 1000),
   },
   {
+    suffix: 'at_risk',
+    help: "Whether the service's pulse gaps forecast a missed beat (its trend.at_risk): 1 at risk, 0 not. An early signal beside service_status, which it never changes. 0 while the model learns (the first 10 gaps) and for cron schedules.",
+    type: 'gauge',
+    aggregator: 'max',
+    value: (record) => (record.forecasting?.atRisk ? 1 : 0),
+  },
+  {
+    // Absent, not 0, while the model learns and for cron schedules: a 0 would read as pulses back to back.
+    suffix: 'pulse_gap_seconds',
+    help: 'Seconds between signs of life, as the trend model sees them: stat="mean" is their moving mean (exponentially weighted over about the last 20 gaps), stat="p95" the 95th percentile of the last 20. Absent while the model learns (the first 10 gaps) and for cron schedules.',
+    type: 'gauge',
+    aggregator: 'max',
+    samples: (record, _now, push) => {
+      const gaps = record.forecasting;
+      const mean = gaps?.meanGapSeconds ?? null;
+      if (gaps === null || mean === null) return;
+      push({ service: record.tag, stat: 'mean' }, mean);
+      push({ service: record.tag, stat: 'p95' }, gaps.p95GapSeconds as number);
+    },
+  },
+  {
     suffix: 'overall_status',
     help: 'Status of the whole system: 0 healthy, 1 warning, 2 degraded, 3 critical, 4 offline.',
     type: 'gauge',
@@ -268,7 +289,8 @@ export function readMetricPrefix(read: OptionReader, key: string, value: unknown
  * `heartbeat_last_pulse_timestamp_seconds`, `heartbeat_interval_seconds`,
  * `heartbeat_consecutive_failures`, `heartbeat_pulses_total`, `heartbeat_errors_total`,
  * `heartbeat_service_paused`, `heartbeat_service_shared`, `heartbeat_run_in_progress` and
- * `heartbeat_last_run_duration_seconds` (jobs only; all labelled `service`), `heartbeat_uptime_ratio{service,window}`,
+ * `heartbeat_last_run_duration_seconds` (jobs only; all labelled `service`), `heartbeat_at_risk{service}`,
+ * `heartbeat_pulse_gap_seconds{service,stat}` (`mean`, `p95`), `heartbeat_uptime_ratio{service,window}`,
  * `heartbeat_service_metric{service,metric}`, `heartbeat_overall_status`,
  * `heartbeat_event_loop_lag_seconds`, `heartbeat_store_errors_total`,
  * `heartbeat_store_dropped_signals_total` (stores replicas share) and
