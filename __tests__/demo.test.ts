@@ -104,6 +104,14 @@ it('reports fail and crash, and refuses bad controls with JSON errors', async ()
     status: 'critical',
   });
   expect((await post('/demo/services/flask_bridge/stall')).status).toBe(409);
+  const slow = await post('/demo/services/flask_bridge/slow');
+  expect([slow.status, await slow.json()]).toEqual([
+    409,
+    {
+      error: 'flask_bridge pulses on every request, so it cannot be slowed; slow one of save_worker, file_indexer, router_tasks.',
+      service: 'flask_bridge',
+    },
+  ]);
   expect((await post('/demo/services/nope/fail')).status).toBe(404);
   expect((await post('/demo/services/save_worker/explode')).status).toBe(404);
 });

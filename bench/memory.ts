@@ -1,5 +1,6 @@
 // Memory: live heap per monitored service at 10,000 services (metrics registered, no history
-// yet), the total for the seed's five services, and the heap per history entry at its worst.
+// yet), the same once each has pulsed and its gap model has learnt, the total for the seed's
+// five services, and the heap per history entry at its worst.
 import { Registry } from 'prom-client';
 import { SEED_CONFIG } from '../demo-app/seed-config';
 import { HeartbeatManager, registerMetrics, type Heartbeat } from '../lib';
@@ -23,6 +24,35 @@ function monitor(size: number): Monitor {
   const heartbeats = Array.from({ length: size }, (_, i) => manager.heartbeat({ tag: `service_${i}`, interval: 30 }).start());
   return { manager, heartbeats };
 }
+
+/** Pulses per service in `pulsing()`: 11 gaps, past the model's cold start of 10. */
+const LEARNT_PULSES = 12;
+/** Seconds between those pulses, within the 30 s interval. */
+const LEARNT_GAP_S = 20;
+
+/**
+ * `monitor(size)` on a clock moved by hand, each service pulsed `LEARNT_PULSES` times
+ * `LEARNT_GAP_S` apart: its gap model exists and has learnt enough to forecast, and its trend
+ * is read once, so the forecast it keeps until the next pulse is made too. The services stay
+ * healthy, and the monitor's timer is due 33 s of that clock after the last pulse: it does not
+ * fire while the heap is measured.
+ */
+function pulsing(size: number): Monitor {
+  const clock = { at: 0, now: () => clock.at, wallNow: () => WALL_ORIGIN_MS + clock.at };
+  const manager = new HeartbeatManager({ config: { log_level: 'silent' }, clock });
+  registerMetrics(manager, { registry: new Registry() });
+  const heartbeats = Array.from({ length: size }, (_, i) => manager.heartbeat({ tag: `service_${i}`, interval: 30 }).start());
+  for (let pulse = 0; pulse < LEARNT_PULSES; pulse++) {
+    clock.at += LEARNT_GAP_S * 1000;
+    for (const heartbeat of heartbeats) heartbeat.pulse();
+  }
+  for (let i = 0; i < size; i++) {
+    if (manager.service(`service_${i}`)?.trend.mean_gap_seconds !== LEARNT_GAP_S) throw new Error(`service_${i} has not learnt its gaps`);
+  }
+  return { manager, heartbeats };
+}
+
+const WALL_ORIGIN_MS = Date.UTC(2026, 0, 1);
 
 /** The seed document's setup: its config (five services, pino logger to stdout), metrics, the five heartbeats started. */
 function seed(): Monitor {
@@ -71,6 +101,7 @@ export async function benchMemory(quick: boolean): Promise<Figure[]> {
   const bytes = await interleave(quick ? 3 : 9, {
     // The same monitor without services is subtracted, so the manager's fixed cost is not spread over them.
     perService: async () => ((await heldBy(() => [monitor(SIZE)])) - (await heldBy(() => [monitor(0)]))) / SIZE,
+    perPulsingService: async () => ((await heldBy(() => [pulsing(SIZE)])) - (await heldBy(() => [pulsing(0)]))) / SIZE,
     seed: async () => (await heldBy(() => Array.from({ length: SEED_COPIES }, seed))) / SEED_COPIES,
     historyEntry: async () => (await heldBy(() => [flapping()])) / FLAPPING_ENTRIES,
   });
@@ -78,6 +109,7 @@ export async function benchMemory(quick: boolean): Promise<Figure[]> {
     figure(`Heap per service, ${SIZE.toLocaleString('en-US')} services`, 'bytes', bytes.perService, {
       target: { text: '≤ 1 KB', limit: 1024, on: 'median' },
     }),
+    figure(`Heap per service that pulses (gap model learnt), ${SIZE.toLocaleString('en-US')} services`, 'bytes', bytes.perPulsingService),
     figure("Heap for the seed's 5 services (manager, logger, metrics)", 'bytes', bytes.seed, {
       target: { text: '≤ 2 MB', limit: 2 * 1024 * 1024, on: 'median' },
     }),

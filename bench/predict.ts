@@ -1,9 +1,9 @@
-// Predictive health: how early and how rarely wrongly the gap model (lib/core/trend.ts) warns,
-// on a seeded synthetic fleet driven by simulated time (no timers). Run with
-// `npm run bench -- predict` (or `--quick`).
+// Predictive health: how early and how rarely wrongly a service's `trend` warns, on a seeded
+// synthetic fleet monitored by a real HeartbeatManager on a clock the bench moves (no timer
+// fires, no jest). Run with `npm run bench -- predict` (or `--quick`).
 import { xoroshiro128plus } from 'pure-rand';
 import { DEFAULT_GRACE_RATIO, graceMs } from '../lib/core/config';
-import { GapTrend } from '../lib/core/trend';
+import { HeartbeatManager, type Heartbeat } from '../lib';
 import { figure, type Figure } from './measure';
 
 const HOUR_MS = 3_600_000;
@@ -14,7 +14,10 @@ const GRACE_SHARES = [null, 0.25, 0.5, 1];
 const HEALTHY_HOURS = 24;
 /** Per round: enough stable and bursty service-hours (90 × 24 = 2,160) for a rate per 1,000 to mean something. */
 const FLEET = { stable: 60, bursty: 30, sudden: 10, degrading: 100 };
-/** Reads per interval: what a page or a scraper polling the service would see. */
+/**
+ * Reads per interval of the bench's first version, which fed the model alone and read it as a
+ * page polling the service would: the pulses it sent are still drawn on that grid (see `schedule`).
+ */
 const READS_PER_INTERVAL = 4;
 
 type Random = () => number;
@@ -42,45 +45,142 @@ interface Worker {
 interface Outcome {
   /** at_risk false → true transitions seen by the reads. */
   raised: number;
-  /** First read at or after `degradesAfterMs` that saw at_risk. */
+  /** First pulse at or after `degradesAfterMs` after which the trend read at_risk. */
   firstFlagMs: number | null;
-  /** Deadline of the first missed beat, or `null` if none before `endMs`. */
+  /** Deadline of the first missed beat, or `null` if none before the end. */
   missMs: number | null;
   hours: number;
 }
 
-/** Feeds one worker's pulses to a model and reads it every interval / 4, until the end or its first miss. */
-function simulate(worker: Worker): Outcome {
-  const grace = worker.graceShare === null ? null : (worker.graceShare * worker.intervalMs) / 1000;
-  const model = new GapTrend(worker.intervalMs / 1000, grace);
+/** A worker's pulses, drawn in full before any is sent, and what ends them. */
+interface Schedule {
+  worker: Worker;
+  deadlineMs: number;
+  /** Pulse times in ms after the start (the start itself, at 0, is a pulse too). */
+  pulses: number[];
+  missMs: number | null;
+  /** When the run ends: its first miss, or `endMs`. */
+  untilMs: number;
+}
+
+/**
+ * Draws a worker's gaps until its first miss or its end, as they were drawn when the bench fed
+ * the model alone (one worker after another, four reads per interval, a read at each multiple of
+ * interval / 4 before `endMs`), so the shared random numbers and the pulse times stay the same.
+ */
+function schedule(worker: Worker): Schedule {
+  const grace = graceSeconds(worker);
   const deadlineMs = worker.intervalMs + graceMs(grace, worker.intervalMs / 1000);
   const step = worker.intervalMs / READS_PER_INTERVAL;
+  // The last read before the end: pulses after it were never sent.
+  const lastReadMs = Number.isFinite(worker.endMs) ? Math.ceil(worker.endMs / step - 1) * step : Infinity;
+  const pulses = [0];
   let lastPulse = 0;
-  model.record(0);
   let gap = worker.nextGap();
-  let raised = 0;
-  let atRisk = false;
-  let firstFlagMs: number | null = null;
-  let missMs: number | null = null;
-  let endMs = worker.endMs;
-  for (let now = step; now < endMs; now += step) {
-    // Pulses due by this read, unless the next gap misses: then the run ends at its deadline.
-    while (gap !== null && gap <= deadlineMs && lastPulse + gap <= now) {
-      lastPulse += gap;
-      model.record(lastPulse);
-      gap = worker.nextGap();
-    }
-    if (lastPulse + deadlineMs < now) {
-      missMs = lastPulse + deadlineMs;
-      endMs = missMs;
-      break;
-    }
-    const trend = model.read(now);
-    if (trend.at_risk && !atRisk) raised++;
-    atRisk = trend.at_risk;
-    if (atRisk && firstFlagMs === null && worker.degradesAfterMs !== undefined && now >= worker.degradesAfterMs) firstFlagMs = now;
+  while (gap !== null && gap <= deadlineMs && lastPulse + gap <= lastReadMs) {
+    lastPulse += gap;
+    pulses.push(lastPulse);
+    gap = worker.nextGap();
   }
-  return { raised, firstFlagMs, missMs, hours: endMs / HOUR_MS };
+  const stopped = gap === null || gap > deadlineMs;
+  const missMs = stopped && lastPulse + deadlineMs < lastReadMs ? lastPulse + deadlineMs : null;
+  return { worker, deadlineMs, pulses, missMs, untilMs: missMs ?? worker.endMs };
+}
+
+const graceSeconds = (worker: Worker): number | null =>
+  worker.graceShare === null ? null : (worker.graceShare * worker.intervalMs) / 1000;
+
+/** A clock the bench moves by hand: the manager reads it, and no timer fires during a round. */
+interface BenchClock {
+  now(): number;
+  wallNow(): number;
+  at: number;
+}
+
+/**
+ * Runs the fleet in one `HeartbeatManager`, as a server would monitor it: each worker a
+ * configured service with its interval and grace, started at 0; every pulse, in time order
+ * across the fleet, is a `pulse()` at its time on an injected clock, followed by a read of
+ * `manager.service(tag).trend.at_risk`. The trend depends on pulse times alone, so a read after
+ * each pulse sees every verdict the service ever has. The manager arms its real (unref'd)
+ * timer as it would; the round runs without yielding, so it never fires, and the manager is
+ * closed at the end.
+ */
+function simulate(schedules: readonly Schedule[]): Outcome[] {
+  const clock: BenchClock = { at: 0, now: () => clock.at, wallNow: () => WALL_ORIGIN_MS + clock.at };
+  const services = Object.fromEntries(
+    schedules.map(({ worker }, index) => {
+      const grace = graceSeconds(worker);
+      return [tagOf(index), { interval: worker.intervalMs / 1000, ...(grace === null ? {} : { grace }) }];
+    }),
+  );
+  const manager = new HeartbeatManager({ config: { log_level: 'silent', services }, clock });
+  const heartbeats = schedules.map((_, index) => manager.heartbeat({ tag: tagOf(index) }).start());
+  const outcomes: Outcome[] = schedules.map(({ missMs, untilMs }) => ({ raised: 0, firstFlagMs: null, missMs, hours: untilMs / HOUR_MS }));
+  const atRisk = schedules.map(() => false);
+  const next = schedules.map(() => 0);
+  // The fleet's pulses in time order: a binary heap of workers by their next pulse.
+  const heap = new PulseHeap((index) => schedules[index]?.pulses[next[index] as number] as number);
+  for (let index = 0; index < schedules.length; index++) heap.push(index);
+  for (let index = heap.pop(); index !== undefined; index = heap.pop()) {
+    const { pulses, worker } = schedules[index] as Schedule;
+    const at = pulses[next[index] as number] as number;
+    clock.at = at;
+    (heartbeats[index] as Heartbeat).pulse();
+    const flagged = manager.service(tagOf(index))?.trend.at_risk === true;
+    const outcome = outcomes[index] as Outcome;
+    if (flagged && !atRisk[index]) outcome.raised++;
+    atRisk[index] = flagged;
+    if (flagged && outcome.firstFlagMs === null && worker.degradesAfterMs !== undefined && at >= worker.degradesAfterMs) {
+      outcome.firstFlagMs = at;
+    }
+    if (++(next[index] as number) < pulses.length) heap.push(index);
+  }
+  void manager.close();
+  return outcomes;
+}
+
+const tagOf = (index: number): string => `worker_${String(index)}`;
+/** Wall time of the simulated start, for the timestamps nobody reads here. */
+const WALL_ORIGIN_MS = Date.UTC(2026, 0, 1);
+
+/** A min-heap of worker indexes by the time `key` gives each (their next pulse). */
+class PulseHeap {
+  private readonly items: number[] = [];
+
+  constructor(private readonly key: (index: number) => number) {}
+
+  push(index: number): void {
+    const items = this.items;
+    let at = items.push(index) - 1;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (this.key(items[parent] as number) <= this.key(index)) break;
+      items[at] = items[parent] as number;
+      at = parent;
+    }
+    items[at] = index;
+  }
+
+  pop(): number | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    const lastKey = this.key(last);
+    let at = 0;
+    for (;;) {
+      let child = 2 * at + 1;
+      if (child >= items.length) break;
+      const right = child + 1;
+      if (right < items.length && this.key(items[right] as number) < this.key(items[child] as number)) child = right;
+      if (this.key(items[child] as number) >= lastKey) break;
+      items[at] = items[child] as number;
+      at = child;
+    }
+    items[at] = last;
+    return top;
+  }
 }
 
 function timing(random: Random): { intervalMs: number; graceShare: number | null; deadlineShare: number } {
@@ -171,26 +271,35 @@ interface RoundResult {
 
 function round(seed: number): RoundResult {
   const random = seeded(seed);
+  // Drawn in the bench's first order (stable, bursty, sudden, degrading), each worker in full before the next.
+  const healthy = Array.from({ length: FLEET.stable + FLEET.bursty }, (_, i) =>
+    schedule(i < FLEET.stable ? stable(random) : bursty(random)),
+  );
+  const stopping = Array.from({ length: FLEET.sudden }, () => schedule(sudden(random)));
+  const degradingWorkers = Array.from({ length: FLEET.degrading }, () => schedule(degrading(random)));
+  const fleet = [...healthy, ...stopping, ...degradingWorkers];
+  const outcomes = simulate(fleet);
+
   let raised = 0;
   let healthyHours = 0;
-  for (let i = 0; i < FLEET.stable + FLEET.bursty; i++) {
-    const outcome = simulate(i < FLEET.stable ? stable(random) : bursty(random));
-    raised += outcome.raised;
-    healthyHours += outcome.hours;
-  }
   let suddenFlagged = 0;
-  for (let i = 0; i < FLEET.sudden; i++) if (simulate(sudden(random)).raised > 0) suddenFlagged++;
   const leads: number[] = [];
   let degraded = 0;
-  for (let i = 0; i < FLEET.degrading; i++) {
-    const worker = degrading(random);
-    const outcome = simulate(worker);
-    if (outcome.missMs === null) throw new Error('a degrading worker never missed');
-    // A worker whose noise made it miss before it began to degrade is a sudden stop, not a trend.
-    if (worker.degradesAfterMs === undefined || outcome.missMs < worker.degradesAfterMs) continue;
-    degraded++;
-    if (outcome.firstFlagMs !== null) leads.push((outcome.missMs - outcome.firstFlagMs) / worker.intervalMs);
-  }
+  fleet.forEach(({ worker }, index) => {
+    const outcome = outcomes[index] as Outcome;
+    if (index < healthy.length) {
+      raised += outcome.raised;
+      healthyHours += outcome.hours;
+    } else if (index < healthy.length + stopping.length) {
+      if (outcome.raised > 0) suddenFlagged++;
+    } else {
+      if (outcome.missMs === null) throw new Error('a degrading worker never missed');
+      // A worker whose noise made it miss before it began to degrade is a sudden stop, not a trend.
+      if (worker.degradesAfterMs === undefined || outcome.missMs < worker.degradesAfterMs) return;
+      degraded++;
+      if (outcome.firstFlagMs !== null) leads.push((outcome.missMs - outcome.firstFlagMs) / worker.intervalMs);
+    }
+  });
   leads.sort((a, b) => a - b);
   return {
     recall: (100 * leads.length) / degraded,

@@ -2,8 +2,10 @@ import { Router, type Request, type Response } from 'express';
 import type { HeartbeatManager } from '../lib';
 import type { SimulatedWorker } from './workers';
 
-const ACTIONS = ['stall', 'resume', 'fail', 'crash'] as const;
+const ACTIONS = ['stall', 'slow', 'resume', 'fail', 'crash'] as const;
 type Action = (typeof ACTIONS)[number];
+/** The actions only a simulated worker takes, as the 409 for a service that pulses per request words them. */
+const WORKER_ONLY = { stall: 'stalled', slow: 'slowed', resume: 'resumed' } as const;
 
 /** A maintenance window started from the demo lasts this long unless `?minutes=` says otherwise. */
 const DEFAULT_MAINTENANCE_MINUTES = 10;
@@ -14,10 +16,10 @@ const MAINTENANCE = 'maintenance';
 
 /**
  * Demo controls, so a person can watch a service go bad and recover:
- * `POST /demo/services/{name}/stall | resume | fail | crash`, `POST /demo/maintenance?minutes=N`
+ * `POST /demo/services/{name}/stall | slow | resume | fail | crash`, `POST /demo/maintenance?minutes=N`
  * and `POST /demo/maintenance/end`, and `GET /demo/slow?ms=` (at most 1000), a request that
  * takes its time.
- * Stall and resume apply to the simulated workers; fail and crash to any service.
+ * Stall, slow and resume apply to the simulated workers; fail and crash to any service.
  */
 export function demoControls(manager: HeartbeatManager, workers: ReadonlyMap<string, SimulatedWorker>): Router {
   const router = Router();
@@ -35,14 +37,15 @@ export function demoControls(manager: HeartbeatManager, workers: ReadonlyMap<str
       return;
     }
     const worker = workers.get(name);
-    if ((action === 'stall' || action === 'resume') && !worker) {
+    if (action in WORKER_ONLY && !worker) {
       res.status(409).json({
-        error: `${name} pulses on every request, so it cannot be stalled; stall one of ${[...workers.keys()].join(', ')}.`,
+        error: `${name} pulses on every request, so it cannot be ${WORKER_ONLY[action as keyof typeof WORKER_ONLY]}; ${action} one of ${[...workers.keys()].join(', ')}.`,
         service: name,
       });
       return;
     }
     if (action === 'stall') worker?.stall();
+    if (action === 'slow') worker?.slowDown();
     if (action === 'resume') worker?.resume();
     if (action === 'fail') heartbeat.error(`simulated failure in ${name}`);
     if (action === 'crash') heartbeat.error(`simulated crash in ${name}`, { critical: true });

@@ -9,14 +9,24 @@ export interface WorkerOptions {
   readonly runSeconds?: number;
 }
 
+/** How much longer each round of a slowing worker takes than the one before: a share of its interval. */
+const SLOWDOWN_STEP_SHARE = 0.05;
+/** A slowing worker's rounds stop growing at this many intervals: it misses beats, but still shows signs of life. */
+const SLOWDOWN_CAP_INTERVALS = 2;
+
 /**
  * A simulated background worker in the seed's pattern: do a little work, then pulse; report
  * a failure with error(). The demo controls can stall it (it keeps looping but stops
  * pulsing, like a worker stuck on a lock; a job worker's run stays open instead, so its
- * `max_runtime` shows) and make it report a failure or a crash.
+ * `max_runtime` shows), slow it down (each round a little longer than the last, like a worker
+ * whose queue grows: the gaps drift toward the deadline, and its `trend` turns `at_risk`
+ * before the first missed beat) and make it report a failure or a crash.
  */
 export class SimulatedWorker {
   private stalled = false;
+  /** Ms each round takes beyond the usual third of an interval: grows while slowing. */
+  private lagMs = 0;
+  private slowing = false;
   private timer: NodeJS.Timeout | undefined;
   private processed = 0;
   /** The run a stalled job worker is stuck in: ended when the worker resumes. */
@@ -43,9 +53,16 @@ export class SimulatedWorker {
     this.stalled = true;
   }
 
-  /** Unsticks the worker: the run it was stuck in ends now (a long one), or a pulse says it is back. */
+  /** Makes each round take longer than the one before, until `resume()`. */
+  slowDown(): void {
+    this.slowing = true;
+  }
+
+  /** Unsticks the worker: the run it was stuck in ends now (a long one), or a pulse says it is back. Back to its usual pace. */
   resume(): void {
     this.stalled = false;
+    this.slowing = false;
+    this.lagMs = 0;
     const stuck = this.stuckRun;
     this.stuckRun = undefined;
     if (stuck) stuck.success();
@@ -53,13 +70,13 @@ export class SimulatedWorker {
   }
 
   private schedule(): void {
+    const intervalMs = this.heartbeat.interval * 1000;
     // Three rounds per interval: a healthy worker pulses well inside its deadline.
-    this.timer = setTimeout(
-      () => {
-        this.round();
-      },
-      (this.heartbeat.interval * 1000) / 3,
-    );
+    const usualMs = intervalMs / 3;
+    if (this.slowing) this.lagMs = Math.min(this.lagMs + SLOWDOWN_STEP_SHARE * intervalMs, SLOWDOWN_CAP_INTERVALS * intervalMs - usualMs);
+    this.timer = setTimeout(() => {
+      this.round();
+    }, usualMs + this.lagMs);
   }
 
   private round(): void {
