@@ -55,7 +55,6 @@ interface Outcome {
 /** A worker's pulses, drawn in full before any is sent, and what ends them. */
 interface Schedule {
   worker: Worker;
-  deadlineMs: number;
   /** Pulse times in ms after the start (the start itself, at 0, is a pulse too). */
   pulses: number[];
   missMs: number | null;
@@ -84,7 +83,7 @@ function schedule(worker: Worker): Schedule {
   }
   const stopped = gap === null || gap > deadlineMs;
   const missMs = stopped && lastPulse + deadlineMs < lastReadMs ? lastPulse + deadlineMs : null;
-  return { worker, deadlineMs, pulses, missMs, untilMs: missMs ?? worker.endMs };
+  return { worker, pulses, missMs, untilMs: missMs ?? worker.endMs };
 }
 
 const graceSeconds = (worker: Worker): number | null =>
