@@ -202,10 +202,10 @@ tests:
       - series: 'heartbeat_service_paused${labels('paused_worker')}'
         values: '1x16'
     alert_rule_test:
-      - eval_time: 1m
+      - eval_time: 15s
         alertname: HeartbeatServiceAtRisk
         exp_alerts: []
-      - eval_time: 2m
+      - eval_time: 30s
         alertname: HeartbeatServiceAtRisk
         exp_alerts:
           - exp_labels:
@@ -244,7 +244,7 @@ tests:
     expect(promtool('check', 'rules', 'rules.yml')).toMatchObject({ status: 0, output: expect.stringContaining('SUCCESS: 1 rules found') });
   });
 
-  it('fires after its for: while a service is at risk, not while it is already warning or paused, and resolves when the risk is gone', () => {
+  it('fires at the first evaluation that sees a service at risk, not while it is already warning or paused, and resolves when the risk is gone', () => {
     writeFileSync(join(dir, 'rules.yml'), rules[0]?.code ?? '');
     const result = promtool('test', 'rules', 'rules.test.yml');
     expect(result.output).toContain('SUCCESS');

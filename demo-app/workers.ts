@@ -61,12 +61,19 @@ export class SimulatedWorker {
   /** Unsticks the worker: the run it was stuck in ends now (a long one), or a pulse says it is back. Back to its usual pace. */
   resume(): void {
     this.stalled = false;
+    const wasSlow = this.slowing;
     this.slowing = false;
     this.lagMs = 0;
     const stuck = this.stuckRun;
     this.stuckRun = undefined;
     if (stuck) stuck.success();
     else this.heartbeat.pulse();
+    // A slow round already waiting would keep the old pace for one more, long enough to miss:
+    // a plain worker starts its next round at the usual pace now (a job's run ends on its own).
+    if (wasSlow && this.options.runSeconds === undefined && this.timer) {
+      clearTimeout(this.timer);
+      this.schedule();
+    }
   }
 
   private schedule(): void {
