@@ -54,7 +54,8 @@ export const LIVE_REGION_SCRIPT: string = `
     if (toSay.length === 0) return;
     // A mass change (one snapshot for thousands) is said in one sentence, not read out in full.
     var told = toSay.slice(0, SAID_AT_ONCE).join('. ') + '.';
-    if (toSay.length > SAID_AT_ONCE) told += ' ' + (toSay.length - SAID_AT_ONCE) + ' more services changed status.';
+    // "More changes", not "services changed status": an "is at risk" is no change of status.
+    if (toSay.length > SAID_AT_ONCE) told += ' ' + (toSay.length - SAID_AT_ONCE) + ' more changes.';
     announcer.textContent = told;
     toSay = [];
   }
