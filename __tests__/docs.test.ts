@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ALERTMANAGER_FLAPPING_ALERT, ALERTMANAGER_STATUS_ALERT, resolveConfig } from '../lib';
+import { ALERTMANAGER_AT_RISK_ALERT, ALERTMANAGER_FLAPPING_ALERT, ALERTMANAGER_STATUS_ALERT, resolveConfig } from '../lib';
 import { ROOT } from './helpers/child';
 import { runCurl, type Transfer } from './helpers/curl';
 import { pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
@@ -122,6 +122,40 @@ const myPushoverNotifier: docsTest.lib.Notifier = {
 manager.heartbeat({ tag: 'save_worker' }).start().error('disk full', { critical: true });
 const alert = await docsTest.until(() => received[0], 'an alert for the notifier');
 docsTest.assert.deepEqual([alert.service, alert.status, alert.previous], ['save_worker', 'critical', 'healthy']);
+manager.close();`,
+  },
+  // The monitor on mocked timers and a clock of its own: a worker drifts toward its deadline.
+  'alerts-at-risk': {
+    prelude: `
+import { mock } from 'node:test';
+mock.timers.enable({ apis: ['setTimeout'] });
+let now = 0;
+const clock: docsTest.lib.Clock = { now: () => now, wallNow: () => Date.UTC(2026, 10, 30) + now };
+const manager = new docsTest.lib.HeartbeatManager({ clock, config: { log_level: 'silent' } });
+const received: docsTest.lib.Alert[] = [];
+const myNtfyNotifier: docsTest.lib.Notifier = {
+  name: 'ntfy',
+  send: (alert) => {
+    received.push(alert);
+    return Promise.resolve();
+  },
+};`,
+    check: `
+const pass = (ms: number): void => {
+  now += ms;
+  mock.timers.tick(ms);
+};
+const worker = manager.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+worker.pulse();
+for (const gap of [...Array<number>(20).fill(20), 21.5, 23, 24.5, 26, 27.5, 29, 30.5, 32]) {
+  pass(gap * 1000);
+  worker.pulse();
+}
+pass(1001);
+for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+const reason = manager.service('save_worker')?.trend.reason;
+docsTest.assert.deepEqual(received.map((alert) => [alert.status, alert.previous, alert.reason]), [['at_risk', 'healthy', reason]]);
+mock.timers.reset();
 manager.close();`,
   },
   // One Express app on loopback stands in for ntfy, Slack, Teams and Discord.
@@ -514,6 +548,7 @@ describe('json and yaml blocks', () => {
         // The alerts alertmanagerNotifier() sends from the process itself.
         ALERTMANAGER_STATUS_ALERT,
         ALERTMANAGER_FLAPPING_ALERT,
+        ALERTMANAGER_AT_RISK_ALERT,
       ];
       const named = [...block.code.matchAll(/alertname=~?"([^"]+)"/g)].flatMap((match) => (match[1] as string).split('|'));
       expect(named.length).toBeGreaterThan(0);

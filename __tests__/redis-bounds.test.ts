@@ -105,7 +105,7 @@ describe('saved incident notes read back', () => {
     expect(readSavedIncident({ ...good, secret: 'x' })).toBe('it has fields other than since, alerted, reminders, alerted_at');
     expect(readSavedIncident({ ...good, since: 'yesterday' })).toBe('"since" is not a wall-clock time in ms');
     expect(readSavedIncident({ ...good, alerted_at: -1 })).toBe('"alerted_at" is not a wall-clock time in ms');
-    expect(readSavedIncident({ ...good, alerted: 'healthy' })).toBe('"alerted" is not one of warning, degraded or critical');
+    expect(readSavedIncident({ ...good, alerted: 'healthy' })).toBe('"alerted" is not one of at_risk, warning, degraded or critical');
     expect(readSavedIncident({ ...good, reminders: 1.5 })).toBe('"reminders" is not a whole number of at least 0');
   });
 });

@@ -86,6 +86,7 @@ export {
   teamsNotifier,
   discordNotifier,
   alertmanagerNotifier,
+  ALERTMANAGER_AT_RISK_ALERT,
   ALERTMANAGER_FLAPPING_ALERT,
   ALERTMANAGER_MAX_ALERTS,
   ALERTMANAGER_STATUS_ALERT,

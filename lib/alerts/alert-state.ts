@@ -37,15 +37,31 @@ export class ServiceAlertState<Target> implements Scheduled {
   lastBad: { reason: string; cause: StatusChange['cause'] } | null = null;
   /** Shared by the replicas (see the dispatcher's `isShared`): once shared, it stays so. */
   shared = false;
+  /** Its `trend.at_risk` as the latest `trend` event said (followed only with a target of `minLevel` `at_risk`). */
+  atRisk = false;
+  /** The reason of the `trend` event that turned it at risk: its `at_risk` alert's, and its re-sends'. */
+  atRiskReason = '';
 
   constructor(readonly service: string) {}
 
   get idle(): boolean {
-    return !this.flapping && !this.held && this.incidents.size === 0 && this.recoverAt === null;
+    return !this.flapping && !this.held && !this.atRisk && this.incidents.size === 0 && this.recoverAt === null;
   }
 }
 
 export const rankOf = (status: ServiceStatus): number => STATUS_WORDS.indexOf(status);
+
+/**
+ * The rank an incident alerted at `at_risk` has: healthy's, below warning's. No incident is ever
+ * alerted at `healthy`, so the rank says `at_risk` wherever it is an incident's.
+ */
+export const AT_RISK_RANK = rankOf('healthy');
+
+/** An alert level's rank, on the scale of {@link rankOf}. */
+export const levelRank = (level: AlertLevel): number => (level === 'at_risk' ? AT_RISK_RANK : rankOf(level));
+
+/** The alert level of an incident's `alertedRank`. */
+export const levelAt = (rank: number): AlertLevel => (rank === AT_RISK_RANK ? 'at_risk' : (STATUS_WORDS[rank] as AlertLevel));
 
 /** Monotonic ms of the latest alert about any of `state`'s open incidents. */
 export function latestAlertAt(state: ServiceAlertState<unknown>): number {
@@ -54,9 +70,10 @@ export function latestAlertAt(state: ServiceAlertState<unknown>): number {
   return latest;
 }
 
-/** The most severe level `state`'s open incidents were alerted at. */
+/** The most severe level `state`'s open incidents were alerted at; `warning` when none is open. */
 export function worstAlerted(state: ServiceAlertState<unknown>): AlertLevel {
-  let rank = rankOf('warning');
+  if (state.incidents.size === 0) return 'warning';
+  let rank = AT_RISK_RANK;
   for (const incident of state.incidents.values()) rank = Math.max(rank, incident.alertedRank);
-  return STATUS_WORDS[rank] as AlertLevel;
+  return levelAt(rank);
 }

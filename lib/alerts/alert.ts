@@ -1,7 +1,10 @@
 import type { OverallStatus, ServiceStatus } from '../core/status';
 
-/** What an alert says: a service entered a bad status, recovered, or is flapping. */
-export type AlertStatus = Exclude<ServiceStatus, 'healthy'> | 'resolved' | 'flapping';
+/**
+ * What an alert says: a service entered a bad status, recovered, or is flapping; or, to a target
+ * whose `minLevel` is `at_risk`, that a healthy service's pulses drift toward a miss (`trend.at_risk`).
+ */
+export type AlertStatus = AlertLevel | 'resolved' | 'flapping';
 
 /** The JSON body a webhook receives, and what a notifier is given. */
 export interface Alert {
@@ -9,17 +12,29 @@ export interface Alert {
   id: string;
   /** The service's tag. */
   service: string;
-  /** The status entered (a reminder repeats `critical`), `resolved` after an alerted incident, or `flapping`. */
+  /**
+   * The status entered (a reminder repeats `critical`), `resolved` after an alerted incident, or
+   * `flapping`; `at_risk` (only to a target whose `minLevel` is `at_risk`) when a healthy
+   * service's `trend.at_risk` turns true: it opens an incident that a later `warning` or worse
+   * escalates, and that a `resolved` closes once the risk is gone or the service recovers.
+   */
   status: AlertStatus;
-  /** The service status before this one. */
-  previous: ServiceStatus;
+  /**
+   * The service status before this one. With `at_risk`, the status it is at risk in (`healthy`);
+   * with the `resolved` of an incident that never went past `at_risk`, `at_risk`.
+   */
+  previous: ServiceStatus | 'at_risk';
   /** ISO 8601 UTC time of the change. */
   time: string;
   /** Why, in words, e.g. `missed 3 heartbeats` or `error: disk full`. */
   reason: string;
   /** The whole system's status just after the change: alerts made in one turn of the event loop share one reading, taken as the turn ends. */
   overall_status: OverallStatus;
-  /** With `resolved`: seconds from the first alert of the incident to the recovery. */
+  /**
+   * With `resolved`: seconds from the first alert of the incident to the recovery. For an
+   * incident that never went past `at_risk` (`previous` is `at_risk`), the time it was at risk:
+   * the service was never down.
+   */
   down_seconds?: number;
   /** With a reminder: how many reminders were sent for this incident, this one included. */
   reminder?: number;
@@ -37,8 +52,12 @@ export interface Alert {
   shared?: true;
 }
 
-/** The least severe status a target is alerted about. */
-export type AlertLevel = Exclude<ServiceStatus, 'healthy'>;
+/**
+ * The least severe status a target is alerted about, and the level of an alert about a status:
+ * `at_risk` (a healthy service whose pulses drift toward a miss: off unless a target asks for it)
+ * is below `warning`.
+ */
+export type AlertLevel = 'at_risk' | Exclude<ServiceStatus, 'healthy'>;
 
 /**
  * Where alerts go: Slack, ntfy, Pushover, email — anything with a name and a `send`.

@@ -4,12 +4,13 @@ import { Counter, register as globalRegister, type Registry, type RegistryConten
 import { isoAt, isoTimeOf, wallOffset } from '../util/clock';
 import { graceMs } from '../core/config';
 import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
+import type { TrendChange } from '../core/trend-watch';
 import { DeadlineScheduler } from '../core/scheduler';
-import { STATUS_WORDS, type OverallStatus, type ServiceStatus } from '../core/status';
+import type { OverallStatus, ServiceStatus } from '../core/status';
 import { DAY } from '../core/uptime';
 import { OptionReader } from '../util/validate';
 import type { Alert, AlertLevel, AlertStatus, Notifier } from './alert';
-import { ServiceAlertState, latestAlertAt, rankOf, worstAlerted } from './alert-state';
+import { AT_RISK_RANK, ServiceAlertState, latestAlertAt, levelAt, levelRank, rankOf, worstAlerted } from './alert-state';
 import { AlertLead } from './alert-lead';
 import { TargetQueue, type DeliverySettings } from './delivery';
 import { Dependents, RecoveredDependencies, afterDependencyReason, afterPauseReason, alertsOn, heldAtStart, leftDown } from './quiet-rules';
@@ -25,19 +26,23 @@ export type AlertTarget =
       readonly name?: string;
       /** Extra request headers, e.g. an authorization header the receiver wants. Defaults to none. */
       readonly headers?: Readonly<Record<string, string>>;
-      /** The least severe status this target is alerted about. Defaults to `warning`. */
+      /** The least severe status this target is alerted about. Defaults to `warning`; `at_risk` adds a healthy service's drift toward a miss. */
       readonly minLevel?: AlertLevel;
     }
   | {
       /** Any notifier: Slack, ntfy, email; it is named by its own `name`. */
       readonly notifier: Notifier;
-      /** The least severe status this target is alerted about. Defaults to `warning`. */
+      /** The least severe status this target is alerted about. Defaults to `warning`; `at_risk` adds a healthy service's drift toward a miss. */
       readonly minLevel?: AlertLevel;
     };
 
 /** What `new AlertDispatcher()` takes: the targets, and how hard each delivery is tried. */
 export interface AlertDispatcherOptions {
-  /** Where alerts go. `minLevel` (default `warning`) is the least severe status a target hears about. */
+  /**
+   * Where alerts go. `minLevel` (default `warning`) is the least severe status a target hears
+   * about: `warning`, `degraded`, `critical`, or `at_risk` to hear too when a healthy service's
+   * pulses drift toward a miss (its `trend.at_risk`).
+   */
   readonly targets: readonly AlertTarget[];
   /** Milliseconds per delivery attempt: a whole number from 1 to 2147483647, the longest a Node timer waits. Defaults to 5000. */
   readonly timeoutMs?: number;
@@ -52,7 +57,7 @@ export interface AlertDispatcherOptions {
 }
 
 const OPTION_KEYS = ['targets', 'timeoutMs', 'attempts', 'backoffMs', 'queueSize', 'registry'] as const;
-const LEVELS: readonly AlertLevel[] = ['warning', 'degraded', 'critical'];
+const LEVELS: readonly AlertLevel[] = ['at_risk', 'warning', 'degraded', 'critical'];
 /** States kept before the first sweep; later sweeps wait for twice what the last one kept, so idle states stay bounded whatever tags come and go. */
 const MAX_IDLE_STATES = 2000;
 
@@ -70,6 +75,12 @@ type ServiceState = ServiceAlertState<TargetQueue>;
  * until that recovers (recoveries are never held), and the dependency's alert lists it as
  * `affected` (see quiet-rules.ts). Closing the manager closes it, so a shutdown sends nothing
  * for the services it stops.
+ *
+ * A target whose `minLevel` is `at_risk` also hears when a healthy service turns at risk (the
+ * manager's `trend` event): an `at_risk` alert opens an incident that a `warning` or worse
+ * escalates, and a `resolved` closes it once the risk is gone (or at the recovery, as any). Only
+ * with such a target does the dispatcher listen to `trend`, which keeps the manager's trend
+ * check running every second.
  *
  * With a store the replicas share, every replica's dispatcher follows the shared services'
  * changes and keeps their incidents, but only the holder of the alert lease tells the targets
@@ -103,6 +114,8 @@ export class AlertDispatcher {
   private readonly unstamped: Alert[] = [];
   /** The number of states at which the next sweep runs: twice what the last one kept, so sweeps cost O(1) per state. */
   private sweepAt = MAX_IDLE_STATES;
+  /** Whether a target hears `at_risk`: only then is the manager's `trend` event listened to. */
+  private readonly hearsTrend: boolean;
 
   constructor(
     private readonly manager: HeartbeatManager,
@@ -182,6 +195,8 @@ export class AlertDispatcher {
     this.restoreHeld();
     manager.on('status', this.onStatus);
     manager.on('pause', this.onPause);
+    this.hearsTrend = this.queues.some((queue) => queue.minLevel === 'at_risk');
+    if (this.hearsTrend) manager.on('trend', this.onTrend);
     manager.on('close', () => {
       this.close();
     });
@@ -199,6 +214,7 @@ export class AlertDispatcher {
     this.closed = true;
     this.manager.off('status', this.onStatus);
     this.manager.off('pause', this.onPause);
+    if (this.hearsTrend) this.manager.off('trend', this.onTrend);
     this.recovered.close();
     this.lead?.close();
     this.scheduler.close();
@@ -311,6 +327,58 @@ export class AlertDispatcher {
   };
 
   /**
+   * A service's `trend.at_risk` turned: at risk and healthy, the targets of `minLevel` `at_risk`
+   * hear so (sayAtRisk); no longer at risk, an incident that never went past `at_risk` is
+   * resolved. One already open at a worse level goes on: its recovery resolves it.
+   */
+  private readonly onTrend = (change: TrendChange): void => {
+    const known = this.states.get(change.service);
+    if (!change.trend.at_risk && !known) return;
+    const state = known ?? this.stateOf(change.service);
+    const now = this.manager.clock.now();
+    state.atRisk = change.trend.at_risk;
+    if (state.atRisk) {
+      state.atRiskReason = change.trend.reason;
+      this.sayAtRisk(state, now, change.time);
+      return;
+    }
+    // Healthy, it was held for its risk alone.
+    if (state.current === 'healthy') state.held = false;
+    if (state.incidents.size === 0 || state.current !== 'healthy' || state.flapping || state.recoverAt !== null) return;
+    // Paused: the pause's end says where it stands.
+    if (this.manager.service(change.service)?.paused != null) return;
+    for (const incident of state.incidents.values()) if (incident.alertedRank !== AT_RISK_RANK) return;
+    this.resolve(state, now, change.time, `no longer at risk: ${change.trend.reason}`);
+    this.reschedule(state);
+  };
+
+  /**
+   * A healthy service at risk: each target of `minLevel` `at_risk` with no incident of it open
+   * hears so, with the reason of the trend, unless it is paused or flapping (their ends say
+   * it), or a dependency that is down holds it (its recovery does).
+   */
+  private sayAtRisk(state: ServiceState, now: number, time?: string): void {
+    if (!this.hearsTrend || !state.atRisk || state.current !== 'healthy' || state.flapping) return;
+    const health = this.manager.service(state.service);
+    // Warning or worse already: its incident is open, or a target's level is not met. No longer
+    // at risk as of its latest pulse: the trend event that says so is on its way.
+    if (!health || health.paused !== null || health.status !== 'healthy' || !health.trend.at_risk) return;
+    if (health.suppressed_by !== null) {
+      state.held = true;
+      return;
+    }
+    state.held = false;
+    // The trend as of the latest pulse says it best (a recovery, or a dependency's, may come long after the event).
+    state.atRiskReason = health.trend.reason;
+    for (const queue of this.queues) {
+      if (queue.minLevel !== 'at_risk' || state.incidents.has(queue)) continue;
+      const incident: Incident = { since: now, alertedRank: AT_RISK_RANK, reminders: 0, lastAlertAt: now };
+      state.incidents.set(queue, incident);
+      this.tell(state, queue, incident, false, () => this.alert(state.service, 'at_risk', 'healthy', state.atRiskReason, time));
+    }
+  }
+
+  /**
    * `dependency` is no longer down: each of its dependents that is still bad and was held is
    * alerted once on its own, unless something else holds it now (another dependency still
    * down, a pause of its own, flapping).
@@ -323,8 +391,12 @@ export class AlertDispatcher {
       const health = this.manager.service(tag);
       if (!health || health.suppressed_by !== null || health.paused !== null) continue;
       state.held = false;
-      // Recovered meanwhile: its own change says so (and had nothing alerted to resolve).
-      if (health.status === 'healthy') continue;
+      // Recovered meanwhile: its own change says so (and had nothing alerted to resolve). Held
+      // while healthy, it was for its risk: that is said now.
+      if (health.status === 'healthy') {
+        this.sayAtRisk(state, now);
+        continue;
+      }
       state.current = health.status;
       if (!alertsOn(state.lastBad?.cause ?? 'error', this.manager.config.alert_on_miss)) continue;
       const previous = state.lastChange?.from ?? 'healthy';
@@ -342,7 +414,7 @@ export class AlertDispatcher {
     const rank = rankOf(state.current);
     let heard = false;
     for (const queue of this.queues) {
-      if (rank < rankOf(queue.minLevel)) continue;
+      if (rank < levelRank(queue.minLevel)) continue;
       const incident = state.incidents.get(queue);
       if (!incident || incident.alertedRank < rank) return false;
       heard = true;
@@ -354,7 +426,7 @@ export class AlertDispatcher {
   private escalate(state: ServiceState, previous: ServiceStatus, reason: string, now: number, time?: string): void {
     const rank = rankOf(state.current);
     for (const queue of this.queues) {
-      if (rank < rankOf(queue.minLevel)) continue;
+      if (rank < levelRank(queue.minLevel)) continue;
       let incident = state.incidents.get(queue);
       if (incident && rank <= incident.alertedRank) continue;
       if (incident) {
@@ -387,14 +459,18 @@ export class AlertDispatcher {
     state.recoverAt = now + needs * (service?.interval ?? this.manager.config.default_interval) * 1000;
   }
 
-  /** Closes every open incident with a `resolved`; `reason` defaults to the latest change's. */
+  /**
+   * Closes every open incident with a `resolved`; `reason` defaults to the latest change's. A
+   * healthy service still at risk then opens its `at_risk` incident anew (sayAtRisk).
+   */
   private resolve(state: ServiceState, now: number, time?: string, reason?: string): void {
     // After a pause the latest change is the pause's own: what the targets last heard is the status before.
     const previous = reason === undefined ? (state.lastChange?.from ?? worstAlerted(state)) : worstAlerted(state);
     reason ??= state.lastChange?.reason ?? 'recovered';
     for (const [queue, incident] of state.incidents) {
       this.tell(state, queue, incident, true, () => {
-        const alert = this.alert(state.service, 'resolved', previous, reason, time);
+        // An incident that never went past at_risk: the service was healthy throughout.
+        const alert = this.alert(state.service, 'resolved', incident.alertedRank === AT_RISK_RANK ? 'at_risk' : previous, reason, time);
         alert.down_seconds = Math.round((now - incident.since) / 1000);
         return alert;
       });
@@ -402,6 +478,7 @@ export class AlertDispatcher {
     state.incidents.clear();
     state.recoverAt = null;
     state.recoveryReason = null;
+    this.sayAtRisk(state, now);
   }
 
   private onDue(state: ServiceState, now: number): void {
@@ -541,13 +618,15 @@ export class AlertDispatcher {
       const incident = state.incidents.get(queue);
       if (!incident || (!this.ownIncidents.has(incident) && this.isShared(state) && this.lead?.sending !== true)) continue;
       overall ??= this.manager.overallStatus();
+      const level = levelAt(incident.alertedRank);
+      const atRisk = level === 'at_risk';
       const alert: Alert = {
         id: randomUUID(),
         service: state.service,
-        status: STATUS_WORDS[incident.alertedRank] as AlertLevel,
-        previous: state.lastChange?.from ?? 'healthy',
+        status: level,
+        previous: atRisk ? 'healthy' : (state.lastChange?.from ?? 'healthy'),
         time: isoAt(offset, incident.since),
-        reason: state.lastBad?.reason ?? `${state.service} is ${STATUS_WORDS[incident.alertedRank] as AlertLevel}`,
+        reason: (atRisk ? state.atRiskReason || null : state.lastBad?.reason) ?? `${state.service} is ${level}`,
         overall_status: overall,
       };
       if (this.lead !== null && this.isShared(state)) alert.shared = true;
@@ -618,7 +697,8 @@ export class AlertDispatcher {
     if (!health) {
       // Nothing runs it yet (an in-process service its app has not started again): its start
       // or its next change tells. One unseen for retention_days is gone, as the manager forgets it.
-      state.current = worstAlerted(state);
+      const worst = worstAlerted(state);
+      state.current = worst === 'at_risk' ? 'healthy' : worst;
       if (latestAlertAt(state) >= now - this.manager.config.retention_days * DAY) state.unconfirmed = true;
       else this.forget(state);
       return;
@@ -713,13 +793,13 @@ export class AlertDispatcher {
   /** Sends one alert to every target whose level it reaches (used for flapping). */
   private send(state: ServiceState, status: AlertStatus, previous: ServiceStatus, reason: string, rank: number, time: string): void {
     for (const queue of this.queues) {
-      if ((rank >= rankOf(queue.minLevel) || state.incidents.has(queue)) && this.speaksFor(state))
+      if ((rank >= levelRank(queue.minLevel) || state.incidents.has(queue)) && this.speaksFor(state))
         queue.push(this.alert(state.service, status, previous, reason, time));
     }
   }
 
   /** A new alert; `time` is the change's own when a change made it, else now. */
-  private alert(service: string, status: AlertStatus, previous: ServiceStatus, reason: string, time?: string): Alert {
+  private alert(service: string, status: AlertStatus, previous: Alert['previous'], reason: string, time?: string): Alert {
     const clock = this.manager.clock;
     time ??= isoTimeOf(clock, clock.now());
     const alert: Alert = { id: randomUUID(), service, status, previous, time, reason, overall_status: 'healthy' };

@@ -7,6 +7,7 @@ export { teamsNotifier, type TeamsOptions } from './targets/teams';
 export { discordNotifier, type DiscordOptions } from './targets/discord';
 export {
   alertmanagerNotifier,
+  ALERTMANAGER_AT_RISK_ALERT,
   ALERTMANAGER_FLAPPING_ALERT,
   ALERTMANAGER_MAX_ALERTS,
   ALERTMANAGER_STATUS_ALERT,

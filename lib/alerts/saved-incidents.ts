@@ -10,8 +10,8 @@ import { wallOffset } from '../util/clock';
 import { MAX_TAG_LENGTH } from '../core/config';
 import type { HeartbeatManager } from '../core/manager';
 import type { ReplicaLink } from '../core/replicas';
-import { STATUS_WORDS } from '../core/status';
 import type { AlertLevel } from './alert';
+import { levelAt, levelRank } from './alert-state';
 
 /** The note space that holds the incidents: the manager's, and the replicas' shared one. */
 export const INCIDENT_NOTES = 'alerts';
@@ -20,7 +20,7 @@ export const INCIDENT_NOTES = 'alerts';
 export interface Incident {
   /** Monotonic ms of the first alert. */
   since: number;
-  /** Rank (in `STATUS_WORDS`) of the most severe level alerted. */
+  /** Rank (in `STATUS_WORDS`; `at_risk` has healthy's, see `levelAt`) of the most severe level alerted. */
   alertedRank: number;
   reminders: number;
   /** Monotonic ms of the latest alert about it: after a restart, the next reminder counts from here. */
@@ -39,7 +39,7 @@ export interface SavedIncident {
   readonly alerted_at: number;
 }
 
-const LEVELS: readonly AlertLevel[] = ['warning', 'degraded', 'critical'];
+const LEVELS: readonly AlertLevel[] = ['at_risk', 'warning', 'degraded', 'critical'];
 const FIELDS = ['since', 'alerted', 'reminders', 'alerted_at'];
 /** Longest target name kept as it is in a key; a longer one is keyed by its hash, as the store takes keys of at most 512 characters. */
 const MAX_NAMED_TARGET = 256;
@@ -124,7 +124,7 @@ export class SavedIncidents<Target> {
     const offset = wallOffset(this.manager.clock);
     return {
       since: Math.round(incident.since + offset),
-      alerted: STATUS_WORDS[incident.alertedRank] as AlertLevel,
+      alerted: levelAt(incident.alertedRank),
       reminders: incident.reminders,
       alerted_at: Math.round(incident.lastAlertAt + offset),
     };
@@ -154,7 +154,7 @@ export class SavedIncidents<Target> {
           target,
           incident: {
             since: monotonic(saved.since),
-            alertedRank: STATUS_WORDS.indexOf(saved.alerted),
+            alertedRank: levelRank(saved.alerted),
             reminders: saved.reminders,
             lastAlertAt: monotonic(saved.alerted_at),
           },
@@ -230,7 +230,7 @@ export function readSavedIncident(value: unknown): SavedIncident | string {
   if (Object.keys(fields).some((name) => !FIELDS.includes(name))) return `it has fields other than ${FIELDS.join(', ')}`;
   if (!isWallTime(fields.since)) return '"since" is not a wall-clock time in ms';
   if (!isWallTime(fields.alerted_at)) return '"alerted_at" is not a wall-clock time in ms';
-  if (!LEVELS.includes(fields.alerted as AlertLevel)) return '"alerted" is not one of warning, degraded or critical';
+  if (!LEVELS.includes(fields.alerted as AlertLevel)) return '"alerted" is not one of at_risk, warning, degraded or critical';
   if (typeof fields.reminders !== 'number' || !Number.isSafeInteger(fields.reminders) || fields.reminders < 0) {
     return '"reminders" is not a whole number of at least 0';
   }

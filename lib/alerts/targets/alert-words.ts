@@ -21,14 +21,19 @@ export interface AlertWords {
   readonly shortcode: string;
   /** The time of the change, e.g. `2026-11-30 15:04:09 UTC`. */
   readonly time: string;
-  /** With `resolved`: how long the service was down, e.g. `4m 30s`. */
+  /** With `resolved`: how long the service was down, e.g. `4m 30s` (at risk, for an incident that never went past `at_risk`). */
   readonly downFor?: string;
   /** Labelled details in display order: status, service, time, down for, reminder, affected, overall. */
   readonly facts: readonly { readonly label: string; readonly value: string }[];
 }
 
-/** What each status looks like. Colours are the status page's (lib/page/style.ts); flapping, which has no page colour, is violet. */
+/**
+ * What each status looks like. Colours are the status page's (lib/page/style.ts); flapping,
+ * which has no page colour, is violet; at risk, which the page marks in its text colour, is a
+ * neutral slate.
+ */
 const LOOKS: Record<AlertStatus, { word: string; colour: number; emoji: string; shortcode: string }> = {
+  at_risk: { word: 'At risk', colour: 0x475569, emoji: '⏳', shortcode: 'hourglass_flowing_sand' },
   warning: { word: 'Warning', colour: 0xa86b00, emoji: '⚠️', shortcode: 'warning' },
   degraded: { word: 'Degraded', colour: 0xc2410c, emoji: '🟠', shortcode: 'orange_circle' },
   critical: { word: 'Critical', colour: 0xc81e1e, emoji: '🚨', shortcode: 'rotating_light' },
@@ -45,14 +50,17 @@ export function describeAlert(alert: Alert): AlertWords {
   const service = oneLine(alert.service);
   const title = titleOf(alert, service);
   const downFor = alert.status === 'resolved' && alert.down_seconds !== undefined ? formatDuration(alert.down_seconds) : undefined;
-  const reason = downFor === undefined ? alert.reason : `${alert.reason} (down for ${downFor})`;
+  // An incident that never went past at_risk: the service was not down, only at risk.
+  const wasAtRisk = alert.status === 'resolved' && alert.previous === 'at_risk';
+  const forWord = wasAtRisk ? 'at risk for' : 'down for';
+  const reason = downFor === undefined ? alert.reason : `${alert.reason} (${forWord} ${downFor})`;
   const time = formatTime(alert.time);
   const facts: { label: string; value: string }[] = [
     { label: 'Status', value: alert.status === 'resolved' ? `resolved (was ${alert.previous})` : alert.status },
     { label: 'Service', value: service },
     { label: 'Time', value: time },
   ];
-  if (downFor !== undefined) facts.push({ label: 'Down for', value: downFor });
+  if (downFor !== undefined) facts.push({ label: wasAtRisk ? 'At risk for' : 'Down for', value: downFor });
   if (alert.reminder !== undefined) facts.push({ label: 'Reminder', value: String(alert.reminder) });
   if (alert.affected?.length) facts.push({ label: 'Affected', value: alert.affected.map(oneLine).join(', ') });
   facts.push({ label: 'Overall', value: alert.overall_status });
@@ -73,7 +81,9 @@ export function describeAlert(alert: Alert): AlertWords {
 function titleOf(alert: Alert, service: string): string {
   switch (alert.status) {
     case 'resolved':
-      return `${service} recovered`;
+      return alert.previous === 'at_risk' ? `${service} is no longer at risk` : `${service} recovered`;
+    case 'at_risk':
+      return `${service} is at risk of missing its heartbeat`;
     case 'flapping':
       return `${service} is flapping`;
     case 'warning':

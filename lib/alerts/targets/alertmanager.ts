@@ -27,6 +27,12 @@ export interface AlertmanagerOptions {
 
 /** The `alertname` of a service's status alert: one labelset per service and severity. */
 export const ALERTMANAGER_STATUS_ALERT = 'HeartbeatServiceStatus';
+/**
+ * The `alertname` of a service at risk (an `at_risk` alert, to a target of `minLevel` `at_risk`),
+ * with `severity` `info`: a labelset of its own, which a `warning` or worse ends as it starts,
+ * and a recovery (or the risk's end) ends.
+ */
+export const ALERTMANAGER_AT_RISK_ALERT = 'HeartbeatServiceAtRisk';
 /** The `alertname` of the notice that a service is flapping: sent once, never re-sent, so it ends by itself 4 × `resendMs` later, or when the service's next alert comes. */
 export const ALERTMANAGER_FLAPPING_ALERT = 'HeartbeatServiceFlapping';
 /** The most open alerts one re-send carries (about 4 MB of JSON, built and sent in under 100 ms): past it the rest wait for Alertmanager to resolve them on their `endsAt`. */
@@ -43,7 +49,8 @@ const MAX_RESEND_TIMEOUT_MS = 10_000;
  */
 const SAME_START_MS = 1000;
 const OPTION_KEYS = ['url', 'pageUrl', 'name', 'headers', 'resendMs', 'instance'] as const;
-const LEVELS: readonly AlertLevel[] = ['warning', 'degraded', 'critical'];
+/** Least severe first: a lower one sent after a higher one of the same incident is not sent. */
+const LEVELS: readonly AlertLevel[] = ['at_risk', 'warning', 'degraded', 'critical'];
 
 /** An alert as Alertmanager's `POST /api/v2/alerts` takes it. */
 interface PostableAlert {
@@ -65,6 +72,7 @@ interface Firing {
  * people already use (email, PagerDuty, Slack) then come from Alertmanager. Each alert is one
  * `POST {url}/api/v2/alerts` of labels `alertname` ({@link ALERTMANAGER_STATUS_ALERT}),
  * `service`, `severity` and `instance` (none for a service the replicas share), annotations `summary` and `description` (the reason),
+ * or, for `at_risk`, alertname {@link ALERTMANAGER_AT_RISK_ALERT} with severity `info`;
  * `startsAt` (the incident's start) and a `generatorURL` to the service on the status page.
  *
  * While an incident is open its alert is re-sent every `resendMs` with `endsAt` 4 × `resendMs`
@@ -238,8 +246,10 @@ class AlertmanagerNotifier implements Notifier {
     if (alert.status === 'resolved') {
       this.firing.delete(service);
       const startsAt = before?.startsAt ?? new Date(Date.parse(alert.time) - (alert.down_seconds ?? 0) * 1000).toISOString();
-      // Not knowing which severity fired (nothing was remembered), every one is ended: ending a labelset Alertmanager never notified sends nothing.
-      const severities = before ? [before.severity] : LEVELS;
+      // Not knowing which severity fired (nothing was remembered), every one is ended: ending a
+      // labelset Alertmanager never notified sends nothing. An incident that never went past
+      // at_risk (`previous`) fired only that one; an escalation ended it, else.
+      const severities = before ? [before.severity] : alert.previous === 'at_risk' ? (['at_risk'] as const) : LEVELS.slice(1);
       for (const severity of severities) body.push(this.statusAlert(alert, severity, startsAt, later(startsAt, alert.time)));
       return body;
     }
@@ -257,10 +267,14 @@ class AlertmanagerNotifier implements Notifier {
   }
 
   private statusAlert(alert: Alert, severity: AlertLevel, startsAt: string, endsAt: string): PostableAlert {
-    const summary = alert.status === 'resolved' ? `${alert.service} recovered` : `${alert.service} is ${severity}`;
+    const atRisk = severity === 'at_risk';
+    const summary =
+      alert.status === 'resolved'
+        ? `${alert.service} ${atRisk ? 'is no longer at risk' : 'recovered'}`
+        : `${alert.service} is ${atRisk ? 'at risk of missing its heartbeat' : severity}`;
     const annotations: Record<string, string> = { summary, description: alert.reason };
     if (alert.affected) annotations.affected = alert.affected.join(', ');
-    return this.postable(ALERTMANAGER_STATUS_ALERT, alert, severity, annotations, startsAt, endsAt);
+    return this.postable(atRisk ? ALERTMANAGER_AT_RISK_ALERT : ALERTMANAGER_STATUS_ALERT, alert, severity, annotations, startsAt, endsAt);
   }
 
   private flappingAlert(alert: Alert, startsAt: string): PostableAlert {
@@ -278,7 +292,8 @@ class AlertmanagerNotifier implements Notifier {
   ): PostableAlert {
     // A service the replicas share is one alert whichever replica holds the lease: an instance
     // label would make a takeover start another labelset, and page again.
-    const labels: Record<string, string> = { alertname, service, severity };
+    // At risk is no status: Alertmanager's usual `info` severity, below `warning`.
+    const labels: Record<string, string> = { alertname, service, severity: severity === 'at_risk' ? 'info' : severity };
     if (!shared) labels.instance = this.settings.instance;
     const postable: PostableAlert = { labels, annotations, startsAt, endsAt };
     if (this.settings.pageUrl !== undefined) postable.generatorURL = `${this.settings.pageUrl}#${encodeURIComponent(service)}`;
@@ -384,7 +399,7 @@ class AlertmanagerNotifier implements Notifier {
 }
 
 function isLevel(status: Alert['status']): status is AlertLevel {
-  return status === 'warning' || status === 'degraded' || status === 'critical';
+  return status === 'at_risk' || status === 'warning' || status === 'degraded' || status === 'critical';
 }
 
 /** `endsAt`, or `startsAt` if that is later: Alertmanager refuses an alert that ends before it starts (a wall clock stepped back). */

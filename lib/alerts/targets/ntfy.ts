@@ -23,9 +23,10 @@ export interface NtfyOptions {
 /**
  * ntfy's priorities (1 min … 5 max): a critical service wakes the phone (5, urgent), degraded
  * and flapping buzz (4, high), a warning and a recovery arrive as ordinary notifications (3,
- * default; a recovery after an urgent page is worth seeing).
+ * default; a recovery after an urgent page is worth seeing), and a service at risk makes no
+ * sound (2, low): an early signal, not a page.
  */
-const PRIORITY: Record<AlertStatus, 3 | 4 | 5> = { critical: 5, degraded: 4, flapping: 4, warning: 3, resolved: 3 };
+const PRIORITY: Record<AlertStatus, 2 | 3 | 4 | 5> = { critical: 5, degraded: 4, flapping: 4, warning: 3, resolved: 3, at_risk: 2 };
 /** ntfy's topic names: letters, digits, `-` and `_`, at most 64. */
 const TOPIC = /^[-_A-Za-z0-9]{1,64}$/;
 /** Longest title sent, in UTF-16 code units. ntfy sets no documented limit; a phone shows far less. */
@@ -45,9 +46,9 @@ const HEADER_SAFE = /^[\x21-\x7e]+$/;
  * A notifier that pushes each alert to an ntfy topic, so it reaches phones: the title names the
  * service and what happened (`save_worker is critical`), the message holds the reason, the time
  * and, on recovery, how long it was down; the priority follows the status (5/urgent for
- * critical, 4/high for degraded and flapping, 3/default for a warning and a recovery); the tags
- * are the status's emoji (`rotating_light`, `orange_circle`, `warning`, `white_check_mark`,
- * `repeat`) and the service's name. It publishes as JSON to the server's root, so no header
+ * critical, 4/high for degraded and flapping, 3/default for a warning and a recovery, 2/low for
+ * `at_risk`); the tags are the status's emoji (`rotating_light`, `orange_circle`, `warning`,
+ * `white_check_mark`, `repeat`, `hourglass_flowing_sand`) and the service's name. It publishes as JSON to the server's root, so no header
  * carries a service name or a reason. Delivery is the webhook's: 2xx delivered; network
  * errors, 5xx, 408 and 429 retried; redirects not followed.
  *

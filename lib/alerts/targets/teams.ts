@@ -24,7 +24,8 @@ const TITLE_LIMIT = 250;
 const TEXT_LIMIT = 2000;
 
 /** The Adaptive Card colour of each status (the host's theme gives the shades). */
-const COLOUR: Record<AlertStatus, 'Attention' | 'Warning' | 'Good' | 'Accent'> = {
+const COLOUR: Record<AlertStatus, 'Attention' | 'Warning' | 'Good' | 'Accent' | 'Default'> = {
+  at_risk: 'Default',
   critical: 'Attention',
   degraded: 'Warning',
   warning: 'Warning',
