@@ -18,18 +18,16 @@ import {
 } from './helpers/alertmanager';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { startReceiver, type Receiver } from './helpers/receiver';
+import { DRIFT_INTERVAL, driftingGaps, steadyGaps } from './helpers/drift';
 
 // The optional `at_risk` alert level (issue 20): a target whose minLevel is at_risk hears when
 // a healthy service's pulses drift toward a miss; every other target hears what it did before.
 // Real webhook receivers on loopback; the monitor on jest's fake timers through the test clock.
 
 const SECOND = 1000;
-/** Interval 30 s and the default grace of 10%: a beat is missed once a gap passes 33 s. */
-const INTERVAL = 30;
-/** Twenty steady gaps of 20 s, then eight growing by 1.5 s per beat: at risk by the last (see trend.test.ts). */
-const DRIFT = [...Array.from({ length: 20 }, () => 20), ...Array.from({ length: 8 }, (_, i) => 20 + 1.5 * (i + 1))];
+const DRIFT = driftingGaps();
 /** Ten steady gaps: the risk is gone. */
-const STEADY = Array.from({ length: 10 }, () => 20);
+const STEADY = steadyGaps(10);
 
 let clock: TestClock;
 let manager: HeartbeatManager;
@@ -89,7 +87,7 @@ function pulseAfter(worker: Heartbeat, gaps: readonly number[]): string | null {
 
 /** A worker of `INTERVAL` seconds, started and pulsed once. */
 function worker(tag = 'save_worker'): Heartbeat {
-  const heartbeat = manager.heartbeat({ tag, interval: INTERVAL }).start();
+  const heartbeat = manager.heartbeat({ tag, interval: DRIFT_INTERVAL }).start();
   heartbeat.pulse();
   return heartbeat;
 }
@@ -210,7 +208,7 @@ describe('a target whose minLevel is at_risk', () => {
   });
 
   it('holds at_risk while a dependency is down, and says it once that dependency recovers', async () => {
-    monitor({ services: { db: { interval: 60 }, save_worker: { interval: INTERVAL, depends_on: ['db'] } } });
+    monitor({ services: { db: { interval: 60 }, save_worker: { interval: DRIFT_INTERVAL, depends_on: ['db'] } } });
     const db = manager.heartbeat({ tag: 'db' }).start();
     const saveWorker = worker();
     for (const gap of DRIFT.slice(0, 27)) {

@@ -12,15 +12,11 @@ import { codeBlocks } from './helpers/markdown';
 import { useManagerTimers } from './helpers/managers';
 import { exportedMetricNames, metricNamesIn } from './helpers/promql';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
+import { DRIFT_INTERVAL, driftingGaps, steadyGaps } from './helpers/drift';
 
 useManagerTimers({ doNotFake: ['nextTick', 'setImmediate'] });
 
 const SECOND = 1000;
-/** Interval 30 s and the default grace of 10%: a beat is missed once a gap passes 33 s. */
-const INTERVAL = 30;
-const steady = (count: number, gap = 20): number[] => Array.from({ length: count }, () => gap);
-/** Twenty steady gaps of 20 s, then gaps that grow by 1.5 s per beat: 21.5, 23, 24.5 … */
-const drifting = (growing: number): number[] => [...steady(20), ...Array.from({ length: growing }, (_, i) => 20 + 1.5 * (i + 1))];
 
 const GUIDE = 'docs/metrics-and-fleet.md';
 /** The metrics guide's code blocks marked `<!-- docs-test: marker -->`. */
@@ -35,7 +31,7 @@ beforeEach(() => {
 
 /** A service of `INTERVAL` seconds, started and pulsed; `gaps` (seconds) are the waits before each further pulse. */
 function pulsing(tag: string, gaps: readonly number[]) {
-  const heartbeat = fixture.manager.heartbeat({ tag, interval: INTERVAL }).start();
+  const heartbeat = fixture.manager.heartbeat({ tag, interval: DRIFT_INTERVAL }).start();
   heartbeat.pulse();
   for (const gap of gaps) {
     fixture.clock.advance(gap * SECOND);
@@ -58,7 +54,7 @@ function pulsingTogether(gapsByTag: Record<string, readonly number[]>) {
     for (const gap of gaps) events.push({ at: (at += gap), tag, start: false });
   }
   events.sort((a, b) => a.at - b.at);
-  const heartbeats = new Map(Object.keys(gapsByTag).map((tag) => [tag, fixture.manager.heartbeat({ tag, interval: INTERVAL })]));
+  const heartbeats = new Map(Object.keys(gapsByTag).map((tag) => [tag, fixture.manager.heartbeat({ tag, interval: DRIFT_INTERVAL })]));
   let now = 0;
   for (const { at, tag, start } of events) {
     fixture.clock.advance((at - now) * SECOND);
@@ -89,7 +85,7 @@ const GAP_HELP =
 
 it('exports at_risk for every service and the gap figures of those past learning: exact lines for cron, learning, steady and at-risk services, as the guide shows', async () => {
   // save_worker drifts toward its 33 s deadline; every gap stays within it, so its status is healthy.
-  pulsingTogether({ save_worker: drifting(8), steady_worker: steady(30), new_worker: steady(4) });
+  pulsingTogether({ save_worker: driftingGaps(8), steady_worker: steadyGaps(30), new_worker: steadyGaps(4) });
   const trend = (tag: string) => fixture.manager.service(tag)?.trend;
   expect(trend('save_worker')).toMatchObject({ at_risk: true, mean_gap_seconds: 24.149, p95_gap_seconds: 30.5 });
   expect(trend('steady_worker')).toMatchObject({ at_risk: false, mean_gap_seconds: 20, p95_gap_seconds: 20 });
@@ -120,7 +116,7 @@ it('exports at_risk for every service and the gap figures of those past learning
 });
 
 it('follows the trend from scrape to scrape: the gaps appear at the tenth, at_risk turns 1 as the gaps drift and 0 when they recover', async () => {
-  const heartbeat = pulsing('save_worker', steady(9));
+  const heartbeat = pulsing('save_worker', steadyGaps(9));
   const samples = async () => {
     const all = parseSamples(await scrape());
     return Object.fromEntries([...all].filter(([series]) => /^heartbeat_(at_risk|pulse_gap_seconds)\{service="save_worker"/.test(series)));
@@ -140,7 +136,7 @@ it('follows the trend from scrape to scrape: the gaps appear at the tenth, at_ri
     'heartbeat_pulse_gap_seconds{service="save_worker",stat="p95"}': 20,
   });
 
-  const atRisk = await after(drifting(8).slice(10));
+  const atRisk = await after(driftingGaps(8).slice(10));
   const { trend } = fixture.manager.service('save_worker') ?? {};
   expect(atRisk).toEqual({
     'heartbeat_at_risk{service="save_worker"}': 1,
@@ -153,7 +149,7 @@ it('follows the trend from scrape to scrape: the gaps appear at the tenth, at_ri
   fixture.clock.advance(10 * SECOND);
   expect((await samples())['heartbeat_at_risk{service="save_worker"}']).toBe(1);
 
-  const recovered = await after(steady(9));
+  const recovered = await after(steadyGaps(9));
   expect(recovered['heartbeat_at_risk{service="save_worker"}']).toBe(0);
   expect(fixture.manager.service('save_worker')?.trend).toMatchObject({
     at_risk: false,
@@ -163,7 +159,7 @@ it('follows the trend from scrape to scrape: the gaps appear at the tenth, at_ri
 });
 
 it('removes both families of a service that leaves, and keeps those of a configured one', async () => {
-  const heartbeats = pulsingTogether({ save_worker: drifting(8), steady_worker: steady(30) });
+  const heartbeats = pulsingTogether({ save_worker: driftingGaps(8), steady_worker: steadyGaps(30) });
   const seriesOf = (text: string, tag: string) => trendLines(text).filter((line) => line.includes(`service="${tag}"`));
   expect(seriesOf(await scrape(), 'save_worker')).toHaveLength(3);
 

@@ -16,6 +16,7 @@ import { failNext } from './helpers/fs-faults';
 import { Contract, type Observed } from './helpers/openapi';
 import { openStream, type SseClient } from './helpers/sse';
 import { textBody } from './helpers/text-body';
+import { driftingGaps, pulseAfterGaps } from './helpers/drift';
 
 /**
  * The router against openapi.yaml: real answers, each looked up in the document by its own
@@ -1369,10 +1370,7 @@ describe('the details policy', () => {
     // Twenty gaps of 20 s, then eight growing by 1.5 s per beat, of an interval of 30 s: at risk.
     const drifter = manager.heartbeat({ tag: 'drifter', interval: 30 }).start();
     drifter.pulse();
-    for (const gap of [...Array.from({ length: 20 }, () => 20), ...Array.from({ length: 8 }, (_, i) => 20 + 1.5 * (i + 1))]) {
-      clock.advance(gap * 1000);
-      drifter.pulse();
-    }
+    pulseAfterGaps(clock, drifter, driftingGaps());
     clock.advance(1001);
     for (const client of [anonymous, authorized]) await client.waitFor(1, 'trend');
     expect(anonymous.events.filter((event) => event.event === 'trend').map((event) => JSON.parse(event.data))).toEqual([

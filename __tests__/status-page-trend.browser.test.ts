@@ -13,8 +13,13 @@ import { Registry } from 'prom-client';
 import { healthRouter, type Heartbeat } from '../lib';
 import { launchChromium } from './helpers/chromium';
 import { startStatusPageFixture, type StatusPageFixture } from './helpers/status-page-fixture';
+import { driftingGaps, pulseAfterGaps, steadyGaps } from './helpers/drift';
 
-const SECOND = 1000;
+/** Pulses the drifter after each gap (seconds), on the fixture's clock. */
+const pulseAfter = (gaps: readonly number[]): void => {
+  pulseAfterGaps(fixture.clock, drifter, gaps);
+};
+
 const DRIFTER = 'queue_worker';
 const CARD = `article.card[data-service="${DRIFTER}"]`;
 const CHIP = `${CARD} .risk`;
@@ -49,16 +54,6 @@ afterAll(async () => {
   await fixture.close();
   await browser.close();
 });
-
-/** Pulses the drifter after each gap (seconds), on the fixture's clock. */
-function pulseAfter(gaps: readonly number[]): void {
-  for (const gap of gaps) {
-    fixture.clock.advance(gap * SECOND);
-    drifter.pulse();
-  }
-}
-
-const steady = (count: number): number[] => Array.from({ length: count }, () => 20);
 
 async function open(url: string, options: BrowserContextOptions): Promise<Page> {
   const context = await browser.newContext(options);
@@ -106,7 +101,7 @@ it('marks the card at risk after the drifting pulses and the trend event, withou
   expect(await cardState(page)).toMatchObject({ chip: null, status: 'healthy', trend: 'learning: 0 of 10 gaps' });
 
   // Twenty steady gaps of 20 s, then eight growing by 1.5 s per beat: at risk, every gap within 33 s.
-  pulseAfter([...steady(20), ...Array.from({ length: 8 }, (_, i) => 20 + 1.5 * (i + 1))]);
+  pulseAfter(driftingGaps());
   expect(fixture.manager.service(DRIFTER)?.trend.at_risk).toBe(true);
   await page.waitForSelector(`${CHIP}:not([hidden])`);
   const marked = await cardState(page);
@@ -129,7 +124,7 @@ it('marks the card at risk after the drifting pulses and the trend event, withou
   await summaryPage.waitForSelector(`${CHIP}:not([hidden])`);
   expect(await cardState(summaryPage)).toMatchObject({ chip: { text: 'at risk', title: 'at risk' }, status: 'healthy' });
 
-  pulseAfter(steady(10));
+  pulseAfter(steadyGaps(10));
   expect(fixture.manager.service(DRIFTER)?.trend.at_risk).toBe(false);
   await page.waitForSelector(CHIP, { state: 'hidden' });
   await summaryPage.waitForSelector(CHIP, { state: 'hidden' });
@@ -138,7 +133,7 @@ it('marks the card at risk after the drifting pulses and the trend event, withou
 }, 30_000);
 
 it('shows the mark on load for a service already at risk, in dark mode at 320 px, within the screen and axe-clean', async () => {
-  pulseAfter([...steady(10), ...Array.from({ length: 8 }, (_, i) => 20 + 1.5 * (i + 1))]);
+  pulseAfter(driftingGaps().slice(10));
   expect(fixture.manager.service(DRIFTER)?.trend.at_risk).toBe(true);
   const page = await open(fixture.url, { viewport: { width: 320, height: 700 }, colorScheme: 'dark' });
   // From the snapshot, before any trend event could come.

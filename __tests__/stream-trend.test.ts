@@ -10,6 +10,7 @@ import { TREND_CHECK_MS } from '../lib/core/trend-watch';
 import { healthRouter } from '../lib/http/router';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { openStream, type SseClient } from './helpers/sse';
+import { DRIFT_INTERVAL, driftingGaps, steadyGaps } from './helpers/drift';
 
 const SECOND = 1000;
 const TOKEN = 'stream-trend-token-0123456789';
@@ -19,8 +20,6 @@ const AUTH = { authorization: `Bearer ${TOKEN}` };
  * WebSocket that cannot answer a ping before the next is cut off.
  */
 const HOUR = 3_600_000;
-/** Interval 30 s and the default grace of 10%: a beat is missed once a gap passes 33 s. */
-const INTERVAL = 30;
 
 let clock: TestClock;
 let manager: HeartbeatManager;
@@ -79,13 +78,9 @@ const sseData = (client: SseClient, name: string): unknown[] =>
   client.events.filter((event) => event.event === name).map((event) => JSON.parse(event.data) as unknown);
 const wsData = (frames: Frame[], name: string): unknown[] => frames.filter((frame) => frame.event === name).map((frame) => frame.data);
 
-const steady = (count: number, gap = 20): number[] => Array.from({ length: count }, () => gap);
-/** Twenty steady gaps of 20 s, then eight growing by 1.5 s per beat: at risk, a miss forecast in 33 s. */
-const DRIFTING = [...steady(20), ...Array.from({ length: 8 }, (_, i) => 20 + 1.5 * (i + 1))];
-
 /** Pulses `tag` after each gap; gives the ISO time of the first pulse after which its trend was at risk, if any. */
 function pulseAfter(tag: string, gaps: readonly number[]): string | null {
-  const heartbeat = manager.get(tag) ?? manager.heartbeat({ tag, interval: INTERVAL }).start();
+  const heartbeat = manager.get(tag) ?? manager.heartbeat({ tag, interval: DRIFT_INTERVAL }).start();
   let flaggedAt: string | null = null;
   for (const gap of gaps) {
     clock.advance(gap * SECOND);
@@ -97,8 +92,8 @@ function pulseAfter(tag: string, gaps: readonly number[]): string | null {
 
 /** Starts `tag` with its first pulse, then drifts it until it is at risk. */
 function drift(tag = 'save_worker'): string {
-  manager.heartbeat({ tag, interval: INTERVAL }).start().pulse();
-  const flaggedAt = pulseAfter(tag, DRIFTING);
+  manager.heartbeat({ tag, interval: DRIFT_INTERVAL }).start().pulse();
+  const flaggedAt = pulseAfter(tag, driftingGaps());
   if (flaggedAt === null) throw new Error('the drift did not put the service at risk');
   return flaggedAt;
 }
@@ -150,7 +145,7 @@ describe('the trend event', () => {
     expect(sseData(admitted, 'trend')).toEqual([{ service: 'save_worker', time: flaggedAt, trend: AT_RISK_AT_LOOK }]);
     expect(sseData(anonymous, 'trend')).toEqual([{ service: 'save_worker', at_risk: true }]);
 
-    pulseAfter('save_worker', steady(10));
+    pulseAfter('save_worker', steadyGaps(10));
     clock.advance(TREND_CHECK_MS + 1);
     await admitted.waitFor(2, 'trend');
     await anonymous.waitFor(2, 'trend');

@@ -5,32 +5,25 @@ import type { TrendChange } from '../lib';
 import { TREND_CHECK_MS } from '../lib/core/trend-watch';
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { useManagerTimers } from './helpers/managers';
+import { DRIFT_INTERVAL, driftingGaps, pulseAfterGaps, steadyGaps } from './helpers/drift';
 
 useManagerTimers();
 
 const SECOND = 1000;
-/** Interval 30 s, default grace 10%: a beat is missed once a gap passes 33 s. */
-const INTERVAL = 30;
 
 let fixture: ManagerFixture;
 
-function pulseAfter(heartbeat: { pulse(): void }, gaps: readonly number[]): void {
-  for (const gap of gaps) {
-    fixture.clock.advance(gap * SECOND);
-    heartbeat.pulse();
-  }
-}
+const pulseAfter = (heartbeat: { pulse(): void }, gaps: readonly number[]): void => {
+  pulseAfterGaps(fixture.clock, heartbeat, gaps);
+};
 const trendOf = (tag = 'save_worker') => fixture.manager.service(tag)?.trend;
-const steady = (count: number, gap = 20): number[] => Array.from({ length: count }, () => gap);
-/** As in trend.test.ts: twenty 20 s gaps, then 21.5, 23, 24.5 … */
-const drifting = (growing: number): number[] => [...steady(20), ...Array.from({ length: growing }, (_, i) => 20 + 1.5 * (i + 1))];
 
 /** A started worker pulsed after the drifting gaps until the first pulse that sets at_risk. */
 function workerAtRisk(config = {}) {
   fixture = createManager({ log_level: 'silent', ...config });
-  const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: INTERVAL }).start();
+  const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
   heartbeat.pulse();
-  for (const gap of drifting(8)) {
+  for (const gap of driftingGaps(8)) {
     pulseAfter(heartbeat, [gap]);
     if (trendOf()?.at_risk === true) return heartbeat;
   }
@@ -40,7 +33,7 @@ function workerAtRisk(config = {}) {
 describe('what is learnt', () => {
   it('a pulse repeated in the same millisecond is no gap: mean_gap_seconds stays the rhythm', () => {
     fixture = createManager({ log_level: 'silent' });
-    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: INTERVAL }).start();
+    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
     heartbeat.pulse();
     for (let beat = 0; beat < 12; beat++) {
       fixture.clock.advance(20 * SECOND);
@@ -52,9 +45,9 @@ describe('what is learnt', () => {
 
   it('a same-millisecond duplicate pulse does not clear at_risk of a service living on its grace', () => {
     fixture = createManager({ log_level: 'silent' });
-    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: INTERVAL }).start();
+    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
     heartbeat.pulse();
-    pulseAfter(heartbeat, [...steady(15), 31, 31.5, 31, 31.5, 31]);
+    pulseAfter(heartbeat, [...steadyGaps(15), 31, 31.5, 31, 31.5, 31]);
     expect(trendOf()).toMatchObject({ at_risk: true, reason: 'last 5 gaps each past the 30 s interval, into the grace' });
     heartbeat.pulse(); // same instant: nothing about the rhythm changed
     expect(trendOf()?.at_risk).toBe(true);
@@ -64,9 +57,9 @@ describe('what is learnt', () => {
     const changes: TrendChange[] = [];
     fixture = createManager({ log_level: 'silent' });
     fixture.manager.on('trend', (change) => changes.push(change));
-    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: INTERVAL }).start();
+    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
     heartbeat.pulse();
-    for (const gap of drifting(8)) {
+    for (const gap of driftingGaps(8)) {
       pulseAfter(heartbeat, [gap]);
       if (trendOf()?.at_risk === true) break;
     }
@@ -80,10 +73,10 @@ describe('what is learnt', () => {
 
 describe('eta_seconds after a gap is skipped', () => {
   it('counts down from a restart of the heartbeat instead of staying frozen at its last value', () => {
-    fixture = createManager({ log_level: 'silent', services: { save_worker: { interval: INTERVAL } } });
+    fixture = createManager({ log_level: 'silent', services: { save_worker: { interval: DRIFT_INTERVAL } } });
     const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker' }).start();
     heartbeat.pulse();
-    for (const gap of drifting(8)) pulseAfter(heartbeat, [gap]);
+    for (const gap of driftingGaps(8)) pulseAfter(heartbeat, [gap]);
     expect(trendOf()).toMatchObject({ at_risk: true, eta_seconds: 33 });
     heartbeat.stop();
     fixture.clock.advance(5 * SECOND);
@@ -115,9 +108,9 @@ describe('the trend event', () => {
     const changes: TrendChange[] = [];
     fixture = createManager({ log_level: 'silent' });
     fixture.manager.on('trend', (change) => changes.push(change));
-    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: INTERVAL }).start();
+    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
     heartbeat.pulse();
-    for (const gap of drifting(8)) {
+    for (const gap of driftingGaps(8)) {
       pulseAfter(heartbeat, [gap]);
       if (trendOf()?.at_risk === true) break;
     }

@@ -12,13 +12,9 @@ import { ROOT } from './helpers/child';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { codeBlocks } from './helpers/markdown';
 import { parseSamples } from './helpers/promtool';
+import { DRIFT_INTERVAL, driftingGaps } from './helpers/drift';
 
 const SECOND = 1000;
-/** Interval 30 s, default grace 10%: a beat is missed once a gap passes 33 s. */
-const INTERVAL = 30;
-const steady = (count: number, gap = 20): number[] => Array.from({ length: count }, () => gap);
-/** Twenty gaps of 20 s, then eight growing 1.5 s a beat: at risk at the last, a miss forecast in 33 s. */
-const DRIFTING = [...steady(20), ...Array.from({ length: 8 }, (_, i) => 20 + 1.5 * (i + 1))];
 
 let clock: TestClock;
 let manager: HeartbeatManager;
@@ -37,10 +33,10 @@ describe('the metrics guide against the code', () => {
   it("fires the guide's HeartbeatServiceAtRisk rule before the first missed beat of a drifting worker", async () => {
     const registry = new Registry();
     registerMetrics(manager, { registry });
-    const heartbeat = manager.heartbeat({ tag: 'save_worker', interval: INTERVAL }).start();
+    const heartbeat = manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
     // Pulse times (s) of the drift, then no more: the next gap (33.5 s) would miss.
     const pulses: number[] = [0];
-    for (const gap of DRIFTING) pulses.push((pulses.at(-1) as number) + gap);
+    for (const gap of driftingGaps()) pulses.push((pulses.at(-1) as number) + gap);
     const end = (pulses.at(-1) as number) + 90;
     // 15 s scrapes from 0 to the end, through the real registry.
     const series = { at_risk: [] as number[], service_status: [] as number[], service_paused: [] as number[] };

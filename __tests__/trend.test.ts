@@ -7,40 +7,33 @@ import { TREND_CHECK_MS } from '../lib/core/trend-watch';
 import { createApp, type AppFixture } from './helpers/app';
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { useManagerTimers } from './helpers/managers';
+import { DRIFT_INTERVAL, driftingGaps, pulseAfterGaps, steadyGaps } from './helpers/drift';
 
 useManagerTimers();
 
 const SECOND = 1000;
 const TOKEN = 'trend-token-0123456789abcdef';
-/** Interval 30 s and the default grace of 10%: a beat is missed once a gap passes 33 s. */
-const INTERVAL = 30;
 
 let fixture: ManagerFixture;
 
-/** A worker of `INTERVAL` seconds, started; `gaps` (seconds) are the waits before each pulse. */
+/** A worker of `DRIFT_INTERVAL` seconds, started; `gaps` (seconds) are the waits before each pulse. */
 function workerPulsing(gaps: readonly number[], tag = 'save_worker') {
-  const heartbeat = fixture.manager.heartbeat({ tag, interval: INTERVAL }).start();
+  const heartbeat = fixture.manager.heartbeat({ tag, interval: DRIFT_INTERVAL }).start();
   heartbeat.pulse();
   pulseAfter(heartbeat, gaps);
   return heartbeat;
 }
 
-function pulseAfter(heartbeat: { pulse(): void }, gaps: readonly number[]): void {
-  for (const gap of gaps) {
-    fixture.clock.advance(gap * SECOND);
-    heartbeat.pulse();
-  }
-}
+const pulseAfter = (heartbeat: { pulse(): void }, gaps: readonly number[]): void => {
+  pulseAfterGaps(fixture.clock, heartbeat, gaps);
+};
 
 const trendOf = (tag = 'save_worker') => fixture.manager.service(tag)?.trend;
-const steady = (count: number, gap = 20): number[] => Array.from({ length: count }, () => gap);
-/** Twenty steady gaps of 20 s, then gaps that grow by 1.5 s per beat: 21.5, 23, 24.5 … */
-const drifting = (growing: number): number[] => [...steady(20), ...Array.from({ length: growing }, (_, i) => 20 + 1.5 * (i + 1))];
 
 describe('trend in the service body', () => {
   it('says it is learning until 10 gaps, then gives the figures of steady gaps', () => {
     fixture = createManager({ log_level: 'silent' });
-    const heartbeat = workerPulsing(steady(9));
+    const heartbeat = workerPulsing(steadyGaps(9));
     expect(trendOf()).toEqual({
       mean_gap_seconds: null,
       p95_gap_seconds: null,
@@ -55,9 +48,9 @@ describe('trend in the service body', () => {
 
   it('turns at_risk while the gaps drift toward the deadline, before any beat is missed, and clears when they recover', () => {
     fixture = createManager({ log_level: 'silent' });
-    const heartbeat = workerPulsing(drifting(0));
+    const heartbeat = workerPulsing(driftingGaps(0));
     const verdicts: { gap: number; atRisk: boolean; status: string | undefined }[] = [];
-    for (const gap of drifting(8).slice(20)) {
+    for (const gap of driftingGaps(8).slice(20)) {
       pulseAfter(heartbeat, [gap]);
       verdicts.push({ gap, atRisk: trendOf()?.at_risk === true, status: fixture.manager.service('save_worker')?.status });
     }
@@ -74,13 +67,13 @@ describe('trend in the service body', () => {
     expect(flagged?.eta_seconds).toBeGreaterThan(0);
 
     // The worker catches up: steady 20 s gaps again clear the flag.
-    pulseAfter(heartbeat, steady(10));
+    pulseAfter(heartbeat, steadyGaps(10));
     expect(trendOf()).toMatchObject({ at_risk: false, eta_seconds: null });
   });
 
   it('is current right after a pulse whatever the timers did, and only eta_seconds moves between pulses', () => {
     fixture = createManager({ log_level: 'silent' });
-    workerPulsing(drifting(8));
+    workerPulsing(driftingGaps(8));
     // Read right after the pulse, before any timer turn: the gaps alone make the verdict.
     const atPulse = trendOf();
     expect(atPulse).toMatchObject({ at_risk: true, eta_seconds: 33, reason: 'gaps growing 1.5 s per beat: a miss expected in about 33 s' });
@@ -89,10 +82,10 @@ describe('trend in the service body', () => {
   });
 
   it('is served by GET /service/{name} for remote pulses too', async () => {
-    const app: AppFixture = createApp({ remote_token: TOKEN, services: { nightly_sync: { interval: INTERVAL } } });
+    const app: AppFixture = createApp({ remote_token: TOKEN, services: { nightly_sync: { interval: DRIFT_INTERVAL } } });
     const pulse = () => request(app.app).post('/api/health/service/nightly_sync/pulse').auth(TOKEN, { type: 'bearer' }).expect(204);
     await pulse();
-    for (const gap of drifting(8)) {
+    for (const gap of driftingGaps(8)) {
       app.clock.advance(gap * SECOND);
       await pulse();
     }
@@ -103,7 +96,7 @@ describe('trend in the service body', () => {
 
   it('does not learn the gap across a pause, nor the pulses inside it', () => {
     fixture = createManager({ log_level: 'silent' });
-    const heartbeat = workerPulsing(steady(12));
+    const heartbeat = workerPulsing(steadyGaps(12));
     fixture.manager.pause('save_worker', { reason: 'deploy' });
     // Pulses inside a pause are not learnt either: a paused service owes no rhythm.
     pulseAfter(heartbeat, [300, 5, 5]);
@@ -114,8 +107,8 @@ describe('trend in the service body', () => {
   });
 
   it('does not learn the gap from a stop to a new start of a configured service', () => {
-    fixture = createManager({ log_level: 'silent', services: { save_worker: { interval: INTERVAL } } });
-    const heartbeat = workerPulsing(steady(12));
+    fixture = createManager({ log_level: 'silent', services: { save_worker: { interval: DRIFT_INTERVAL } } });
+    const heartbeat = workerPulsing(steadyGaps(12));
     heartbeat.stop();
     fixture.clock.advance(600 * SECOND);
     const again = fixture.manager.heartbeat({ tag: 'save_worker' }).start();
@@ -126,7 +119,7 @@ describe('trend in the service body', () => {
   it('makes no forecast for a service on a cron schedule', () => {
     fixture = createManager({ log_level: 'silent', services: { nightly: { schedule: '0 3 * * *' } } });
     const heartbeat = fixture.manager.heartbeat({ tag: 'nightly' }).start();
-    pulseAfter(heartbeat, steady(12, 86_400));
+    pulseAfter(heartbeat, steadyGaps(12, 86_400));
     expect(trendOf('nightly')).toEqual({
       mean_gap_seconds: null,
       p95_gap_seconds: null,
@@ -139,11 +132,11 @@ describe('trend in the service body', () => {
 
   it('is learnt afresh after a restart: the gaps are not saved', () => {
     fixture = createManager({ log_level: 'silent' });
-    workerPulsing(steady(12));
+    workerPulsing(steadyGaps(12));
     expect(trendOf()?.reason).toBe('steady');
     void fixture.manager.close();
     fixture = createManager({ log_level: 'silent' });
-    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: INTERVAL }).start();
+    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
     heartbeat.pulse();
     expect(trendOf()?.reason).toBe('learning: 0 of 10 gaps');
   });
@@ -154,10 +147,10 @@ describe('the trend event', () => {
     fixture = createManager({ log_level: 'silent' });
     const changes: TrendChange[] = [];
     fixture.manager.on('trend', (change) => changes.push(change));
-    const heartbeat = workerPulsing(drifting(0));
+    const heartbeat = workerPulsing(driftingGaps(0));
     expect(changes).toEqual([]);
     let flaggedAt = '';
-    for (const gap of drifting(8).slice(20)) {
+    for (const gap of driftingGaps(8).slice(20)) {
       pulseAfter(heartbeat, [gap]);
       if (trendOf()?.at_risk === true && flaggedAt === '') flaggedAt = new Date(fixture.clock.wallNow()).toISOString();
     }
@@ -167,7 +160,7 @@ describe('the trend event', () => {
     // The time of the pulse that turned it; the trend as of the latest pulse before the look.
     expect(changes[0]?.time).toBe(flaggedAt);
 
-    pulseAfter(heartbeat, steady(10));
+    pulseAfter(heartbeat, steadyGaps(10));
     fixture.clock.advance(TREND_CHECK_MS + 1);
     expect(changes.map((change) => change.trend.at_risk)).toEqual([true, false]);
     expect(changes[1]?.trend.reason).toBe('steady');
@@ -178,7 +171,7 @@ describe('the trend event', () => {
     const listener = jest.fn();
     fixture.manager.on('trend', listener);
     fixture.manager.off('trend', listener);
-    const heartbeat = workerPulsing(drifting(8));
+    const heartbeat = workerPulsing(driftingGaps(8));
     fixture.clock.advance(5 * TREND_CHECK_MS);
     expect(listener).not.toHaveBeenCalled();
 
@@ -187,7 +180,7 @@ describe('the trend event', () => {
     // A service already at risk when the listener comes is news to it.
     expect(listener).toHaveBeenCalledTimes(1);
     void fixture.manager.close();
-    pulseAfter(heartbeat, steady(10));
+    pulseAfter(heartbeat, steadyGaps(10));
     fixture.clock.advance(5 * TREND_CHECK_MS);
     expect(listener).toHaveBeenCalledTimes(1);
     expect(jest.getTimerCount()).toBe(0);
@@ -200,7 +193,7 @@ describe('the trend event', () => {
       throw new Error('listener broke');
     });
     fixture.manager.on('trend', after);
-    workerPulsing(drifting(8));
+    workerPulsing(driftingGaps(8));
     fixture.clock.advance(TREND_CHECK_MS + 1);
     expect(after).toHaveBeenCalledTimes(1);
   });
