@@ -18,9 +18,10 @@ const pulseAfter = (heartbeat: { pulse(): void }, gaps: readonly number[]): void
 };
 const trendOf = (tag = 'save_worker') => fixture.manager.service(tag)?.trend;
 
-/** A started worker pulsed after the drifting gaps until the first pulse that sets at_risk. */
-function workerAtRisk(config = {}) {
-  fixture = createManager({ log_level: 'silent', ...config });
+/** A started worker pulsed after the drifting gaps until the first pulse that sets at_risk; `listen` hears trend events from the start. */
+function workerAtRisk(listen?: (change: TrendChange) => void) {
+  fixture = createManager({ log_level: 'silent' });
+  if (listen) fixture.manager.on('trend', listen);
   const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
   heartbeat.pulse();
   for (const gap of driftingGaps(8)) {
@@ -55,14 +56,7 @@ describe('what is learnt', () => {
 
   it('one burst pulse 0.4 s after the last neither clears at_risk of a drifting service nor hides the flip from listeners', () => {
     const changes: TrendChange[] = [];
-    fixture = createManager({ log_level: 'silent' });
-    fixture.manager.on('trend', (change) => changes.push(change));
-    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
-    heartbeat.pulse();
-    for (const gap of driftingGaps(8)) {
-      pulseAfter(heartbeat, [gap]);
-      if (trendOf()?.at_risk === true) break;
-    }
+    const heartbeat = workerAtRisk((change) => changes.push(change));
     expect(trendOf()).toMatchObject({ at_risk: true, slope: 1.5, eta_seconds: 33 });
     pulseAfter(heartbeat, [0.4]);
     fixture.clock.advance(TREND_CHECK_MS + 1);
@@ -106,14 +100,7 @@ describe('the trend event', () => {
 
   it("gives the trend as of the pulse that turned it, as TrendChange.trend's doc says", () => {
     const changes: TrendChange[] = [];
-    fixture = createManager({ log_level: 'silent' });
-    fixture.manager.on('trend', (change) => changes.push(change));
-    const heartbeat = fixture.manager.heartbeat({ tag: 'save_worker', interval: DRIFT_INTERVAL }).start();
-    heartbeat.pulse();
-    for (const gap of driftingGaps(8)) {
-      pulseAfter(heartbeat, [gap]);
-      if (trendOf()?.at_risk === true) break;
-    }
+    workerAtRisk((change) => changes.push(change));
     const atPulse = trendOf();
     fixture.clock.advance(TREND_CHECK_MS + 1);
     expect(changes[0]?.trend).toEqual(atPulse);
