@@ -129,6 +129,17 @@ function observeStream(client: SseClient): Observed {
   };
 }
 
+/** The stream `client` read so far matches the contract, and each event named in `schemas` its schema there. */
+function expectStreamValid(client: SseClient, schemas: Readonly<Record<string, string>>): void {
+  const observed = observeStream(client);
+  expect(contract.problems(observed)).toEqual([]);
+  for (const event of client.events) {
+    expect(contract.eventProblems(observed, event)).toEqual([]);
+    const schema = schemas[event.event];
+    if (schema) expect([event.event, contract.schema(schema)(JSON.parse(event.data))]).toEqual([event.event, true]);
+  }
+}
+
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options';
 
 /** The `remote_token` of the fixtures that have one, and the header that sends it. */
@@ -1297,13 +1308,7 @@ describe('the details policy', () => {
       [anonymous, { pause: 'StreamPauseSummary' }],
       [authorized, { pause: 'StreamPauseEvent', run: 'StreamRunEvent' }],
     ] as const) {
-      const observed = observeStream(client);
-      expect(contract.problems(observed)).toEqual([]);
-      for (const event of client.events) {
-        expect(contract.eventProblems(observed, event)).toEqual([]);
-        const schema = (schemas as Record<string, string>)[event.event];
-        if (schema) expect([event.event, contract.schema(schema)(JSON.parse(event.data))]).toEqual([event.event, true]);
-      }
+      expectStreamValid(client, schemas);
     }
   });
 
@@ -1391,13 +1396,7 @@ describe('the details policy', () => {
       [late, { snapshot: 'StreamSnapshotSummary' }],
       [authorized, { trend: 'StreamTrendEvent', snapshot: 'StreamSnapshot' }],
     ] as const) {
-      const observed = observeStream(client);
-      expect(contract.problems(observed)).toEqual([]);
-      for (const event of client.events) {
-        expect(contract.eventProblems(observed, event)).toEqual([]);
-        const schema = (schemas as Record<string, string>)[event.event];
-        if (schema) expect([event.event, contract.schema(schema)(JSON.parse(event.data))]).toEqual([event.event, true]);
-      }
+      expectStreamValid(client, schemas);
     }
   });
 });
