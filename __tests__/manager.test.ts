@@ -347,7 +347,7 @@ describe('service()', () => {
         slope: null,
         at_risk: false,
         eta_seconds: null,
-        reason: 'learning: 1 of 10 gaps',
+        reason: 'learning: 0 of 10 gaps',
       },
     });
   });
