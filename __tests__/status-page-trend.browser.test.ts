@@ -73,7 +73,8 @@ const cardState = (page: Page) =>
       chip: chip.hidden ? null : { text: chip.textContent, title: chip.getAttribute('title') },
       sameColourAsName: getComputedStyle(chip).color === getComputedStyle(name).color,
       status: card.querySelector('.word')?.textContent,
-      className: card.getAttribute('class'),
+      // Its status classes; `beat`, the pulse animation's, comes and goes with each pulse.
+      className: [...card.classList].filter((name) => name !== 'beat').join(' '),
       trend: card.querySelector('dd.trend')?.textContent,
     };
   });
