@@ -74,7 +74,10 @@ const cardState = (page: Page) =>
       sameColourAsName: getComputedStyle(chip).color === getComputedStyle(name).color,
       status: card.querySelector('.word')?.textContent,
       // Its status classes; `beat`, the pulse animation's, comes and goes with each pulse.
-      className: card.className.split(' ').filter((name) => name !== 'beat').join(' '),
+      className: (card.getAttribute('class') ?? '')
+        .split(' ')
+        .filter((name: string) => name !== 'beat')
+        .join(' '),
       trend: card.querySelector('dd.trend')?.textContent,
     };
   });
