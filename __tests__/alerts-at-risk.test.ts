@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as realDelay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { AlertDispatcher, type AlertTarget } from '../lib/alerts/dispatcher';
@@ -8,7 +11,9 @@ import { ALERTMANAGER_AT_RISK_ALERT, ALERTMANAGER_STATUS_ALERT, alertmanagerNoti
 import type { Alert } from '../lib/alerts/alert';
 import type { HeartbeatConfig } from '../lib/core/config';
 import { HeartbeatManager, type Heartbeat } from '../lib/core/manager';
+import type { HeartbeatStore } from '../lib/core/store';
 import { TREND_CHECK_MS } from '../lib/core/trend-watch';
+import { fileStore } from '../lib/store';
 import {
   startAlertmanager,
   webhookRouteConfig,
@@ -19,6 +24,7 @@ import {
 import { createTestClock, type TestClock } from './helpers/clock';
 import { startReceiver, type Receiver } from './helpers/receiver';
 import { DRIFT_INTERVAL, driftingGaps, steadyGaps } from './helpers/drift';
+import { ReplicaHub } from './helpers/replica-hub';
 
 // The optional `at_risk` alert level (issue 20): a target whose minLevel is at_risk hears when
 // a healthy service's pulses drift toward a miss; every other target hears what it did before.
@@ -34,6 +40,8 @@ let manager: HeartbeatManager;
 let dispatcher: AlertDispatcher;
 let risk: Receiver;
 let ops: Receiver;
+/** Every dispatcher `monitor()` made (a restart, replicas: more than one), each closed with its manager after the test. */
+const monitors: Array<{ manager: HeartbeatManager; dispatcher: AlertDispatcher }> = [];
 
 beforeEach(async () => {
   [risk, ops] = await Promise.all([startReceiver('/risk'), startReceiver('/ops')]);
@@ -44,13 +52,17 @@ beforeEach(async () => {
 afterEach(async () => {
   dispatcher.close();
   void manager.close();
+  for (const opened of monitors.splice(0)) {
+    opened.dispatcher.close();
+    void opened.manager.close();
+  }
   jest.useRealTimers();
   await Promise.all([risk.close(), ops.close()]);
 });
 
-/** A manager with `config` and a dispatcher: `risk` hears at_risk and worse, `ops` the default (warning and worse). */
-function monitor(config: HeartbeatConfig = {}, targets?: AlertTarget[]): void {
-  manager = new HeartbeatManager({ clock, config: { log_level: 'silent', ...config } });
+/** A manager with `config` (and `store`) and a dispatcher: `risk` hears at_risk and worse, `ops` the default (warning and worse). */
+function monitor(config: HeartbeatConfig = {}, targets?: AlertTarget[], store?: HeartbeatStore): void {
+  manager = new HeartbeatManager({ clock, config: { log_level: 'silent', ...config }, ...(store ? { store } : {}) });
   dispatcher = new AlertDispatcher(manager, {
     targets: targets ?? [
       { url: risk.url, name: 'risk', minLevel: 'at_risk' },
@@ -59,13 +71,15 @@ function monitor(config: HeartbeatConfig = {}, targets?: AlertTarget[]): void {
     registry: new Registry(),
     attempts: 1,
   });
+  monitors.push({ manager, dispatcher });
 }
 
 /** Waits until every alert made so far was delivered: what the receivers hold then is all they get. */
 async function delivered(): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
-  for (let waited = 0; dispatcher.pending > 0; waited += 10) {
-    if (waited > 10_000) throw new Error(`alerts still pending after 10 s: ${dispatcher.pending}`);
+  const pending = (): number => monitors.reduce((sum, opened) => sum + opened.dispatcher.pending, dispatcher.pending);
+  for (let waited = 0; pending() > 0; waited += 10) {
+    if (waited > 10_000) throw new Error(`alerts still pending after 10 s: ${pending()}`);
     await realDelay(10);
   }
 }
@@ -231,6 +245,239 @@ describe('a target whose minLevel is at_risk', () => {
     expect(sent(risk)).toEqual(['db:critical', 'db:resolved', 'save_worker:at_risk']);
     expect(bodies(risk)[2]).toMatchObject({ previous: 'healthy', reason: manager.service('save_worker')?.trend.reason });
     expect(sent(ops)).toEqual(['db:critical', 'db:resolved']);
+  });
+
+  it('says at_risk once a pause ends, of a service that turned at risk while paused', async () => {
+    monitor();
+    const saveWorker = worker();
+    pulseAfter(saveWorker, DRIFT);
+    expect(manager.service('save_worker')?.trend.at_risk).toBe(true);
+    // Paused before the trend check sees it: the check then finds it at risk, but paused.
+    manager.pause('save_worker', { reason: 'deploy' });
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    expect(sent(risk)).toEqual([]);
+    clock.advance(60 * SECOND);
+    manager.resume('save_worker');
+    // The model is kept across a pause: still at risk, said with the trend as of the pause's end.
+    const reason = manager.service('save_worker')?.trend.reason;
+    pulseAfter(saveWorker, [20, 20]);
+    clock.advance(TREND_CHECK_MS + 1);
+    expect(manager.service('save_worker')).toMatchObject({ status: 'healthy', paused: null, trend: { at_risk: true } });
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk']);
+    expect(bodies(risk)[0]).toMatchObject({ previous: 'healthy', reason });
+    expect(reason).toMatch(/^gaps growing 1\.5 s per beat: /);
+    expect(ops.received).toEqual([]);
+  });
+
+  it('says at_risk once a maintenance window ends, of a service that turned at risk in it', async () => {
+    // The drift's last pulse comes 614 s in; the window opens 1 ms later, before the trend check sees it.
+    const driftMs = DRIFT.reduce((sum, gap) => sum + gap, 0) * SECOND;
+    const at = (ms: number): string => new Date(clock.wallNow() + ms).toISOString();
+    monitor({ maintenance: [{ services: '*', start: at(driftMs + 1), end: at(driftMs + 61 * SECOND) }] });
+    const saveWorker = worker();
+    pulseAfter(saveWorker, DRIFT);
+    clock.advance(TREND_CHECK_MS + 1);
+    expect(manager.service('save_worker')).toMatchObject({ paused: { reason: 'maintenance' }, trend: { at_risk: true } });
+    await delivered();
+    expect(sent(risk)).toEqual([]);
+    clock.advance(60 * SECOND);
+    expect(manager.service('save_worker')).toMatchObject({ status: 'healthy', paused: null, trend: { at_risk: true } });
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk']);
+    expect(ops.received).toEqual([]);
+  });
+
+  it('keeps the at_risk incident open through a miss nobody is alerted of (alert_on_miss false) and its recovery, while the service is still at risk', async () => {
+    monitor({ alert_on_miss: false });
+    const saveWorker = worker();
+    pulseAfter(saveWorker, DRIFT);
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk']);
+    // The miss, then the late pulse: healthy, and still at risk.
+    clock.advance(34 * SECOND);
+    expect(manager.service('save_worker')?.status).toBe('warning');
+    saveWorker.pulse();
+    clock.advance(TREND_CHECK_MS + 1);
+    expect(manager.service('save_worker')).toMatchObject({ status: 'healthy', trend: { at_risk: true } });
+    await delivered();
+    expect(ops.received).toEqual([]);
+    // The at_risk target heard nothing of the miss, nor of its end: the one incident goes on.
+    expect(sent(risk)).toEqual(['save_worker:at_risk']);
+
+    // The risk's end resolves it.
+    pulseAfter(saveWorker, STEADY);
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk', 'save_worker:resolved']);
+    expect(bodies(risk)[1]).toMatchObject({ previous: 'at_risk', reason: 'no longer at risk: steady' });
+  });
+
+  it('resolves the at_risk incident as a pause ends, saying why, when the risk went away during the pause', async () => {
+    monitor();
+    const saveWorker = worker();
+    pulseAfter(saveWorker, DRIFT);
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk']);
+    // Steady again, and paused as the pulse that clears the risk comes, before the trend check
+    // sees it: the check then finds the risk gone, but the service paused, which says nothing.
+    for (const gap of STEADY) {
+      pulseAfter(saveWorker, [gap]);
+      if (manager.service('save_worker')?.trend.at_risk === false) break;
+    }
+    expect(manager.service('save_worker')?.trend.at_risk).toBe(false);
+    manager.pause('save_worker', { reason: 'deploy' });
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk']);
+    // The pause's end says it at once: the incident was about the risk, not a status to see back.
+    manager.resume('save_worker');
+    const resumedAt = wallIso();
+    clock.advance(1);
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk', 'save_worker:resolved']);
+    expect(bodies(risk)[1]).toMatchObject({ previous: 'at_risk', time: resumedAt, reason: 'no longer at risk: steady' });
+    expect(ops.received).toEqual([]);
+  });
+});
+
+describe('an at_risk incident across restarts and replicas', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'heartbeat-at-risk-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Closes the monitor as a shutdown does, and starts it again on the same files 5 s later. */
+  async function restart(config: HeartbeatConfig = {}): Promise<void> {
+    dispatcher.close();
+    await manager.close();
+    clock.skip(5 * SECOND);
+    monitor(config, undefined, fileStore({ dir }));
+  }
+
+  it('of a configured service is resolved at the restart, as no longer at risk, since its trend is learnt afresh', async () => {
+    const config: HeartbeatConfig = { services: { save_worker: { interval: DRIFT_INTERVAL } } };
+    monitor(config, undefined, fileStore({ dir }));
+    const first = manager.heartbeat({ tag: 'save_worker' }).start();
+    first.pulse();
+    pulseAfter(first, DRIFT);
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk']);
+
+    await restart(config);
+    await delivered();
+    expect(bodies(risk)[1]).toEqual({
+      id: expect.any(String),
+      service: 'save_worker',
+      status: 'resolved',
+      previous: 'at_risk',
+      time: wallIso(),
+      reason: 'no longer at risk: the trend is learnt afresh after a restart',
+      overall_status: 'healthy',
+      down_seconds: expect.any(Number),
+    });
+    const again = manager.heartbeat({ tag: 'save_worker' }).start();
+    pulseAfter(again, steadyGaps(20));
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    // No second at_risk for the same drift, nor a second resolved.
+    expect(sent(risk)).toEqual(['save_worker:at_risk', 'save_worker:resolved']);
+    expect(ops.received).toEqual([]);
+  });
+
+  it('of an in-process service is resolved once the service runs again after the restart', async () => {
+    monitor({}, undefined, fileStore({ dir }));
+    pulseAfter(worker(), DRIFT);
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk']);
+
+    await restart();
+    // Nothing runs it yet: nothing is said.
+    clock.advance(10 * SECOND);
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk']);
+    const again = worker();
+    const startedAt = wallIso();
+    clock.advance(TREND_CHECK_MS + 1);
+    expect(manager.service('save_worker')).toMatchObject({ status: 'healthy', trend: { at_risk: false } });
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk', 'save_worker:resolved']);
+    expect(bodies(risk)[1]).toMatchObject({
+      previous: 'at_risk',
+      reason: 'no longer at risk: the trend is learnt afresh after a restart',
+    });
+    // Within a second of its start.
+    expect(Date.parse(bodies(risk)[1]?.time as string) - Date.parse(startedAt)).toBeLessThanOrEqual(TREND_CHECK_MS + 1);
+    pulseAfter(again, steadyGaps(30));
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    expect(sent(risk)).toEqual(['save_worker:at_risk', 'save_worker:resolved']);
+  });
+
+  it('re-sent after a restart reads that the service is at risk of missing its heartbeat', async () => {
+    const resent: Alert[][] = [];
+    const notifier = (): AlertTarget => ({
+      notifier: {
+        name: 'resender',
+        send: async () => {},
+        resume: (open: () => Alert[]) => {
+          resent.push(open());
+        },
+      },
+      minLevel: 'at_risk',
+    });
+    monitor({}, [notifier()], fileStore({ dir }));
+    pulseAfter(worker(), DRIFT);
+    clock.advance(TREND_CHECK_MS + 1);
+    dispatcher.close();
+    await manager.close();
+    clock.skip(5 * SECOND);
+    monitor({}, [notifier()], fileStore({ dir }));
+    expect(resent.at(-1)).toEqual([
+      expect.objectContaining({ service: 'save_worker', status: 'at_risk', reason: 'save_worker is at risk of missing its heartbeat' }),
+    ]);
+  });
+
+  it('of a shared service still at risk is neither resolved nor re-opened by a takeover of the alert lease', async () => {
+    const hub = new ReplicaHub();
+    const replicas = [hub.join(), hub.join()].map((replica) => {
+      monitor({ flap_threshold: 50 }, undefined, replica.store);
+      return { replica, manager };
+    });
+    for (const replica of replicas) {
+      replica.manager.heartbeat({ tag: 'cron_job', interval: DRIFT_INTERVAL }).start();
+      replica.manager.markRemote('cron_job');
+    }
+    await delivered();
+    const pulseShared = (): void => {
+      for (const replica of replicas) replica.manager.get('cron_job')?.pulse();
+    };
+    pulseShared();
+    for (const gap of DRIFT) {
+      clock.advance(gap * SECOND);
+      pulseShared();
+    }
+    clock.advance(TREND_CHECK_MS + 1);
+    await delivered();
+    for (const replica of replicas) expect(replica.manager.service('cron_job')?.trend.at_risk).toBe(true);
+    // One at_risk, from the lease's holder.
+    expect(sent(risk)).toEqual(['cron_job:at_risk']);
+
+    hub.lead(replicas[1]?.replica ?? null);
+    await delivered();
+    clock.advance(1);
+    await delivered();
+    expect(replicas[1]?.manager.service('cron_job')).toMatchObject({ status: 'healthy', trend: { at_risk: true } });
+    // Nothing changed for the service: the new holder has nothing to say.
+    expect(sent(risk)).toEqual(['cron_job:at_risk']);
   });
 });
 

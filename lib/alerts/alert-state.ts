@@ -31,6 +31,8 @@ export class ServiceAlertState<Target> implements Scheduled {
    * unknown until its first change (see `onStatus`).
    */
   unconfirmed = false;
+  /** Unconfirmed with incidents only of its risk: when to look whether it runs again (see the dispatcher's `settleUnconfirmed`). */
+  settleAt: number | null = null;
   /** Its bad status went unalerted because a dependency was down (`suppressed_by`): that dependency's recovery alerts it. */
   held = false;
   /** Why it last turned bad, and by what: the alert sent after a pause or a dependency's recovery repeats it. */

@@ -4,7 +4,7 @@ import { Counter, register as globalRegister, type Registry, type RegistryConten
 import { isoAt, isoTimeOf, wallOffset } from '../util/clock';
 import { graceMs } from '../core/config';
 import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
-import type { TrendChange } from '../core/trend-watch';
+import { TREND_CHECK_MS, type TrendChange } from '../core/trend-watch';
 import { DeadlineScheduler } from '../core/scheduler';
 import type { OverallStatus, ServiceStatus } from '../core/status';
 import { DAY } from '../core/uptime';
@@ -58,6 +58,8 @@ export interface AlertDispatcherOptions {
 
 const OPTION_KEYS = ['targets', 'timeoutMs', 'attempts', 'backoffMs', 'queueSize', 'registry'] as const;
 const LEVELS: readonly AlertLevel[] = ['at_risk', 'warning', 'degraded', 'critical'];
+/** Why an `at_risk` incident open at a restart is resolved: the gap model behind it starts again from nothing. */
+const RISK_RELEARNT = 'no longer at risk: the trend is learnt afresh after a restart';
 /** States kept before the first sweep; later sweeps wait for twice what the last one kept, so idle states stay bounded whatever tags come and go. */
 const MAX_IDLE_STATES = 2000;
 
@@ -78,9 +80,10 @@ type ServiceState = ServiceAlertState<TargetQueue>;
  *
  * A target whose `minLevel` is `at_risk` also hears when a healthy service turns at risk (the
  * manager's `trend` event): an `at_risk` alert opens an incident that a `warning` or worse
- * escalates, and a `resolved` closes it once the risk is gone (or at the recovery, as any). Only
- * with such a target does the dispatcher listen to `trend`, which keeps the manager's trend
- * check running every second.
+ * escalates, and a `resolved` closes it once the risk is gone (or at the recovery of a status
+ * it was alerted, as any; after a restart, as the trend is learnt afresh). Only with such a
+ * target does the dispatcher listen to `trend`, which keeps the manager's trend check running
+ * every second.
  *
  * With a store the replicas share, every replica's dispatcher follows the shared services'
  * changes and keeps their incidents, but only the holder of the alert lease tells the targets
@@ -232,8 +235,10 @@ export class AlertDispatcher {
       // The manager had the service healthy: it recovered before the restart (the process
       // died between saving the recovery and closing the incident), so the incident is over.
       // Unless it is paused: then the pause's end tells.
-      if (change.from === 'healthy' && !change.paused) this.resolve(state, now, change.time);
+      if (change.from === 'healthy' && !change.paused)
+        this.resolve(state, now, change.time, this.onlyAtRisk(state) ? RISK_RELEARNT : undefined);
     }
+    state.settleAt = null;
     state.current = change.to;
     state.lastChange = change;
     state.recoverAt = null;
@@ -282,7 +287,10 @@ export class AlertDispatcher {
     const now = this.manager.clock.now();
     // Its status after a restart is confirmed here, as by a change: the pause's end reads it.
     const tracked = this.states.get(change.service);
-    if (tracked) tracked.unconfirmed = false;
+    if (tracked) {
+      tracked.unconfirmed = false;
+      tracked.settleAt = null;
+    }
     if (change.paused) {
       // A paused dependency holds no one (see suppressed_by): its held dependents are said now.
       if (this.dependents.of(change.service).length > 0) this.recovered.add(change.service);
@@ -311,6 +319,8 @@ export class AlertDispatcher {
       // service that died before the pause would read healthy too. Its recovery waits for
       // recover_after pulses from here, at least one, so a dead one is never resolved.
       this.recovering(state, now, change.time, afterPauseReason('healthy', change.reason, null), true);
+      // Nothing open: a service that turned at risk while paused is said at risk now.
+      if (state.incidents.size === 0) this.sayAtRisk(state, now, change.time);
     } else if (health.suppressed_by !== null && !this.alertedAtLeast(state)) {
       state.held = true;
     } else if (alertsOn(state.lastBad?.cause ?? 'error', this.manager.config.alert_on_miss)) {
@@ -442,10 +452,10 @@ export class AlertDispatcher {
     state.remindAt = state.current === 'critical' && repeat > 0 && state.incidents.size > 0 ? now + repeat * 1000 : null;
   }
 
-  /** Healthy again: resolve at once, or after `recover_after` on-time pulses. */
+  /** Healthy again: resolve at once, or after `recover_after` on-time pulses; incidents only of its risk go by the trend (settleAtRisk). */
   private recovering(state: ServiceState, now: number, time?: string, reason?: string, afterPause = false): void {
     state.remindAt = null;
-    if (state.incidents.size === 0) return;
+    if (state.incidents.size === 0 || this.settleAtRisk(state, now, time)) return;
     // A pulse made this recovery, and counts as the first of recover_after; a pause's end did not.
     const needs = this.manager.config.recover_after - (afterPause ? 0 : 1);
     if (needs <= 0) {
@@ -457,6 +467,28 @@ export class AlertDispatcher {
     const service = this.manager.service(state.service);
     state.recoverFromPulses = service?.total_pulses ?? 0;
     state.recoverAt = now + needs * (service?.interval ?? this.manager.config.default_interval) * 1000;
+  }
+
+  /** Whether `state` has incidents open, none of them alerted past `at_risk`. */
+  private onlyAtRisk(state: ServiceState): boolean {
+    if (state.incidents.size === 0) return false;
+    for (const incident of state.incidents.values()) if (incident.alertedRank !== AT_RISK_RANK) return false;
+    return true;
+  }
+
+  /**
+   * A healthy service (recovered from a miss its targets never heard of, as `alert_on_miss`
+   * false or a dependency down keep quiet; at a pause's end, a restart, a takeover) whose open
+   * incidents never went past `at_risk`: they are about its risk, not its status. Still at risk
+   * as of its latest pulse, they stay open; else they are resolved now, with `reason` or the
+   * trend's (`no longer at risk: steady`). Returns false if some incident went past `at_risk`.
+   */
+  private settleAtRisk(state: ServiceState, now: number, time?: string, reason?: string): boolean {
+    if (!this.onlyAtRisk(state)) return false;
+    const trend = this.manager.service(state.service)?.trend;
+    if (trend?.at_risk === true) return true;
+    this.resolve(state, now, time, reason ?? (trend ? `no longer at risk: ${trend.reason}` : RISK_RELEARNT));
+    return true;
   }
 
   /**
@@ -482,6 +514,10 @@ export class AlertDispatcher {
   }
 
   private onDue(state: ServiceState, now: number): void {
+    if (state.settleAt !== null && now >= state.settleAt) {
+      state.settleAt = null;
+      this.settleUnconfirmed(state, now);
+    }
     if (state.recoverAt !== null && now >= state.recoverAt) {
       state.recoverAt = null;
       // Still healthy, and recover_after − 1 more pulses came: that many on-time pulses in a
@@ -522,6 +558,26 @@ export class AlertDispatcher {
       }
     }
     this.reschedule(state);
+  }
+
+  /**
+   * A service nothing ran at the restart, whose restored incidents never went past `at_risk`:
+   * once it runs again, healthy and not paused, they are resolved (its gap model learns afresh);
+   * paused, the pause's end says where it stands; until then it is looked for every
+   * {@link TREND_CHECK_MS}, as long as the manager would remember it.
+   */
+  private settleUnconfirmed(state: ServiceState, now: number): void {
+    if (!state.unconfirmed || !this.onlyAtRisk(state)) return;
+    const health = this.manager.service(state.service);
+    if (!health) {
+      if (latestAlertAt(state) < now - this.manager.config.retention_days * DAY) this.forget(state);
+      else state.settleAt = now + TREND_CHECK_MS;
+      return;
+    }
+    state.unconfirmed = false;
+    state.current = health.status;
+    // Bad: its change (come, or on its way) says so.
+    if (health.paused === null && health.status === 'healthy') this.settleAtRisk(state, now, undefined, RISK_RELEARNT);
   }
 
   /** Takes up the incidents the manager's store kept for these targets; each service goes on from its status now. */
@@ -626,7 +682,9 @@ export class AlertDispatcher {
         status: level,
         previous: atRisk ? 'healthy' : (state.lastChange?.from ?? 'healthy'),
         time: isoAt(offset, incident.since),
-        reason: (atRisk ? state.atRiskReason || null : state.lastBad?.reason) ?? `${state.service} is ${level}`,
+        reason:
+          (atRisk ? state.atRiskReason || null : state.lastBad?.reason) ??
+          (atRisk ? `${state.service} is at risk of missing its heartbeat` : `${state.service} is ${level}`),
         overall_status: overall,
       };
       if (this.lead !== null && this.isShared(state)) alert.shared = true;
@@ -699,8 +757,14 @@ export class AlertDispatcher {
       // or its next change tells. One unseen for retention_days is gone, as the manager forgets it.
       const worst = worstAlerted(state);
       state.current = worst === 'at_risk' ? 'healthy' : worst;
-      if (latestAlertAt(state) >= now - this.manager.config.retention_days * DAY) state.unconfirmed = true;
-      else this.forget(state);
+      if (latestAlertAt(state) < now - this.manager.config.retention_days * DAY) {
+        this.forget(state);
+        return;
+      }
+      state.unconfirmed = true;
+      // At risk only: its start changes no status (it was healthy), so it is looked for (onDue).
+      if (worst === 'at_risk') state.settleAt = now + TREND_CHECK_MS;
+      this.reschedule(state);
       return;
     }
     state.current = health.status;
@@ -710,7 +774,9 @@ export class AlertDispatcher {
     const repeat = this.manager.config.repeat_every;
     if (health.status === 'healthy') {
       // A recovery already counting its on-time pulses (followed before the takeover) goes on.
-      if (state.recoverAt === null) this.recovering(state, now);
+      // After a restart the gap model starts afresh: an incident only of its risk is over.
+      if (after === 'restart' && this.settleAtRisk(state, now, undefined, RISK_RELEARNT)) state.remindAt = null;
+      else if (state.recoverAt === null) this.recovering(state, now);
     } else if (after === 'takeover') {
       this.sayUnsaid(state, health.suppressed_by !== null, now);
       state.remindAt =
@@ -825,7 +891,7 @@ export class AlertDispatcher {
   };
 
   private reschedule(state: ServiceState): void {
-    const next = Math.min(state.recoverAt ?? Infinity, state.stableAt ?? Infinity, state.remindAt ?? Infinity);
+    const next = Math.min(state.recoverAt ?? Infinity, state.stableAt ?? Infinity, state.remindAt ?? Infinity, state.settleAt ?? Infinity);
     if (next === Infinity) this.scheduler.remove(state);
     else this.scheduler.schedule(state, next);
   }
