@@ -4,7 +4,17 @@ import type { StatusChange } from '../core/manager';
 import type { Scheduled } from '../core/scheduler';
 import { STATUS_WORDS, type ServiceStatus } from '../core/status';
 import type { AlertLevel } from './alert';
-import type { Incident } from './saved-incidents';
+
+/** An incident as the dispatcher keeps it: one service's alerts to one target, from the first to the `resolved`. */
+export interface Incident {
+  /** Monotonic ms of the first alert. */
+  since: number;
+  /** Rank (in `STATUS_WORDS`; `at_risk` has healthy's, see `levelAt`) of the most severe level alerted. */
+  alertedRank: number;
+  reminders: number;
+  /** Monotonic ms of the latest alert about it: after a restart, the next reminder counts from here. */
+  lastAlertAt: number;
+}
 
 /** What the dispatcher remembers of one service; also its entry in the dispatcher's timer heap. */
 export class ServiceAlertState<Target> implements Scheduled {

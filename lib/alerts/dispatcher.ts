@@ -10,11 +10,11 @@ import type { OverallStatus, ServiceStatus } from '../core/status';
 import { DAY } from '../core/uptime';
 import { OptionReader } from '../util/validate';
 import type { Alert, AlertLevel, AlertStatus, Notifier } from './alert';
-import { AT_RISK_RANK, ServiceAlertState, latestAlertAt, levelAt, levelRank, rankOf, worstAlerted } from './alert-state';
+import { AT_RISK_RANK, ServiceAlertState, latestAlertAt, levelAt, levelRank, rankOf, worstAlerted, type Incident } from './alert-state';
 import { AlertLead } from './alert-lead';
 import { TargetQueue, type DeliverySettings } from './delivery';
 import { Dependents, RecoveredDependencies, afterDependencyReason, afterPauseReason, alertsOn, heldAtStart, leftDown } from './quiet-rules';
-import { INCIDENT_NOTES, SavedIncidents, type Incident, type RestoredIncident } from './saved-incidents';
+import { INCIDENT_NOTES, SavedIncidents, type RestoredIncident } from './saved-incidents';
 import { webhookNotifier } from './webhook';
 
 /** Where alerts go: a webhook URL, or any notifier. */

@@ -11,21 +11,10 @@ import { MAX_TAG_LENGTH } from '../core/config';
 import type { HeartbeatManager } from '../core/manager';
 import type { ReplicaLink } from '../core/replicas';
 import type { AlertLevel } from './alert';
-import { levelAt, levelRank } from './alert-state';
+import { levelAt, levelRank, type Incident } from './alert-state';
 
 /** The note space that holds the incidents: the manager's, and the replicas' shared one. */
 export const INCIDENT_NOTES = 'alerts';
-
-/** An incident as the dispatcher keeps it: one service's alerts to one target, from the first to the `resolved`. */
-export interface Incident {
-  /** Monotonic ms of the first alert. */
-  since: number;
-  /** Rank (in `STATUS_WORDS`; `at_risk` has healthy's, see `levelAt`) of the most severe level alerted. */
-  alertedRank: number;
-  reminders: number;
-  /** Monotonic ms of the latest alert about it: after a restart, the next reminder counts from here. */
-  lastAlertAt: number;
-}
 
 /** What is saved of one open incident. */
 export interface SavedIncident {
