@@ -134,8 +134,9 @@ and \`--no-memory-reducer\` (V8's memory reducer runs a few full collections som
 burst of allocation such as the setup: a one-off, not a cost per second). CPU is
 \`process.cpuUsage()\` (user + system) over eight whole ticks, after six ticks of settling
 (each service makes its gap model at its first pulse: a one-off that costs about 0.3% of a
-core at 10,000 services over the first few ticks), as a percentage of one core; "library's own cost" is the paired difference to the anchor, and is
-what the target is held to (the pulsing loop is the application's). Timers are counted with
+core at 10,000 services over the first few ticks), as a percentage of one core; "library's
+own cost" is the paired difference to the anchor, and is what the target is held to (the
+pulsing loop is the application's). Timers are counted with
 an \`async_hooks\` census of live \`Timeout\` resources, unref'd ones included, minus the loop's
 own interval: \`process.getActiveResourcesInfo()\` lists only ref'd timers, and the library's
 one timer is unref'd on purpose. That second count is shown too; it is 0, because the library
