@@ -97,7 +97,14 @@ benchmark runs in a child process of its own, away from the in-process request i
 const METHOD: Record<string, string> = {
   pulse: `Nanoseconds per call in a tight loop, beside the same loop around a bare
 \`performance.now()\`, the clock \`pulse()\` must read. Bytes per call are the slope of
-\`heapUsed\` between runs of 100,000 and 400,000 calls, with no scavenge in between.`,
+\`heapUsed\` between runs of 100,000 and 400,000 calls, with no scavenge in between.
+
+In that loop every pulse after the first lands within 1% of the interval of the last, the same
+beat, so the gap model (issue 20) learns nothing from it. The "new gap" figures pulse a
+heartbeat whose clock runs a second ahead on every read, so that each pulse ends a gap and
+records it, as in a real service; their floors are that clock's own read, and for bytes a
+pulse on the same clock whose interval is so long that every pulse is the same beat (called
+from \`pulse()\`, that clock allocates twice: \`performance.now()\`'s number and the sum).`,
   'request-overhead': `In-process requests through light-my-request (\`inject(app, { method: 'GET', url: '/' })\`):
 no sockets, so the figures are Express and its middleware alone. Each configuration is its
 own Express 5 app whose one route answers \`res.end('ok')\`; a sample is 100 sequential
