@@ -102,7 +102,8 @@ const METHOD: Record<string, string> = {
 In that loop every pulse after the first lands within 1% of the interval of the last, the same
 beat, so the gap model (issue 20) learns nothing from it. The "new gap" figures pulse a
 heartbeat whose clock runs a second ahead on every read, so that each pulse ends a gap and
-records it, as in a real service; their floors are that clock's own read, and for bytes a
+records it, as in a real service, in a process of their own (a second kind of clock at
+\`pulse()\`'s clock call slowed the benchmarks run after it in this one); their floors are that clock's own read, and for bytes a
 pulse on the same clock whose interval is so long that every pulse is the same beat (called
 from \`pulse()\`, that clock allocates twice: \`performance.now()\`'s number and the sum).`,
   'request-overhead': `In-process requests through light-my-request (\`inject(app, { method: 'GET', url: '/' })\`):
