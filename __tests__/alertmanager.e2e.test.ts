@@ -8,16 +8,9 @@ import { alertmanagerNotifier, ALERTMANAGER_STATUS_ALERT, type AlertmanagerOptio
 import type { HeartbeatConfig } from '../lib/core/config';
 import { HeartbeatManager } from '../lib/core/manager';
 import { fileStore } from '../lib/store';
-import {
-  startAlertmanager,
-  webhookRouteConfig,
-  type AlertmanagerNotification,
-  type AlertmanagerProcess,
-  type GettableAlert,
-} from './helpers/alertmanager';
+import { useAlertmanagerWithHook, type AlertmanagerNotification, type GettableAlert } from './helpers/alertmanager';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { captureLogger } from './helpers/logger';
-import { startReceiver, type Receiver } from './helpers/receiver';
 
 // The Alertmanager target against a real `prometheus-alertmanager` (issue 19): what it holds
 // (GET /api/v2/alerts) and what it tells a webhook receiver of its own. Alertmanager keeps wall
@@ -28,19 +21,10 @@ const PAGE = 'http://127.0.0.1:3000/api/health/ui';
 const INSTANCE = 'e2e-monitor';
 const CONFIG: HeartbeatConfig = { services: { save_worker: { interval: 10 } } };
 
-let alertmanager: AlertmanagerProcess;
-let hook: Receiver;
+const am = useAlertmanagerWithHook();
 const managers: HeartbeatManager[] = [];
 const dirs: string[] = [];
 
-beforeAll(async () => {
-  hook = await startReceiver('/alertmanager-hook');
-  alertmanager = await startAlertmanager(webhookRouteConfig(hook.url));
-}, 30_000);
-afterAll(async () => {
-  await alertmanager.stop();
-  await hook.close();
-});
 afterEach(() => {
   for (const manager of managers.splice(0)) void manager.close();
   jest.useRealTimers();
@@ -60,7 +44,7 @@ function start(options: Partial<AlertmanagerOptions> & { dir?: string; clock?: T
     ...(dir ? { store: fileStore({ dir }) } : {}),
   });
   managers.push(manager);
-  const notifier = alertmanagerNotifier({ url: alertmanager.url, pageUrl: PAGE, instance: INSTANCE, ...target });
+  const notifier = alertmanagerNotifier({ url: am.alertmanager.url, pageUrl: PAGE, instance: INSTANCE, ...target });
   const dispatcher = new AlertDispatcher(manager, {
     targets: [{ notifier }],
     registry: new Registry(),
@@ -82,10 +66,8 @@ async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean,
   }
 }
 
-const ofService = async (service: string): Promise<GettableAlert[]> =>
-  (await alertmanager.alerts()).filter((alert) => alert.labels.service === service);
-const notifications = (service: string): AlertmanagerNotification[] =>
-  hook.received.map((request) => request.body as AlertmanagerNotification).filter((body) => body.groupLabels.service === service);
+const ofService = (service: string): Promise<GettableAlert[]> => am.alertsOf(service);
+const notifications = (service: string): AlertmanagerNotification[] => am.notificationsOf(service);
 /** What the receiver heard of `service`, in order: `firing:critical`, `resolved:warning`, … */
 const heard = (service: string): string[] =>
   notifications(service).flatMap((body) => body.alerts.map((alert) => `${alert.status}:${alert.labels.severity}`));

@@ -14,13 +14,7 @@ import { HeartbeatManager, type Heartbeat } from '../lib/core/manager';
 import type { HeartbeatStore } from '../lib/core/store';
 import { TREND_CHECK_MS } from '../lib/core/trend-watch';
 import { fileStore } from '../lib/store';
-import {
-  startAlertmanager,
-  webhookRouteConfig,
-  type AlertmanagerNotification,
-  type AlertmanagerProcess,
-  type GettableAlert,
-} from './helpers/alertmanager';
+import { useAlertmanagerWithHook, type GettableAlert } from './helpers/alertmanager';
 import { createTestClock, type TestClock } from './helpers/clock';
 import { startReceiver, type Receiver } from './helpers/receiver';
 import { DRIFT_INTERVAL, driftingGaps, steadyGaps } from './helpers/drift';
@@ -596,17 +590,7 @@ describe('what is said of at_risk', () => {
 });
 
 describe('the Alertmanager target', () => {
-  let alertmanager: AlertmanagerProcess;
-  let hook: Receiver;
-
-  beforeAll(async () => {
-    hook = await startReceiver('/alertmanager-hook');
-    alertmanager = await startAlertmanager(webhookRouteConfig(hook.url));
-  }, 30_000);
-  afterAll(async () => {
-    await alertmanager.stop();
-    await hook.close();
-  });
+  const am = useAlertmanagerWithHook();
   beforeEach(() => {
     // Alertmanager compares startsAt and endsAt with its own wall clock: the fake one starts 20
     // minutes back, so that the quarter of an hour the test moves through is over by now. Its
@@ -619,12 +603,10 @@ describe('the Alertmanager target', () => {
   const pass = (ms: number): void => {
     clock.advance(ms);
   };
-  const ofService = async (service: string): Promise<GettableAlert[]> =>
-    (await alertmanager.alerts()).filter((alert) => alert.labels.service === service);
+  const ofService = (service: string): Promise<GettableAlert[]> => am.alertsOf(service);
   const heard = (service: string): string[] =>
-    hook.received
-      .map((request) => request.body as AlertmanagerNotification)
-      .filter((body) => body.groupLabels.service === service)
+    am
+      .notificationsOf(service)
       .flatMap((body) => body.alerts.map((alert) => `${alert.status}:${alert.labels.alertname}:${alert.labels.severity}`));
   async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
     // Real time: Date is fake.
@@ -638,7 +620,7 @@ describe('the Alertmanager target', () => {
   }
 
   it('fires HeartbeatServiceAtRisk with severity info, ends it as the warning starts, and resolves the warning', async () => {
-    const notifier = alertmanagerNotifier({ url: alertmanager.url, instance: 'at-risk-e2e', resendMs: 30 * 60 * SECOND });
+    const notifier = alertmanagerNotifier({ url: am.alertmanager.url, instance: 'at-risk-e2e', resendMs: 30 * 60 * SECOND });
     monitor({}, [{ notifier, minLevel: 'at_risk' }]);
     const drifting = worker('drifting_worker');
     for (const gap of DRIFT) {

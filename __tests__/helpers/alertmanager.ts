@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { launchServer, startInTempDir, type LaunchedServer } from './prometheus';
+import { startReceiver, type Receiver } from './receiver';
 
 /** A real `prometheus-alertmanager` (Debian's package, installed by `npm test`) on a loopback port, clustering off. */
 export interface AlertmanagerProcess extends LaunchedServer {
@@ -81,4 +82,53 @@ export function startAlertmanager(config: string, timeoutMs = 20_000): Promise<A
       },
     };
   });
+}
+
+/** A real Alertmanager whose one route posts to a webhook receiver, for a test file or block. */
+export interface AlertmanagerWithHook {
+  /** The Alertmanager, started before the tests. */
+  readonly alertmanager: AlertmanagerProcess;
+  /** The receiver of its notifications (at `/alertmanager-hook`). */
+  readonly hook: Receiver;
+  /** The alerts Alertmanager holds for `service` now. */
+  alertsOf(service: string): Promise<GettableAlert[]>;
+  /** The notifications the receiver got for `service`'s group, in order. */
+  notificationsOf(service: string): AlertmanagerNotification[];
+}
+
+/**
+ * Starts an Alertmanager routing to a fresh webhook receiver before the tests of the file (or
+ * describe block) it is called in, and stops both after them. Read its fields inside tests.
+ */
+export function useAlertmanagerWithHook(): AlertmanagerWithHook {
+  let alertmanager: AlertmanagerProcess | undefined;
+  let hook: Receiver | undefined;
+  beforeAll(async () => {
+    hook = await startReceiver('/alertmanager-hook');
+    alertmanager = await startAlertmanager(webhookRouteConfig(hook.url));
+  }, 30_000);
+  afterAll(async () => {
+    await alertmanager?.stop();
+    await hook?.close();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useAlertmanagerWithHook(): read its fields inside a test, after beforeAll');
+    return value;
+  };
+  return {
+    get alertmanager() {
+      return started(alertmanager);
+    },
+    get hook() {
+      return started(hook);
+    },
+    async alertsOf(service) {
+      return (await started(alertmanager).alerts()).filter((alert) => alert.labels.service === service);
+    },
+    notificationsOf(service) {
+      return started(hook)
+        .received.map((request) => request.body as AlertmanagerNotification)
+        .filter((body) => body.groupLabels.service === service);
+    },
+  };
 }
