@@ -2,6 +2,7 @@ import { Heartbeat } from '../lib/core/manager';
 import { LANE_MIN_GAP_MS } from '../lib/core/watcher';
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { useManagerTimers } from './helpers/managers';
+import { learningTrend } from './helpers/drift';
 
 let fixture: ManagerFixture;
 useManagerTimers();
@@ -341,14 +342,7 @@ describe('service()', () => {
       run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null, runtime_anomaly: null },
       paused: null,
       suppressed_by: null,
-      trend: {
-        mean_gap_seconds: null,
-        p95_gap_seconds: null,
-        slope: null,
-        at_risk: false,
-        eta_seconds: null,
-        reason: 'learning: 0 of 10 gaps',
-      },
+      trend: learningTrend(0),
     });
   });
 

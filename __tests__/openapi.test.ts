@@ -16,7 +16,7 @@ import { failNext } from './helpers/fs-faults';
 import { Contract, type Observed } from './helpers/openapi';
 import { openStream, type SseClient } from './helpers/sse';
 import { textBody } from './helpers/text-body';
-import { driftingGaps, pulseAfterGaps } from './helpers/drift';
+import { driftingGaps, pulseAfterGaps, learningTrend } from './helpers/drift';
 
 /**
  * The router against openapi.yaml: real answers, each looked up in the document by its own
@@ -2035,14 +2035,7 @@ describe('the check itself', () => {
       paused: null,
       suppressed_by: null,
       group: null,
-      trend: {
-        mean_gap_seconds: null,
-        p95_gap_seconds: null,
-        slope: null,
-        at_risk: false,
-        eta_seconds: null,
-        reason: 'learning: 0 of 10 gaps',
-      },
+      trend: learningTrend(0),
     };
     const event = { ...change, reason: 'missed 1 heartbeat', cause: 'missed', missed: 1, health, paused: false, suppressed_by: null };
     expect(check('status', event)).toBe('');

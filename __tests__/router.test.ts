@@ -13,6 +13,7 @@ import { fileStore } from '../lib/store';
 import { createApp, type AppFixture } from './helpers/app';
 import { createTestClock } from './helpers/clock';
 import { closeManagers, trackManager } from './helpers/managers';
+import { learningTrend } from './helpers/drift';
 
 let fixture: AppFixture;
 
@@ -105,14 +106,7 @@ describe('GET /api/health/service/{name}', () => {
       run: { state: 'idle', started_at: null, last_duration_seconds: null, last_exit_code: null, runtime_anomaly: null },
       paused: null,
       suppressed_by: null,
-      trend: {
-        mean_gap_seconds: null,
-        p95_gap_seconds: null,
-        slope: null,
-        at_risk: false,
-        eta_seconds: null,
-        reason: 'learning: 0 of 10 gaps',
-      },
+      trend: learningTrend(0),
     });
   });
 

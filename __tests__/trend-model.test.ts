@@ -2,6 +2,7 @@
 // the input. Each sequence is built so that the expected verdict follows from the deadline
 // (interval + grace) and the sequence alone.
 import { GapTrend, MIN_GAPS, type GapTrendView } from '../lib/core/trend';
+import { learningTrend } from './helpers/drift';
 
 const SECOND = 1000;
 
@@ -28,14 +29,7 @@ const jittered = (count: number): number[] => Array.from({ length: count }, (_, 
 describe('GapTrend', () => {
   test('cold start: no figures and the learning reason until 10 gaps, then figures', () => {
     const model = new GapTrend(10, null);
-    expect(model.read()).toEqual({
-      mean_gap_seconds: null,
-      p95_gap_seconds: null,
-      slope: null,
-      at_risk: false,
-      eta_seconds: null,
-      reason: 'learning: 0 of 10 gaps',
-    });
+    expect(model.read()).toEqual(learningTrend(0));
     // The first sign of life is no gap: there is nothing before it.
     model.record(0);
     expect(model.read().reason).toBe('learning: 0 of 10 gaps');

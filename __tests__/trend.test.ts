@@ -7,7 +7,7 @@ import { TREND_CHECK_MS } from '../lib/core/trend-watch';
 import { createApp, type AppFixture } from './helpers/app';
 import { createManager, type ManagerFixture } from './helpers/manager';
 import { useManagerTimers } from './helpers/managers';
-import { DRIFT_INTERVAL, driftingGaps, pulseAfterGaps, steadyGaps } from './helpers/drift';
+import { DRIFT_INTERVAL, driftingGaps, pulseAfterGaps, steadyGaps, learningTrend } from './helpers/drift';
 
 useManagerTimers();
 
@@ -34,14 +34,7 @@ describe('trend in the service body', () => {
   it('says it is learning until 10 gaps, then gives the figures of steady gaps', () => {
     fixture = createManager({ log_level: 'silent' });
     const heartbeat = workerPulsing(steadyGaps(9));
-    expect(trendOf()).toEqual({
-      mean_gap_seconds: null,
-      p95_gap_seconds: null,
-      slope: null,
-      at_risk: false,
-      eta_seconds: null,
-      reason: 'learning: 9 of 10 gaps',
-    });
+    expect(trendOf()).toEqual(learningTrend(9));
     pulseAfter(heartbeat, [20]);
     expect(trendOf()).toEqual({ mean_gap_seconds: 20, p95_gap_seconds: 20, slope: 0, at_risk: false, eta_seconds: null, reason: 'steady' });
   });

@@ -22,3 +22,13 @@ export function pulseAfterGaps(clock: { advance(ms: number): void }, heartbeat: 
     heartbeat.pulse();
   }
 }
+
+/** The `trend` a service body shows while its model learns, after `gaps` gaps: no figures, no forecast (spelled out, not read from the library). */
+export const learningTrend = (gaps: number) => ({
+  mean_gap_seconds: null,
+  p95_gap_seconds: null,
+  slope: null,
+  at_risk: false,
+  eta_seconds: null,
+  reason: `learning: ${String(gaps)} of 10 gaps`,
+});
