@@ -1,0 +1,162 @@
+// What a V8 CPU profile (`node --cpu-prof`'s .cpuprofile) says about one hot path: the functions
+// that take the most samples themselves, and how the samples split between the library,
+// prom-client, other packages, the scenario driving it, Node and V8, and the garbage collector.
+import { isAbsolute, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The parts of a .cpuprofile the summary reads (Chrome DevTools Protocol `Profiler.Profile`). */
+export interface CpuProfile {
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }[];
+  /** The node on top of the stack at each sample. */
+  samples: number[];
+}
+
+export type Category = 'library' | 'prom-client' | 'packages' | 'scenario' | 'node' | 'gc' | 'program' | 'idle';
+
+export const CATEGORY_NAMES: Record<Category, string> = {
+  library: 'express-heartbeat (lib/)',
+  'prom-client': 'prom-client',
+  packages: 'other packages',
+  scenario: 'the scenario driving it (bench/)',
+  node: 'Node internals and V8 built-ins',
+  gc: 'garbage collection',
+  program: 'V8 itself, unattributed ("(program)")',
+  idle: 'idle',
+};
+
+export interface FunctionRow {
+  functionName: string;
+  /** `file:line` (1-based), the file relative to the repository when it is in it. */
+  location: string;
+  category: Category;
+  samples: number;
+  percent: number;
+}
+
+export interface ProfileSummary {
+  /** Samples counted: those inside the window when the profile has one, else all of them. */
+  samples: number;
+  /** How many of them found the process idle, waiting for the event loop. */
+  idle: number;
+  /** Whether the markers were found and only the samples between them counted. */
+  windowed: boolean;
+  /** The functions with the most self samples, in percent of the busy (not idle) samples. */
+  top: FunctionRow[];
+  /** Percent of the busy samples in each category (`idle` is always 0). */
+  shares: Record<Category, number>;
+}
+
+/**
+ * The functions a scenario calls to mark where its hot path begins and ends: each spins long
+ * enough to be sampled, and only the samples after the last one in the first and before the
+ * first one in the second are counted, so setting up 10,000 services is left out.
+ */
+export const WINDOW_OPENS = 'profileWindowOpens';
+export const WINDOW_CLOSES = 'profileWindowCloses';
+
+/** Where a frame's code comes from, by its function name (V8's pseudo-frames) and its script's URL. */
+export function categoryOf(functionName: string, url: string, root: string): Category {
+  if (functionName === '(garbage collector)') return 'gc';
+  if (functionName === '(idle)') return 'idle';
+  if (functionName === '(program)' || functionName === '(root)') return 'program';
+  if (url.includes('/node_modules/prom-client/')) return 'prom-client';
+  const path = pathOf(url, root);
+  if (/^(build\/)?lib\//.test(path)) return 'library';
+  if (/^(build\/)?bench\//.test(path)) return 'scenario';
+  if (url === '' || url.startsWith('node:')) return 'node'; // V8's built-ins have no URL
+  return 'packages';
+}
+
+/** A script URL as a path relative to the repository when it lies inside it. */
+function pathOf(url: string, root: string): string {
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  if (!isAbsolute(path)) return path;
+  const inside = relative(root, path);
+  return inside.startsWith('..') ? path : inside.split('\\').join('/');
+}
+
+/**
+ * The summary of `profile`: the `limit` functions with the most self samples (ties in the order
+ * they were first sampled) and each category's share. `root` is the repository, for the paths.
+ */
+export function summariseProfile(profile: CpuProfile, root: string, limit = 15): ProfileSummary {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const under = (id: number, name: string): boolean => {
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      if (byId.get(at)?.callFrame.functionName === name) return true;
+    }
+    return false;
+  };
+
+  const { samples } = profile;
+  let first = 0;
+  let end = samples.length;
+  let opened = samples.length - 1;
+  while (opened >= 0 && !under(samples[opened] as number, WINDOW_OPENS)) opened--;
+  const closed = samples.findIndex((id, i) => i > opened && under(id, WINDOW_CLOSES));
+  const windowed = opened >= 0 && closed >= 0;
+  if (windowed) [first, end] = [opened + 1, closed];
+
+  const rows = new Map<string, FunctionRow>();
+  const counts = Object.fromEntries(Object.keys(CATEGORY_NAMES).map((category) => [category, 0])) as Record<Category, number>;
+  for (let i = first; i < end; i++) {
+    const node = byId.get(samples[i] as number);
+    if (!node) throw new Error(`Sample ${i} names node ${samples[i]}, which the profile does not have`);
+    const { functionName, url, lineNumber } = node.callFrame;
+    const category = categoryOf(functionName, url, root);
+    counts[category] += 1;
+    if (category === 'idle') continue;
+    const location = url === '' ? '' : `${pathOf(url, root)}:${lineNumber + 1}`;
+    const key = `${functionName} ${location}`;
+    const row = rows.get(key) ?? {
+      functionName: functionName === '' ? '(anonymous)' : functionName,
+      location,
+      category,
+      samples: 0,
+      percent: 0,
+    };
+    row.samples += 1;
+    rows.set(key, row);
+  }
+  const idle = counts.idle;
+  counts.idle = 0;
+  const busy = end - first - idle;
+  const percent = (count: number): number => (busy === 0 ? 0 : (100 * count) / busy);
+  const top = [...rows.values()]
+    .sort((a, b) => b.samples - a.samples)
+    .slice(0, limit)
+    .map((row) => ({ ...row, percent: percent(row.samples) }));
+  const shares = Object.fromEntries(Object.entries(counts).map(([category, count]) => [category, percent(count)])) as Record<
+    Category,
+    number
+  >;
+  return { samples: end - first, idle, windowed, top, shares };
+}
+
+/** How many samples a summary counted, and how many of them idle: "12,040 samples, none idle". */
+export function sampled(summary: ProfileSummary): string {
+  const count = `${summary.samples.toLocaleString('en-US')} samples`;
+  if (summary.idle === 0) return `${count}, none idle`;
+  const busy = summary.samples - summary.idle;
+  return `${count}, ${((100 * summary.idle) / summary.samples).toFixed(1)}% of them idle (the shares below are of the other ${busy.toLocaleString('en-US')})`;
+}
+
+/** The summary as Markdown: the top functions, then the shares by category (those above zero), both of the busy samples. */
+export function renderSummary(summary: ProfileSummary): string {
+  const lines = ['| Self | Function | Where | Whose |', '| ---: | --- | --- | --- |'];
+  for (const row of summary.top) {
+    lines.push(
+      `| ${row.percent.toFixed(1)}% | \`${row.functionName}\` | ${row.location === '' ? '(built-in)' : `\`${row.location}\``} | ${CATEGORY_NAMES[row.category]} |`,
+    );
+  }
+  lines.push('', '| Share of samples | Whose |', '| ---: | --- |');
+  const shares = (Object.entries(summary.shares) as [Category, number][]).filter(([, share]) => share > 0).sort((a, b) => b[1] - a[1]);
+  for (const [category, share] of shares) lines.push(`| ${share.toFixed(1)}% | ${CATEGORY_NAMES[category]} |`);
+  return lines.join('\n');
+}
