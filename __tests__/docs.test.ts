@@ -86,6 +86,19 @@ const base = await docsTest.serve(app);
 await fetch(\`\${base}/anything\`);
 docsTest.assert.equal(docsTest.lib.getDefaultManager().service('flask_bridge')?.total_pulses, 1);`,
   },
+  'own-metrics-route': {
+    prelude: `
+process.env.METRICS_TOKEN = 'ops-token-0123456789';`,
+    check: `
+const base = await docsTest.serve(app);
+docsTest.assert.equal((await fetch(\`\${base}/internal/metrics\`)).status, 401);
+const scraped = await fetch(\`\${base}/internal/metrics\`, { headers: { Authorization: 'Bearer ops-token-0123456789' } });
+docsTest.assert.equal(scraped.headers.get('content-type'), register.contentType);
+const text = await scraped.text();
+docsTest.assert.equal(text, await register.metrics());
+docsTest.assert.match(text, /^# TYPE heartbeat_service_status gauge$/m);
+docsTest.assert.equal((await fetch(\`\${base}/metrics\`)).status, 404);`,
+  },
   'dependency-check': {
     prelude: `
 const manager = new docsTest.lib.HeartbeatManager();

@@ -77,7 +77,7 @@ export {
   type HeartbeatCheck,
   type HealthCheckStatus,
 } from './http';
-export { registerMetrics, type MetricsOptions, type MetricsRegistration } from './metrics';
+export { registerMetrics, renderMetrics, type MetricsOptions, type MetricsRegistration } from './metrics';
 export {
   AlertDispatcher,
   webhookNotifier,

@@ -3,6 +3,7 @@ import { register as globalRegister, type Registry, type RegistryContentType } f
 import { getDefaultManager } from '../core/manager';
 import type { HeartbeatManager } from '../core/manager';
 import { readMetricPrefix, registerMetrics } from '../metrics/prometheus';
+import { renderMetrics } from '../metrics/render';
 import { BearerAuth } from './auth';
 import { mountBadgeRoutes } from './badge';
 import { DrainSignal } from './drain';
@@ -185,7 +186,7 @@ export function healthRouter(options: HealthRouterOptions = {}): HealthRouter {
 
   if (serveMetrics) {
     router.get(metricsPath, (_req: Request, res: Response) => {
-      registry.metrics().then(
+      renderMetrics(registry).then(
         (text) => {
           // res.end, not res.send: Express 4's send rewrites the content type's parameters.
           res.setHeader('Content-Type', registry.contentType);

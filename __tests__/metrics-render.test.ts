@@ -1,0 +1,182 @@
+// renderMetrics(): the router's own GET /metrics writes the heartbeat families itself, and must
+// write exactly the bytes prom-client's registry.metrics() writes, whatever the registry holds.
+import express from 'express';
+import fc from 'fast-check';
+import { Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
+import request from 'supertest';
+import { HeartbeatManager } from '../lib/core/manager';
+import { healthRouter } from '../lib/http/router';
+import { registerMetrics } from '../lib/metrics/prometheus';
+import { renderMetrics } from '../lib/metrics/render';
+import { createTestClock, type TestClock } from './helpers/clock';
+import { DRIFT_INTERVAL, driftingGaps, pulseAfterGaps } from './helpers/drift';
+import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
+
+let clock: TestClock;
+let manager: HeartbeatManager;
+let registry: Registry;
+
+beforeEach(() => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+  clock = createTestClock();
+  manager = new HeartbeatManager({ clock, config: { log_level: 'silent', services: { file_indexer: { interval: 60, critical: false } } } });
+  registry = new Registry();
+});
+afterEach(() => {
+  void manager.close();
+  jest.useRealTimers();
+});
+
+/** Services in every state a family reads: escaping names, errors, a job, a pause, custom metrics, a learnt and an at-risk gap model. */
+function fillManager(target: HeartbeatManager): void {
+  // First, since it moves the clock some ten minutes: the others are then fresh.
+  const drifting = target.heartbeat({ tag: 'drifting', interval: DRIFT_INTERVAL }).start();
+  drifting.pulse();
+  pulseAfterGaps(clock, drifting, driftingGaps());
+  for (const tag of ['plain', 'quote"d', 'back\\slash', 'new\nline', 'юникод💥', '{brace}=x,'])
+    target.heartbeat({ tag, interval: 5 }).start().pulse();
+  const worker = target.heartbeat({ tag: 'save_worker', interval: 30 }).start();
+  worker.pulse({ queue_depth: 12, lag_ms: 0.25 });
+  worker.error('disk full');
+  const job = target.heartbeat({ tag: 'nightly_export', interval: 3600 });
+  job.begin().success();
+  job.begin();
+  target.heartbeat({ tag: 'paused_one', interval: 10 }).start();
+  target.pause('paused_one', { reason: 'deploy' });
+}
+
+/** The app's own metrics around the heartbeat families: a labelled gauge, a counter, a histogram (formatted through getForPromString) and a gauge read at collect time. */
+function addAppMetrics(target: Registry, phase: string): void {
+  const gauge = new Gauge({ name: `app_${phase}_queue`, help: 'Queue "depth"\nper \\ lane.', labelNames: ['lane'], registers: [target] });
+  gauge.set({ lane: 'fast"' }, 3);
+  gauge.set({ lane: 'slow' }, Number.NaN);
+  new Counter({ name: `app_${phase}_requests_total`, help: 'Requests.', registers: [target] }).inc(7);
+  new Histogram({ name: `app_${phase}_seconds`, help: 'Latency.', buckets: [0.1, 1], registers: [target] }).observe(0.5);
+  new Gauge({
+    name: `app_${phase}_collected`,
+    help: 'Read at scrape time.',
+    registers: [target],
+    collect() {
+      this.set(Number.POSITIVE_INFINITY);
+    },
+  });
+}
+
+it('writes the same bytes as registry.metrics(), the app metrics in their places', async () => {
+  addAppMetrics(registry, 'before');
+  registerMetrics(manager, { registry });
+  addAppMetrics(registry, 'after');
+  fillManager(manager);
+
+  const expected = await registry.metrics();
+  // The fixture reaches every kind of line: a failing fixture would make the comparison hollow.
+  const samples = parseSamples(expected);
+  expect(samples.get('heartbeat_service_status{service="quote\\"d"}')).toBe(0);
+  expect(samples.get('heartbeat_service_metric{service="save_worker",metric="lag_ms"}')).toBe(0.25);
+  expect(samples.get('heartbeat_run_in_progress{service="nightly_export"}')).toBe(1);
+  expect(samples.get('heartbeat_service_paused{service="paused_one"}')).toBe(1);
+  expect(samples.get('heartbeat_at_risk{service="drifting"}')).toBe(1);
+  expect(samples.get('heartbeat_pulse_gap_seconds{service="drifting",stat="p95"}')).toBeGreaterThan(20);
+  expect(samples.get('heartbeat_uptime_ratio{service="plain",window="7d"}')).toBe(1);
+  expect(expected).toContain('app_before_queue{lane="slow"} Nan');
+  expect(expected.indexOf('app_before_queue')).toBeLessThan(expected.indexOf('heartbeat_service_status'));
+  expect(expected.indexOf('heartbeat_store_last_flush')).toBeLessThan(expected.indexOf('app_after_queue'));
+
+  expect(await renderMetrics(registry)).toBe(expected);
+  expect(promtoolCheckMetrics(await renderMetrics(registry)).output).toBe('');
+});
+
+it('adds the registry default labels as prom-client does: after a sample’s own, never over them', async () => {
+  registerMetrics(manager, { registry });
+  fillManager(manager);
+  registry.setDefaultLabels({ app: 'bridge "1"\n', service: 'not-this', window: 'not-this-either', replica: 3 });
+  const expected = await registry.metrics();
+  expect(expected).toContain('heartbeat_service_status{service="plain",app="bridge \\"1\\"\\n",window="not-this-either",replica="3"} ');
+  expect(expected).toContain('heartbeat_uptime_ratio{service="plain",window="24h",app="bridge \\"1\\"\\n",replica="3"} ');
+  expect(expected).toContain('heartbeat_overall_status{app="bridge \\"1\\"\\n",service="not-this",window="not-this-either",replica="3"} ');
+  expect(await renderMetrics(registry)).toBe(expected);
+});
+
+it('writes several managers on one registry, and two prefixes, as one; a closed manager leaves both', async () => {
+  const other = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  const closing = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  registerMetrics(manager, { registry });
+  registerMetrics(other, { registry });
+  registerMetrics(closing, { registry, prefix: 'jobs_' });
+  registerMetrics(other, { registry, prefix: 'jobs_' });
+  fillManager(manager);
+  other.heartbeat({ tag: 'elsewhere', interval: 1 }).error('down', { critical: true });
+  closing.heartbeat({ tag: 'gone_soon', interval: 1 }).start();
+  expect(await renderMetrics(registry)).toBe(await registry.metrics());
+  expect(await renderMetrics(registry)).toContain('jobs_service_status{service="gone_soon"}');
+
+  await closing.close();
+  const rendered = await renderMetrics(registry);
+  expect(rendered).toBe(await registry.metrics());
+  expect(rendered).not.toContain('gone_soon');
+  void other.close();
+});
+
+it('writes an empty registry, and a manager without services, as prom-client does', async () => {
+  expect(await renderMetrics(registry)).toBe(await registry.metrics());
+  const idle = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  registerMetrics(idle, { registry });
+  expect(await renderMetrics(registry)).toBe(await registry.metrics());
+  void idle.close();
+});
+
+it('leaves an OpenMetrics registry to prom-client whole', async () => {
+  const open = new Registry<OpenMetricsContentType>();
+  open.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  registerMetrics(manager, { registry: open });
+  fillManager(manager);
+  const rendered = await renderMetrics(open);
+  expect(rendered).toBe(await open.metrics());
+  expect(rendered).toContain('heartbeat_pulses_total{service="plain"} 1');
+  expect(rendered.endsWith('# EOF\n')).toBe(true);
+});
+
+it('rejects as registry.metrics() does when an app collector throws', async () => {
+  registerMetrics(manager, { registry });
+  new Gauge({
+    name: 'app_broken',
+    help: 'Throws.',
+    registers: [registry],
+    collect() {
+      throw new Error('collector broke');
+    },
+  });
+  await expect(renderMetrics(registry)).rejects.toThrow('collector broke');
+});
+
+it('matches registry.metrics() for any service names and custom metric values', async () => {
+  registerMetrics(manager, { registry });
+  const names = fc.string({ unit: 'binary', minLength: 1, maxLength: 30 });
+  const value = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer());
+  await fc.assert(
+    fc.asyncProperty(fc.uniqueArray(names, { minLength: 1, maxLength: 8 }), fc.array(value, { maxLength: 3 }), async (tags, values) => {
+      const fresh = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+      const scraped = new Registry();
+      registerMetrics(fresh, { registry: scraped });
+      for (const tag of tags)
+        fresh
+          .heartbeat({ tag, interval: 5 })
+          .start()
+          .pulse(Object.fromEntries(values.map((v, i) => [`m${String(i)}`, v])));
+      const [rendered, expected] = [await renderMetrics(scraped), await scraped.metrics()];
+      await fresh.close();
+      return rendered === expected;
+    }),
+    { numRuns: 60 },
+  );
+});
+
+it('serves GET /metrics through renderMetrics: the same bytes, with the registry content type', async () => {
+  const app = express();
+  addAppMetrics(registry, 'app');
+  app.use(healthRouter({ manager, registry }));
+  fillManager(manager);
+  const response = await request(app).get('/metrics').expect(200);
+  expect(response.headers['content-type']).toBe(registry.contentType);
+  expect(response.text).toBe(await registry.metrics());
+});

@@ -1,0 +1,144 @@
+// The router's GET /metrics: the registry's text, with the heartbeat families written here
+// instead of by prom-client, which builds a labels object, formats and escapes every label of
+// every sample on every scrape.
+import { Registry, type RegistryContentType } from 'prom-client';
+import { labelNamesOf, managerSample, type Family } from './families';
+import { StateMetric, viewManagers, type ManagerView } from './state-metric';
+
+type LabelValues = Readonly<Record<string, unknown>>;
+
+/** A manager's services as of the scrape, with each one's `service` label value escaped. */
+interface LabelledView extends ManagerView {
+  readonly labels: readonly string[];
+}
+
+/**
+ * The text of a scrape of `registry`, byte for byte what `registry.metrics()` returns, in a
+ * fraction of its time at thousands of services: each service's `service` label is escaped once
+ * per scrape rather than once per sample, and the heartbeat lines are written straight into the
+ * text, without a labels object per sample. The app's own metrics are formatted by prom-client,
+ * in the registry's order. Registries in the OpenMetrics format, and prom-client versions whose
+ * default labels cannot be read, are left to `registry.metrics()` whole.
+ *
+ * For apps that serve `/metrics` themselves (`healthRouter({ metrics: false })`):
+ * `res.end(await renderMetrics(register))`.
+ */
+export async function renderMetrics(registry: Registry<RegistryContentType>): Promise<string> {
+  const defaults = defaultLabelsOf(registry);
+  if (defaults === null || registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return registry.metrics();
+  // Every family of one registry and prefix reads the same managers, listed and labelled once.
+  const scrapes = new Map<StateMetric['managers'], LabelledView[]>();
+  const blocks = registry.getMetricsAsArray().map((metric: unknown) => {
+    if (!(metric instanceof StateMetric)) return registry.getSingleMetricAsString((metric as { name: string }).name);
+    let views = scrapes.get(metric.managers);
+    if (!views) {
+      views = viewManagers(metric.managers).map((view) => ({ ...view, labels: view.records.map((record) => escapeLabel(record.tag)) }));
+      scrapes.set(metric.managers, views);
+    }
+    return Promise.resolve(renderFamily(metric, views, defaults));
+  });
+  return `${(await Promise.all(blocks)).join('\n\n')}\n`;
+}
+
+/**
+ * The registry's default labels (`registry.setDefaultLabels()`), which prom-client adds to
+ * every sample but offers no way to read; `null` if this prom-client keeps them elsewhere.
+ */
+function defaultLabelsOf(registry: Registry<RegistryContentType>): LabelValues | null {
+  const defaults = (registry as unknown as { _defaultLabels?: unknown })._defaultLabels;
+  return typeof defaults === 'object' && defaults !== null ? (defaults as LabelValues) : null;
+}
+
+/** One family's block, as prom-client's `getMetricsAsString()` writes it. */
+function renderFamily(metric: StateMetric, views: readonly LabelledView[], defaults: LabelValues): string {
+  const { family, name } = metric;
+  let text = `# HELP ${name} ${escapeText(metric.help)}\n# TYPE ${name} ${metric.type}`;
+  const own = labelNamesOf(family);
+  // prom-client writes a sample's own labels first, then the default labels it does not have.
+  let extra = '';
+  for (const [label, value] of Object.entries(defaults)) if (!own.includes(label)) extra += `,${label}="${escapeLabel(value)}"`;
+
+  if (family.managerValue) {
+    const given: number[] = [];
+    for (const { manager } of views) {
+      const value = family.managerValue(manager);
+      if (value !== undefined) given.push(value);
+    }
+    const value = managerSample(family, given);
+    if (value !== undefined) text += `\n${name}${extra === '' ? '' : `{${extra.slice(1)}}`} ${valueText(value)}`;
+    return text;
+  }
+
+  const open = `\n${name}{service="`;
+  for (const { manager, now, records, labels } of views) {
+    text += family.samples
+      ? sampleLines(family, family.samples, records, labels, now, open, extra)
+      : valueLines(family, records, labels, manager, now, open, `"${extra}} `);
+  }
+  return text;
+}
+
+/** The lines of a family with one value per service. */
+function valueLines(
+  family: Family,
+  records: readonly StateRecord[],
+  labels: readonly string[],
+  manager: ManagerView['manager'],
+  now: number,
+  open: string,
+  close: string,
+): string {
+  const read = family.value as NonNullable<Family['value']>;
+  let text = '';
+  for (let i = 0; i < records.length; i++) {
+    const value = read(records[i] as StateRecord, manager, now);
+    if (value !== undefined) text += open + (labels[i] as string) + close + valueText(value);
+  }
+  return text;
+}
+
+/** The lines of a family with any number of samples per service, each with a second label. */
+function sampleLines(
+  family: Family,
+  samples: NonNullable<Family['samples']>,
+  records: readonly StateRecord[],
+  labels: readonly string[],
+  now: number,
+  open: string,
+  extra: string,
+): string {
+  const middle = `",${family.label as string}="`;
+  const close = `"${extra}} `;
+  let text = '';
+  let label = '';
+  const push = (labelValue: string, value: number): void => {
+    text += open + label + middle + escapeLabel(labelValue) + close + valueText(value);
+  };
+  for (let i = 0; i < records.length; i++) {
+    label = labels[i] as string;
+    samples(records[i] as StateRecord, now, push);
+  }
+  return text;
+}
+
+type StateRecord = ManagerView['records'][number];
+
+const NEEDS_ESCAPE = /[\\\n"]/;
+
+/** A label value as prom-client escapes it: backslash, newline and double quote; other types as they print. */
+function escapeLabel(value: unknown): string {
+  if (typeof value !== 'string') return String(value);
+  return NEEDS_ESCAPE.test(value) ? escapeText(value).replace(/"/g, '\\"') : value;
+}
+
+/** A help text as prom-client escapes it: backslash and newline. */
+function escapeText(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** A sample's value as prom-client writes it. */
+function valueText(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
+  return `${value}`;
+}
