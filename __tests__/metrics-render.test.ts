@@ -8,7 +8,8 @@ import { HeartbeatManager } from '../lib/core/manager';
 import { healthRouter } from '../lib/http/router';
 import { registerMetrics } from '../lib/metrics/prometheus';
 import { renderMetrics } from '../lib/metrics/render';
-import { createTestClock, type TestClock } from './helpers/clock';
+import { type TestClock } from './helpers/clock';
+import { useMetricsFixture } from './helpers/metrics-fixture';
 import { DRIFT_INTERVAL, driftingGaps, pulseAfterGaps } from './helpers/drift';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
 
@@ -16,16 +17,7 @@ let clock: TestClock;
 let manager: HeartbeatManager;
 let registry: Registry;
 
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
-  clock = createTestClock();
-  manager = new HeartbeatManager({ clock, config: { log_level: 'silent', services: { file_indexer: { interval: 60, critical: false } } } });
-  registry = new Registry();
-});
-afterEach(() => {
-  void manager.close();
-  jest.useRealTimers();
-});
+useMetricsFixture((fixture) => ({ clock, manager, registry } = fixture));
 
 /** Services in every state a family reads: escaping names, errors, a job, a pause, custom metrics, a learnt and an at-risk gap model. */
 function fillManager(target: HeartbeatManager): void {

@@ -7,7 +7,8 @@ import request from 'supertest';
 import { HeartbeatManager } from '../lib/core/manager';
 import { registerMetrics } from '../lib/metrics/prometheus';
 import { healthRouter } from '../lib/http/router';
-import { createTestClock, type TestClock } from './helpers/clock';
+import { type TestClock } from './helpers/clock';
+import { useMetricsFixture } from './helpers/metrics-fixture';
 import { failNext } from './helpers/fs-faults';
 import { captureLogger } from './helpers/logger';
 import { fileStore } from '../lib/store';
@@ -17,16 +18,7 @@ let clock: TestClock;
 let manager: HeartbeatManager;
 let registry: Registry;
 
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
-  clock = createTestClock();
-  manager = new HeartbeatManager({ clock, config: { log_level: 'silent', services: { file_indexer: { interval: 60, critical: false } } } });
-  registry = new Registry();
-});
-afterEach(() => {
-  void manager.close();
-  jest.useRealTimers();
-});
+useMetricsFixture((fixture) => ({ clock, manager, registry } = fixture));
 
 it('exports every family with values read at scrape time', async () => {
   registerMetrics(manager, { registry });
