@@ -258,10 +258,70 @@ model was tuned; the parameters chosen and the alternatives measured are in the 
 comment. The lead is long because a slow drift is flagged by lateness (five gaps in a row past
 the interval) long before it misses; a fast one, by the forecast, 2–3 intervals ahead at best,
 as its horizon is 3 intervals.`,
+  streams: `A real app in a child process of its own, so that its CPU is the library's and the app's, not
+the clients': Express with \`healthRouter()\` listening on 127.0.0.1, the WebSocket attached,
+1,000 services of a 1 s interval and a 1 s loop pulsing them. The bench raises the stream's
+places to 1,010 in all and per address (\`stream: { maxClients, maxClientsPerAddress }\`): the
+defaults are 100 and 10 per address, and every client here comes from 127.0.0.1. 1,000 clients
+of one transport run in the parent, connected 100 at a time, each batch once all of it has its
+snapshot: SSE clients through \`http.request\` on one keep-alive agent without a socket limit,
+each chunk searched for the status marker and no frame gathered; \`ws\` clients without
+compression. The anchor is the same server with no client. Each round of each configuration
+starts a fresh server, in a fresh order per round. CPU is the server's \`process.cpuUsage()\`
+(user + system) over 6 whole seconds of its loop, after 2 of settling once every client is
+connected, as a percentage of one core; the paired difference to the anchor is what the
+fan-out adds. Each second of the window the app stops pulsing 5 services (each turns
+\`warning\` at its deadline) and resumes the 5 it stopped the second before (each turns
+\`healthy\` at the monitor's next turn): about ten status changes a second, each of a
+service and status that happens once per server. A change's time is read in the server's own
+\`status\` listener, a receipt in each client's data handler, both as \`performance.timeOrigin +
+performance.now()\`, one millisecond base for the two processes; an event's delivery latency is
+its last client's receipt minus its change, p50 and p99 over the window's changes, the figures
+spread over rounds. The server's part ends when the turn in which the hub wrote the event to
+every client's socket ends (a \`setImmediate\` queued behind the hub's flush).
+
+The hub builds each event's frame once per transport and audience, not per client
+(\`__tests__/stream-fanout.test.ts\` counts \`JSON.stringify\` calls: 4 per status event for 40
+clients of both transports and both audiences). What costs is the pulse batches, not the status
+events: with every service pulsing each second, one batch a second names all 1,000 (about 80 KB
+of JSON), 80 MB a second written to 1,000 sockets. In a CPU profile of the server over such a
+window, the socket writes (\`writev\`) are the largest part of the time not spent idle (44% with
+SSE clients, 71% with WebSocket ones): each write turns the shared string into UTF-8 bytes and
+copies them again. One batch holds the event loop for 80–275 ms (the longest delay
+\`monitorEventLoopDelay\` saw in 5 s, over seven such runs), and a status change that comes
+during it waits, which is most of the delivery latency: the server's part is close to the
+whole. The rest is the clients' process, which reads all 80 MB a second on one core of the same
+machine, where a real viewer reads 80 KB. Encoding each frame to a \`Buffer\` once in the hub,
+prototyped on a copy of the build and not applied, took the server's user CPU with 1,000 SSE
+clients from 8.6–9.0% to 6.0–7.4% of a core and the longest loop block from 130–200 ms to
+63–113 ms; with 1,000 WebSocket clients, user CPU from 4.6–5.4% to 2.6–4.4% (two runs each, on
+a busy machine).
+
+Connecting is outside the window and costs more: each client that joins gets a snapshot built and
+serialised for it alone, every service's whole body (about 570 KB at 1,000 services). Connecting
+the 1,000 clients took 2.7–2.9 s of the server's CPU (about 2.8 ms a join) and 3.3–7.3 s of wall
+time in the runs made for this section. A restart that brings 1,000 open pages back within
+their 2 s retry pays all of it at once; joins of one turn could share one snapshot.`,
 };
 
 /** Why a target is missed: printed under its section only while a figure matching `figures` misses. */
 const WHEN_MISSED: Record<string, { figures: RegExp; text: string }[]> = {
+  streams: [
+    {
+      figures: /^delivery p99/,
+      text: `**Missed here: compare the server's part beside it, and the load average.** A status change
+waits behind the pulse batch being written to every client when it comes (see above), and then
+for the clients' one process to read through the 80 KB batch each of them was sent: on a busy
+2-core machine both share cores with the rest. Writing each frame as bytes encoded once, not a
+string encoded per client, shortens the first wait.`,
+    },
+    {
+      figures: /^CPU, 1,000 .* clients$/,
+      text: `**Missed here: read the paired difference and the load average.** The fan-out's cost is the
+socket writes of one 80 KB pulse batch a second to every client (see above); kernel time of the
+loopback, which the sender is charged for, grows when the clients' process is slow to read.`,
+    },
+  ],
   pulse: [
     {
       figures: /allocation/,

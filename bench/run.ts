@@ -16,6 +16,7 @@ import { benchReplicas } from './replicas';
 import { benchRequestOverhead } from './request-overhead';
 import { benchScale } from './scale';
 import { benchStore } from './store';
+import { benchStreams } from './streams';
 import { benchThroughput } from './throughput';
 
 interface Benchmark {
@@ -36,6 +37,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   store: { title: '10. File store', run: benchStore },
   replicas: { title: '11. Replicas sharing remote pulses through Redis', run: benchReplicas },
   predict: { title: '12. Predictive health', run: benchPredict },
+  streams: { title: '13. Streams to 1,000 viewers', run: benchStreams },
 };
 
 async function main(): Promise<void> {
