@@ -172,3 +172,126 @@ it('serves GET /metrics through renderMetrics: the same bytes, with the registry
   expect(response.headers['content-type']).toBe(registry.contentType);
   expect(response.text).toBe(await registry.metrics());
 });
+
+describe('registries off the common path', () => {
+  /** What a scrape gives: its text, or its rejection's message. */
+  const settle = (scrape: Promise<string>): Promise<string> =>
+    scrape.then(
+      (text) => text,
+      (error: unknown) => `REJECTED: ${(error as Error).message}`,
+    );
+
+  beforeEach(() => {
+    manager.heartbeat({ tag: 'plain', interval: 5 }).start().pulse();
+    registerMetrics(manager, { registry });
+  });
+
+  it('formats an app counter by object, not by name: an OpenMetrics scrape renames it without moving it', async () => {
+    const open = new Registry<OpenMetricsContentType>();
+    open.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    new Counter({ name: 'app_requests_total', help: 'Requests.', registers: [registry, open] }).inc(2);
+    await open.metrics(); // prom-client renames the shared counter object to app_requests
+    const expected = await registry.metrics();
+    expect(expected).toContain('app_requests 2');
+    expect(await settle(renderMetrics(registry))).toBe(expected);
+
+    // The same on one registry switched to OpenMetrics and back.
+    const switched = new Registry();
+    registerMetrics(manager, { registry: switched });
+    new Counter({ name: 'jobs_total', help: 'Jobs.', registers: [switched] }).inc();
+    (switched as unknown as Registry<OpenMetricsContentType>).setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    await switched.metrics();
+    switched.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+    expect(await settle(renderMetrics(switched))).toBe(await settle(switched.metrics()));
+  });
+
+  it('hands default labels it would not write as prom-client does to prom-client: array-index names, values that are not strings, numbers or booleans', async () => {
+    registry.setDefaultLabels({ '0': 'zero', app: 'a' });
+    const indexFirst = await registry.metrics();
+    expect(indexFirst).toContain('heartbeat_service_status{0="zero",service="plain",app="a"} 0');
+    expect(await renderMetrics(registry)).toBe(indexFirst);
+
+    registry.setDefaultLabels({ app: Symbol('app') as unknown as string });
+    const rejected = await settle(registry.metrics());
+    expect(rejected).toMatch(/^REJECTED: Cannot convert a Symbol value to a string/);
+    expect(await settle(renderMetrics(registry))).toBe(rejected);
+
+    const odd = JSON.parse('{"__proto__": "p", "n": 1.5, "b": true}') as Record<string, unknown>;
+    Object.assign(odd, { u: undefined, o: { toString: () => 'obj"' }, big: 10n, window: 'w', metric: 'm' });
+    registry.setDefaultLabels(odd);
+    manager
+      .heartbeat({ tag: `${'x'.repeat(195)}\uD800"\\\n`, interval: 5 })
+      .start()
+      .pulse({ depth: -0 });
+    const expected = await registry.metrics();
+    expect(expected).toContain('__proto__="p"');
+    expect(await renderMetrics(registry)).toBe(expected);
+  });
+
+  it('rejects a failing scrape as registry.metrics() does, leaving no rejection of an app metric before it unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const before = new Registry();
+      new Gauge({
+        name: 'app_first',
+        help: 'Fails when collected.',
+        registers: [before],
+        collect: () => Promise.reject(new Error('app collector failed')),
+      });
+      registerMetrics(manager, { registry: before });
+      // A fault no real state causes: a family's reader throwing.
+      jest.spyOn(manager, 'overallStatus').mockImplementation(() => {
+        throw new Error('overall status broke');
+      });
+      const expected = await settle(before.metrics());
+      expect(expected).toBe('REJECTED: overall status broke');
+      expect(await settle(renderMetrics(before))).toBe(expected);
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('reads the services again after an app metric between two families, whose collect() may add one', async () => {
+    const world = (): { scraped: Registry; own: HeartbeatManager } => {
+      const own = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+      own.heartbeat({ tag: 'plain', interval: 5 }).start().pulse();
+      const scraped = new Registry();
+      registerMetrics(own, { registry: scraped });
+      // The app metric lands between families: one family removed and registered again after it.
+      scraped.removeSingleMetric('heartbeat_errors_total');
+      new Gauge({
+        name: 'app_lazy',
+        help: 'Adds a service when collected.',
+        registers: [scraped],
+        collect() {
+          if (!own.get('lazy')) own.heartbeat({ tag: 'lazy', interval: 5 }).start();
+          this.set(1);
+        },
+      });
+      registerMetrics(own, { registry: scraped });
+      return { scraped, own };
+    };
+    const [first, second] = [world(), world()];
+    const expected = await first.scraped.metrics();
+    const rendered = await renderMetrics(second.scraped);
+    void first.own.close();
+    void second.own.close();
+    expect(expected).toContain('heartbeat_errors_total{service="lazy"} 0');
+    expect(rendered).toBe(expected);
+  });
+
+  it('matches registry.metrics() with a disabled manager beside, and with scrapes at once', async () => {
+    const off = new HeartbeatManager({ clock, config: { log_level: 'silent', enabled: false } });
+    off.heartbeat({ tag: 'off', interval: 5 }).start().pulse();
+    registerMetrics(off, { registry });
+    const [a, b, c] = await Promise.all([renderMetrics(registry), renderMetrics(registry), registry.metrics()]);
+    void off.close();
+    expect(a).toBe(c);
+    expect(b).toBe(c);
+  });
+});

@@ -98,6 +98,35 @@ it('registers again after registry.clear()', async () => {
   expect(parseSamples(await registry.metrics()).get('heartbeat_pulses_total{service="a"}')).toBe(0);
 });
 
+it('forgets the managers of a cleared registry: only those registered after clear() are exported', async () => {
+  manager.heartbeat({ tag: 'before_clear', interval: 5 }).start().pulse();
+  registerMetrics(manager, { registry });
+  registry.clear();
+  const other = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  other.heartbeat({ tag: 'after_clear', interval: 5 }).start().pulse();
+  registerMetrics(other, { registry });
+  const samples = parseSamples(await registry.metrics());
+  void other.close();
+  expect(samples.get('heartbeat_pulses_total{service="after_clear"}')).toBe(1);
+  expect(samples.has('heartbeat_pulses_total{service="before_clear"}')).toBe(false);
+});
+
+it('exports a manager registered on a Registry.merge()d registry, which shares the merged families and so their managers', async () => {
+  manager.heartbeat({ tag: 'on_source', interval: 5 }).start().pulse();
+  registerMetrics(manager, { registry });
+  const merged = Registry.merge([registry]);
+  const other = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+  other.heartbeat({ tag: 'on_merged', interval: 5 }).start().pulse();
+  registerMetrics(other, { registry: merged });
+  const [onMerged, onSource] = [parseSamples(await merged.metrics()), parseSamples(await registry.metrics())];
+  void other.close();
+  expect([
+    onMerged.get('heartbeat_pulses_total{service="on_merged"}'),
+    onMerged.get('heartbeat_pulses_total{service="on_source"}'),
+  ]).toEqual([1, 1]);
+  expect(onSource.get('heartbeat_pulses_total{service="on_merged"}')).toBe(1);
+});
+
 it('refuses a name taken by a foreign metric, naming it and the fix, and registers nothing', () => {
   new Gauge({ name: 'heartbeat_errors_total', help: 'mine', registers: [registry] });
   expect(() => registerMetrics(manager, { registry })).toThrow(

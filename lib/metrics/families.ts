@@ -1,6 +1,6 @@
 // The heartbeat metric families: each one's name, help, type and how to read its values from a
 // service record or a manager. Both ways of exporting them (prom-client's registry.metrics() and
-// the router's own renderer) read them from here, so the two cannot disagree on a value.
+// the router's own renderer) read them from here, so both compute every value the same way.
 import type { Aggregator } from 'prom-client';
 import { wallTimeOf } from '../util/clock';
 import { uptimeRatios } from '../core/history';

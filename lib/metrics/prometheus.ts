@@ -18,9 +18,6 @@ export interface MetricsRegistration {
   unregister(): void;
 }
 
-/** The managers exported through each registry, by prefix. */
-const exported = new WeakMap<Registry<RegistryContentType>, Map<string, Set<HeartbeatManager>>>();
-
 const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 /** What `registerMetrics()` and `healthRouter()` accept as a metric name prefix. */
@@ -54,11 +51,6 @@ export function registerMetrics(manager: HeartbeatManager, options: MetricsOptio
   }
   const prefix = readMetricPrefix(read, 'prefix', given.prefix);
 
-  let byPrefix = exported.get(registry);
-  if (!byPrefix) exported.set(registry, (byPrefix = new Map<string, Set<HeartbeatManager>>()));
-  let managers = byPrefix.get(prefix);
-  if (!managers) byPrefix.set(prefix, (managers = new Set()));
-
   // Check every name before registering any, so a conflict leaves the registry as it was.
   for (const family of FAMILIES) {
     const name = `${prefix}${family.suffix}`;
@@ -71,6 +63,12 @@ export function registerMetrics(manager: HeartbeatManager, options: MetricsOptio
       );
     }
   }
+  // The managers are those of the families already in the registry, whoever put them there: a
+  // registry.clear() drops them with the families, and a Registry.merge() carries them along.
+  const managers =
+    FAMILIES.map((family) => registry.getSingleMetric(`${prefix}${family.suffix}`) as unknown)
+      .filter((metric): metric is StateMetric => metric instanceof StateMetric)
+      .map((metric) => metric.managers)[0] ?? new Set<HeartbeatManager>();
   for (const family of FAMILIES) {
     const name = `${prefix}${family.suffix}`;
     if (registry.getSingleMetric(name) !== undefined) continue;
@@ -79,6 +77,5 @@ export function registerMetrics(manager: HeartbeatManager, options: MetricsOptio
     registry.registerMetric(metric as unknown as Metric);
   }
   managers.add(manager);
-  const registered = managers;
-  return { unregister: () => void registered.delete(manager) };
+  return { unregister: () => void managers.delete(manager) };
 }

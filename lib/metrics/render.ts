@@ -5,7 +5,8 @@ import { Registry, type RegistryContentType } from 'prom-client';
 import { labelNamesOf, managerSample, type Family } from './families';
 import { StateMetric, viewManagers, type ManagerView } from './state-metric';
 
-type LabelValues = Readonly<Record<string, unknown>>;
+/** Default labels renderMetrics() writes itself: names that are not array indices, primitive values. */
+type LabelValues = Readonly<Record<string, string | number | boolean>>;
 
 /** A manager's services as of the scrape, with each one's `service` label value escaped. */
 interface LabelledView extends ManagerView {
@@ -17,37 +18,71 @@ interface LabelledView extends ManagerView {
  * fraction of its time at thousands of services: each service's `service` label is escaped once
  * per scrape rather than once per sample, and the heartbeat lines are written straight into the
  * text, without a labels object per sample. The app's own metrics are formatted by prom-client,
- * in the registry's order. Registries in the OpenMetrics format, and prom-client versions whose
- * default labels cannot be read, are left to `registry.metrics()` whole.
+ * in the registry's order. Each manager's services are read as of one moment for all its
+ * families (prom-client reads the clock again for each family). Registries in the OpenMetrics
+ * format, default labels it would not write as prom-client does (names that are array indices,
+ * values other than strings, numbers and booleans) and prom-client versions whose default labels
+ * cannot be read are left to `registry.metrics()` whole.
  *
  * For apps that serve `/metrics` themselves (`healthRouter({ metrics: false })`):
  * `res.end(await renderMetrics(register))`.
  */
 export async function renderMetrics(registry: Registry<RegistryContentType>): Promise<string> {
-  const defaults = defaultLabelsOf(registry);
-  if (defaults === null || registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return registry.metrics();
-  // Every family of one registry and prefix reads the same managers, listed and labelled once.
+  const registryAccess = registry as unknown as PromClientInternals;
+  const defaults = defaultLabelsOf(registryAccess);
+  if (
+    defaults === null ||
+    registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE ||
+    typeof registryAccess.getMetricsAsString !== 'function'
+  ) {
+    return registry.metrics();
+  }
+  // Every family of one registry and prefix reads the same managers, listed and labelled once,
+  // until an app metric comes between: its collect() may change them, and prom-client would see it.
   const scrapes = new Map<StateMetric['managers'], LabelledView[]>();
-  const blocks = registry.getMetricsAsArray().map((metric: unknown) => {
-    if (!(metric instanceof StateMetric)) return registry.getSingleMetricAsString((metric as { name: string }).name);
+  // Async, so that a family that throws rejects the scrape in order rather than leaving the
+  // app metrics' promises before it unobserved.
+  const blocks = registry.getMetricsAsArray().map(async (metric: unknown) => {
+    if (!(metric instanceof StateMetric)) {
+      scrapes.clear();
+      return registryAccess.getMetricsAsString(metric);
+    }
     let views = scrapes.get(metric.managers);
     if (!views) {
       views = viewManagers(metric.managers).map((view) => ({ ...view, labels: view.records.map((record) => escapeLabel(record.tag)) }));
       scrapes.set(metric.managers, views);
     }
-    return Promise.resolve(renderFamily(metric, views, defaults));
+    return renderFamily(metric, views, defaults);
   });
   return `${(await Promise.all(blocks)).join('\n\n')}\n`;
 }
 
 /**
- * The registry's default labels (`registry.setDefaultLabels()`), which prom-client adds to
- * every sample but offers no way to read; `null` if this prom-client keeps them elsewhere.
+ * What renderMetrics() reads of a prom-client Registry beyond its typings: the default labels,
+ * which it adds to every sample but offers no way to read, and the formatting of one metric
+ * object (by object: an OpenMetrics scrape renames a counter without moving it in the registry).
  */
-function defaultLabelsOf(registry: Registry<RegistryContentType>): LabelValues | null {
-  const defaults = (registry as unknown as { _defaultLabels?: unknown })._defaultLabels;
-  return typeof defaults === 'object' && defaults !== null ? (defaults as LabelValues) : null;
+interface PromClientInternals {
+  readonly _defaultLabels?: unknown;
+  getMetricsAsString(metric: unknown): Promise<string>;
 }
+
+/**
+ * The registry's default labels, or `null` when the fast path cannot write them as prom-client
+ * does: when this prom-client keeps them elsewhere, when a name is an array index (an object
+ * spread puts those first; Prometheus refuses them anyway) or when a value is not a plain
+ * string, number or boolean (prom-client prints or rejects those in ways not worth copying).
+ */
+function defaultLabelsOf(registry: PromClientInternals): LabelValues | null {
+  const defaults = registry._defaultLabels;
+  if (typeof defaults !== 'object' || defaults === null) return null;
+  for (const [label, value] of Object.entries(defaults)) {
+    if (ARRAY_INDEX.test(label) || !['string', 'number', 'boolean'].includes(typeof value)) return null;
+  }
+  return defaults as LabelValues;
+}
+
+const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
 
 /** One family's block, as prom-client's `getMetricsAsString()` writes it. */
 function renderFamily(metric: StateMetric, views: readonly LabelledView[], defaults: LabelValues): string {
@@ -125,7 +160,7 @@ type StateRecord = ManagerView['records'][number];
 
 const NEEDS_ESCAPE = /[\\\n"]/;
 
-/** A label value as prom-client escapes it: backslash, newline and double quote; other types as they print. */
+/** A label value as prom-client escapes it: backslash, newline and double quote; numbers and booleans as they print. */
 function escapeLabel(value: unknown): string {
   if (typeof value !== 'string') return String(value);
   return NEEDS_ESCAPE.test(value) ? escapeText(value).replace(/"/g, '\\"') : value;
