@@ -33,7 +33,7 @@ class SseClient implements StreamClient {
     return this.res.writableLength;
   }
 
-  send(frame: string): void {
+  send(frame: Buffer): void {
     this.res.write(frame);
   }
 

@@ -41,8 +41,11 @@ export interface StreamClient {
   readonly open: boolean;
   /** Bytes queued for it and not yet taken by the network. */
   readonly bufferedBytes: number;
-  /** Queues one frame; never waits. */
-  send(frame: string): void;
+  /**
+   * Queues one frame, already in UTF-8: encoded once for every client it goes to, not once
+   * per socket write. Never waits.
+   */
+  send(frame: Buffer): void;
   /** Keeps an idle connection open through proxies, and finds a peer that went away. */
   keepAlive(): void;
   /** Closes it in good order: the server or the manager is closing. */
@@ -170,7 +173,10 @@ export class StreamHub {
     this.clients.add(client);
     this.perAddress.set(client.address, (this.perAddress.get(client.address) ?? 0) + 1);
     const snapshot = this.snapshot();
-    this.write(client, client.format.encode(this.nextId++, 'snapshot', client.detailed ? snapshot : summarizeSnapshot(snapshot)));
+    this.write(
+      client,
+      Buffer.from(client.format.encode(this.nextId++, 'snapshot', client.detailed ? snapshot : summarizeSnapshot(snapshot))),
+    );
     this.arm();
     // A client the snapshot's write dropped has left already.
     if (this.clients.size > 0) this.listenToTrends(true);
@@ -368,8 +374,8 @@ export class StreamHub {
    */
   private broadcast(event: string, data: unknown, summary?: unknown): void {
     const id = this.nextId++;
-    const full = new Map<FrameFormat, string>();
-    const brief = new Map<FrameFormat, string>();
+    const full = new Map<FrameFormat, Buffer>();
+    const brief = new Map<FrameFormat, Buffer>();
     // A copy: a client dropped on the way leaves the set.
     for (const client of [...this.clients]) {
       const payload = client.detailed ? data : summary;
@@ -377,14 +383,14 @@ export class StreamHub {
       const frames = client.detailed ? full : brief;
       let frame = frames.get(client.format);
       if (frame === undefined) {
-        frame = client.format.encode(id, event, payload);
+        frame = Buffer.from(client.format.encode(id, event, payload));
         frames.set(client.format, frame);
       }
       this.write(client, frame);
     }
   }
 
-  private write(client: StreamClient, frame: string): void {
+  private write(client: StreamClient, frame: Buffer): void {
     if (!client.open) {
       this.leave(client);
       return;

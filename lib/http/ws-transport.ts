@@ -82,8 +82,9 @@ class WebSocketClient implements StreamClient {
     return this.socket.bufferedAmount;
   }
 
-  send(frame: string): void {
-    this.socket.send(frame);
+  send(frame: Buffer): void {
+    // A text message still: the bytes are the UTF-8 of the JSON.
+    this.socket.send(frame, { binary: false });
   }
 
   keepAlive(): void {
