@@ -110,6 +110,7 @@ describe('renderSummary', () => {
     expect(lines).toContain('| 14.3% | `now` | (built-in) | Node internals and V8 built-ins |');
     expect(lines).toContain('| 57.1% | express-heartbeat (lib/) |');
     expect(lines.filter((line) => /^\| \d/.test(line))).toHaveLength(4 + 4);
-    expect(sampled(summary)).toBe('8 samples, 12.5% of them idle (the shares below are of the other 7)');
+    expect(sampled(summary)).toBe('8 samples, 1 idle (12.5%): the percentages are of the other 7');
+    expect(sampled({ ...summary, idle: 0 })).toBe('8 samples, none idle');
   });
 });

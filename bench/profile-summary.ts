@@ -141,10 +141,10 @@ export function summariseProfile(profile: CpuProfile, root: string, limit = 15):
 
 /** How many samples a summary counted, and how many of them idle: "12,040 samples, none idle". */
 export function sampled(summary: ProfileSummary): string {
-  const count = `${summary.samples.toLocaleString('en-US')} samples`;
-  if (summary.idle === 0) return `${count}, none idle`;
-  const busy = summary.samples - summary.idle;
-  return `${count}, ${((100 * summary.idle) / summary.samples).toFixed(1)}% of them idle (the shares below are of the other ${busy.toLocaleString('en-US')})`;
+  const count = (n: number): string => n.toLocaleString('en-US');
+  if (summary.idle === 0) return `${count(summary.samples)} samples, none idle`;
+  const share = ((100 * summary.idle) / summary.samples).toFixed(1);
+  return `${count(summary.samples)} samples, ${count(summary.idle)} idle (${share}%): the percentages are of the other ${count(summary.samples - summary.idle)}`;
 }
 
 /** The summary as Markdown: the top functions, then the shares by category (those above zero), both of the busy samples. */
