@@ -126,6 +126,62 @@ it('coalesces pulses into at most one batch per interval per service', async () 
   expect(parse(client, 'pulse').map((e) => e.services.flask_bridge.total_pulses)).toEqual([500, 1000]);
 });
 
+it('still sends the clients already connected the pulses made before another client joined', async () => {
+  const bridge = manager.heartbeat({ tag: 'flask_bridge', interval: 15 }).start();
+  await start({ stream: { pulseBatchMs: 250 } });
+  const first = await connect();
+  await first.waitFor(1, 'snapshot');
+  bridge.pulse();
+  bridge.pulse();
+  // A second client joins between the pulses and the batch that carries them.
+  const second = await connect();
+  await second.waitFor(1, 'snapshot');
+  clock.advance(250);
+  await first.waitFor(1, 'pulse');
+  expect(parse(first, 'pulse').map((e) => e.services.flask_bridge.total_pulses)).toEqual([2]);
+  // The second client shared the first one's snapshot, taken in the same batch: the batch brings it up to date too.
+  await second.waitFor(1, 'pulse');
+  expect(parse(second, 'snapshot')[0].services[0].total_pulses).toBe(0);
+  expect(parse(second, 'pulse').map((e) => e.services.flask_bridge.total_pulses)).toEqual([2]);
+});
+
+it('still tells the clients already connected of a service that came before another client joined', async () => {
+  await start({ stream: { pulseBatchMs: 250 } });
+  const first = await connect();
+  await first.waitFor(1, 'snapshot');
+  clock.advance(250); // the first client's snapshot is a batch old: the next joiner takes a fresh one
+  manager.heartbeat({ tag: 'late_worker', interval: 15 }).start();
+  const second = await connect();
+  await second.waitFor(1, 'snapshot');
+  clock.advance(250);
+  await first.waitFor(2, 'snapshot');
+  expect(parse(first, 'snapshot').map((e) => e.services.map((service: { service: string }) => service.service))).toEqual([
+    [],
+    ['late_worker'],
+  ]);
+});
+
+it('shares one snapshot among clients joining in one pulse batch with no event between, and takes a fresh one after', async () => {
+  const bridge = manager.heartbeat({ tag: 'flask_bridge', interval: 15 }).start();
+  await start({ stream: { pulseBatchMs: 250 } });
+  const snapshots = jest.spyOn(manager, 'status');
+  const [a, b] = [await connect(), await connect()];
+  await Promise.all([a.waitFor(1, 'snapshot'), b.waitFor(1, 'snapshot')]);
+  expect(snapshots).toHaveBeenCalledTimes(1);
+  expect(a.events[0]).toEqual(b.events[0]); // the same frame, id included
+
+  bridge.error('disk full'); // an event: the next client must not get a snapshot from before it
+  const c = await connect();
+  await c.waitFor(1, 'snapshot');
+  expect(snapshots).toHaveBeenCalledTimes(2);
+  expect(parse(c, 'snapshot')[0].services[0].status).toBe('warning');
+
+  clock.advance(250); // a batch later, with no event: still a fresh one
+  const d = await connect();
+  await d.waitFor(1, 'snapshot');
+  expect(snapshots).toHaveBeenCalledTimes(3);
+});
+
 it('sends a fresh snapshot when a service comes or goes', async () => {
   await start({ stream: { pulseBatchMs: 250 } });
   const client = await connect();

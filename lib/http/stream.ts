@@ -108,6 +108,13 @@ export class StreamHub {
   private changesFlush: NodeJS.Immediate | undefined;
   private sinceKeepAlive = 0;
   private nextId = 1;
+  /** The snapshot clients joining now are sent, until the next event or one pulse batch later. */
+  private joining: {
+    takenAt: number;
+    id: number;
+    snapshot: StreamSnapshot;
+    frames: Map<FrameFormat, { full?: Buffer; brief?: Buffer }>;
+  } | null = null;
   /** Whether the hub listens to the manager's `trend` event: only while a client is connected. */
   private trendListened = false;
   /** Run when the hub closes (the manager closed): transports let go of what they hold. */
@@ -170,16 +177,35 @@ export class StreamHub {
    * current state is what it needs, and no replay buffer has to be kept.
    */
   join(client: StreamClient): void {
+    const first = this.clients.size === 0;
     this.clients.add(client);
     this.perAddress.set(client.address, (this.perAddress.get(client.address) ?? 0) + 1);
-    const snapshot = this.snapshot();
-    this.write(
-      client,
-      Buffer.from(client.format.encode(this.nextId++, 'snapshot', client.detailed ? snapshot : summarizeSnapshot(snapshot))),
-    );
+    this.write(client, this.joiningFrame(client, first));
     this.arm();
     // A client the snapshot's write dropped has left already.
     if (this.clients.size > 0) this.listenToTrends(true);
+  }
+
+  /**
+   * The snapshot frame for a client joining now. Clients that join within one pulse batch of
+   * each other, with no event between, share one snapshot and its frames: a bridge restarting
+   * under a thousand open pages builds it once per batch, not once per page. Only the first
+   * client's snapshot marks every service's pulses as sent: a later one leaves the pulses and
+   * services the clients already connected have not had yet to the next batch (the newcomer
+   * gets them twice, which changes nothing it shows).
+   */
+  private joiningFrame(client: StreamClient, first: boolean): Buffer {
+    const now = this.manager.clock.now();
+    if (this.joining === null || now - this.joining.takenAt >= this.options.pulseBatchMs) {
+      this.joining = { takenAt: now, id: this.nextId++, snapshot: this.snapshot(first), frames: new Map() };
+    }
+    const { id, snapshot, frames } = this.joining;
+    const audience = client.detailed ? 'full' : 'brief';
+    let built = frames.get(client.format);
+    if (!built) frames.set(client.format, (built = {}));
+    return (built[audience] ??= Buffer.from(
+      client.format.encode(id, 'snapshot', client.detailed ? snapshot : summarizeSnapshot(snapshot)),
+    ));
   }
 
   /** Gives the place of `client` back; its transport calls this when the connection closes. Once per client is enough. */
@@ -189,6 +215,7 @@ export class StreamHub {
     if (held > 0) this.perAddress.set(client.address, held);
     else this.perAddress.delete(client.address);
     if (this.clients.size === 0) {
+      this.joining = null;
       this.disarm();
       this.listenToTrends(false);
       this.pulsesSeen.clear();
@@ -295,13 +322,14 @@ export class StreamHub {
     }
   };
 
-  private snapshot(): StreamSnapshot {
+  /** The state now; `markSent`: every client gets it, so every service's pulses count as sent. */
+  private snapshot(markSent = true): StreamSnapshot {
     const status = this.manager.status();
     const services: ServiceHealth[] = [];
     for (const tag of Object.keys(status.services)) {
       const health = this.manager.service(tag);
       if (health) services.push(health);
-      this.pulsesSeen.set(tag, health?.total_pulses ?? 0);
+      if (markSent) this.pulsesSeen.set(tag, health?.total_pulses ?? 0);
     }
     // Jobs the stream knows keep what it sent: a change not yet sent still goes to the clients connected before.
     for (const record of this.manager.listedRecords()) {
@@ -373,6 +401,8 @@ export class StreamHub {
    * them without a summary; each frame is built once per format and audience.
    */
   private broadcast(event: string, data: unknown, summary?: unknown): void {
+    // A client joining after an event must not be sent a snapshot from before it.
+    this.joining = null;
     const id = this.nextId++;
     const full = new Map<FrameFormat, Buffer>();
     const brief = new Map<FrameFormat, Buffer>();
