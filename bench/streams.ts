@@ -166,6 +166,10 @@ async function serveInChild(): Promise<void> {
     });
   });
   process.on('message', (message: { kind: string; window?: Window }) => {
+    if (message.kind === 'cpu') {
+      send({ cpuMicros: cpuMicros() });
+      return;
+    }
     if (message.kind === 'close') {
       void server.close().then(() => {
         process.disconnect();
@@ -385,6 +389,8 @@ interface Observation {
   changes: number;
   /** Connections open on the server at the window's end. */
   connected: number;
+  /** The server's CPU time while the clients connected (each sent a snapshot), per client, µs. */
+  joinMicros: number;
 }
 
 function nextMessage<T>(child: ChildProcess): Promise<T> {
@@ -405,7 +411,17 @@ async function observe(configuration: Configuration, window: Window): Promise<Ob
   let viewers: Viewers | undefined;
   try {
     const { port } = await nextMessage<{ port: number }>(child);
-    if (configuration !== 'none') viewers = await connectViewers(port, configuration, CLIENTS);
+    const serverCpu = async (): Promise<number> => {
+      const answer = nextMessage<{ cpuMicros: number }>(child);
+      child.send({ kind: 'cpu' });
+      return (await answer).cpuMicros;
+    };
+    let joinMicros = 0;
+    if (configuration !== 'none') {
+      const before = await serverCpu();
+      viewers = await connectViewers(port, configuration, CLIENTS);
+      joinMicros = ((await serverCpu()) - before) / CLIENTS;
+    }
     const reported = nextMessage<ServerReport>(child);
     child.send({ kind: 'measure', window });
     const { cpuPercent, changes, clients } = await reported;
@@ -434,6 +450,7 @@ async function observe(configuration: Configuration, window: Window): Promise<Ob
       undelivered,
       changes: changes.length,
       connected: clients,
+      joinMicros,
     };
   } finally {
     viewers?.close();
@@ -477,6 +494,11 @@ export async function benchStreams(quick: boolean): Promise<Figure[]> {
       }),
       figure(`server's part, p99: status change to its frame written for every client, ${name}`, 'ms', pick(rounds, 'writtenP99')),
       figure(`connections open at the window's end, ${name}`, 'connections', pick(rounds, 'connected')),
+      figure(
+        `server CPU per client joining, ${name} (its snapshot of ${SERVICES.toLocaleString('en-US')} services; ${String(CONNECT_BATCH)} connecting at once)`,
+        'µs/client',
+        pick(rounds, 'joinMicros'),
+      ),
       figure(`status changes not delivered to every client, ${name}`, 'changes', pick(rounds, 'undelivered'), {
         target: { text: '0', limit: 0, on: 'median' },
       }),
