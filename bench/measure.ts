@@ -97,6 +97,17 @@ function shuffled<T>(items: readonly T[], random: () => number): T[] {
   return copy;
 }
 
+/** `0 … count − 1` in a seeded random order, the same on every run: an order of visits fixed up front. */
+export function seededOrder(count: number, seed: number): Uint32Array {
+  const order = Uint32Array.from({ length: count }, (_, i) => i);
+  const random = seededRandom(seed);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  return order;
+}
+
 /** One field of each observation, e.g. `pick(runs, 'latency')`. */
 export function pick<T, F extends keyof T>(observations: readonly T[], field: F): T[F][] {
   return observations.map((observation) => observation[field]);
