@@ -9,7 +9,7 @@ import { startStreamServer } from './streams';
 export const FAN_OUT = {
   services: 1000,
   clients: 1000,
-  /** Services that stop pulsing each second; each resumes two seconds later. */
+  /** Services that stop pulsing each second; each resumes one second later (the next second's `changeStatuses()`). */
   stopsPerSecond: 5,
   /** Seconds between the markers, each with its stops: the process is idle most of the time, and the rest needs 2,000 samples or more. */
   seconds: 12,
