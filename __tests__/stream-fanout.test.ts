@@ -1,7 +1,8 @@
 // One serialisation per event, shared by all clients (issue 21): 40 clients of the live stream
 // over real loopback (SSE and WebSocket, each with and without details) and a few status
-// changes; JSON.stringify is watched, and each change must be serialised once per transport
-// and audience, four times in all, however many clients receive it.
+// changes; JSON.stringify and Buffer.from are watched, and each change must be serialised and
+// encoded to bytes once per transport and audience, four times in all, however many clients
+// receive it.
 import type { Server } from 'node:http';
 import express from 'express';
 import { Registry } from 'prom-client';
@@ -83,6 +84,11 @@ async function connectWs(headers: Record<string, string>): Promise<Frame[]> {
   return frames;
 }
 
+/** Whether `value`, handed to Buffer.from, is a status event's whole frame as text: SSE's or the WebSocket's message. */
+function isStatusFrame(value: unknown): boolean {
+  return typeof value === 'string' && (value.includes('\nevent: status\n') || value.startsWith('{"event":"status"'));
+}
+
 /**
  * Whether `value`, handed to JSON.stringify, is a status event's payload: the WebSocket's whole
  * message, or the SSE `data:` of either audience (the change with details, status words without).
@@ -94,7 +100,7 @@ function isStatusPayload(value: unknown): boolean {
   return payload.service === TAG && 'overall_status' in payload && ('to' in payload || 'status' in payload);
 }
 
-it('serialises each status event once per transport and audience, for 40 clients over loopback', async () => {
+it('serialises and encodes each status event once per transport and audience, for 40 clients over loopback', async () => {
   const worker = manager.heartbeat({ tag: TAG, interval: 60 }).start();
   await start();
   const range = Array.from({ length: EACH });
@@ -104,6 +110,8 @@ it('serialises each status event once per transport and audience, for 40 clients
   const briefWs = await Promise.all(range.map(() => connectWs({})));
   const stringify = jest.spyOn(JSON, 'stringify');
   const statusSerialisations = (): number => stringify.mock.calls.filter(([value]) => isStatusPayload(value)).length;
+  const encode = jest.spyOn(Buffer, 'from');
+  const statusEncodings = (): number => encode.mock.calls.filter(([value]) => isStatusFrame(value)).length;
   const statusEvents = (count: number): boolean =>
     [...detailedSse, ...briefSse].every((client) => client.events.filter((event) => event.event === 'status').length >= count) &&
     [...detailedWs, ...briefWs].every((frames) => frames.filter((frame) => frame.event === 'status').length >= count);
@@ -111,14 +119,16 @@ it('serialises each status event once per transport and audience, for 40 clients
   worker.error('disk full');
   await until(() => statusEvents(1), 'the warning on every client');
   expect(statusSerialisations()).toBe(4);
+  expect(statusEncodings()).toBe(4);
   worker.pulse();
   // The recovery is announced at the monitor's next timer turn.
   clock.advance(1);
   await until(() => statusEvents(2), 'the recovery on every client');
   worker.error('disk gone', { critical: true });
   await until(() => statusEvents(3), 'the critical status on every client');
-  // Three events to 40 clients: 12 serialisations (per client would be 120).
+  // Three events to 40 clients: 12 serialisations and 12 encodings to UTF-8 (per client would be 120).
   expect(statusSerialisations()).toBe(3 * 4);
+  expect(statusEncodings()).toBe(3 * 4);
 
   // Every client of one transport and audience got the very same text.
   const sseStatus = (client: SseClient): string[] => client.events.filter((event) => event.event === 'status').map((event) => event.data);
