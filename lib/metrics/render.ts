@@ -105,16 +105,48 @@ function renderFamily(metric: StateMetric, views: readonly LabelledView[], defau
   }
 
   const open = `\n${name}{service="`;
+  const lines = new FlatChunks(text);
   for (const { manager, now, records, labels } of views) {
-    text += family.samples
-      ? sampleLines(family, family.samples, records, labels, now, open, extra)
-      : valueLines(family, records, labels, manager, now, open, `"${extra}} `);
+    if (family.samples) sampleLines(lines, family, family.samples, records, labels, now, open, extra);
+    else valueLines(lines, family, records, labels, manager, now, open, `"${extra}} `);
   }
-  return text;
+  return lines.text();
+}
+
+/** Lines per chunk: some 50 KB of text. */
+const CHUNK_LINES = 1024;
+
+/**
+ * A family's text, gathered in chunks made flat as they fill. Appending line by line makes a
+ * rope of several small string objects per line, all alive until the whole is first read: at
+ * 100,000 services some 200 MB that outgrow the young generation and are copied out of it by
+ * every scavenge. Read as it fills (`charCodeAt` makes V8 flatten it), a chunk leaves its
+ * pieces to die young, and one join copies the flat chunks once.
+ */
+class FlatChunks {
+  private readonly chunks: string[] = [];
+  private lines = 0;
+
+  constructor(private chunk: string) {}
+
+  add(line: string): void {
+    this.chunk += line;
+    if (++this.lines < CHUNK_LINES) return;
+    void this.chunk.charCodeAt(0); // flattens the chunk: see above
+    this.chunks.push(this.chunk);
+    this.chunk = '';
+    this.lines = 0;
+  }
+
+  text(): string {
+    this.chunks.push(this.chunk);
+    return this.chunks.join('');
+  }
 }
 
 /** The lines of a family with one value per service. */
 function valueLines(
+  lines: FlatChunks,
   family: Family,
   records: readonly StateRecord[],
   labels: readonly string[],
@@ -122,18 +154,17 @@ function valueLines(
   now: number,
   open: string,
   close: string,
-): string {
+): void {
   const read = family.value as NonNullable<Family['value']>;
-  let text = '';
   for (let i = 0; i < records.length; i++) {
     const value = read(records[i] as StateRecord, manager, now);
-    if (value !== undefined) text += open + (labels[i] as string) + close + valueText(value);
+    if (value !== undefined) lines.add(open + (labels[i] as string) + close + valueText(value));
   }
-  return text;
 }
 
 /** The lines of a family with any number of samples per service, each with a second label. */
 function sampleLines(
+  lines: FlatChunks,
   family: Family,
   samples: NonNullable<Family['samples']>,
   records: readonly StateRecord[],
@@ -141,19 +172,17 @@ function sampleLines(
   now: number,
   open: string,
   extra: string,
-): string {
+): void {
   const middle = `",${family.label as string}="`;
   const close = `"${extra}} `;
-  let text = '';
   let label = '';
   const push = (labelValue: string, value: number): void => {
-    text += open + label + middle + escapeLabel(labelValue) + close + valueText(value);
+    lines.add(open + label + middle + escapeLabel(labelValue) + close + valueText(value));
   };
   for (let i = 0; i < records.length; i++) {
     label = labels[i] as string;
     samples(records[i] as StateRecord, now, push);
   }
-  return text;
 }
 
 type StateRecord = ManagerView['records'][number];
