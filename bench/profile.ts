@@ -1,5 +1,5 @@
 // npm run profile [-- NAME …]: a CPU profile of each hot path, each in a process of its own run
-// under `node --cpu-prof`, summarised (the functions taking the most samples, and whose code
+// under `node --cpu-prof`, summarised (the functions taking the most time, and whose code
 // they are) in bench/profiles/README.md beside the raw .cpuprofile files, which open in Chrome
 // DevTools (Performance tab) or speedscope.
 //
@@ -237,8 +237,10 @@ async function main(): Promise<void> {
     `Each hot path runs in a process of its own under \`node --cpu-prof\`, sampled every ${INTERVAL_US} µs, ` +
       `for ${SECONDS} s (the fan-out ${FAN_OUT.seconds} s) between two marker functions (\`${WINDOW_OPENS}\`, ` +
       `\`${WINDOW_CLOSES}\`): only the samples between them are counted, so setting up the services is left out ` +
-      '(the raw profiles hold all of it). Samples that found the process idle are left out of the percentages, ' +
-      'which are of the busy ones. Self time is the share of samples with the function on top of the stack; a ' +
+      '(the raw profiles hold all of it). Each sample counts for the time to the next one, as in Chrome ' +
+      "DevTools (the profiler's ticks come late after a collection, so counting samples understates the " +
+      'collector); time that found the process idle is left out of the percentages, which are of the busy ' +
+      'time. Self time is the share of it with the function on top of the stack; a ' +
       "V8 built-in such as `JSON.stringify` has no frame of its own, so its time is its caller's, and a function " +
       'inlined by the optimising compiler is not always told apart from its caller (part of `pulse()` shows as ' +
       "the scenario's `pulseEach`). Files are " +

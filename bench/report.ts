@@ -89,9 +89,11 @@ machine's speed lands on all of them alike and none always collects the garbage 
 neighbour. Figures named "minus" are paired differences: computed round by
 round, then summarised. \`npm run bench\` runs compiled JavaScript on plain \`node
 --expose-gc\` with a 64 MB young generation (\`--min-semi-space-size=64
---max-semi-space-size=64\`), which allocation counting needs; the idle and throughput
-benchmarks run their subjects in child processes with Node's defaults instead, and the export
-benchmark runs in a child process of its own, away from the in-process request injection.`;
+--max-semi-space-size=64\`), which allocation counting needs, and room for an 8 GB heap
+(\`--max-old-space-size=8192\`: the eager anchor of 100,000 services holds 1.4 million
+prom-client series); the idle, throughput and streams benchmarks run their subjects in child
+processes with Node's defaults instead, and the export benchmark runs in a child process of its
+own, away from the in-process request injection.`;
 
 /** How each benchmark measures, and what its figures mean. */
 const METHOD: Record<string, string> = {
@@ -324,34 +326,39 @@ fan-out adds. Each second of the window the app stops pulsing 5 services (each t
 \`warning\` at its deadline) and resumes the 5 it stopped the second before (each turns
 \`healthy\` at the monitor's next turn): about ten status changes a second, each of a
 service and status that happens once per server. A change's time is read in the server's own
-\`status\` listener, a receipt in each client's data handler, both as \`performance.timeOrigin +
-performance.now()\`, one millisecond base for the two processes; an event's delivery latency is
-its last client's receipt minus its change, p50 and p99 over the window's changes, the figures
-spread over rounds. The server's part ends when the turn in which the hub wrote the event to
-every client's socket ends (a \`setImmediate\` queued behind the hub's flush).
+\`status\` listener (right after the hub's, which only queues the event), a receipt in each
+client's data handler, both as \`performance.timeOrigin + performance.now()\`, one millisecond
+base for the two processes; an event's delivery latency is its last client's receipt minus its
+change, p50 and p99 over the window's changes, the figures spread over rounds. The change is
+when the monitor saw it, which can be late: "from cause" counts from what caused it instead, the
+stopped service's deadline (its last pulse, plus its interval and grace) or the resuming pulse,
+so a deadline that fell while the loop was busy writing a pulse batch counts its wait; "the
+monitor's lateness" is the difference. The server's part ends when the turn in which the hub
+wrote the event to every client's socket ends (a \`setImmediate\` queued behind the hub's flush).
+Changes that did not reach every client within 2 s are counted, summed over all rounds, and left
+out of the percentiles.
 
-The hub builds each event's frame once per transport and audience, not per client
-(\`__tests__/stream-fanout.test.ts\` counts \`JSON.stringify\` calls: 4 per status event for 40
-clients of both transports and both audiences). What costs is the pulse batches, not the status
-events: with every service pulsing each second, one batch a second names all 1,000 (about 80 KB
-of JSON), 80 MB a second written to 1,000 sockets. In a CPU profile of the server over such a
-window, the socket writes (\`writev\`) are the largest part of the time not spent idle (44% with
-SSE clients, 71% with WebSocket ones): each write turns the shared string into UTF-8 bytes and
-copies them again. One batch holds the event loop for 80–275 ms (the longest delay
-\`monitorEventLoopDelay\` saw in 5 s, over seven such runs), and a status change that comes
-during it waits, which is most of the delivery latency: the server's part is close to the
-whole. The rest is the clients' process, which reads all 80 MB a second on one core of the same
-machine, where a real viewer reads 80 KB. Encoding each frame to a \`Buffer\` once in the hub,
-prototyped on a copy of the build and not applied, took the server's user CPU with 1,000 SSE
-clients from 8.6–9.0% to 6.0–7.4% of a core and the longest loop block from 130–200 ms to
-63–113 ms; with 1,000 WebSocket clients, user CPU from 4.6–5.4% to 2.6–4.4% (two runs each, on
-a busy machine).
+The hub builds each event's frame once per transport and audience, not per client, and encodes
+it to UTF-8 bytes once (\`__tests__/stream-fanout.test.ts\` counts the \`JSON.stringify\` and
+\`Buffer.from\` calls: 4 of each per status event for 40 clients of both transports and both
+audiences); every socket is handed the same bytes. What costs is the pulse batches, not the
+status events: with every service pulsing each second, one batch a second names all 1,000
+(about 80 KB of JSON), 80 MB a second written to 1,000 sockets, and the socket writes
+(\`writev\`) are the largest part of the server's busy time ([the fan-out
+profile](bench/profiles/README.md)). A status change that comes while a batch is being written
+waits for it; the rest of the latency is the clients' one process reading all 80 MB a second on
+a core of the same machine, where a real viewer reads 80 KB. Before the hub encoded each frame
+once, every socket write encoded the shared string again; measured on this machine before and
+after that change (two runs each, busy), the server's user CPU with 1,000 SSE clients went from
+8.6–9.0% to 6.0–7.4% of a core and the longest loop block from 130–200 ms to 63–113 ms; with
+1,000 WebSocket clients, from 4.6–5.4% to 2.6–4.4%.
 
-Connecting is outside the window and costs more: each client that joins gets a snapshot built and
-serialised for it alone, every service's whole body (about 570 KB at 1,000 services). Connecting
-the 1,000 clients took 2.7–2.9 s of the server's CPU (about 2.8 ms a join) and 3.3–7.3 s of wall
-time in the runs made for this section. A restart that brings 1,000 open pages back within
-their 2 s retry pays all of it at once; joins of one turn could share one snapshot.`,
+Connecting is outside the window, and shown per client: each joining client is sent a snapshot,
+every service's whole body (about 570 KB at 1,000 services). Clients that join within one pulse
+batch (250 ms) of each other with no event between share one snapshot, built and encoded once;
+before, each join built its own, and the 1,000 joins took 2.7–2.9 s of the server's CPU (about
+2.8 ms a join) in the runs made for this section. A restart that brings 1,000 open pages back
+within their retry now pays about one snapshot per batch of them, plus the writes.`,
 };
 
 /** Why a target is missed: printed under its section only while a figure matching `figures` misses. */
@@ -362,8 +369,7 @@ const WHEN_MISSED: Record<string, { figures: RegExp; text: string }[]> = {
       text: `**Missed here: compare the server's part beside it, and the load average.** A status change
 waits behind the pulse batch being written to every client when it comes (see above), and then
 for the clients' one process to read through the 80 KB batch each of them was sent: on a busy
-2-core machine both share cores with the rest. Writing each frame as bytes encoded once, not a
-string encoded per client, shortens the first wait.`,
+2-core machine both share cores with the rest.`,
     },
     {
       figures: /^CPU, 1,000 .* clients$/,
@@ -445,19 +451,17 @@ held to 1.5× at every size.`,
     },
     {
       figures: /^(registry\.metrics\(\)|GET \/metrics body \(renderMetrics\)) per service, 100,000/,
-      text: `**Missed here: a scrape of 100,000 services outgrows the young generation.** The eager
-anchor, prom-client formatting its own Gauges, grows per service too (its per-service rows).
-At 10,000 services a scrape writes 6 MB of text, and everything it allocates fits in the 64 MB
-young generation the benchmarks run with: \`--trace-gc\` shows no collection inside a
-\`renderMetrics()\` call. At 100,000 it writes 61 MB (about 1.4 million series), and four
-scavenges fall inside each call, 160–200 ms of a 440–500 ms scrape in a standalone run, copying
-the text being built out of the young generation; the rest of the growth is that text and the
-services' records no longer fitting the 32 MB L3 cache. A CPU profile of the scrape at both
-sizes puts most of the growth in the garbage collector and in \`renderMetrics()\`'s own string
-building; reading the services' values grows too, by less in all. Building each
-family's lines in an array joined once, instead of appending to one string, took
-\`renderMetrics()\` at 100,000 from 425–480 ms to 332–367 ms but made it 15–30% slower at
-10,000 (a patched copy, measured and not applied).`,
+      text: `**Missed here: compare the eager anchor's growth.** prom-client formatting its own Gauges
+grows per service from 10,000 to 100,000 services too (its per-service rows), for the same
+reasons: at 100,000 a scrape writes 61 MB of text (about 1.4 million series), which with the
+services' records no longer fits the 32 MB L3 cache, and its garbage no longer fits the 64 MB
+young generation the benchmarks run with, so the scavenges inside a scrape copy what is still
+alive. \`renderMetrics()\` keeps that small: it gathers each family's lines in chunks of 1,024
+made flat as they fill, so the small strings a line is built from die young; appending every line
+to one string kept them all alive until the end, and at 100,000 services cost 3.9× the 10,000
+figure per service (four scavenges of 160–200 ms inside a 440–500 ms scrape, in a standalone
+run), where the chunks cost about 1.3×. \`registry.metrics()\` is prom-client's own formatter
+on the library's samples and grows as the anchor does.`,
     },
   ],
   idle: [
