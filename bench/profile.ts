@@ -12,9 +12,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { format, resolveConfig } from 'prettier';
-import { Registry } from 'prom-client';
-import { HeartbeatManager, healthRouter } from '../lib';
+import { HeartbeatManager } from '../lib';
 import { renderMetrics } from '../lib/metrics/render';
+import { pulsedFleet } from './fleet';
 import { forkBenchmark } from './measure';
 import { FAN_OUT, profileFanOut, type ProfileWindow } from './profile-fanout';
 import { renderSummary, sampled, summariseProfile, WINDOW_CLOSES, WINDOW_OPENS, type CpuProfile } from './profile-summary';
@@ -36,19 +36,6 @@ interface Scenario {
   /** What runs in the window, for the README. */
   what: string;
   run: () => Promise<Done>;
-}
-
-/** A manager with `size` started services, each pulsed once, as the scale benchmark has them. */
-function fleet(size: number): { manager: HeartbeatManager; registry: Registry } {
-  const manager = new HeartbeatManager({ config: { log_level: 'silent' } });
-  for (let i = 0; i < size; i++)
-    manager
-      .heartbeat({ tag: `service_${i}`, interval: 30 })
-      .start()
-      .pulse();
-  const registry = new Registry();
-  healthRouter({ manager, registry }); // registers the heartbeat families, as an app's router does
-  return { manager, registry };
 }
 
 /**
@@ -137,7 +124,7 @@ const SCENARIOS: Record<string, Scenario> = {
   scrape: {
     what: `\`renderMetrics(registry)\`, the router's \`/metrics\` body, at ${n} services`,
     run: async () => {
-      const { manager, registry } = fleet(SERVICES);
+      const { manager, registry } = pulsedFleet(SERVICES);
       const scrape = async (): Promise<number> => (await renderMetrics(registry)).length;
       const done = await inWindow('scrapes', scrape);
       void manager.close();
@@ -147,7 +134,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'scrape-registry': {
     what: `\`registry.metrics()\`, prom-client formatting the same families, at ${n} services`,
     run: async () => {
-      const { manager, registry } = fleet(SERVICES);
+      const { manager, registry } = pulsedFleet(SERVICES);
       const scrapeRegistry = async (): Promise<number> => (await registry.metrics()).length;
       const done = await inWindow('scrapes', scrapeRegistry);
       void manager.close();
@@ -157,7 +144,7 @@ const SCENARIOS: Record<string, Scenario> = {
   status: {
     what: `\`JSON.stringify(manager.statusView())\`, the status endpoint's body, at ${n} services`,
     run: async () => {
-      const { manager } = fleet(SERVICES);
+      const { manager } = pulsedFleet(SERVICES);
       // JSON.stringify is a V8 built-in with no frame of its own: its samples land on this function.
       const stringifyStatusView = (): number => JSON.stringify(manager.statusView()).length;
       const done = await inWindow('bodies', stringifyStatusView);

@@ -3,8 +3,9 @@
 // an already built status object; and per service at 100,000 against the same at 10,000.
 import express from 'express';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { HeartbeatManager, healthRouter, registerMetrics } from '../lib';
+import { healthRouter } from '../lib';
 import { renderMetrics } from '../lib/metrics/render';
+import { pulsedFleet } from './fleet';
 import { callsFilling, collectGarbage, figure, injector, interleave, microsPerCall, type Figure } from './measure';
 
 const SIZES = [10, 1_000, 10_000, 100_000];
@@ -109,14 +110,7 @@ export async function benchScale(quick: boolean): Promise<Figure[]> {
     // A clock that stands still: two scrapes are then the same bytes (a last pulse's wall time is
     // monotonic time plus an offset read anew), and no service comes due however long the
     // 100,000-service round lasts (its 30 s interval passes in real time).
-    const manager = new HeartbeatManager({ config: { log_level: 'silent' }, clock: STILL_CLOCK });
-    for (let i = 0; i < size; i++)
-      manager
-        .heartbeat({ tag: `service_${i}`, interval: 30 })
-        .start()
-        .pulse();
-    const registry = new Registry();
-    registerMetrics(manager, { registry });
+    const { manager, registry } = pulsedFleet(size, STILL_CLOCK);
     const built = manager.status();
     const exported = await registry.metrics();
     // The router's scrape must be the same bytes as the registry's own (the state is fixed: no pulse, no timer due).
