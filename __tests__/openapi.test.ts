@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import request from 'supertest';
 import type { HeartbeatConfig } from '../lib/core/config';
 import { HeartbeatManager } from '../lib/core/manager';
@@ -784,7 +784,14 @@ describe('GET /metrics', () => {
 
   it('answers a failed collection with a bare 500', async () => {
     const { registry } = setup();
-    jest.spyOn(registry, 'metrics').mockRejectedValue(new Error('collector broke'));
+    new Gauge({
+      name: 'app_broken',
+      help: 'A collector that throws.',
+      registers: [registry],
+      collect() {
+        throw new Error('collector broke');
+      },
+    });
     await call('get', '/metrics', 500);
   });
 });
