@@ -295,3 +295,62 @@ describe('registries off the common path', () => {
     expect(b).toBe(c);
   });
 });
+
+describe('renderMetrics at chunk boundaries and at thousands of services', () => {
+  const managers: HeartbeatManager[] = [];
+  afterEach(async () => {
+    await Promise.all(managers.splice(0).map((m) => m.close()));
+  });
+
+  /** A manager with `count` services named so that some need escaping, every fifth with custom metrics, one with an error, one job. */
+  function filled(count: number, name: string): HeartbeatManager {
+    const target = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+    managers.push(target);
+    for (let i = 0; i < count; i++) {
+      const tag = i % 97 === 0 ? `${name}"q\\${String(i)}\n` : `${name}_${String(i)}`;
+      const hb = target.heartbeat({ tag, interval: 5 + (i % 7) }).start();
+      if (i % 5 === 0) hb.pulse({ depth: i, lag_ms: i / 3 });
+      else if (i % 11 === 0) hb.error('boom');
+      else if (i % 13 === 0) hb.begin();
+    }
+    return target;
+  }
+
+  it.each([
+    [[0], {}],
+    [[1023], {}],
+    [[1024], {}],
+    [[1025], {}],
+    [[512, 512], { region: 'eu"1', n: 3, ok: true }],
+    [[1000, 24, 0, 1], { service: 'default-never-wins', window: 'w' }],
+    [[1700, 1300], { region: 'eu', zone: 'a\\b\nc' }],
+  ])('writes %j services with default labels %j byte for byte as registry.metrics()', async (counts, defaults) => {
+    const registry = new Registry();
+    registry.setDefaultLabels(defaults);
+    counts.forEach((count, i) => registerMetrics(filled(count, `m${String(i)}`), { registry }));
+    clock.advance(7000); // misses, so statuses and failures vary
+    const [rendered, expected] = [await renderMetrics(registry), await registry.metrics()];
+    expect(rendered.length).toBe(expected.length);
+    expect(rendered === expected).toBe(true);
+  });
+});
+
+describe('registerMetrics with prefixes on one registry', () => {
+  it('refuses a prefix whose names run into another prefix’s ("hb_" and "hb_store_"), naming the metric', async () => {
+    const registry = new Registry();
+    const first = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+    first.heartbeat({ tag: 'first_service', interval: 5 }).start();
+    const second = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
+    second.heartbeat({ tag: 'second_service', interval: 5 }).start();
+    registerMetrics(first, { registry, prefix: 'hb_' });
+    // hb_store_ + errors_total is hb_ + store_errors_total: the only name the two prefixes share.
+    expect(() => registerMetrics(second, { registry, prefix: 'hb_store_' })).toThrow(
+      '"hb_store_errors_total" is already another heartbeat metric on this registry, exported under a prefix that this one ("hb_store_") overlaps.',
+    );
+    // Nothing of the refused prefix was registered, and the first still exports only its own.
+    const text = await registry.metrics();
+    expect(text).not.toContain('hb_store_service_status');
+    expect(text).toContain('hb_service_status{service="first_service"} 0');
+    await Promise.all([first.close(), second.close()]);
+  });
+});

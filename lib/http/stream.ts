@@ -190,9 +190,9 @@ export class StreamHub {
    * The snapshot frame for a client joining now. Clients that join within one pulse batch of
    * each other, with no event between, share one snapshot and its frames: a bridge restarting
    * under a thousand open pages builds it once per batch, not once per page. Only the first
-   * client's snapshot marks every service's pulses as sent: a later one leaves the pulses and
-   * services the clients already connected have not had yet to the next batch (the newcomer
-   * gets them twice, which changes nothing it shows).
+   * client's snapshot marks every service's pulses and runs as sent: a later one leaves the
+   * pulses, runs and services the clients already connected have not had yet to the next batch
+   * (the newcomer gets them twice, which changes nothing it shows).
    */
   private joiningFrame(client: StreamClient, first: boolean): Buffer {
     const now = this.manager.clock.now();
@@ -215,7 +215,8 @@ export class StreamHub {
     if (held > 0) this.perAddress.set(client.address, held);
     else this.perAddress.delete(client.address);
     if (this.clients.size === 0) {
-      this.joining = null;
+      // The next client starts from a fresh snapshot: changes held for a flush would come after it, older.
+      this.forgetPending();
       this.disarm();
       this.listenToTrends(false);
       this.pulsesSeen.clear();
@@ -237,10 +238,7 @@ export class StreamHub {
     this.clients.clear();
     this.perAddress.clear();
     for (const client of open) client.end();
-    this.pendingChanges = [];
-    this.pendingPauses = [];
-    if (this.changesFlush) clearImmediate(this.changesFlush);
-    this.changesFlush = undefined;
+    this.forgetPending();
     this.disarm();
     const closers = [...this.closers];
     this.closers.clear();
@@ -277,6 +275,15 @@ export class StreamHub {
     this.trendListened = listen;
     if (listen) this.manager.on('trend', this.onTrend);
     else this.manager.off('trend', this.onTrend);
+  }
+
+  /** Drops what is held for clients: the turn's changes, and the snapshot shared by joining clients. */
+  private forgetPending(): void {
+    this.pendingChanges = [];
+    this.pendingPauses = [];
+    if (this.changesFlush) clearImmediate(this.changesFlush);
+    this.changesFlush = undefined;
+    this.joining = null;
   }
 
   private pendingCount(): number {
@@ -322,7 +329,7 @@ export class StreamHub {
     }
   };
 
-  /** The state now; `markSent`: every client gets it, so every service's pulses count as sent. */
+  /** The state now; `markSent`: every client gets it, so every service's pulses and runs count as sent. */
   private snapshot(markSent = true): StreamSnapshot {
     const status = this.manager.status();
     const services: ServiceHealth[] = [];
@@ -333,7 +340,7 @@ export class StreamHub {
     }
     // Jobs the stream knows keep what it sent: a change not yet sent still goes to the clients connected before.
     for (const record of this.manager.listedRecords()) {
-      if (record.runs !== null && !this.runsSeen.has(record.tag)) this.runChanged(record.tag, record.runs);
+      if (markSent && record.runs !== null && !this.runsSeen.has(record.tag)) this.runChanged(record.tag, record.runs);
     }
     return { overall_status: status.overall_status, services, time: new Date(this.manager.clock.wallNow()).toISOString() };
   }
@@ -341,6 +348,14 @@ export class StreamHub {
   private readonly tick = (): void => {
     this.timer = undefined;
     if (this.clients.size === 0 || this.manager.isClosed) return;
+    // The turn's status changes go first: a batch sent before them would be undone by the older
+    // service bodies they carry.
+    if (this.changesFlush) {
+      clearImmediate(this.changesFlush);
+      this.flushChanges();
+    }
+    // A joining snapshot a batch old is not shared any more: let it go rather than hold it until the next event.
+    if (this.joining !== null && this.manager.clock.now() - this.joining.takenAt >= this.options.pulseBatchMs) this.joining = null;
     const pulsed = Object.create(null) as Record<string, { total_pulses: number; last_heartbeat: string | null }>;
     let any = false;
     let listed = 0;

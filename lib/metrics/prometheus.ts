@@ -55,6 +55,12 @@ export function registerMetrics(manager: HeartbeatManager, options: MetricsOptio
   for (const family of FAMILIES) {
     const name = `${prefix}${family.suffix}`;
     const existing = registry.getSingleMetric(name) as unknown;
+    if (existing instanceof StateMetric && existing.family !== family) {
+      throw new Error(
+        `Cannot export heartbeat metrics: "${name}" is already another heartbeat metric on this registry, exported under a prefix ` +
+          `that this one (${JSON.stringify(prefix)}) overlaps. Pass prefixes that do not run into each other's names, such as "jobs_heartbeat_" beside "heartbeat_".`,
+      );
+    }
     if (existing !== undefined && !(existing instanceof StateMetric)) {
       throw new Error(
         `Cannot export heartbeat metrics: the registry already has a metric named "${name}" that express-heartbeat did not create. ` +
@@ -66,9 +72,9 @@ export function registerMetrics(manager: HeartbeatManager, options: MetricsOptio
   // The managers are those of the families already in the registry, whoever put them there: a
   // registry.clear() drops them with the families, and a Registry.merge() carries them along.
   const managers =
-    FAMILIES.map((family) => registry.getSingleMetric(`${prefix}${family.suffix}`) as unknown)
-      .filter((metric): metric is StateMetric => metric instanceof StateMetric)
-      .map((metric) => metric.managers)[0] ?? new Set<HeartbeatManager>();
+    FAMILIES.map((family) => registry.getSingleMetric(`${prefix}${family.suffix}`) as unknown).find(
+      (metric): metric is StateMetric => metric instanceof StateMetric,
+    )?.managers ?? new Set<HeartbeatManager>();
   for (const family of FAMILIES) {
     const name = `${prefix}${family.suffix}`;
     if (registry.getSingleMetric(name) !== undefined) continue;
