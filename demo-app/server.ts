@@ -272,11 +272,21 @@ function closeServer(server: Server): Promise<void> {
 async function main(): Promise<void> {
   const logger = demoLogger('demo');
   const shutdownDelayMs = delayFrom(process.env);
-  const demo = await startDemo(process.env, logger);
+  // The handlers go in before the demo starts: the "listening" lines tell a supervisor it may
+  // signal, and a SIGTERM with no handler yet would kill the process outright. One that comes
+  // while the demo starts is acted on once it has.
+  let demo: Demo | undefined = undefined;
+  let signalledEarly: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (demo) stop(demo, signal);
+    else signalledEarly ??= signal;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let stopping = false;
   /** The end of a SIGTERM's drain, while it is still ahead. */
   let drainEnd: NodeJS.Timeout | undefined;
-  const shutDown = (signal: NodeJS.Signals): void => {
+  const shutDown = (demo: Demo, signal: NodeJS.Signals): void => {
     drainEnd = undefined;
     // Gone 1.5 s after the close begins whatever happens: a stuck socket must not hold the process.
     setTimeout(() => process.exit(0), 1500).unref();
@@ -290,14 +300,14 @@ async function main(): Promise<void> {
       },
     );
   };
-  const stop = (signal: NodeJS.Signals): void => {
+  const stop = (demo: Demo, signal: NodeJS.Signals): void => {
     if (stopping) {
       // Ctrl-C during a SIGTERM's drain cuts it short. Otherwise a repeated signal changes
       // nothing: Ctrl-C on a terminal reaches this process twice, from the terminal and
       // forwarded by npm.
       if (signal === 'SIGINT' && drainEnd) {
         clearTimeout(drainEnd);
-        shutDown(signal);
+        shutDown(demo, signal);
       }
       return;
     }
@@ -307,16 +317,16 @@ async function main(): Promise<void> {
     const delay = signal === 'SIGTERM' ? shutdownDelayMs : 0;
     demo.drain();
     if (delay === 0) {
-      shutDown(signal);
+      shutDown(demo, signal);
       return;
     }
     logger.info({ signal, delay_ms: delay }, `Draining: /ready answers 503 for ${delay} ms before the listeners close`);
     drainEnd = setTimeout(() => {
-      shutDown(signal);
+      shutDown(demo, signal);
     }, delay);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  demo = await startDemo(process.env, logger);
+  if (signalledEarly) stop(demo, signalledEarly);
 }
 
 /** The one line a failed start prints: what went wrong and what to do, without a stack trace. */
