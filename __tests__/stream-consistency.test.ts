@@ -1,57 +1,23 @@
 // The live stream's clients end up showing the manager's state whatever the order of joins,
 // leaves and changes: a shared joining snapshot, runs and pulses of the last batch, changes
 // held for the turn's end (issue 21's review).
-import type { Server } from 'node:http';
-import express from 'express';
 import fc from 'fast-check';
-import { Registry } from 'prom-client';
 import { HeartbeatManager } from '../lib/core/manager';
-import { healthRouter, type HealthRouterOptions } from '../lib/http/router';
+import type { HealthRouterOptions } from '../lib/http/router';
 import { StreamHub, type StreamClient } from '../lib/http/stream';
 import { STREAM_DEFAULTS } from '../lib/http/stream-options';
-import { createTestClock, type TestClock } from './helpers/clock';
-import { openStream, type SseClient } from './helpers/sse';
+import type { TestClock } from './helpers/clock';
+import type { SseClient } from './helpers/sse';
+import { eventsOf, settle, useStreamFixture } from './helpers/stream-app';
 
 let clock: TestClock;
 let manager: HeartbeatManager;
-let server: Server | undefined;
-let base: string;
-const clients: SseClient[] = [];
-
+const fixture = useStreamFixture((made) => ({ clock, manager } = made));
 async function start(options: Omit<HealthRouterOptions, 'manager' | 'registry'> = {}): Promise<void> {
-  const app = express();
-  app.use(healthRouter({ manager, registry: new Registry(), ...options }));
-  const listening = app.listen(0, '127.0.0.1');
-  server = listening;
-  await new Promise((resolve) => listening.once('listening', resolve));
-  base = `http://127.0.0.1:${String((listening.address() as { port: number }).port)}`;
+  await fixture.start(options);
 }
-
-async function connect(): Promise<SseClient> {
-  const client = await openStream(`${base}/api/health/stream`);
-  clients.push(client);
-  return client;
-}
-
-const parse = (client: SseClient, name: string) => client.events.filter((e) => e.event === name).map((e) => JSON.parse(e.data));
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
-  clock = createTestClock();
-  manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
-});
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  void manager.close();
-  if (server) {
-    const open = server;
-    server = undefined;
-    open.closeAllConnections();
-    await new Promise((resolve) => open.close(resolve));
-  }
-  jest.useRealTimers();
-});
+const connect = (): Promise<SseClient> => fixture.connect();
+const parse = eventsOf;
 
 /** What `client` last learnt of `tag`'s run state, from snapshots, status/pause bodies and run events, in order. */
 function lastRunState(client: SseClient, tag: string): string | undefined {

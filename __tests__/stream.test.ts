@@ -1,51 +1,25 @@
 import type { Server } from 'node:http';
 import net from 'node:net';
-import express from 'express';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import { HeartbeatManager } from '../lib/core/manager';
 import { healthRouter, type HealthRouterOptions } from '../lib/http/router';
 import { MAX_TIMER_DELAY_MS } from '../lib/util/timers';
-import { createTestClock, type TestClock } from './helpers/clock';
-import { openStream, type SseClient } from './helpers/sse';
+import type { TestClock } from './helpers/clock';
+import type { SseClient } from './helpers/sse';
+import { eventsOf, settle, useStreamFixture } from './helpers/stream-app';
 
 let clock: TestClock;
 let manager: HeartbeatManager;
 let server: Server;
 let base: string;
-const clients: SseClient[] = [];
+const fixture = useStreamFixture((made) => ({ clock, manager } = made));
 
 async function start(options: Omit<HealthRouterOptions, 'manager' | 'registry'> = {}, trustProxy?: string): Promise<void> {
-  const app = express();
-  if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
-  app.use(healthRouter({ manager, registry: new Registry(), ...options }));
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const address = server.address() as { port: number };
-  base = `http://127.0.0.1:${address.port}`;
+  ({ server, base } = await fixture.start(options, trustProxy));
 }
-
-async function connect(headers: Record<string, string> = {}): Promise<SseClient> {
-  const client = await openStream(`${base}/api/health/stream`, headers);
-  clients.push(client);
-  return client;
-}
-
-const parse = (client: SseClient, name: string) => client.events.filter((e) => e.event === name).map((e) => JSON.parse(e.data));
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
-  clock = createTestClock();
-  manager = new HeartbeatManager({ clock, config: { log_level: 'silent' } });
-});
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  void manager.close();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  jest.useRealTimers();
-});
+const connect = (headers: Record<string, string> = {}): Promise<SseClient> => fixture.connect(headers);
+const parse = eventsOf;
 
 describe('changes of one turn', () => {
   it('go out together, with one reading of the overall status', async () => {
@@ -268,12 +242,11 @@ describe('places per client address', () => {
     let again: SseClient | undefined;
     for (let attempt = 0; attempt < 50 && !again; attempt++) {
       await settle();
-      const client = await openStream(`${base}/api/health/stream`);
+      const client = await connect();
       if (client.status === 200) again = client;
       else client.close();
     }
     expect(again?.status).toBe(200);
-    if (again) clients.push(again);
   });
 
   it('defaults to 10 per address', async () => {
@@ -291,12 +264,11 @@ it('cleans up a closed socket at once, and accepts a new client in its place', a
   let second: SseClient | undefined;
   for (let attempt = 0; attempt < 50 && !second; attempt++) {
     await settle();
-    const client = await openStream(`${base}/api/health/stream`);
+    const client = await connect();
     if (client.status === 200) second = client;
     else client.close();
   }
   expect(second?.status).toBe(200);
-  if (second) clients.push(second);
 });
 
 it('drops a client that stops reading, without holding up the others', async () => {
