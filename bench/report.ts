@@ -416,10 +416,11 @@ order, as section 4's loop pulses them, about 1%.`,
   ],
   'request-overhead': [
     {
-      figures: /per layer/,
+      figures: /per layer|healthRouter \(not hit\), minus bare/,
       text: `**Missed here, look at the spread first.** If the bracket straddles the target, the
-machine was too busy for this run to resolve a difference of tens of nanoseconds; the
-one-layer figure beside it says the same more loudly.`,
+machine was too busy for this run to resolve a difference of tens or hundreds of nanoseconds
+against requests of tens of microseconds; \`npm run bench -- request-overhead\` alone, on a
+quieter machine, settles it.`,
     },
   ],
   scale: [
@@ -460,7 +461,7 @@ alive. \`renderMetrics()\` keeps that small: it gathers each family's lines in c
 made flat as they fill, so the small strings a line is built from die young; appending every line
 to one string kept them all alive until the end, and at 100,000 services cost 3.9× the 10,000
 figure per service (four scavenges of 160–200 ms inside a 440–500 ms scrape, in a standalone
-run), where the chunks cost about 1.3×. \`registry.metrics()\` is prom-client's own formatter
+run), where the chunks cost 1.3–1.4× in the runs since. \`registry.metrics()\` is prom-client's own formatter
 on the library's samples and grows more than the anchor: each scrape hands it a fresh sample and
 labels object per series (1.4 million at 100,000, more garbage for the young generation), where
 the anchor's Gauges keep theirs between scrapes. The router does not take that path.`,
