@@ -174,7 +174,7 @@ export const FAMILIES: readonly Family[] = [
     type: 'counter',
     aggregator: 'sum',
     managerValue: (manager) => manager.storeHealth().errors,
-    combine: (values) => values.reduce((sum, value) => sum + value, 0),
+    combine: total,
   },
   {
     // Absent for stores that share nothing: only a store replicas share buffers remote calls.
@@ -183,7 +183,7 @@ export const FAMILIES: readonly Family[] = [
     type: 'counter',
     aggregator: 'sum',
     managerValue: (manager) => manager.storeHealth().droppedSignals,
-    combine: (values) => values.reduce((sum, value) => sum + value, 0),
+    combine: total,
   },
   {
     // Absent, not 0, until a write lands and for a memory store: 0 would read as a store stale since 1970.
@@ -213,6 +213,11 @@ export function managerSample(family: Family, values: readonly number[]): number
   if (values.length === 0) return family.whenNone;
   if (values.length === 1) return values[0];
   return (family.combine ?? largest)([...values]);
+}
+
+/** The sum of several managers' counts, as the store counters export them. */
+function total(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0);
 }
 
 /** The worst of several managers' values, as the status and lag families export them. */
