@@ -13,7 +13,7 @@ import type { Browser } from 'playwright-core';
 import type { ServiceHealth, ServiceHistory } from '../lib';
 import { HISTORY_SHOWN } from '../lib/page/history-script';
 import { ROOT, spawnTs, waitForExit } from './helpers/child';
-import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { fastDemoConfig, pollUntil, startDemoProcess, untilRecorded, type DemoProcess } from './helpers/demo';
 import { launchChromium } from './helpers/chromium';
 import { listOf, type ListedItem } from './helpers/page-lists';
 
@@ -61,13 +61,9 @@ async function stallToCritical(demo: DemoProcess) {
   const post = (path: string) => fetch(`${demo.bridgeUrl}${path}`, { method: 'POST' });
   expect((await post('/demo/services/file_indexer/fail')).status).toBe(200);
   expect((await post('/demo/services/save_worker/stall')).status).toBe(200);
-  await pollUntil(
-    async () => (await serviceOf(demo, 'save_worker')).status,
-    (status) => status === 'critical',
-  );
-  const saveWorker = await historyOf(demo, 'save_worker');
   // A loaded machine may skip a step (the monitor says so in its log), never the last one.
-  expect(saveWorker.transitions.at(-1)).toMatchObject({ to: 'critical' });
+  const saveWorker = await untilRecorded(demo, 'save_worker', 'critical');
+  expect((await serviceOf(demo, 'save_worker')).status).toBe('critical');
   return {
     saveWorker,
     indexer: await historyOf(demo, 'file_indexer'),

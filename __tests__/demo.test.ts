@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEED_CONFIG } from '../demo-app/seed-config';
 import { ROOT } from './helpers/child';
-import { fastDemoConfig, pollUntil, shippedFastConfig, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { fastDemoConfig, pollUntil, shippedFastConfig, startDemoProcess, untilRecorded, type DemoProcess } from './helpers/demo';
 import { parseSamples, promtoolCheckMetrics } from './helpers/promtool';
 import { startReceiver } from './helpers/receiver';
 
@@ -68,6 +68,10 @@ it('walks a stalled worker through warning, degraded and critical, and back to h
   else expect([seen[0], seen.at(-1)]).toEqual(['healthy', 'critical']);
   const overall = await getJson(`${demo.bridgeUrl}/api/health/status`);
   expect([overall.status, overall.body.overall_status]).toEqual([503, 'critical']);
+  // A read works the status out on the spot; the monitor records and logs the change on its
+  // next timer turn, which a busy machine delays. Resumed before that, the log would rightly
+  // go from degraded straight back to healthy.
+  await untilRecorded(demo, 'save_worker', 'critical');
 
   await fetch(`${demo.bridgeUrl}/demo/services/save_worker/resume`, { method: 'POST' });
   expect((await getJson(url)).body.status).toBe('healthy');
@@ -192,6 +196,7 @@ describe('jobs and quiet hours', () => {
       async () => (await service('router_tasks')).status,
       (status) => status === 'critical',
     );
+    await untilRecorded(demo, 'router_tasks', 'critical');
     expect((await service('router_tasks')).run.state).toBe('running');
     const history = (await getJson(`${demo.bridgeUrl}/api/health/service/router_tasks/history`)).body;
     const reasons = history.transitions.map((t: { reason: string }) => t.reason).filter((r: string) => r.startsWith('run exceeded'));

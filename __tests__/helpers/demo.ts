@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ServiceHistory } from '../../lib';
 import type { HeartbeatConfig } from '../../lib/core/config';
 import { ROOT, spawnTs } from './child';
 
@@ -143,4 +144,19 @@ export async function pollUntil<T>(
     if (Date.now() > deadline) throw new Error(`Gave up after ${timeoutMs} ms; saw ${JSON.stringify(seen)}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/**
+ * Waits until `tag`'s history ends in a change to `status`, and returns that history. A read of
+ * the service works its status out on the spot, but the monitor records (and logs) the change on
+ * its next timer turn, which a busy machine delays: a test that acts on the history or the log
+ * waits for this, not for the status.
+ */
+export async function untilRecorded(demo: DemoProcess, tag: string, status: string): Promise<ServiceHistory> {
+  const url = `${demo.bridgeUrl}/api/health/service/${tag}/history`;
+  const seen = await pollUntil(
+    async () => (await (await fetch(url)).json()) as ServiceHistory,
+    (history) => history.transitions.at(-1)?.to === status,
+  );
+  return seen.at(-1) as ServiceHistory;
 }
