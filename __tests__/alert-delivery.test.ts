@@ -24,7 +24,8 @@ function dispatcher(
   targets: Array<{ url: string; name?: string; minLevel?: 'warning' | 'degraded' | 'critical' }>,
   options: Record<string, number> = {},
 ) {
-  return new AlertDispatcher(manager, { targets, registry, timeoutMs: 300, attempts: 3, backoffMs: 20, ...options });
+  // Far above a loopback answer: a busy machine that held this process up past it would abort an attempt unsent.
+  return new AlertDispatcher(manager, { targets, registry, timeoutMs: 2000, attempts: 3, backoffMs: 20, ...options });
 }
 
 beforeEach(() => {
@@ -83,11 +84,12 @@ it('does not retry a 400', async () => {
 it('times out a receiver that never answers, and retries it', async () => {
   const target = await receiver();
   target.behave('hang');
-  dispatcher([{ url: target.url, name: 'silent' }], { timeoutMs: 100, attempts: 2 });
+  // A second, not less: this process held up that long on a busy machine would abort an attempt before its request is in.
+  dispatcher([{ url: target.url, name: 'silent' }], { timeoutMs: 1000, attempts: 2 });
   manager.heartbeat({ tag: 'w', interval: 30 }).error('boom');
   await pollUntil(async () => (await registry.metrics()).includes('heartbeat_alerts_failed_total{target="silent"} 1'), Boolean, 5000);
   expect(target.received).toHaveLength(2);
-  expect(logs.lines.some((line) => line.msg === 'Alert to silent failed: timed out after 100 ms')).toBe(true);
+  expect(logs.lines.some((line) => line.msg === 'Alert to silent failed: timed out after 1000 ms')).toBe(true);
 });
 
 it('lets no slow target delay another', async () => {

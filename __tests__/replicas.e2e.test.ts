@@ -200,8 +200,14 @@ test('a Redis restart crashes nothing: pulses taken meanwhile are buffered, then
       15_000,
       100,
     );
-    // A few seconds of pulses that only Redis could have carried to the other replica.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Pulses that only Redis could have carried to the other replica: waited for, not for a fixed
+    // 2 s, in which a busy machine may answer fewer.
+    await pollUntil(
+      () => pulsing.sent - sentBeforeOutage,
+      (count) => count > 5,
+      15_000,
+      100,
+    );
     const sentDuringOutage = pulsing.sent - sentBeforeOutage;
     expect(sentDuringOutage).toBeGreaterThan(5);
     for (const replica of survivors) {

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { HeartbeatManager, fileStore, healthRouter, type HeartbeatConfig, type ServiceHistory, type StatusChange } from '../lib';
 import { HISTORY_FETCHED, HISTORY_SHOWN } from '../lib/page/history-script';
-import { fastDemoConfig, pollUntil, startDemoProcess, type DemoProcess } from './helpers/demo';
+import { fastDemoConfig, pollUntil, startDemoProcess, untilLogged, type DemoProcess } from './helpers/demo';
 import { launchChromium } from './helpers/chromium';
 import { listOf, type ListedItem } from './helpers/page-lists';
 
@@ -93,6 +93,7 @@ it('shows live status, escapes names, survives losing the server and recovers', 
   await fetch(`${demo.bridgeUrl}/demo/services/file_indexer/fail`, { method: 'POST' });
   await page.waitForFunction(() => (window as unknown as { seen: string[] }).seen.includes('critical'), undefined, { timeout: 10_000 });
   const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+  await untilLogged(demo, 'save_worker', 'critical'); // the page's stream may overtake a stall warning on stdout
   expect(worsening(seen, demo.logs)).toBe(true);
   expect(await page.getAttribute('#banner', 'class')).toContain('status-critical');
   expect(await page.textContent('#banner-text')).toBe('Critical service issues: save_worker');

@@ -160,3 +160,14 @@ export async function untilRecorded(demo: DemoProcess, tag: string, status: stri
   );
   return seen.at(-1) as ServiceHistory;
 }
+
+/**
+ * Waits until the demo has logged `tag`'s change to `status` (the monitor's health log line).
+ * Every line written before it, any stall warning ("Heartbeat monitor was stalled …") of the
+ * turns that led to the change included, is in `demo.logs` then: one stream, in order. An HTTP
+ * answer (a read, the history, an alert) may overtake them, so a test checks the log for a
+ * stall after this, not after that answer.
+ */
+export async function untilLogged(demo: DemoProcess, tag: string, status: string): Promise<void> {
+  await pollUntil(() => demo.logs.some((line) => line.service === tag && line.status === status), Boolean);
+}
