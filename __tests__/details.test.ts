@@ -37,7 +37,7 @@ describe.each(['when-authorized', 'never'] as const)('details: %s', (policy) => 
     expect(status.status).toBe(503);
     expect(status.body).toEqual({ services: { save_worker: { status: 'critical' } }, overall_status: 'critical' });
     const service = await request(app).get('/api/health/service/save_worker');
-    expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: false, group: null });
+    expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: false, group: null, at_risk: false });
     const ready = await request(app).get('/api/health/ready');
     expect(ready.body).toEqual({ status: 'not_ready', overall_status: 'critical', failing: [] });
     for (const path of ['/api/health/service/save_worker/history', '/api/health/export', '/api/health/export?format=csv']) {
@@ -69,7 +69,7 @@ it('gives callers without details the pause flag, in bodies and in the snapshot 
   const app = setup('never');
   fixture.manager.pause('save_worker', { reason: 'secret migration of hunter2' });
   const service = await request(app).get('/api/health/service/save_worker');
-  expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: true, group: null });
+  expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: true, group: null, at_risk: false });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as { port: number };
@@ -124,13 +124,13 @@ it('shows details to a caller with the token under when-authorized', async () =>
   expect(history.status).toBe(200);
   expect(history.body.transitions[0].reason).toContain('hunter2');
   const wrong = await request(app).get('/api/health/service/save_worker').set({ Authorization: 'Bearer nope' });
-  expect(wrong.body).toEqual({ service: 'save_worker', status: 'critical', paused: false, group: null });
+  expect(wrong.body).toEqual({ service: 'save_worker', status: 'critical', paused: false, group: null, at_risk: false });
 });
 
 it('hides details from everyone under never, token or not', async () => {
   const app = setup('never');
   const status = await request(app).get('/api/health/service/save_worker').set(auth);
-  expect(status.body).toEqual({ service: 'save_worker', status: 'critical', paused: false, group: null });
+  expect(status.body).toEqual({ service: 'save_worker', status: 'critical', paused: false, group: null, at_risk: false });
 });
 
 it('refuses when-authorized without a token to check against', () => {

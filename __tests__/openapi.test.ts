@@ -1208,7 +1208,7 @@ describe('the details policy', () => {
     });
     expect(contract.schema('HealthStatusSummary')(status.body)).toBe(true);
     const service = await call('get', '/api/health/service/save_worker', 200, { headers });
-    expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: false, group: null });
+    expect(service.body).toEqual({ service: 'save_worker', status: 'critical', paused: false, group: null, at_risk: false });
     expect(contract.schema('ServiceSummary')(service.body)).toBe(true);
     await call('get', '/api/health/service/nope', 404, { headers });
     const notReady = await call('get', '/api/health/ready', 503, { headers });

@@ -61,12 +61,13 @@ describe('the service body’s group', () => {
     const app = appFor(config, 'never');
     const summary = await request(app).get('/api/health/service/save_worker');
     expect(summary.status).toBe(200);
-    expect(summary.body).toEqual({ service: 'save_worker', status: 'healthy', paused: false, group: 'Workers' });
+    expect(summary.body).toEqual({ service: 'save_worker', status: 'healthy', paused: false, group: 'Workers', at_risk: false });
     expect((await request(app).get('/api/health/service/web_listener')).body).toEqual({
       service: 'web_listener',
       status: 'healthy',
       paused: false,
       group: null,
+      at_risk: false,
     });
   });
 });

@@ -219,6 +219,9 @@ describe('the snapshot', () => {
     };
     expect(sseData(anonymous, 'snapshot')).toEqual([summary]);
     expect(wsData(ws.frames, 'snapshot')).toEqual([summary]);
+    // The same caller reading the service gets the same summary as the snapshot's.
+    const rest = await fetch(`${base}/api/health/service/save_worker`);
+    expect(await rest.json()).toEqual(summary.services[1]);
   });
 });
 

@@ -40,10 +40,19 @@ export function statusSummary(body: HealthStatus): { services: Record<string, { 
   return { services, overall_status: body.overall_status };
 }
 
-/**
- * A service body without details: its status word, whether it is paused (as public as
- * `heartbeat_service_paused`) and its status page section (`group`: config, not a detail).
- */
-export function serviceSummary(body: ServiceHealth): { service: string; status: string; paused: boolean; group: string | null } {
-  return { service: body.service, status: body.status, paused: body.paused !== null, group: body.group };
+/** A service as a caller the `details` policy does not admit sees it. */
+export interface ServiceSummary {
+  service: string;
+  status: string;
+  /** As public as `heartbeat_service_paused`; the reason and the times are details. */
+  paused: boolean;
+  /** Its status page section: config, not a detail. */
+  group: string | null;
+  /** Its `trend.at_risk`, as public as `heartbeat_at_risk`; the reason and the figures are details. */
+  at_risk: boolean;
+}
+
+/** A service body without details: its status word and the flags as public as it. */
+export function serviceSummary(body: ServiceHealth): ServiceSummary {
+  return { service: body.service, status: body.status, paused: body.paused !== null, group: body.group, at_risk: body.trend.at_risk };
 }

@@ -1,7 +1,7 @@
 import { isoTimeOf, wallOffset } from '../util/clock';
 import type { HeartbeatManager, PauseChange, StatusChange } from '../core/manager';
 import type { TrendChange } from '../core/trend-watch';
-import { serviceSummary } from './details';
+import { serviceSummary, type ServiceSummary } from './details';
 import type { StreamSettings } from './stream-options';
 import { OriginPolicy } from './stream-origin';
 import type { RunTracker } from '../core/runs';
@@ -462,15 +462,10 @@ export class StreamHub {
 }
 
 /**
- * A snapshot without details: the overall status and each service's status word, with its
- * at-risk flag (as public as the word; the reason and the figures are details), so that a
- * page connecting while a service is at risk shows it.
+ * A snapshot without details: the overall status and each service as `GET /service/{name}`
+ * answers the same caller, its at-risk flag included, so that a page connecting while a
+ * service is at risk shows it.
  */
-function summarizeSnapshot(snapshot: StreamSnapshot): {
-  overall_status: OverallStatus;
-  services: Array<{ service: string; status: string; paused: boolean; group: string | null; at_risk: boolean }>;
-  time: string;
-} {
-  const services = snapshot.services.map((body) => ({ ...serviceSummary(body), at_risk: body.trend.at_risk }));
-  return { overall_status: snapshot.overall_status, services, time: snapshot.time };
+function summarizeSnapshot(snapshot: StreamSnapshot): { overall_status: OverallStatus; services: ServiceSummary[]; time: string } {
+  return { overall_status: snapshot.overall_status, services: snapshot.services.map(serviceSummary), time: snapshot.time };
 }
