@@ -704,7 +704,6 @@ export class Monitor<H extends ServiceOwner> {
   /** @internal An error was reported; it is logged and announced at once. */
   reportError(record: ServiceRecord, message: string, critical: boolean, at?: number): void {
     const now = this.clock.now();
-    this.watcher.settle(record, now);
     record.errorCount++;
     record.errorsSinceSign++;
     if (critical) record.errorLevel = CRITICAL_ERROR;

@@ -196,15 +196,6 @@ export class TransitionWatcher {
     this.scheduler.schedule(record, this.clock.now());
   }
 
-  /**
-   * Reports now the change a sign of life queued with `soon()`, if one waits: before an error
-   * takes the status back to the one last reported, which would leave whoever read the
-   * recovered status meanwhile (a stream snapshot, a page) never told it ended.
-   */
-  settle(record: ServiceRecord, now: number): void {
-    if (this.queuedSoon(record)) this.evaluate(record, now);
-  }
-
   /** Whether `record` is queued by `soon()`: for no later than its last sign of life. */
   private queuedSoon(record: ServiceRecord): boolean {
     return record.heapIndex !== -1 && record.deadline <= record.lastSignAt;
