@@ -175,6 +175,22 @@ describe('errors', () => {
     expect(fixture.manager.status().services.w?.consecutive_failures).toBe(4);
   });
 
+  it('records one change for a service failing on every request: a pulse and an error in one tick are no recovery', () => {
+    fixture = createManager();
+    const heartbeat = fixture.manager.heartbeat({ tag: 'api', interval: 10 });
+    heartbeat.start();
+    for (let request = 0; request < 4; request++) {
+      // The pulse middleware, then the handler's error, before the monitor's timer turns.
+      heartbeat.pulse();
+      heartbeat.error('database refused');
+      fixture.clock.advance(1000);
+    }
+    // Reporting the pulse's recovery before each error would alert resolved and warning each
+    // time, and then flapping, for a service nobody could have seen healthy at a timer turn.
+    expect(fixture.changes.map((c) => `${c.from}->${c.to}`)).toEqual(['healthy->warning']);
+    expect(statusOf('api')).toBe('warning');
+  });
+
   it('bounds the stored message', () => {
     fixture = createManager();
     const heartbeat = fixture.manager.heartbeat({ tag: 'w', interval: 1 });
