@@ -354,7 +354,7 @@ describe('the token option', () => {
     const missing = await refused();
     expect(missing).toMatchObject({
       status: 401,
-      headers: { 'www-authenticate': 'Bearer' },
+      headers: { 'www-authenticate': 'Bearer realm="heartbeat"' },
       body: { error: 'Authentication required: send Authorization: Bearer <token>.' },
     });
     const wrong = await refused(undefined, { authorization: `Bearer ${TOKEN}x` });
@@ -507,7 +507,10 @@ describe('other upgrade requests', () => {
     expect([posted.status, posted.headers.allow, posted.body.error]).toEqual([405, 'GET', 'Method POST is not allowed here; use GET.']);
     const answer = await rawUpgrade('POST /api/health/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
-    expect(JSON.parse(answer.split('\r\n\r\n')[1] as string)).toEqual({ error: 'Not a valid WebSocket handshake: Invalid HTTP method.' });
+    expect(JSON.parse(answer.split('\r\n\r\n')[1] as string)).toEqual({
+      error: 'Not a valid WebSocket handshake: Invalid HTTP method.',
+      path: '/api/health/ws',
+    });
     const noKey = await rawUpgrade('GET /api/health/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
     expect(noKey).toMatch(
       /^HTTP\/1\.1 400 Bad Request\r\n[^]*"Not a valid WebSocket handshake: Missing or invalid Sec-WebSocket-Key header."/,

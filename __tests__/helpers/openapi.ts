@@ -60,6 +60,12 @@ export interface ObservedEvent {
 export const EVENTS_KEY = 'x-events';
 
 /**
+ * On an answer that switches protocols (101, a WebSocket): the schema of each message, whose
+ * `event` names its data's schema in the answer's own `x-events`, since it has no media type.
+ */
+export const MESSAGE_KEY = 'x-message';
+
+/**
  * On a response under `x-fallback-responses`: the only document paths it may be given on.
  * OpenAPI has no field for it either.
  */
@@ -139,10 +145,18 @@ export class Contract {
     const keys: string[] = [];
     const resolved = this.resolve(response, pointer);
     const content = (resolved.value.content ?? {}) as JsonObject;
-    for (const [mediaType, media] of Object.entries(content)) {
+    // A WebSocket's 101 has no content: its events are the answer's own.
+    const carriers: [string, JsonObject][] = Object.entries(content).map(([mediaType, media]) => [
+      `${resolved.pointer}/content/${escapePointer(mediaType)}`,
+      media as JsonObject,
+    ]);
+    if (resolved.value.content === undefined) carriers.push([resolved.pointer, resolved.value]);
+    for (const [mediaType] of Object.entries(content)) {
       const mediaPointer = `${resolved.pointer}/content/${escapePointer(mediaType)}`;
       for (const alternative of this.alternatives(`${mediaPointer}/schema`)) keys.push(`${key} ${mediaType} as ${alternative.name}`);
-      const events = (media as JsonObject)[EVENTS_KEY];
+    }
+    for (const [mediaPointer, media] of carriers) {
+      const events = media[EVENTS_KEY];
       if (events === undefined) continue;
       for (const name of Object.keys(this.object(events, `${key} ${EVENTS_KEY}`))) {
         keys.push(`${key} event ${name}`);
@@ -233,7 +247,8 @@ export class Contract {
 
   /**
    * The `Allow` header a path's wrong-method answer must send: the methods of its operations,
-   * in the document's order, with HEAD right after GET unless documented on its own.
+   * in the document's order, with HEAD right after GET unless documented on its own or the GET
+   * is a WebSocket handshake (it documents a 101), which RFC 6455 makes a GET only.
    */
   allowedMethods(template: string): string {
     const item = this.object(this.object(this.document.paths, '/paths')[template], template);
@@ -241,7 +256,8 @@ export class Contract {
     for (const method of Object.keys(item)) {
       if (!(HTTP_METHODS as readonly string[]).includes(method)) continue;
       methods.push(method.toUpperCase());
-      if (method === 'get' && !('head' in item)) methods.push('HEAD');
+      const upgrades = method === 'get' && '101' in this.object((item.get as JsonObject).responses, `${template} get responses`);
+      if (method === 'get' && !('head' in item) && !upgrades) methods.push('HEAD');
     }
     return methods.join(', ');
   }
@@ -378,6 +394,37 @@ export class Contract {
     const validate = this.validator(pointer);
     if (!validate(data)) return [`${what}: data does not match ${pointer}: ${describeErrors(validate.errors)}`];
     this.exerciseAlternative(`${documented.key} event ${event.event}`, pointer, data);
+    return [];
+  }
+
+  /**
+   * Checks one message of a WebSocket (`observed` is its 101 answer): the message is one JSON
+   * value valid against the answer's `x-message`, and its `data` against the schema its
+   * `x-events` declares for the message's `event`. Returns the problems, empty if none.
+   */
+  messageProblems(observed: Observed, message: string): string[] {
+    const documented = this.lookup(observed.method, observed.path, observed.status);
+    const what = `${observed.method} ${observed.path} → ${observed.status} (${documented.key}) message`;
+    if (documented.response[MESSAGE_KEY] === undefined) return [`${what}: the response declares no ${MESSAGE_KEY}`];
+    let value: unknown;
+    try {
+      value = JSON.parse(message);
+    } catch {
+      return [`${what}: not JSON: ${JSON.stringify(message.slice(0, 80))}`];
+    }
+    const pointer = `${documented.pointer}/${MESSAGE_KEY}`;
+    const validate = this.validator(pointer);
+    if (!validate(value)) return [`${what}: does not match ${pointer}: ${describeErrors(validate.errors)}`];
+    const { event, data } = value as { event: string; data: unknown };
+    const declared = this.object(documented.response[EVENTS_KEY], `${documented.key} ${EVENTS_KEY}`);
+    if (!Object.hasOwn(declared, event))
+      return [`${what} ${JSON.stringify(event)}: not a documented event; documented: ${Object.keys(declared).join(', ')}`];
+    this.exercised.add(`${documented.key} event ${event}`);
+    const eventPointer = `${documented.pointer}/${EVENTS_KEY}/${escapePointer(event)}`;
+    const validateData = this.validator(eventPointer);
+    if (!validateData(data))
+      return [`${what} ${JSON.stringify(event)}: data does not match ${eventPointer}: ${describeErrors(validateData.errors)}`];
+    this.exerciseAlternative(`${documented.key} event ${event}`, eventPointer, data);
     return [];
   }
 

@@ -158,7 +158,8 @@ export class WebSocketTransport {
     this.server.on('wsClientError', (error: Error, socket: Duplex, req: IncomingMessage) => {
       const status = req.method === 'GET' ? 400 : 405;
       const headers: Record<string, string> = status === 405 ? { Allow: 'GET' } : { 'Sec-WebSocket-Version': '13' };
-      refuseUpgrade(socket, status, { error: `Not a valid WebSocket handshake: ${error.message}.` }, headers);
+      const path = status === 405 ? { path: (req.url ?? '').split('?')[0] ?? '' } : {};
+      refuseUpgrade(socket, status, { error: `Not a valid WebSocket handshake: ${error.message}.`, ...path }, headers);
     });
     hub.onClose(() => {
       this.detachAll();
@@ -229,7 +230,7 @@ export class WebSocketTransport {
     if (streamAuth) {
       const result = streamAuth.check(view);
       if (result !== 'ok' && remote?.check(view) !== 'ok') {
-        refuseUpgrade(socket, 401, { error: AUTH_ERRORS[result] }, { 'WWW-Authenticate': 'Bearer' });
+        refuseUpgrade(socket, 401, { error: AUTH_ERRORS[result] }, { 'WWW-Authenticate': 'Bearer realm="heartbeat"' });
         return;
       }
     }
