@@ -725,6 +725,12 @@ describe('GET /api/health/stream', () => {
     expect(response.headers['retry-after']).toBe('5');
   });
 
+  it("answers 403 with the origin to another site's page", async () => {
+    setup();
+    const response = await call('get', STREAM_PATH, 403, { headers: { Origin: 'https://evil.example' } });
+    expect(response.body).toEqual({ error: expect.any(String), origin: 'https://evil.example' });
+  });
+
   it('answers 503 without a limit after the manager closed', async () => {
     void setup().manager.close();
     const response = await call('get', STREAM_PATH, 503);
