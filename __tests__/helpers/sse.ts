@@ -63,34 +63,48 @@ export function openStream(url: string, headers: Record<string, string> = {}): P
         events,
         raw: () => raw,
         ended: () => ended,
-        waitFor: (count, name, timeoutMs = 5000) =>
-          new Promise((done, fail) => {
-            const matching = () => events.filter((event) => !name || event.event === name);
-            // The real time: the tests run on jest's fake timers, which stop Date.now and hrtime alike.
-            const started = jest.getRealSystemTime();
-            const check = () => {
-              if (matching().length >= count) {
-                done(matching());
-                return;
-              }
-              if (jest.getRealSystemTime() - started > timeoutMs) {
-                fail(new Error(`Saw ${JSON.stringify(events.map((e) => e.event))}; wanted ${count} ${name ?? 'events'}`));
-                return;
-              }
-              waiters.push(check);
-              setImmediate(() => {
-                const index = waiters.indexOf(check);
-                if (index !== -1) {
-                  waiters.splice(index, 1);
-                  check();
-                }
-              });
-            };
-            check();
-          }),
+        waitFor: (count, name, timeoutMs) => waitForEvents(events, waiters, count, name, timeoutMs),
         close: () => request.destroy(),
       });
     });
     request.on('error', reject);
+  });
+}
+
+/**
+ * Resolves once `events` holds `count` events (of `name`, if given), checked each time the
+ * reader wakes `waiters` and on each turn of the event loop; gives up after `timeoutMs` of real
+ * time. Shared by the SSE and WebSocket readers.
+ */
+export function waitForEvents(
+  events: readonly SseEvent[],
+  waiters: Array<() => void>,
+  count: number,
+  name?: string,
+  timeoutMs = 5000,
+): Promise<SseEvent[]> {
+  return new Promise((done, fail) => {
+    const matching = () => events.filter((event) => !name || event.event === name);
+    // The real time: the tests run on jest's fake timers, which stop Date.now and hrtime alike.
+    const started = jest.getRealSystemTime();
+    const check = () => {
+      if (matching().length >= count) {
+        done(matching());
+        return;
+      }
+      if (jest.getRealSystemTime() - started > timeoutMs) {
+        fail(new Error(`Saw ${JSON.stringify(events.map((e) => e.event))}; wanted ${String(count)} ${name ?? 'events'}`));
+        return;
+      }
+      waiters.push(check);
+      setImmediate(() => {
+        const index = waiters.indexOf(check);
+        if (index !== -1) {
+          waiters.splice(index, 1);
+          check();
+        }
+      });
+    };
+    check();
   });
 }

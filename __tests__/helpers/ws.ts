@@ -1,6 +1,6 @@
 import http from 'node:http';
 import WebSocket from 'ws';
-import type { SseEvent } from './sse';
+import { waitForEvents, type SseEvent } from './sse';
 
 /** An open WebSocket to the stream, read as the SSE helper reads a stream: its handshake, its messages, its events. */
 export interface WsClient {
@@ -54,31 +54,7 @@ export function openWebSocket(url: string, headers: Record<string, string> = {})
         headers: handshake?.headers ?? {},
         messages,
         events,
-        waitFor: (count, name, timeoutMs = 5000) =>
-          new Promise((done, fail) => {
-            const matching = () => events.filter((event) => !name || event.event === name);
-            // The real time: the tests run on jest's fake timers.
-            const started = jest.getRealSystemTime();
-            const check = () => {
-              if (matching().length >= count) {
-                done(matching());
-                return;
-              }
-              if (jest.getRealSystemTime() - started > timeoutMs) {
-                fail(new Error(`Saw ${JSON.stringify(events.map((e) => e.event))}; wanted ${String(count)} ${name ?? 'events'}`));
-                return;
-              }
-              waiters.push(check);
-              setImmediate(() => {
-                const index = waiters.indexOf(check);
-                if (index !== -1) {
-                  waiters.splice(index, 1);
-                  check();
-                }
-              });
-            };
-            check();
-          }),
+        waitFor: (count, name, timeoutMs) => waitForEvents(events, waiters, count, name, timeoutMs),
         close: () => {
           socket.terminate();
         },
