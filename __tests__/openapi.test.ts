@@ -840,19 +840,16 @@ describe('GET /api/health/ws', () => {
     expect(response.body.endpoints).toEqual(expect.arrayContaining([STREAM_PATH]));
   });
 
-  it('answers 429 with the limit and Retry-After past maxClientsPerAddress, counting the streams', async () => {
-    setup({}, { stream: { maxClientsPerAddress: 1 } });
+  // The place is held by an SSE stream for the per-address limit (streams and WebSockets share
+  // places) and by a WebSocket for the overall one.
+  it.each([
+    { status: 429, limit: 'maxClientsPerAddress', holder: 'an event stream', open: openEvents },
+    { status: 503, limit: 'maxClients', holder: 'a WebSocket', open: openMessages },
+  ])('answers $status with the limit and Retry-After past $limit, its place held by $holder', async ({ status, limit, open }) => {
+    setup({}, { stream: { [limit]: 1 } });
     const base = await listenWithWebSocket();
-    await (await openEvents(base)).waitFor(1, 'snapshot');
-    const { refusal, observed } = await refused(base, 429, { headers: HANDSHAKE });
-    expect([refusal.headers['retry-after'], observed.body]).toEqual(['5', { error: expect.any(String), limit: 1 }]);
-  });
-
-  it('answers 503 with the limit and Retry-After past maxClients', async () => {
-    setup({}, { stream: { maxClients: 1 } });
-    const base = await listenWithWebSocket();
-    await (await openMessages(base)).waitFor(1, 'snapshot');
-    const { refusal, observed } = await refused(base, 503, { headers: HANDSHAKE });
+    await (await open(base)).waitFor(1, 'snapshot');
+    const { refusal, observed } = await refused(base, status, { headers: HANDSHAKE });
     expect([refusal.headers['retry-after'], observed.body]).toEqual(['5', { error: expect.any(String), limit: 1 }]);
   });
 
